@@ -1,0 +1,17 @@
+//! cni-chaos: a chaos and resilience test harness for Kubernetes clusters that
+//! run Kube-OVN with Multus.
+//!
+//! The pieces, in data-flow order: [`suite`] files are loaded and validated; the
+//! [`run`] engine drives each scenario through its phases against a
+//! [`backend`]; [`fault`]s are injected with evidence; recovery is judged
+//! against [`slo`]s; [`report`]ers turn the run's events into JUnit, JSON and
+//! Markdown. Every external program runs through [`exec`].
+
+pub mod backend;
+pub mod exec;
+pub mod fault;
+pub mod report;
+pub mod run;
+pub mod slo;
+pub mod suite;
+pub mod util;

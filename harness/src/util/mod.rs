@@ -1,0 +1,5 @@
+//! Small helpers shared by several modules.
+
+pub mod atomic;
+pub mod duration;
+pub mod serde_millis;
