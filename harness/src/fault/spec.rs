@@ -1,0 +1,392 @@
+//! Fault kinds and their parameters, as written in suite files.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::suite::LabelSelector;
+use crate::util::duration;
+
+/// A fault to inject; one variant per kind (see DESIGN.md, "Faults").
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Fault {
+    /// Restart a node container: `docker restart` (graceful) or `docker kill` + `start` (hard).
+    NodeReboot(NodeReboot),
+    /// Kill or freeze an Open vSwitch daemon on a node.
+    OvsKill(OvsKill),
+    /// Leave network namespaces (optionally with OVS ports) behind, as an unclean shutdown does.
+    StaleNetns(StaleNetns),
+    /// Leave `00-multus.conf` in place while a `multus-shim` holds its binary busy (multus-cni #1221).
+    LeftoverMultusConfig(LeftoverMultusConfig),
+    /// Remove, truncate or rewrite-with-delay a CNI config file.
+    CniConfig(CniConfig),
+    /// Delete pods through the API.
+    PodDelete(PodDelete),
+    /// Disconnect a node from the cluster network for a while.
+    NetworkPartition(NetworkPartition),
+}
+
+/// The kind of a fault, without parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// [`Fault::NodeReboot`]
+    NodeReboot,
+    /// [`Fault::OvsKill`]
+    OvsKill,
+    /// [`Fault::StaleNetns`]
+    StaleNetns,
+    /// [`Fault::LeftoverMultusConfig`]
+    LeftoverMultusConfig,
+    /// [`Fault::CniConfig`]
+    CniConfig,
+    /// [`Fault::PodDelete`]
+    PodDelete,
+    /// [`Fault::NetworkPartition`]
+    NetworkPartition,
+}
+
+impl FaultKind {
+    /// Every kind, in documentation order.
+    pub const ALL: [FaultKind; 7] = [
+        FaultKind::NodeReboot,
+        FaultKind::OvsKill,
+        FaultKind::StaleNetns,
+        FaultKind::LeftoverMultusConfig,
+        FaultKind::CniConfig,
+        FaultKind::PodDelete,
+        FaultKind::NetworkPartition,
+    ];
+
+    /// The name used in suite files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::NodeReboot => "node-reboot",
+            FaultKind::OvsKill => "ovs-kill",
+            FaultKind::StaleNetns => "stale-netns",
+            FaultKind::LeftoverMultusConfig => "leftover-multus-config",
+            FaultKind::CniConfig => "cni-config",
+            FaultKind::PodDelete => "pod-delete",
+            FaultKind::NetworkPartition => "network-partition",
+        }
+    }
+}
+
+impl Fault {
+    /// This fault's kind.
+    pub fn kind(&self) -> FaultKind {
+        match self {
+            Fault::NodeReboot(_) => FaultKind::NodeReboot,
+            Fault::OvsKill(_) => FaultKind::OvsKill,
+            Fault::StaleNetns(_) => FaultKind::StaleNetns,
+            Fault::LeftoverMultusConfig(_) => FaultKind::LeftoverMultusConfig,
+            Fault::CniConfig(_) => FaultKind::CniConfig,
+            Fault::PodDelete(_) => FaultKind::PodDelete,
+            Fault::NetworkPartition(_) => FaultKind::NetworkPartition,
+        }
+    }
+
+    /// The node the fault acts on, if it acts on one.
+    pub fn target(&self) -> Option<&NodeTarget> {
+        match self {
+            Fault::NodeReboot(f) => Some(&f.target),
+            Fault::OvsKill(f) => Some(&f.target),
+            Fault::StaleNetns(f) => Some(&f.target),
+            Fault::LeftoverMultusConfig(f) => Some(&f.target),
+            Fault::CniConfig(f) => Some(&f.target),
+            Fault::PodDelete(f) => f.target.as_ref(),
+            Fault::NetworkPartition(f) => Some(&f.target),
+        }
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::NodeReboot(r) => {
+                let mode = match r.mode {
+                    RebootMode::Graceful => "graceful",
+                    RebootMode::Hard => "hard",
+                };
+                write!(f, "{mode} reboot of {}", r.target)
+            }
+            Fault::OvsKill(k) => {
+                write!(f, "{} {} on {}", k.signal, k.process, k.target)?;
+                if let Some(d) = k.stop_for {
+                    write!(f, " for {}", duration::format(d))?;
+                }
+                Ok(())
+            }
+            Fault::StaleNetns(s) => {
+                write!(f, "{} stale netns on {}", s.count, s.target)?;
+                if s.ovs_ports {
+                    f.write_str(" with stale OVS ports")?;
+                }
+                Ok(())
+            }
+            Fault::LeftoverMultusConfig(l) => {
+                write!(f, "leftover 00-multus.conf on {}", l.target)?;
+                if l.busy_shim {
+                    f.write_str(" with a busy multus-shim")?;
+                }
+                Ok(())
+            }
+            Fault::CniConfig(c) => {
+                let action = match c.action {
+                    CniConfigAction::Remove => "remove".to_string(),
+                    CniConfigAction::Truncate => "truncate".to_string(),
+                    CniConfigAction::DelayedRewrite { delay } => {
+                        format!("remove and rewrite after {}", duration::format(delay))
+                    }
+                };
+                write!(f, "{action} {} on {}", c.file, c.target)
+            }
+            Fault::PodDelete(p) => {
+                write!(f, "delete pods {} in {}", p.selector, p.namespace)?;
+                if let Some(t) = &p.target {
+                    write!(f, " on {t}")?;
+                }
+                Ok(())
+            }
+            Fault::NetworkPartition(p) => write!(
+                f,
+                "partition {} for {}",
+                p.target,
+                duration::format(p.duration)
+            ),
+        }
+    }
+}
+
+/// Which node a fault acts on.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "by")]
+pub enum NodeTarget {
+    /// A node by name, or by its kind suffix (`control-plane`, `worker`, `worker2`).
+    Name {
+        /// The name or suffix.
+        name: String,
+    },
+    /// The `index`-th node (0-based, sorted by name) with a role.
+    Role {
+        /// The role.
+        role: NodeRole,
+        /// The index among nodes of that role.
+        index: u32,
+    },
+    /// A node of a role picked with the run's seed (`CHAOS_SEED`).
+    Random {
+        /// The role.
+        role: NodeRole,
+    },
+    /// The node the scenario's fault acted on (remediation steps only).
+    FaultNode,
+}
+
+impl fmt::Display for NodeTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NodeTarget::Name { name } => write!(f, "node {name}"),
+            NodeTarget::Role { role, index: 0 } => write!(f, "the first {role}"),
+            NodeTarget::Role { role, index } => write!(f, "{role} #{index}"),
+            NodeTarget::Random { role } => write!(f, "a random {role}"),
+            NodeTarget::FaultNode => f.write_str("the faulted node"),
+        }
+    }
+}
+
+/// A kind node role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeRole {
+    /// `io.x-k8s.kind.role=control-plane`
+    ControlPlane,
+    /// `io.x-k8s.kind.role=worker`
+    Worker,
+}
+
+impl fmt::Display for NodeRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NodeRole::ControlPlane => "control-plane",
+            NodeRole::Worker => "worker",
+        })
+    }
+}
+
+/// Parameters of [`Fault::NodeReboot`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct NodeReboot {
+    /// The node.
+    pub target: NodeTarget,
+    /// Graceful (`docker restart -t <timeout>`) or hard (`docker kill` + `docker start`).
+    pub mode: RebootMode,
+    /// Grace period before Docker kills a gracefully stopping node. Default 30 s.
+    #[serde(with = "crate::util::serde_millis")]
+    pub timeout: Duration,
+}
+
+/// How a node is rebooted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RebootMode {
+    /// SIGTERM, then SIGKILL after the timeout.
+    Graceful,
+    /// SIGKILL at once.
+    Hard,
+}
+
+/// Parameters of [`Fault::OvsKill`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct OvsKill {
+    /// The node.
+    pub target: NodeTarget,
+    /// Which daemon.
+    pub process: OvsProcess,
+    /// SIGKILL, or SIGSTOP followed by SIGCONT after `stop-for`.
+    pub signal: OvsSignal,
+    /// How long a stopped daemon stays frozen (only with `signal: stop`).
+    #[serde(with = "crate::util::serde_millis::option")]
+    pub stop_for: Option<Duration>,
+}
+
+/// An Open vSwitch daemon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OvsProcess {
+    /// The switch daemon.
+    OvsVswitchd,
+    /// The database server.
+    OvsdbServer,
+}
+
+impl fmt::Display for OvsProcess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OvsProcess::OvsVswitchd => "ovs-vswitchd",
+            OvsProcess::OvsdbServer => "ovsdb-server",
+        })
+    }
+}
+
+/// The signal an [`OvsKill`] sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OvsSignal {
+    /// SIGKILL.
+    Kill,
+    /// SIGSTOP, then SIGCONT.
+    Stop,
+}
+
+impl fmt::Display for OvsSignal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OvsSignal::Kill => "SIGKILL",
+            OvsSignal::Stop => "SIGSTOP",
+        })
+    }
+}
+
+/// Parameters of [`Fault::StaleNetns`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct StaleNetns {
+    /// The node.
+    pub target: NodeTarget,
+    /// How many namespaces to leave behind (1 to 256).
+    pub count: u32,
+    /// Also leave an OVS port per namespace on `br-int`.
+    pub ovs_ports: bool,
+}
+
+/// Parameters of [`Fault::LeftoverMultusConfig`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LeftoverMultusConfig {
+    /// The node.
+    pub target: NodeTarget,
+    /// Start a `multus-shim` that blocks on the missing daemon socket and keeps
+    /// `/opt/cni/bin/multus-shim` busy. Default true.
+    pub busy_shim: bool,
+}
+
+/// Parameters of [`Fault::CniConfig`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct CniConfig {
+    /// The node.
+    pub target: NodeTarget,
+    /// What happens to the file.
+    pub action: CniConfigAction,
+    /// Which file.
+    pub file: CniFile,
+}
+
+/// What a [`CniConfig`] fault does to the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "action")]
+pub enum CniConfigAction {
+    /// Delete it.
+    Remove,
+    /// Cut it to zero bytes (a crash mid-write without atomic writes).
+    Truncate,
+    /// Delete it and write the original back after `delay` (config sync delay).
+    DelayedRewrite {
+        /// How long the file stays missing.
+        #[serde(with = "crate::util::serde_millis")]
+        delay: Duration,
+    },
+}
+
+/// A CNI config file on a node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CniFile {
+    /// Kube-OVN's `NN-kube-ovn.conflist`, whatever its priority prefix.
+    KubeOvn,
+    /// Multus' `00-multus.conf`.
+    Multus,
+    /// An absolute path under `/etc/cni/net.d/`.
+    Path(String),
+}
+
+impl fmt::Display for CniFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CniFile::KubeOvn => f.write_str("the Kube-OVN conflist"),
+            CniFile::Multus => f.write_str("00-multus.conf"),
+            CniFile::Path(p) => f.write_str(p),
+        }
+    }
+}
+
+/// Parameters of [`Fault::PodDelete`] (also a remediation step).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PodDelete {
+    /// Namespace of the pods. Default `kube-system`.
+    pub namespace: String,
+    /// Which pods (required, never empty: deleting "everything" is not a fault).
+    pub selector: LabelSelector,
+    /// Only pods on this node; none: on every node.
+    pub target: Option<NodeTarget>,
+    /// Grace period; none: the pod's own.
+    #[serde(with = "crate::util::serde_millis::option")]
+    pub grace_period: Option<Duration>,
+}
+
+/// Parameters of [`Fault::NetworkPartition`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct NetworkPartition {
+    /// The node.
+    pub target: NodeTarget,
+    /// How long it stays disconnected.
+    #[serde(with = "crate::util::serde_millis")]
+    pub duration: Duration,
+}

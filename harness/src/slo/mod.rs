@@ -1,0 +1,7 @@
+//! Service level objectives a recovery is judged against.
+
+mod spec;
+mod verdict;
+
+pub use spec::{CrashLoopContainers, NodeScope, PodScope, ProbeKind, Slo, SloKind};
+pub use verdict::{Culprit, CulpritKind, Measured, SloStatus, SloVerdict};

@@ -1,0 +1,247 @@
+//! SLO kinds and their parameters, as written in suite files.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::suite::LabelSelector;
+use crate::util::duration;
+
+/// One objective; one variant per kind.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Slo {
+    /// Every pod in scope is Ready within `budget` of the fault (or remediation).
+    WorkloadsReadyWithin {
+        /// Which pods.
+        scope: PodScope,
+        /// The budget.
+        #[serde(with = "crate::util::serde_millis")]
+        budget: Duration,
+    },
+    /// No pod in scope enters CrashLoopBackOff (init and/or main containers)
+    /// more than `allowance` times.
+    NoCrashLoop {
+        /// Which pods.
+        scope: PodScope,
+        /// Which containers count.
+        containers: CrashLoopContainers,
+        /// How many crash-loop entries are tolerated (default 0).
+        allowance: u32,
+    },
+    /// No pod in scope restarts containers more than `max` times after the fault.
+    MaxRestarts {
+        /// Which pods.
+        scope: PodScope,
+        /// Maximum restarts per pod.
+        max: u32,
+    },
+    /// Nodes in scope are Ready within `budget`.
+    NodeReadyWithin {
+        /// Which nodes.
+        nodes: NodeScope,
+        /// The budget.
+        #[serde(with = "crate::util::serde_millis")]
+        budget: Duration,
+    },
+    /// Nodes in scope keep their InternalIP (kind #2045).
+    NodeIpStable {
+        /// Which nodes.
+        nodes: NodeScope,
+    },
+    /// A data-plane probe succeeds within `budget`.
+    ProbeSucceedsWithin {
+        /// Which probe.
+        probe: ProbeKind,
+        /// The budget.
+        #[serde(with = "crate::util::serde_millis")]
+        budget: Duration,
+    },
+}
+
+/// The kind of an SLO, without parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SloKind {
+    /// [`Slo::WorkloadsReadyWithin`]
+    WorkloadsReadyWithin,
+    /// [`Slo::NoCrashLoop`]
+    NoCrashLoop,
+    /// [`Slo::MaxRestarts`]
+    MaxRestarts,
+    /// [`Slo::NodeReadyWithin`]
+    NodeReadyWithin,
+    /// [`Slo::NodeIpStable`]
+    NodeIpStable,
+    /// [`Slo::ProbeSucceedsWithin`]
+    ProbeSucceedsWithin,
+}
+
+impl SloKind {
+    /// Every kind.
+    pub const ALL: [SloKind; 6] = [
+        SloKind::WorkloadsReadyWithin,
+        SloKind::NoCrashLoop,
+        SloKind::MaxRestarts,
+        SloKind::NodeReadyWithin,
+        SloKind::NodeIpStable,
+        SloKind::ProbeSucceedsWithin,
+    ];
+
+    /// The name used in suite files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SloKind::WorkloadsReadyWithin => "workloads-ready-within",
+            SloKind::NoCrashLoop => "no-crashloop",
+            SloKind::MaxRestarts => "max-restarts",
+            SloKind::NodeReadyWithin => "node-ready-within",
+            SloKind::NodeIpStable => "node-ip-stable",
+            SloKind::ProbeSucceedsWithin => "probe-succeeds-within",
+        }
+    }
+}
+
+impl Slo {
+    /// This SLO's kind.
+    pub fn kind(&self) -> SloKind {
+        match self {
+            Slo::WorkloadsReadyWithin { .. } => SloKind::WorkloadsReadyWithin,
+            Slo::NoCrashLoop { .. } => SloKind::NoCrashLoop,
+            Slo::MaxRestarts { .. } => SloKind::MaxRestarts,
+            Slo::NodeReadyWithin { .. } => SloKind::NodeReadyWithin,
+            Slo::NodeIpStable { .. } => SloKind::NodeIpStable,
+            Slo::ProbeSucceedsWithin { .. } => SloKind::ProbeSucceedsWithin,
+        }
+    }
+
+    /// The time budget, for the kinds that have one.
+    pub fn budget(&self) -> Option<Duration> {
+        match self {
+            Slo::WorkloadsReadyWithin { budget, .. }
+            | Slo::NodeReadyWithin { budget, .. }
+            | Slo::ProbeSucceedsWithin { budget, .. } => Some(*budget),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Slo {
+    /// A stable one-line description, used as the JUnit testcase name.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let k = self.kind().as_str();
+        match self {
+            Slo::WorkloadsReadyWithin { scope, budget } => {
+                write!(f, "{k} {} ({scope})", duration::format(*budget))
+            }
+            Slo::NoCrashLoop {
+                scope,
+                containers,
+                allowance,
+            } => {
+                write!(f, "{k} {containers} ({scope})")?;
+                if *allowance > 0 {
+                    write!(f, " allowance {allowance}")?;
+                }
+                Ok(())
+            }
+            Slo::MaxRestarts { scope, max } => write!(f, "{k} {max} ({scope})"),
+            Slo::NodeReadyWithin { nodes, budget } => {
+                write!(f, "{k} {} ({nodes})", duration::format(*budget))
+            }
+            Slo::NodeIpStable { nodes } => write!(f, "{k} ({nodes})"),
+            Slo::ProbeSucceedsWithin { probe, budget } => {
+                write!(f, "{k} {} ({probe})", duration::format(*budget))
+            }
+        }
+    }
+}
+
+/// Which pods an SLO looks at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PodScope {
+    /// The namespace; none means every namespace. Default `kube-system`.
+    pub namespace: Option<String>,
+    /// A label selector; none means every pod in the namespace.
+    pub selector: Option<LabelSelector>,
+}
+
+impl fmt::Display for PodScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "namespace {ns}")?,
+            None => f.write_str("all namespaces")?,
+        }
+        if let Some(sel) = &self.selector {
+            write!(f, ", {sel}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Which containers count for [`Slo::NoCrashLoop`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CrashLoopContainers {
+    /// Init containers only (`Init:CrashLoopBackOff`).
+    Init,
+    /// Main containers only.
+    Main,
+    /// Both (default).
+    Any,
+}
+
+impl fmt::Display for CrashLoopContainers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CrashLoopContainers::Init => "init",
+            CrashLoopContainers::Main => "main",
+            CrashLoopContainers::Any => "init+main",
+        })
+    }
+}
+
+/// Which nodes a node SLO looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeScope {
+    /// Every node (default).
+    All,
+    /// Only the node the fault acted on.
+    FaultTarget,
+}
+
+impl fmt::Display for NodeScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NodeScope::All => "all nodes",
+            NodeScope::FaultTarget => "faulted node",
+        })
+    }
+}
+
+/// A data-plane probe, run as a pod.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProbeKind {
+    /// A DNS lookup through CoreDNS.
+    Dns,
+    /// Pod to pod across nodes.
+    PodToPod,
+    /// A pod with a Multus NetworkAttachmentDefinition gets its secondary interface.
+    MultusSecondary,
+    /// Egress through a VPC NAT gateway.
+    NatGatewayEgress,
+}
+
+impl fmt::Display for ProbeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProbeKind::Dns => "dns",
+            ProbeKind::PodToPod => "pod-to-pod",
+            ProbeKind::MultusSecondary => "multus-secondary",
+            ProbeKind::NatGatewayEgress => "nat-gateway-egress",
+        })
+    }
+}

@@ -1,0 +1,15 @@
+//! Suite files: types, loading and validation.
+
+mod error;
+mod load;
+mod model;
+mod read;
+mod selector;
+pub mod yaml;
+
+pub use error::{Problem, SuiteError};
+pub use load::{discover, load, load_file, parse_str};
+pub use model::{
+    ClusterProfile, Expect, Remediation, RemediationStep, Scenario, ScenarioId, Suite,
+};
+pub use selector::{LabelSelector, Requirement};

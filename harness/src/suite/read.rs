@@ -1,0 +1,1181 @@
+//! From the located YAML tree to the typed model, collecting every problem.
+//!
+//! Every reader returns `None` after recording a [`Problem`], so one pass over a
+//! file reports all of its mistakes with `file:line:column`, the field path,
+//! the value and the rule.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::fault::{
+    CniConfig, CniConfigAction, CniFile, Fault, LeftoverMultusConfig, NetworkPartition, NodeReboot,
+    NodeRole, NodeTarget, OvsKill, OvsProcess, OvsSignal, PodDelete, RebootMode, StaleNetns,
+};
+use crate::slo::{CrashLoopContainers, NodeScope, PodScope, ProbeKind, Slo};
+use crate::util::duration;
+
+use super::error::Problem;
+use super::model::{ClusterProfile, Expect, Remediation, RemediationStep, Scenario, Suite};
+use super::selector::LabelSelector;
+use super::yaml::{Node, Value};
+
+/// The longest duration a suite may ask for.
+const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+/// The default steady-state timeout.
+const DEFAULT_STEADY_STATE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Collects problems while reading one file.
+pub(crate) struct Cx<'f> {
+    file: &'f Path,
+    pub(crate) problems: Vec<Problem>,
+}
+
+impl<'f> Cx<'f> {
+    pub(crate) fn new(file: &'f Path) -> Self {
+        Cx {
+            file,
+            problems: Vec::new(),
+        }
+    }
+
+    fn problem(&mut self, node: &Node, path: &str, rule: impl Into<String>, show_value: bool) {
+        self.problems.push(Problem {
+            file: self.file.to_path_buf(),
+            loc: node.loc,
+            path: path.to_string(),
+            value: show_value.then(|| node.to_string()),
+            rule: rule.into(),
+        });
+    }
+
+    /// A problem about the value of `node`.
+    fn bad(&mut self, node: &Node, path: &str, rule: impl Into<String>) {
+        self.problem(node, path, rule, true);
+    }
+
+    /// A problem located at `node` that is not about its value.
+    fn at(&mut self, node: &Node, path: &str, rule: impl Into<String>) {
+        self.problem(node, path, rule, false);
+    }
+
+    /// Opens a mapping, reporting every key not in `allowed`.
+    fn map<'n>(&mut self, node: &'n Node, path: &str, allowed: &[&str]) -> Option<Map<'n>> {
+        let Value::Map(entries) = &node.value else {
+            self.bad(
+                node,
+                path,
+                format!("expected a mapping, not {}", node.value.type_name()),
+            );
+            return None;
+        };
+        for (key, _) in entries {
+            match &key.value {
+                Value::Str(k) if allowed.contains(&k.as_str()) => {}
+                Value::Str(k) => {
+                    let rule = match suggest(k, allowed) {
+                        Some(s) => format!("unknown field {k:?}; did you mean {s:?}?"),
+                        None => format!(
+                            "unknown field {k:?}; expected one of: {}",
+                            allowed.join(", ")
+                        ),
+                    };
+                    self.at(key, &join(path, k), rule);
+                }
+                _ => self.bad(key, path, "field names must be strings"),
+            }
+        }
+        Some(Map {
+            node,
+            entries,
+            path: path.to_string(),
+        })
+    }
+}
+
+/// An open mapping.
+struct Map<'n> {
+    node: &'n Node,
+    entries: &'n [(Node, Node)],
+    path: String,
+}
+
+impl<'n> Map<'n> {
+    fn get(&self, key: &str) -> Option<&'n Node> {
+        self.entries
+            .iter()
+            .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))
+            .map(|(_, v)| v)
+            .filter(|v| v.value != Value::Null)
+    }
+
+    fn path(&self, key: &str) -> String {
+        join(&self.path, key)
+    }
+
+    fn key(&self, key: &str) -> Option<&'n Node> {
+        self.entries
+            .iter()
+            .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))
+            .map(|(k, _)| k)
+    }
+
+    fn required(&self, cx: &mut Cx<'_>, key: &str) -> Option<&'n Node> {
+        let v = self.get(key);
+        if v.is_none() {
+            match self.key(key) {
+                Some(k) => cx.at(k, &self.path(key), format!("field {key:?} needs a value")),
+                None => cx.at(
+                    self.node,
+                    &self.path,
+                    format!("missing required field {key:?}"),
+                ),
+            }
+        }
+        v
+    }
+
+    fn opt<T>(
+        &self,
+        cx: &mut Cx<'_>,
+        key: &str,
+        read: impl FnOnce(&mut Cx<'_>, &Node, &str) -> Option<T>,
+    ) -> Result<Option<T>, ()> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(n) => read(cx, n, &self.path(key)).map(Some).ok_or(()),
+        }
+    }
+
+    fn req<T>(
+        &self,
+        cx: &mut Cx<'_>,
+        key: &str,
+        read: impl FnOnce(&mut Cx<'_>, &Node, &str) -> Option<T>,
+    ) -> Option<T> {
+        let n = self.required(cx, key)?;
+        read(cx, n, &self.path(key))
+    }
+}
+
+/// The value under `key` when `node` is a mapping.
+fn map_value<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
+    match &node.value {
+        Value::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))
+            .map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// The closest candidate by edit distance, if it is close enough to be a typo.
+fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(word, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+// ---- scalars ---------------------------------------------------------------
+
+fn string(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<String> {
+    match &node.value {
+        Value::Str(s) if !s.trim().is_empty() => Some(s.clone()),
+        Value::Str(_) => {
+            cx.bad(node, path, "must not be empty");
+            None
+        }
+        other => {
+            cx.bad(
+                node,
+                path,
+                format!("expected a string, not {}", other.type_name()),
+            );
+            None
+        }
+    }
+}
+
+/// A DNS-label-like name: `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63 characters.
+fn name(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<String> {
+    let s = string(cx, node, path)?;
+    let ok = s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.starts_with('-')
+        && !s.ends_with('-');
+    if ok {
+        Some(s)
+    } else {
+        cx.bad(
+            node,
+            path,
+            "a name must be 1 to 63 lowercase letters, digits or '-', starting and ending with a letter or digit",
+        );
+        None
+    }
+}
+
+fn boolean(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<bool> {
+    match node.value {
+        Value::Bool(b) => Some(b),
+        _ => {
+            cx.bad(
+                node,
+                path,
+                format!("expected true or false, not {}", node.value.type_name()),
+            );
+            None
+        }
+    }
+}
+
+fn int_in(cx: &mut Cx<'_>, node: &Node, path: &str, min: u32, max: u32) -> Option<u32> {
+    match node.value {
+        Value::Int(i) if i >= i128::from(min) && i <= i128::from(max) => u32::try_from(i).ok(),
+        Value::Int(_) | Value::Float(_) => {
+            cx.bad(
+                node,
+                path,
+                format!("must be a whole number between {min} and {max}"),
+            );
+            None
+        }
+        _ => {
+            cx.bad(
+                node,
+                path,
+                format!("expected an integer, not {}", node.value.type_name()),
+            );
+            None
+        }
+    }
+}
+
+/// A duration such as `90s` or `2m 30s`; `positive` rejects zero.
+fn dur(cx: &mut Cx<'_>, node: &Node, path: &str, positive: bool) -> Option<Duration> {
+    let text = match &node.value {
+        Value::Str(s) => s,
+        Value::Int(_) | Value::Float(_) => {
+            cx.bad(
+                node,
+                path,
+                "a duration needs a unit, e.g. \"90s\" or \"2m 30s\"",
+            );
+            return None;
+        }
+        other => {
+            cx.bad(
+                node,
+                path,
+                format!(
+                    "expected a duration like \"90s\", not {}",
+                    other.type_name()
+                ),
+            );
+            return None;
+        }
+    };
+    match duration::parse(text) {
+        Err(rule) => {
+            cx.bad(node, path, rule);
+            None
+        }
+        Ok(d) if positive && d.is_zero() => {
+            cx.bad(node, path, "must be longer than zero");
+            None
+        }
+        Ok(d) if d > MAX_DURATION => {
+            cx.bad(node, path, "must be at most 24h");
+            None
+        }
+        Ok(d) => Some(d),
+    }
+}
+
+fn positive_dur(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Duration> {
+    dur(cx, node, path, true)
+}
+
+fn any_dur(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Duration> {
+    dur(cx, node, path, false)
+}
+
+/// One of a fixed set of words.
+fn one_of<T: Copy>(cx: &mut Cx<'_>, node: &Node, path: &str, choices: &[(&str, T)]) -> Option<T> {
+    let words: Vec<&str> = choices.iter().map(|(w, _)| *w).collect();
+    let Value::Str(s) = &node.value else {
+        cx.bad(node, path, format!("expected one of: {}", words.join(", ")));
+        return None;
+    };
+    if let Some((_, v)) = choices.iter().find(|(w, _)| w == s) {
+        return Some(*v);
+    }
+    let rule = match suggest(s, &words) {
+        Some(w) => format!("expected one of: {}; did you mean {w:?}?", words.join(", ")),
+        None => format!("expected one of: {}", words.join(", ")),
+    };
+    cx.bad(node, path, rule);
+    None
+}
+
+fn selector(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<LabelSelector> {
+    let s = match &node.value {
+        Value::Str(s) => s.clone(),
+        other => {
+            cx.bad(
+                node,
+                path,
+                format!(
+                    "expected a label selector string like \"app=multus\", not {}",
+                    other.type_name()
+                ),
+            );
+            return None;
+        }
+    };
+    match LabelSelector::parse(&s) {
+        Ok(sel) => Some(sel),
+        Err(why) => {
+            cx.bad(node, path, format!("invalid label selector: {why}"));
+            None
+        }
+    }
+}
+
+fn absolute_path(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<String> {
+    let s = string(cx, node, path)?;
+    if !s.starts_with('/') || s.split('/').any(|c| c == "..") {
+        cx.bad(node, path, "must be an absolute path without '..'");
+        return None;
+    }
+    Some(s)
+}
+
+// ---- suite -----------------------------------------------------------------
+
+/// Reads a whole suite file.
+pub(crate) fn suite(cx: &mut Cx<'_>, root: &Node) -> Option<Suite> {
+    let m = cx.map(
+        root,
+        "",
+        &["name", "description", "cluster", "defaults", "scenarios"],
+    )?;
+    let name = m.req(cx, "name", name);
+    let description = m.req(cx, "description", string);
+    let cluster = match m.get("cluster") {
+        None => Some(ClusterProfile {
+            kind_config: "default".into(),
+            versions: "default".into(),
+        }),
+        Some(n) => cluster(cx, n, "cluster"),
+    };
+    // Bad defaults are reported, and the scenarios are still read (against
+    // empty defaults) so their own problems are reported too.
+    let (defaults, defaults_ok) = match m.get("defaults") {
+        None => (Defaults::default(), true),
+        Some(n) => match defaults(cx, n, "defaults") {
+            Some(d) => (d, true),
+            None => (
+                Defaults {
+                    slos_unreadable: true,
+                    ..Defaults::default()
+                },
+                false,
+            ),
+        },
+    };
+    let defaults = Some(defaults);
+    let scenarios_node = m.required(cx, "scenarios");
+    let mut scenarios = Vec::new();
+    let mut all_ok = true;
+    if let (Some(node), Some(defaults)) = (scenarios_node, defaults.as_ref()) {
+        match &node.value {
+            Value::Seq(items) if items.is_empty() => {
+                cx.at(node, "scenarios", "a suite needs at least one scenario");
+                all_ok = false;
+            }
+            Value::Seq(items) => {
+                let mut seen: Vec<(String, &Node)> = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    let path = format!("scenarios[{i}]");
+                    match scenario(cx, item, &path, defaults) {
+                        Some(s) => {
+                            if let Some((_, first)) = seen.iter().find(|(n, _)| *n == s.name) {
+                                let rule = format!(
+                                    "duplicate scenario name {:?} (first at line {})",
+                                    s.name, first.loc.line
+                                );
+                                let at = map_value(item, "name").unwrap_or(item);
+                                cx.at(at, &join(&path, "name"), rule);
+                                all_ok = false;
+                            } else {
+                                seen.push((s.name.clone(), item));
+                                scenarios.push(s);
+                            }
+                        }
+                        None => all_ok = false,
+                    }
+                }
+            }
+            other => {
+                cx.bad(
+                    node,
+                    "scenarios",
+                    format!("expected a list of scenarios, not {}", other.type_name()),
+                );
+                all_ok = false;
+            }
+        }
+    }
+    if !all_ok || !defaults_ok {
+        return None;
+    }
+    Some(Suite {
+        name: name?,
+        description: description?,
+        file: cx.file.to_path_buf(),
+        cluster: cluster?,
+        scenarios,
+    })
+}
+
+fn cluster(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<ClusterProfile> {
+    let m = cx.map(node, path, &["kind-config", "versions"])?;
+    let kind_config = m.opt(cx, "kind-config", name);
+    let versions = m.opt(cx, "versions", name);
+    Some(ClusterProfile {
+        kind_config: kind_config.ok()?.unwrap_or_else(|| "default".into()),
+        versions: versions.ok()?.unwrap_or_else(|| "default".into()),
+    })
+}
+
+/// Per-suite defaults a scenario inherits.
+#[derive(Clone, Debug)]
+struct Defaults {
+    repeat: u32,
+    steady_state_timeout: Duration,
+    slos: Vec<Slo>,
+    /// The defaults failed to read: do not also blame scenarios for lacking SLOs.
+    slos_unreadable: bool,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            repeat: 1,
+            steady_state_timeout: DEFAULT_STEADY_STATE_TIMEOUT,
+            slos: Vec::new(),
+            slos_unreadable: false,
+        }
+    }
+}
+
+fn defaults(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Defaults> {
+    let m = cx.map(node, path, &["repeat", "steady-state-timeout", "slos"])?;
+    let repeat = m.opt(cx, "repeat", |cx, n, p| int_in(cx, n, p, 1, 100));
+    let timeout = m.opt(cx, "steady-state-timeout", positive_dur);
+    let slos = m.opt(cx, "slos", slo_list);
+    let base = Defaults::default();
+    Some(Defaults {
+        repeat: repeat.ok()?.unwrap_or(base.repeat),
+        steady_state_timeout: timeout.ok()?.unwrap_or(base.steady_state_timeout),
+        slos: slos.ok()?.unwrap_or_default(),
+        slos_unreadable: false,
+    })
+}
+
+fn scenario(cx: &mut Cx<'_>, node: &Node, path: &str, defaults: &Defaults) -> Option<Scenario> {
+    let m = cx.map(
+        node,
+        path,
+        &[
+            "name",
+            "description",
+            "fault",
+            "remediation",
+            "slos",
+            "expect",
+            "ignored",
+            "repeat",
+            "steady-state-timeout",
+        ],
+    )?;
+    let name = m.req(cx, "name", name);
+    let description = m.opt(cx, "description", string);
+    let fault = m.req(cx, "fault", fault);
+    let remediation = m.opt(cx, "remediation", remediation);
+    let slos = m.opt(cx, "slos", slo_list);
+    let expect = m.opt(cx, "expect", expect);
+    let ignored = m.opt(cx, "ignored", string);
+    let repeat = m.opt(cx, "repeat", |cx, n, p| int_in(cx, n, p, 1, 100));
+    let timeout = m.opt(cx, "steady-state-timeout", positive_dur);
+
+    let slos = match slos {
+        Ok(Some(s)) => Some(s),
+        Ok(None) if !defaults.slos.is_empty() => Some(defaults.slos.clone()),
+        Ok(None) if defaults.slos_unreadable => None,
+        Ok(None) => {
+            cx.at(
+                node,
+                path,
+                "a scenario needs at least one SLO (in \"slos\" or the suite's \"defaults.slos\"): with nothing to judge it could never fail",
+            );
+            None
+        }
+        Err(()) => None,
+    };
+    let fault = fault?;
+    let slos = slos?;
+    if fault.target().is_none() {
+        let own = m.get("slos");
+        for (i, slo) in slos.iter().enumerate() {
+            let uses_target = matches!(
+                slo,
+                Slo::NodeReadyWithin {
+                    nodes: NodeScope::FaultTarget,
+                    ..
+                } | Slo::NodeIpStable {
+                    nodes: NodeScope::FaultTarget
+                }
+            );
+            if !uses_target {
+                continue;
+            }
+            let rule = "\"fault-target\" needs a fault that acts on a node (this pod-delete has no target)";
+            match own.and_then(|n| match &n.value {
+                Value::Seq(items) => items.get(i),
+                _ => None,
+            }) {
+                Some(item) => {
+                    let at = map_value(item, "nodes").unwrap_or(item);
+                    cx.at(at, &format!("{path}.slos[{i}].nodes"), rule);
+                }
+                None => {
+                    let at = m.get("fault").unwrap_or(node);
+                    cx.at(
+                        at,
+                        &format!("{path}.fault"),
+                        format!("defaults.slos[{i}] uses nodes: fault-target, but {rule}"),
+                    );
+                }
+            }
+            return None;
+        }
+    }
+    Some(Scenario {
+        name: name?,
+        description: description.ok()?,
+        fault,
+        remediation: remediation.ok()?,
+        slos,
+        expect: expect.ok()?.unwrap_or(Expect::Pass),
+        ignored: ignored.ok()?,
+        repeat: repeat.ok()?.unwrap_or(defaults.repeat),
+        steady_state_timeout: timeout.ok()?.unwrap_or(defaults.steady_state_timeout),
+        loc: node.loc,
+    })
+}
+
+fn expect(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Expect> {
+    if let Value::Str(_) = node.value {
+        return match one_of(cx, node, path, &[("pass", true), ("fail", false)])? {
+            true => Some(Expect::Pass),
+            false => {
+                cx.at(
+                    node,
+                    path,
+                    "\"expect: fail\" needs a reason: write expect: {outcome: fail, reason: \"<upstream issue>\"}",
+                );
+                None
+            }
+        };
+    }
+    let m = cx.map(node, path, &["outcome", "reason", "culprits"])?;
+    let pass = m.req(cx, "outcome", |cx, n, p| {
+        one_of(cx, n, p, &[("pass", true), ("fail", false)])
+    })?;
+    let reason = m.opt(cx, "reason", string);
+    let culprits = m.opt(cx, "culprits", |cx, n, p| list(cx, n, p, string));
+    if pass {
+        for key in ["reason", "culprits"] {
+            if let Some(n) = m.get(key) {
+                cx.at(
+                    n,
+                    &m.path(key),
+                    "\"reason\" and \"culprits\" belong to \"outcome: fail\"",
+                );
+                return None;
+            }
+        }
+        return Some(Expect::Pass);
+    }
+    let reason = match reason.ok()? {
+        Some(r) => r,
+        None => {
+            cx.at(
+                node,
+                path,
+                "missing required field \"reason\": say which upstream bug makes it fail",
+            );
+            return None;
+        }
+    };
+    Some(Expect::Fail {
+        reason,
+        culprits: culprits.ok()?.unwrap_or_default(),
+    })
+}
+
+fn list<T>(
+    cx: &mut Cx<'_>,
+    node: &Node,
+    path: &str,
+    read: impl Fn(&mut Cx<'_>, &Node, &str) -> Option<T>,
+) -> Option<Vec<T>> {
+    let Value::Seq(items) = &node.value else {
+        cx.bad(
+            node,
+            path,
+            format!("expected a list, not {}", node.value.type_name()),
+        );
+        return None;
+    };
+    if items.is_empty() {
+        cx.at(node, path, "must not be empty");
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        match read(cx, item, &format!("{path}[{i}]")) {
+            Some(v) => out.push(v),
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+// ---- faults ----------------------------------------------------------------
+
+const FAULT_KINDS: &[&str] = &[
+    "node-reboot",
+    "ovs-kill",
+    "stale-netns",
+    "leftover-multus-config",
+    "cni-config",
+    "pod-delete",
+    "network-partition",
+];
+
+/// Reads the `kind` of a tagged mapping.
+fn kind<'n>(cx: &mut Cx<'_>, node: &'n Node, path: &str, kinds: &[&str]) -> Option<&'n str> {
+    let Value::Map(entries) = &node.value else {
+        cx.bad(
+            node,
+            path,
+            format!(
+                "expected a mapping with a \"kind\", not {}",
+                node.value.type_name()
+            ),
+        );
+        return None;
+    };
+    let Some((_, k)) = entries
+        .iter()
+        .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == "kind"))
+    else {
+        cx.at(
+            node,
+            path,
+            format!(
+                "missing required field \"kind\" (one of: {})",
+                kinds.join(", ")
+            ),
+        );
+        return None;
+    };
+    let path = join(path, "kind");
+    match &k.value {
+        Value::Str(s) if kinds.contains(&s.as_str()) => Some(s.as_str()),
+        _ => {
+            let words: Vec<(&str, ())> = kinds.iter().map(|k| (*k, ())).collect();
+            one_of(cx, k, &path, &words);
+            None
+        }
+    }
+}
+
+fn fault(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Fault> {
+    let kind = kind(cx, node, path, FAULT_KINDS)?;
+    Some(match kind {
+        "node-reboot" => {
+            let m = cx.map(node, path, &["kind", "target", "mode", "timeout"])?;
+            let target = m.req(cx, "target", fault_target);
+            let mode = m.req(cx, "mode", |cx, n, p| {
+                one_of(
+                    cx,
+                    n,
+                    p,
+                    &[
+                        ("graceful", RebootMode::Graceful),
+                        ("hard", RebootMode::Hard),
+                    ],
+                )
+            });
+            let timeout = m.opt(cx, "timeout", positive_dur);
+            if let (Some(RebootMode::Hard), Some(n)) = (mode, m.get("timeout")) {
+                cx.at(
+                    n,
+                    &m.path("timeout"),
+                    "\"timeout\" only applies to mode: graceful",
+                );
+                return None;
+            }
+            Fault::NodeReboot(NodeReboot {
+                target: target?,
+                mode: mode?,
+                timeout: timeout.ok()?.unwrap_or(Duration::from_secs(30)),
+            })
+        }
+        "ovs-kill" => {
+            let m = cx.map(
+                node,
+                path,
+                &["kind", "target", "process", "signal", "stop-for"],
+            )?;
+            let target = m.req(cx, "target", fault_target);
+            let process = m.req(cx, "process", |cx, n, p| {
+                one_of(
+                    cx,
+                    n,
+                    p,
+                    &[
+                        ("ovs-vswitchd", OvsProcess::OvsVswitchd),
+                        ("ovsdb-server", OvsProcess::OvsdbServer),
+                    ],
+                )
+            });
+            let signal = m.req(cx, "signal", |cx, n, p| {
+                one_of(
+                    cx,
+                    n,
+                    p,
+                    &[("kill", OvsSignal::Kill), ("stop", OvsSignal::Stop)],
+                )
+            });
+            let stop_for = m.opt(cx, "stop-for", positive_dur);
+            match (signal, m.get("stop-for")) {
+                (Some(OvsSignal::Kill), Some(n)) => {
+                    cx.at(
+                        n,
+                        &m.path("stop-for"),
+                        "\"stop-for\" only applies to signal: stop",
+                    );
+                    return None;
+                }
+                (Some(OvsSignal::Stop), None) => {
+                    cx.at(node, path, "signal: stop needs \"stop-for\" (how long the daemon stays frozen before SIGCONT)");
+                    return None;
+                }
+                _ => {}
+            }
+            Fault::OvsKill(OvsKill {
+                target: target?,
+                process: process?,
+                signal: signal?,
+                stop_for: stop_for.ok()?,
+            })
+        }
+        "stale-netns" => {
+            let m = cx.map(node, path, &["kind", "target", "count", "ovs-ports"])?;
+            let target = m.req(cx, "target", fault_target);
+            let count = m.opt(cx, "count", |cx, n, p| int_in(cx, n, p, 1, 256));
+            let ovs_ports = m.opt(cx, "ovs-ports", boolean);
+            Fault::StaleNetns(StaleNetns {
+                target: target?,
+                count: count.ok()?.unwrap_or(1),
+                ovs_ports: ovs_ports.ok()?.unwrap_or(false),
+            })
+        }
+        "leftover-multus-config" => {
+            let m = cx.map(node, path, &["kind", "target", "busy-shim"])?;
+            let target = m.req(cx, "target", fault_target);
+            let busy = m.opt(cx, "busy-shim", boolean);
+            Fault::LeftoverMultusConfig(LeftoverMultusConfig {
+                target: target?,
+                busy_shim: busy.ok()?.unwrap_or(true),
+            })
+        }
+        "cni-config" => {
+            let m = cx.map(node, path, &["kind", "target", "action", "file", "delay"])?;
+            let target = m.req(cx, "target", fault_target);
+            #[derive(Clone, Copy)]
+            enum A {
+                Remove,
+                Truncate,
+                Delayed,
+            }
+            let action = m.req(cx, "action", |cx, n, p| {
+                one_of(
+                    cx,
+                    n,
+                    p,
+                    &[
+                        ("remove", A::Remove),
+                        ("truncate", A::Truncate),
+                        ("delayed-rewrite", A::Delayed),
+                    ],
+                )
+            });
+            let file = m.req(cx, "file", cni_file);
+            let delay = m.opt(cx, "delay", positive_dur);
+            let action = match (action?, delay.ok()?) {
+                (A::Delayed, Some(delay)) => CniConfigAction::DelayedRewrite { delay },
+                (A::Delayed, None) => {
+                    cx.at(
+                        node,
+                        path,
+                        "action: delayed-rewrite needs \"delay\" (how long the file stays missing)",
+                    );
+                    return None;
+                }
+                (_, Some(_)) => {
+                    let n = m.get("delay").unwrap_or(node);
+                    cx.at(
+                        n,
+                        &m.path("delay"),
+                        "\"delay\" only applies to action: delayed-rewrite",
+                    );
+                    return None;
+                }
+                (A::Remove, None) => CniConfigAction::Remove,
+                (A::Truncate, None) => CniConfigAction::Truncate,
+            };
+            Fault::CniConfig(CniConfig {
+                target: target?,
+                action,
+                file: file?,
+            })
+        }
+        "pod-delete" => Fault::PodDelete(pod_delete(cx, node, path, false)?),
+        "network-partition" => {
+            let m = cx.map(node, path, &["kind", "target", "duration"])?;
+            let target = m.req(cx, "target", fault_target);
+            let duration = m.req(cx, "duration", positive_dur);
+            Fault::NetworkPartition(NetworkPartition {
+                target: target?,
+                duration: duration?,
+            })
+        }
+        _ => return None,
+    })
+}
+
+fn cni_file(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<CniFile> {
+    let s = string(cx, node, path)?;
+    match s.as_str() {
+        "kube-ovn" => Some(CniFile::KubeOvn),
+        "multus" => Some(CniFile::Multus),
+        p if p.starts_with("/etc/cni/net.d/")
+            && p.len() > "/etc/cni/net.d/".len()
+            && !p.contains("..") =>
+        {
+            Some(CniFile::Path(p.to_string()))
+        }
+        _ => {
+            cx.bad(
+                node,
+                path,
+                "expected \"kube-ovn\", \"multus\" or an absolute path under /etc/cni/net.d/",
+            );
+            None
+        }
+    }
+}
+
+fn pod_delete(cx: &mut Cx<'_>, node: &Node, path: &str, remediation: bool) -> Option<PodDelete> {
+    let m = cx.map(
+        node,
+        path,
+        &["kind", "namespace", "selector", "target", "grace-period"],
+    )?;
+    let namespace = m.opt(cx, "namespace", name);
+    let selector = m.req(cx, "selector", selector);
+    let target = if remediation {
+        m.opt(cx, "target", remediation_target)
+            .map(|t| Some(t.unwrap_or(NodeTarget::FaultNode)))
+    } else {
+        m.opt(cx, "target", fault_target)
+    };
+    let grace = m.opt(cx, "grace-period", any_dur);
+    Some(PodDelete {
+        namespace: namespace.ok()?.unwrap_or_else(|| "kube-system".into()),
+        selector: selector?,
+        target: target.ok()?,
+        grace_period: grace.ok()?,
+    })
+}
+
+fn fault_target(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<NodeTarget> {
+    if node.value == Value::Str("fault-node".into()) {
+        cx.bad(
+            node,
+            path,
+            "\"fault-node\" only makes sense in a remediation step",
+        );
+        return None;
+    }
+    node_target(cx, node, path)
+}
+
+fn remediation_target(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<NodeTarget> {
+    if node.value == Value::Str("fault-node".into()) {
+        return Some(NodeTarget::FaultNode);
+    }
+    node_target(cx, node, path)
+}
+
+fn node_target(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<NodeTarget> {
+    if let Value::Str(_) = node.value {
+        cx.bad(
+            node,
+            path,
+            "expected a mapping such as {role: worker}, {role: worker, index: 1}, {role: worker, random: true} or {name: worker2}",
+        );
+        return None;
+    }
+    let m = cx.map(node, path, &["name", "role", "index", "random"])?;
+    let name = m.opt(cx, "name", name);
+    let role = m.opt(cx, "role", |cx, n, p| {
+        one_of(
+            cx,
+            n,
+            p,
+            &[
+                ("control-plane", NodeRole::ControlPlane),
+                ("worker", NodeRole::Worker),
+            ],
+        )
+    });
+    let index = m.opt(cx, "index", |cx, n, p| int_in(cx, n, p, 0, 1000));
+    let random = m.opt(cx, "random", boolean);
+    let (name, role, index, random) = (name.ok()?, role.ok()?, index.ok()?, random.ok()?);
+    match (name, role, index, random.unwrap_or(false)) {
+        (Some(name), None, None, false) if random.is_none() => Some(NodeTarget::Name { name }),
+        (Some(_), ..) => {
+            cx.at(
+                node,
+                path,
+                "\"name\" picks one node: it cannot be combined with role, index or random",
+            );
+            None
+        }
+        (None, Some(role), None, true) => Some(NodeTarget::Random { role }),
+        (None, Some(_), Some(_), true) => {
+            cx.at(
+                node,
+                path,
+                "\"index\" and \"random: true\" exclude each other",
+            );
+            None
+        }
+        (None, Some(role), index, false) => Some(NodeTarget::Role {
+            role,
+            index: index.unwrap_or(0),
+        }),
+        (None, None, ..) => {
+            cx.at(
+                node,
+                path,
+                "a target needs \"role\" (with optional index or random) or \"name\"",
+            );
+            None
+        }
+    }
+}
+
+// ---- remediation -----------------------------------------------------------
+
+fn remediation(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Remediation> {
+    let m = cx.map(node, path, &["after", "steps"])?;
+    let after = m.req(cx, "after", any_dur);
+    let steps = m.req(cx, "steps", |cx, n, p| list(cx, n, p, remediation_step));
+    Some(Remediation {
+        after: after?,
+        steps: steps?,
+    })
+}
+
+fn remediation_step(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<RemediationStep> {
+    match kind(cx, node, path, &["pod-delete", "remove-file"])? {
+        "pod-delete" => Some(RemediationStep::PodDelete(pod_delete(
+            cx, node, path, true,
+        )?)),
+        _ => {
+            let m = cx.map(node, path, &["kind", "target", "path"])?;
+            let target = m.opt(cx, "target", remediation_target);
+            let file = m.req(cx, "path", absolute_path);
+            Some(RemediationStep::RemoveFile {
+                target: Some(target.ok()?.unwrap_or(NodeTarget::FaultNode)),
+                path: file?,
+            })
+        }
+    }
+}
+
+// ---- SLOs ------------------------------------------------------------------
+
+const SLO_KINDS: &[&str] = &[
+    "workloads-ready-within",
+    "no-crashloop",
+    "max-restarts",
+    "node-ready-within",
+    "node-ip-stable",
+    "probe-succeeds-within",
+];
+
+fn slo_list(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Vec<Slo>> {
+    list(cx, node, path, slo)
+}
+
+fn slo(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Slo> {
+    let kind = kind(cx, node, path, SLO_KINDS)?;
+    Some(match kind {
+        "workloads-ready-within" => {
+            let m = cx.map(node, path, &["kind", "namespace", "selector", "budget"])?;
+            let scope = pod_scope(cx, &m);
+            let budget = m.req(cx, "budget", positive_dur);
+            Slo::WorkloadsReadyWithin {
+                scope: scope?,
+                budget: budget?,
+            }
+        }
+        "no-crashloop" => {
+            let m = cx.map(
+                node,
+                path,
+                &["kind", "namespace", "selector", "containers", "allowance"],
+            )?;
+            let scope = pod_scope(cx, &m);
+            let containers = m.opt(cx, "containers", |cx, n, p| {
+                one_of(
+                    cx,
+                    n,
+                    p,
+                    &[
+                        ("init", CrashLoopContainers::Init),
+                        ("main", CrashLoopContainers::Main),
+                        ("any", CrashLoopContainers::Any),
+                    ],
+                )
+            });
+            let allowance = m.opt(cx, "allowance", |cx, n, p| int_in(cx, n, p, 0, 1000));
+            Slo::NoCrashLoop {
+                scope: scope?,
+                containers: containers.ok()?.unwrap_or(CrashLoopContainers::Any),
+                allowance: allowance.ok()?.unwrap_or(0),
+            }
+        }
+        "max-restarts" => {
+            let m = cx.map(node, path, &["kind", "namespace", "selector", "max"])?;
+            let scope = pod_scope(cx, &m);
+            let max = m.req(cx, "max", |cx, n, p| int_in(cx, n, p, 0, 10_000));
+            Slo::MaxRestarts {
+                scope: scope?,
+                max: max?,
+            }
+        }
+        "node-ready-within" => {
+            let m = cx.map(node, path, &["kind", "nodes", "budget"])?;
+            let nodes = m.opt(cx, "nodes", node_scope);
+            let budget = m.req(cx, "budget", positive_dur);
+            Slo::NodeReadyWithin {
+                nodes: nodes.ok()?.unwrap_or(NodeScope::All),
+                budget: budget?,
+            }
+        }
+        "node-ip-stable" => {
+            let m = cx.map(node, path, &["kind", "nodes"])?;
+            let nodes = m.opt(cx, "nodes", node_scope);
+            Slo::NodeIpStable {
+                nodes: nodes.ok()?.unwrap_or(NodeScope::All),
+            }
+        }
+        _ => {
+            let m = cx.map(node, path, &["kind", "probe", "budget"])?;
+            let probe = m.req(cx, "probe", |cx, n, p| {
+                one_of(
+                    cx,
+                    n,
+                    p,
+                    &[
+                        ("dns", ProbeKind::Dns),
+                        ("pod-to-pod", ProbeKind::PodToPod),
+                        ("multus-secondary", ProbeKind::MultusSecondary),
+                        ("nat-gateway-egress", ProbeKind::NatGatewayEgress),
+                    ],
+                )
+            });
+            let budget = m.req(cx, "budget", positive_dur);
+            Slo::ProbeSucceedsWithin {
+                probe: probe?,
+                budget: budget?,
+            }
+        }
+    })
+}
+
+fn node_scope(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<NodeScope> {
+    one_of(
+        cx,
+        node,
+        path,
+        &[
+            ("all", NodeScope::All),
+            ("fault-target", NodeScope::FaultTarget),
+        ],
+    )
+}
+
+/// `namespace` (default `kube-system`, `"*"` for all) and an optional `selector`.
+fn pod_scope(cx: &mut Cx<'_>, m: &Map<'_>) -> Option<PodScope> {
+    let namespace = m.opt(cx, "namespace", |cx, n, p| {
+        if n.value == Value::Str("*".into()) {
+            Some(None)
+        } else {
+            name(cx, n, p).map(Some)
+        }
+    });
+    let selector = m.opt(cx, "selector", selector);
+    Some(PodScope {
+        namespace: namespace
+            .ok()?
+            .unwrap_or_else(|| Some("kube-system".into())),
+        selector: selector.ok()?,
+    })
+}
