@@ -1,0 +1,115 @@
+//! The backend seam: provision a cluster, then act on it and observe it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::{BackendError, NodeInfo};
+use crate::fault::{Evidence, Fault};
+use crate::slo::{Culprit, SloVerdict};
+use crate::suite::{ClusterProfile, RemediationStep, Scenario};
+
+/// What a backend is, for the console and every report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct BackendInfo {
+    /// `kind`, `twin` or `scripted`.
+    pub name: String,
+    /// Why this backend was chosen (e.g. "auto: kind not found, using the twin").
+    pub reason: String,
+    /// Whether results come from a model rather than a real cluster; every
+    /// report shows a banner when they do.
+    pub simulated: bool,
+    /// Tool and component versions (kind, Kubernetes, Kube-OVN, Multus, ...).
+    pub versions: BTreeMap<String, String>,
+}
+
+/// Creates clusters.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    /// What this backend is.
+    fn info(&self) -> BackendInfo;
+
+    /// Creates (or reuses) a cluster for `profile`. The cluster must be
+    /// registered for teardown before this returns, so that an interrupt
+    /// after it never leaks the cluster.
+    async fn provision(
+        &self,
+        profile: &ClusterProfile,
+        cancel: &CancellationToken,
+    ) -> Result<Arc<dyn Cluster>, BackendError>;
+}
+
+/// The result of the steady-state gate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gate {
+    /// Whether the cluster was healthy before the fault.
+    pub steady: bool,
+    /// How long it took to become steady (or how long the gate waited).
+    pub waited: Duration,
+    /// What was not healthy, when it was not.
+    pub unhealthy: Vec<Culprit>,
+}
+
+/// One provisioned cluster. Scenarios that share it run one at a time.
+#[async_trait]
+pub trait Cluster: Send + Sync {
+    /// The cluster's name (on kind: the `kind-<name>` context's `<name>`).
+    fn name(&self) -> &str;
+
+    /// A client for its API server, when it has one.
+    fn kube_client(&self) -> Option<kube::Client>;
+
+    /// The nodes, with their roles and InternalIPs.
+    async fn nodes(&self) -> Result<Vec<NodeInfo>, BackendError>;
+
+    /// Waits up to `timeout` for the cluster to meet the scenario's SLOs at rest.
+    async fn steady_state(
+        &self,
+        scenario: &Scenario,
+        timeout: Duration,
+    ) -> Result<Gate, BackendError>;
+
+    /// Injects the fault on `node` (when it targets one) and returns the
+    /// evidence that it took effect.
+    async fn inject(
+        &self,
+        fault: &Fault,
+        node: Option<&NodeInfo>,
+    ) -> Result<Evidence, BackendError>;
+
+    /// Applies one remediation step; returns what it did.
+    async fn remediate(
+        &self,
+        step: &RemediationStep,
+        node: Option<&NodeInfo>,
+    ) -> Result<String, BackendError>;
+
+    /// Watches recovery from `since` and judges every SLO of the scenario.
+    async fn observe(
+        &self,
+        scenario: &Scenario,
+        since: Instant,
+        node: Option<&NodeInfo>,
+    ) -> Result<Vec<SloVerdict>, BackendError>;
+
+    /// Gathers diagnostics for the culprits into `dir`; returns a summary for
+    /// the JUnit system-out.
+    async fn diagnose(&self, culprits: &[Culprit], dir: &Path) -> Result<String, BackendError>;
+
+    /// Undoes what a fault left behind that recovery does not (a frozen
+    /// daemon, a disconnected network); runs on every exit path after inject.
+    async fn revert(&self, fault: &Fault, evidence: &Evidence) -> Result<(), BackendError>;
+
+    /// Exports the cluster's logs into `dir` (on kind: `kind export logs`).
+    async fn collect_logs(&self, dir: &Path) -> Result<(), BackendError>;
+
+    /// Deletes the cluster and everything the harness made for it.
+    async fn teardown(&self) -> Result<(), BackendError>;
+}

@@ -1,0 +1,408 @@
+//! One scenario iteration, phase by phase: steady-state gate, inject, prove
+//! the fault took effect, (remediate,) observe, judge, diagnose, and revert on
+//! every exit path, including panics and interrupts.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::event::{EventSink, RunEvent};
+use super::outcome::{Check, CheckKind, CheckStatus, Outcome, ScenarioResult, Verdict};
+use crate::backend::{Cluster, NodeInfo, select_node};
+use crate::fault::Evidence;
+use crate::slo::{SloStatus, SloVerdict};
+use crate::suite::{Scenario, ScenarioId};
+use crate::util::duration;
+
+/// Slack on top of the longest SLO budget before observation is abandoned.
+const OBSERVE_SLACK: Duration = Duration::from_secs(300);
+/// Observation limit when no SLO has a budget.
+const OBSERVE_DEFAULT: Duration = Duration::from_secs(300);
+/// How long a revert may take.
+const REVERT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs scenarios on one cluster.
+#[derive(Clone)]
+pub struct Engine {
+    /// The cluster.
+    pub cluster: Arc<dyn Cluster>,
+    /// Where events go.
+    pub events: Arc<dyn EventSink>,
+    /// Cancelled on SIGINT / SIGTERM.
+    pub cancel: CancellationToken,
+    /// Seed for random node picks.
+    pub seed: u64,
+    /// Where diagnostics are written (one subfolder per scenario iteration).
+    pub diagnostics_dir: PathBuf,
+}
+
+/// What the phases learned; shared with the outer frame so that a panic in a
+/// phase still leaves the evidence needed to revert.
+#[derive(Default)]
+struct State {
+    checks: Vec<Check>,
+    slos: Vec<SloVerdict>,
+    node: Option<NodeInfo>,
+    injected: bool,
+    evidence: Option<Evidence>,
+    diagnostics: Option<String>,
+}
+
+struct Phases {
+    engine: Engine,
+    id: ScenarioId,
+    iteration: u32,
+    scenario: Scenario,
+    state: Arc<Mutex<State>>,
+}
+
+impl Phases {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn check(&self, check: Check) {
+        self.engine.events.emit(RunEvent::CheckFinished {
+            id: self.id.clone(),
+            iteration: self.iteration,
+            check: check.clone(),
+        });
+        self.state().checks.push(check);
+    }
+
+    /// Runs `fut` unless the run is interrupted first.
+    async fn or_cancel<T>(&self, fut: impl Future<Output = T>) -> Result<T, Outcome> {
+        tokio::select! {
+            biased;
+            () = self.engine.cancel.cancelled() => Err(Outcome::Interrupted),
+            v = fut => Ok(v),
+        }
+    }
+
+    async fn run(self) -> Outcome {
+        match self.phases().await {
+            Ok(o) | Err(o) => o,
+        }
+    }
+
+    async fn phases(&self) -> Result<Outcome, Outcome> {
+        let cluster = self.engine.cluster.clone();
+        let scenario = &self.scenario;
+
+        // 1. Steady-state gate.
+        let started = Instant::now();
+        let gate = self
+            .or_cancel(cluster.steady_state(scenario, scenario.steady_state_timeout))
+            .await?
+            .map_err(|e| self.error(CheckKind::SteadyState, "steady state", e.to_string()))?;
+        if !gate.steady {
+            let who: Vec<String> = gate.unhealthy.iter().map(ToString::to_string).collect();
+            let reason = format!(
+                "not steady after {}: {}",
+                duration::format(gate.waited),
+                if who.is_empty() {
+                    "no details".to_string()
+                } else {
+                    who.join(", ")
+                }
+            );
+            let mut c = Check::new(
+                "steady state",
+                CheckKind::SteadyState,
+                CheckStatus::Failed,
+                reason.clone(),
+            );
+            c.elapsed = started.elapsed();
+            c.culprits = gate.unhealthy;
+            self.check(c);
+            return Ok(Outcome::NotRun { reason });
+        }
+        let mut c = Check::new(
+            "steady state",
+            CheckKind::SteadyState,
+            CheckStatus::Passed,
+            format!("steady after {}", duration::format(gate.waited)),
+        );
+        c.elapsed = started.elapsed();
+        self.check(c);
+
+        // 2. The target node.
+        let nodes = cluster
+            .nodes()
+            .await
+            .map_err(|e| self.error(CheckKind::FaultEffect, "fault took effect", e.to_string()))?;
+        let node = match scenario.fault.target() {
+            Some(target) => Some(select_node(&nodes, target, None, self.engine.seed).map_err(
+                |e| self.error(CheckKind::FaultEffect, "fault took effect", e.to_string()),
+            )?),
+            None => None,
+        };
+        self.state().node = node.clone();
+
+        // 3. Inject, and 4. prove it took effect.
+        let started = Instant::now();
+        self.state().injected = true;
+        let evidence = self
+            .or_cancel(cluster.inject(&scenario.fault, node.as_ref()))
+            .await?
+            .map_err(|e| self.error(CheckKind::FaultEffect, "fault took effect", e.to_string()))?;
+        let fault_at = Instant::now();
+        self.state().evidence = Some(evidence.clone());
+        let mut c = Check::new(
+            "fault took effect",
+            CheckKind::FaultEffect,
+            if evidence.took_effect {
+                CheckStatus::Passed
+            } else {
+                CheckStatus::Failed
+            },
+            format!("{}: {}", scenario.fault, evidence.summary()),
+        );
+        c.elapsed = started.elapsed();
+        self.check(c);
+        if !evidence.took_effect {
+            return Ok(Outcome::FaultNoEffect {
+                reason: evidence
+                    .missing
+                    .clone()
+                    .unwrap_or_else(|| "no evidence".into()),
+            });
+        }
+
+        // 5. Remediation, timed from its application.
+        let mut since = fault_at;
+        if let Some(rem) = &scenario.remediation {
+            self.or_cancel(tokio::time::sleep(rem.after)).await?;
+            let started = Instant::now();
+            let mut done = Vec::new();
+            for step in &rem.steps {
+                let step_node = match step.target() {
+                    Some(t) => Some(
+                        select_node(&nodes, t, node.as_ref(), self.engine.seed).map_err(|e| {
+                            self.error(CheckKind::Remediation, "remediation", e.to_string())
+                        })?,
+                    ),
+                    None => None,
+                };
+                let what = self
+                    .or_cancel(cluster.remediate(step, step_node.as_ref()))
+                    .await?
+                    .map_err(|e| {
+                        self.error(CheckKind::Remediation, "remediation", e.to_string())
+                    })?;
+                done.push(what);
+            }
+            since = Instant::now();
+            let mut c = Check::new(
+                "remediation",
+                CheckKind::Remediation,
+                CheckStatus::Passed,
+                done.join("; "),
+            );
+            c.elapsed = started.elapsed();
+            self.check(c);
+        }
+
+        // 6. Observe, bounded by the longest budget plus slack.
+        let limit = scenario
+            .slos
+            .iter()
+            .filter_map(|s| s.budget())
+            .max()
+            .unwrap_or(OBSERVE_DEFAULT)
+            + OBSERVE_SLACK;
+        let observed = self
+            .or_cancel(tokio::time::timeout(
+                limit,
+                cluster.observe(scenario, since, node.as_ref()),
+            ))
+            .await?;
+        let mut verdicts = match observed {
+            Err(_) => {
+                return Err(self.error(
+                    CheckKind::Slo,
+                    "observation",
+                    format!(
+                        "observation did not finish within {}",
+                        duration::format(limit)
+                    ),
+                ));
+            }
+            Ok(Err(e)) => return Err(self.error(CheckKind::Slo, "observation", e.to_string())),
+            Ok(Ok(v)) => v,
+        };
+
+        // 7. Judge: every SLO gets a verdict; a missing one is "not evaluated",
+        // and a scenario with an unevaluated SLO never passes.
+        for slo in &scenario.slos {
+            if !verdicts.iter().any(|v| &v.slo == slo) {
+                verdicts.push(SloVerdict {
+                    slo: slo.clone(),
+                    status: SloStatus::NotEvaluated("the backend returned no verdict".into()),
+                    measured: None,
+                    culprits: Vec::new(),
+                    message: "not evaluated".into(),
+                });
+            }
+        }
+        let mut failed = Vec::new();
+        for v in &verdicts {
+            self.check(Check::from_verdict(v));
+            match &v.status {
+                SloStatus::Pass => {}
+                SloStatus::Fail => failed.push(v.slo.to_string()),
+                SloStatus::NotEvaluated(why) => {
+                    failed.push(format!("{} (not evaluated: {why})", v.slo))
+                }
+            }
+        }
+        let culprits: Vec<_> = verdicts.iter().flat_map(|v| v.culprits.clone()).collect();
+        self.state().slos = verdicts;
+        if failed.is_empty() {
+            return Ok(Outcome::Passed);
+        }
+
+        // 8. Diagnose the culprits.
+        let dir = self
+            .engine
+            .diagnostics_dir
+            .join(&self.id.suite)
+            .join(format!("{}-{}", self.id.scenario, self.iteration));
+        match self.or_cancel(cluster.diagnose(&culprits, &dir)).await? {
+            Ok(text) => self.state().diagnostics = Some(text),
+            Err(e) => self.state().diagnostics = Some(format!("diagnostics failed: {e}")),
+        }
+        Ok(Outcome::SloFailed { failed })
+    }
+
+    /// Records an infrastructure error as a check and returns the outcome.
+    fn error(&self, kind: CheckKind, name: &str, message: String) -> Outcome {
+        self.check(Check::new(name, kind, CheckStatus::Error, message.clone()));
+        Outcome::HarnessError { message }
+    }
+}
+
+impl Engine {
+    /// Runs one iteration of a scenario and returns its result (also emitted
+    /// as [`RunEvent::ScenarioFinished`]).
+    pub async fn run(
+        &self,
+        id: &ScenarioId,
+        scenario: &Scenario,
+        iteration: u32,
+    ) -> ScenarioResult {
+        let started_at = jiff::Timestamp::now();
+        let t0 = Instant::now();
+        self.events.emit(RunEvent::ScenarioStarted {
+            id: id.clone(),
+            iteration,
+            repeat: scenario.repeat,
+        });
+        let state = Arc::new(Mutex::new(State::default()));
+        let phases = Phases {
+            engine: self.clone(),
+            id: id.clone(),
+            iteration,
+            scenario: scenario.clone(),
+            state: state.clone(),
+        };
+        // The phases run in their own task so that a panic becomes an outcome
+        // and the revert below still runs.
+        let mut outcome = match tokio::spawn(phases.run()).await {
+            Ok(o) => o,
+            Err(e) => {
+                let message = match e.try_into_panic() {
+                    Ok(p) => format!(
+                        "panic: {}",
+                        p.downcast_ref::<&str>()
+                            .map(ToString::to_string)
+                            .or_else(|| p.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "(non-string payload)".into())
+                    ),
+                    Err(e) => format!("scenario task failed: {e}"),
+                };
+                Outcome::HarnessError { message }
+            }
+        };
+
+        // Revert on every path after injection, even when interrupted.
+        let (injected, evidence) = {
+            let s = state.lock().unwrap_or_else(|p| p.into_inner());
+            (s.injected, s.evidence.clone())
+        };
+        let cleanup = if injected {
+            let cluster = self.cluster.clone();
+            let fault = scenario.fault.clone();
+            let ev = evidence.clone().unwrap_or_default();
+            let started = Instant::now();
+            let reverted = tokio::spawn(async move {
+                tokio::time::timeout(REVERT_TIMEOUT, cluster.revert(&fault, &ev)).await
+            })
+            .await;
+            let (status, message) = match reverted {
+                Ok(Ok(Ok(()))) => (CheckStatus::Passed, "reverted".to_string()),
+                Ok(Ok(Err(e))) => (CheckStatus::Error, format!("revert failed: {e}")),
+                Ok(Err(_)) => (
+                    CheckStatus::Error,
+                    format!(
+                        "revert did not finish within {}",
+                        duration::format(REVERT_TIMEOUT)
+                    ),
+                ),
+                Err(e) => (CheckStatus::Error, format!("revert panicked: {e}")),
+            };
+            let mut c = Check::new("cleanup", CheckKind::Cleanup, status, message);
+            c.elapsed = started.elapsed();
+            Some(c)
+        } else {
+            None
+        };
+        if let Some(c) = cleanup {
+            if c.status == CheckStatus::Error && matches!(outcome, Outcome::Passed) {
+                outcome = Outcome::HarnessError {
+                    message: c.message.clone(),
+                };
+            }
+            self.events.emit(RunEvent::CheckFinished {
+                id: id.clone(),
+                iteration,
+                check: c.clone(),
+            });
+            state
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .checks
+                .push(c);
+        }
+        if matches!(outcome, Outcome::HarnessError { .. }) && self.cancel.is_cancelled() {
+            outcome = Outcome::Interrupted;
+        }
+
+        let s = std::mem::take(&mut *state.lock().unwrap_or_else(|p| p.into_inner()));
+        let culprits: Vec<_> = s.slos.iter().flat_map(|v| v.culprits.clone()).collect();
+        let verdict = Verdict::judge(&outcome, &scenario.expect, &culprits);
+        let result = ScenarioResult {
+            id: id.clone(),
+            iteration,
+            repeat: scenario.repeat,
+            cluster: Some(self.cluster.name().to_string()),
+            fault: scenario.fault.to_string(),
+            node: s.node.map(|n| n.name),
+            evidence: s.evidence,
+            expect: scenario.expect.clone(),
+            outcome,
+            verdict,
+            checks: s.checks,
+            slos: s.slos,
+            diagnostics: s.diagnostics,
+            started_at,
+            elapsed: t0.elapsed(),
+        };
+        self.events
+            .emit(RunEvent::ScenarioFinished(Box::new(result.clone())));
+        result
+    }
+}

@@ -1,0 +1,358 @@
+//! Outcomes, checks and verdicts of scenarios.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::fault::Evidence;
+use crate::slo::{Culprit, Measured, SloVerdict};
+use crate::suite::{Expect, ScenarioId};
+
+/// How a scenario ended, before expectations are applied. Keeps "could not
+/// run" apart from "ran and failed".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "outcome")]
+pub enum Outcome {
+    /// The fault took effect and every SLO held.
+    Passed,
+    /// The fault took effect and at least one SLO failed.
+    SloFailed {
+        /// The failed SLOs, as described in the JUnit.
+        failed: Vec<String>,
+    },
+    /// The fault produced no evidence that it took effect.
+    FaultNoEffect {
+        /// What was missing.
+        reason: String,
+    },
+    /// The cluster was never steady before the fault: nothing was injected.
+    NotRun {
+        /// What was unhealthy.
+        reason: String,
+    },
+    /// The harness or the infrastructure failed (a command, a panic, a timeout).
+    HarnessError {
+        /// What went wrong.
+        message: String,
+    },
+    /// SIGINT or SIGTERM stopped it.
+    Interrupted,
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Passed => f.write_str("passed"),
+            Outcome::SloFailed { failed } => write!(f, "SLO failed: {}", failed.join("; ")),
+            Outcome::FaultNoEffect { reason } => write!(f, "fault had no effect: {reason}"),
+            Outcome::NotRun { reason } => {
+                write!(f, "not run, steady state never reached: {reason}")
+            }
+            Outcome::HarnessError { message } => write!(f, "harness error: {message}"),
+            Outcome::Interrupted => f.write_str("interrupted"),
+        }
+    }
+}
+
+/// The outcome judged against the scenario's expectation; decides the trial.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Expected to pass and did.
+    Pass,
+    /// Failed (an SLO, no effect, or an expected failure with other culprits).
+    Fail,
+    /// Expected to fail, and failed the expected way (trial passes).
+    #[serde(rename = "xfail")]
+    XFail,
+    /// Expected to fail but passed: the bug is gone, update the suite (trial fails).
+    #[serde(rename = "xpass")]
+    XPass,
+    /// Not run: the cluster was never steady (trial fails, reported apart).
+    NotRun,
+    /// The harness or the infrastructure failed.
+    Error,
+    /// Interrupted by a signal.
+    Interrupted,
+}
+
+impl Verdict {
+    /// Every verdict, in report order.
+    pub const ALL: [Verdict; 7] = [
+        Verdict::Pass,
+        Verdict::Fail,
+        Verdict::XFail,
+        Verdict::XPass,
+        Verdict::NotRun,
+        Verdict::Error,
+        Verdict::Interrupted,
+    ];
+
+    /// Whether the libtest trial passes.
+    pub fn trial_passes(self) -> bool {
+        matches!(self, Verdict::Pass | Verdict::XFail)
+    }
+
+    /// Judges an outcome against an expectation. An expected failure counts
+    /// only when the SLOs failed and every expected culprit prefix is among
+    /// the culprits.
+    pub fn judge(outcome: &Outcome, expect: &Expect, culprits: &[Culprit]) -> Verdict {
+        match (outcome, expect) {
+            (Outcome::Passed, Expect::Pass) => Verdict::Pass,
+            (Outcome::Passed, Expect::Fail { .. }) => Verdict::XPass,
+            (Outcome::SloFailed { .. }, Expect::Fail { culprits: want, .. }) => {
+                let all_found = want
+                    .iter()
+                    .all(|w| culprits.iter().any(|c| c.name.starts_with(w.as_str())));
+                if all_found {
+                    Verdict::XFail
+                } else {
+                    Verdict::Fail
+                }
+            }
+            (Outcome::SloFailed { .. } | Outcome::FaultNoEffect { .. }, _) => Verdict::Fail,
+            (Outcome::NotRun { .. }, _) => Verdict::NotRun,
+            (Outcome::HarnessError { .. }, _) => Verdict::Error,
+            (Outcome::Interrupted, _) => Verdict::Interrupted,
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "FAIL",
+            Verdict::XFail => "xfail",
+            Verdict::XPass => "XPASS",
+            Verdict::NotRun => "not run",
+            Verdict::Error => "ERROR",
+            Verdict::Interrupted => "interrupted",
+        })
+    }
+}
+
+/// What a check is about; one JUnit testcase each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckKind {
+    /// The cluster was healthy before the fault.
+    SteadyState,
+    /// The fault took effect (with evidence).
+    FaultEffect,
+    /// The remediation was applied.
+    Remediation,
+    /// One SLO.
+    Slo,
+    /// Revert and teardown.
+    Cleanup,
+}
+
+/// A check's status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "status", content = "reason")]
+pub enum CheckStatus {
+    /// It held.
+    Passed,
+    /// It did not hold.
+    Failed,
+    /// It was not evaluated, with why.
+    Skipped(String),
+    /// It could not be carried out (harness or infrastructure).
+    Error,
+}
+
+/// One check of one scenario iteration.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Check {
+    /// Testcase name, e.g. `slo: workloads-ready-within 3m (namespace kube-system)`.
+    pub name: String,
+    /// What it is about.
+    pub kind: CheckKind,
+    /// How it went.
+    pub status: CheckStatus,
+    /// One line for humans; for failures, names the culprits.
+    pub message: String,
+    /// How long the check took.
+    #[serde(with = "crate::util::serde_millis")]
+    pub elapsed: Duration,
+    /// What was measured.
+    pub measured: Option<Measured>,
+    /// The budget, for time SLOs.
+    #[serde(with = "crate::util::serde_millis::option")]
+    pub budget: Option<Duration>,
+    /// Who held it back.
+    pub culprits: Vec<Culprit>,
+}
+
+impl Check {
+    /// A check with no measurement.
+    pub fn new(
+        name: impl Into<String>,
+        kind: CheckKind,
+        status: CheckStatus,
+        message: impl Into<String>,
+    ) -> Self {
+        Check {
+            name: name.into(),
+            kind,
+            status,
+            message: message.into(),
+            elapsed: Duration::ZERO,
+            measured: None,
+            budget: None,
+            culprits: Vec::new(),
+        }
+    }
+
+    /// The check for one SLO verdict.
+    pub fn from_verdict(v: &SloVerdict) -> Self {
+        use crate::slo::SloStatus;
+        let status = match &v.status {
+            SloStatus::Pass => CheckStatus::Passed,
+            SloStatus::Fail => CheckStatus::Failed,
+            SloStatus::NotEvaluated(why) => CheckStatus::Skipped(why.clone()),
+        };
+        let mut message = v.message.clone();
+        if !v.culprits.is_empty() {
+            let names: Vec<String> = v.culprits.iter().map(ToString::to_string).collect();
+            message = format!("{message}; culprits: {}", names.join(", "));
+        }
+        Check {
+            name: format!("slo: {}", v.slo),
+            kind: CheckKind::Slo,
+            status,
+            message,
+            elapsed: Duration::ZERO,
+            measured: v.measured,
+            budget: v.slo.budget(),
+            culprits: v.culprits.clone(),
+        }
+    }
+}
+
+/// Everything known about one scenario iteration.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ScenarioResult {
+    /// `suite::scenario`.
+    pub id: ScenarioId,
+    /// 1-based iteration.
+    pub iteration: u32,
+    /// Of how many.
+    pub repeat: u32,
+    /// The cluster it ran on.
+    pub cluster: Option<String>,
+    /// The fault, described.
+    pub fault: String,
+    /// The node the fault acted on.
+    pub node: Option<String>,
+    /// The evidence, when injection happened.
+    pub evidence: Option<Evidence>,
+    /// What was expected.
+    pub expect: Expect,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The outcome against the expectation.
+    pub verdict: Verdict,
+    /// The checks, in the order they ran.
+    pub checks: Vec<Check>,
+    /// Per-SLO verdicts.
+    pub slos: Vec<SloVerdict>,
+    /// Diagnostics text (for JUnit system-out).
+    pub diagnostics: Option<String>,
+    /// Wall-clock start.
+    pub started_at: jiff::Timestamp,
+    /// How long it took.
+    #[serde(with = "crate::util::serde_millis")]
+    pub elapsed: Duration,
+}
+
+impl ScenarioResult {
+    /// Every culprit of every failed SLO, deduplicated by name.
+    pub fn culprits(&self) -> Vec<Culprit> {
+        let mut out: Vec<Culprit> = Vec::new();
+        for c in self.slos.iter().flat_map(|v| v.culprits.iter()) {
+            if !out
+                .iter()
+                .any(|o| o.name == c.name && o.namespace == c.namespace)
+            {
+                out.push(c.clone());
+            }
+        }
+        out
+    }
+
+    /// The testsuite name: `suite::scenario`, with `#n` for repeats.
+    pub fn display_name(&self) -> String {
+        if self.repeat > 1 {
+            format!("{}#{}", self.id, self.iteration)
+        } else {
+            self.id.to_string()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slo::CulpritKind;
+
+    fn culprit(name: &str) -> Culprit {
+        Culprit {
+            kind: CulpritKind::Pod,
+            namespace: Some("kube-system".into()),
+            name: name.into(),
+            node: None,
+            reason: "Init:CrashLoopBackOff".into(),
+            restarts: Some(3),
+            recovered_after: None,
+        }
+    }
+
+    #[test]
+    fn expectations_decide_the_trial() {
+        let fail = Outcome::SloFailed {
+            failed: vec!["x".into()],
+        };
+        let xfail = Expect::Fail {
+            reason: "multus-cni #1221".into(),
+            culprits: vec!["kube-multus-ds".into()],
+        };
+        let multus = [culprit("kube-multus-ds-abcde")];
+        let dns = [culprit("coredns-1")];
+        assert_eq!(
+            Verdict::judge(&Outcome::Passed, &Expect::Pass, &[]),
+            Verdict::Pass
+        );
+        assert_eq!(Verdict::judge(&fail, &Expect::Pass, &multus), Verdict::Fail);
+        assert_eq!(Verdict::judge(&fail, &xfail, &multus), Verdict::XFail);
+        assert_eq!(
+            Verdict::judge(&fail, &xfail, &dns),
+            Verdict::Fail,
+            "other culprit"
+        );
+        assert_eq!(
+            Verdict::judge(&Outcome::Passed, &xfail, &[]),
+            Verdict::XPass
+        );
+        let none = Outcome::FaultNoEffect { reason: "x".into() };
+        assert_eq!(
+            Verdict::judge(&none, &xfail, &multus),
+            Verdict::Fail,
+            "no effect never xfails"
+        );
+        assert!(Verdict::XFail.trial_passes());
+        for v in [
+            Verdict::Fail,
+            Verdict::XPass,
+            Verdict::NotRun,
+            Verdict::Error,
+            Verdict::Interrupted,
+        ] {
+            assert!(!v.trial_passes(), "{v}");
+        }
+    }
+}

@@ -1,0 +1,389 @@
+//! The scenario engine at the backend seam, with the scripted backend: every
+//! outcome path, revert on panic and interrupt, remediation timing.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cni_chaos::backend::scripted::{Plan, PlanCulprit, ScenarioPlan, ScriptedBackend};
+use cni_chaos::backend::{Backend, Cluster};
+use cni_chaos::run::{
+    CheckKind, CheckStatus, Engine, EventSink, Outcome, RunEvent, ScenarioResult, Verdict,
+};
+use cni_chaos::suite::{self, Suite};
+use tokio_util::sync::CancellationToken;
+
+const SUITE: &str = r#"
+name: engine
+description: engine tests
+scenarios:
+  - name: reboot
+    fault: {kind: node-reboot, target: {role: worker, index: 1}, mode: hard}
+    slos:
+      - {kind: workloads-ready-within, budget: 3m}
+      - {kind: no-crashloop, containers: init}
+  - name: known-bug
+    fault: {kind: node-reboot, target: {role: worker}, mode: graceful}
+    expect: {outcome: fail, reason: "multus-cni #1221", culprits: [kube-multus-ds]}
+    slos:
+      - {kind: no-crashloop, containers: init}
+  - name: remediated
+    fault: {kind: node-reboot, target: {role: worker}, mode: graceful}
+    remediation:
+      after: 2m
+      steps:
+        - {kind: remove-file, path: /opt/cni/bin/multus-shim}
+        - {kind: pod-delete, selector: app=multus}
+    slos:
+      - {kind: workloads-ready-within, budget: 3m}
+  - name: missing-node
+    fault: {kind: node-reboot, target: {role: worker, index: 5}, mode: hard}
+    slos:
+      - {kind: node-ip-stable}
+"#;
+
+#[derive(Default)]
+struct Events(Mutex<Vec<RunEvent>>);
+
+impl EventSink for Events {
+    fn emit(&self, event: RunEvent) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+fn suite() -> Suite {
+    suite::parse_str(Path::new("engine.yaml"), SUITE).unwrap_or_else(|p| panic!("{p:?}"))
+}
+
+struct Setup {
+    backend: ScriptedBackend,
+    cluster: Arc<dyn Cluster>,
+    events: Arc<Events>,
+    cancel: CancellationToken,
+    engine: Engine,
+}
+
+async fn setup(plans: &[(&str, ScenarioPlan)]) -> Setup {
+    let plan = Plan {
+        scenarios: plans
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        ..Plan::default()
+    };
+    let backend = ScriptedBackend::new(plan);
+    let cancel = CancellationToken::new();
+    let cluster = backend.provision(&suite().cluster, &cancel).await.unwrap();
+    let events = Arc::new(Events::default());
+    let engine = Engine {
+        cluster: cluster.clone(),
+        events: events.clone(),
+        cancel: cancel.clone(),
+        seed: 1,
+        diagnostics_dir: std::env::temp_dir().join("cni-chaos-engine-test"),
+    };
+    Setup {
+        backend,
+        cluster,
+        events,
+        cancel,
+        engine,
+    }
+}
+
+async fn run(s: &Setup, name: &str) -> ScenarioResult {
+    let suite = suite();
+    let sc = suite.scenarios.iter().find(|x| x.name == name).unwrap();
+    s.engine.run(&suite.id_of(sc), sc, 1).await
+}
+
+fn check_names(r: &ScenarioResult) -> Vec<(CheckKind, CheckStatus)> {
+    r.checks
+        .iter()
+        .map(|c| (c.kind, c.status.clone()))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_clean_recovery_passes_with_one_check_per_phase_and_slo() {
+    let s = setup(&[]).await;
+    let r = run(&s, "reboot").await;
+    assert_eq!(r.outcome, Outcome::Passed);
+    assert_eq!(r.verdict, Verdict::Pass);
+    assert_eq!(
+        r.node.as_deref(),
+        Some("scripted-worker2"),
+        "index 1 of the workers"
+    );
+    assert_eq!(
+        check_names(&r),
+        vec![
+            (CheckKind::SteadyState, CheckStatus::Passed),
+            (CheckKind::FaultEffect, CheckStatus::Passed),
+            (CheckKind::Slo, CheckStatus::Passed),
+            (CheckKind::Slo, CheckStatus::Passed),
+            (CheckKind::Cleanup, CheckStatus::Passed),
+        ]
+    );
+    let journal = s.backend.journal().lines();
+    assert_eq!(
+        journal,
+        vec![
+            "provision scripted-default-default",
+            "steady-state reboot",
+            "inject node-reboot on scripted-worker2",
+            "observe reboot",
+            "revert node-reboot",
+        ]
+    );
+    let events = s.events.0.lock().unwrap();
+    assert!(matches!(
+        events.first(),
+        Some(RunEvent::ScenarioStarted { .. })
+    ));
+    assert!(matches!(events.last(), Some(RunEvent::ScenarioFinished(_))));
+    let checks = events
+        .iter()
+        .filter(|e| matches!(e, RunEvent::CheckFinished { .. }))
+        .count();
+    assert_eq!(checks, 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_slo_names_its_culprits_and_is_diagnosed() {
+    let plan = ScenarioPlan {
+        fail: vec![1],
+        culprits: vec![PlanCulprit {
+            name: "kube-multus-ds-x1".into(),
+            reason: "Init:CrashLoopBackOff".into(),
+            node: Some("scripted-worker2".into()),
+        }],
+        ..ScenarioPlan::default()
+    };
+    let s = setup(&[("reboot", plan)]).await;
+    let r = run(&s, "reboot").await;
+    assert!(
+        matches!(&r.outcome, Outcome::SloFailed { failed } if failed.len() == 1),
+        "{:?}",
+        r.outcome
+    );
+    assert_eq!(r.verdict, Verdict::Fail);
+    let failed: Vec<_> = r
+        .checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Failed)
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0].message.contains("kube-multus-ds-x1"),
+        "{}",
+        failed[0].message
+    );
+    assert!(
+        r.diagnostics
+            .as_deref()
+            .unwrap_or("")
+            .contains("kube-multus-ds-x1")
+    );
+    assert!(
+        s.backend
+            .journal()
+            .lines()
+            .contains(&"diagnose 1".to_string())
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn expected_failures_need_the_expected_culprit() {
+    let culprit = |name: &str| ScenarioPlan {
+        fail_all: true,
+        culprits: vec![PlanCulprit {
+            name: name.into(),
+            reason: "Init:CrashLoopBackOff".into(),
+            node: None,
+        }],
+        ..ScenarioPlan::default()
+    };
+    let s = setup(&[("known-bug", culprit("kube-multus-ds-abc"))]).await;
+    assert_eq!(run(&s, "known-bug").await.verdict, Verdict::XFail);
+    let s = setup(&[("known-bug", culprit("coredns-abc"))]).await;
+    assert_eq!(
+        run(&s, "known-bug").await.verdict,
+        Verdict::Fail,
+        "wrong culprit"
+    );
+    let s = setup(&[]).await;
+    assert_eq!(
+        run(&s, "known-bug").await.verdict,
+        Verdict::XPass,
+        "the bug is gone"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fault_without_effect_fails_and_never_passes() {
+    let plan = ScenarioPlan {
+        effect: false,
+        ..ScenarioPlan::default()
+    };
+    let s = setup(&[("reboot", plan)]).await;
+    let r = run(&s, "reboot").await;
+    assert!(
+        matches!(r.outcome, Outcome::FaultNoEffect { .. }),
+        "{:?}",
+        r.outcome
+    );
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert!(
+        r.slos.is_empty(),
+        "nothing is judged after a fault that did nothing"
+    );
+    assert!(
+        s.backend
+            .journal()
+            .lines()
+            .contains(&"revert node-reboot".to_string())
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unsteady_cluster_is_not_run_and_nothing_is_injected() {
+    let plan = ScenarioPlan {
+        steady: false,
+        ..ScenarioPlan::default()
+    };
+    let s = setup(&[("reboot", plan)]).await;
+    let r = run(&s, "reboot").await;
+    assert!(
+        matches!(r.outcome, Outcome::NotRun { .. }),
+        "{:?}",
+        r.outcome
+    );
+    assert_eq!(r.verdict, Verdict::NotRun);
+    assert!(!r.verdict.trial_passes());
+    let journal = s.backend.journal().lines();
+    assert!(
+        !journal
+            .iter()
+            .any(|l| l.starts_with("inject") || l.starts_with("revert")),
+        "{journal:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn infrastructure_errors_are_errors_not_failures() {
+    let plan = ScenarioPlan {
+        inject_error: Some("docker: no such container".into()),
+        ..ScenarioPlan::default()
+    };
+    let s = setup(&[("reboot", plan)]).await;
+    let r = run(&s, "reboot").await;
+    assert!(
+        matches!(&r.outcome, Outcome::HarnessError { message } if message.contains("no such container"))
+    );
+    assert_eq!(r.verdict, Verdict::Error);
+    // Injection was attempted, so revert runs.
+    assert!(
+        s.backend
+            .journal()
+            .lines()
+            .contains(&"revert node-reboot".to_string())
+    );
+
+    let s = setup(&[]).await;
+    let r = run(&s, "missing-node").await;
+    assert!(
+        matches!(&r.outcome, Outcome::HarnessError { message } if message.contains("worker #5")),
+        "{:?}",
+        r.outcome
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panic_in_a_phase_is_an_error_and_the_fault_is_still_reverted() {
+    let plan = ScenarioPlan {
+        panic_in: Some("observe".into()),
+        ..ScenarioPlan::default()
+    };
+    let s = setup(&[("reboot", plan)]).await;
+    let r = run(&s, "reboot").await;
+    assert!(
+        matches!(&r.outcome, Outcome::HarnessError { message } if message.contains("scripted panic in observe")),
+        "{:?}",
+        r.outcome
+    );
+    let journal = s.backend.journal().lines();
+    assert_eq!(
+        journal.last().map(String::as_str),
+        Some("revert node-reboot"),
+        "{journal:?}"
+    );
+    assert_eq!(r.checks.last().map(|c| c.kind), Some(CheckKind::Cleanup));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_interrupt_mid_observation_reverts_and_reports_interrupted() {
+    let plan = ScenarioPlan {
+        observe_ms: 600_000,
+        ..ScenarioPlan::default()
+    };
+    let s = setup(&[("reboot", plan)]).await;
+    let cancel = s.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        cancel.cancel();
+    });
+    let r = run(&s, "reboot").await;
+    assert_eq!(r.outcome, Outcome::Interrupted);
+    assert_eq!(r.verdict, Verdict::Interrupted);
+    assert!(r.elapsed < Duration::from_secs(60), "{:?}", r.elapsed);
+    let journal = s.backend.journal().lines();
+    assert_eq!(
+        journal.last().map(String::as_str),
+        Some("revert node-reboot"),
+        "{journal:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn remediation_waits_then_applies_steps_on_the_faulted_node() {
+    let s = setup(&[]).await;
+    let t0 = tokio::time::Instant::now();
+    let r = run(&s, "remediated").await;
+    assert_eq!(r.outcome, Outcome::Passed);
+    assert!(
+        t0.elapsed() >= Duration::from_secs(120),
+        "{:?}",
+        t0.elapsed()
+    );
+    let journal = s.backend.journal().lines();
+    assert!(
+        journal.contains(
+            &"remediate remove-file /opt/cni/bin/multus-shim on scripted-worker".to_string()
+        ),
+        "{journal:?}"
+    );
+    assert!(
+        journal.contains(&"remediate pod-delete app=multus on scripted-worker".to_string()),
+        "{journal:?}"
+    );
+    let inject = journal
+        .iter()
+        .position(|l| l.starts_with("inject"))
+        .unwrap();
+    let remediate = journal
+        .iter()
+        .position(|l| l.starts_with("remediate"))
+        .unwrap();
+    let observe = journal
+        .iter()
+        .position(|l| l.starts_with("observe"))
+        .unwrap();
+    assert!(inject < remediate && remediate < observe, "{journal:?}");
+    assert!(
+        r.checks
+            .iter()
+            .any(|c| c.kind == CheckKind::Remediation && c.status == CheckStatus::Passed)
+    );
+    drop(s.cluster);
+}
