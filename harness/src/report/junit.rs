@@ -1,0 +1,626 @@
+//! The JUnit XML report: one testsuite per scenario iteration, one testcase
+//! per check.
+
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+
+use super::record::{RunRecord, verdict_key};
+use crate::run::{Check, CheckKind, CheckStatus, ScenarioResult, Verdict};
+use crate::slo::Measured;
+use crate::suite::Expect;
+
+/// The name of the report (the `<testsuites>` element).
+pub const REPORT_NAME: &str = "cni-chaos";
+
+/// Renders a run as JUnit.
+///
+/// Each [`ScenarioResult`] becomes a testsuite named by
+/// [`ScenarioResult::display_name`], with one testcase per [`Check`] (class
+/// name `suite::scenario`). Failed SLOs of an expected failure are reported
+/// as skipped (`xfail: ...`) so they do not turn the report red; an
+/// unexpected pass adds a failing `expectation` testcase; an interrupted
+/// scenario adds an `interrupted` error. When the run was interrupted before
+/// any scenario said so, or clusters could not be torn down, a last testsuite
+/// named [`REPORT_NAME`] carries that.
+pub fn junit(record: &RunRecord) -> Report {
+    let mut report = Report::new(REPORT_NAME);
+    report.timestamp = timestamp(record.info.started_at);
+    if let Some(elapsed) = record.elapsed() {
+        report.set_time(elapsed);
+    }
+    for result in &record.results {
+        report.add_test_suite(scenario_suite(record, result));
+    }
+    if let Some(suite) = run_suite(record) {
+        report.add_test_suite(suite);
+    }
+    report
+}
+
+/// quick-junit's timestamp type (chrono's), from the jiff timestamp the
+/// harness uses everywhere else.
+fn timestamp(ts: jiff::Timestamp) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    chrono::DateTime::parse_from_rfc3339(&ts.to_string()).ok()
+}
+
+fn scenario_suite(record: &RunRecord, r: &ScenarioResult) -> TestSuite {
+    let mut suite = TestSuite::new(r.display_name());
+    suite.timestamp = timestamp(r.started_at);
+    suite.set_time(r.elapsed);
+    suite.add_properties(properties(record, r));
+    let classname = r.id.to_string();
+
+    for check in &r.checks {
+        let mut case = TestCase::new(check.name.as_str(), check_status(r, check));
+        case.set_classname(classname.as_str());
+        case.set_time(check.elapsed);
+        if r.verdict == Verdict::XFail
+            && check.kind == CheckKind::Slo
+            && check.status == CheckStatus::Failed
+        {
+            case.add_property(Property::new("verdict", "xfail"));
+        }
+        suite.add_test_case(case);
+    }
+
+    let extra = |suite: &mut TestSuite, name: &str, status: TestCaseStatus| {
+        let mut case = TestCase::new(name, status);
+        case.set_classname(classname.as_str());
+        case.set_time(Duration::ZERO);
+        suite.add_test_case(case);
+    };
+    match r.verdict {
+        Verdict::NotRun if !r.checks.iter().any(|c| c.kind == CheckKind::SteadyState) => {
+            extra(
+                &mut suite,
+                "steady-state",
+                non_success(NonSuccessKind::Failure, "not-run", &r.outcome.to_string()),
+            );
+        }
+        Verdict::XPass => {
+            let message = format!(
+                "xpass: expected to fail ({}) but every SLO held; the bug may be fixed upstream: update the suite",
+                expect_reason(&r.expect)
+            );
+            extra(
+                &mut suite,
+                "expectation",
+                non_success(NonSuccessKind::Failure, "xpass", &message),
+            );
+        }
+        Verdict::Interrupted => {
+            extra(
+                &mut suite,
+                "interrupted",
+                non_success(
+                    NonSuccessKind::Error,
+                    "interrupted",
+                    "interrupted by SIGINT or SIGTERM before the scenario finished",
+                ),
+            );
+        }
+        _ => {}
+    }
+    // A failing verdict must never render as a green suite.
+    if !r.verdict.trial_passes() && suite.failures == 0 && suite.errors == 0 {
+        let kind = if r.verdict == Verdict::Error {
+            NonSuccessKind::Error
+        } else {
+            NonSuccessKind::Failure
+        };
+        extra(
+            &mut suite,
+            "outcome",
+            non_success(kind, verdict_key(r.verdict), &r.outcome.to_string()),
+        );
+    }
+
+    if let Some(diagnostics) = &r.diagnostics {
+        suite.set_system_out(diagnostics.as_str());
+    }
+    suite
+}
+
+fn run_suite(record: &RunRecord) -> Option<TestSuite> {
+    let scenario_said_so = record
+        .results
+        .iter()
+        .any(|r| r.verdict == Verdict::Interrupted);
+    let interrupted = record.interrupted && !scenario_said_so;
+    if !interrupted && record.teardown_errors.is_empty() {
+        return None;
+    }
+    let mut suite = TestSuite::new(REPORT_NAME);
+    suite.timestamp = timestamp(record.info.started_at);
+    if let Some(elapsed) = record.elapsed() {
+        suite.set_time(elapsed);
+    }
+    suite.add_properties(run_properties(record));
+    if interrupted {
+        let mut case = TestCase::new(
+            "interrupted",
+            non_success(
+                NonSuccessKind::Error,
+                "interrupted",
+                "the run was interrupted by SIGINT or SIGTERM",
+            ),
+        );
+        case.set_classname(REPORT_NAME);
+        suite.add_test_case(case);
+    }
+    if !record.teardown_errors.is_empty() {
+        let mut status = non_success(
+            NonSuccessKind::Error,
+            "teardown",
+            &record.teardown_errors.join("; "),
+        );
+        status.set_description(record.teardown_errors.join("\n"));
+        let mut case = TestCase::new("teardown", status);
+        case.set_classname(REPORT_NAME);
+        suite.add_test_case(case);
+    }
+    Some(suite)
+}
+
+fn non_success(kind: NonSuccessKind, ty: &str, message: &str) -> TestCaseStatus {
+    let mut status = TestCaseStatus::non_success(kind);
+    status.set_type(ty).set_message(message);
+    status
+}
+
+fn check_status(r: &ScenarioResult, check: &Check) -> TestCaseStatus {
+    match &check.status {
+        CheckStatus::Passed => TestCaseStatus::success(),
+        CheckStatus::Failed if r.verdict == Verdict::XFail && check.kind == CheckKind::Slo => {
+            let mut status = TestCaseStatus::skipped();
+            status.set_type("xfail").set_message(format!(
+                "xfail: {}; {}",
+                expect_reason(&r.expect),
+                check.message
+            ));
+            if let Some(d) = description(check) {
+                status.set_description(d);
+            }
+            status
+        }
+        CheckStatus::Failed => {
+            let mut status = non_success(
+                NonSuccessKind::Failure,
+                failure_type(r, check),
+                &check.message,
+            );
+            if let Some(d) = description(check) {
+                status.set_description(d);
+            }
+            status
+        }
+        CheckStatus::Error => non_success(NonSuccessKind::Error, "harness-error", &check.message),
+        CheckStatus::Skipped(reason) => {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(reason.as_str());
+            if !check.message.is_empty() && check.message != *reason {
+                status.set_description(check.message.as_str());
+            }
+            status
+        }
+    }
+}
+
+fn failure_type(r: &ScenarioResult, check: &Check) -> &'static str {
+    match check.kind {
+        CheckKind::SteadyState if r.verdict == Verdict::NotRun => "not-run",
+        CheckKind::SteadyState => "steady-state",
+        CheckKind::FaultEffect => "fault-no-effect",
+        CheckKind::Remediation => "remediation-failed",
+        CheckKind::Slo => "slo-failed",
+        CheckKind::Cleanup => "cleanup-failed",
+    }
+}
+
+/// The failure's text: measured against budget, then one culprit a line.
+fn description(check: &Check) -> Option<String> {
+    let mut lines = Vec::new();
+    match (check.measured, check.budget) {
+        (Some(m), Some(b)) => lines.push(format!(
+            "measured {m}, budget {}",
+            crate::util::duration::format(b)
+        )),
+        (Some(m), None) => lines.push(format!("measured {m}")),
+        _ => {}
+    }
+    lines.extend(check.culprits.iter().map(|c| format!("culprit: {c}")));
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
+fn expect_reason(expect: &Expect) -> &str {
+    match expect {
+        Expect::Fail { reason, .. } => reason,
+        Expect::Pass => "expected to fail",
+    }
+}
+
+fn run_properties(record: &RunRecord) -> Vec<Property> {
+    let info = &record.info;
+    let mut props = Vec::new();
+    if let Some(banner) = record.banner() {
+        props.push(Property::new("banner", banner));
+    }
+    props.push(Property::new("backend", info.backend.name.as_str()));
+    props.push(Property::new(
+        "backend-simulated",
+        info.backend.simulated.to_string(),
+    ));
+    props.push(Property::new(
+        "backend-reason",
+        info.backend.reason.as_str(),
+    ));
+    props.push(Property::new("seed", info.seed.to_string()));
+    props.push(Property::new("run-id", info.run_id.as_str()));
+    props.push(Property::new(
+        "harness-version",
+        info.harness_version.as_str(),
+    ));
+    for (k, v) in &info.backend.versions {
+        props.push(Property::new(format!("version.{k}"), v.as_str()));
+    }
+    props
+}
+
+fn properties(record: &RunRecord, r: &ScenarioResult) -> Vec<Property> {
+    let mut props = run_properties(record);
+    if let Some(cluster) = &r.cluster {
+        props.push(Property::new("cluster", cluster.as_str()));
+    }
+    props.push(Property::new("fault", r.fault.as_str()));
+    if let Some(node) = &r.node {
+        props.push(Property::new("node", node.as_str()));
+    }
+    props.push(Property::new("outcome", r.outcome.to_string()));
+    props.push(Property::new("verdict", verdict_key(r.verdict)));
+    if let Expect::Fail { reason, .. } = &r.expect {
+        props.push(Property::new("expect", format!("fail: {reason}")));
+    }
+    props.push(Property::new("iteration", r.iteration.to_string()));
+    props.push(Property::new("repeat", r.repeat.to_string()));
+    if let Some(evidence) = &r.evidence {
+        props.push(Property::new(
+            "evidence.took-effect",
+            evidence.took_effect.to_string(),
+        ));
+        for (k, v) in &evidence.facts {
+            props.push(Property::new(format!("evidence.{k}"), v.as_str()));
+        }
+        if let Some(missing) = &evidence.missing {
+            props.push(Property::new("evidence.missing", missing.as_str()));
+        }
+    }
+    for check in r.checks.iter().filter(|c| c.kind == CheckKind::Slo) {
+        if let Some(m) = check.measured {
+            let value = match m {
+                Measured::Millis(ms) => ms,
+                Measured::Count(n) => n,
+            };
+            props.push(Property::new(
+                format!("measured.{}", check.name),
+                value.to_string(),
+            ));
+        }
+        if let Some(b) = check.budget {
+            props.push(Property::new(
+                format!("budget.{}", check.name),
+                b.as_millis().to_string(),
+            ));
+        }
+    }
+    props
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    fn status_key(status: &TestCaseStatus) -> &'static str {
+        match status {
+            TestCaseStatus::Success { .. } => "success",
+            TestCaseStatus::NonSuccess {
+                kind: NonSuccessKind::Failure,
+                ..
+            } => "failure",
+            TestCaseStatus::NonSuccess {
+                kind: NonSuccessKind::Error,
+                ..
+            } => "error",
+            TestCaseStatus::Skipped { .. } => "skipped",
+        }
+    }
+
+    fn message(status: &TestCaseStatus) -> String {
+        match status {
+            TestCaseStatus::Success { .. } => String::new(),
+            TestCaseStatus::NonSuccess { message, .. }
+            | TestCaseStatus::Skipped { message, .. } => message
+                .as_ref()
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn ty(status: &TestCaseStatus) -> String {
+        match status {
+            TestCaseStatus::Success { .. } => String::new(),
+            TestCaseStatus::NonSuccess { ty, .. } | TestCaseStatus::Skipped { ty, .. } => ty
+                .as_ref()
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn suite<'a>(report: &'a Report, name: &str) -> &'a TestSuite {
+        report
+            .test_suites
+            .iter()
+            .find(|s| s.name.as_str() == name)
+            .unwrap_or_else(|| panic!("no suite {name}"))
+    }
+
+    fn case<'a>(suite: &'a TestSuite, name: &str) -> &'a TestCase {
+        suite
+            .test_cases
+            .iter()
+            .find(|c| c.name.as_str() == name)
+            .unwrap_or_else(|| panic!("no case {name} in {}", suite.name.as_str()))
+    }
+
+    fn prop<'a>(suite: &'a TestSuite, name: &str) -> Option<&'a str> {
+        suite
+            .properties
+            .iter()
+            .find(|p| p.name.as_str() == name)
+            .map(|p| p.value.as_str())
+    }
+
+    /// (suite, [(case, status, type, message)]) for comparisons.
+    type Shape = Vec<(String, Vec<(String, &'static str, String, String)>)>;
+
+    fn shape(report: &Report) -> Shape {
+        report
+            .test_suites
+            .iter()
+            .map(|s| {
+                let cases = s
+                    .test_cases
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.name.as_str().to_string(),
+                            status_key(&c.status),
+                            ty(&c.status),
+                            message(&c.status),
+                        )
+                    })
+                    .collect();
+                (s.name.as_str().to_string(), cases)
+            })
+            .collect()
+    }
+
+    const READY: &str = "slo: workloads-ready-within 3m (namespace kube-system)";
+    const RESTARTS: &str = "slo: max-restarts 2 (namespace kube-system)";
+
+    #[test]
+    fn one_suite_per_result_and_one_case_per_check() {
+        let record = fixtures::record(true);
+        let report = junit(&record);
+        assert_eq!(report.name.as_ref().map(|n| n.as_str()), Some(REPORT_NAME));
+        assert_eq!(report.test_suites.len(), record.results.len());
+        for (s, r) in report.test_suites.iter().zip(&record.results) {
+            assert_eq!(s.name.as_str(), r.display_name());
+            let names: Vec<&str> = s.test_cases.iter().map(|c| c.name.as_str()).collect();
+            let checks: Vec<&str> = r.checks.iter().map(|c| c.name.as_str()).collect();
+            assert_eq!(&names[..checks.len()], &checks[..], "{}", r.display_name());
+            for c in &s.test_cases {
+                assert_eq!(c.classname.as_ref().unwrap().as_str(), r.id.to_string());
+            }
+            assert_eq!(s.timestamp, timestamp(r.started_at));
+            assert!(s.timestamp.is_some());
+            assert_eq!(s.time, Some(r.elapsed));
+            assert_eq!(prop(s, "verdict"), Some(verdict_key(r.verdict)));
+        }
+        assert!(report.timestamp.is_some());
+        assert_eq!(report.time, record.elapsed());
+        let names: Vec<&str> = report.test_suites.iter().map(|s| s.name.as_str()).collect();
+        assert!(names.contains(&"ovs::ovs-kill-repeat#1"));
+        assert!(names.contains(&"ovs::ovs-kill-repeat#2"));
+    }
+
+    #[test]
+    fn pass_is_green_with_properties() {
+        let report = junit(&fixtures::record(true));
+        let s = suite(&report, "ovs::ovs-kill");
+        assert_eq!((s.failures, s.errors, s.skipped), (0, 0, 0));
+        assert_eq!(s.tests, 5);
+        for (name, value) in [
+            ("backend", "twin"),
+            ("backend-simulated", "true"),
+            ("seed", "42"),
+            ("run-id", "20240601-120000-abcd"),
+            ("cluster", "chaos-1"),
+            ("fault", "ovs-kill ovs-vswitchd SIGKILL"),
+            ("node", "kind-worker"),
+            ("outcome", "passed"),
+            ("verdict", "pass"),
+            ("iteration", "1"),
+            ("version.kube-ovn", "v1.14.0"),
+            ("version.multus", "v4.1.0"),
+            ("evidence.pid-before", "100"),
+            ("evidence.pid-after", "200"),
+            (
+                "banner",
+                "results from twin (simulated), not a real cluster",
+            ),
+        ] {
+            assert_eq!(prop(s, name), Some(value), "{name}");
+        }
+        assert_eq!(prop(s, &format!("measured.{READY}")), Some("40000"));
+        assert_eq!(prop(s, &format!("budget.{READY}")), Some("180000"));
+        assert_eq!(prop(s, &format!("measured.{RESTARTS}")), Some("0"));
+        assert_eq!(prop(s, &format!("budget.{RESTARTS}")), None);
+
+        let real = junit(&fixtures::record(false));
+        assert_eq!(prop(suite(&real, "ovs::ovs-kill"), "banner"), None);
+    }
+
+    #[test]
+    fn slo_failure_names_culprits() {
+        let report = junit(&fixtures::record(false));
+        let s = suite(&report, "ovs::ovs-kill-slow");
+        assert_eq!(s.failures, 2);
+        let c = case(s, READY);
+        assert_eq!(status_key(&c.status), "failure");
+        assert_eq!(ty(&c.status), "slo-failed");
+        assert!(
+            message(&c.status).contains("kube-multus-ds-abcde"),
+            "{}",
+            message(&c.status)
+        );
+        let TestCaseStatus::NonSuccess { description, .. } = &c.status else {
+            unreachable!()
+        };
+        let d = description.as_ref().unwrap().as_str();
+        assert!(d.contains("measured 4m, budget 3m"), "{d}");
+        assert!(d.contains("kind-worker") && d.contains("5 restarts"), "{d}");
+        assert_eq!(status_key(&case(s, "steady-state").status), "success");
+        assert!(
+            s.system_out
+                .as_ref()
+                .unwrap()
+                .as_str()
+                .contains("describe pod")
+        );
+    }
+
+    #[test]
+    fn xfail_is_skipped_not_red() {
+        let report = junit(&fixtures::record(false));
+        let s = suite(&report, "ovs::multus-leftover");
+        assert_eq!((s.failures, s.errors), (0, 0));
+        assert_eq!(s.skipped, 2);
+        let c = case(s, READY);
+        assert_eq!(status_key(&c.status), "skipped");
+        let m = message(&c.status);
+        assert!(
+            m.starts_with(&format!("xfail: {}; ", fixtures::XFAIL_REASON)),
+            "{m}"
+        );
+        assert!(m.contains("kube-multus-ds-abcde"), "{m}");
+        assert!(
+            c.properties
+                .iter()
+                .any(|p| p.name.as_str() == "verdict" && p.value.as_str() == "xfail")
+        );
+        assert_eq!(prop(s, "verdict"), Some("xfail"));
+    }
+
+    #[test]
+    fn xpass_fails_the_expectation() {
+        let report = junit(&fixtures::record(false));
+        let s = suite(&report, "ovs::multus-fixed");
+        assert_eq!(s.failures, 1);
+        let c = case(s, "expectation");
+        assert_eq!(status_key(&c.status), "failure");
+        assert_eq!(
+            message(&c.status),
+            format!(
+                "xpass: expected to fail ({}) but every SLO held; the bug may be fixed upstream: update the suite",
+                fixtures::XFAIL_REASON
+            )
+        );
+    }
+
+    #[test]
+    fn not_run_no_effect_error_and_interrupted() {
+        let report = junit(&fixtures::record(false));
+        let s = suite(&report, "ovs::not-steady");
+        let c = case(s, "steady-state");
+        assert_eq!(
+            (status_key(&c.status), ty(&c.status).as_str()),
+            ("failure", "not-run")
+        );
+        assert_eq!(status_key(&case(s, READY).status), "skipped");
+        assert_eq!(
+            message(&case(s, READY).status),
+            "steady state never reached"
+        );
+
+        let s = suite(&report, "ovs::no-effect");
+        let c = case(s, "fault-effect");
+        assert_eq!(
+            (status_key(&c.status), ty(&c.status).as_str()),
+            ("failure", "fault-no-effect")
+        );
+        assert_eq!(prop(s, "evidence.missing"), Some("pid unchanged (100)"));
+
+        let s = suite(&report, "ovs::exec-broke");
+        assert_eq!((s.failures, s.errors), (0, 1));
+        assert_eq!(status_key(&case(s, "fault-effect").status), "error");
+
+        let s = suite(&report, "ovs::cut-short");
+        assert_eq!(status_key(&case(s, "interrupted").status), "error");
+        assert_eq!(status_key(&case(s, READY).status), "skipped");
+    }
+
+    #[test]
+    fn every_failing_verdict_is_red_and_passing_ones_green() {
+        let record = fixtures::record(false);
+        let report = junit(&record);
+        for (s, r) in report.test_suites.iter().zip(&record.results) {
+            let red = s.failures + s.errors > 0;
+            assert_eq!(red, !r.verdict.trial_passes(), "{}", s.name.as_str());
+        }
+        // A failing verdict without any failing check still goes red.
+        let mut r = fixtures::slo_fail();
+        r.checks.clear();
+        let mut bare = record.clone();
+        bare.results = vec![r];
+        let report = junit(&bare);
+        assert_eq!(report.test_suites[0].failures, 1);
+        assert_eq!(report.test_suites[0].test_cases[0].name.as_str(), "outcome");
+    }
+
+    #[test]
+    fn run_level_interrupt_and_teardown() {
+        let mut record = fixtures::record(false);
+        record.results.clear();
+        record.teardown_errors = vec!["kind delete cluster chaos-1: exit 1".into()];
+        let report = junit(&record);
+        assert_eq!(report.test_suites.len(), 1);
+        let s = &report.test_suites[0];
+        assert_eq!(s.name.as_str(), REPORT_NAME);
+        assert_eq!(status_key(&case(s, "interrupted").status), "error");
+        assert!(message(&case(s, "teardown").status).contains("chaos-1"));
+
+        let mut quiet = fixtures::record(false);
+        quiet.interrupted = false;
+        assert_eq!(junit(&quiet).test_suites.len(), quiet.results.len());
+    }
+
+    #[test]
+    fn round_trips_through_quick_junit() {
+        let report = junit(&fixtures::record(true));
+        let xml = report.to_string().unwrap();
+        let back = Report::deserialize_from_str(&xml).unwrap();
+        assert_eq!(shape(&back), shape(&report));
+        assert_eq!(back.tests, report.tests);
+        assert_eq!(
+            (back.failures, back.errors, back.skipped),
+            (report.failures, report.errors, report.skipped)
+        );
+        for (a, b) in back.test_suites.iter().zip(&report.test_suites) {
+            assert_eq!(a.properties, b.properties);
+            assert_eq!(a.timestamp, b.timestamp);
+            assert_eq!(a.system_out, b.system_out);
+        }
+    }
+}
