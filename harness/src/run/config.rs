@@ -1,0 +1,180 @@
+//! Run options, from environment variables (documented in the README).
+
+use std::path::PathBuf;
+
+use crate::backend::BackendChoice;
+
+/// Where things are when no variable says otherwise.
+#[derive(Clone, Debug)]
+pub struct RunDefaults {
+    /// The suites folder (`suites/` of the workspace).
+    pub suites_dir: PathBuf,
+    /// The report root (`reports/` of the workspace).
+    pub report_dir: PathBuf,
+}
+
+/// Options of one run.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// `CHAOS_BACKEND` (+ `CHAOS_SCRIPT`): which backend; default `auto`.
+    pub backend: BackendChoice,
+    /// `CHAOS_SUITES`: comma-separated suite names (resolved in the suites
+    /// folder) or paths to files or folders; default: every suite.
+    pub suites: Vec<PathBuf>,
+    /// `CHAOS_REPORT_DIR`: report root; default `reports/`.
+    pub report_dir: PathBuf,
+    /// `CHAOS_KEEP_CLUSTER=1`: keep clusters after the run (prints how to delete them).
+    pub keep_cluster: bool,
+    /// `CHAOS_SEED`: seed for random node picks and the twin; default from the clock (printed).
+    pub seed: u64,
+}
+
+/// A variable has a value the harness cannot use.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}={value:?}: {rule}")]
+pub struct ConfigError {
+    /// The variable.
+    pub var: &'static str,
+    /// Its value.
+    pub value: String,
+    /// What it must be.
+    pub rule: String,
+}
+
+impl RunConfig {
+    /// Reads the options through `get` (usually `std::env::var`), so tests can
+    /// pass their own environment.
+    pub fn from_lookup(
+        defaults: &RunDefaults,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let backend_value = get("CHAOS_BACKEND").unwrap_or_default();
+        let backend =
+            BackendChoice::parse(backend_value.trim(), get("CHAOS_SCRIPT").map(PathBuf::from))
+                .map_err(|rule| ConfigError {
+                    var: "CHAOS_BACKEND",
+                    value: backend_value.clone(),
+                    rule,
+                })?;
+        let suites = match get("CHAOS_SUITES") {
+            None => vec![defaults.suites_dir.clone()],
+            Some(v) if v.trim().is_empty() => vec![defaults.suites_dir.clone()],
+            Some(v) => v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    let looks_like_name =
+                        !s.contains('/') && !s.ends_with(".yaml") && !s.ends_with(".yml");
+                    if looks_like_name {
+                        defaults.suites_dir.join(format!("{s}.yaml"))
+                    } else {
+                        PathBuf::from(s)
+                    }
+                })
+                .collect(),
+        };
+        let report_dir = get("CHAOS_REPORT_DIR")
+            .filter(|v| !v.trim().is_empty())
+            .map_or_else(|| defaults.report_dir.clone(), PathBuf::from);
+        let keep_cluster = match get("CHAOS_KEEP_CLUSTER").as_deref().map(str::trim) {
+            None | Some("" | "0" | "false" | "no") => false,
+            Some("1" | "true" | "yes") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "CHAOS_KEEP_CLUSTER",
+                    value: other.to_string(),
+                    rule: "expected 1 or 0 (true/false, yes/no)".into(),
+                });
+            }
+        };
+        let seed = match get("CHAOS_SEED") {
+            None => clock_seed(),
+            Some(v) if v.trim().is_empty() => clock_seed(),
+            Some(v) => v.trim().parse().map_err(|_| ConfigError {
+                var: "CHAOS_SEED",
+                value: v.clone(),
+                rule: "expected an unsigned integer".into(),
+            })?,
+        };
+        Ok(RunConfig {
+            backend,
+            suites,
+            report_dir,
+            keep_cluster,
+            seed,
+        })
+    }
+
+    /// Reads the options from the process environment.
+    pub fn from_env(defaults: &RunDefaults) -> Result<Self, ConfigError> {
+        Self::from_lookup(defaults, |k| std::env::var(k).ok())
+    }
+}
+
+fn clock_seed() -> u64 {
+    let ns = jiff::Timestamp::now().as_nanosecond();
+    u64::try_from(ns.rem_euclid(i128::from(u64::MAX))).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> RunDefaults {
+        RunDefaults {
+            suites_dir: "/w/suites".into(),
+            report_dir: "/w/reports".into(),
+        }
+    }
+
+    fn cfg(vars: &[(&str, &str)]) -> Result<RunConfig, ConfigError> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        RunConfig::from_lookup(&defaults(), |k| {
+            vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = cfg(&[("CHAOS_SEED", "7")]).unwrap();
+        assert_eq!(c.backend, BackendChoice::Auto);
+        assert_eq!(c.suites, vec![PathBuf::from("/w/suites")]);
+        assert_eq!(c.report_dir, PathBuf::from("/w/reports"));
+        assert!(!c.keep_cluster);
+        assert_eq!(c.seed, 7);
+    }
+
+    #[test]
+    fn suites_by_name_and_path() {
+        let c = cfg(&[("CHAOS_SUITES", "smoke, ./x/y.yaml,incident")]).unwrap();
+        assert_eq!(
+            c.suites,
+            vec![
+                PathBuf::from("/w/suites/smoke.yaml"),
+                PathBuf::from("./x/y.yaml"),
+                PathBuf::from("/w/suites/incident.yaml")
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_and_rule() {
+        let e = cfg(&[("CHAOS_BACKEND", "docker")]).unwrap_err().to_string();
+        assert!(e.starts_with("CHAOS_BACKEND=\"docker\""), "{e}");
+        assert!(e.contains("auto, kind, twin or scripted"), "{e}");
+        let e = cfg(&[("CHAOS_KEEP_CLUSTER", "maybe")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("CHAOS_KEEP_CLUSTER"), "{e}");
+        let e = cfg(&[("CHAOS_SEED", "-1")]).unwrap_err().to_string();
+        assert!(e.contains("unsigned integer"), "{e}");
+        let e = cfg(&[("CHAOS_BACKEND", "scripted")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("CHAOS_SCRIPT"), "{e}");
+    }
+}

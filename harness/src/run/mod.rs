@@ -1,0 +1,16 @@
+//! Running scenarios: the engine's phases, the events they emit, and the
+//! libtest-mimic runner behind `cargo test --test chaos`.
+
+mod config;
+mod engine;
+mod event;
+mod outcome;
+mod pool;
+mod runner;
+
+pub use config::{ConfigError, RunConfig, RunDefaults};
+pub use engine::Engine;
+pub use event::{EventSink, RunEvent, RunInfo};
+pub use outcome::{Check, CheckKind, CheckStatus, Outcome, ScenarioResult, Verdict};
+pub use pool::ClusterPool;
+pub use runner::{main, run_with};

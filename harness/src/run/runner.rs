@@ -1,0 +1,346 @@
+//! The libtest-mimic runner behind `cargo test --test chaos` and `cni-chaos run`.
+//!
+//! One trial per scenario, named `suite::scenario`, sorted. `--list` loads and
+//! validates the suites and touches nothing else. SIGINT and SIGTERM cancel the
+//! running scenario, which reverts its fault; the clusters are torn down and the
+//! reports written before `main` returns its exit code (never `process::exit`).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use tokio::runtime::Runtime;
+use tokio_util::sync::CancellationToken;
+
+use super::config::{RunConfig, RunDefaults};
+use super::engine::Engine;
+use super::event::{EventSink, RunEvent, RunInfo};
+use super::outcome::{Check, CheckKind, CheckStatus, Outcome, ScenarioResult, Verdict};
+use super::pool::ClusterPool;
+use crate::backend::{self, Backend};
+use crate::report::{Console, Fanout, Reporter};
+use crate::suite::{self, Scenario, ScenarioId, Suite};
+
+/// Entry point of the chaos test binary: reads the environment, loads the
+/// suites and runs the trials libtest's arguments select.
+pub fn main(args: Arguments, defaults: RunDefaults) -> ExitCode {
+    init_tracing();
+    let config = match RunConfig::from_env(&defaults) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let suites = match suite::load(&config.suites) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let count: usize = suites.iter().map(|s| s.scenarios.len()).sum();
+    if count == 0 {
+        eprintln!("error: no scenarios found in {}", paths(&config));
+        return ExitCode::from(2);
+    }
+    if args.list {
+        // Listing must not start a runtime, pick a backend or touch a cluster.
+        let trials = trials(&suites, |_, _| Box::new(|| Ok(())));
+        return libtest_mimic::run(&args, trials).exit_code();
+    }
+    let backend = match backend::select(&config.backend) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    run_with(&args, &config, &suites, backend)
+}
+
+fn paths(config: &RunConfig) -> String {
+    config
+        .suites
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CHAOS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Ignore the error when a subscriber is already installed (tests).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+type TrialBody = Box<dyn FnOnce() -> Result<(), Failed> + Send + 'static>;
+
+fn trials(
+    suites: &[Suite],
+    mut body: impl FnMut(ScenarioId, &Scenario) -> TrialBody,
+) -> Vec<Trial> {
+    let mut out: Vec<(ScenarioId, Trial)> = Vec::new();
+    for s in suites {
+        for sc in &s.scenarios {
+            let id = s.id_of(sc);
+            let f = body(id.clone(), sc);
+            let trial = Trial::test(id.to_string(), f).with_ignored_flag(sc.ignored.is_some());
+            out.push((id, trial));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.into_iter().map(|(_, t)| t).collect()
+}
+
+/// Shared by every trial of a run.
+struct Ctx {
+    rt: Runtime,
+    pool: ClusterPool,
+    events: Arc<dyn EventSink>,
+    cancel: CancellationToken,
+    seed: u64,
+    diagnostics_dir: std::path::PathBuf,
+}
+
+impl Ctx {
+    fn trial(&self, id: &ScenarioId, suite: &Suite, scenario: &Scenario) -> Result<(), Failed> {
+        if self.cancel.is_cancelled() {
+            return Err("interrupted before it started".into());
+        }
+        let results = self.rt.block_on(self.scenario(id, suite, scenario));
+        let failures: Vec<String> = results
+            .iter()
+            .filter(|r| !r.verdict.trial_passes())
+            .map(|r| {
+                let mut line = format!("{}: {} ({})", r.display_name(), r.verdict, r.outcome);
+                let culprits = r.culprits();
+                if !culprits.is_empty() {
+                    let names: Vec<String> = culprits.iter().map(ToString::to_string).collect();
+                    line.push_str(&format!("\n  culprits: {}", names.join("; ")));
+                }
+                line
+            })
+            .collect();
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(failures.join("\n").into())
+        }
+    }
+
+    async fn scenario(
+        &self,
+        id: &ScenarioId,
+        suite: &Suite,
+        scenario: &Scenario,
+    ) -> Vec<ScenarioResult> {
+        let lease = match self.pool.acquire(&suite.cluster, &self.cancel).await {
+            Ok(l) => l,
+            Err(e) => return vec![self.could_not_start(id, scenario, e.to_string())],
+        };
+        let engine = Engine {
+            cluster: lease.cluster.clone(),
+            events: self.events.clone(),
+            cancel: self.cancel.clone(),
+            seed: self.seed,
+            diagnostics_dir: self.diagnostics_dir.clone(),
+        };
+        let mut results = Vec::new();
+        for iteration in 1..=scenario.repeat {
+            if self.cancel.is_cancelled() {
+                break;
+            }
+            results.push(engine.run(id, scenario, iteration).await);
+        }
+        results
+    }
+
+    /// The result of a scenario whose cluster could not be had.
+    fn could_not_start(
+        &self,
+        id: &ScenarioId,
+        scenario: &Scenario,
+        message: String,
+    ) -> ScenarioResult {
+        let outcome = if self.cancel.is_cancelled() {
+            Outcome::Interrupted
+        } else {
+            Outcome::HarnessError {
+                message: message.clone(),
+            }
+        };
+        let check = Check::new(
+            "cluster",
+            CheckKind::SteadyState,
+            CheckStatus::Error,
+            message,
+        );
+        self.events.emit(RunEvent::CheckFinished {
+            id: id.clone(),
+            iteration: 1,
+            check: check.clone(),
+        });
+        let result = ScenarioResult {
+            id: id.clone(),
+            iteration: 1,
+            repeat: scenario.repeat,
+            cluster: None,
+            fault: scenario.fault.to_string(),
+            node: None,
+            evidence: None,
+            expect: scenario.expect.clone(),
+            verdict: Verdict::judge(&outcome, &scenario.expect, &[]),
+            outcome,
+            checks: vec![check],
+            slos: Vec::new(),
+            diagnostics: None,
+            started_at: jiff::Timestamp::now(),
+            elapsed: std::time::Duration::ZERO,
+        };
+        self.events
+            .emit(RunEvent::ScenarioFinished(Box::new(result.clone())));
+        result
+    }
+}
+
+/// Runs the trials on `backend`; used by [`main`] and by tests that bring
+/// their own backend.
+pub fn run_with(
+    args: &Arguments,
+    config: &RunConfig,
+    suites: &[Suite],
+    backend: Arc<dyn Backend>,
+) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cancel = CancellationToken::new();
+    if let Err(e) = install_signal_handlers(&rt, cancel.clone()) {
+        eprintln!("error: cannot install signal handlers: {e}");
+        return ExitCode::from(2);
+    }
+
+    let info = RunInfo {
+        run_id: run_id(),
+        backend: backend.info(),
+        seed: config.seed,
+        started_at: jiff::Timestamp::now(),
+        harness_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let reporter = Arc::new(Reporter::new(config.report_dir.clone()));
+    let events: Arc<dyn EventSink> = Arc::new(Fanout(vec![reporter.clone(), Arc::new(Console)]));
+    eprintln!(
+        "cni-chaos: backend {} ({}); seed {}; reports in {}",
+        info.backend.name,
+        info.backend.reason,
+        info.seed,
+        config.report_dir.join(&info.run_id).display()
+    );
+    if info.backend.simulated {
+        eprintln!(
+            "cni-chaos: results come from a simulation ({}), not a real cluster",
+            info.backend.name
+        );
+    }
+    let diagnostics_dir = config.report_dir.join(&info.run_id).join("diagnostics");
+    events.emit(RunEvent::RunStarted(info));
+
+    let ctx = Arc::new(Ctx {
+        rt,
+        pool: ClusterPool::new(backend, config.keep_cluster),
+        events: events.clone(),
+        cancel: cancel.clone(),
+        seed: config.seed,
+        diagnostics_dir,
+    });
+    let suites: Arc<Vec<Suite>> = Arc::new(suites.to_vec());
+    let list = trials(&suites, |id, sc| {
+        let ctx = ctx.clone();
+        let suites = suites.clone();
+        let name = sc.name.clone();
+        Box::new(move || {
+            let suite = suites
+                .iter()
+                .find(|s| s.name == id.suite)
+                .ok_or_else(|| Failed::from(format!("suite {} vanished", id.suite)))?;
+            let scenario = suite
+                .scenarios
+                .iter()
+                .find(|s| s.name == name)
+                .ok_or_else(|| Failed::from(format!("scenario {id} vanished")))?;
+            ctx.trial(&id, suite, scenario)
+        })
+    });
+    let conclusion = libtest_mimic::run(args, list);
+
+    let teardown_errors = ctx.rt.block_on(ctx.pool.teardown_all());
+    for e in &teardown_errors {
+        eprintln!("error: {e}");
+    }
+    let interrupted = cancel.is_cancelled();
+    events.emit(RunEvent::RunFinished {
+        finished_at: jiff::Timestamp::now(),
+        interrupted,
+        teardown_errors: teardown_errors.clone(),
+    });
+    let write_errors = reporter.write_errors();
+    for e in &write_errors {
+        eprintln!("error: writing reports: {e}");
+    }
+    if let Some(dir) = reporter.run_dir() {
+        eprintln!("cni-chaos: reports written to {}", dir.display());
+    }
+    if interrupted {
+        eprintln!(
+            "cni-chaos: interrupted; the running scenario was reverted and clusters torn down"
+        );
+        return ExitCode::from(130);
+    }
+    if !teardown_errors.is_empty() || !write_errors.is_empty() {
+        return ExitCode::FAILURE;
+    }
+    conclusion.exit_code()
+}
+
+fn install_signal_handlers(rt: &Runtime, cancel: CancellationToken) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    // Registered here, before any trial starts, so the default "die at once"
+    // disposition never applies while clusters exist.
+    let _enter = rt.enter();
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    rt.spawn(async move {
+        loop {
+            let name = tokio::select! {
+                _ = int.recv() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            };
+            if cancel.is_cancelled() {
+                eprintln!("cni-chaos: {name} again: still reverting and tearing down; please wait");
+            } else {
+                eprintln!("cni-chaos: {name}: stopping; reverting the running fault, tearing down clusters, writing reports");
+                cancel.cancel();
+            }
+        }
+    });
+    Ok(())
+}
+
+fn run_id() -> String {
+    let now = jiff::Timestamp::now();
+    format!("{}-{}", now.strftime("%Y%m%dT%H%M%SZ"), std::process::id())
+}

@@ -1,0 +1,313 @@
+//! The runner as users drive it: libtest arguments, environment variables,
+//! exit codes and the reports, through the `cni-chaos run` binary (the same
+//! code as `cargo test --test chaos`).
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+const SUITE_A: &str = r#"
+name: alpha
+description: runner tests
+scenarios:
+  - name: passes
+    fault: {kind: node-reboot, target: {role: worker}, mode: hard}
+    slos: [{kind: workloads-ready-within, budget: 3m}]
+  - name: fails
+    fault: {kind: ovs-kill, target: {role: worker}, process: ovs-vswitchd, signal: kill}
+    slos: [{kind: no-crashloop}]
+  - name: known-bug
+    fault: {kind: node-reboot, target: {role: worker}, mode: graceful}
+    expect: {outcome: fail, reason: "multus-cni #1221", culprits: [kube-multus-ds]}
+    slos: [{kind: no-crashloop, containers: init}]
+  - name: slow
+    ignored: takes an hour on kind
+    fault: {kind: node-reboot, target: {role: control-plane}, mode: hard}
+    slos: [{kind: node-ready-within, budget: 5m}]
+"#;
+
+const SUITE_B: &str = r#"
+name: beta
+description: a second suite on another cluster profile
+cluster: {kind-config: single-node}
+scenarios:
+  - name: passes
+    fault: {kind: pod-delete, selector: app=ovs}
+    slos: [{kind: workloads-ready-within, budget: 1m}]
+"#;
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let suites = dir.path().join("suites");
+        std::fs::create_dir_all(&suites).unwrap();
+        std::fs::write(suites.join("alpha.yaml"), SUITE_A).unwrap();
+        std::fs::write(suites.join("beta.yaml"), SUITE_B).unwrap();
+        let plan = serde_json::json!({
+            "journal": dir.path().join("journal.log"),
+            "scenarios": {
+                "fails": {"fail-all": true, "culprits": [{"name": "coredns-7d", "reason": "CrashLoopBackOff"}]},
+                "known-bug": {"fail-all": true, "culprits": [{"name": "kube-multus-ds-9x", "reason": "Init:CrashLoopBackOff"}]}
+            }
+        });
+        std::fs::write(dir.path().join("plan.json"), plan.to_string()).unwrap();
+        Env { dir }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    fn run(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cni-chaos"));
+        cmd.arg("run")
+            .args(args)
+            .env("CHAOS_BACKEND", "scripted")
+            .env("CHAOS_SCRIPT", self.path("plan.json"))
+            .env("CHAOS_SUITES", self.path("suites"))
+            .env("CHAOS_REPORT_DIR", self.path("reports"))
+            .env("CHAOS_SEED", "42")
+            .env_remove("CHAOS_KEEP_CLUSTER");
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+
+    fn journal(&self) -> Vec<String> {
+        std::fs::read_to_string(self.path("journal.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The status libtest printed for a trial (`ok`, `FAILED`, `ignored`).
+fn status(stdout: &str, trial: &str) -> String {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("test "))
+        .filter_map(|l| l.split_once(" ... "))
+        .find(|(name, _)| name.trim_end() == trial)
+        .map(|(_, st)| st.trim().to_string())
+        .unwrap_or_else(|| panic!("no status for {trial} in:\n{stdout}"))
+}
+
+fn results(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("latest/results.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn list_prints_only_sorted_trial_lines_and_touches_nothing() {
+    let env = Env::new();
+    // Even a backend that cannot run here is never selected by --list.
+    let out = env.run(&["--list"], &[("CHAOS_BACKEND", "kind")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "alpha::fails: test\nalpha::known-bug: test\nalpha::passes: test\nalpha::slow: test\nbeta::passes: test\n"
+    );
+    assert!(!env.path("reports").exists(), "--list wrote reports");
+    assert!(env.journal().is_empty(), "--list touched the backend");
+}
+
+#[test]
+fn list_of_the_committed_suites_has_one_line_per_scenario() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let suites = cni_chaos::suite::load(&[root.join("suites")]).unwrap();
+    let mut want: Vec<String> = suites
+        .iter()
+        .flat_map(|s| {
+            s.scenarios
+                .iter()
+                .map(move |sc| format!("{}::{}: test", s.name, sc.name))
+        })
+        .collect();
+    want.sort();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cni-chaos"))
+        .args(["run", "--list"])
+        .env("CHAOS_SUITES", root.join("suites"))
+        .env("CHAOS_REPORT_DIR", root.join("target/never-written"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn filters_exact_and_ignored_behave_as_in_cargo() {
+    let env = Env::new();
+    let out = env.run(&["--list", "passes"], &[]);
+    assert_eq!(stdout(&out), "alpha::passes: test\nbeta::passes: test\n");
+    let out = env.run(&["--list", "--exact", "alpha::passes"], &[]);
+    assert_eq!(stdout(&out), "alpha::passes: test\n");
+    let out = env.run(&["--list", "--ignored"], &[]);
+    assert_eq!(stdout(&out), "alpha::slow: test\n");
+    let out = env.run(&["--list", "--skip", "alpha"], &[]);
+    assert_eq!(stdout(&out), "beta::passes: test\n");
+
+    // Running --ignored runs exactly the ignored scenario.
+    let out = env.run(&["--ignored"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(status(&stdout(&out), "alpha::slow"), "ok");
+    assert!(env.journal().iter().any(|l| l == "steady-state slow"));
+    assert!(!env.journal().iter().any(|l| l == "steady-state passes"));
+}
+
+#[test]
+fn a_full_run_judges_every_scenario_and_writes_reports() {
+    let env = Env::new();
+    let out = env.run(&["--test-threads", "2"], &[]);
+    let so = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(101),
+        "one scenario fails\n{so}\n{}",
+        stderr(&out)
+    );
+    assert_eq!(status(&so, "alpha::passes"), "ok");
+    assert_eq!(
+        status(&so, "alpha::known-bug"),
+        "ok",
+        "xfail passes the trial"
+    );
+    assert_eq!(status(&so, "alpha::fails"), "FAILED");
+    assert_eq!(status(&so, "alpha::slow"), "ignored");
+    assert_eq!(status(&so, "beta::passes"), "ok");
+    assert!(
+        so.contains("coredns-7d") || stderr(&out).contains("coredns-7d"),
+        "culprit named"
+    );
+
+    let json = results(&env.path("reports"));
+    assert_eq!(json["schema-version"], 1);
+    let verdicts: Vec<(String, String)> = json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                format!(
+                    "{}::{}",
+                    r["id"]["suite"].as_str().unwrap(),
+                    r["id"]["scenario"].as_str().unwrap()
+                ),
+                r["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for want in [
+        ("alpha::passes", "pass"),
+        ("alpha::fails", "fail"),
+        ("alpha::known-bug", "xfail"),
+        ("beta::passes", "pass"),
+    ] {
+        assert!(
+            verdicts.iter().any(|(id, v)| id == want.0 && v == want.1),
+            "{want:?} not in {verdicts:?}"
+        );
+    }
+    // Two cluster profiles: two clusters, each torn down once.
+    let journal = env.journal();
+    let provisions = journal
+        .iter()
+        .filter(|l| l.starts_with("provision"))
+        .count();
+    let teardowns = journal.iter().filter(|l| l.starts_with("teardown")).count();
+    assert_eq!((provisions, teardowns), (2, 2), "{journal:?}");
+    let xml = std::fs::read_to_string(env.path("reports/latest/junit.xml")).unwrap();
+    quick_junit::Report::deserialize_from_str(&xml).unwrap();
+}
+
+#[test]
+fn keep_cluster_skips_teardown_and_says_how_to_delete() {
+    let env = Env::new();
+    let out = env.run(&["--exact", "beta::passes"], &[("CHAOS_KEEP_CLUSTER", "1")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !env.journal().iter().any(|l| l.starts_with("teardown")),
+        "{:?}",
+        env.journal()
+    );
+    assert!(
+        stderr(&out).contains("kind delete cluster --name"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn bad_input_is_a_clear_error_and_runs_nothing() {
+    let env = Env::new();
+    std::fs::write(env.path("suites/gamma.yaml"), "name: gamma\ndescription: x\nscenarios:\n  - name: a\n    fault: {kind: node-reboot, target: {role: worker}, mode: soft}\n    slos: [{kind: node-ip-stable}]\n").unwrap();
+    let out = env.run(&[], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("gamma.yaml:5:"), "{err}");
+    assert!(err.contains("scenarios[0].fault.mode"), "{err}");
+    assert!(
+        env.journal().is_empty(),
+        "nothing may run when a suite is invalid"
+    );
+
+    let env = Env::new();
+    let out = env.run(&[], &[("CHAOS_BACKEND", "twin")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("backend \"twin\" is not available"),
+        "{}",
+        stderr(&out)
+    );
+
+    let empty = tempfile::tempdir().unwrap();
+    let out = env.run(
+        &["--list"],
+        &[("CHAOS_SUITES", empty.path().to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no suite files"), "{}", stderr(&out));
+
+    let out = env.run(&[], &[("CHAOS_SEED", "soon")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("CHAOS_SEED=\"soon\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_provisioning_failure_fails_every_scenario_on_that_cluster_once() {
+    let env = Env::new();
+    let plan = serde_json::json!({"journal": env.path("journal.log"), "provision-error": "kind create cluster: exit 1"});
+    std::fs::write(env.path("plan.json"), plan.to_string()).unwrap();
+    let out = env.run(&["alpha::"], &[]);
+    assert_eq!(out.status.code(), Some(101));
+    let provisions = env
+        .journal()
+        .iter()
+        .filter(|l| l.starts_with("provision"))
+        .count();
+    assert_eq!(provisions, 1, "{:?}", env.journal());
+    let json = results(&env.path("reports"));
+    let all_errors = json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["verdict"] == "error");
+    assert!(all_errors, "{json}");
+}
