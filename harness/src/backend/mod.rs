@@ -2,6 +2,7 @@
 //! backend), behind one trait.
 
 mod error;
+pub mod kind;
 mod node;
 pub mod scripted;
 mod select;
@@ -9,5 +10,5 @@ mod traits;
 
 pub use error::BackendError;
 pub use node::{NodeInfo, select_node};
-pub use select::{BackendChoice, select};
+pub use select::{BackendChoice, detect, select, select_with, workspace_root};
 pub use traits::{Backend, BackendInfo, Cluster, Gate};

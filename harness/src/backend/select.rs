@@ -3,8 +3,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::kind::{
+    Detected, KindBackend, KindOptions, MATRIX_FILE, docker_reachable, kind_on_path,
+};
 use super::scripted::ScriptedBackend;
 use super::{Backend, BackendError};
+use crate::exec::{LocalRunner, Runner};
 
 /// The backend asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,22 +42,133 @@ impl BackendChoice {
     }
 }
 
-/// Builds the chosen backend, or says clearly why it cannot.
+/// Builds the chosen backend, or says clearly why it cannot. Reads
+/// `CHAOS_DRY_RUN`, `CHAOS_CLUSTER`, `CHAOS_ALLOW_UNPINNED`, `CHAOS_KEEP_CLUSTER`,
+/// `CHAOS_NAT_GW` and `CHAOS_REPORT_DIR` for the kind backend.
 pub fn select(choice: &BackendChoice) -> Result<Arc<dyn Backend>, BackendError> {
+    select_with(choice, &|k| std::env::var(k).ok())
+}
+
+/// [`select`] with the environment read through `get`.
+pub fn select_with(
+    choice: &BackendChoice,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<Arc<dyn Backend>, BackendError> {
     match choice {
         BackendChoice::Scripted(plan) => Ok(Arc::new(ScriptedBackend::from_file(plan)?)),
-        BackendChoice::Kind => Err(BackendError::Unavailable {
-            name: "kind".into(),
-            why: "the kind backend is not part of this build yet; nothing was run".into(),
-        }),
+        BackendChoice::Kind => kind_backend(get, "CHAOS_BACKEND=kind".into()),
         BackendChoice::Twin => Err(BackendError::Unavailable {
             name: "twin".into(),
             why: "the digital twin backend is not part of this build yet; nothing was run".into(),
         }),
-        BackendChoice::Auto => Err(BackendError::Unavailable {
-            name: "auto".into(),
-            why: "neither the kind nor the twin backend is part of this build yet; nothing was run"
-                .into(),
-        }),
+        BackendChoice::Auto => {
+            if dry_run(get) {
+                return kind_backend(get, "auto: CHAOS_DRY_RUN=1 plans the kind commands".into());
+            }
+            let found = detect(get);
+            if found.kind_usable() {
+                kind_backend(get, format!("auto: {}", found.summary()))
+            } else {
+                Err(BackendError::Unavailable {
+                    name: "auto".into(),
+                    why: format!(
+                        "found {}, so the kind backend cannot run, and the twin backend is not part of this build yet; nothing was run",
+                        found.summary()
+                    ),
+                })
+            }
+        }
+    }
+}
+
+fn dry_run(get: &dyn Fn(&str) -> Option<String>) -> bool {
+    matches!(
+        get("CHAOS_DRY_RUN").as_deref().map(str::trim),
+        Some("1" | "true" | "yes")
+    )
+}
+
+/// What `auto` looks for: `kind` on PATH and a Docker daemon that answers.
+pub fn detect(get: &dyn Fn(&str) -> Option<String>) -> Detected {
+    let kind = kind_on_path(get("PATH").as_deref());
+    // A private runtime on its own thread, so this works inside or outside
+    // an async context.
+    let docker = std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+                .and_then(|rt| rt.block_on(docker_reachable(&LocalRunner::new())))
+        })
+        .join()
+        .unwrap_or_else(|_| Err("the Docker probe panicked".into()))
+    });
+    Detected { kind, docker }
+}
+
+/// The workspace root: the nearest folder at or above the current directory
+/// holding `versions.yaml`, else the one this crate was built in.
+pub fn workspace_root() -> PathBuf {
+    let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::env::current_dir()
+        .ok()
+        .and_then(|d| {
+            d.ancestors()
+                .find(|a| a.join(MATRIX_FILE).is_file())
+                .map(PathBuf::from)
+        })
+        .unwrap_or(built)
+}
+
+fn kind_backend(
+    get: &dyn Fn(&str) -> Option<String>,
+    reason: String,
+) -> Result<Arc<dyn Backend>, BackendError> {
+    let options = KindOptions::from_lookup(workspace_root(), get);
+    let runner: Arc<dyn Runner> = if options.dry_run {
+        Arc::new(LocalRunner::dry_run())
+    } else {
+        Arc::new(LocalRunner::new())
+    };
+    let reason = if options.dry_run {
+        format!("{reason}; CHAOS_DRY_RUN=1: commands are printed, none is run")
+    } else {
+        reason
+    };
+    Ok(Arc::new(KindBackend::new(runner, options, reason)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_without_kind_says_what_it_found() {
+        let err = select_with(&BackendChoice::Auto, &|k| {
+            (k == "PATH").then(|| "/nonexistent-cni-chaos".to_string())
+        })
+        .err()
+        .expect("no kind on PATH")
+        .to_string();
+        assert!(err.contains("kind not found on PATH"), "{err}");
+        assert!(err.contains("Docker daemon"), "{err}");
+        assert!(err.contains("nothing was run"), "{err}");
+    }
+
+    #[test]
+    fn kind_and_dry_run_build_a_kind_backend() {
+        let b = select_with(&BackendChoice::Kind, &|_| None).unwrap();
+        assert_eq!(b.info().name, "kind");
+        assert!(!b.info().simulated);
+        let b = select_with(&BackendChoice::Auto, &|k| {
+            (k == "CHAOS_DRY_RUN").then(|| "1".to_string())
+        })
+        .unwrap();
+        assert!(
+            b.info().reason.contains("CHAOS_DRY_RUN=1"),
+            "{}",
+            b.info().reason
+        );
     }
 }

@@ -1,0 +1,859 @@
+//! [`KindBackend`] and [`KindCluster`]: the cluster lifecycle (create with a
+//! pinned node image and a private kubeconfig, install the addons, export
+//! logs and delete on failure), reuse through `CHAOS_CLUSTER`, and the
+//! [`Cluster`] operations on the Docker node runtime.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::KindError;
+use super::addons::Addons;
+use super::config::KindConfig;
+use super::docker::DockerNodes;
+use super::faults::{self, Undo};
+use super::kubectl::{KUBECTL_TIMEOUT, Kubectl};
+use super::options::{KindOptions, NameSource};
+use super::prereq::{self, ToolVersions};
+use super::safety::{Guard, new_cluster_name};
+use super::versions::{MATRIX_FILE, VersionMatrix, VersionSet};
+use crate::backend::{Backend, BackendError, BackendInfo, Cluster, Gate, NodeInfo};
+use crate::exec::{Command, Runner};
+use crate::fault::{Evidence, Fault};
+use crate::slo::{Culprit, CulpritKind, SloVerdict};
+use crate::suite::{ClusterProfile, RemediationStep, Scenario};
+
+/// Poll interval of the steady-state gate.
+const STEADY_POLL: Duration = Duration::from_secs(2);
+
+/// The kind backend.
+#[derive(Debug)]
+pub struct KindBackend {
+    runner: Arc<dyn Runner>,
+    options: KindOptions,
+    matrix: VersionMatrix,
+    reason: String,
+    tools: Mutex<Option<ToolVersions>>,
+}
+
+impl KindBackend {
+    /// A backend running every command through `runner`; reads and validates
+    /// `versions.yaml` from the workspace. `reason` says why kind was chosen.
+    pub fn new(
+        runner: Arc<dyn Runner>,
+        options: KindOptions,
+        reason: impl Into<String>,
+    ) -> Result<Self, KindError> {
+        let matrix = VersionMatrix::load(&options.workspace.join(MATRIX_FILE))?;
+        Ok(KindBackend {
+            runner,
+            options,
+            matrix,
+            reason: reason.into(),
+            tools: Mutex::new(None),
+        })
+    }
+
+    /// The version matrix.
+    pub fn matrix(&self) -> &VersionMatrix {
+        &self.matrix
+    }
+
+    /// The options.
+    pub fn options(&self) -> &KindOptions {
+        &self.options
+    }
+
+    fn guard(&self) -> Guard {
+        Guard::new(self.options.prefix.clone(), self.options.reuse.clone())
+    }
+
+    fn kind(&self, args: &[&str], timeout: Duration) -> Command {
+        Command::new("kind")
+            .args(args.iter().copied())
+            .timeout(timeout)
+    }
+
+    /// Exports logs and deletes a cluster whose provisioning failed at `step`.
+    async fn fail(&self, name: &str, kubeconfig: &Path, step: &str, err: KindError) -> KindError {
+        let dir = self.options.logs_dir.join(name);
+        let dir_arg = dir.display().to_string();
+        let export = self.kind(
+            &["export", "logs", &dir_arg, "--name", name],
+            self.options.timeouts.logs,
+        );
+        let logs = match self.runner.run(&export).await {
+            Ok(_) => Some(dir),
+            Err(e) => {
+                tracing::warn!("exporting the logs of {name} failed: {e}");
+                None
+            }
+        };
+        let kc = kubeconfig.display().to_string();
+        let delete = self.kind(
+            &["delete", "cluster", "--name", name, "--kubeconfig", &kc],
+            self.options.timeouts.delete,
+        );
+        if let Err(e) = self.runner.run(&delete).await {
+            tracing::error!(
+                "deleting {name} after the failed {step} failed: {e}; delete it with `kind delete cluster --name {name}`"
+            );
+        }
+        KindError::Provision {
+            cluster: name.to_string(),
+            step: step.to_string(),
+            logs,
+            source: Box::new(err),
+        }
+    }
+
+    /// Creates and installs a new cluster called `name`.
+    async fn create(
+        &self,
+        name: &str,
+        config: KindConfig,
+        config_path: &Path,
+        set: &VersionSet,
+        cancel: &CancellationToken,
+    ) -> Result<KindCluster, KindError> {
+        let dir = self.options.state_dir.join(name);
+        std::fs::create_dir_all(&dir).map_err(|source| KindError::Io {
+            action: "creating",
+            path: dir.clone(),
+            source,
+        })?;
+        let kubeconfig = dir.join("kubeconfig");
+        let kubectl = Kubectl::new(self.runner.clone(), &kubeconfig, name);
+        let addons = Addons {
+            runner: self.runner.clone(),
+            kubectl: &kubectl,
+            set,
+            config: &config,
+            options: &self.options,
+            cluster: name,
+        };
+        // Before the cluster exists: a registry problem costs no cluster.
+        addons.pull_images().await?;
+
+        let kc = kubeconfig.display().to_string();
+        let cfg = config_path.display().to_string();
+        // kubernetes-sigs/kind pkg/cmd/kind/create/cluster/createcluster.go:
+        // --retain keeps the nodes when creation fails, so their logs can be
+        // exported before the harness deletes them.
+        let create = self.kind(
+            &[
+                "create",
+                "cluster",
+                "--name",
+                name,
+                "--config",
+                &cfg,
+                "--image",
+                &set.kubernetes.node_image,
+                "--kubeconfig",
+                &kc,
+                "--wait",
+                "0s",
+                "--retain",
+            ],
+            self.options.timeouts.create,
+        );
+        let steps = async {
+            let step = "kind create cluster";
+            self.runner
+                .run(&create)
+                .await
+                .map_err(|e| (step, KindError::from(e)))?;
+            if !self.options.dry_run {
+                let text = std::fs::read_to_string(&kubeconfig).map_err(|source| {
+                    (
+                        step,
+                        KindError::Io {
+                            action: "reading",
+                            path: kubeconfig.clone(),
+                            source,
+                        },
+                    )
+                })?;
+                self.guard()
+                    .check_kubeconfig(name, &text)
+                    .map_err(|e| (step, e))?;
+            }
+            addons
+                .load_images()
+                .await
+                .map_err(|e| ("kind load docker-image", e))?;
+            addons
+                .install_kube_ovn()
+                .await
+                .map_err(|e| ("install Kube-OVN", e))?;
+            addons
+                .install_multus()
+                .await
+                .map_err(|e| ("install Multus", e))?;
+            addons
+                .wait_ready()
+                .await
+                .map_err(|e| ("readiness wait", e))?;
+            Ok::<(), (&str, KindError)>(())
+        };
+        let outcome = tokio::select! {
+            biased;
+            () = cancel.cancelled() => Err(("provisioning", KindError::Interrupted { step: "provisioning".into() })),
+            r = steps => r,
+        };
+        if let Err((step, err)) = outcome {
+            return Err(self.fail(name, &kubeconfig, step, err).await);
+        }
+        KindCluster::build(self, name, config, kubeconfig, false).await
+    }
+
+    /// Attaches to the cluster named in `CHAOS_CLUSTER`, after checking that
+    /// kind knows it, that its kubeconfig's context is `kind-<name>`, and that
+    /// its node containers carry kind's labels. Runs nothing destructive.
+    async fn attach(&self, name: &str, config: KindConfig) -> Result<KindCluster, KindError> {
+        let guard = self.guard();
+        guard.check_cluster(name)?;
+        let out = self
+            .runner
+            .run(&self.kind(&["get", "clusters"], Duration::from_secs(30)))
+            .await?;
+        if !self.options.dry_run && !out.stdout_str().lines().any(|l| l.trim() == name) {
+            return Err(KindError::Unsafe {
+                what: format!("CHAOS_CLUSTER={name}"),
+                why: format!(
+                    "`kind get clusters` does not list it (it lists: {})",
+                    out.stdout_str()
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+        let out = self
+            .runner
+            .run(&self.kind(
+                &["get", "kubeconfig", "--name", name],
+                Duration::from_secs(30),
+            ))
+            .await?;
+        if !self.options.dry_run {
+            guard.check_kubeconfig(name, &out.stdout_str())?;
+        }
+        let dir = self.options.state_dir.join(name);
+        std::fs::create_dir_all(&dir).map_err(|source| KindError::Io {
+            action: "creating",
+            path: dir.clone(),
+            source,
+        })?;
+        let kubeconfig = dir.join("kubeconfig");
+        std::fs::write(&kubeconfig, &out.stdout).map_err(|source| KindError::Io {
+            action: "writing",
+            path: kubeconfig.clone(),
+            source,
+        })?;
+        let nodes =
+            DockerNodes::new(self.runner.clone(), name, guard).dry_run(self.options.dry_run);
+        if !self.options.dry_run {
+            let listed = nodes.list().await?;
+            if listed.is_empty() {
+                return Err(KindError::Unsafe {
+                    what: format!("CHAOS_CLUSTER={name}"),
+                    why: "no container carries its io.x-k8s.kind.cluster label".into(),
+                });
+            }
+            for (n, _) in &listed {
+                nodes.guarded(n).await?;
+            }
+        }
+        KindCluster::build(self, name, config, kubeconfig, true).await
+    }
+}
+
+#[async_trait]
+impl Backend for KindBackend {
+    fn info(&self) -> BackendInfo {
+        let mut versions =
+            BTreeMap::from([("kind-min".to_string(), self.matrix.kind.min_version.clone())]);
+        if let Some(t) = self
+            .tools
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            versions.insert("docker".into(), t.docker.clone());
+            versions.insert("kind".into(), t.kind.clone());
+            versions.insert("kubectl".into(), t.kubectl.clone());
+        }
+        if self.options.dry_run {
+            versions.insert("dry-run".into(), "true".into());
+        }
+        BackendInfo {
+            name: "kind".into(),
+            reason: self.reason.clone(),
+            simulated: false,
+            versions,
+        }
+    }
+
+    async fn provision(
+        &self,
+        profile: &ClusterProfile,
+        cancel: &CancellationToken,
+    ) -> Result<Arc<dyn Cluster>, BackendError> {
+        let (config, config_path) =
+            KindConfig::load_named(&self.options.workspace, &profile.kind_config)?;
+        let set = self.matrix.get(&profile.versions)?.clone();
+        if let Some(name) = self.options.reuse.clone() {
+            return Ok(Arc::new(self.attach(&name, config).await?));
+        }
+        let tools = prereq::check(
+            &*self.runner,
+            &self.matrix.kind.min_version,
+            self.options.dry_run,
+        )
+        .await?;
+        *self.tools.lock().unwrap_or_else(|p| p.into_inner()) = Some(tools);
+        let name = match &self.options.names {
+            NameSource::Random => new_cluster_name(&self.options.prefix),
+            NameSource::Fixed(n) => n.clone(),
+        };
+        self.guard().check_cluster(&name)?;
+        tracing::info!(
+            "creating kind cluster {name} ({profile}: {}, Kube-OVN {}, Multus {})",
+            set.kubernetes.node_image,
+            set.kube_ovn.version,
+            set.multus.version
+        );
+        Ok(Arc::new(
+            self.create(&name, config, &config_path, &set, cancel)
+                .await?,
+        ))
+    }
+}
+
+/// One kind cluster the harness created (or was told to reuse).
+#[derive(Clone)]
+pub struct KindCluster {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for KindCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KindCluster")
+            .field("name", &self.inner.name)
+            .field("reused", &self.inner.reused)
+            .field("dry_run", &self.inner.dry_run)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    name: String,
+    guard: Guard,
+    runner: Arc<dyn Runner>,
+    nodes: DockerNodes,
+    kubectl: Kubectl,
+    config: KindConfig,
+    client: Option<kube::Client>,
+    reused: bool,
+    dry_run: bool,
+    timeouts: super::options::Timeouts,
+    pending: tokio::sync::Mutex<Vec<Undo>>,
+}
+
+impl KindCluster {
+    async fn build(
+        backend: &KindBackend,
+        name: &str,
+        config: KindConfig,
+        kubeconfig: PathBuf,
+        reused: bool,
+    ) -> Result<Self, KindError> {
+        let dry_run = backend.options.dry_run;
+        let client = if dry_run {
+            None
+        } else {
+            match kube_client(&kubeconfig, name).await {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::warn!("no kube client for {name}: {e}");
+                    None
+                }
+            }
+        };
+        Ok(Self::from_parts(
+            backend.runner.clone(),
+            name,
+            config,
+            kubeconfig,
+            backend.guard(),
+            reused,
+            dry_run,
+            client,
+            backend.options.timeouts.clone(),
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn from_parts(
+        runner: Arc<dyn Runner>,
+        name: &str,
+        config: KindConfig,
+        kubeconfig: PathBuf,
+        guard: Guard,
+        reused: bool,
+        dry_run: bool,
+        client: Option<kube::Client>,
+        timeouts: super::options::Timeouts,
+    ) -> Self {
+        KindCluster {
+            inner: Arc::new(Inner {
+                name: name.to_string(),
+                nodes: DockerNodes::new(runner.clone(), name, guard.clone()).dry_run(dry_run),
+                guard,
+                kubectl: Kubectl::new(runner.clone(), kubeconfig, name),
+                runner,
+                config,
+                client,
+                reused,
+                dry_run,
+                timeouts,
+                pending: tokio::sync::Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// A handle on an existing harness cluster without provisioning, for
+    /// contract tests and tools: checks the name and, unless dry-running,
+    /// that `kubeconfig`'s current context is `kind-<name>`.
+    pub fn open(
+        runner: Arc<dyn Runner>,
+        name: &str,
+        config: KindConfig,
+        kubeconfig: PathBuf,
+        guard: Guard,
+        dry_run: bool,
+    ) -> Result<Self, KindError> {
+        guard.check_cluster(name)?;
+        if !dry_run {
+            let text = std::fs::read_to_string(&kubeconfig).map_err(|source| KindError::Io {
+                action: "reading",
+                path: kubeconfig.clone(),
+                source,
+            })?;
+            guard.check_kubeconfig(name, &text)?;
+        }
+        Ok(Self::from_parts(
+            runner,
+            name,
+            config,
+            kubeconfig,
+            guard,
+            false,
+            dry_run,
+            None,
+            super::options::Timeouts::default(),
+        ))
+    }
+
+    /// The Docker node runtime of this cluster.
+    pub fn node_runtime(&self) -> &DockerNodes {
+        &self.inner.nodes
+    }
+
+    /// kubectl for this cluster.
+    pub fn kubectl(&self) -> &Kubectl {
+        &self.inner.kubectl
+    }
+
+    /// Runs every pending undo now (each at most once).
+    async fn run_pending(&self) -> Result<Vec<String>, KindError> {
+        let due: Vec<Undo> = std::mem::take(&mut *self.inner.pending.lock().await);
+        let mut done = Vec::new();
+        let mut first_err = None;
+        for u in due {
+            match faults::undo(&self.inner.nodes, &u).await {
+                Ok(s) => done.push(s),
+                Err(e) => {
+                    tracing::error!("undoing {u:?} failed: {e}");
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(done),
+        }
+    }
+
+    /// Registers `undo`, and runs it after `after` unless a revert ran it first.
+    async fn schedule(&self, undo: Undo, after: Option<Duration>) {
+        self.inner.pending.lock().await.push(undo.clone());
+        let Some(after) = after else { return };
+        let me = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let mine = {
+                let mut pending = me.inner.pending.lock().await;
+                pending
+                    .iter()
+                    .position(|u| *u == undo)
+                    .map(|i| pending.remove(i))
+            };
+            if let Some(u) = mine {
+                match faults::undo(&me.inner.nodes, &u).await {
+                    Ok(s) => tracing::info!("{s}"),
+                    Err(e) => tracing::error!("timed undo failed: {e}"),
+                }
+            }
+        });
+    }
+
+    async fn unhealthy(&self) -> Result<Vec<Culprit>, KindError> {
+        let nodes = self
+            .inner
+            .kubectl
+            .run(["get", "nodes", "-o", "json"], KUBECTL_TIMEOUT)
+            .await?;
+        let pods = self
+            .inner
+            .kubectl
+            .run(
+                ["-n", "kube-system", "get", "pods", "-o", "json"],
+                KUBECTL_TIMEOUT,
+            )
+            .await?;
+        if self.inner.dry_run {
+            return Ok(Vec::new());
+        }
+        let mut out = unhealthy_nodes(&nodes.stdout_str())
+            .map_err(|e| KindError::parse("kubectl get nodes -o json", e, &nodes.stdout_str()))?;
+        out.extend(
+            unhealthy_pods(&pods.stdout_str())
+                .map_err(|e| KindError::parse("kubectl get pods -o json", e, &pods.stdout_str()))?,
+        );
+        Ok(out)
+    }
+}
+
+async fn kube_client(kubeconfig: &Path, cluster: &str) -> Result<kube::Client, String> {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig).map_err(|e| e.to_string())?;
+    let opts = kube::config::KubeConfigOptions {
+        context: Some(format!("kind-{cluster}")),
+        ..Default::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kc, &opts)
+        .await
+        .map_err(|e| e.to_string())?;
+    kube::Client::try_from(config).map_err(|e| e.to_string())
+}
+
+/// Nodes whose `Ready` condition is not `True`.
+pub fn unhealthy_nodes(json: &str) -> Result<Vec<Culprit>, String> {
+    let v: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let items = v["items"].as_array().ok_or("no items")?;
+    Ok(items
+        .iter()
+        .filter_map(|n| {
+            let ready = n["status"]["conditions"]
+                .as_array()
+                .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+                .map(|c| c["status"] == "True")
+                .unwrap_or(false);
+            (!ready).then(|| Culprit {
+                kind: CulpritKind::Node,
+                namespace: None,
+                name: n["metadata"]["name"].as_str().unwrap_or("?").to_string(),
+                node: None,
+                reason: "NotReady".into(),
+                restarts: None,
+                recovered_after: None,
+            })
+        })
+        .collect())
+}
+
+/// Pods that are neither Succeeded nor Running and Ready, with the waiting
+/// reason that holds them (`Init:` for init containers).
+pub fn unhealthy_pods(json: &str) -> Result<Vec<Culprit>, String> {
+    let v: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let items = v["items"].as_array().ok_or("no items")?;
+    Ok(items
+        .iter()
+        .filter_map(|p| {
+            let status = &p["status"];
+            let phase = status["phase"].as_str().unwrap_or("");
+            let ready = status["conditions"]
+                .as_array()
+                .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+                .map(|c| c["status"] == "True")
+                .unwrap_or(false);
+            if phase == "Succeeded" || (phase == "Running" && ready) {
+                return None;
+            }
+            let waiting = |key: &str, prefix: &str| {
+                status[key].as_array().and_then(|cs| {
+                    cs.iter().find_map(|c| {
+                        c["state"]["waiting"]["reason"]
+                            .as_str()
+                            .map(|r| format!("{prefix}{r}"))
+                    })
+                })
+            };
+            let restarts: u64 = status["containerStatuses"]
+                .as_array()
+                .map(|cs| cs.iter().filter_map(|c| c["restartCount"].as_u64()).sum())
+                .unwrap_or(0);
+            Some(Culprit {
+                kind: CulpritKind::Pod,
+                namespace: p["metadata"]["namespace"].as_str().map(str::to_string),
+                name: p["metadata"]["name"].as_str().unwrap_or("?").to_string(),
+                node: p["spec"]["nodeName"].as_str().map(str::to_string),
+                reason: waiting("initContainerStatuses", "Init:")
+                    .or_else(|| waiting("containerStatuses", ""))
+                    .unwrap_or_else(|| {
+                        if phase.is_empty() {
+                            "NotReady".into()
+                        } else {
+                            format!("{phase}, not Ready")
+                        }
+                    }),
+                restarts: u32::try_from(restarts).ok(),
+                recovered_after: None,
+            })
+        })
+        .collect())
+}
+
+#[async_trait]
+impl Cluster for KindCluster {
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    fn kube_client(&self) -> Option<kube::Client> {
+        self.inner.client.clone()
+    }
+
+    async fn nodes(&self) -> Result<Vec<NodeInfo>, BackendError> {
+        let i = &self.inner;
+        if i.dry_run {
+            i.nodes.list().await?;
+            return Ok(i
+                .config
+                .node_names(&i.name)
+                .into_iter()
+                .map(|(name, role)| NodeInfo {
+                    name,
+                    role,
+                    internal_ip: None,
+                })
+                .collect());
+        }
+        let mut out = Vec::new();
+        for (name, role) in i.nodes.list().await? {
+            let Some(role) = role else { continue };
+            let state = i.nodes.inspect(&name).await?;
+            out.push(NodeInfo {
+                internal_ip: state.networks.get(i.nodes.network()).cloned(),
+                name,
+                role,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn steady_state(
+        &self,
+        _scenario: &Scenario,
+        timeout: Duration,
+    ) -> Result<Gate, BackendError> {
+        let started = Instant::now();
+        loop {
+            let unhealthy = self.unhealthy().await?;
+            if unhealthy.is_empty() {
+                return Ok(Gate {
+                    steady: true,
+                    waited: started.elapsed(),
+                    unhealthy,
+                });
+            }
+            if started.elapsed() >= timeout {
+                return Ok(Gate {
+                    steady: false,
+                    waited: started.elapsed(),
+                    unhealthy,
+                });
+            }
+            tokio::time::sleep(STEADY_POLL).await;
+        }
+    }
+
+    async fn inject(
+        &self,
+        fault: &Fault,
+        node: Option<&NodeInfo>,
+    ) -> Result<Evidence, BackendError> {
+        let injected =
+            faults::inject(&self.inner.nodes, Some(&self.inner.kubectl), fault, node).await?;
+        if let Some(s) = injected.undo {
+            self.schedule(s.undo, s.after).await;
+        }
+        Ok(injected.evidence)
+    }
+
+    async fn remediate(
+        &self,
+        step: &RemediationStep,
+        node: Option<&NodeInfo>,
+    ) -> Result<String, BackendError> {
+        match step {
+            RemediationStep::PodDelete(p) => {
+                let done = faults::pod_delete(&self.inner.kubectl, p, node).await?;
+                Ok(done.evidence.summary())
+            }
+            RemediationStep::RemoveFile { path, .. } => {
+                let node = node.ok_or_else(|| {
+                    BackendError::other("remove-file", "no node to remove the file on")
+                })?;
+                self.inner.nodes.remove_file(&node.name, path).await?;
+                Ok(format!("removed {path} on {}", node.name))
+            }
+        }
+    }
+
+    async fn observe(
+        &self,
+        _scenario: &Scenario,
+        _since: Instant,
+        _node: Option<&NodeInfo>,
+    ) -> Result<Vec<SloVerdict>, BackendError> {
+        Err(BackendError::Unavailable {
+            name: "kind".into(),
+            why: "judging SLOs on a real cluster needs the observation engine (kube-rs watch timelines), which is not part of this build yet; the fault was injected and is reverted".into(),
+        })
+    }
+
+    async fn diagnose(&self, culprits: &[Culprit], dir: &Path) -> Result<String, BackendError> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            BackendError::other(format!("creating {}", dir.display()), e.to_string())
+        })?;
+        let k = &self.inner.kubectl;
+        let mut summary = String::new();
+        let pods = k
+            .output(["get", "pods", "-A", "-o", "wide"], KUBECTL_TIMEOUT)
+            .await?;
+        let _ = std::fs::write(dir.join("pods.txt"), &pods.stdout);
+        for c in culprits.iter().filter(|c| c.kind == CulpritKind::Pod) {
+            let ns = c.namespace.clone().unwrap_or_else(|| "kube-system".into());
+            let out = k
+                .output(
+                    ["-n", ns.as_str(), "describe", "pod", c.name.as_str()],
+                    KUBECTL_TIMEOUT,
+                )
+                .await?;
+            let _ = std::fs::write(dir.join(format!("describe-{}.txt", c.name)), &out.stdout);
+            summary.push_str(&format!("{c}\n"));
+        }
+        Ok(summary)
+    }
+
+    async fn revert(&self, _fault: &Fault, _evidence: &Evidence) -> Result<(), BackendError> {
+        for line in self.run_pending().await? {
+            tracing::info!("revert: {line}");
+        }
+        Ok(())
+    }
+
+    async fn collect_logs(&self, dir: &Path) -> Result<(), BackendError> {
+        let d = dir.display().to_string();
+        let cmd = Command::new("kind")
+            .args([
+                "export",
+                "logs",
+                d.as_str(),
+                "--name",
+                self.inner.name.as_str(),
+            ])
+            .timeout(self.inner.timeouts.logs);
+        self.inner.runner.run(&cmd).await?;
+        Ok(())
+    }
+
+    async fn teardown(&self) -> Result<(), BackendError> {
+        let i = &self.inner;
+        // Whatever a fault left behind goes first (a partitioned node).
+        if let Err(e) = self.run_pending().await {
+            tracing::warn!("undo before teardown failed: {e}");
+        }
+        if i.reused {
+            eprintln!(
+                "cni-chaos: cluster {} came from CHAOS_CLUSTER and is left in place",
+                i.name
+            );
+            return Ok(());
+        }
+        i.guard.check_cluster(&i.name)?;
+        let kc = i.kubectl.kubeconfig().display().to_string();
+        let cmd = Command::new("kind")
+            .args([
+                "delete",
+                "cluster",
+                "--name",
+                i.name.as_str(),
+                "--kubeconfig",
+                kc.as_str(),
+            ])
+            .timeout(i.timeouts.delete);
+        i.runner.run(&cmd).await?;
+        if !i.dry_run
+            && let Some(dir) = i.kubectl.kubeconfig().parent()
+        {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_health() {
+        let json = serde_json::json!({"items": [
+            {"metadata": {"name": "ok", "namespace": "kube-system"}, "spec": {"nodeName": "n"},
+             "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}},
+            {"metadata": {"name": "kube-multus-ds-x", "namespace": "kube-system"}, "spec": {"nodeName": "w"},
+             "status": {"phase": "Pending", "conditions": [{"type": "Ready", "status": "False"}],
+                        "initContainerStatuses": [{"state": {"waiting": {"reason": "CrashLoopBackOff"}}}],
+                        "containerStatuses": [{"restartCount": 0, "state": {"waiting": {"reason": "PodInitializing"}}}]}},
+            {"metadata": {"name": "done", "namespace": "kube-system"}, "status": {"phase": "Succeeded"}}
+        ]})
+        .to_string();
+        let bad = unhealthy_pods(&json).unwrap();
+        assert_eq!(bad.len(), 1);
+        assert_eq!(bad[0].name, "kube-multus-ds-x");
+        assert_eq!(bad[0].reason, "Init:CrashLoopBackOff");
+        assert_eq!(bad[0].node.as_deref(), Some("w"));
+        assert!(unhealthy_pods("{}").is_err());
+    }
+
+    #[test]
+    fn node_health() {
+        let json = serde_json::json!({"items": [
+            {"metadata": {"name": "a"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+            {"metadata": {"name": "b"}, "status": {"conditions": [{"type": "Ready", "status": "Unknown"}]}}
+        ]})
+        .to_string();
+        let bad = unhealthy_nodes(&json).unwrap();
+        assert_eq!(bad.len(), 1);
+        assert_eq!(bad[0].name, "b");
+    }
+}

@@ -1,0 +1,638 @@
+//! The node runtime: kind nodes are Docker containers, and everything the
+//! harness does to a node is a `docker` command run through a [`Runner`].
+//!
+//! Every destructive method first inspects the container and checks it with
+//! the [`Guard`] (kind's `io.x-k8s.kind.cluster` label and node naming), so a
+//! container that is not a node of the cluster is refused before anything
+//! is run against it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::KindError;
+use super::safety::{CLUSTER_LABEL, Guard, ROLE_LABEL};
+use crate::exec::{Command, Output, Runner};
+use crate::fault::NodeRole;
+
+/// The Docker network kind attaches nodes to (kubernetes-sigs/kind
+/// pkg/cluster/internal/providers/docker/network.go, `fixedNetworkName`).
+pub const KIND_NETWORK: &str = "kind";
+
+/// Timeout of one docker command unless a method says otherwise.
+pub const DOCKER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A node container as `docker inspect` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeState {
+    /// Container name (= Kubernetes node name on kind).
+    pub name: String,
+    /// Whether it is running.
+    pub running: bool,
+    /// `State.StartedAt`, RFC 3339; changes on every (re)start.
+    pub started_at: String,
+    /// PID of its init process on the host (0 when stopped).
+    pub pid: u32,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
+    /// IPv4 address per attached network.
+    pub networks: BTreeMap<String, String>,
+}
+
+impl NodeState {
+    /// Its kind role, from the `io.x-k8s.kind.role` label.
+    pub fn role(&self) -> Option<NodeRole> {
+        match self.labels.get(ROLE_LABEL).map(String::as_str) {
+            Some("control-plane") => Some(NodeRole::ControlPlane),
+            Some("worker") => Some(NodeRole::Worker),
+            _ => None,
+        }
+    }
+}
+
+/// Docker commands against the node containers of one kind cluster.
+#[derive(Clone, Debug)]
+pub struct DockerNodes {
+    runner: Arc<dyn Runner>,
+    docker: String,
+    cluster: String,
+    guard: Guard,
+    network: String,
+    dry_run: bool,
+}
+
+impl DockerNodes {
+    /// The nodes of `cluster`, acted on through `runner`; `guard` decides
+    /// which containers may be touched.
+    pub fn new(runner: Arc<dyn Runner>, cluster: impl Into<String>, guard: Guard) -> Self {
+        DockerNodes {
+            runner,
+            docker: "docker".into(),
+            cluster: cluster.into(),
+            guard,
+            network: KIND_NETWORK.into(),
+            dry_run: false,
+        }
+    }
+
+    /// Uses another network as the cluster network (the system tests make
+    /// their own).
+    #[must_use]
+    pub fn with_network(mut self, network: impl Into<String>) -> Self {
+        self.network = network.into();
+        self
+    }
+
+    /// Marks the runner as a dry run: outputs are empty, so inspections are
+    /// answered from the command plan instead of parsed.
+    #[must_use]
+    pub fn dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
+    }
+
+    /// Whether this is a dry run.
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    /// The cluster name.
+    pub fn cluster(&self) -> &str {
+        &self.cluster
+    }
+
+    /// The cluster network's name.
+    pub fn network(&self) -> &str {
+        &self.network
+    }
+
+    /// The runner.
+    pub fn runner(&self) -> &Arc<dyn Runner> {
+        &self.runner
+    }
+
+    fn docker(&self) -> Command {
+        Command::new(&self.docker).timeout(DOCKER_TIMEOUT)
+    }
+
+    /// Names and roles of the cluster's node containers, sorted by name
+    /// (`docker ps -a --filter label=io.x-k8s.kind.cluster=<cluster>`).
+    pub async fn list(&self) -> Result<Vec<(String, Option<NodeRole>)>, KindError> {
+        let cmd = self.docker().args([
+            "ps".to_string(),
+            "-a".into(),
+            "--filter".into(),
+            format!("label={CLUSTER_LABEL}={}", self.cluster),
+            "--format".into(),
+            format!("{{{{.Names}}}}\t{{{{.Label \"{ROLE_LABEL}\"}}}}"),
+        ]);
+        let out = self.runner.run(&cmd).await?;
+        let mut nodes: Vec<(String, Option<NodeRole>)> = out
+            .stdout_str()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .filter_map(|l| {
+                let (name, role) = l.split_once('\t').unwrap_or((l, ""));
+                let role = match role.trim() {
+                    "control-plane" => Some(NodeRole::ControlPlane),
+                    "worker" => Some(NodeRole::Worker),
+                    // kind's external load balancer is not a Kubernetes node.
+                    "external-load-balancer" => return None,
+                    _ => None,
+                };
+                Some((name.trim().to_string(), role))
+            })
+            .collect();
+        nodes.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(nodes)
+    }
+
+    /// `docker inspect --type container <name>`, parsed. Read-only, so not
+    /// guarded.
+    pub async fn inspect(&self, name: &str) -> Result<NodeState, KindError> {
+        let cmd = self.docker().args(["inspect", "--type", "container", name]);
+        let out = self.runner.run(&cmd).await?;
+        parse_inspect(&cmd.to_string(), &out.stdout_str())
+    }
+
+    /// Inspects `name` and checks it is a node of this cluster; every
+    /// destructive method calls this first.
+    pub async fn guarded(&self, name: &str) -> Result<NodeState, KindError> {
+        if self.dry_run {
+            return Ok(self.planned_state(name));
+        }
+        let state = self.inspect(name).await?;
+        self.guard
+            .check_container(&self.cluster, &state.name, &state.labels)?;
+        Ok(state)
+    }
+
+    /// What a node is assumed to look like in a dry run.
+    fn planned_state(&self, name: &str) -> NodeState {
+        NodeState {
+            name: name.to_string(),
+            running: true,
+            started_at: "(dry run)".into(),
+            pid: 0,
+            labels: BTreeMap::from([(CLUSTER_LABEL.to_string(), self.cluster.clone())]),
+            networks: BTreeMap::from([(self.network.clone(), "(dry run)".into())]),
+        }
+    }
+
+    /// Inspects again after an action (unguarded; the guard ran before it).
+    pub async fn state(&self, name: &str) -> Result<NodeState, KindError> {
+        if self.dry_run {
+            self.runner
+                .run(&self.docker().args(["inspect", "--type", "container", name]))
+                .await?;
+            return Ok(self.planned_state(name));
+        }
+        self.inspect(name).await
+    }
+
+    /// Graceful restart: `docker restart -t <grace> <name>` (SIGTERM, then
+    /// SIGKILL after the grace period).
+    pub async fn restart(&self, name: &str, grace: Duration) -> Result<(), KindError> {
+        self.guarded(name).await?;
+        let secs = grace.as_secs().max(1);
+        let cmd = self
+            .docker()
+            .args([
+                "restart".to_string(),
+                "-t".into(),
+                secs.to_string(),
+                name.into(),
+            ])
+            .timeout(grace + DOCKER_TIMEOUT);
+        self.runner.run(&cmd).await?;
+        Ok(())
+    }
+
+    /// Hard kill: `docker kill --signal KILL <name>`.
+    pub async fn kill(&self, name: &str) -> Result<(), KindError> {
+        self.guarded(name).await?;
+        let cmd = self.docker().args(["kill", "--signal", "KILL", name]);
+        self.runner.run(&cmd).await?;
+        Ok(())
+    }
+
+    /// `docker start <name>`.
+    pub async fn start(&self, name: &str) -> Result<(), KindError> {
+        self.guarded(name).await?;
+        self.runner
+            .run(&self.docker().args(["start", name]))
+            .await?;
+        Ok(())
+    }
+
+    /// Runs `argv` in the node and returns its output whatever its exit
+    /// (`docker exec [-i] <name> argv...`).
+    pub async fn exec_output(
+        &self,
+        name: &str,
+        argv: &[&str],
+        stdin: Option<&[u8]>,
+    ) -> Result<Output, KindError> {
+        self.guarded(name).await?;
+        let mut cmd = self.docker().arg("exec");
+        if let Some(bytes) = stdin {
+            cmd = cmd.arg("-i").stdin(bytes.to_vec());
+        }
+        let cmd = cmd.arg(name).args(argv.iter().copied());
+        Ok(self.runner.output(&cmd).await?)
+    }
+
+    /// Like [`DockerNodes::exec_output`], but a non-zero exit is an error.
+    pub async fn exec(&self, name: &str, argv: &[&str]) -> Result<Output, KindError> {
+        self.guarded(name).await?;
+        let cmd = self
+            .docker()
+            .arg("exec")
+            .arg(name)
+            .args(argv.iter().copied());
+        Ok(self.runner.run(&cmd).await?)
+    }
+
+    /// Starts `argv` in the node in the background with `env`
+    /// (`docker exec -d -e K=V ... <name> argv...`).
+    pub async fn exec_detached(
+        &self,
+        name: &str,
+        env: &[(&str, &str)],
+        argv: &[&str],
+    ) -> Result<(), KindError> {
+        self.guarded(name).await?;
+        let mut cmd = self.docker().args(["exec", "-d"]);
+        for (k, v) in env {
+            cmd = cmd.arg("-e").arg(format!("{k}={v}"));
+        }
+        let cmd = cmd.arg(name).args(argv.iter().copied());
+        self.runner.run(&cmd).await?;
+        Ok(())
+    }
+
+    /// PIDs (in the node's PID namespace) of processes named exactly
+    /// `process` (`pgrep -x`; procps in kind's base image, busybox elsewhere).
+    pub async fn pids(&self, name: &str, process: &str) -> Result<Vec<u32>, KindError> {
+        let out = self
+            .exec_output(name, &["pgrep", "-x", process], None)
+            .await?;
+        // pgrep exits 1 when nothing matches.
+        if !out.success() && out.status.code() != Some(1) {
+            return Err(crate::exec::ExecError::failed(
+                &self.docker().args(["exec", name, "pgrep", "-x", process]),
+                &out,
+            )
+            .into());
+        }
+        Ok(out
+            .stdout_str()
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect())
+    }
+
+    /// Sends `signal` (`KILL`, `STOP`, `CONT`, ...) to `pids` inside the node.
+    pub async fn signal(&self, name: &str, pids: &[u32], signal: &str) -> Result<(), KindError> {
+        let pids: Vec<String> = pids.iter().map(ToString::to_string).collect();
+        let mut argv = vec!["kill", "-s", signal];
+        argv.extend(pids.iter().map(String::as_str));
+        self.exec(name, &argv).await?;
+        Ok(())
+    }
+
+    /// The state letter of `pid` in the node (`R`, `S`, `T`, `Z`, ...), or
+    /// `None` when there is no such process, from `/proc/<pid>/stat`.
+    pub async fn process_state(&self, name: &str, pid: u32) -> Result<Option<char>, KindError> {
+        let path = format!("/proc/{pid}/stat");
+        let out = self.exec_output(name, &["cat", &path], None).await?;
+        if !out.success() {
+            return Ok(None);
+        }
+        // "pid (comm) S ..."; comm may contain spaces and parentheses.
+        let text = out.stdout_str();
+        Ok(text
+            .rfind(')')
+            .and_then(|i| text[i + 1..].trim_start().chars().next()))
+    }
+
+    /// The contents of `path` in the node, or `None` when it does not exist.
+    pub async fn read_file(&self, name: &str, path: &str) -> Result<Option<Vec<u8>>, KindError> {
+        let out = self.exec_output(name, &["cat", path], None).await?;
+        if out.success() {
+            return Ok(Some(out.stdout));
+        }
+        if out.stderr_str().contains("No such file") {
+            return Ok(None);
+        }
+        Err(
+            crate::exec::ExecError::failed(&self.docker().args(["exec", name, "cat", path]), &out)
+                .into(),
+        )
+    }
+
+    /// Removes `path` in the node (`rm -f`).
+    pub async fn remove_file(&self, name: &str, path: &str) -> Result<(), KindError> {
+        self.exec(name, &["rm", "-f", path]).await?;
+        Ok(())
+    }
+
+    /// Truncates `path` in the node to zero bytes (`truncate -s 0`).
+    pub async fn truncate_file(&self, name: &str, path: &str) -> Result<(), KindError> {
+        self.exec(name, &["truncate", "-s", "0", path]).await?;
+        Ok(())
+    }
+
+    /// Writes `bytes` to `path` in the node (`docker exec -i <node> tee <path>`).
+    pub async fn write_file(&self, name: &str, path: &str, bytes: &[u8]) -> Result<(), KindError> {
+        self.guarded(name).await?;
+        let cmd = self
+            .docker()
+            .args(["exec", "-i", name, "tee", path])
+            .stdin(bytes.to_vec());
+        self.runner.run(&cmd).await?;
+        Ok(())
+    }
+
+    /// The entries of directory `path` in the node (`ls -1`); empty when it
+    /// does not exist.
+    pub async fn list_dir(&self, name: &str, path: &str) -> Result<Vec<String>, KindError> {
+        let out = self.exec_output(name, &["ls", "-1", path], None).await?;
+        if !out.success() {
+            return Ok(Vec::new());
+        }
+        Ok(non_empty_lines(&out))
+    }
+
+    /// Creates network namespace `ns` in the node (`ip netns add`).
+    pub async fn netns_add(&self, name: &str, ns: &str) -> Result<(), KindError> {
+        self.exec(name, &["ip", "netns", "add", ns]).await?;
+        Ok(())
+    }
+
+    /// Deletes network namespace `ns` in the node (`ip netns delete`).
+    pub async fn netns_delete(&self, name: &str, ns: &str) -> Result<(), KindError> {
+        self.exec(name, &["ip", "netns", "delete", ns]).await?;
+        Ok(())
+    }
+
+    /// The network namespaces in the node (`ip netns list`).
+    pub async fn netns_list(&self, name: &str) -> Result<Vec<String>, KindError> {
+        let out = self.exec(name, &["ip", "netns", "list"]).await?;
+        Ok(out
+            .stdout_str()
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// Network namespaces in the node that no process uses any more
+    /// (`ip netns pids <ns>` prints nothing): what an unclean shutdown leaves.
+    pub async fn stale_netns(&self, name: &str) -> Result<Vec<String>, KindError> {
+        let mut stale = Vec::new();
+        for ns in self.netns_list(name).await? {
+            let out = self.exec(name, &["ip", "netns", "pids", &ns]).await?;
+            if out.stdout_str().trim().is_empty() {
+                stale.push(ns);
+            }
+        }
+        Ok(stale)
+    }
+
+    /// Adds an internal OVS port `port` on `bridge` that nothing uses
+    /// (`ovs-vsctl add-port <bridge> <port> -- set Interface <port>
+    /// type=internal external_ids:cni-chaos=stale`).
+    pub async fn ovs_add_stale_port(
+        &self,
+        name: &str,
+        bridge: &str,
+        port: &str,
+    ) -> Result<(), KindError> {
+        let set = "external_ids:cni-chaos=stale";
+        self.exec(
+            name,
+            &[
+                "ovs-vsctl",
+                "--timeout=10",
+                "add-port",
+                bridge,
+                port,
+                "--",
+                "set",
+                "Interface",
+                port,
+                "type=internal",
+                set,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The ports on an OVS bridge (`ovs-vsctl list-ports`).
+    pub async fn ovs_ports(&self, name: &str, bridge: &str) -> Result<Vec<String>, KindError> {
+        let out = self
+            .exec(name, &["ovs-vsctl", "--timeout=10", "list-ports", bridge])
+            .await?;
+        Ok(non_empty_lines(&out))
+    }
+
+    /// Removes an OVS port if it exists (`ovs-vsctl --if-exists del-port`).
+    pub async fn ovs_del_port(
+        &self,
+        name: &str,
+        bridge: &str,
+        port: &str,
+    ) -> Result<(), KindError> {
+        self.exec(
+            name,
+            &[
+                "ovs-vsctl",
+                "--timeout=10",
+                "--if-exists",
+                "del-port",
+                bridge,
+                port,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Whether an OVS daemon answers on its control socket
+    /// (`ovs-appctl --timeout=5 -t <daemon> version`).
+    pub async fn ovs_responds(&self, name: &str, daemon: &str) -> Result<bool, KindError> {
+        let out = self
+            .exec_output(
+                name,
+                &["ovs-appctl", "--timeout=5", "-t", daemon, "version"],
+                None,
+            )
+            .await?;
+        Ok(out.success())
+    }
+
+    /// Disconnects the node from the cluster network
+    /// (`docker network disconnect <network> <name>`).
+    pub async fn disconnect(&self, name: &str) -> Result<(), KindError> {
+        self.guarded(name).await?;
+        let cmd = self
+            .docker()
+            .args(["network", "disconnect", &self.network, name]);
+        self.runner.run(&cmd).await?;
+        Ok(())
+    }
+
+    /// Reconnects the node to the cluster network, with its old address when
+    /// known so its InternalIP does not change
+    /// (`docker network connect [--ip <ip>] <network> <name>`).
+    pub async fn connect(&self, name: &str, ip: Option<&str>) -> Result<(), KindError> {
+        self.guarded(name).await?;
+        let mut cmd = self.docker().args(["network", "connect"]);
+        if let Some(ip) = ip {
+            cmd = cmd.args(["--ip", ip]);
+        }
+        let cmd = cmd.args([self.network.as_str(), name]);
+        self.runner.run(&cmd).await?;
+        Ok(())
+    }
+}
+
+/// The non-empty lines of a command's stdout, trimmed.
+pub fn non_empty_lines(out: &Output) -> Vec<String> {
+    out.stdout_str()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Inspected {
+    name: String,
+    state: InspectedState,
+    config: InspectedConfig,
+    network_settings: InspectedNetworkSettings,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectedState {
+    running: bool,
+    pid: u32,
+    started_at: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectedConfig {
+    labels: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectedNetworkSettings {
+    networks: Option<BTreeMap<String, InspectedNetwork>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectedNetwork {
+    #[serde(rename = "IPAddress", default)]
+    ip_address: String,
+}
+
+/// Parses `docker inspect` JSON (an array with one container).
+pub fn parse_inspect(command: &str, text: &str) -> Result<NodeState, KindError> {
+    let parsed: Vec<Inspected> =
+        serde_json::from_str(text).map_err(|e| KindError::parse(command, e.to_string(), text))?;
+    let Some(c) = parsed.into_iter().next() else {
+        return Err(KindError::parse(
+            command,
+            "no container in the output",
+            text,
+        ));
+    };
+    Ok(NodeState {
+        name: c.name.trim_start_matches('/').to_string(),
+        running: c.state.running,
+        started_at: c.state.started_at,
+        pid: c.state.pid,
+        labels: c.config.labels.unwrap_or_default(),
+        networks: c
+            .network_settings
+            .networks
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.ip_address))
+            .collect(),
+    })
+}
+
+/// `docker inspect` JSON for a container, for contract tests and fixtures.
+pub fn inspect_json(
+    name: &str,
+    cluster_label: Option<&str>,
+    role: &str,
+    started_at: &str,
+    networks: &[(&str, &str)],
+) -> String {
+    let mut labels = serde_json::Map::new();
+    if let Some(c) = cluster_label {
+        labels.insert(CLUSTER_LABEL.into(), c.into());
+        labels.insert(ROLE_LABEL.into(), role.into());
+    }
+    let nets: serde_json::Map<String, serde_json::Value> = networks
+        .iter()
+        .map(|(n, ip)| ((*n).to_string(), serde_json::json!({ "IPAddress": ip })))
+        .collect();
+    serde_json::json!([{
+        "Name": format!("/{name}"),
+        "State": { "Running": true, "Pid": 4242, "StartedAt": started_at },
+        "Config": { "Labels": labels },
+        "NetworkSettings": { "Networks": nets },
+    }])
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inspect_round_trip() {
+        let text = inspect_json(
+            "chaos-a-worker",
+            Some("chaos-a"),
+            "worker",
+            "2026-01-01T00:00:00.1Z",
+            &[("kind", "172.18.0.3")],
+        );
+        let s = parse_inspect("docker inspect", &text).unwrap();
+        assert_eq!(s.name, "chaos-a-worker");
+        assert_eq!(s.role(), Some(NodeRole::Worker));
+        assert_eq!(s.networks["kind"], "172.18.0.3");
+        assert_eq!(s.started_at, "2026-01-01T00:00:00.1Z");
+        assert!(s.running);
+    }
+
+    #[test]
+    fn inspect_errors_carry_the_command_and_output() {
+        let e = parse_inspect("docker inspect x", "[]")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("docker inspect x") && e.contains("no container"),
+            "{e}"
+        );
+        let e = parse_inspect("docker inspect x", "garbage")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("garbage"), "{e}");
+    }
+}

@@ -1,0 +1,143 @@
+//! [`KindError`]: why the kind backend could not do what was asked.
+
+use std::path::PathBuf;
+
+use crate::backend::BackendError;
+use crate::exec::ExecError;
+
+/// A kind backend operation failed. Every variant that comes from a command
+/// carries its command line and captured output (through [`ExecError`]).
+#[derive(Debug, thiserror::Error)]
+pub enum KindError {
+    /// A required tool is missing, too old, or (Docker) its daemon does not
+    /// answer.
+    #[error("{tool} is not usable: {problem}; {fix}")]
+    Prerequisite {
+        /// The tool (`docker`, `kind`, `kubectl`, `curl`, `bash`).
+        tool: String,
+        /// What is wrong with it.
+        problem: String,
+        /// How to fix it.
+        fix: String,
+    },
+
+    /// The harness refused to act because the target is not a cluster it made
+    /// (or the one named in `CHAOS_CLUSTER`). Nothing destructive was run.
+    #[error("refusing to act on {what}: {why}")]
+    Unsafe {
+        /// What it would have acted on.
+        what: String,
+        /// Why that is refused.
+        why: String,
+    },
+
+    /// A configuration file (kind config or version matrix) is invalid; every
+    /// problem found is listed.
+    #[error("{} is invalid:\n{}", .file.display(), .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        /// The file.
+        file: PathBuf,
+        /// Every problem found.
+        problems: Vec<String>,
+    },
+
+    /// A file could not be read or written.
+    #[error("{action} {}: {source}", .path.display())]
+    Io {
+        /// What was being done (`reading`, `writing`, ...).
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A downloaded manifest does not have its pinned sha256, or has no pin.
+    #[error("{url}: {problem}")]
+    Digest {
+        /// Where it came from.
+        url: String,
+        /// What is wrong (mismatch with both digests, or no pin).
+        problem: String,
+    },
+
+    /// A command's output could not be understood.
+    #[error("cannot parse the output of `{command}`: {problem}\n--- output ---\n{output}")]
+    Parse {
+        /// The command line.
+        command: String,
+        /// What was wrong.
+        problem: String,
+        /// The output (trimmed to 4 KiB).
+        output: String,
+    },
+
+    /// A step of provisioning failed; `logs` says where `kind export logs`
+    /// wrote the cluster's logs, and the cluster was deleted.
+    #[error("{step} failed for cluster {cluster}: {source}{}", .logs.as_ref().map(|l| format!("\n(cluster logs exported to {})", l.display())).unwrap_or_default())]
+    Provision {
+        /// The cluster.
+        cluster: String,
+        /// The step (`kind create cluster`, `install Kube-OVN`, ...).
+        step: String,
+        /// Where the logs went, if they could be exported.
+        logs: Option<PathBuf>,
+        /// The underlying error.
+        #[source]
+        source: Box<KindError>,
+    },
+
+    /// A wait ran out of time; `diagnostics` holds what the cluster looked
+    /// like then.
+    #[error("{what} did not happen within {timeout:?}\n--- diagnostics ---\n{diagnostics}")]
+    NotReady {
+        /// What was awaited.
+        what: String,
+        /// How long.
+        timeout: std::time::Duration,
+        /// `kubectl get pods -A -o wide` and similar, at the time.
+        diagnostics: String,
+    },
+
+    /// The run was interrupted (SIGINT/SIGTERM) during this step.
+    #[error("interrupted during {step}")]
+    Interrupted {
+        /// The step.
+        step: String,
+    },
+
+    /// A command failed or timed out.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+}
+
+impl KindError {
+    /// A [`KindError::Parse`] for output `text` of `command`.
+    pub fn parse(command: impl Into<String>, problem: impl Into<String>, text: &str) -> Self {
+        let mut output = text.to_string();
+        if output.len() > 4096 {
+            let mut cut = 4096;
+            while !output.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            output.truncate(cut);
+            output.push_str("[...]");
+        }
+        KindError::Parse {
+            command: command.into(),
+            problem: problem.into(),
+            output,
+        }
+    }
+}
+
+impl From<KindError> for BackendError {
+    fn from(e: KindError) -> Self {
+        match e {
+            KindError::Exec(e) => BackendError::Exec(e),
+            KindError::Unsafe { what, why } => BackendError::Unsafe { what, why },
+            other => BackendError::other("kind backend", other.to_string()),
+        }
+    }
+}

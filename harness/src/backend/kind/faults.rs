@@ -1,0 +1,792 @@
+//! Fault injectors on the Docker node runtime. Each returns [`Evidence`]
+//! observed before and after acting (a new container start time, a PID that
+//! is gone, a file that is gone, a namespace or port that is there): a fault
+//! whose evidence is missing ends its scenario as "fault had no effect".
+//!
+//! What a fault leaves behind that recovery does not undo (a frozen daemon, a
+//! disconnected network, a removed config file, stale namespaces) is returned
+//! as an [`Undo`], run after the fault's own duration or on revert.
+
+use std::time::Duration;
+
+use super::KindError;
+use super::docker::{DockerNodes, non_empty_lines};
+use super::kubectl::{KUBECTL_TIMEOUT, Kubectl};
+use crate::backend::NodeInfo;
+use crate::fault::{CniConfigAction, CniFile, Evidence, Fault, OvsSignal, PodDelete, RebootMode};
+
+/// Where kind nodes (and the runtime) keep CNI configs.
+pub const CNI_CONF_DIR: &str = "/etc/cni/net.d";
+/// Multus' generated config (FACTS.md, "Auto config").
+pub const MULTUS_CONF: &str = "/etc/cni/net.d/00-multus.conf";
+/// Multus' shim binary.
+pub const MULTUS_SHIM: &str = "/opt/cni/bin/multus-shim";
+/// Kube-OVN's integration bridge, where pod ports live.
+pub const INTEGRATION_BRIDGE: &str = "br-int";
+/// Prefix of the network namespaces and OVS ports the stale-netns fault makes.
+pub const STALE_PREFIX: &str = "chaos-stale-";
+/// How long an injector waits for a killed process to disappear.
+const KILL_SETTLE: Duration = Duration::from_secs(10);
+/// Poll interval while waiting for a killed process.
+const POLL: Duration = Duration::from_millis(100);
+
+/// A fault that took place (or not), and what undoes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Injected {
+    /// What was observed.
+    pub evidence: Evidence,
+    /// What undoes the fault, and when it is due.
+    pub undo: Option<Scheduled>,
+}
+
+/// An [`Undo`] and when it runs by itself (`None`: only on revert).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scheduled {
+    /// What to do.
+    pub undo: Undo,
+    /// Run it this long after injection (the fault's own duration).
+    pub after: Option<Duration>,
+}
+
+/// What undoes a fault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Undo {
+    /// SIGCONT the frozen processes.
+    Continue {
+        /// The node.
+        node: String,
+        /// The processes.
+        pids: Vec<u32>,
+    },
+    /// Reconnect the node to the cluster network with its old address.
+    Reconnect {
+        /// The node.
+        node: String,
+        /// Its address before the partition.
+        ip: Option<String>,
+    },
+    /// Write a file back if it is still missing or empty.
+    Restore {
+        /// The node.
+        node: String,
+        /// The file.
+        path: String,
+        /// Its contents before the fault.
+        bytes: Vec<u8>,
+    },
+    /// Delete the namespaces and OVS ports the stale-netns fault made.
+    RemoveStale {
+        /// The node.
+        node: String,
+        /// The namespaces.
+        netns: Vec<String>,
+        /// The ports on [`INTEGRATION_BRIDGE`].
+        ports: Vec<String>,
+    },
+    /// Kill the shims started to keep `multus-shim` busy.
+    KillShims {
+        /// The node.
+        node: String,
+    },
+}
+
+impl Undo {
+    /// The node it acts on.
+    pub fn node(&self) -> &str {
+        match self {
+            Undo::Continue { node, .. }
+            | Undo::Reconnect { node, .. }
+            | Undo::Restore { node, .. }
+            | Undo::RemoveStale { node, .. }
+            | Undo::KillShims { node } => node,
+        }
+    }
+}
+
+fn fact(k: impl Into<String>, v: impl Into<String>) -> (String, String) {
+    (k.into(), v.into())
+}
+
+/// Injects `fault` on `node` (the node is required by every fault but
+/// pod-delete; `kubectl` only by pod-delete).
+pub async fn inject(
+    nodes: &DockerNodes,
+    kubectl: Option<&Kubectl>,
+    fault: &Fault,
+    node: Option<&NodeInfo>,
+) -> Result<Injected, KindError> {
+    if let Fault::PodDelete(p) = fault {
+        let kubectl = kubectl.ok_or_else(|| KindError::Unsafe {
+            what: "pod-delete".into(),
+            why: "no kube client for this cluster".into(),
+        })?;
+        return pod_delete(kubectl, p, node).await;
+    }
+    let Some(node) = node else {
+        return Err(KindError::Invalid {
+            file: "suite".into(),
+            problems: vec![format!("{fault}: this fault needs a target node")],
+        });
+    };
+    let n = node.name.as_str();
+    let injected = match fault {
+        Fault::NodeReboot(r) => {
+            let grace = match r.mode {
+                RebootMode::Graceful => Some(r.timeout),
+                RebootMode::Hard => None,
+            };
+            Injected {
+                evidence: reboot(nodes, n, grace).await?,
+                undo: None,
+            }
+        }
+        Fault::OvsKill(k) => {
+            let process = k.process.to_string();
+            match k.signal {
+                OvsSignal::Kill => Injected {
+                    evidence: kill_process(nodes, n, &process).await?,
+                    undo: None,
+                },
+                OvsSignal::Stop => {
+                    let (evidence, pids) = stop_process(nodes, n, &process).await?;
+                    Injected {
+                        undo: (!pids.is_empty()).then(|| Scheduled {
+                            undo: Undo::Continue {
+                                node: n.to_string(),
+                                pids,
+                            },
+                            after: k.stop_for,
+                        }),
+                        evidence,
+                    }
+                }
+            }
+        }
+        Fault::StaleNetns(s) => stale_netns(nodes, n, s.count, s.ovs_ports).await?,
+        Fault::LeftoverMultusConfig(l) => leftover_multus(nodes, n, l.busy_shim).await?,
+        Fault::CniConfig(c) => cni_config(nodes, n, &c.file, c.action).await?,
+        Fault::NetworkPartition(p) => partition(nodes, n, p.duration).await?,
+        Fault::PodDelete(_) => unreachable!("handled above"),
+    };
+    Ok(injected)
+}
+
+/// Restarts the node container: `docker restart -t <grace>` when `grace` is
+/// set, else `docker kill` + `docker start`. Proven when `State.StartedAt`
+/// changed and the container runs again.
+pub async fn reboot(
+    nodes: &DockerNodes,
+    node: &str,
+    grace: Option<Duration>,
+) -> Result<Evidence, KindError> {
+    let before = nodes.guarded(node).await?;
+    match grace {
+        Some(grace) => nodes.restart(node, grace).await?,
+        None => {
+            nodes.kill(node).await?;
+            nodes.start(node).await?;
+        }
+    }
+    let after = nodes.state(node).await?;
+    if nodes.is_dry_run() {
+        return Ok(dry_run(node));
+    }
+    let net = nodes.network();
+    let ip = |s: &super::docker::NodeState| s.networks.get(net).cloned().unwrap_or_default();
+    let mut facts = vec![
+        fact("StartedAt before", &before.started_at),
+        fact("StartedAt after", &after.started_at),
+        fact("IP before", ip(&before)),
+        fact("IP after", ip(&after)),
+    ];
+    if after.started_at != before.started_at && after.running {
+        facts.push(fact(
+            "mode",
+            if grace.is_some() { "graceful" } else { "hard" },
+        ));
+        Ok(Evidence::proven(Some(node.into()), facts))
+    } else {
+        let mut e = Evidence::no_effect(
+            Some(node.into()),
+            if after.running {
+                "the container's StartedAt did not change: it was not restarted"
+            } else {
+                "the container is not running after the restart"
+            },
+        );
+        e.facts = facts;
+        Ok(e)
+    }
+}
+
+/// SIGKILLs every process named `process` in the node; proven when each old
+/// PID is gone (or a zombie: a process reparented to PID 1 lingers as one
+/// until reaped).
+pub async fn kill_process(
+    nodes: &DockerNodes,
+    node: &str,
+    process: &str,
+) -> Result<Evidence, KindError> {
+    let pids = nodes.pids(node, process).await?;
+    if nodes.is_dry_run() {
+        nodes.signal(node, &[0], "KILL").await?;
+        return Ok(dry_run(node));
+    }
+    if pids.is_empty() {
+        return Ok(Evidence::no_effect(
+            Some(node.into()),
+            format!("{process} is not running on {node}: nothing to kill"),
+        ));
+    }
+    nodes.signal(node, &pids, "KILL").await?;
+    let deadline = tokio::time::Instant::now() + KILL_SETTLE;
+    let mut remaining = pids.clone();
+    loop {
+        let mut still = Vec::new();
+        for pid in &remaining {
+            match nodes.process_state(node, *pid).await? {
+                None | Some('Z' | 'X') => {}
+                Some(_) => still.push(*pid),
+            }
+        }
+        remaining = still;
+        if remaining.is_empty() || tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    let list = |p: &[u32]| {
+        p.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let facts = vec![
+        fact(format!("{process} PID before"), list(&pids)),
+        fact("signal", "SIGKILL"),
+    ];
+    if remaining.is_empty() {
+        let mut facts = facts;
+        facts.push(fact(format!("{process} PID after"), "gone"));
+        Ok(Evidence::proven(Some(node.into()), facts))
+    } else {
+        let mut e = Evidence::no_effect(
+            Some(node.into()),
+            format!(
+                "{process} PID {} still running {KILL_SETTLE:?} after SIGKILL",
+                list(&remaining)
+            ),
+        );
+        e.facts = facts;
+        Ok(e)
+    }
+}
+
+/// SIGSTOPs every process named `process`; proven when each is stopped
+/// (`T` in `/proc/<pid>/stat`). Returns the PIDs to SIGCONT later.
+pub async fn stop_process(
+    nodes: &DockerNodes,
+    node: &str,
+    process: &str,
+) -> Result<(Evidence, Vec<u32>), KindError> {
+    let pids = nodes.pids(node, process).await?;
+    if nodes.is_dry_run() {
+        nodes.signal(node, &[0], "STOP").await?;
+        return Ok((dry_run(node), vec![0]));
+    }
+    if pids.is_empty() {
+        return Ok((
+            Evidence::no_effect(
+                Some(node.into()),
+                format!("{process} is not running on {node}: nothing to stop"),
+            ),
+            pids,
+        ));
+    }
+    nodes.signal(node, &pids, "STOP").await?;
+    let mut stopped = true;
+    for pid in &pids {
+        stopped &= matches!(nodes.process_state(node, *pid).await?, Some('T' | 't'));
+    }
+    let list = pids
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let facts = vec![
+        fact(format!("{process} PID"), &list),
+        fact("signal", "SIGSTOP"),
+    ];
+    let evidence = if stopped {
+        let mut facts = facts;
+        facts.push(fact("state after", "T (stopped)"));
+        Evidence::proven(Some(node.into()), facts)
+    } else {
+        let mut e = Evidence::no_effect(
+            Some(node.into()),
+            format!("{process} PID {list} is not stopped after SIGSTOP"),
+        );
+        e.facts = facts;
+        e
+    };
+    Ok((evidence, pids))
+}
+
+async fn stale_netns(
+    nodes: &DockerNodes,
+    node: &str,
+    count: u32,
+    ovs_ports: bool,
+) -> Result<Injected, KindError> {
+    let names: Vec<String> = (0..count).map(|i| format!("{STALE_PREFIX}{i}")).collect();
+    for ns in &names {
+        nodes.netns_add(node, ns).await?;
+    }
+    let mut ports = Vec::new();
+    if ovs_ports {
+        for ns in &names {
+            nodes
+                .ovs_add_stale_port(node, INTEGRATION_BRIDGE, ns)
+                .await?;
+            ports.push(ns.clone());
+        }
+    }
+    let undo = Some(Scheduled {
+        undo: Undo::RemoveStale {
+            node: node.into(),
+            netns: names.clone(),
+            ports: ports.clone(),
+        },
+        after: None,
+    });
+    let present = nodes.netns_list(node).await?;
+    let stale = nodes.stale_netns(node).await?;
+    let listed_ports = if ovs_ports {
+        nodes.ovs_ports(node, INTEGRATION_BRIDGE).await?
+    } else {
+        Vec::new()
+    };
+    if nodes.is_dry_run() {
+        return Ok(Injected {
+            evidence: dry_run(node),
+            undo,
+        });
+    }
+    let missing: Vec<&String> = names.iter().filter(|n| !stale.contains(n)).collect();
+    let missing_ports: Vec<&String> = ports.iter().filter(|p| !listed_ports.contains(p)).collect();
+    let mut facts = vec![
+        fact("stale netns", names.join(",")),
+        fact("netns on node", present.len().to_string()),
+    ];
+    if ovs_ports {
+        facts.push(fact(
+            format!("stale ports on {INTEGRATION_BRIDGE}"),
+            ports.join(","),
+        ));
+    }
+    let evidence = if missing.is_empty() && missing_ports.is_empty() {
+        Evidence::proven(Some(node.into()), facts)
+    } else {
+        let mut e = Evidence::no_effect(
+            Some(node.into()),
+            format!(
+                "not present (or not stale) after creation: netns {missing:?}, ports {missing_ports:?}"
+            ),
+        );
+        e.facts = facts;
+        e
+    };
+    Ok(Injected { evidence, undo })
+}
+
+async fn leftover_multus(
+    nodes: &DockerNodes,
+    node: &str,
+    busy_shim: bool,
+) -> Result<Injected, KindError> {
+    let conf = nodes.read_file(node, MULTUS_CONF).await?;
+    if !busy_shim {
+        if nodes.is_dry_run() {
+            return Ok(Injected {
+                evidence: dry_run(node),
+                undo: None,
+            });
+        }
+        return Ok(Injected {
+            evidence: match conf {
+                Some(c) => Evidence::proven(
+                    Some(node.into()),
+                    vec![fact(
+                        MULTUS_CONF,
+                        format!("{} bytes, left in place", c.len()),
+                    )],
+                ),
+                None => Evidence::no_effect(
+                    Some(node.into()),
+                    format!("{MULTUS_CONF} is not on {node}: is Multus installed?"),
+                ),
+            },
+            undo: None,
+        });
+    }
+    if conf.is_none() && !nodes.is_dry_run() {
+        return Ok(Injected {
+            evidence: Evidence::no_effect(
+                Some(node.into()),
+                format!("{MULTUS_CONF} is not on {node}: is Multus installed?"),
+            ),
+            undo: None,
+        });
+    }
+    // A CNI ADD through the shim blocks on the Multus daemon's socket under
+    // /run/multus/ and keeps the binary busy (multus-cni #1221).
+    nodes
+        .exec_detached(
+            node,
+            &[
+                ("CNI_COMMAND", "ADD"),
+                ("CNI_CONTAINERID", "cni-chaos-busy-shim"),
+                ("CNI_NETNS", "/var/run/netns/cni-chaos-busy-shim"),
+                ("CNI_IFNAME", "eth0"),
+                ("CNI_PATH", "/opt/cni/bin"),
+            ],
+            &[
+                "sh",
+                "-c",
+                "exec /opt/cni/bin/multus-shim < /etc/cni/net.d/00-multus.conf",
+            ],
+        )
+        .await?;
+    tokio::time::sleep(POLL * 5).await;
+    let pids = nodes.pids(node, "multus-shim").await?;
+    let undo = Some(Scheduled {
+        undo: Undo::KillShims { node: node.into() },
+        after: None,
+    });
+    if nodes.is_dry_run() {
+        return Ok(Injected {
+            evidence: dry_run(node),
+            undo,
+        });
+    }
+    let evidence = if pids.is_empty() {
+        Evidence::no_effect(
+            Some(node.into()),
+            "the multus-shim started to hold the binary busy exited at once",
+        )
+    } else {
+        Evidence::proven(
+            Some(node.into()),
+            vec![
+                fact(MULTUS_CONF, "left in place"),
+                fact(
+                    "busy multus-shim PID",
+                    pids.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+            ],
+        )
+    };
+    Ok(Injected { evidence, undo })
+}
+
+/// The path a [`CniFile`] names on a node; `None` when Kube-OVN's conflist
+/// is not there.
+pub async fn resolve_cni_file(
+    nodes: &DockerNodes,
+    node: &str,
+    file: &CniFile,
+) -> Result<Option<String>, KindError> {
+    Ok(match file {
+        CniFile::Multus => Some(MULTUS_CONF.into()),
+        CniFile::Path(p) => Some(p.clone()),
+        // `${CNI_CONFIG_PRIORITY}-kube-ovn.conflist`, default 01 (FACTS.md).
+        CniFile::KubeOvn => {
+            if nodes.is_dry_run() {
+                nodes.list_dir(node, CNI_CONF_DIR).await?;
+                Some(format!("{CNI_CONF_DIR}/01-kube-ovn.conflist"))
+            } else {
+                let mut found: Vec<String> = nodes
+                    .list_dir(node, CNI_CONF_DIR)
+                    .await?
+                    .into_iter()
+                    .filter(|f| f.ends_with("-kube-ovn.conflist"))
+                    .collect();
+                found.sort();
+                found.first().map(|f| format!("{CNI_CONF_DIR}/{f}"))
+            }
+        }
+    })
+}
+
+/// Removes, truncates or removes-then-rewrites a CNI config file.
+pub async fn cni_config(
+    nodes: &DockerNodes,
+    node: &str,
+    file: &CniFile,
+    action: CniConfigAction,
+) -> Result<Injected, KindError> {
+    let Some(path) = resolve_cni_file(nodes, node, file).await? else {
+        return Ok(Injected {
+            evidence: Evidence::no_effect(
+                Some(node.into()),
+                format!("no *-kube-ovn.conflist in {CNI_CONF_DIR} on {node}"),
+            ),
+            undo: None,
+        });
+    };
+    let before = nodes.read_file(node, &path).await?;
+    let Some(before) = before.or_else(|| nodes.is_dry_run().then(Vec::new)) else {
+        return Ok(Injected {
+            evidence: Evidence::no_effect(
+                Some(node.into()),
+                format!("{path} does not exist on {node}"),
+            ),
+            undo: None,
+        });
+    };
+    let (after_delay, want_empty) = match action {
+        CniConfigAction::Remove => {
+            nodes.remove_file(node, &path).await?;
+            (None, false)
+        }
+        CniConfigAction::Truncate => {
+            nodes.truncate_file(node, &path).await?;
+            (None, true)
+        }
+        CniConfigAction::DelayedRewrite { delay } => {
+            nodes.remove_file(node, &path).await?;
+            (Some(delay), false)
+        }
+    };
+    let after = nodes.read_file(node, &path).await?;
+    let undo = Some(Scheduled {
+        undo: Undo::Restore {
+            node: node.into(),
+            path: path.clone(),
+            bytes: before.clone(),
+        },
+        after: after_delay,
+    });
+    if nodes.is_dry_run() {
+        return Ok(Injected {
+            evidence: dry_run(node),
+            undo,
+        });
+    }
+    let mut facts = vec![
+        fact("file", &path),
+        fact("bytes before", before.len().to_string()),
+    ];
+    let took = match (&after, want_empty) {
+        (None, false) => {
+            facts.push(fact("after", "gone"));
+            true
+        }
+        (Some(b), true) if b.is_empty() => {
+            facts.push(fact("bytes after", "0"));
+            true
+        }
+        _ => false,
+    };
+    let evidence = if took {
+        Evidence::proven(Some(node.into()), facts)
+    } else {
+        let mut e = Evidence::no_effect(
+            Some(node.into()),
+            format!(
+                "{path} is {} after the fault",
+                after.map_or("missing".to_string(), |b| format!("{} bytes", b.len()))
+            ),
+        );
+        e.facts = facts;
+        e
+    };
+    Ok(Injected { evidence, undo })
+}
+
+async fn partition(
+    nodes: &DockerNodes,
+    node: &str,
+    duration: Duration,
+) -> Result<Injected, KindError> {
+    let before = nodes.guarded(node).await?;
+    let net = nodes.network().to_string();
+    let ip = before.networks.get(&net).cloned();
+    if ip.is_none() && !nodes.is_dry_run() {
+        return Ok(Injected {
+            evidence: Evidence::no_effect(
+                Some(node.into()),
+                format!("{node} is not attached to network {net}"),
+            ),
+            undo: None,
+        });
+    }
+    nodes.disconnect(node).await?;
+    let after = nodes.state(node).await?;
+    let undo = Some(Scheduled {
+        undo: Undo::Reconnect {
+            node: node.into(),
+            ip: ip
+                .clone()
+                .filter(|ip| !ip.is_empty() && !nodes.is_dry_run()),
+        },
+        after: Some(duration),
+    });
+    if nodes.is_dry_run() {
+        return Ok(Injected {
+            evidence: dry_run(node),
+            undo,
+        });
+    }
+    let facts = vec![
+        fact("network", &net),
+        fact("IP before", ip.unwrap_or_default()),
+    ];
+    let evidence = if after.networks.contains_key(&net) {
+        let mut e = Evidence::no_effect(
+            Some(node.into()),
+            format!("{node} is still attached to {net} after the disconnect"),
+        );
+        e.facts = facts;
+        e
+    } else {
+        let mut facts = facts;
+        facts.push(fact("attached after", "no"));
+        Evidence::proven(Some(node.into()), facts)
+    };
+    Ok(Injected { evidence, undo })
+}
+
+/// Deletes the pods `p` selects (on `node` when given); proven by kubectl
+/// naming each deleted pod. A selector that matches nothing is no effect,
+/// never a pass.
+pub async fn pod_delete(
+    kubectl: &Kubectl,
+    p: &PodDelete,
+    node: Option<&NodeInfo>,
+) -> Result<Injected, KindError> {
+    let selector = p.selector.to_string();
+    let mut get = vec![
+        "-n".to_string(),
+        p.namespace.clone(),
+        "get".into(),
+        "pods".into(),
+        "-l".into(),
+        selector.clone(),
+    ];
+    if let Some(n) = node {
+        get.push("--field-selector".into());
+        get.push(format!("spec.nodeName={}", n.name));
+    }
+    get.extend(["-o".into(), "name".into()]);
+    let out = kubectl.run(get, KUBECTL_TIMEOUT).await?;
+    let pods = non_empty_lines(&out);
+    let on = node.map(|n| n.name.clone());
+    if pods.is_empty() {
+        return Ok(Injected {
+            evidence: Evidence::no_effect(
+                on,
+                format!(
+                    "selector {selector} matched no pod in {}{}",
+                    p.namespace,
+                    node.map(|n| format!(" on {}", n.name)).unwrap_or_default()
+                ),
+            ),
+            undo: None,
+        });
+    }
+    let mut del = vec!["-n".to_string(), p.namespace.clone(), "delete".into()];
+    del.extend(pods.iter().cloned());
+    del.push("--wait=false".into());
+    if let Some(g) = p.grace_period {
+        del.push(format!("--grace-period={}", g.as_secs()));
+    }
+    let out = kubectl.run(del, KUBECTL_TIMEOUT).await?;
+    let text = out.stdout_str();
+    let deleted: Vec<&String> = pods
+        .iter()
+        .filter(|pod| {
+            text.contains(&format!("{pod} deleted"))
+                || text.contains(&format!("\"{}\" deleted", pod.trim_start_matches("pod/")))
+        })
+        .collect();
+    let evidence = if deleted.len() == pods.len() {
+        Evidence::proven(on, vec![fact("deleted", pods.join(","))])
+    } else {
+        Evidence::no_effect(
+            on,
+            format!("kubectl did not confirm deleting all of {pods:?}: {text}"),
+        )
+    };
+    Ok(Injected {
+        evidence,
+        undo: None,
+    })
+}
+
+/// Runs an undo; returns what it did.
+pub async fn undo(nodes: &DockerNodes, undo: &Undo) -> Result<String, KindError> {
+    Ok(match undo {
+        Undo::Continue { node, pids } => {
+            let mut live = Vec::new();
+            for pid in pids {
+                if nodes.is_dry_run() || nodes.process_state(node, *pid).await?.is_some() {
+                    live.push(*pid);
+                }
+            }
+            if !live.is_empty() {
+                nodes.signal(node, &live, "CONT").await?;
+            }
+            format!("SIGCONT {live:?} on {node}")
+        }
+        Undo::Reconnect { node, ip } => {
+            let state = nodes.state(node).await?;
+            if nodes.is_dry_run() || !state.networks.contains_key(nodes.network()) {
+                nodes.connect(node, ip.as_deref()).await?;
+                format!("reconnected {node} to {}", nodes.network())
+            } else {
+                format!("{node} was already connected to {}", nodes.network())
+            }
+        }
+        Undo::Restore { node, path, bytes } => {
+            let now = nodes.read_file(node, path).await?;
+            if nodes.is_dry_run() || now.as_ref().is_none_or(Vec::is_empty) {
+                nodes.write_file(node, path, bytes).await?;
+                format!("restored {path} ({} bytes) on {node}", bytes.len())
+            } else {
+                format!("{path} on {node} was rewritten already; left as is")
+            }
+        }
+        Undo::RemoveStale { node, netns, ports } => {
+            for port in ports {
+                nodes.ovs_del_port(node, INTEGRATION_BRIDGE, port).await?;
+            }
+            let present = nodes.netns_list(node).await?;
+            let mut removed = Vec::new();
+            for ns in netns {
+                if (nodes.is_dry_run() || present.contains(ns)) && ns.starts_with(STALE_PREFIX) {
+                    nodes.netns_delete(node, ns).await?;
+                    removed.push(ns.clone());
+                }
+            }
+            format!("removed netns {removed:?} and ports {ports:?} on {node}")
+        }
+        Undo::KillShims { node } => {
+            let pids = nodes.pids(node, "multus-shim").await?;
+            if !pids.is_empty() {
+                nodes.signal(node, &pids, "KILL").await?;
+            }
+            format!("killed multus-shim {pids:?} on {node}")
+        }
+    })
+}
+
+fn dry_run(node: &str) -> Evidence {
+    Evidence::no_effect(
+        Some(node.into()),
+        "dry run (CHAOS_DRY_RUN=1): nothing was executed, so nothing is proven",
+    )
+}

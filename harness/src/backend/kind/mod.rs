@@ -1,0 +1,38 @@
+//! The kind backend: real kind clusters with pinned Kube-OVN and Multus,
+//! Docker as the node runtime, fault injectors that prove their effect, and a
+//! safety guard that keeps the harness off clusters it did not create.
+
+mod addons;
+mod cluster;
+mod config;
+mod docker;
+mod error;
+mod faults;
+mod kubectl;
+mod options;
+mod prereq;
+mod safety;
+mod sha256;
+mod versions;
+
+pub use addons::{Addons, patch_multus_manifest};
+pub use cluster::{KindBackend, KindCluster};
+pub use config::{CONFIG_DIR, IpFamily, KindConfig, KindNode, Networking};
+pub use docker::{
+    DOCKER_TIMEOUT, DockerNodes, KIND_NETWORK, NodeState, inspect_json, parse_inspect,
+};
+pub use error::KindError;
+pub use faults::{
+    CNI_CONF_DIR, INTEGRATION_BRIDGE, Injected, MULTUS_CONF, MULTUS_SHIM, STALE_PREFIX, Scheduled,
+    Undo, cni_config, inject, kill_process, pod_delete, reboot, resolve_cni_file, stop_process,
+    undo,
+};
+pub use kubectl::{KUBECTL_TIMEOUT, Kubectl};
+pub use options::{KindOptions, NameSource, Timeouts};
+pub use prereq::{Detected, ToolVersions, docker_reachable, kind_on_path};
+pub use safety::{CLUSTER_LABEL, Guard, NAME_PREFIX, ROLE_LABEL, new_cluster_name};
+pub use sha256::hex_digest;
+pub use versions::{
+    KindPins, KubeOvnPins, KubernetesPins, MATRIX_FILE, MultusPins, PinnedUrl, ShimInstall,
+    VersionMatrix, VersionSet, is_sha256, parse_semver,
+};

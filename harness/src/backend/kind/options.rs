@@ -1,0 +1,143 @@
+//! [`KindOptions`]: how the kind backend runs, from `CHAOS_*` variables.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::safety::NAME_PREFIX;
+
+/// How a new cluster is named.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NameSource {
+    /// `chaos-<8 hex>` from the clock and the process id.
+    Random,
+    /// Exactly this name (it must still pass the guard); for tests and plans.
+    Fixed(String),
+}
+
+/// Time limits of the long steps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// `kind create cluster`. Default 10 min.
+    pub create: Duration,
+    /// `docker pull` of one image. Default 10 min.
+    pub pull: Duration,
+    /// `kind load docker-image` of one image. Default 5 min.
+    pub load: Duration,
+    /// Kube-OVN's `install.sh`. Default 15 min.
+    pub install: Duration,
+    /// Each readiness wait after the installs. Default 5 min.
+    pub ready: Duration,
+    /// `kind export logs`. Default 5 min.
+    pub logs: Duration,
+    /// `kind delete cluster`. Default 5 min.
+    pub delete: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            create: Duration::from_secs(600),
+            pull: Duration::from_secs(600),
+            load: Duration::from_secs(300),
+            install: Duration::from_secs(900),
+            ready: Duration::from_secs(300),
+            logs: Duration::from_secs(300),
+            delete: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Options of the kind backend.
+#[derive(Clone, Debug)]
+pub struct KindOptions {
+    /// The workspace root holding `kind-configs/` and `versions.yaml`.
+    pub workspace: PathBuf,
+    /// A private folder for kubeconfigs and downloaded manifests (never
+    /// `~/.kube`). Default: a fresh folder under the system temp dir.
+    pub state_dir: PathBuf,
+    /// Where `kind export logs` writes when provisioning fails.
+    pub logs_dir: PathBuf,
+    /// Prefix of cluster names the harness makes. Default `chaos-`.
+    pub prefix: String,
+    /// `CHAOS_CLUSTER`: reuse this existing cluster instead of creating one
+    /// (it is then never deleted by the harness).
+    pub reuse: Option<String>,
+    /// How new clusters are named.
+    pub names: NameSource,
+    /// `CHAOS_DRY_RUN=1`: run nothing, print the command plan.
+    pub dry_run: bool,
+    /// `CHAOS_ALLOW_UNPINNED=1`: apply manifests that have no sha256 pin.
+    pub allow_unpinned: bool,
+    /// `CHAOS_KEEP_CLUSTER=1`: the cluster is kept after the run.
+    pub keep: bool,
+    /// Enable Kube-OVN's VPC NAT gateway (`ENABLE_NAT_GW=true`,
+    /// `CNI_CONFIG_PRIORITY=10` as in Kube-OVN's `kind-install-vpc-nat-gw`).
+    pub nat_gateway: bool,
+    /// Time limits.
+    pub timeouts: Timeouts,
+}
+
+impl KindOptions {
+    /// Options for `workspace`, with defaults for everything else.
+    pub fn new(workspace: impl Into<PathBuf>) -> Self {
+        let workspace = workspace.into();
+        KindOptions {
+            state_dir: std::env::temp_dir().join(format!("cni-chaos-kind-{}", std::process::id())),
+            logs_dir: workspace.join("reports").join("kind-logs"),
+            workspace,
+            prefix: NAME_PREFIX.into(),
+            reuse: None,
+            names: NameSource::Random,
+            dry_run: false,
+            allow_unpinned: false,
+            keep: false,
+            nat_gateway: false,
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    /// Reads `CHAOS_CLUSTER`, `CHAOS_DRY_RUN`, `CHAOS_ALLOW_UNPINNED`,
+    /// `CHAOS_KEEP_CLUSTER`, `CHAOS_NAT_GW` and `CHAOS_REPORT_DIR` through
+    /// `get`, on top of [`KindOptions::new`].
+    pub fn from_lookup(
+        workspace: impl Into<PathBuf>,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Self {
+        let mut o = Self::new(workspace);
+        let on = |k: &str| matches!(get(k).as_deref().map(str::trim), Some("1" | "true" | "yes"));
+        o.reuse = get("CHAOS_CLUSTER").filter(|s| !s.trim().is_empty());
+        o.dry_run = on("CHAOS_DRY_RUN");
+        o.allow_unpinned = on("CHAOS_ALLOW_UNPINNED");
+        o.keep = on("CHAOS_KEEP_CLUSTER");
+        o.nat_gateway = on("CHAOS_NAT_GW");
+        if let Some(r) = get("CHAOS_REPORT_DIR").filter(|s| !s.trim().is_empty()) {
+            o.logs_dir = PathBuf::from(r).join("kind-logs");
+        }
+        o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env() {
+        let vars = [
+            ("CHAOS_CLUSTER", "chaos-keep"),
+            ("CHAOS_DRY_RUN", "1"),
+            ("CHAOS_REPORT_DIR", "/r"),
+        ];
+        let o = KindOptions::from_lookup("/w", |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        });
+        assert_eq!(o.reuse.as_deref(), Some("chaos-keep"));
+        assert!(o.dry_run && !o.allow_unpinned && !o.keep);
+        assert_eq!(o.logs_dir, PathBuf::from("/r/kind-logs"));
+        let o = KindOptions::from_lookup("/w", |_| None);
+        assert!(o.reuse.is_none() && !o.dry_run);
+        assert_eq!(o.logs_dir, PathBuf::from("/w/reports/kind-logs"));
+    }
+}
