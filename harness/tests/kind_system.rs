@@ -1,0 +1,693 @@
+//! Tier-3 system tests of the kind backend's node runtime and fault
+//! injectors: real Docker containers named and labelled exactly like kind
+//! nodes, real Open vSwitch (userspace datapath), real network namespaces.
+//!
+//! They use the Docker daemon in `DOCKER_HOST` (`.ci/run` starts a private
+//! one). Without Docker, OVS, a static busybox or `/dev/net/tun` each test
+//! prints `SKIPPED: <reason>` to stderr and returns, unless
+//! `CHAOS_SYSTEM_TESTS=require`, when it fails instead.
+//!
+//! The node image is `FROM scratch` with busybox-static; the host's `/usr`
+//! (OVS binaries and schema, iproute2, shared libraries) and
+//! `/etc/alternatives` are bind-mounted read-only. Nodes run with
+//! `--tmpfs /run --tmpfs /tmp` like kind nodes (kubernetes-sigs/kind
+//! pkg/cluster/internal/providers/docker/provision.go), but with NET_ADMIN,
+//! SYS_ADMIN and `/dev/net/tun` instead of `--privileged`. `/etc/cni` and
+//! `/opt/cni/bin` are volumes, so a restart keeps them as kind's `/var`
+//! volume and image layers do. Everything a test makes is removed by name in
+//! a Drop guard.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cni_chaos::backend::NodeInfo;
+use cni_chaos::backend::kind::{
+    self, CLUSTER_LABEL, DockerNodes, Guard, ROLE_LABEL, STALE_PREFIX, Undo,
+};
+use cni_chaos::exec::{Command, LocalRunner, Output, Runner};
+use cni_chaos::fault::{
+    CniConfig, CniConfigAction, CniFile, Fault, NetworkPartition, NodeReboot, NodeRole, NodeTarget,
+    OvsKill, OvsProcess, OvsSignal, RebootMode, StaleNetns,
+};
+
+/// Starts ovsdb-server and ovs-vswitchd inside a node (the database lives in
+/// the container layer, the sockets and pidfiles in the /run tmpfs).
+const START_OVS: &str = "set -e; mkdir -p /run/openvswitch /var/log/openvswitch; \
+    [ -f /etc/openvswitch/conf.db ] || ovsdb-tool create /etc/openvswitch/conf.db /usr/share/openvswitch/vswitch.ovsschema; \
+    ovsdb-server --remote=punix:/run/openvswitch/db.sock --pidfile=/run/openvswitch/ovsdb-server.pid --detach --log-file=/tmp/ovsdb-server.log /etc/openvswitch/conf.db; \
+    ovs-vsctl --no-wait init; \
+    ovs-vswitchd --pidfile=/run/openvswitch/ovs-vswitchd.pid --detach --log-file=/tmp/ovs-vswitchd.log unix:/run/openvswitch/db.sock";
+
+/// Restarts ovs-vswitchd only (what ovs-ovn's liveness restart does).
+const START_VSWITCHD: &str = "ovs-vswitchd --pidfile=/run/openvswitch/ovs-vswitchd.pid --detach --log-file=/tmp/ovs-vswitchd.log unix:/run/openvswitch/db.sock";
+
+/// Two namespaces `a` (10.99.0.1) and `b` (10.99.0.2) joined by veth ports on
+/// a userspace-datapath bridge. `ip` is the host's iproute2 by full path,
+/// since busybox sh prefers its own applets.
+const BRIDGE_TWO_NETNS: &str = "set -e; IP=/usr/bin/ip; \
+    $IP netns add a; $IP netns add b; \
+    $IP link add va0 type veth peer name va1; $IP link add vb0 type veth peer name vb1; \
+    $IP link set va1 netns a; $IP link set vb1 netns b; \
+    $IP -n a addr add 10.99.0.1/24 dev va1; $IP -n b addr add 10.99.0.2/24 dev vb1; \
+    $IP -n a link set va1 up; $IP -n b link set vb1 up; $IP -n a link set lo up; $IP -n b link set lo up; \
+    $IP link set va0 up; $IP link set vb0 up; \
+    ovs-vsctl --timeout=10 add-br br0 -- set bridge br0 datapath_type=netdev; \
+    ovs-vsctl --timeout=10 add-port br0 va0; ovs-vsctl --timeout=10 add-port br0 vb0";
+
+/// PID 1 of a node: a shell that reaps the daemons reparented to it (a
+/// bare `sleep` would leave killed daemons as zombies).
+const INIT: &str = "trap 'exit 0' TERM; while :; do sleep 1 & wait $!; done";
+
+fn say(line: &str) {
+    // Straight to the process's stderr, past libtest's capture, so the CI
+    // log shows it.
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// Runs a command on this machine (setup and cleanup, outside the code
+/// under test), blocking, through the harness's own runner.
+fn host(argv: &[&str]) -> Output {
+    host_cmd(Command::new(argv[0]).args(argv[1..].iter().copied()))
+}
+
+fn host_cmd(cmd: Command) -> Output {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(LocalRunner::new().output(&cmd))
+        })
+        .join()
+        .expect("runner thread")
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn host_ok(argv: &[&str]) -> String {
+    let out = host(argv);
+    assert!(
+        out.success(),
+        "`{}` failed: {}{}",
+        argv.join(" "),
+        out.stdout_str(),
+        out.stderr_str()
+    );
+    out.stdout_str().into_owned()
+}
+
+/// Why the system tests cannot run here, if they cannot.
+fn missing_prerequisite() -> Option<String> {
+    let out = host(&["docker", "version", "--format", "{{.Server.Version}}"]);
+    if !out.success() {
+        return Some(format!(
+            "no reachable Docker daemon (DOCKER_HOST={}): {}",
+            std::env::var("DOCKER_HOST").unwrap_or_default(),
+            out.stderr_str().lines().next().unwrap_or("")
+        ));
+    }
+    for path in [
+        "/usr/sbin/ovs-vswitchd",
+        "/usr/sbin/ovsdb-server",
+        "/usr/bin/ovs-vsctl",
+        "/usr/bin/ovs-appctl",
+        "/usr/bin/ovsdb-tool",
+        "/usr/share/openvswitch/vswitch.ovsschema",
+        "/usr/bin/ip",
+        "/bin/busybox",
+        "/dev/net/tun",
+    ] {
+        if !std::path::Path::new(path).exists() {
+            return Some(format!(
+                "{path} is missing (openvswitch-switch, iproute2, busybox-static)"
+            ));
+        }
+    }
+    let ldd = host(&["ldd", "/bin/busybox"]);
+    if ldd.success() {
+        return Some("/bin/busybox is dynamically linked; install busybox-static".into());
+    }
+    None
+}
+
+/// `true` when the test should go on; prints the skip or panics under
+/// `CHAOS_SYSTEM_TESTS=require`.
+fn prerequisites(test: &str) -> bool {
+    let Some(reason) = missing_prerequisite() else {
+        return true;
+    };
+    if std::env::var("CHAOS_SYSTEM_TESTS").as_deref() == Ok("require") {
+        panic!("{test}: CHAOS_SYSTEM_TESTS=require, but {reason}");
+    }
+    say(&format!("SKIPPED: kind_system::{test}: {reason}"));
+    false
+}
+
+fn unique(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "chaos-systest-{tag}-{}-{:05x}",
+        std::process::id(),
+        nanos & 0xfffff
+    )
+}
+
+/// A fake kind cluster; everything in it is removed by name on drop.
+struct SysCluster {
+    name: String,
+    image: String,
+    network: String,
+    containers: Vec<String>,
+    volumes: Vec<String>,
+    extra: Vec<String>,
+}
+
+impl SysCluster {
+    /// Builds the node image and starts `workers` workers and a control plane.
+    fn start(tag: &str, workers: usize, subnet: Option<&str>) -> Self {
+        let name = unique(tag);
+        let mut c = SysCluster {
+            image: format!("cni-chaos-systest-node:{name}"),
+            network: format!("{name}-net"),
+            name,
+            containers: Vec::new(),
+            volumes: Vec::new(),
+            extra: Vec::new(),
+        };
+        let ctx = tempfile::tempdir().expect("tempdir");
+        std::fs::copy("/bin/busybox", ctx.path().join("busybox")).expect("copy busybox");
+        std::fs::write(
+            ctx.path().join("Dockerfile"),
+            "FROM scratch\n\
+             COPY busybox /bin/busybox\n\
+             RUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox --install -s /bin && ln -s usr/lib /lib && ln -s usr/lib64 /lib64 && ln -s usr/sbin /sbin && mkdir -p /etc/cni /opt/cni/bin /var /run /tmp /etc/openvswitch /etc/alternatives && ln -s /run /var/run\"]\n",
+        )
+        .expect("Dockerfile");
+        host_cmd(
+            Command::new("docker")
+                .args(["build", "-q", "-t", &c.image])
+                .arg(ctx.path().display().to_string())
+                .env("DOCKER_BUILDKIT", "0")
+                .timeout(Duration::from_secs(120)),
+        );
+        let mut net = vec!["docker", "network", "create"];
+        if let Some(s) = subnet {
+            net.extend(["--subnet", s]);
+        }
+        net.push(&c.network);
+        host_ok(&net);
+        let mut nodes = vec![(format!("{}-control-plane", c.name), "control-plane")];
+        for i in 0..workers {
+            let suffix = if i == 0 {
+                String::new()
+            } else {
+                (i + 1).to_string()
+            };
+            nodes.push((format!("{}-worker{suffix}", c.name), "worker"));
+        }
+        for (node, role) in nodes {
+            c.run_node(&node, role, true);
+        }
+        c
+    }
+
+    /// Starts one node container; `labelled: false` makes an impostor.
+    fn run_node(&mut self, node: &str, role: &str, labelled: bool) {
+        let cni = format!("{node}-etc-cni");
+        let bin = format!("{node}-opt-cni-bin");
+        self.volumes.push(cni.clone());
+        self.volumes.push(bin.clone());
+        self.containers.push(node.to_string());
+        let cluster_label = format!("{CLUSTER_LABEL}={}", self.name);
+        let role_label = format!("{ROLE_LABEL}={role}");
+        let etc = format!("{cni}:/etc/cni");
+        let opt = format!("{bin}:/opt/cni/bin");
+        let mut argv = vec![
+            "docker",
+            "run",
+            "-d",
+            "--name",
+            node,
+            "--hostname",
+            node,
+            "--network",
+            &self.network,
+        ];
+        if labelled {
+            argv.extend(["--label", &cluster_label, "--label", &role_label]);
+        }
+        argv.extend([
+            "--tmpfs",
+            "/run",
+            "--tmpfs",
+            "/tmp",
+            "--cap-add",
+            "NET_ADMIN",
+            "--cap-add",
+            "SYS_ADMIN",
+            "--device",
+            "/dev/net/tun",
+            "-v",
+            "/usr:/usr:ro",
+            "-v",
+            "/etc/alternatives:/etc/alternatives:ro",
+            "-v",
+            &etc,
+            "-v",
+            &opt,
+            "-e",
+            "PATH=/usr/bin:/usr/sbin:/bin",
+            &self.image,
+            "/bin/sh",
+            "-c",
+            INIT,
+        ]);
+        host_ok(&argv);
+    }
+
+    fn node(&self, suffix: &str) -> String {
+        format!("{}-{suffix}", self.name)
+    }
+
+    fn info(&self, suffix: &str) -> NodeInfo {
+        NodeInfo {
+            name: self.node(suffix),
+            role: if suffix.starts_with("control") {
+                NodeRole::ControlPlane
+            } else {
+                NodeRole::Worker
+            },
+            internal_ip: None,
+        }
+    }
+
+    fn runtime(&self) -> DockerNodes {
+        let runner: Arc<dyn Runner> = Arc::new(LocalRunner::new());
+        DockerNodes::new(runner, &self.name, Guard::harness(None)).with_network(&self.network)
+    }
+
+    fn sh(&self, node: &str, script: &str) -> Output {
+        host(&["docker", "exec", node, "sh", "-c", script])
+    }
+
+    fn sh_ok(&self, node: &str, script: &str) -> String {
+        let out = self.sh(node, script);
+        assert!(
+            out.success(),
+            "in {node}: `{script}` failed: {}{}",
+            out.stdout_str(),
+            out.stderr_str()
+        );
+        out.stdout_str().into_owned()
+    }
+}
+
+impl Drop for SysCluster {
+    fn drop(&mut self) {
+        for c in self.containers.iter().chain(&self.extra) {
+            host(&["docker", "rm", "-f", "-v", c]);
+        }
+        for v in &self.volumes {
+            host(&["docker", "volume", "rm", "-f", v]);
+        }
+        host(&["docker", "network", "rm", &self.network]);
+        host(&["docker", "rmi", "-f", &self.image]);
+    }
+}
+
+fn fault_target(suffix: &str) -> NodeTarget {
+    NodeTarget::Name {
+        name: suffix.to_string(),
+    }
+}
+
+fn fact<'a>(facts: &'a [(String, String)], key: &str) -> &'a str {
+    facts
+        .iter()
+        .find(|(k, _)| k == key)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+#[tokio::test]
+async fn node_reboot_graceful_and_hard_wipe_run_and_keep_cni() {
+    if !prerequisites("node_reboot_graceful_and_hard_wipe_run_and_keep_cni") {
+        return;
+    }
+    let c = SysCluster::start("reboot", 1, None);
+    let worker = c.node("worker");
+    let nodes = c.runtime();
+    for mode in [RebootMode::Graceful, RebootMode::Hard] {
+        c.sh_ok(
+            &worker,
+            "echo up > /run/marker && mkdir -p /etc/cni/net.d && echo '{}' > /etc/cni/net.d/00-multus.conf && echo shim > /opt/cni/bin/multus-shim",
+        );
+        let before = nodes.inspect(&worker).await.unwrap();
+        let fault = Fault::NodeReboot(NodeReboot {
+            target: fault_target("worker"),
+            mode,
+            timeout: Duration::from_secs(2),
+        });
+        let started = Instant::now();
+        let injected = kind::inject(&nodes, None, &fault, Some(&c.info("worker")))
+            .await
+            .unwrap();
+        let e = &injected.evidence;
+        assert!(e.took_effect, "{mode:?}: {e:?}");
+        assert_eq!(fact(&e.facts, "StartedAt before"), before.started_at);
+        assert_ne!(fact(&e.facts, "StartedAt after"), before.started_at);
+        let after = nodes.inspect(&worker).await.unwrap();
+        assert!(after.running);
+        assert_ne!(after.started_at, before.started_at);
+        // /run is a tmpfs: wiped. /etc/cni and /opt/cni/bin persist.
+        assert!(
+            !c.sh(&worker, "test -e /run/marker").success(),
+            "/run survived"
+        );
+        assert_eq!(
+            c.sh_ok(&worker, "cat /etc/cni/net.d/00-multus.conf").trim(),
+            "{}"
+        );
+        assert_eq!(
+            c.sh_ok(&worker, "cat /opt/cni/bin/multus-shim").trim(),
+            "shim"
+        );
+        say(&format!(
+            "SYSTEM: node-reboot {mode:?} of {worker}: StartedAt {} -> {} in {:?}; /run wiped, /etc/cni/net.d and /opt/cni/bin kept",
+            before.started_at,
+            after.started_at,
+            started.elapsed()
+        ));
+    }
+}
+
+#[tokio::test]
+async fn ovs_vswitchd_kill_breaks_forwarding_until_restarted() {
+    if !prerequisites("ovs_vswitchd_kill_breaks_forwarding_until_restarted") {
+        return;
+    }
+    let c = SysCluster::start("ovs", 1, None);
+    let worker = c.node("worker");
+    let nodes = c.runtime();
+    c.sh_ok(&worker, START_OVS);
+    c.sh_ok(&worker, BRIDGE_TWO_NETNS);
+    let ping = || {
+        c.sh(&worker, "/usr/bin/ip netns exec a ping -c1 -W1 10.99.0.2")
+            .success()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ping() {
+        assert!(Instant::now() < deadline, "the bridge never forwarded");
+    }
+    assert!(nodes.ovs_responds(&worker, "ovs-vswitchd").await.unwrap());
+    let old = nodes.pids(&worker, "ovs-vswitchd").await.unwrap();
+    assert_eq!(old.len(), 1, "{old:?}");
+
+    let fault = Fault::OvsKill(OvsKill {
+        target: fault_target("worker"),
+        process: OvsProcess::OvsVswitchd,
+        signal: OvsSignal::Kill,
+        stop_for: None,
+    });
+    let killed_at = Instant::now();
+    let injected = kind::inject(&nodes, None, &fault, Some(&c.info("worker")))
+        .await
+        .unwrap();
+    assert!(injected.evidence.took_effect, "{:?}", injected.evidence);
+    assert!(injected.undo.is_none());
+    assert_eq!(
+        fact(&injected.evidence.facts, "ovs-vswitchd PID before"),
+        old[0].to_string()
+    );
+    assert!(
+        nodes
+            .pids(&worker, "ovs-vswitchd")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !nodes.ovs_responds(&worker, "ovs-vswitchd").await.unwrap(),
+        "the health check must fail while ovs-vswitchd is gone"
+    );
+    assert!(!ping(), "forwarding must stop without ovs-vswitchd");
+
+    // What ovs-ovn's liveness probe does: start it again.
+    let restart_at = killed_at.elapsed();
+    c.sh_ok(&worker, START_VSWITCHD);
+    let new = nodes.pids(&worker, "ovs-vswitchd").await.unwrap();
+    assert_eq!(new.len(), 1);
+    assert_ne!(new, old, "a new ovs-vswitchd has a new PID");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ping() {
+        assert!(Instant::now() < deadline, "forwarding never came back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let recovered = killed_at.elapsed();
+    assert!(nodes.ovs_responds(&worker, "ovs-vswitchd").await.unwrap());
+    say(&format!(
+        "SYSTEM: ovs-vswitchd SIGKILL on {worker}: PID {} -> {}; restarted after {} ms; bridge forwarding between netns a and b again {} ms after the kill ({} ms after the restart)",
+        old[0],
+        new[0],
+        restart_at.as_millis(),
+        recovered.as_millis(),
+        (recovered - restart_at).as_millis()
+    ));
+
+    // SIGSTOP freezes it (health check fails), the undo SIGCONTs it.
+    let fault = Fault::OvsKill(OvsKill {
+        target: fault_target("worker"),
+        process: OvsProcess::OvsVswitchd,
+        signal: OvsSignal::Stop,
+        stop_for: Some(Duration::from_secs(1)),
+    });
+    let injected = kind::inject(&nodes, None, &fault, Some(&c.info("worker")))
+        .await
+        .unwrap();
+    assert!(injected.evidence.took_effect, "{:?}", injected.evidence);
+    let scheduled = injected.undo.expect("a stop is undone");
+    assert_eq!(scheduled.after, Some(Duration::from_secs(1)));
+    assert!(!nodes.ovs_responds(&worker, "ovs-vswitchd").await.unwrap());
+    kind::undo(&nodes, &scheduled.undo).await.unwrap();
+    assert_eq!(
+        nodes
+            .process_state(&worker, new[0])
+            .await
+            .unwrap()
+            .map(|s| s != 'T'),
+        Some(true)
+    );
+    assert!(nodes.ovs_responds(&worker, "ovs-vswitchd").await.unwrap());
+    say(&format!(
+        "SYSTEM: ovs-vswitchd SIGSTOP/SIGCONT on {worker}: frozen, health check failed, resumed"
+    ));
+}
+
+#[tokio::test]
+async fn stale_netns_and_ports_are_injected_detected_and_cleaned() {
+    if !prerequisites("stale_netns_and_ports_are_injected_detected_and_cleaned") {
+        return;
+    }
+    let c = SysCluster::start("netns", 1, None);
+    let worker = c.node("worker");
+    let nodes = c.runtime();
+    c.sh_ok(&worker, START_OVS);
+    c.sh_ok(
+        &worker,
+        "ovs-vsctl --timeout=10 add-br br-int -- set bridge br-int datapath_type=netdev",
+    );
+    // A namespace in use is not stale.
+    c.sh_ok(
+        &worker,
+        "/usr/bin/ip netns add busy && (/usr/bin/ip netns exec busy sleep 300 >/dev/null 2>&1 &)",
+    );
+    let fault = Fault::StaleNetns(StaleNetns {
+        target: fault_target("worker"),
+        count: 3,
+        ovs_ports: true,
+    });
+    let injected = kind::inject(&nodes, None, &fault, Some(&c.info("worker")))
+        .await
+        .unwrap();
+    assert!(injected.evidence.took_effect, "{:?}", injected.evidence);
+    let stale = nodes.stale_netns(&worker).await.unwrap();
+    let mine: Vec<String> = (0..3).map(|i| format!("{STALE_PREFIX}{i}")).collect();
+    for ns in &mine {
+        assert!(stale.contains(ns), "{ns} not detected as stale: {stale:?}");
+    }
+    assert!(!stale.contains(&"busy".to_string()), "{stale:?}");
+    let ports = nodes.ovs_ports(&worker, "br-int").await.unwrap();
+    assert_eq!(ports, mine);
+    let scheduled = injected.undo.expect("stale netns are cleaned on revert");
+    assert!(matches!(scheduled.undo, Undo::RemoveStale { .. }));
+    kind::undo(&nodes, &scheduled.undo).await.unwrap();
+    let left = nodes.netns_list(&worker).await.unwrap();
+    assert_eq!(left, vec!["busy".to_string()]);
+    assert!(nodes.ovs_ports(&worker, "br-int").await.unwrap().is_empty());
+    say(&format!(
+        "SYSTEM: stale-netns on {worker}: {} namespaces and ports injected, detected as stale (the busy one was not), cleaned",
+        mine.len()
+    ));
+}
+
+#[tokio::test]
+async fn cni_config_removal_truncation_and_delayed_rewrite() {
+    if !prerequisites("cni_config_removal_truncation_and_delayed_rewrite") {
+        return;
+    }
+    let c = SysCluster::start("cni", 1, None);
+    let worker = c.node("worker");
+    let nodes = c.runtime();
+    let conflist = r#"{"cniVersion":"0.3.1","name":"kube-ovn","plugins":[{"type":"kube-ovn"}]}"#;
+    c.sh_ok(
+        &worker,
+        &format!("mkdir -p /etc/cni/net.d && printf '%s' '{conflist}' > /etc/cni/net.d/01-kube-ovn.conflist"),
+    );
+    let path = "/etc/cni/net.d/01-kube-ovn.conflist";
+    for action in [
+        CniConfigAction::Remove,
+        CniConfigAction::Truncate,
+        CniConfigAction::DelayedRewrite {
+            delay: Duration::from_millis(300),
+        },
+    ] {
+        let fault = Fault::CniConfig(CniConfig {
+            target: fault_target("worker"),
+            action,
+            file: CniFile::KubeOvn,
+        });
+        let injected = kind::inject(&nodes, None, &fault, Some(&c.info("worker")))
+            .await
+            .unwrap();
+        let e = &injected.evidence;
+        assert!(e.took_effect, "{action:?}: {e:?}");
+        assert_eq!(fact(&e.facts, "file"), path);
+        let now = nodes.read_file(&worker, path).await.unwrap();
+        match action {
+            CniConfigAction::Truncate => assert_eq!(now, Some(Vec::new())),
+            _ => assert_eq!(now, None),
+        }
+        let scheduled = injected.undo.expect("the file is restored");
+        if let Some(after) = scheduled.after {
+            tokio::time::sleep(after).await;
+        }
+        let did = kind::undo(&nodes, &scheduled.undo).await.unwrap();
+        assert!(did.starts_with("restored"), "{did}");
+        assert_eq!(
+            nodes.read_file(&worker, path).await.unwrap().as_deref(),
+            Some(conflist.as_bytes())
+        );
+    }
+    // A file that is not there: no effect, never a pass.
+    let fault = Fault::CniConfig(CniConfig {
+        target: fault_target("worker"),
+        action: CniConfigAction::Remove,
+        file: CniFile::Multus,
+    });
+    let injected = kind::inject(&nodes, None, &fault, Some(&c.info("worker")))
+        .await
+        .unwrap();
+    assert!(!injected.evidence.took_effect);
+    say(&format!(
+        "SYSTEM: cni-config on {worker}: remove, truncate and delayed rewrite of {path} proven and restored; a missing 00-multus.conf is reported as no effect"
+    ));
+}
+
+#[tokio::test]
+async fn network_partition_and_heal_keep_the_address() {
+    if !prerequisites("network_partition_and_heal_keep_the_address") {
+        return;
+    }
+    let octet = 100 + std::process::id() % 150;
+    let subnet = format!("10.213.{octet}.0/24");
+    let c = SysCluster::start("part", 1, Some(&subnet));
+    let worker = c.node("worker");
+    let cp = c.node("control-plane");
+    let nodes = c.runtime();
+    let before = nodes.inspect(&worker).await.unwrap();
+    let ip = before.networks[&c.network].clone();
+    let reach = || c.sh(&cp, &format!("ping -c1 -W1 {ip}")).success();
+    assert!(reach(), "nodes must reach each other before the partition");
+    let fault = Fault::NetworkPartition(NetworkPartition {
+        target: fault_target("worker"),
+        duration: Duration::from_millis(500),
+    });
+    let injected = kind::inject(&nodes, None, &fault, Some(&c.info("worker")))
+        .await
+        .unwrap();
+    assert!(injected.evidence.took_effect, "{:?}", injected.evidence);
+    assert!(!reach(), "the partitioned node must be unreachable");
+    let scheduled = injected.undo.expect("a partition heals");
+    assert_eq!(scheduled.after, Some(Duration::from_millis(500)));
+    kind::undo(&nodes, &scheduled.undo).await.unwrap();
+    let after = nodes.inspect(&worker).await.unwrap();
+    assert_eq!(
+        after.networks.get(&c.network),
+        Some(&ip),
+        "the address must be kept"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !reach() {
+        assert!(Instant::now() < deadline, "never reachable again");
+    }
+    // Undoing twice is harmless.
+    let again = kind::undo(&nodes, &scheduled.undo).await.unwrap();
+    assert!(again.contains("already connected"), "{again}");
+    say(&format!(
+        "SYSTEM: network-partition of {worker}: disconnected from {}, unreachable, reconnected with {ip}",
+        c.network
+    ));
+}
+
+#[tokio::test]
+async fn the_guard_refuses_containers_that_are_not_nodes_of_the_cluster() {
+    if !prerequisites("the_guard_refuses_containers_that_are_not_nodes_of_the_cluster") {
+        return;
+    }
+    let mut c = SysCluster::start("guard", 0, None);
+    let impostor = c.node("worker");
+    c.run_node(&impostor, "worker", false);
+    let nodes = c.runtime();
+    let before = nodes.inspect(&impostor).await.unwrap();
+    let err = kind::reboot(&nodes, &impostor, None).await.unwrap_err();
+    assert!(matches!(err, kind::KindError::Unsafe { .. }), "{err}");
+    assert!(
+        err.to_string().contains("no io.x-k8s.kind.cluster label"),
+        "{err}"
+    );
+    let after = nodes.inspect(&impostor).await.unwrap();
+    assert_eq!(
+        before.started_at, after.started_at,
+        "the impostor was touched"
+    );
+    // A labelled node of another cluster is refused too.
+    let other = DockerNodes::new(
+        Arc::new(LocalRunner::new()),
+        "chaos-someone-else",
+        Guard::harness(None),
+    );
+    let err = other
+        .exec(&c.node("control-plane"), &["true"])
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("not \"chaos-someone-else\""),
+        "{err}"
+    );
+    let listed: BTreeMap<String, Option<NodeRole>> =
+        nodes.list().await.unwrap().into_iter().collect();
+    assert_eq!(
+        listed.len(),
+        1,
+        "only the labelled node is listed: {listed:?}"
+    );
+    say(&format!(
+        "SYSTEM: guard on {}: an unlabelled container and another cluster's node were refused before any command",
+        c.name
+    ));
+}
