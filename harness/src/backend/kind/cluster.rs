@@ -104,6 +104,7 @@ impl KindBackend {
                 "deleting {name} after the failed {step} failed: {e}; delete it with `kind delete cluster --name {name}`"
             );
         }
+        remove_state(kubeconfig);
         KindError::Provision {
             cluster: name.to_string(),
             step: step.to_string(),
@@ -542,6 +543,17 @@ impl KindCluster {
     }
 }
 
+/// Removes the harness's private folder of a cluster (the kubeconfig's
+/// folder), and its parent when that is then empty.
+fn remove_state(kubeconfig: &Path) {
+    if let Some(dir) = kubeconfig.parent() {
+        let _ = std::fs::remove_dir_all(dir);
+        if let Some(parent) = dir.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+}
+
 async fn kube_client(kubeconfig: &Path, cluster: &str) -> Result<kube::Client, String> {
     let kc = kube::config::Kubeconfig::read_from(kubeconfig).map_err(|e| e.to_string())?;
     let opts = kube::config::KubeConfigOptions {
@@ -797,26 +809,22 @@ impl Cluster for KindCluster {
                 "cni-chaos: cluster {} came from CHAOS_CLUSTER and is left in place",
                 i.name
             );
-            return Ok(());
+        } else {
+            i.guard.check_cluster(&i.name)?;
+            let kc = i.kubectl.kubeconfig().display().to_string();
+            let cmd = Command::new("kind")
+                .args([
+                    "delete",
+                    "cluster",
+                    "--name",
+                    i.name.as_str(),
+                    "--kubeconfig",
+                    kc.as_str(),
+                ])
+                .timeout(i.timeouts.delete);
+            i.runner.run(&cmd).await?;
         }
-        i.guard.check_cluster(&i.name)?;
-        let kc = i.kubectl.kubeconfig().display().to_string();
-        let cmd = Command::new("kind")
-            .args([
-                "delete",
-                "cluster",
-                "--name",
-                i.name.as_str(),
-                "--kubeconfig",
-                kc.as_str(),
-            ])
-            .timeout(i.timeouts.delete);
-        i.runner.run(&cmd).await?;
-        if !i.dry_run
-            && let Some(dir) = i.kubectl.kubeconfig().parent()
-        {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        remove_state(i.kubectl.kubeconfig());
         Ok(())
     }
 }

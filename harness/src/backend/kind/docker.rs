@@ -161,6 +161,10 @@ impl DockerNodes {
     /// destructive method calls this first.
     pub async fn guarded(&self, name: &str) -> Result<NodeState, KindError> {
         if self.dry_run {
+            // Planned like the real run, answered from the plan.
+            self.runner
+                .run(&self.docker().args(["inspect", "--type", "container", name]))
+                .await?;
             return Ok(self.planned_state(name));
         }
         let state = self.inspect(name).await?;

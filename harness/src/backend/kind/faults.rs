@@ -229,7 +229,10 @@ pub async fn kill_process(
 ) -> Result<Evidence, KindError> {
     let pids = nodes.pids(node, process).await?;
     if nodes.is_dry_run() {
-        nodes.signal(node, &[0], "KILL").await?;
+        let placeholder = format!("<PIDs of {process}>");
+        nodes
+            .exec(node, &["kill", "-s", "KILL", &placeholder])
+            .await?;
         return Ok(dry_run(node));
     }
     if pids.is_empty() {
@@ -291,8 +294,11 @@ pub async fn stop_process(
 ) -> Result<(Evidence, Vec<u32>), KindError> {
     let pids = nodes.pids(node, process).await?;
     if nodes.is_dry_run() {
-        nodes.signal(node, &[0], "STOP").await?;
-        return Ok((dry_run(node), vec![0]));
+        let placeholder = format!("<PIDs of {process}>");
+        nodes
+            .exec(node, &["kill", "-s", "STOP", &placeholder])
+            .await?;
+        return Ok((dry_run(node), Vec::new()));
     }
     if pids.is_empty() {
         return Ok((

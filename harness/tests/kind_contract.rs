@@ -1,0 +1,1205 @@
+//! Contract tests of the kind backend (tier 1): the exact argv sequences it
+//! issues for create, install, every fault and its revert, log export and
+//! delete, on success and failure paths, pinned with a [`ScriptedRunner`].
+//! No Docker, kind or cluster is needed.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cni_chaos::backend::kind::{
+    self, Guard, KindBackend, KindCluster, KindConfig, KindError, KindOptions, NameSource,
+    hex_digest, inspect_json,
+};
+use cni_chaos::backend::{Backend, BackendError, Cluster, NodeInfo, select_node};
+use cni_chaos::exec::{ExecError, Expectation, LocalRunner, Runner, ScriptedRunner};
+use cni_chaos::fault::{
+    CniConfig, CniConfigAction, CniFile, Evidence, Fault, LeftoverMultusConfig, NetworkPartition,
+    NodeReboot, NodeRole, NodeTarget, OvsKill, OvsProcess, OvsSignal, PodDelete, RebootMode,
+    StaleNetns,
+};
+use cni_chaos::suite::{ClusterProfile, LabelSelector};
+use tokio_util::sync::CancellationToken;
+
+const CLUSTER: &str = "chaos-contract";
+const WORKER: &str = "chaos-contract-worker";
+const INSTALL_SH: &str = "#!/usr/bin/env bash\necho install kube-ovn\n";
+const MULTUS_YML: &str = "image: ghcr.io/k8snetworkplumbingwg/multus-cni:snapshot-thick\n";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A workspace with the real kind configs and a one-cell matrix whose pins
+/// match the test's install script and manifest (or not, with `pin_ok`).
+fn workspace(pin_ok: bool) -> tempfile::TempDir {
+    let ws = tempfile::tempdir().unwrap();
+    let configs = ws.path().join("kind-configs");
+    std::fs::create_dir_all(&configs).unwrap();
+    std::fs::copy(
+        repo().join("kind-configs/default.yaml"),
+        configs.join("default.yaml"),
+    )
+    .unwrap();
+    let multus_sha = if pin_ok {
+        hex_digest(MULTUS_YML.as_bytes())
+    } else {
+        "0".repeat(64)
+    };
+    let matrix = format!(
+        r"schema: 1
+kind: {{min-version: v0.31.0}}
+sets:
+  default:
+    description: contract
+    kubernetes: {{node-image: 'kindest/node:v1.35.0@sha256:452d707d4862f52530247495d180205e029056831160e22870e37e3f6c1ac31f'}}
+    kube-ovn:
+      version: v1.16.2
+      install-script: {{url: 'https://example.invalid/v1.16.2/install.sh', sha256: {}}}
+      image: docker.io/kubeovn/kube-ovn:v1.16.2
+      nat-gateway-image: docker.io/kubeovn/vpc-nat-gateway:v1.16.2
+    multus:
+      version: v4.2.4
+      manifest: {{url: 'https://example.invalid/v4.2.4/multus-daemonset-thick.yml', sha256: {multus_sha}}}
+      image: ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.4-thick
+      shim-install: install-multus
+",
+        hex_digest(INSTALL_SH.as_bytes())
+    );
+    std::fs::write(ws.path().join("versions.yaml"), matrix).unwrap();
+    ws
+}
+
+struct Fixture {
+    _ws: tempfile::TempDir,
+    state: tempfile::TempDir,
+    backend: KindBackend,
+}
+
+impl Fixture {
+    fn new(runner: &ScriptedRunner, pin_ok: bool) -> Self {
+        let ws = workspace(pin_ok);
+        let state = tempfile::tempdir().unwrap();
+        let mut options = KindOptions::new(ws.path());
+        options.state_dir = state.path().to_path_buf();
+        options.logs_dir = state.path().join("logs");
+        options.names = NameSource::Fixed(CLUSTER.into());
+        // What `curl --output` would have written.
+        let dir = state.path().join(CLUSTER);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("kube-ovn-install.sh"), INSTALL_SH).unwrap();
+        std::fs::write(dir.join("multus-daemonset-thick.yml"), MULTUS_YML).unwrap();
+        std::fs::write(
+            dir.join("kubeconfig"),
+            format!("apiVersion: v1\ncurrent-context: kind-{CLUSTER}\n"),
+        )
+        .unwrap();
+        let runner: Arc<dyn Runner> = Arc::new(runner.clone());
+        let backend = KindBackend::new(runner, options, "contract").unwrap();
+        Fixture {
+            _ws: ws,
+            state,
+            backend,
+        }
+    }
+
+    fn path(&self, file: &str) -> String {
+        self.state
+            .path()
+            .join(CLUSTER)
+            .join(file)
+            .display()
+            .to_string()
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = ["kubectl", "--kubeconfig"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        v.push(self.path("kubeconfig"));
+        v.push("--context".into());
+        v.push(format!("kind-{CLUSTER}"));
+        v.extend(args.iter().map(|s| s.to_string()));
+        v
+    }
+}
+
+/// Provisions the default profile, which must fail; returns the message.
+async fn fails(backend: &KindBackend) -> String {
+    backend
+        .provision(&profile(), &CancellationToken::new())
+        .await
+        .err()
+        .expect("provisioning must fail")
+        .to_string()
+}
+
+fn ok(argv: Vec<String>) -> Expectation {
+    Expectation::ok(argv, "")
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.split(' ').map(str::to_string).collect()
+}
+
+fn profile() -> ClusterProfile {
+    ClusterProfile {
+        kind_config: "default".into(),
+        versions: "default".into(),
+    }
+}
+
+/// The prerequisite probes, answered with good versions.
+fn probes() -> Vec<Expectation> {
+    vec![
+        Expectation::ok(
+            ["docker", "version", "--format", "{{.Server.Version}}"],
+            "28.2.2\n",
+        ),
+        Expectation::ok(["kind", "version"], "kind v0.31.0 go1.24.2 linux/amd64\n"),
+        Expectation::ok(
+            ["kubectl", "version", "--client", "-o", "json"],
+            r#"{"clientVersion":{"gitVersion":"v1.35.0"}}"#,
+        ),
+        Expectation::ok(["curl", "--version"], "curl 8.5.0 (x86_64-pc-linux-gnu)\n"),
+    ]
+}
+
+fn pulls() -> Vec<Expectation> {
+    vec![
+        ok(words("docker pull docker.io/kubeovn/kube-ovn:v1.16.2")),
+        ok(words(
+            "docker pull ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.4-thick",
+        )),
+    ]
+}
+
+fn create_argv(f: &Fixture) -> Vec<String> {
+    let config = f
+        .backend
+        .options()
+        .workspace
+        .join("kind-configs/default.yaml");
+    let mut v = words("kind create cluster --name chaos-contract --config");
+    v.push(config.display().to_string());
+    v.extend(words("--image kindest/node:v1.35.0@sha256:452d707d4862f52530247495d180205e029056831160e22870e37e3f6c1ac31f --kubeconfig"));
+    v.push(f.path("kubeconfig"));
+    v.extend(words("--wait 0s --retain"));
+    v
+}
+
+fn curl(url: &str, dest: String) -> Vec<String> {
+    let mut v =
+        words("curl --fail --silent --show-error --location --retry 3 --max-time 120 --output");
+    v.push(dest);
+    v.push(url.into());
+    v
+}
+
+fn export_and_delete(f: &Fixture) -> Vec<Expectation> {
+    let logs = f.state.path().join("logs").join(CLUSTER);
+    let mut export = words("kind export logs");
+    export.push(logs.display().to_string());
+    export.extend(words("--name chaos-contract"));
+    let mut delete = words("kind delete cluster --name chaos-contract --kubeconfig");
+    delete.push(f.path("kubeconfig"));
+    vec![ok(export), ok(delete)]
+}
+
+fn install_sequence(f: &Fixture) -> Vec<Expectation> {
+    let mut s = vec![
+        ok(words(
+            "kind load docker-image docker.io/kubeovn/kube-ovn:v1.16.2 --name chaos-contract",
+        )),
+        ok(words(
+            "kind load docker-image ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.4-thick --name chaos-contract",
+        )),
+        ok(curl(
+            "https://example.invalid/v1.16.2/install.sh",
+            f.path("kube-ovn-install.sh"),
+        )),
+        ok(vec!["bash".into(), f.path("kube-ovn-install.sh")]),
+        ok(curl(
+            "https://example.invalid/v4.2.4/multus-daemonset-thick.yml",
+            f.path("multus-daemonset-thick.yml"),
+        )),
+        ok(f.kubectl(&["apply", "-f", &f.path("multus-daemonset-thick.patched.yml")])),
+        ok(f.kubectl(&[
+            "-n",
+            "kube-system",
+            "set",
+            "resources",
+            "daemonset/kube-multus-ds",
+            "-c",
+            "kube-multus",
+            "--limits=cpu=200m,memory=200Mi",
+        ])),
+        ok(f.kubectl(&[
+            "wait",
+            "--for=condition=Ready",
+            "nodes",
+            "--all",
+            "--timeout=300s",
+        ])),
+    ];
+    for what in [
+        "daemonset/ovs-ovn",
+        "deployment/kube-ovn-controller",
+        "daemonset/kube-ovn-cni",
+        "deployment/coredns",
+        "daemonset/kube-multus-ds",
+    ] {
+        s.push(ok(f.kubectl(&[
+            "-n",
+            "kube-system",
+            "rollout",
+            "status",
+            what,
+            "--timeout=300s",
+        ])));
+    }
+    s
+}
+
+#[tokio::test]
+async fn create_installs_the_pinned_addons_in_order_and_delete_cleans_up() {
+    let runner = ScriptedRunner::ordered([]);
+    let f = Fixture::new(&runner, true);
+    for e in probes()
+        .into_iter()
+        .chain(pulls())
+        .chain([ok(create_argv(&f))])
+        .chain(install_sequence(&f))
+    {
+        runner.push(e);
+    }
+    let cluster = f
+        .backend
+        .provision(&profile(), &CancellationToken::new())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    runner.assert_done();
+    assert_eq!(cluster.name(), CLUSTER);
+    // install.sh ran against the private kubeconfig, never ~/.kube/config.
+    let bash = runner
+        .calls()
+        .into_iter()
+        .find(|c| c.get_program() == "bash")
+        .unwrap();
+    assert_eq!(
+        bash.get_envs(),
+        [("KUBECONFIG".to_string(), f.path("kubeconfig"))]
+    );
+    // The Multus manifest was verified, then its image tag pinned.
+    let patched = std::fs::read_to_string(f.path("multus-daemonset-thick.patched.yml")).unwrap();
+    assert_eq!(
+        patched,
+        "image: ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.4-thick\n"
+    );
+    let versions = f.backend.info().versions;
+    assert_eq!(versions["kind"], "v0.31.0");
+    assert_eq!(versions["kubectl"], "v1.35.0");
+
+    // Log export, then delete.
+    let logs = f.state.path().join("exported");
+    let mut export = words("kind export logs");
+    export.push(logs.display().to_string());
+    export.extend(words("--name chaos-contract"));
+    runner.push(ok(export));
+    let mut delete = words("kind delete cluster --name chaos-contract --kubeconfig");
+    delete.push(f.path("kubeconfig"));
+    runner.push(ok(delete));
+    cluster.collect_logs(&logs).await.unwrap();
+    cluster.teardown().await.unwrap();
+    runner.assert_done();
+}
+
+#[tokio::test]
+async fn a_failed_kind_create_exports_logs_then_deletes_the_cluster() {
+    let runner = ScriptedRunner::ordered([]);
+    let f = Fixture::new(&runner, true);
+    for e in probes().into_iter().chain(pulls()) {
+        runner.push(e);
+    }
+    runner.push(Expectation::failed(
+        create_argv(&f),
+        1,
+        "ERROR: failed to create cluster: failed to init node with kubeadm",
+    ));
+    for e in export_and_delete(&f) {
+        runner.push(e);
+    }
+    let err = f
+        .backend
+        .provision(&profile(), &CancellationToken::new())
+        .await
+        .err()
+        .expect("create fails");
+    runner.assert_done();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("kind create cluster failed for cluster chaos-contract"),
+        "{msg}"
+    );
+    assert!(msg.contains("failed to init node with kubeadm"), "{msg}");
+    assert!(msg.contains("cluster logs exported to"), "{msg}");
+}
+
+#[tokio::test]
+async fn a_manifest_with_the_wrong_sha256_is_never_applied() {
+    let runner = ScriptedRunner::ordered([]);
+    let f = Fixture::new(&runner, false);
+    for e in probes()
+        .into_iter()
+        .chain(pulls())
+        .chain([ok(create_argv(&f))])
+        .chain(install_sequence(&f).into_iter().take(5))
+    {
+        runner.push(e);
+    }
+    for e in export_and_delete(&f) {
+        runner.push(e);
+    }
+    let err = f
+        .backend
+        .provision(&profile(), &CancellationToken::new())
+        .await
+        .err()
+        .expect("digest mismatch");
+    runner.assert_done();
+    let msg = err.to_string();
+    assert!(msg.contains("install Multus failed"), "{msg}");
+    assert!(msg.contains("refusing to apply it"), "{msg}");
+    assert!(
+        !runner.call_lines().iter().any(|l| l.contains("apply")),
+        "nothing may be applied: {:#?}",
+        runner.call_lines()
+    );
+}
+
+#[tokio::test]
+async fn an_install_timeout_carries_the_command_and_its_output_then_cleans_up() {
+    let runner = ScriptedRunner::ordered([]);
+    let f = Fixture::new(&runner, true);
+    for e in probes()
+        .into_iter()
+        .chain(pulls())
+        .chain([ok(create_argv(&f))])
+        .chain(install_sequence(&f).into_iter().take(3))
+    {
+        runner.push(e);
+    }
+    runner.push(Expectation::hang(
+        vec!["bash".to_string(), f.path("kube-ovn-install.sh")],
+        "-------------------------------\nWait for ovn-central\n",
+    ));
+    for e in export_and_delete(&f) {
+        runner.push(e);
+    }
+    tokio::time::pause();
+    let err = f
+        .backend
+        .provision(&profile(), &CancellationToken::new())
+        .await
+        .err()
+        .expect("install hangs");
+    runner.assert_done();
+    let msg = err.to_string();
+    assert!(msg.contains("install Kube-OVN failed"), "{msg}");
+    assert!(
+        msg.contains(&format!(
+            "`KUBECONFIG={} bash {}` timed out after 900s",
+            f.path("kubeconfig"),
+            f.path("kube-ovn-install.sh")
+        )),
+        "{msg}"
+    );
+    assert!(msg.contains("Wait for ovn-central"), "{msg}");
+}
+
+#[tokio::test]
+async fn missing_or_old_tools_are_actionable_errors_before_anything_runs() {
+    let runner = ScriptedRunner::ordered([
+        probes().remove(0),
+        Expectation::spawn_error(["kind", "version"], "No such file or directory"),
+    ]);
+    let msg = fails(&Fixture::new(&runner, true).backend).await;
+    assert!(
+        msg.contains("kind is not usable: not found on PATH"),
+        "{msg}"
+    );
+    assert!(msg.contains("go install sigs.k8s.io/kind@v0.31.0"), "{msg}");
+    runner.assert_done();
+
+    let runner = ScriptedRunner::ordered([
+        probes().remove(0),
+        Expectation::ok(["kind", "version"], "kind v0.20.0 go1.20 linux/amd64\n"),
+    ]);
+    let msg = fails(&Fixture::new(&runner, true).backend).await;
+    assert!(
+        msg.contains("found v0.20.0, need v0.31.0 or newer"),
+        "{msg}"
+    );
+
+    let runner = ScriptedRunner::ordered([Expectation::failed(
+        ["docker", "version", "--format", "{{.Server.Version}}"],
+        1,
+        "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?",
+    )]);
+    let msg = fails(&Fixture::new(&runner, true).backend).await;
+    assert!(
+        msg.contains("docker is not usable: the daemon does not answer: Cannot connect"),
+        "{msg}"
+    );
+    assert!(msg.contains("DOCKER_HOST"), "{msg}");
+}
+
+// ---- faults on a cluster --------------------------------------------------
+
+fn open(runner: &ScriptedRunner) -> (tempfile::TempDir, KindCluster) {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, format!("current-context: kind-{CLUSTER}\n")).unwrap();
+    let config = KindConfig::load(&repo().join("kind-configs/default.yaml")).unwrap();
+    let cluster = KindCluster::open(
+        Arc::new(runner.clone()),
+        CLUSTER,
+        config,
+        kubeconfig,
+        Guard::harness(None),
+        false,
+    )
+    .unwrap();
+    (dir, cluster)
+}
+
+fn worker() -> NodeInfo {
+    NodeInfo {
+        name: WORKER.into(),
+        role: NodeRole::Worker,
+        internal_ip: Some("172.18.0.3".into()),
+    }
+}
+
+fn inspect(started: &str, attached: bool) -> Expectation {
+    let nets: &[(&str, &str)] = if attached {
+        &[("kind", "172.18.0.3")]
+    } else {
+        &[]
+    };
+    Expectation::ok(
+        ["docker", "inspect", "--type", "container", WORKER],
+        inspect_json(WORKER, Some(CLUSTER), "worker", started, nets),
+    )
+}
+
+fn exec(argv: &str, stdout: &str) -> Expectation {
+    let mut v = vec!["docker".to_string(), "exec".into(), WORKER.into()];
+    v.extend(words(argv));
+    Expectation::ok(v, stdout)
+}
+
+fn exec_failed(argv: &str, code: i32, stderr: &str) -> Expectation {
+    let mut v = vec!["docker".to_string(), "exec".into(), WORKER.into()];
+    v.extend(words(argv));
+    Expectation::failed(v, code, stderr)
+}
+
+const T0: &str = "2026-11-25T10:00:00.1Z";
+const T1: &str = "2026-11-25T10:00:31.5Z";
+
+fn target() -> NodeTarget {
+    NodeTarget::Role {
+        role: NodeRole::Worker,
+        index: 0,
+    }
+}
+
+async fn inject_and_revert(
+    runner: &ScriptedRunner,
+    fault: Fault,
+    revert: Vec<Expectation>,
+) -> Evidence {
+    let (_dir, cluster) = open(runner);
+    let evidence = cluster.inject(&fault, Some(&worker())).await.unwrap();
+    runner.assert_done();
+    for e in revert {
+        runner.push(e);
+    }
+    cluster.revert(&fault, &evidence).await.unwrap();
+    runner.assert_done();
+    evidence
+}
+
+#[tokio::test]
+async fn graceful_reboot_is_docker_restart_with_the_grace_period() {
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        inspect(T0, true),
+        ok(words("docker restart -t 30 chaos-contract-worker")),
+        inspect(T1, true),
+    ]);
+    let e = inject_and_revert(
+        &runner,
+        Fault::NodeReboot(NodeReboot {
+            target: target(),
+            mode: RebootMode::Graceful,
+            timeout: Duration::from_secs(30),
+        }),
+        vec![],
+    )
+    .await;
+    assert!(e.took_effect, "{e:?}");
+    assert!(
+        e.summary().contains(
+            "StartedAt before: 2026-11-25T10:00:00.1Z; StartedAt after: 2026-11-25T10:00:31.5Z"
+        ),
+        "{}",
+        e.summary()
+    );
+}
+
+#[tokio::test]
+async fn hard_reboot_is_kill_then_start_and_an_unchanged_start_time_is_no_effect() {
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        inspect(T0, true),
+        ok(words("docker kill --signal KILL chaos-contract-worker")),
+        inspect(T0, true),
+        ok(words("docker start chaos-contract-worker")),
+        inspect(T0, true),
+    ]);
+    let e = inject_and_revert(
+        &runner,
+        Fault::NodeReboot(NodeReboot {
+            target: target(),
+            mode: RebootMode::Hard,
+            timeout: Duration::from_secs(30),
+        }),
+        vec![],
+    )
+    .await;
+    assert!(!e.took_effect);
+    assert!(
+        e.summary().contains("StartedAt did not change"),
+        "{}",
+        e.summary()
+    );
+}
+
+#[tokio::test]
+async fn ovs_kill_proves_the_old_pid_is_gone_or_a_zombie() {
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec("pgrep -x ovs-vswitchd", "812\n"),
+        inspect(T0, true),
+        exec("kill -s KILL 812", ""),
+        inspect(T0, true),
+        exec(
+            "cat /proc/812/stat",
+            "812 (ovs-vswitchd) Z 1 812 812 0 -1\n",
+        ),
+    ]);
+    let e = inject_and_revert(
+        &runner,
+        Fault::OvsKill(OvsKill {
+            target: target(),
+            process: OvsProcess::OvsVswitchd,
+            signal: OvsSignal::Kill,
+            stop_for: None,
+        }),
+        vec![],
+    )
+    .await;
+    assert!(e.took_effect, "{e:?}");
+    assert_eq!(
+        e.summary(),
+        "ovs-vswitchd PID before: 812; signal: SIGKILL; ovs-vswitchd PID after: gone"
+    );
+}
+
+#[tokio::test]
+async fn ovs_kill_of_a_process_that_is_not_running_is_no_effect() {
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec_failed("pgrep -x ovsdb-server", 1, ""),
+    ]);
+    let e = inject_and_revert(
+        &runner,
+        Fault::OvsKill(OvsKill {
+            target: target(),
+            process: OvsProcess::OvsdbServer,
+            signal: OvsSignal::Kill,
+            stop_for: None,
+        }),
+        vec![],
+    )
+    .await;
+    assert!(!e.took_effect);
+    assert!(
+        e.summary().contains("ovsdb-server is not running"),
+        "{}",
+        e.summary()
+    );
+}
+
+#[tokio::test]
+async fn ovs_stop_is_sigstop_and_revert_sends_sigcont() {
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec("pgrep -x ovs-vswitchd", "812\n"),
+        inspect(T0, true),
+        exec("kill -s STOP 812", ""),
+        inspect(T0, true),
+        exec(
+            "cat /proc/812/stat",
+            "812 (ovs-vswitchd) T 1 812 812 0 -1\n",
+        ),
+    ]);
+    let e = inject_and_revert(
+        &runner,
+        Fault::OvsKill(OvsKill {
+            target: target(),
+            process: OvsProcess::OvsVswitchd,
+            signal: OvsSignal::Stop,
+            stop_for: Some(Duration::from_secs(3600)),
+        }),
+        vec![
+            inspect(T0, true),
+            exec(
+                "cat /proc/812/stat",
+                "812 (ovs-vswitchd) T 1 812 812 0 -1\n",
+            ),
+            inspect(T0, true),
+            exec("kill -s CONT 812", ""),
+        ],
+    )
+    .await;
+    assert!(e.took_effect, "{e:?}");
+}
+
+#[tokio::test]
+async fn stale_netns_with_ports_and_their_cleanup() {
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec("ip netns add chaos-stale-0", ""),
+        inspect(T0, true),
+        exec(
+            "ovs-vsctl --timeout=10 add-port br-int chaos-stale-0 -- set Interface chaos-stale-0 type=internal external_ids:cni-chaos=stale",
+            "",
+        ),
+        inspect(T0, true),
+        exec("ip netns list", "chaos-stale-0\ncni-1234 (id: 0)\n"),
+        inspect(T0, true),
+        exec("ip netns list", "chaos-stale-0\ncni-1234 (id: 0)\n"),
+        inspect(T0, true),
+        exec("ip netns pids chaos-stale-0", ""),
+        inspect(T0, true),
+        exec("ip netns pids cni-1234", "4711\n"),
+        inspect(T0, true),
+        exec(
+            "ovs-vsctl --timeout=10 list-ports br-int",
+            "chaos-stale-0\nveth1234\n",
+        ),
+    ]);
+    let e = inject_and_revert(
+        &runner,
+        Fault::StaleNetns(StaleNetns {
+            target: target(),
+            count: 1,
+            ovs_ports: true,
+        }),
+        vec![
+            inspect(T0, true),
+            exec(
+                "ovs-vsctl --timeout=10 --if-exists del-port br-int chaos-stale-0",
+                "",
+            ),
+            inspect(T0, true),
+            exec("ip netns list", "chaos-stale-0\ncni-1234 (id: 0)\n"),
+            inspect(T0, true),
+            exec("ip netns delete chaos-stale-0", ""),
+        ],
+    )
+    .await;
+    assert!(e.took_effect, "{e:?}");
+}
+
+#[tokio::test]
+async fn cni_config_remove_finds_the_kube_ovn_conflist_and_revert_restores_it() {
+    let conf = "{\"name\":\"kube-ovn\"}";
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec(
+            "ls -1 /etc/cni/net.d",
+            "00-multus.conf\n01-kube-ovn.conflist\n",
+        ),
+        inspect(T0, true),
+        exec("cat /etc/cni/net.d/01-kube-ovn.conflist", conf),
+        inspect(T0, true),
+        exec("rm -f /etc/cni/net.d/01-kube-ovn.conflist", ""),
+        inspect(T0, true),
+        exec_failed(
+            "cat /etc/cni/net.d/01-kube-ovn.conflist",
+            1,
+            "cat: /etc/cni/net.d/01-kube-ovn.conflist: No such file or directory",
+        ),
+    ]);
+    let e = inject_and_revert(
+        &runner,
+        Fault::CniConfig(CniConfig {
+            target: target(),
+            action: CniConfigAction::Remove,
+            file: CniFile::KubeOvn,
+        }),
+        vec![
+            inspect(T0, true),
+            exec_failed(
+                "cat /etc/cni/net.d/01-kube-ovn.conflist",
+                1,
+                "cat: /etc/cni/net.d/01-kube-ovn.conflist: No such file or directory",
+            ),
+            inspect(T0, true),
+            ok(words(
+                "docker exec -i chaos-contract-worker tee /etc/cni/net.d/01-kube-ovn.conflist",
+            )),
+        ],
+    )
+    .await;
+    assert!(e.took_effect, "{e:?}");
+    let tee = runner.calls().pop().unwrap();
+    assert_eq!(tee.get_stdin(), Some(conf.as_bytes()));
+}
+
+#[tokio::test]
+async fn cni_config_truncate_leaves_zero_bytes_and_a_rewritten_file_is_left_alone() {
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec("cat /etc/cni/net.d/00-multus.conf", "{}"),
+        inspect(T0, true),
+        exec("truncate -s 0 /etc/cni/net.d/00-multus.conf", ""),
+        inspect(T0, true),
+        exec("cat /etc/cni/net.d/00-multus.conf", ""),
+    ]);
+    let e = inject_and_revert(
+        &runner,
+        Fault::CniConfig(CniConfig {
+            target: target(),
+            action: CniConfigAction::Truncate,
+            file: CniFile::Multus,
+        }),
+        vec![
+            inspect(T0, true),
+            exec("cat /etc/cni/net.d/00-multus.conf", "{\"rewritten\":true}"),
+        ],
+    )
+    .await;
+    assert!(e.took_effect, "{e:?}");
+}
+
+#[tokio::test]
+async fn leftover_multus_config_starts_a_busy_shim_and_revert_kills_it() {
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec("cat /etc/cni/net.d/00-multus.conf", "{}"),
+        inspect(T0, true),
+        Expectation::ok(
+            vec![
+                "docker",
+                "exec",
+                "-d",
+                "-e",
+                "CNI_COMMAND=ADD",
+                "-e",
+                "CNI_CONTAINERID=cni-chaos-busy-shim",
+                "-e",
+                "CNI_NETNS=/var/run/netns/cni-chaos-busy-shim",
+                "-e",
+                "CNI_IFNAME=eth0",
+                "-e",
+                "CNI_PATH=/opt/cni/bin",
+                WORKER,
+                "sh",
+                "-c",
+                "exec /opt/cni/bin/multus-shim < /etc/cni/net.d/00-multus.conf",
+            ],
+            "",
+        ),
+        inspect(T0, true),
+        exec("pgrep -x multus-shim", "977\n"),
+    ]);
+    let e = inject_and_revert(
+        &runner,
+        Fault::LeftoverMultusConfig(LeftoverMultusConfig {
+            target: target(),
+            busy_shim: true,
+        }),
+        vec![
+            inspect(T0, true),
+            exec("pgrep -x multus-shim", "977\n"),
+            inspect(T0, true),
+            exec("kill -s KILL 977", ""),
+        ],
+    )
+    .await;
+    assert!(e.took_effect, "{e:?}");
+}
+
+#[tokio::test]
+async fn partition_disconnects_and_revert_reconnects_with_the_old_address() {
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        inspect(T0, true),
+        ok(words(
+            "docker network disconnect kind chaos-contract-worker",
+        )),
+        inspect(T0, false),
+    ]);
+    let e = inject_and_revert(
+        &runner,
+        Fault::NetworkPartition(NetworkPartition {
+            target: target(),
+            duration: Duration::from_secs(3600),
+        }),
+        vec![
+            inspect(T0, false),
+            inspect(T0, false),
+            ok(words(
+                "docker network connect --ip 172.18.0.3 kind chaos-contract-worker",
+            )),
+        ],
+    )
+    .await;
+    assert!(e.took_effect, "{e:?}");
+}
+
+#[tokio::test]
+async fn pod_delete_deletes_what_the_selector_matched_and_nothing_matched_is_no_effect() {
+    let kubectl = |args: &str| {
+        let mut v = vec![
+            "kubectl".to_string(),
+            "--kubeconfig".into(),
+            "*".into(),
+            "--context".into(),
+            format!("kind-{CLUSTER}"),
+        ];
+        v.extend(words(args));
+        v
+    };
+    let runner = ScriptedRunner::ordered([
+        Expectation::ok(
+            kubectl(
+                "-n kube-system get pods -l app=multus --field-selector spec.nodeName=chaos-contract-worker -o name",
+            ),
+            "pod/kube-multus-ds-abcde\n",
+        ),
+        Expectation::ok(
+            kubectl("-n kube-system delete pod/kube-multus-ds-abcde --wait=false --grace-period=0"),
+            "pod \"kube-multus-ds-abcde\" deleted\n",
+        ),
+        Expectation::ok(
+            kubectl(
+                "-n kube-system get pods -l app=nothing --field-selector spec.nodeName=chaos-contract-worker -o name",
+            ),
+            "",
+        ),
+    ]);
+    let fault = |sel: &str| {
+        Fault::PodDelete(PodDelete {
+            namespace: "kube-system".into(),
+            selector: LabelSelector::parse(sel).unwrap(),
+            target: Some(target()),
+            grace_period: Some(Duration::ZERO),
+        })
+    };
+    let (_dir, cluster) = open(&runner);
+    let e = cluster
+        .inject(&fault("app=multus"), Some(&worker()))
+        .await
+        .unwrap();
+    assert!(e.took_effect, "{e:?}");
+    let e = cluster
+        .inject(&fault("app=nothing"), Some(&worker()))
+        .await
+        .unwrap();
+    assert!(!e.took_effect);
+    assert!(e.summary().contains("matched no pod"), "{}", e.summary());
+    runner.assert_done();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_docker_command_times_out_with_its_command_line_and_output() {
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        inspect(T0, true),
+        Expectation::new(
+            words("docker restart -t 30 chaos-contract-worker"),
+            cni_chaos::exec::Respond::Hang {
+                stdout: String::new(),
+                stderr: "Error response from daemon: stopping container: still running\n".into(),
+            },
+        ),
+    ]);
+    let (_dir, cluster) = open(&runner);
+    let fault = Fault::NodeReboot(NodeReboot {
+        target: target(),
+        mode: RebootMode::Graceful,
+        timeout: Duration::from_secs(30),
+    });
+    let err = cluster.inject(&fault, Some(&worker())).await.unwrap_err();
+    runner.assert_done();
+    let BackendError::Exec(ExecError::Timeout {
+        command,
+        timeout,
+        stderr,
+        ..
+    }) = &err
+    else {
+        panic!("expected a timeout, got {err:?}");
+    };
+    assert_eq!(command, "docker restart -t 30 chaos-contract-worker");
+    assert_eq!(*timeout, Duration::from_secs(90));
+    assert!(stderr.contains("still running"));
+    assert!(err.to_string().contains("timed out after 90s"), "{err}");
+}
+
+// ---- safety ---------------------------------------------------------------
+
+/// Commands that change something.
+fn destructive(line: &str) -> bool {
+    let read_only = [
+        "docker inspect",
+        "docker ps",
+        "docker version",
+        "kind get",
+        "kind version",
+        "kubectl version",
+        "curl --version",
+    ];
+    !read_only.iter().any(|p| line.starts_with(p))
+}
+
+#[tokio::test]
+async fn a_kubeconfig_for_another_context_is_refused_before_any_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, "current-context: prod-admin@prod\n").unwrap();
+    let runner = ScriptedRunner::ordered([]);
+    let config = KindConfig::load(&repo().join("kind-configs/default.yaml")).unwrap();
+    let err = KindCluster::open(
+        Arc::new(runner.clone()),
+        CLUSTER,
+        config.clone(),
+        kubeconfig.clone(),
+        Guard::harness(None),
+        false,
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("refusing to act on kube context \"prod-admin@prod\""),
+        "{msg}"
+    );
+    assert!(msg.contains("kind-chaos-contract"), "{msg}");
+    // A name the harness did not make is refused too.
+    let err = KindCluster::open(
+        Arc::new(runner.clone()),
+        "kind",
+        config,
+        kubeconfig,
+        Guard::harness(None),
+        false,
+    )
+    .unwrap_err();
+    assert!(matches!(err, KindError::Unsafe { .. }), "{err}");
+    assert!(runner.calls().is_empty(), "{:?}", runner.call_lines());
+}
+
+#[tokio::test]
+async fn chaos_cluster_reuse_checks_kind_the_context_and_the_labels() {
+    let ws = workspace(true);
+    let state = tempfile::tempdir().unwrap();
+    // Known to kind, the right context, but no labelled node containers.
+    let runner = ScriptedRunner::ordered([
+        Expectation::ok(["kind", "get", "clusters"], "kind\nchaos-old\n"),
+        Expectation::ok(
+            ["kind", "get", "kubeconfig", "--name", "chaos-old"],
+            "current-context: kind-chaos-old\n",
+        ),
+        Expectation::ok(
+            [
+                "docker",
+                "ps",
+                "-a",
+                "--filter",
+                "label=io.x-k8s.kind.cluster=chaos-old",
+                "--format",
+                "{{.Names}}\t{{.Label \"io.x-k8s.kind.role\"}}",
+            ],
+            "",
+        ),
+    ]);
+    let mut options = KindOptions::new(ws.path());
+    options.state_dir = state.path().into();
+    options.reuse = Some("chaos-old".into());
+    let backend = KindBackend::new(Arc::new(runner.clone()), options.clone(), "contract").unwrap();
+    let msg = fails(&backend).await;
+    assert!(
+        msg.contains("no container carries its io.x-k8s.kind.cluster label"),
+        "{msg}"
+    );
+    runner.assert_done();
+    let lines = runner.call_lines();
+    assert!(lines.iter().all(|l| !destructive(l)), "{lines:#?}");
+
+    // A CHAOS_CLUSTER whose kubeconfig points elsewhere is refused.
+    let runner = ScriptedRunner::ordered([
+        Expectation::ok(["kind", "get", "clusters"], "chaos-old\n"),
+        Expectation::ok(
+            ["kind", "get", "kubeconfig", "--name", "chaos-old"],
+            "current-context: prod-admin@prod\n",
+        ),
+    ]);
+    options.reuse = Some("chaos-old".into());
+    let backend = KindBackend::new(Arc::new(runner.clone()), options.clone(), "contract").unwrap();
+    let msg = fails(&backend).await;
+    assert!(msg.contains("prod-admin@prod"), "{msg}");
+    runner.assert_done();
+    assert!(runner.call_lines().iter().all(|l| !destructive(l)));
+
+    // A CHAOS_CLUSTER kind does not know is refused.
+    let runner = ScriptedRunner::ordered([Expectation::ok(["kind", "get", "clusters"], "other\n")]);
+    options.reuse = Some("chaos-gone".into());
+    let backend = KindBackend::new(Arc::new(runner.clone()), options, "contract").unwrap();
+    let msg = fails(&backend).await;
+    assert!(msg.contains("does not list it"), "{msg}");
+    runner.assert_done();
+}
+
+#[tokio::test]
+async fn node_containers_without_the_kind_label_are_refused_before_any_destructive_command() {
+    let unlabelled = Expectation::ok(
+        ["docker", "inspect", "--type", "container", WORKER],
+        inspect_json(WORKER, None, "worker", T0, &[("kind", "172.18.0.3")]),
+    );
+    let other_cluster = Expectation::ok(
+        ["docker", "inspect", "--type", "container", WORKER],
+        inspect_json(WORKER, Some("chaos-someone-else"), "worker", T0, &[]),
+    );
+    let faults = [
+        Fault::NodeReboot(NodeReboot {
+            target: target(),
+            mode: RebootMode::Hard,
+            timeout: Duration::from_secs(30),
+        }),
+        Fault::OvsKill(OvsKill {
+            target: target(),
+            process: OvsProcess::OvsVswitchd,
+            signal: OvsSignal::Kill,
+            stop_for: None,
+        }),
+        Fault::NetworkPartition(NetworkPartition {
+            target: target(),
+            duration: Duration::from_secs(5),
+        }),
+        Fault::CniConfig(CniConfig {
+            target: target(),
+            action: CniConfigAction::Remove,
+            file: CniFile::Multus,
+        }),
+        Fault::StaleNetns(StaleNetns {
+            target: target(),
+            count: 1,
+            ovs_ports: false,
+        }),
+    ];
+    for answer in [unlabelled, other_cluster] {
+        for fault in &faults {
+            let runner = ScriptedRunner::ordered([answer.clone()]);
+            let (_dir, cluster) = open(&runner);
+            let err = cluster.inject(fault, Some(&worker())).await.unwrap_err();
+            assert!(matches!(err, BackendError::Unsafe { .. }), "{fault}: {err}");
+            let lines = runner.call_lines();
+            assert_eq!(lines.len(), 1, "{fault}: {lines:#?}");
+            assert!(lines.iter().all(|l| !destructive(l)), "{fault}: {lines:#?}");
+        }
+    }
+}
+
+// ---- the dry-run plan -----------------------------------------------------
+
+/// `CHAOS_DRY_RUN=1` on the smoke suite, default matrix cell: the full
+/// command plan, pinned. Regenerate with `CHAOS_BLESS=1` after a deliberate
+/// change, and review the diff.
+#[tokio::test]
+async fn dry_run_plan_of_the_smoke_suite_for_the_default_cell() {
+    let state = tempfile::tempdir().unwrap();
+    let runner = LocalRunner::dry_run();
+    let mut options = KindOptions::new(repo());
+    options.dry_run = true;
+    options.state_dir = state.path().into();
+    options.logs_dir = PathBuf::from("reports/kind-logs");
+    options.names = NameSource::Fixed("chaos-plan".into());
+    let backend = KindBackend::new(Arc::new(runner.clone()), options, "plan").unwrap();
+    let suites = cni_chaos::suite::load(&[repo().join("suites/smoke.yaml")]).unwrap();
+    let suite = &suites[0];
+    let cluster = backend
+        .provision(&suite.cluster, &CancellationToken::new())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let nodes = cluster.nodes().await.unwrap();
+    for scenario in &suite.scenarios {
+        let node = scenario
+            .fault
+            .target()
+            .map(|t| select_node(&nodes, t, None, 0).unwrap());
+        let evidence = cluster
+            .inject(&scenario.fault, node.as_ref())
+            .await
+            .unwrap();
+        assert!(!evidence.took_effect, "a dry run proves nothing");
+        cluster.revert(&scenario.fault, &evidence).await.unwrap();
+    }
+    cluster
+        .collect_logs(Path::new("reports/kind-logs/chaos-plan"))
+        .await
+        .unwrap();
+    cluster.teardown().await.unwrap();
+
+    let state_dir = state.path().display().to_string();
+    let repo_dir = repo().display().to_string();
+    let plan: String = runner
+        .planned()
+        .iter()
+        .map(|l| {
+            format!(
+                "{}\n",
+                l.replace(&state_dir, "$STATE").replace(&repo_dir, "$REPO")
+            )
+        })
+        .collect();
+    let golden = repo().join("harness/tests/fixtures/kind/smoke-default.plan");
+    if std::env::var("CHAOS_BLESS").as_deref() == Ok("1") {
+        std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
+        std::fs::write(&golden, &plan).unwrap();
+    }
+    let want = std::fs::read_to_string(&golden).unwrap_or_default();
+    assert_eq!(
+        plan, want,
+        "the dry-run plan changed; rerun with CHAOS_BLESS=1 and review the diff"
+    );
+}
+
+#[test]
+fn the_shipped_matrix_is_what_the_backend_loads() {
+    let backend = KindBackend::new(
+        Arc::new(ScriptedRunner::ordered([])),
+        KindOptions::new(repo()),
+        "contract",
+    )
+    .unwrap();
+    let m = backend.matrix();
+    assert!(m.sets.len() >= 4, "{:?}", m.sets.keys());
+    let _ = kind::MATRIX_FILE;
+}
