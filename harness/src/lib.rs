@@ -10,6 +10,7 @@
 pub mod backend;
 pub mod exec;
 pub mod fault;
+pub mod observe;
 pub mod report;
 pub mod run;
 pub mod slo;

@@ -119,6 +119,7 @@ fn result(scenario: &str, expect: Expect, verdict: Verdict, slo: SloVerdict) -> 
         checks,
         slos: vec![slo],
         diagnostics: Some("describe: kube-multus-ds-abcde Init:CrashLoopBackOff".into()),
+        lanes: Vec::new(),
         started_at: "2024-06-01T12:00:01Z".parse().unwrap(),
         elapsed: Duration::from_secs(200),
     }

@@ -11,4 +11,4 @@ mod traits;
 pub use error::BackendError;
 pub use node::{NodeInfo, select_node};
 pub use select::{BackendChoice, detect, select, select_with, workspace_root};
-pub use traits::{Backend, BackendInfo, Cluster, Gate};
+pub use traits::{Backend, BackendInfo, Cluster, Gate, Observation};

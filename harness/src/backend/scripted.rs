@@ -17,7 +17,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Backend, BackendError, BackendInfo, Cluster, Gate, NodeInfo};
+use super::{Backend, BackendError, BackendInfo, Cluster, Gate, NodeInfo, Observation};
 use crate::fault::{Evidence, Fault, NodeRole};
 use crate::slo::{Culprit, CulpritKind, Measured, Slo, SloStatus, SloVerdict};
 use crate::suite::{ClusterProfile, RemediationStep, Scenario};
@@ -334,9 +334,10 @@ impl Cluster for ScriptedCluster {
     async fn observe(
         &self,
         scenario: &Scenario,
+        _fault_at: Instant,
         _since: Instant,
         _node: Option<&NodeInfo>,
-    ) -> Result<Vec<SloVerdict>, BackendError> {
+    ) -> Result<Observation, BackendError> {
         self.journal.record(format!("observe {}", scenario.name));
         let plan = self.current();
         tokio::time::sleep(Duration::from_millis(plan.observe_ms)).await;
@@ -354,7 +355,7 @@ impl Cluster for ScriptedCluster {
                 recovered_after: None,
             })
             .collect();
-        Ok(scenario
+        let verdicts = scenario
             .slos
             .iter()
             .enumerate()
@@ -386,7 +387,11 @@ impl Cluster for ScriptedCluster {
                     },
                 }
             })
-            .collect())
+            .collect();
+        Ok(Observation {
+            verdicts,
+            lanes: Vec::new(),
+        })
     }
 
     async fn diagnose(&self, culprits: &[Culprit], _dir: &Path) -> Result<String, BackendError> {

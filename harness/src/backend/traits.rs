@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{BackendError, NodeInfo};
 use crate::fault::{Evidence, Fault};
+use crate::observe::Lane;
 use crate::slo::{Culprit, SloVerdict};
 use crate::suite::{ClusterProfile, RemediationStep, Scenario};
 
@@ -57,6 +58,15 @@ pub struct Gate {
     pub unhealthy: Vec<Culprit>,
 }
 
+/// What observation produced.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Observation {
+    /// One verdict per SLO.
+    pub verdicts: Vec<SloVerdict>,
+    /// Per pod and node state lanes around the fault, for the HTML report.
+    pub lanes: Vec<Lane>,
+}
+
 /// One provisioned cluster. Scenarios that share it run one at a time.
 #[async_trait]
 pub trait Cluster: Send + Sync {
@@ -91,13 +101,16 @@ pub trait Cluster: Send + Sync {
         node: Option<&NodeInfo>,
     ) -> Result<String, BackendError>;
 
-    /// Watches recovery from `since` and judges every SLO of the scenario.
+    /// Watches recovery and judges every SLO of the scenario. Budgets count
+    /// from `since` (the remediation when there is one, else the fault);
+    /// restarts and crash loops count from `fault_at`.
     async fn observe(
         &self,
         scenario: &Scenario,
+        fault_at: Instant,
         since: Instant,
         node: Option<&NodeInfo>,
-    ) -> Result<Vec<SloVerdict>, BackendError>;
+    ) -> Result<Observation, BackendError>;
 
     /// Gathers diagnostics for the culprits into `dir`; returns a summary for
     /// the JUnit system-out.

@@ -135,6 +135,7 @@ fn base(scenario: &str, expect: Expect) -> ScenarioResult {
         checks: Vec::new(),
         slos: Vec::new(),
         diagnostics: None,
+        lanes: Vec::new(),
         started_at: "2024-06-01T12:00:05Z".parse().unwrap(),
         elapsed: Duration::from_secs(75),
     }

@@ -49,6 +49,7 @@ struct State {
     injected: bool,
     evidence: Option<Evidence>,
     diagnostics: Option<String>,
+    lanes: Vec<crate::observe::Lane>,
 }
 
 struct Phases {
@@ -217,7 +218,7 @@ impl Phases {
         let observed = self
             .or_cancel(tokio::time::timeout(
                 limit,
-                cluster.observe(scenario, since, node.as_ref()),
+                cluster.observe(scenario, fault_at, since, node.as_ref()),
             ))
             .await?;
         let mut verdicts = match observed {
@@ -232,7 +233,10 @@ impl Phases {
                 ));
             }
             Ok(Err(e)) => return Err(self.error(CheckKind::Slo, "observation", e.to_string())),
-            Ok(Ok(v)) => v,
+            Ok(Ok(o)) => {
+                self.state().lanes = o.lanes;
+                o.verdicts
+            }
         };
 
         // 7. Judge: every SLO gets a verdict; a missing one is "not evaluated",
@@ -398,6 +402,7 @@ impl Engine {
             checks: s.checks,
             slos: s.slos,
             diagnostics: s.diagnostics,
+            lanes: s.lanes,
             started_at,
             elapsed: t0.elapsed(),
         };

@@ -263,6 +263,9 @@ pub struct ScenarioResult {
     pub slos: Vec<SloVerdict>,
     /// Diagnostics text (for JUnit system-out).
     pub diagnostics: Option<String>,
+    /// Per pod and node state lanes around the fault (HTML timeline).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lanes: Vec<crate::observe::Lane>,
     /// Wall-clock start.
     pub started_at: jiff::Timestamp,
     /// How long it took.

@@ -200,6 +200,7 @@ impl Ctx {
             checks: vec![check],
             slos: Vec::new(),
             diagnostics: None,
+            lanes: Vec::new(),
             started_at: jiff::Timestamp::now(),
             elapsed: std::time::Duration::ZERO,
         };

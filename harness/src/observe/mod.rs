@@ -1,0 +1,18 @@
+//! Observation: pure conditions on pods and nodes, the Timeline of changes,
+//! and SLO evaluation against it.
+
+pub mod conditions;
+mod diagnose;
+mod evaluate;
+mod gate;
+mod lanes;
+pub mod probe;
+mod timeline;
+mod watch;
+
+pub use diagnose::{LOG_LINES, diagnose};
+pub use evaluate::{Window, evaluate};
+pub use gate::{PROBE_INTERVAL, SETTLE, observe_and_judge, unsteady, wait_steady};
+pub use lanes::{Lane, Segment, lanes};
+pub use timeline::{Change, NodeState, ObjKind, ObjRef, PodState, Timeline, Transition};
+pub use watch::{Observer, WatchOptions, WatchStats};
