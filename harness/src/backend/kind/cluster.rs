@@ -22,10 +22,11 @@ use super::options::{KindOptions, NameSource};
 use super::prereq::{self, ToolVersions};
 use super::safety::{Guard, new_cluster_name};
 use super::versions::{MATRIX_FILE, VersionMatrix, VersionSet};
-use crate::backend::{Backend, BackendError, BackendInfo, Cluster, Gate, NodeInfo};
+use crate::backend::{Backend, BackendError, BackendInfo, Cluster, Gate, NodeInfo, Observation};
 use crate::exec::{Command, Runner};
 use crate::fault::{Evidence, Fault};
-use crate::slo::{Culprit, CulpritKind, SloVerdict};
+use crate::observe::{self, Observer, WatchOptions};
+use crate::slo::{Culprit, CulpritKind};
 use crate::suite::{ClusterProfile, RemediationStep, Scenario};
 
 /// Poll interval of the steady-state gate.
@@ -362,6 +363,8 @@ struct Inner {
     kubectl: Kubectl,
     config: KindConfig,
     client: Option<kube::Client>,
+    /// Watchers on pods, nodes and events, started with the client.
+    observer: tokio::sync::Mutex<Option<Observer>>,
     reused: bool,
     dry_run: bool,
     timeouts: super::options::Timeouts,
@@ -421,6 +424,14 @@ impl KindCluster {
                 kubectl: Kubectl::new(runner.clone(), kubeconfig, name),
                 runner,
                 config,
+                observer: tokio::sync::Mutex::new(client.clone().map(|c| {
+                    Observer::start(
+                        c,
+                        Instant::now(),
+                        jiff::Timestamp::now(),
+                        WatchOptions::default(),
+                    )
+                })),
                 client,
                 reused,
                 dry_run,
@@ -683,9 +694,14 @@ impl Cluster for KindCluster {
 
     async fn steady_state(
         &self,
-        _scenario: &Scenario,
+        scenario: &Scenario,
         timeout: Duration,
     ) -> Result<Gate, BackendError> {
+        if let Some(observer) = self.inner.observer.lock().await.as_mut() {
+            return Ok(observe::wait_steady(observer, scenario, timeout).await);
+        }
+        // No API client (a dry run, or the kubeconfig could not be used):
+        // poll with kubectl instead.
         let started = Instant::now();
         loop {
             let unhealthy = self.unhealthy().await?;
@@ -742,20 +758,38 @@ impl Cluster for KindCluster {
 
     async fn observe(
         &self,
-        _scenario: &Scenario,
-        _since: Instant,
-        _node: Option<&NodeInfo>,
-    ) -> Result<Vec<SloVerdict>, BackendError> {
-        Err(BackendError::Unavailable {
-            name: "kind".into(),
-            why: "judging SLOs on a real cluster needs the observation engine (kube-rs watch timelines), which is not part of this build yet; the fault was injected and is reverted".into(),
-        })
+        scenario: &Scenario,
+        fault_at: Instant,
+        since: Instant,
+        node: Option<&NodeInfo>,
+    ) -> Result<Observation, BackendError> {
+        let guard = self.inner.observer.lock().await;
+        match (&self.inner.client, guard.as_ref()) {
+            (Some(client), Some(observer)) => Ok(observe::observe_and_judge(
+                client, observer, scenario, fault_at, since, node,
+            )
+            .await),
+            _ => Err(BackendError::Unavailable {
+                name: "kind".into(),
+                why: if self.inner.dry_run {
+                    "a dry run has no API server to watch; nothing was judged".into()
+                } else {
+                    format!(
+                        "no Kubernetes client for {} (its kubeconfig could not be used), so nothing can be watched",
+                        self.inner.name
+                    )
+                },
+            }),
+        }
     }
 
     async fn diagnose(&self, culprits: &[Culprit], dir: &Path) -> Result<String, BackendError> {
         std::fs::create_dir_all(dir).map_err(|e| {
             BackendError::other(format!("creating {}", dir.display()), e.to_string())
         })?;
+        if let Some(client) = &self.inner.client {
+            return Ok(observe::diagnose(client, culprits, dir).await);
+        }
         let k = &self.inner.kubectl;
         let mut summary = String::new();
         let pods = k
