@@ -4,12 +4,11 @@ mod error;
 mod load;
 mod model;
 mod read;
-mod selector;
 pub mod yaml;
 
+pub use cni_chaos_twin::selector::{LabelSelector, Requirement};
 pub use error::{Problem, SuiteError};
 pub use load::{discover, load, load_file, parse_str};
 pub use model::{
     ClusterProfile, Expect, Remediation, RemediationStep, Scenario, ScenarioId, Suite,
 };
-pub use selector::{LabelSelector, Requirement};

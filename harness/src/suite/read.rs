@@ -16,8 +16,8 @@ use crate::util::duration;
 
 use super::error::Problem;
 use super::model::{ClusterProfile, Expect, Remediation, RemediationStep, Scenario, Suite};
-use super::selector::LabelSelector;
 use super::yaml::{Node, Value};
+use cni_chaos_twin::selector::LabelSelector;
 
 /// The longest duration a suite may ask for.
 const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);

@@ -1,0 +1,3 @@
+//! Benchmarks (see BENCHMARKS.md); written below.
+
+fn main() {}
