@@ -290,10 +290,11 @@ fn max_restarts(tl: &Timeline, w: &Window, scope: &PodScope, max: u32) -> Judged
             .history(&obj)
             .filter(|t| t.at > w.fault_at && t.at <= w.end)
         {
-            if let Change::Pod(s) = &tr.change {
-                if in_scope(&obj, s, scope) && peak.is_none_or(|p| s.restarts > p.restarts) {
-                    peak = Some(s);
-                }
+            if let Change::Pod(s) = &tr.change
+                && in_scope(&obj, s, scope)
+                && peak.is_none_or(|p| s.restarts > p.restarts)
+            {
+                peak = Some(s);
             }
         }
         let Some(p) = peak else { continue };
