@@ -1203,3 +1203,30 @@ fn the_shipped_matrix_is_what_the_backend_loads() {
     assert!(m.sets.len() >= 4, "{:?}", m.sets.keys());
     let _ = kind::MATRIX_FILE;
 }
+
+#[tokio::test]
+async fn a_cluster_that_saw_a_failure_has_its_logs_exported_before_it_is_deleted() {
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        inspect(T0, true),
+        ok(words("docker restart -t 30 chaos-contract-worker")),
+        // StartedAt unchanged: the fault had no effect.
+        inspect(T0, true),
+    ]);
+    let (dir, cluster) = open(&runner);
+    let fault = Fault::NodeReboot(NodeReboot {
+        target: target(),
+        mode: RebootMode::Graceful,
+        timeout: Duration::from_secs(30),
+    });
+    let e = cluster.inject(&fault, Some(&worker())).await.unwrap();
+    assert!(!e.took_effect);
+    runner.push(ok(words(
+        "kind export logs reports/kind-logs/chaos-contract --name chaos-contract",
+    )));
+    let mut delete = words("kind delete cluster --name chaos-contract --kubeconfig");
+    delete.push(dir.path().join("kubeconfig").display().to_string());
+    runner.push(ok(delete));
+    cluster.teardown().await.unwrap();
+    runner.assert_done();
+}

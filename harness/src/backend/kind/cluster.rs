@@ -26,7 +26,7 @@ use crate::backend::{Backend, BackendError, BackendInfo, Cluster, Gate, NodeInfo
 use crate::exec::{Command, Runner};
 use crate::fault::{Evidence, Fault};
 use crate::observe::{self, Observer, WatchOptions};
-use crate::slo::{Culprit, CulpritKind};
+use crate::slo::{Culprit, CulpritKind, SloStatus};
 use crate::suite::{ClusterProfile, RemediationStep, Scenario};
 
 /// Poll interval of the steady-state gate.
@@ -105,7 +105,9 @@ impl KindBackend {
                 "deleting {name} after the failed {step} failed: {e}; delete it with `kind delete cluster --name {name}`"
             );
         }
-        remove_state(kubeconfig);
+        if let Some(dir) = kubeconfig.parent() {
+            remove_state(dir);
+        }
         KindError::Provision {
             cluster: name.to_string(),
             step: step.to_string(),
@@ -368,6 +370,14 @@ struct Inner {
     reused: bool,
     dry_run: bool,
     timeouts: super::options::Timeouts,
+    /// Where `kind export logs` writes before a cluster that saw a failure
+    /// is deleted.
+    logs_dir: PathBuf,
+    /// The private folder the backend made for this cluster (kubeconfig,
+    /// manifests), removed at teardown; `None` when the kubeconfig was given.
+    owned_dir: Option<PathBuf>,
+    /// Set when a gate, a fault, an SLO or a revert failed on this cluster.
+    failed: std::sync::atomic::AtomicBool,
     pending: tokio::sync::Mutex<Vec<Undo>>,
 }
 
@@ -380,6 +390,9 @@ impl KindCluster {
         reused: bool,
     ) -> Result<Self, KindError> {
         let dry_run = backend.options.dry_run;
+        // build() is only reached from create() and attach(), which made
+        // `<state dir>/<name>` for the kubeconfig.
+        let owned_dir = kubeconfig.parent().map(Path::to_path_buf);
         let client = if dry_run {
             None
         } else {
@@ -401,6 +414,8 @@ impl KindCluster {
             dry_run,
             client,
             backend.options.timeouts.clone(),
+            backend.options.logs_dir.clone(),
+            owned_dir,
         ))
     }
 
@@ -415,6 +430,8 @@ impl KindCluster {
         dry_run: bool,
         client: Option<kube::Client>,
         timeouts: super::options::Timeouts,
+        logs_dir: PathBuf,
+        owned_dir: Option<PathBuf>,
     ) -> Self {
         KindCluster {
             inner: Arc::new(Inner {
@@ -436,6 +453,9 @@ impl KindCluster {
                 reused,
                 dry_run,
                 timeouts,
+                logs_dir,
+                owned_dir,
+                failed: std::sync::atomic::AtomicBool::new(false),
                 pending: tokio::sync::Mutex::new(Vec::new()),
             }),
         }
@@ -471,6 +491,8 @@ impl KindCluster {
             dry_run,
             None,
             super::options::Timeouts::default(),
+            PathBuf::from("reports/kind-logs"),
+            None,
         ))
     }
 
@@ -482,6 +504,16 @@ impl KindCluster {
     /// kubectl for this cluster.
     pub fn kubectl(&self) -> &Kubectl {
         &self.inner.kubectl
+    }
+
+    /// Remembers that something failed on this cluster, so its logs are
+    /// exported before it is deleted (a dry run fails nothing).
+    fn mark_failed(&self, failed: bool) {
+        if failed && !self.inner.dry_run {
+            self.inner
+                .failed
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     /// Runs every pending undo now (each at most once).
@@ -554,14 +586,12 @@ impl KindCluster {
     }
 }
 
-/// Removes the harness's private folder of a cluster (the kubeconfig's
-/// folder), and its parent when that is then empty.
-fn remove_state(kubeconfig: &Path) {
-    if let Some(dir) = kubeconfig.parent() {
-        let _ = std::fs::remove_dir_all(dir);
-        if let Some(parent) = dir.parent() {
-            let _ = std::fs::remove_dir(parent);
-        }
+/// Removes the private folder the backend made for a cluster
+/// (`<state dir>/<cluster>`), and the state dir when that is then empty.
+fn remove_state(dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir);
+    if let Some(parent) = dir.parent() {
+        let _ = std::fs::remove_dir(parent);
     }
 }
 
@@ -698,7 +728,9 @@ impl Cluster for KindCluster {
         timeout: Duration,
     ) -> Result<Gate, BackendError> {
         if let Some(observer) = self.inner.observer.lock().await.as_mut() {
-            return Ok(observe::wait_steady(observer, scenario, timeout).await);
+            let gate = observe::wait_steady(observer, scenario, timeout).await;
+            self.mark_failed(!gate.steady);
+            return Ok(gate);
         }
         // No API client (a dry run, or the kubeconfig could not be used):
         // poll with kubectl instead.
@@ -713,6 +745,7 @@ impl Cluster for KindCluster {
                 });
             }
             if started.elapsed() >= timeout {
+                self.mark_failed(true);
                 return Ok(Gate {
                     steady: false,
                     waited: started.elapsed(),
@@ -728,11 +761,13 @@ impl Cluster for KindCluster {
         fault: &Fault,
         node: Option<&NodeInfo>,
     ) -> Result<Evidence, BackendError> {
-        let injected =
-            faults::inject(&self.inner.nodes, Some(&self.inner.kubectl), fault, node).await?;
+        let injected = faults::inject(&self.inner.nodes, Some(&self.inner.kubectl), fault, node)
+            .await
+            .inspect_err(|_| self.mark_failed(true))?;
         if let Some(s) = injected.undo {
             self.schedule(s.undo, s.after).await;
         }
+        self.mark_failed(!injected.evidence.took_effect);
         Ok(injected.evidence)
     }
 
@@ -765,10 +800,18 @@ impl Cluster for KindCluster {
     ) -> Result<Observation, BackendError> {
         let guard = self.inner.observer.lock().await;
         match (&self.inner.client, guard.as_ref()) {
-            (Some(client), Some(observer)) => Ok(observe::observe_and_judge(
-                client, observer, scenario, fault_at, since, node,
-            )
-            .await),
+            (Some(client), Some(observer)) => {
+                let observation =
+                    observe::observe_and_judge(client, observer, scenario, fault_at, since, node)
+                        .await;
+                self.mark_failed(
+                    observation
+                        .verdicts
+                        .iter()
+                        .any(|v| v.status != SloStatus::Pass),
+                );
+                Ok(observation)
+            }
             _ => Err(BackendError::Unavailable {
                 name: "kind".into(),
                 why: if self.inner.dry_run {
@@ -811,7 +854,11 @@ impl Cluster for KindCluster {
     }
 
     async fn revert(&self, _fault: &Fault, _evidence: &Evidence) -> Result<(), BackendError> {
-        for line in self.run_pending().await? {
+        let done = self
+            .run_pending()
+            .await
+            .inspect_err(|_| self.mark_failed(true))?;
+        for line in done {
             tracing::info!("revert: {line}");
         }
         Ok(())
@@ -845,6 +892,18 @@ impl Cluster for KindCluster {
             );
         } else {
             i.guard.check_cluster(&i.name)?;
+            if i.failed.load(std::sync::atomic::Ordering::Relaxed) {
+                // FACTS.md: export the logs before deleting a cluster.
+                let dir = i.logs_dir.join(&i.name);
+                match self.collect_logs(&dir).await {
+                    Ok(()) => eprintln!(
+                        "cni-chaos: a scenario failed on {}; its logs are in {}",
+                        i.name,
+                        dir.display()
+                    ),
+                    Err(e) => tracing::warn!("exporting the logs of {} failed: {e}", i.name),
+                }
+            }
             let kc = i.kubectl.kubeconfig().display().to_string();
             let cmd = Command::new("kind")
                 .args([
@@ -858,7 +917,9 @@ impl Cluster for KindCluster {
                 .timeout(i.timeouts.delete);
             i.runner.run(&cmd).await?;
         }
-        remove_state(i.kubectl.kubeconfig());
+        if let Some(dir) = &i.owned_dir {
+            remove_state(dir);
+        }
         Ok(())
     }
 }
