@@ -12,6 +12,7 @@ pub mod api;
 pub mod clock;
 pub mod deletion;
 pub mod error;
+pub mod model;
 pub mod resource;
 pub mod selector;
 pub mod serve;

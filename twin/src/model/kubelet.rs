@@ -1,0 +1,829 @@
+//! The kubelet of each node: pod workers, sandboxes through CNI, init
+//! containers in order, restart back-off, probes, termination.
+
+use super::node::{CNI_SERVER_SOCK, MULTUS_SOCK, Owner, SHIM};
+use super::rng::Ms;
+use super::world::{CState, Ev, Sandbox, World, valid_config};
+
+/// Initial container restart back-off (FACTS.md "Kubernetes facts").
+pub const BACKOFF_INITIAL: Ms = 10_000;
+/// Back-off cap.
+pub const BACKOFF_MAX: Ms = 300_000;
+/// A container that ran this long has its back-off reset.
+pub const BACKOFF_RESET: Ms = 600_000;
+/// The kubelet's `--runtime-request-timeout` default (2 min): a
+/// RunPodSandbox call, and the CNI plugin it runs, is cancelled after it.
+pub const RUNTIME_REQUEST_TIMEOUT: Ms = 120_000;
+/// A failed pod sync is retried after 10 s with jitter factor 0.5
+/// (kubelet `pod_workers.go`, `backOffPeriod` and
+/// `workerBackOffPeriodJitterFactor`).
+pub const SYNC_RETRY: Ms = 10_000;
+/// How often a blocked multus-shim looks for the daemon socket. The poll
+/// interval is an assumption; that the shim waits is from #1221.
+pub const SHIM_POLL: Ms = 1_000;
+
+impl World {
+    /// The kubelet starts on a node: every pod bound to it gets a new
+    /// sandbox, so init containers run again and every container that was
+    /// running is reported terminated with reason Unknown, exit code 255
+    /// (what a kubelet reports for containers lost with their node). The
+    /// back-off state is in kubelet memory and starts over.
+    pub(super) fn kubelet_up(&mut self, n: usize) {
+        self.nodes[n].kubelet_up = true;
+        let boot = self.nodes[n].boot;
+        let name = self.nodes[n].name.clone();
+        self.note(format!("node {name}: kubelet started"));
+        self.event_for_node(n, "Normal", "Starting", "Starting kubelet.");
+        let keys: Vec<u64> = self.pods_on[n].iter().copied().collect();
+        for k in keys {
+            let Some(p) = self.pods.get_mut(&k) else {
+                continue;
+            };
+            let changed = p.had_sandbox;
+            p.sandbox = Sandbox::None;
+            p.ip = if p.template.host_network {
+                p.ip.clone()
+            } else {
+                None
+            };
+            let n_init = p.template.init.len();
+            for (i, c) in p.ctrs.iter_mut().enumerate() {
+                if let CState::Running { since } = c.state {
+                    c.last = Some(CState::Terminated {
+                        code: 255,
+                        reason: "Unknown".into(),
+                        started: since,
+                        finished: self.now,
+                    });
+                }
+                if c.runs > 0 || i < n_init {
+                    let reason = if n_init > 0 {
+                        "PodInitializing"
+                    } else {
+                        "ContainerCreating"
+                    };
+                    if !matches!(c.state, CState::Terminated { .. })
+                        || i < n_init
+                        || p.template.restart_always
+                    {
+                        c.state = CState::Waiting {
+                            reason: reason.into(),
+                            message: String::new(),
+                        };
+                    }
+                }
+                c.completed = false;
+                c.ready = false;
+                c.ready_ok = false;
+                c.backoff = None;
+                c.not_before = 0;
+                c.pid = None;
+            }
+            if changed {
+                self.event_for_pod(
+                    k,
+                    "Normal",
+                    "SandboxChanged",
+                    "Pod sandbox changed, it will be killed and re-created.",
+                    "kubelet",
+                );
+            }
+            self.dirty_pods.insert(k);
+            let d = self.rng.range(100, 1_500);
+            self.sync_after(k, d);
+        }
+        self.heartbeat_now(n, boot);
+    }
+
+    fn heartbeat_now(&mut self, n: usize, boot: u32) {
+        let d = self.rng.range(200, 800);
+        self.after(d, Ev::Heartbeat { n, boot });
+    }
+
+    /// One pod worker sync.
+    pub(super) fn sync(&mut self, k: u64) {
+        let Some(p) = self.pods.get(&k) else { return };
+        let Some(n) = p.node else {
+            if p.deleting.is_some() {
+                // Never bound: the API server removes it at once.
+                self.finalize(k);
+            }
+            return;
+        };
+        if !self.nodes[n].kubelet_up {
+            return;
+        }
+        if p.deleting.is_some() {
+            self.terminate(k);
+            return;
+        }
+        match p.sandbox {
+            Sandbox::None => {
+                self.start_sandbox(k, n);
+                return;
+            }
+            Sandbox::Creating { .. } => return,
+            Sandbox::Ready { .. } => {}
+        }
+        let n_init = p.n_init();
+        for i in 0..p.ctrs.len() {
+            let p = &self.pods[&k];
+            let c = &p.ctrs[i];
+            if i < n_init && c.completed {
+                continue;
+            }
+            match c.state {
+                CState::Running { .. } => {
+                    if i < n_init {
+                        return;
+                    }
+                    continue;
+                }
+                CState::Terminated { .. } if !p.template.restart_always && i >= n_init => continue,
+                _ => {}
+            }
+            if c.not_before > self.now {
+                let wait = c.not_before - self.now;
+                self.sync_after(k, wait);
+                if i < n_init {
+                    return;
+                }
+                continue;
+            }
+            self.start_container(k, i);
+            if i < n_init {
+                return;
+            }
+        }
+    }
+
+    fn start_sandbox(&mut self, k: u64, n: usize) {
+        let host = self.pods[&k].template.host_network;
+        let attempt = {
+            let p = self.pods.get_mut(&k).expect("pod exists");
+            p.attempt += 1;
+            p.attempt
+        };
+        if host {
+            if let Some(p) = self.pods.get_mut(&k) {
+                p.sandbox = Sandbox::Creating {
+                    via_multus: false,
+                    shim: None,
+                    since: self.now,
+                };
+            }
+            let d = self.rng.range(200, 700);
+            self.after(d, Ev::SandboxDone { pod: k, attempt });
+            return;
+        }
+        // The runtime loads the lexicographically first config (FACTS.md).
+        let cfg = self.nodes[n]
+            .first_cni_config()
+            .map(|(path, f)| (path.to_string(), f.content.clone()));
+        let Some((path, content)) = cfg.filter(|(_, c)| valid_config(c)) else {
+            self.event_for_pod(
+                k,
+                "Warning",
+                "NetworkNotReady",
+                "network is not ready: container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized",
+                "kubelet",
+            );
+            if let Some(p) = self.pods.get_mut(&k) {
+                p.sandbox = Sandbox::None;
+            }
+            let d = self.rng.jitter(SYNC_RETRY, 0.5);
+            self.sync_after(k, d);
+            return;
+        };
+        let netns = format!("cni-{}", super::world::uid(&mut self.rng));
+        let mut ino = self.inode;
+        self.nodes[n].write(&format!("/run/netns/{netns}"), "", 0o444, &mut ino);
+        self.inode = ino;
+        let _ = path;
+        if content.contains("\"multus-shim\"") {
+            // 00-multus.conf: the runtime executes /opt/cni/bin/multus-shim,
+            // which talks to the daemon over its socket (FACTS.md #1221).
+            let Some(exe) = self.nodes[n].fs.get(SHIM).map(|f| f.inode) else {
+                self.sandbox_failed(k, n, "plugin type=\"multus-shim\" failed (add): failed to find plugin \"multus-shim\" in path [/opt/cni/bin]", Some(netns));
+                return;
+            };
+            let pid =
+                self.nodes[n].spawn("multus-shim", Some(exe), Owner::Cni(k, attempt), self.now);
+            if let Some(p) = self.pods.get_mut(&k) {
+                p.sandbox = Sandbox::Creating {
+                    via_multus: true,
+                    shim: Some(pid),
+                    since: self.now,
+                };
+            }
+            self.pending_netns.insert(k, netns);
+            let d = self.rng.range(30, 120);
+            self.after(d, Ev::ShimPoll { pod: k, attempt });
+        } else {
+            if let Some(p) = self.pods.get_mut(&k) {
+                p.sandbox = Sandbox::Creating {
+                    via_multus: false,
+                    shim: None,
+                    since: self.now,
+                };
+            }
+            self.pending_netns.insert(k, netns);
+            let d = self.rng.range(100, 400);
+            self.after(d, Ev::SandboxDone { pod: k, attempt });
+        }
+    }
+
+    /// Whether the Multus daemon answers on its socket: the socket exists and
+    /// a live, not-stopped daemon serves it.
+    pub(super) fn multus_serving(&self, n: usize) -> bool {
+        let node = &self.nodes[n];
+        node.fs.contains_key(MULTUS_SOCK) && node.running("multus-daemon")
+    }
+
+    /// Whether a Kube-OVN CNI ADD can succeed: the cni-server socket is
+    /// served and OVS is up (the cni-server configures the port in OVS).
+    pub(super) fn kube_ovn_add(&self, n: usize) -> Result<(), String> {
+        let node = &self.nodes[n];
+        if !node.fs.contains_key("/opt/cni/bin/kube-ovn") {
+            return Err("failed to find plugin \"kube-ovn\" in path [/opt/cni/bin]".into());
+        }
+        if !node.fs.contains_key(CNI_SERVER_SOCK) || !node.running("kube-ovn-daemon") {
+            return Err(format!(
+                "plugin type=\"kube-ovn\" failed (add): RPC failed; request ip return 500 dial unix {CNI_SERVER_SOCK}: connect: no such file or directory"
+            ));
+        }
+        if !self.ovs_healthy(n) {
+            return Err("plugin type=\"kube-ovn\" failed (add): RPC failed; request ip return 500 failed to configure nic: ovs-vsctl: unix:/var/run/openvswitch/db.sock: database connection failed".into());
+        }
+        Ok(())
+    }
+
+    /// ovsdb-server and ovs-vswitchd run and are not stopped.
+    pub(super) fn ovs_healthy(&self, n: usize) -> bool {
+        let node = &self.nodes[n];
+        node.running("ovsdb-server")
+            && node.running("ovs-vswitchd")
+            && node.fs.contains_key(super::node::OVSDB_SOCK)
+    }
+
+    pub(super) fn shim_poll(&mut self, k: u64, attempt: u32) {
+        let Some(p) = self.pods.get(&k) else { return };
+        if p.attempt != attempt {
+            return;
+        }
+        let Sandbox::Creating {
+            shim: Some(pid),
+            since,
+            ..
+        } = p.sandbox
+        else {
+            return;
+        };
+        let Some(n) = p.node else { return };
+        if self.nodes[n].proc(pid).is_none() {
+            // The shim was killed (by a fault): the ADD fails.
+            self.sandbox_failed(
+                k,
+                n,
+                "plugin type=\"multus-shim\" failed (add): signal: killed",
+                None,
+            );
+            return;
+        }
+        if self.multus_serving(n) {
+            let d = self.rng.range(80, 400);
+            self.after(d, Ev::SandboxDone { pod: k, attempt });
+            return;
+        }
+        if self.now.saturating_sub(since) >= RUNTIME_REQUEST_TIMEOUT {
+            self.nodes[n].procs.remove(&pid);
+            let pod = format!("{}/{}", p.namespace, p.name);
+            self.note(format!("node {}: multus-shim pid {pid} for {pod} cancelled after the runtime request timeout", self.nodes[n].name));
+            self.sandbox_failed(
+                k,
+                n,
+                "rpc error: code = DeadlineExceeded desc = context deadline exceeded",
+                None,
+            );
+            return;
+        }
+        if p.attempt == attempt && self.now.saturating_sub(since) < 1_500 {
+            let pod = format!("{}/{}", p.namespace, p.name);
+            self.note(format!("node {}: multus-shim pid {pid} for {pod} waits for {MULTUS_SOCK} (holds {SHIM} open)", self.nodes[n].name));
+        }
+        let left = RUNTIME_REQUEST_TIMEOUT - self.now.saturating_sub(since);
+        self.after(SHIM_POLL.min(left), Ev::ShimPoll { pod: k, attempt });
+    }
+
+    pub(super) fn sandbox_done(&mut self, k: u64, attempt: u32) {
+        let Some(p) = self.pods.get(&k) else { return };
+        if p.attempt != attempt {
+            return;
+        }
+        let Sandbox::Creating {
+            via_multus, shim, ..
+        } = p.sandbox.clone()
+        else {
+            return;
+        };
+        let Some(n) = p.node else { return };
+        if !self.nodes[n].up {
+            return;
+        }
+        let host = p.template.host_network;
+        let attachments = p.template.attachments(&p.namespace);
+        if let Some(pid) = shim {
+            self.nodes[n].procs.remove(&pid);
+        }
+        let result = if host {
+            Ok(None)
+        } else if via_multus {
+            if !self.multus_serving(n) {
+                Err("plugin type=\"multus-shim\" failed (add): CmdAdd (shim): CNI request failed with status 400: connection refused".to_string())
+            } else {
+                self.kube_ovn_add(n)
+                    .map_err(|e| format!("plugin type=\"multus-shim\" name=\"multus-cni-network\" failed (add): [{}/{}:kube-ovn]: error adding container to network \"kube-ovn\": {e}", p.namespace, p.name))
+                    .and_then(|()| {
+                        match attachments.iter().find(|a| !self.nads.contains(*a)) {
+                            Some(missing) => Err(format!("Multus: [{}/{}]: error loading k8s delegates k8s args: TryLoadPodDelegates: error in getting k8s network for pod: GetNetworkDelegates: failed getting the delegate: getKubernetesDelegate: cannot find a network-attachment-definition ({missing}) in namespace", p.namespace, p.name)),
+                            None => Ok(Some(attachments.clone())),
+                        }
+                    })
+            }
+        } else {
+            // Straight to Kube-OVN: no Multus, so no secondary interfaces
+            // (multus-cni #1387).
+            self.kube_ovn_add(n).map(|()| None)
+        };
+        match result {
+            Ok(att) => {
+                let netns = self.pending_netns.remove(&k);
+                let ip = if host {
+                    self.nodes[n].ip.clone()
+                } else {
+                    self.next_pod_ip += 1;
+                    let i = self.next_pod_ip;
+                    format!("10.16.{}.{}", (i / 254) % 256, i % 254 + 1)
+                };
+                let status = att.map(|att| super::render::network_status(&ip, &att));
+                if let Some(p) = self.pods.get_mut(&k) {
+                    p.sandbox = Sandbox::Ready { netns };
+                    p.had_sandbox = true;
+                    p.ip = Some(ip);
+                    if status.is_some() || !host {
+                        p.network_status = status;
+                    }
+                }
+                self.dirty_pods.insert(k);
+                self.sync(k);
+            }
+            Err(e) => self.sandbox_failed(k, n, &e, None),
+        }
+    }
+
+    fn sandbox_failed(&mut self, k: u64, n: usize, err: &str, netns: Option<String>) {
+        let netns = netns.or_else(|| self.pending_netns.remove(&k));
+        if let Some(ns) = netns {
+            self.nodes[n].remove(&format!("/run/netns/{ns}"));
+        }
+        let id = self.rng.hex(64);
+        let msg = format!(
+            "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox \"{id}\": {err}"
+        );
+        let msg = if err.starts_with("rpc error") {
+            format!("Failed to create pod sandbox: {err}")
+        } else {
+            msg
+        };
+        self.event_for_pod(k, "Warning", "FailedCreatePodSandBox", &msg, "kubelet");
+        if let Some(p) = self.pods.get_mut(&k) {
+            p.sandbox = Sandbox::None;
+        }
+        let deleting = self.pods.get(&k).is_some_and(|p| p.deleting.is_some());
+        if deleting {
+            self.terminate(k);
+            return;
+        }
+        let d = self.rng.jitter(SYNC_RETRY, 0.5);
+        self.sync_after(k, d);
+    }
+
+    pub(super) fn start_container(&mut self, k: u64, i: usize) {
+        let Some(p) = self.pods.get(&k) else { return };
+        let Some(n) = p.node else { return };
+        let n_init = p.n_init();
+        let spec = if i < n_init {
+            p.template.init[i].clone()
+        } else {
+            p.template.containers[i - n_init].clone()
+        };
+        let id = self.rng.hex(64);
+        let run = p.ctrs[i].runs + 1;
+        let pid = self.nodes[n].spawn(
+            &comm(&spec.program, &spec.name),
+            None,
+            Owner::Container(k, i, run),
+            self.now,
+        );
+        if let Some(p) = self.pods.get_mut(&k) {
+            let c = &mut p.ctrs[i];
+            c.runs = run;
+            c.state = CState::Running { since: self.now };
+            c.pid = Some(pid);
+            c.id = id;
+            c.ready = spec.readiness.is_none() && i >= n_init;
+            c.ready_ok = false;
+            c.ready_fails = 0;
+            c.live_fails = 0;
+            c.stage = 0;
+            c.tries = 0;
+        }
+        let image = spec.image.clone();
+        self.event_for_pod(
+            k,
+            "Normal",
+            "Pulled",
+            &format!("Container image \"{image}\" already present on machine"),
+            "kubelet",
+        );
+        self.event_for_pod(
+            k,
+            "Normal",
+            "Created",
+            &format!("Created container: {}", spec.name),
+            "kubelet",
+        );
+        self.event_for_pod(
+            k,
+            "Normal",
+            "Started",
+            &format!("Started container {}", spec.name),
+            "kubelet",
+        );
+        self.dirty_pods.insert(k);
+        if let Some(r) = &spec.readiness {
+            let d = r.initial_delay + self.rng.range(0, 1_000);
+            self.after(
+                d,
+                Ev::Probe {
+                    pod: k,
+                    c: i,
+                    run,
+                    live: false,
+                },
+            );
+        }
+        if let Some(l) = &spec.liveness {
+            let d = l.initial_delay + self.rng.range(0, 1_000);
+            self.after(
+                d,
+                Ev::Probe {
+                    pod: k,
+                    c: i,
+                    run,
+                    live: true,
+                },
+            );
+        }
+        self.program_start(k, i, run, n);
+        self.reconcile_soon();
+    }
+
+    /// A container's process exited with `code`. Restarts follow the
+    /// back-off: the first restart is immediate, later ones wait 10 s,
+    /// doubling to 300 s; a container that ran 10 min starts over
+    /// (FACTS.md "Kubernetes facts").
+    pub(super) fn container_exited(&mut self, k: u64, i: usize, code: i32, reason: &str) {
+        let Some(p) = self.pods.get_mut(&k) else {
+            return;
+        };
+        let Some(n) = p.node else { return };
+        let run = p.ctrs[i].runs;
+        let n_init = p.n_init();
+        let name = if i < n_init {
+            p.template.init[i].name.clone()
+        } else {
+            p.template.containers[i - n_init].name.clone()
+        };
+        let pod_ref = format!("{}_{}({})", p.name, p.namespace, p.uid);
+        let restart_always = p.template.restart_always;
+        let c = &mut p.ctrs[i];
+        let CState::Running { since } = c.state else {
+            return;
+        };
+        let term = CState::Terminated {
+            code,
+            reason: reason.into(),
+            started: since,
+            finished: self.now,
+        };
+        c.ready = false;
+        c.pid = None;
+        if self.now - since >= BACKOFF_RESET {
+            c.backoff = None;
+        }
+        let init_ok = i < n_init && code == 0;
+        c.completed = init_ok;
+        let restarts = !init_ok && (restart_always || (i < n_init && code != 0));
+        let mut backoff_msg = None;
+        if restarts {
+            let (wait, next) = match c.backoff {
+                None => (0, BACKOFF_INITIAL),
+                Some(b) => (b, (b * 2).min(BACKOFF_MAX)),
+            };
+            c.backoff = Some(next);
+            c.not_before = self.now + wait;
+            c.last = Some(term);
+            if wait > 0 {
+                let msg = format!(
+                    "back-off {}s restarting failed container={name} pod={pod_ref}",
+                    wait / 1000
+                );
+                c.state = CState::Waiting {
+                    reason: "CrashLoopBackOff".into(),
+                    message: msg,
+                };
+                backoff_msg = Some(format!(
+                    "Back-off restarting failed container {name} in pod {pod_ref}"
+                ));
+            } else {
+                c.state = term_clone(&c.last);
+            }
+        } else {
+            c.state = term;
+        }
+        self.nodes[n].kill_owned(Owner::Container(k, i, run));
+        if let Some(m) = backoff_msg {
+            self.event_for_pod(k, "Warning", "BackOff", &m, "kubelet");
+        }
+        self.dirty_pods.insert(k);
+        self.reconcile_soon();
+        let d = self.rng.range(50, 400);
+        self.sync_after(k, d);
+    }
+
+    pub(super) fn probe(&mut self, k: u64, i: usize, run: u32, live: bool) {
+        let Some(p) = self.pods.get(&k) else { return };
+        let Some(n) = p.node else { return };
+        if p.ctrs[i].runs != run
+            || !matches!(p.ctrs[i].state, CState::Running { .. })
+            || !self.nodes[n].kubelet_up
+            || p.deleting.is_some()
+        {
+            return;
+        }
+        let n_init = p.n_init();
+        let spec = &p.template.containers[i - n_init];
+        let Some(ps) = (if live {
+            spec.liveness.clone()
+        } else {
+            spec.readiness.clone()
+        }) else {
+            return;
+        };
+        let name = spec.name.clone();
+        let result = self.health(k, i, live);
+        let p = self.pods.get_mut(&k).expect("pod exists");
+        let c = &mut p.ctrs[i];
+        let mut events = Vec::new();
+        let mut kill = false;
+        match (&result, live) {
+            (Ok(()), false) => {
+                c.ready_fails = 0;
+                c.ready_ok = true;
+                if !c.ready {
+                    c.ready = true;
+                    self.dirty_pods.insert(k);
+                    self.reconcile_soon();
+                }
+            }
+            (Ok(()), true) => c.live_fails = 0,
+            (Err(e), false) => {
+                c.ready_fails += 1;
+                events.push(("Unhealthy", format!("Readiness probe failed: {e}")));
+                if c.ready_fails >= ps.failure_threshold && c.ready {
+                    c.ready = false;
+                    self.dirty_pods.insert(k);
+                    self.reconcile_soon();
+                }
+            }
+            (Err(e), true) => {
+                c.live_fails += 1;
+                events.push(("Unhealthy", format!("Liveness probe failed: {e}")));
+                if c.live_fails >= ps.failure_threshold {
+                    events.push((
+                        "Killing",
+                        format!("Container {name} failed liveness probe, will be restarted"),
+                    ));
+                    kill = true;
+                }
+            }
+        }
+        for (reason, msg) in events {
+            let t = if reason == "Killing" {
+                "Normal"
+            } else {
+                "Warning"
+            };
+            self.event_for_pod(k, t, reason, &msg, "kubelet");
+        }
+        if kill {
+            self.program_term(k, i, n, false);
+            self.container_exited(k, i, 137, "Error");
+            return;
+        }
+        self.after(
+            ps.period,
+            Ev::Probe {
+                pod: k,
+                c: i,
+                run,
+                live,
+            },
+        );
+    }
+
+    /// A pod deletion reached the kubelet: stop containers (SIGTERM, so
+    /// programs run their clean shutdown), tear down the sandbox, then
+    /// remove the pod. A RunPodSandbox in flight is waited for.
+    pub(super) fn terminate(&mut self, k: u64) {
+        let Some(p) = self.pods.get(&k) else { return };
+        let Some(n) = p.node else {
+            self.finalize(k);
+            return;
+        };
+        if !self.nodes[n].kubelet_up || matches!(p.sandbox, Sandbox::Creating { .. }) {
+            return;
+        }
+        let n_init = p.n_init();
+        let running: Vec<(usize, String)> = p
+            .ctrs
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| matches!(c.state, CState::Running { .. }))
+            .map(|(i, _)| {
+                (
+                    i,
+                    if i < n_init {
+                        p.template.init[i].name.clone()
+                    } else {
+                        p.template.containers[i - n_init].name.clone()
+                    },
+                )
+            })
+            .collect();
+        for (i, name) in running {
+            self.event_for_pod(
+                k,
+                "Normal",
+                "Killing",
+                &format!("Stopping container {name}"),
+                "kubelet",
+            );
+            self.program_term(k, i, n, true);
+            if let Some(p) = self.pods.get_mut(&k) {
+                let c = &mut p.ctrs[i];
+                if let CState::Running { since } = c.state {
+                    c.state = CState::Terminated {
+                        code: if i < n_init { 137 } else { 0 },
+                        reason: if i < n_init {
+                            "Error".into()
+                        } else {
+                            "Completed".into()
+                        },
+                        started: since,
+                        finished: self.now,
+                    };
+                    let run = c.runs;
+                    c.ready = false;
+                    self.nodes[n].kill_owned(Owner::Container(k, i, run));
+                }
+            }
+        }
+        if let Some(p) = self.pods.get_mut(&k) {
+            p.deleting = p.deleting.or(Some(self.now));
+            p.sync_at = None;
+        }
+        self.dirty_pods.insert(k);
+        let d = self.rng.range(300, 1_500);
+        self.after(d, Ev::Finalize { pod: k });
+    }
+
+    pub(super) fn finalize(&mut self, k: u64) {
+        let Some(p) = self.pods.get(&k) else { return };
+        if p.deleting.is_none() {
+            return;
+        }
+        if let (Some(n), Sandbox::Ready { netns: Some(ns) }) = (p.node, &p.sandbox) {
+            let path = format!("/run/netns/{ns}");
+            self.nodes[n].remove(&path);
+        }
+        let (ns, name) = (p.namespace.clone(), p.name.clone());
+        self.forget(k);
+        self.remove("pods", &ns, &name);
+    }
+
+    /// A graceful deletion arrived through the API (the store already set
+    /// `deletionTimestamp`).
+    pub fn api_delete_pod(&mut self, namespace: &str, name: &str) -> bool {
+        let Some(k) = self.pod_key(namespace, name) else {
+            return false;
+        };
+        let p = self.pods.get_mut(&k).expect("indexed pod exists");
+        if p.deleting.is_some() {
+            return true;
+        }
+        p.deleting = Some(self.now);
+        self.dirty_pods.insert(k);
+        self.reconcile_soon();
+        let d = self.rng.range(10, 100);
+        self.sync_after(k, d);
+        true
+    }
+
+    /// A pod was removed through the API at once (grace period 0): its
+    /// processes are killed and the model forgets it.
+    pub fn api_pod_removed(&mut self, namespace: &str, name: &str) {
+        let Some(k) = self.pod_key(namespace, name) else {
+            return;
+        };
+        if let Some(n) = self.pods[&k].node {
+            let runs: Vec<(usize, u32)> = self.pods[&k]
+                .ctrs
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (i, c.runs))
+                .collect();
+            for (i, run) in runs {
+                self.nodes[n].kill_owned(Owner::Container(k, i, run));
+            }
+        }
+        self.forget(k);
+    }
+
+    /// A pod created through the API (a probe pod, `kubectl run`): it goes
+    /// through the same scheduler, kubelet and CNI path as every other pod.
+    pub fn api_create_pod(&mut self, pod: &serde_json::Value) {
+        let ns = pod
+            .pointer("/metadata/namespace")
+            .and_then(|v| v.as_str())
+            .unwrap_or("default")
+            .to_string();
+        let name = pod
+            .pointer("/metadata/name")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string();
+        if name.is_empty() || self.pod_key(&ns, &name).is_some() {
+            return;
+        }
+        let uid = pod
+            .pointer("/metadata/uid")
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        let template = super::spec::PodTemplate::from_pod(pod);
+        let node = pod
+            .pointer("/spec/nodeName")
+            .and_then(|v| v.as_str())
+            .and_then(|n| self.nodes.iter().position(|x| x.name == n));
+        let k = self.add_pod(ns, name, template, None, uid);
+        if let Some(p) = self.pods.get_mut(&k) {
+            p.from_api = true;
+        }
+        if let Some(n) = node {
+            if let Some(p) = self.pods.get_mut(&k) {
+                p.node = Some(n);
+                p.scheduled = Some(self.now);
+            }
+            self.pods_on[n].insert(k);
+            self.sync_after(k, 50);
+        }
+    }
+
+    /// Marks a node (un)schedulable (kubectl cordon through the API).
+    pub fn api_node_unschedulable(&mut self, name: &str, unschedulable: bool) {
+        if let Some(n) = self.nodes.iter().position(|x| x.name == name) {
+            self.nodes[n].unschedulable = unschedulable;
+            self.reconcile_soon();
+        }
+    }
+}
+
+fn term_clone(last: &Option<CState>) -> CState {
+    last.clone().unwrap_or(CState::Waiting {
+        reason: "ContainerCreating".into(),
+        message: String::new(),
+    })
+}
+
+fn comm(program: &super::spec::Program, name: &str) -> String {
+    use super::spec::Program;
+    match program {
+        Program::OvsOvn => "start-ovs.sh".into(),
+        Program::CniServer => "kube-ovn-daemon".into(),
+        Program::MultusDaemon(_) => "multus-daemon".into(),
+        Program::InstallMultus(_) => "cp".into(),
+        Program::InstallCni => "install-cni.sh".into(),
+        _ => name.chars().take(15).collect(),
+    }
+}

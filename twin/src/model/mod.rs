@@ -1,0 +1,45 @@
+//! The twin's cluster model: kind node containers running Kube-OVN and
+//! Multus, simulated from mechanisms on a virtual millisecond clock.
+//!
+//! Nothing here scripts an outcome. A node restart kills processes and
+//! wipes `/run`; the kubelet re-creates sandboxes through the first CNI
+//! config; `00-multus.conf` survived, so the runtime runs `multus-shim`,
+//! which waits for a daemon socket that is gone and keeps the binary busy;
+//! the Multus init container's `cp` meets that busy file or not, depending
+//! on the version profile. Whether the incident happens follows from those
+//! rules (FACTS.md, multus-cni #1221).
+//!
+//! Deleting `ovs-ovn` (the seed report's fix) is modelled, but it does not
+//! break the deadlock in the model: nothing ties OVS to the shim, the Multus
+//! socket or the init container's `cp`. The report's recovery must come
+//! from something the model leaves out or from the other steps reporters
+//! took (deleting the shim and the Multus pod), see `twin/tests/model_incident.rs`.
+
+mod driver;
+mod error;
+mod kubelet;
+mod node;
+mod ops;
+mod profile;
+mod programs;
+mod render;
+mod rng;
+mod sink;
+mod spec;
+mod world;
+
+pub use driver::Model;
+pub use error::ModelError;
+pub use kubelet::{
+    BACKOFF_INITIAL, BACKOFF_MAX, BACKOFF_RESET, RUNTIME_REQUEST_TIMEOUT, SHIM_POLL, SYNC_RETRY,
+};
+pub use node::{
+    CNI_BIN, CNI_DIR, CNI_SERVER_SOCK, File, MULTUS_CONF, MULTUS_SOCK, OVSDB_SOCK, SHIM,
+};
+pub use ops::{NodeInfo, ProcessInfo, Signal};
+pub use profile::{ShimInstall, VersionProfile, shim_install_for};
+pub use programs::KUBE_OVN_CONFLIST;
+pub use rng::{Ms, Rng};
+pub use sink::{Output, Recorder, Sink};
+pub use spec::{PROBE_LABEL, ProbeKind};
+pub use world::{ModelConfig, World};

@@ -1,0 +1,128 @@
+//! Version profiles: which upstream mechanisms a Kube-OVN / Multus pair has.
+//!
+//! Profile names are the version-set names of the version matrix
+//! (`versions.yaml` at the workspace root, shared with the kind backend), so
+//! a suite's `cluster.versions` picks the same pair on both backends.
+
+use std::fmt;
+
+/// How the Multus init container `install-multus-binary` puts
+/// `/opt/cni/bin/multus-shim` in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShimInstall {
+    /// A plain `cp` over the destination: `open(O_TRUNC)` of a file that a
+    /// running process executes fails with `ETXTBSY` ("Text file busy").
+    /// Multus v4.1.x to v4.2.2 (FACTS.md, multus-cni #1221 point 4).
+    Cp,
+    /// `install_multus -d /host/opt/cni/bin -t thick`: copy to a temporary
+    /// file and rename over the destination, which never touches the busy
+    /// inode. Multus v4.2.3+ (PR #1445, commit a234ce68f).
+    InstallMultus,
+}
+
+impl fmt::Display for ShimInstall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ShimInstall::Cp => "cp",
+            ShimInstall::InstallMultus => "install-multus",
+        })
+    }
+}
+
+/// One version pair and the mechanisms it switches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionProfile {
+    /// The version-set name (`versions.yaml`).
+    pub name: String,
+    /// Kube-OVN release tag.
+    pub kube_ovn: String,
+    /// Multus release tag.
+    pub multus: String,
+    /// How the Multus init container installs the shim.
+    pub shim_install: ShimInstall,
+    /// Whether `kube-ovn-cni` writes its conflist through a temporary file
+    /// and a rename (kube-ovn PR #7035, merged 2026-07-13). Before it the
+    /// file was written in place, so a node killed mid-write keeps a
+    /// truncated file that is never rewritten, because the writer skips
+    /// existing files with mode 0600 (PR #5558, FACTS.md "Kube-OVN facts").
+    pub atomic_cni_conf: bool,
+    /// `CNI_CONFIG_PRIORITY`, the conflist's name prefix (default `01`).
+    pub cni_priority: String,
+}
+
+/// Multus releases before v4.2.3 use the racy `cp` (FACTS.md, #1221 point 4).
+pub fn shim_install_for(multus: &str) -> ShimInstall {
+    let v: Vec<u64> = multus
+        .trim_start_matches('v')
+        .split(['.', '-'])
+        .map_while(|p| p.parse().ok())
+        .collect();
+    let key = (
+        v.first().copied().unwrap_or(0),
+        v.get(1).copied().unwrap_or(0),
+        v.get(2).copied().unwrap_or(0),
+    );
+    if key < (4, 2, 3) {
+        ShimInstall::Cp
+    } else {
+        ShimInstall::InstallMultus
+    }
+}
+
+impl VersionProfile {
+    /// A profile for any pair of tags, with mechanisms derived from them.
+    /// Which Kube-OVN releases carry #7035 was not verified against release
+    /// tags; only `master` is treated as having it.
+    pub fn from_versions(name: &str, kube_ovn: &str, multus: &str) -> Self {
+        VersionProfile {
+            name: name.to_string(),
+            kube_ovn: kube_ovn.to_string(),
+            multus: multus.to_string(),
+            shim_install: shim_install_for(multus),
+            atomic_cni_conf: kube_ovn == "master",
+            cni_priority: "01".to_string(),
+        }
+    }
+
+    /// The profiles of the version matrix, by set name, plus the twin-only
+    /// `kube-ovn-master-multus-4.3.0` (Kube-OVN master CI pins Multus
+    /// v4.3.0, FACTS.md #1221 point 5).
+    pub fn all() -> Vec<VersionProfile> {
+        [
+            ("default", "v1.16.2", "v4.2.4"),
+            ("kube-ovn-1.13-multus-4.1.3", "v1.13.15", "v4.1.3"),
+            ("kube-ovn-1.14-multus-4.2.1", "v1.14.41", "v4.2.1"),
+            ("kube-ovn-1.15-multus-4.2.3", "v1.15.24", "v4.2.3"),
+            ("kube-ovn-master-multus-4.3.0", "master", "v4.3.0"),
+        ]
+        .into_iter()
+        .map(|(n, k, m)| VersionProfile::from_versions(n, k, m))
+        .collect()
+    }
+
+    /// The profile named `name`, if the matrix has it.
+    pub fn named(name: &str) -> Option<VersionProfile> {
+        Self::all().into_iter().find(|p| p.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn racy_before_4_2_3_fixed_after() {
+        assert_eq!(shim_install_for("v4.1.3"), ShimInstall::Cp);
+        assert_eq!(shim_install_for("v4.2.1"), ShimInstall::Cp);
+        assert_eq!(shim_install_for("v4.2.2"), ShimInstall::Cp);
+        assert_eq!(shim_install_for("v4.2.3"), ShimInstall::InstallMultus);
+        assert_eq!(shim_install_for("v4.3.0"), ShimInstall::InstallMultus);
+        assert_eq!(
+            VersionProfile::named("kube-ovn-1.14-multus-4.2.1")
+                .unwrap()
+                .shim_install,
+            ShimInstall::Cp
+        );
+        assert!(VersionProfile::named("nope").is_none());
+    }
+}

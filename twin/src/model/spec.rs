@@ -1,0 +1,521 @@
+//! What runs: container programs, pod templates and workloads, and the
+//! catalogue of a kind cluster with Kube-OVN and Multus (names, labels and
+//! probes from FACTS.md "Kube-OVN facts" and "Multus facts").
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::profile::{ShimInstall, VersionProfile};
+use super::rng::Ms;
+
+/// The data-plane probe a probe pod performs (label [`PROBE_LABEL`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeKind {
+    /// A DNS lookup through CoreDNS.
+    Dns,
+    /// Pod to pod across nodes.
+    PodToPod,
+    /// The pod's Multus secondary interface.
+    MultusSecondary,
+    /// Egress through the VPC NAT gateway.
+    NatGatewayEgress,
+}
+
+/// The label that marks an API-created pod as a harness probe; its value is
+/// `dns`, `pod-to-pod`, `multus-secondary` or `nat-gateway-egress`.
+pub const PROBE_LABEL: &str = "cni-chaos.io/probe";
+
+impl ProbeKind {
+    /// Parses the label value.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "dns" => ProbeKind::Dns,
+            "pod-to-pod" => ProbeKind::PodToPod,
+            "multus-secondary" => ProbeKind::MultusSecondary,
+            "nat-gateway-egress" => ProbeKind::NatGatewayEgress,
+            _ => return None,
+        })
+    }
+}
+
+/// What a container's process does. Each variant's behaviour lives in
+/// `programs.rs` with its sources.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Program {
+    /// Runs until stopped; healthy while not frozen.
+    Sleep,
+    /// CoreDNS: healthy while not frozen and its node reaches the API.
+    CoreDns,
+    /// An init step that succeeds (`hostpath-init`).
+    Completes,
+    /// Kube-OVN `install-cni`: installs the `kube-ovn` CNI binary.
+    InstallCni,
+    /// Kube-OVN `cni-server` (kube-ovn-daemon).
+    CniServer,
+    /// `ovs-ovn`'s `start-ovs.sh`: ovsdb-server, ovs-vswitchd, ovn-controller.
+    OvsOvn,
+    /// Multus `install-multus-binary`.
+    InstallMultus(ShimInstall),
+    /// The Multus thick daemon, optionally with a `readinessindicatorfile`.
+    MultusDaemon(Option<String>),
+    /// The VPC NAT gateway: needs its Multus attachment (`net1`).
+    NatGateway,
+    /// A harness probe pod.
+    Probe(ProbeKind),
+}
+
+/// A readiness or liveness probe's timing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeSpec {
+    /// `initialDelaySeconds`, in ms.
+    pub initial_delay: Ms,
+    /// `periodSeconds`, in ms.
+    pub period: Ms,
+    /// `failureThreshold`.
+    pub failure_threshold: u32,
+    /// The handler as JSON (`exec`, `httpGet`).
+    pub handler: Value,
+}
+
+impl ProbeSpec {
+    fn new(initial_s: u64, period_s: u64, failures: u32, handler: Value) -> Self {
+        ProbeSpec {
+            initial_delay: initial_s * 1000,
+            period: period_s * 1000,
+            failure_threshold: failures,
+            handler,
+        }
+    }
+
+    /// As a pod spec's probe.
+    pub fn to_json(&self) -> Value {
+        let mut v = self.handler.clone();
+        v["initialDelaySeconds"] = json!(self.initial_delay / 1000);
+        v["periodSeconds"] = json!(self.period / 1000);
+        v["failureThreshold"] = json!(self.failure_threshold);
+        v["successThreshold"] = json!(1);
+        v["timeoutSeconds"] = json!(1);
+        v
+    }
+
+    /// Reads a probe from a pod spec (Kubernetes defaults: delay 0, period
+    /// 10 s, failureThreshold 3).
+    pub fn from_json(v: &Value) -> Self {
+        let n = |k: &str, d: u64| v.get(k).and_then(Value::as_u64).unwrap_or(d);
+        let mut handler = v.clone();
+        if let Some(o) = handler.as_object_mut() {
+            o.retain(|k, _| matches!(k.as_str(), "exec" | "httpGet" | "tcpSocket" | "grpc"));
+        }
+        ProbeSpec::new(
+            n("initialDelaySeconds", 0),
+            n("periodSeconds", 10).max(1),
+            n("failureThreshold", 3).max(1) as u32,
+            handler,
+        )
+    }
+}
+
+/// One container.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerSpec {
+    /// Name.
+    pub name: String,
+    /// Image.
+    pub image: String,
+    /// What it does.
+    pub program: Program,
+    /// Readiness probe.
+    pub readiness: Option<ProbeSpec>,
+    /// Liveness probe.
+    pub liveness: Option<ProbeSpec>,
+}
+
+impl ContainerSpec {
+    fn new(name: &str, image: &str, program: Program) -> Self {
+        ContainerSpec {
+            name: name.into(),
+            image: image.into(),
+            program,
+            readiness: None,
+            liveness: None,
+        }
+    }
+}
+
+/// A pod's template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodTemplate {
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// Init containers, in order.
+    pub init: Vec<ContainerSpec>,
+    /// Containers.
+    pub containers: Vec<ContainerSpec>,
+    /// `hostNetwork`: no CNI ADD.
+    pub host_network: bool,
+    /// `restartPolicy: Always` (else Never).
+    pub restart_always: bool,
+    /// `nodeSelector`.
+    pub node_selector: BTreeMap<String, String>,
+    /// Tolerates the control plane's NoSchedule taint.
+    pub tolerates_control_plane: bool,
+    /// `terminationGracePeriodSeconds`.
+    pub grace_s: i64,
+    /// `priorityClassName`.
+    pub priority_class: Option<String>,
+}
+
+impl PodTemplate {
+    fn new(labels: &[(&str, &str)], host_network: bool) -> Self {
+        PodTemplate {
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            annotations: BTreeMap::new(),
+            init: Vec::new(),
+            containers: Vec::new(),
+            host_network,
+            restart_always: true,
+            node_selector: BTreeMap::new(),
+            tolerates_control_plane: true,
+            grace_s: 30,
+            priority_class: None,
+        }
+    }
+
+    /// Reads a pod created through the API. A pod labelled [`PROBE_LABEL`]
+    /// runs that probe; any other container sleeps.
+    pub fn from_pod(pod: &Value) -> Self {
+        let strmap = |p: &str| -> BTreeMap<String, String> {
+            pod.pointer(p)
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let labels = strmap("/metadata/labels");
+        let probe = labels.get(PROBE_LABEL).and_then(|v| ProbeKind::parse(v));
+        let containers = |p: &str| -> Vec<ContainerSpec> {
+            pod.pointer(p)
+                .and_then(Value::as_array)
+                .map(|cs| {
+                    cs.iter()
+                        .map(|c| ContainerSpec {
+                            name: c
+                                .get("name")
+                                .and_then(Value::as_str)
+                                .unwrap_or("c")
+                                .to_string(),
+                            image: c
+                                .get("image")
+                                .and_then(Value::as_str)
+                                .unwrap_or("busybox")
+                                .to_string(),
+                            program: probe.map(Program::Probe).unwrap_or(Program::Sleep),
+                            readiness: c.get("readinessProbe").map(ProbeSpec::from_json),
+                            liveness: c.get("livenessProbe").map(ProbeSpec::from_json),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut init = containers("/spec/initContainers");
+        for c in &mut init {
+            c.program = Program::Completes;
+        }
+        let tolerations = pod
+            .pointer("/spec/tolerations")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        PodTemplate {
+            annotations: strmap("/metadata/annotations"),
+            init,
+            containers: containers("/spec/containers"),
+            host_network: pod
+                .pointer("/spec/hostNetwork")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            restart_always: pod
+                .pointer("/spec/restartPolicy")
+                .and_then(Value::as_str)
+                .unwrap_or("Always")
+                == "Always",
+            node_selector: strmap("/spec/nodeSelector"),
+            tolerates_control_plane: tolerations.iter().any(|t| {
+                t.get("operator").and_then(Value::as_str) == Some("Exists")
+                    && t.get("key").is_none()
+                    || t.get("key").and_then(Value::as_str)
+                        == Some("node-role.kubernetes.io/control-plane")
+            }),
+            grace_s: pod
+                .pointer("/spec/terminationGracePeriodSeconds")
+                .and_then(Value::as_i64)
+                .unwrap_or(30),
+            priority_class: pod
+                .pointer("/spec/priorityClassName")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            labels,
+        }
+    }
+
+    /// The Multus attachments the pod asks for
+    /// (`k8s.v1.cni.cncf.io/networks`, comma-separated `ns/name`).
+    pub fn attachments(&self, namespace: &str) -> Vec<String> {
+        self.annotations
+            .get("k8s.v1.cni.cncf.io/networks")
+            .map(|s| {
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| {
+                        if s.contains('/') {
+                            s.to_string()
+                        } else {
+                            format!("{namespace}/{s}")
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Which controller owns a workload's pods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkloadKind {
+    /// One pod per node.
+    DaemonSet,
+    /// `replicas` interchangeable pods (through a ReplicaSet).
+    Deployment,
+    /// `replicas` pods named `<name>-<ordinal>`.
+    StatefulSet,
+}
+
+impl WorkloadKind {
+    /// Resource plural.
+    pub fn plural(self) -> &'static str {
+        match self {
+            WorkloadKind::DaemonSet => "daemonsets",
+            WorkloadKind::Deployment => "deployments",
+            WorkloadKind::StatefulSet => "statefulsets",
+        }
+    }
+
+    /// Kind.
+    pub fn kind(self) -> &'static str {
+        match self {
+            WorkloadKind::DaemonSet => "DaemonSet",
+            WorkloadKind::Deployment => "Deployment",
+            WorkloadKind::StatefulSet => "StatefulSet",
+        }
+    }
+}
+
+/// A DaemonSet, Deployment or StatefulSet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Workload {
+    /// Kind.
+    pub kind: WorkloadKind,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Replicas (ignored for DaemonSets).
+    pub replicas: u32,
+    /// Pod template.
+    pub template: PodTemplate,
+}
+
+const KUBE_OVN_IMAGE: &str = "docker.io/kubeovn/kube-ovn";
+
+/// The kube-system workloads of a kind cluster with Kube-OVN and Multus,
+/// plus a VPC NAT gateway on `nat_node` when given, and `load` extra pods
+/// (a Deployment in `default`, for benchmarks).
+pub fn catalogue(
+    profile: &VersionProfile,
+    nat_node: Option<&str>,
+    load: u32,
+    readiness_indicator: Option<&str>,
+) -> Vec<Workload> {
+    let ko_image = format!("{KUBE_OVN_IMAGE}:{}", profile.kube_ovn);
+    let network = ("component", "network");
+    let mut out = Vec::new();
+    let wl = |kind, name: &str, replicas, template| Workload {
+        kind,
+        namespace: "kube-system".into(),
+        name: name.into(),
+        replicas,
+        template,
+    };
+
+    // ovs-ovn: DaemonSet, app=ovs, hostNetwork + hostPID; readiness and
+    // liveness run ovs-healthcheck.sh every 5 s, liveness after 60 s,
+    // 5 misses (FACTS.md "Kube-OVN facts").
+    let mut t = PodTemplate::new(&[("app", "ovs"), network], true);
+    let check = json!({"exec": {"command": ["bash", "/kube-ovn/ovs-healthcheck.sh"]}});
+    let mut c = ContainerSpec::new("openvswitch", &ko_image, Program::OvsOvn);
+    c.readiness = Some(ProbeSpec::new(10, 5, 3, check.clone()));
+    c.liveness = Some(ProbeSpec::new(60, 5, 5, check));
+    t.containers.push(c);
+    t.priority_class = Some("system-node-critical".into());
+    out.push(wl(WorkloadKind::DaemonSet, "ovs-ovn", 0, t));
+
+    // kube-ovn-cni: init hostpath-init, install-cni; container cni-server;
+    // /livez /readyz every 7 s (FACTS.md).
+    let mut t = PodTemplate::new(&[("app", "kube-ovn-cni"), network], true);
+    t.init.push(ContainerSpec::new(
+        "hostpath-init",
+        &ko_image,
+        Program::Completes,
+    ));
+    t.init.push(ContainerSpec::new(
+        "install-cni",
+        &ko_image,
+        Program::InstallCni,
+    ));
+    let mut c = ContainerSpec::new("cni-server", &ko_image, Program::CniServer);
+    c.readiness = Some(ProbeSpec::new(
+        0,
+        7,
+        3,
+        json!({"httpGet": {"path": "/readyz", "port": 10665}}),
+    ));
+    c.liveness = Some(ProbeSpec::new(
+        30,
+        7,
+        5,
+        json!({"httpGet": {"path": "/livez", "port": 10665}}),
+    ));
+    t.containers.push(c);
+    t.priority_class = Some("system-node-critical".into());
+    out.push(wl(WorkloadKind::DaemonSet, "kube-ovn-cni", 0, t));
+
+    // kube-ovn-pinger: DaemonSet on the pod network.
+    let mut t = PodTemplate::new(&[("app", "kube-ovn-pinger"), network], false);
+    t.containers
+        .push(ContainerSpec::new("pinger", &ko_image, Program::Sleep));
+    out.push(wl(WorkloadKind::DaemonSet, "kube-ovn-pinger", 0, t));
+
+    // kube-multus-ds: labels app=multus, name=multus; init
+    // install-multus-binary, container kube-multus (FACTS.md "Multus facts").
+    let mut t = PodTemplate::new(
+        &[("app", "multus"), ("name", "multus"), ("tier", "node")],
+        true,
+    );
+    t.init.push(ContainerSpec::new(
+        "install-multus-binary",
+        &format!(
+            "ghcr.io/k8snetworkplumbingwg/multus-cni:{}-thick",
+            profile.multus
+        ),
+        Program::InstallMultus(profile.shim_install),
+    ));
+    t.containers.push(ContainerSpec::new(
+        "kube-multus",
+        &format!(
+            "ghcr.io/k8snetworkplumbingwg/multus-cni:{}-thick",
+            profile.multus
+        ),
+        Program::MultusDaemon(readiness_indicator.map(str::to_string)),
+    ));
+    t.grace_s = 10;
+    out.push(wl(WorkloadKind::DaemonSet, "kube-multus-ds", 0, t));
+
+    // Control-plane Deployments, hostNetwork, on kube-ovn/role=master.
+    for (name, app) in [
+        ("ovn-central", "ovn-central"),
+        ("kube-ovn-controller", "kube-ovn-controller"),
+        ("kube-ovn-monitor", "kube-ovn-monitor"),
+    ] {
+        let mut t = PodTemplate::new(&[("app", app), network], true);
+        t.node_selector
+            .insert("kube-ovn/role".into(), "master".into());
+        let mut c = ContainerSpec::new(name, &ko_image, Program::Sleep);
+        c.readiness = Some(ProbeSpec::new(
+            0,
+            10,
+            3,
+            json!({"exec": {"command": ["bash", "-c", "true"]}}),
+        ));
+        t.containers.push(c);
+        out.push(wl(WorkloadKind::Deployment, name, 1, t));
+    }
+
+    // CoreDNS: 2 replicas on the pod network; ready :8181/ready every 10 s,
+    // health :8080/health after 60 s, 5 misses (kubeadm's manifest).
+    let mut t = PodTemplate::new(&[("k8s-app", "kube-dns")], false);
+    let mut c = ContainerSpec::new(
+        "coredns",
+        "registry.k8s.io/coredns/coredns:v1.12.1",
+        Program::CoreDns,
+    );
+    c.readiness = Some(ProbeSpec::new(
+        0,
+        10,
+        3,
+        json!({"httpGet": {"path": "/ready", "port": 8181}}),
+    ));
+    c.liveness = Some(ProbeSpec::new(
+        60,
+        10,
+        5,
+        json!({"httpGet": {"path": "/health", "port": 8080}}),
+    ));
+    t.containers.push(c);
+    t.priority_class = Some("system-cluster-critical".into());
+    out.push(wl(WorkloadKind::Deployment, "coredns", 2, t));
+
+    // VPC NAT gateway: StatefulSet vpc-nat-gw-<name>, label
+    // ovn.kubernetes.io/vpc-nat-gw=true, with a Multus attachment.
+    if let Some(node) = nat_node {
+        let mut t = PodTemplate::new(
+            &[
+                ("app", "vpc-nat-gw-gw1"),
+                ("ovn.kubernetes.io/vpc-nat-gw", "true"),
+            ],
+            false,
+        );
+        t.annotations.insert(
+            "k8s.v1.cni.cncf.io/networks".into(),
+            "kube-system/ovn-vpc-external-network".into(),
+        );
+        t.node_selector
+            .insert("kubernetes.io/hostname".into(), node.into());
+        t.containers.push(ContainerSpec::new(
+            "vpc-nat-gw",
+            &format!("docker.io/kubeovn/vpc-nat-gateway:{}", profile.kube_ovn),
+            Program::NatGateway,
+        ));
+        out.push(wl(WorkloadKind::StatefulSet, "vpc-nat-gw-gw1", 1, t));
+    }
+
+    if load > 0 {
+        let mut t = PodTemplate::new(&[("app", "load")], false);
+        t.tolerates_control_plane = false;
+        let mut c = ContainerSpec::new("app", "registry.k8s.io/pause:3.10", Program::Sleep);
+        c.readiness = Some(ProbeSpec::new(
+            0,
+            10,
+            3,
+            json!({"tcpSocket": {"port": 8080}}),
+        ));
+        t.containers.push(c);
+        out.push(Workload {
+            kind: WorkloadKind::Deployment,
+            namespace: "default".into(),
+            name: "load".into(),
+            replicas: load,
+            template: t,
+        });
+    }
+    out
+}

@@ -1,0 +1,1098 @@
+//! [`World`]: the discrete-event simulation. Nodes, pods, controllers and a
+//! queue of timed events on a virtual millisecond clock; every write goes to
+//! an output buffer that a [`Sink`](super::Sink) drains.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+
+use jiff::Timestamp;
+use serde_json::Value;
+
+use super::node::{Node, Role};
+use super::profile::VersionProfile;
+use super::rng::{Ms, Rng};
+use super::sink::{Output, Sink};
+use super::spec::{PodTemplate, Workload, WorkloadKind, catalogue};
+use crate::clock::default_epoch;
+
+/// How the model is set up.
+#[derive(Clone, Debug)]
+pub struct ModelConfig {
+    /// Cluster name; nodes are `<cluster>-control-plane`, `<cluster>-worker`, ...
+    pub cluster: String,
+    /// Number of workers.
+    pub workers: usize,
+    /// Seed for every timing, name suffix and IP choice.
+    pub seed: u64,
+    /// Versions and the mechanisms they switch.
+    pub profile: VersionProfile,
+    /// Probability that a restarted node gets a new InternalIP (kind #2045).
+    /// Default 0.
+    pub ip_reassign_probability: f64,
+    /// Run a VPC NAT gateway on the first worker. Default true.
+    pub nat_gateway: bool,
+    /// Extra pods (a Deployment `default/load`), for benchmarks. Default 0.
+    pub load_pods: u32,
+    /// Multus `readinessindicatorfile`, off by default (FACTS.md).
+    pub readiness_indicator_file: Option<String>,
+    /// Virtual time at model time 0.
+    pub epoch: Timestamp,
+}
+
+impl ModelConfig {
+    /// One control plane and two workers, seed 1.
+    pub fn new(cluster: &str, profile: VersionProfile) -> Self {
+        ModelConfig {
+            cluster: cluster.to_string(),
+            workers: 2,
+            seed: 1,
+            profile,
+            ip_reassign_probability: 0.0,
+            nat_gateway: true,
+            load_pods: 0,
+            readiness_indicator_file: None,
+            epoch: default_epoch(),
+        }
+    }
+}
+
+/// A scheduled event. Events carry the generation (node boot, container
+/// run, sandbox attempt) they belong to and are dropped when it is over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Ev {
+    /// `docker start` finished: the node container runs.
+    NodeStart { n: usize },
+    /// A graceful stop finished.
+    NodeStopped { n: usize, boot: u32, restart: bool },
+    /// systemd started containerd and the kubelet.
+    KubeletUp { n: usize, boot: u32 },
+    /// The kubelet's node status update (every 10 s).
+    Heartbeat { n: usize, boot: u32 },
+    /// The node lifecycle controller's check (every 5 s).
+    NodeMonitor,
+    /// Controllers and scheduler.
+    Reconcile,
+    /// A kubelet pod worker sync.
+    Sync { pod: u64 },
+    /// A RunPodSandbox call completes.
+    SandboxDone { pod: u64, attempt: u32 },
+    /// A blocked multus-shim checks for the daemon socket.
+    ShimPoll { pod: u64, attempt: u32 },
+    /// A container program's next step.
+    Tick { pod: u64, c: usize, run: u32 },
+    /// A probe is due.
+    Probe {
+        pod: u64,
+        c: usize,
+        run: u32,
+        live: bool,
+    },
+    /// Sandbox torn down after termination: the kubelet removes the pod.
+    Finalize { pod: u64 },
+}
+
+/// A container's state as the kubelet reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum CState {
+    Waiting {
+        reason: String,
+        message: String,
+    },
+    Running {
+        since: Ms,
+    },
+    Terminated {
+        code: i32,
+        reason: String,
+        started: Ms,
+        finished: Ms,
+    },
+}
+
+/// One container of a pod, across restarts.
+#[derive(Clone, Debug)]
+pub(super) struct Ctr {
+    pub state: CState,
+    pub last: Option<CState>,
+    /// Starts so far (restartCount is runs − 1).
+    pub runs: u32,
+    pub ready: bool,
+    /// Init container finished with 0 in the current sandbox.
+    pub completed: bool,
+    /// Current back-off period; none until the first exit.
+    pub backoff: Option<Ms>,
+    /// Earliest restart.
+    pub not_before: Ms,
+    pub ready_fails: u32,
+    pub ready_ok: bool,
+    pub live_fails: u32,
+    /// Program step and retry counter.
+    pub stage: u32,
+    pub tries: u32,
+    pub pid: Option<u32>,
+    pub id: String,
+}
+
+impl Ctr {
+    fn new(reason: &str) -> Self {
+        Ctr {
+            state: CState::Waiting {
+                reason: reason.into(),
+                message: String::new(),
+            },
+            last: None,
+            runs: 0,
+            ready: false,
+            completed: false,
+            backoff: None,
+            not_before: 0,
+            ready_fails: 0,
+            ready_ok: false,
+            live_fails: 0,
+            stage: 0,
+            tries: 0,
+            pid: None,
+            id: String::new(),
+        }
+    }
+}
+
+/// The sandbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Sandbox {
+    None,
+    /// RunPodSandbox in flight; `shim` is the blocked multus-shim's PID.
+    Creating {
+        via_multus: bool,
+        shim: Option<u32>,
+        since: Ms,
+    },
+    Ready {
+        netns: Option<String>,
+    },
+}
+
+/// A pod as the model knows it.
+#[derive(Clone, Debug)]
+pub(super) struct Pod {
+    pub uid: String,
+    pub namespace: String,
+    pub name: String,
+    pub owner: Option<usize>,
+    pub template: PodTemplate,
+    pub node: Option<usize>,
+    pub created: Ms,
+    pub scheduled: Option<Ms>,
+    pub ip: Option<String>,
+    pub sandbox: Sandbox,
+    pub attempt: u32,
+    pub had_sandbox: bool,
+    pub network_status: Option<String>,
+    pub ctrs: Vec<Ctr>,
+    pub deleting: Option<Ms>,
+    pub node_lost: bool,
+    pub sync_at: Option<Ms>,
+    /// Condition (type → status, lastTransitionTime).
+    pub conds: BTreeMap<&'static str, (bool, Ms)>,
+    pub last_written: Option<Value>,
+    pub unschedulable_reported: bool,
+    pub from_api: bool,
+}
+
+impl Pod {
+    pub(super) fn n_init(&self) -> usize {
+        self.template.init.len()
+    }
+}
+
+/// A workload and its controller's state.
+#[derive(Clone, Debug)]
+pub(super) struct WorkloadRt {
+    pub spec: Workload,
+    pub uid: String,
+    pub hash: String,
+    pub pods: BTreeSet<u64>,
+    pub last_status: Option<Value>,
+}
+
+/// The simulated cluster.
+pub struct World {
+    pub(super) cfg: ModelConfig,
+    pub(super) now: Ms,
+    pub(super) rng: Rng,
+    queue: BinaryHeap<Reverse<(Ms, u64, Ev)>>,
+    seq: u64,
+    pub(super) nodes: Vec<Node>,
+    pub(super) pods_on: Vec<BTreeSet<u64>>,
+    pub(super) pods: BTreeMap<u64, Pod>,
+    next_pod: u64,
+    pub(super) by_name: HashMap<(String, String), u64>,
+    pub(super) workloads: Vec<WorkloadRt>,
+    pub(super) owner_count: HashMap<(usize, usize), u32>,
+    pub(super) nads: BTreeSet<String>,
+    pub(super) inode: u64,
+    out: Vec<Output>,
+    pub(super) dirty_pods: BTreeSet<u64>,
+    pub(super) dirty_nodes: BTreeSet<usize>,
+    reconcile_at: Option<Ms>,
+    pub(super) events: HashMap<(String, String, String), (String, u32, Ms)>,
+    pub(super) next_pod_ip: u32,
+    pub(super) pending_netns: HashMap<u64, String>,
+    pub(super) pods_primary: HashMap<u64, String>,
+    installed: bool,
+    next_node_ip: u32,
+    processed: u64,
+}
+
+impl World {
+    /// A cluster whose node containers are started at time 0 with empty
+    /// disks; the Kube-OVN and Multus workloads exist, so the install
+    /// happens in virtual time, through the same mechanisms as any restart.
+    pub fn new(cfg: ModelConfig) -> Self {
+        let mut rng = Rng::new(cfg.seed);
+        let mut nodes = Vec::new();
+        nodes.push(Node::new(
+            format!("{}-control-plane", cfg.cluster),
+            Role::ControlPlane,
+            "172.18.0.2".into(),
+        ));
+        for i in 0..cfg.workers {
+            let suffix = if i == 0 {
+                String::new()
+            } else {
+                (i + 1).to_string()
+            };
+            nodes.push(Node::new(
+                format!("{}-worker{suffix}", cfg.cluster),
+                Role::Worker,
+                format!("172.18.0.{}", i + 3),
+            ));
+        }
+        let nat = (cfg.nat_gateway && cfg.workers > 0).then(|| nodes[1].name.clone());
+        let wls = catalogue(
+            &cfg.profile,
+            nat.as_deref(),
+            cfg.load_pods,
+            cfg.readiness_indicator_file.as_deref(),
+        );
+        let workloads = wls
+            .into_iter()
+            .map(|spec| WorkloadRt {
+                spec,
+                uid: uid(&mut rng),
+                hash: rng.suffix(10),
+                pods: BTreeSet::new(),
+                last_status: None,
+            })
+            .collect();
+        let n = nodes.len();
+        let mut w = World {
+            now: 0,
+            rng,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            pods_on: vec![BTreeSet::new(); n],
+            nodes,
+            pods: BTreeMap::new(),
+            next_pod: 1,
+            by_name: HashMap::new(),
+            workloads,
+            owner_count: HashMap::new(),
+            nads: BTreeSet::new(),
+            inode: 1000,
+            out: Vec::new(),
+            dirty_pods: BTreeSet::new(),
+            dirty_nodes: BTreeSet::new(),
+            reconcile_at: None,
+            events: HashMap::new(),
+            next_pod_ip: 1,
+            pending_netns: HashMap::new(),
+            pods_primary: HashMap::new(),
+            installed: false,
+            next_node_ip: n as u32 + 2,
+            processed: 0,
+            cfg,
+        };
+        w.nads.insert("kube-system/ovn-vpc-external-network".into());
+        w.bootstrap();
+        w
+    }
+
+    fn bootstrap(&mut self) {
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            let obj = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}, "status": {"phase": "Active"}});
+            self.put("namespaces", "", ns, true, obj);
+        }
+        let nad = super::render::nad("kube-system", "ovn-vpc-external-network");
+        self.put(
+            "network-attachment-definitions",
+            "kube-system",
+            "ovn-vpc-external-network",
+            true,
+            nad,
+        );
+        for i in 0..self.workloads.len() {
+            let obj = super::render::workload(self, i);
+            let (plural, ns, name) = (
+                self.workloads[i].spec.kind.plural(),
+                self.workloads[i].spec.namespace.clone(),
+                self.workloads[i].spec.name.clone(),
+            );
+            self.put(plural, &ns, &name, true, obj);
+        }
+        for n in 0..self.nodes.len() {
+            // kind creates the node containers one after another.
+            let at = self.rng.range(0, 500) + 300 * n as u64;
+            self.at(at, Ev::NodeStart { n });
+        }
+        self.at(5_000, Ev::NodeMonitor);
+        self.reconcile_soon();
+    }
+
+    /// Current virtual time (ms since the model started).
+    pub fn now(&self) -> Ms {
+        self.now
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    /// Events processed so far.
+    pub fn processed(&self) -> u64 {
+        self.processed
+    }
+
+    /// Number of pods the model tracks.
+    pub fn pod_count(&self) -> usize {
+        self.pods.len()
+    }
+
+    /// Virtual time of the next event.
+    pub fn next_event(&self) -> Option<Ms> {
+        self.queue.peek().map(|Reverse((t, _, _))| *t)
+    }
+
+    /// Processes every event up to and including `t`, then sets the clock
+    /// to `t`.
+    pub fn advance_to(&mut self, t: Ms) {
+        while let Some(Reverse((at, _, _))) = self.queue.peek() {
+            if *at > t {
+                break;
+            }
+            let Some(Reverse((at, _, ev))) = self.queue.pop() else {
+                break;
+            };
+            self.now = at.max(self.now);
+            self.processed += 1;
+            self.handle(ev);
+            self.flush();
+        }
+        self.now = t.max(self.now);
+    }
+
+    /// Runs for `ms` of virtual time.
+    pub fn run_for(&mut self, ms: Ms) {
+        self.advance_to(self.now + ms);
+    }
+
+    /// Hands every pending write to `sink`.
+    pub fn drain_into(&mut self, sink: &mut dyn Sink) {
+        for o in self.out.drain(..) {
+            sink.apply(o);
+        }
+    }
+
+    /// Takes the pending writes.
+    pub fn drain(&mut self) -> Vec<Output> {
+        std::mem::take(&mut self.out)
+    }
+
+    pub(super) fn at(&mut self, t: Ms, ev: Ev) {
+        self.seq += 1;
+        self.queue.push(Reverse((t.max(self.now), self.seq, ev)));
+    }
+
+    pub(super) fn after(&mut self, d: Ms, ev: Ev) {
+        self.at(self.now + d, ev);
+    }
+
+    pub(super) fn note(&mut self, text: impl Into<String>) {
+        self.out.push(Output::Note {
+            at: self.now,
+            text: text.into(),
+        });
+    }
+
+    pub(super) fn put(
+        &mut self,
+        resource: &'static str,
+        ns: &str,
+        name: &str,
+        main: bool,
+        object: Value,
+    ) {
+        self.out.push(Output::Put {
+            at: self.now,
+            resource,
+            namespace: ns.into(),
+            name: name.into(),
+            main,
+            object,
+        });
+    }
+
+    pub(super) fn remove(&mut self, resource: &'static str, ns: &str, name: &str) {
+        self.out.push(Output::Remove {
+            at: self.now,
+            resource,
+            namespace: ns.into(),
+            name: name.into(),
+        });
+    }
+
+    pub(super) fn reconcile_soon(&mut self) {
+        if self.reconcile_at.is_none() {
+            let at = self.now + self.rng.range(5, 50);
+            self.reconcile_at = Some(at);
+            self.at(at, Ev::Reconcile);
+        }
+    }
+
+    /// Virtual time `ms` as a timestamp.
+    pub fn timestamp(&self, ms: Ms) -> Timestamp {
+        self.cfg
+            .epoch
+            .saturating_add(jiff::SignedDuration::from_millis(ms as i64))
+            .unwrap_or(self.cfg.epoch)
+    }
+
+    fn handle(&mut self, ev: Ev) {
+        match ev {
+            Ev::NodeStart { n } => self.node_start(n),
+            Ev::NodeStopped { n, boot, restart } => {
+                if self.nodes[n].boot == boot && self.nodes[n].up {
+                    self.power_off(n);
+                    if restart {
+                        let d = self.rng.range(300, 1000);
+                        self.after(d, Ev::NodeStart { n });
+                    }
+                }
+            }
+            Ev::KubeletUp { n, boot } => {
+                if self.nodes[n].boot == boot && self.nodes[n].up {
+                    self.kubelet_up(n);
+                }
+            }
+            Ev::Heartbeat { n, boot } => {
+                if self.nodes[n].boot == boot && self.nodes[n].kubelet_up {
+                    self.heartbeat(n);
+                    let d = self.rng.range(9_500, 10_500);
+                    self.after(d, Ev::Heartbeat { n, boot });
+                }
+            }
+            Ev::NodeMonitor => {
+                self.node_monitor();
+                self.after(5_000, Ev::NodeMonitor);
+            }
+            Ev::Reconcile => {
+                self.reconcile_at = None;
+                self.reconcile();
+            }
+            Ev::Sync { pod } => {
+                if let Some(p) = self.pods.get_mut(&pod) {
+                    if p.sync_at.is_some_and(|t| t <= self.now) {
+                        p.sync_at = None;
+                    }
+                    self.sync(pod);
+                }
+            }
+            Ev::SandboxDone { pod, attempt } => self.sandbox_done(pod, attempt),
+            Ev::ShimPoll { pod, attempt } => self.shim_poll(pod, attempt),
+            Ev::Tick { pod, c, run } => self.tick(pod, c, run),
+            Ev::Probe { pod, c, run, live } => self.probe(pod, c, run, live),
+            Ev::Finalize { pod } => self.finalize(pod),
+        }
+    }
+
+    /// Writes every changed pod and node.
+    pub(super) fn flush(&mut self) {
+        let pods: Vec<u64> = std::mem::take(&mut self.dirty_pods).into_iter().collect();
+        for k in pods {
+            self.refresh_conds(k);
+            let Some(p) = self.pods.get(&k) else { continue };
+            if let Some(n) = p.node
+                && !self.nodes[n].connected
+            {
+                // The kubelet cannot reach the API; it writes when back.
+                self.dirty_pods.insert(k);
+                continue;
+            }
+            let obj = super::render::pod(self, k);
+            let p = &self.pods[&k];
+            if p.last_written.as_ref() == Some(&obj) {
+                continue;
+            }
+            let main = p.last_written.as_ref().is_none_or(|o| {
+                o.get("metadata") != obj.get("metadata") || o.get("spec") != obj.get("spec")
+            });
+            let (ns, name) = (p.namespace.clone(), p.name.clone());
+            if let Some(p) = self.pods.get_mut(&k) {
+                p.last_written = Some(obj.clone());
+            }
+            self.put("pods", &ns, &name, main, obj);
+        }
+        let nodes: Vec<usize> = std::mem::take(&mut self.dirty_nodes).into_iter().collect();
+        for n in nodes {
+            let obj = super::render::node(self, n);
+            let name = self.nodes[n].name.clone();
+            self.put("nodes", "", &name, true, obj);
+        }
+    }
+
+    fn refresh_conds(&mut self, k: u64) {
+        let Some(p) = self.pods.get(&k) else { return };
+        let now = super::render::conditions_now(self, p);
+        let t = self.now;
+        if let Some(p) = self.pods.get_mut(&k) {
+            for (ty, ok) in now {
+                match p.conds.get(ty) {
+                    Some((was, _)) if *was == ok => {}
+                    _ => {
+                        p.conds.insert(ty, (ok, t));
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- nodes ----
+
+    fn node_start(&mut self, n: usize) {
+        if self.nodes[n].up {
+            return;
+        }
+        let first_pid = 1 + self.rng.below(50) as u32;
+        self.nodes[n].power_on(self.now, first_pid);
+        let boot = self.nodes[n].boot;
+        let name = self.nodes[n].name.clone();
+        let ip = self.nodes[n].ip.clone();
+        self.note(format!(
+            "node {name}: container started (boot {boot}, ip {ip})"
+        ));
+        // systemd brings up containerd, then the kubelet.
+        let d = self.rng.range(2_000, 5_000);
+        self.after(d, Ev::KubeletUp { n, boot });
+    }
+
+    /// The node container stops: every process dies at once and the tmpfs
+    /// `/run` is gone. In a kind node `docker restart`/`docker kill` tear
+    /// down the container's PID namespace, so pod processes are killed
+    /// without running their own shutdown (the kernel kills the rest of a
+    /// PID namespace when its init exits), which is why `00-multus.conf`
+    /// is still on disk after the restart (FACTS.md, #1221 point 1; Multus
+    /// deletes it only on a clean exit, "Multus facts").
+    pub(super) fn power_off(&mut self, n: usize) {
+        let name = self.nodes[n].name.clone();
+        let procs = self.nodes[n].procs.len();
+        self.nodes[n].power_off();
+        self.note(format!(
+            "node {name}: container stopped, {procs} processes killed, /run wiped"
+        ));
+        let keys: Vec<u64> = self.pods_on[n].iter().copied().collect();
+        for k in keys {
+            if let Some(p) = self.pods.get_mut(&k) {
+                if let Sandbox::Creating { .. } = p.sandbox {
+                    p.sandbox = Sandbox::None;
+                }
+                for c in &mut p.ctrs {
+                    c.pid = None;
+                }
+            }
+        }
+    }
+
+    pub(super) fn reassign_ip(&mut self, n: usize) {
+        if self.rng.chance(self.cfg.ip_reassign_probability) {
+            self.next_node_ip += 1;
+            let ip = format!("172.18.0.{}", self.next_node_ip);
+            let name = self.nodes[n].name.clone();
+            self.note(format!("node {name}: docker assigned a new address {ip}"));
+            self.nodes[n].ip = ip;
+        }
+    }
+
+    /// Whether the runtime's network is ready: the first CNI config loads
+    /// (FACTS.md "Kubernetes facts": no config, NetworkReady=false). A
+    /// config that does not parse (a truncated file) fails the load too.
+    pub(super) fn network_ready(&self, n: usize) -> bool {
+        self.nodes[n]
+            .first_cni_config()
+            .is_some_and(|(_, f)| valid_config(&f.content))
+    }
+
+    fn heartbeat(&mut self, n: usize) {
+        if !self.nodes[n].connected {
+            return;
+        }
+        self.nodes[n].last_heartbeat = self.now;
+        let ready = self.network_ready(n);
+        let msg = if ready {
+            "kubelet is posting ready status".to_string()
+        } else {
+            "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized".to_string()
+        };
+        let node = &mut self.nodes[n];
+        if node.api_ready != Some(ready) || node.not_ready_message != msg {
+            if node.api_ready != Some(ready) {
+                node.ready_since = self.now;
+            }
+            node.api_ready = Some(ready);
+            node.not_ready_message = msg;
+            let name = node.name.clone();
+            self.dirty_nodes.insert(n);
+            self.note(format!("node {name}: kubelet posts Ready={ready}"));
+            self.reconcile_soon();
+            let keys: Vec<u64> = self.pods_on[n].iter().copied().collect();
+            for k in keys {
+                if let Some(p) = self.pods.get_mut(&k)
+                    && p.node_lost
+                {
+                    p.node_lost = false;
+                    self.dirty_pods.insert(k);
+                }
+            }
+        }
+    }
+
+    /// The node lifecycle controller: a node whose kubelet has not posted
+    /// status for the grace period (`--node-monitor-grace-period`, 50 s
+    /// since Kubernetes 1.32) becomes Unknown and its pods NotReady
+    /// (`MarkPodsNotReady`).
+    fn node_monitor(&mut self) {
+        for n in 0..self.nodes.len() {
+            let node = &self.nodes[n];
+            if node.api_ready.is_some() && self.now.saturating_sub(node.last_heartbeat) > 50_000 {
+                let name = node.name.clone();
+                let node = &mut self.nodes[n];
+                node.api_ready = None;
+                node.ready_since = self.now;
+                node.not_ready_message = "Kubelet stopped posting node status.".into();
+                self.dirty_nodes.insert(n);
+                self.note(format!("node {name}: node controller marks Ready=Unknown"));
+                let keys: Vec<u64> = self.pods_on[n].iter().copied().collect();
+                for k in keys {
+                    if let Some(p) = self.pods.get_mut(&k) {
+                        p.node_lost = true;
+                    }
+                    self.mark_dirty_force(k);
+                }
+            }
+        }
+    }
+
+    /// Marks a pod for a status write even though its node is away (the
+    /// node controller writes it, not the kubelet).
+    fn mark_dirty_force(&mut self, k: u64) {
+        self.refresh_conds(k);
+        let Some(p) = self.pods.get(&k) else { return };
+        let obj = super::render::pod(self, k);
+        if p.last_written.as_ref() != Some(&obj) {
+            let (ns, name) = (p.namespace.clone(), p.name.clone());
+            if let Some(p) = self.pods.get_mut(&k) {
+                p.last_written = Some(obj.clone());
+            }
+            self.put("pods", &ns, &name, false, obj);
+        }
+    }
+
+    // ---- controllers and scheduler ----
+
+    fn reconcile(&mut self) {
+        for i in 0..self.workloads.len() {
+            match self.workloads[i].spec.kind {
+                WorkloadKind::DaemonSet => {
+                    for n in 0..self.nodes.len() {
+                        if !selects(
+                            &self.workloads[i].spec.template.node_selector,
+                            &self.nodes[n],
+                            n,
+                        ) {
+                            continue;
+                        }
+                        let on_node = self.workloads[i]
+                            .pods
+                            .iter()
+                            .any(|k| self.pods.get(k).is_some_and(|p| p.node == Some(n)));
+                        if !on_node {
+                            let name =
+                                format!("{}-{}", self.workloads[i].spec.name, self.rng.suffix(5));
+                            self.create_pod(i, name, Some(n));
+                        }
+                    }
+                }
+                WorkloadKind::Deployment => {
+                    let active = self.workloads[i]
+                        .pods
+                        .iter()
+                        .filter(|k| self.pods.get(k).is_some_and(|p| p.deleting.is_none()))
+                        .count() as u32;
+                    for _ in active..self.workloads[i].spec.replicas {
+                        let name = format!(
+                            "{}-{}-{}",
+                            self.workloads[i].spec.name,
+                            self.workloads[i].hash,
+                            self.rng.suffix(5)
+                        );
+                        self.create_pod(i, name, None);
+                    }
+                }
+                WorkloadKind::StatefulSet => {
+                    for ord in 0..self.workloads[i].spec.replicas {
+                        let name = format!("{}-{ord}", self.workloads[i].spec.name);
+                        let key = (self.workloads[i].spec.namespace.clone(), name.clone());
+                        if !self.by_name.contains_key(&key) {
+                            self.create_pod(i, name, None);
+                        }
+                    }
+                }
+            }
+        }
+        self.install_step();
+        self.schedule_pending();
+        for i in 0..self.workloads.len() {
+            let status = super::render::workload_status(self, i);
+            if self.workloads[i].last_status.as_ref() != Some(&status) {
+                self.workloads[i].last_status = Some(status);
+                let obj = super::render::workload(self, i);
+                let (plural, ns, name) = (
+                    self.workloads[i].spec.kind.plural(),
+                    self.workloads[i].spec.namespace.clone(),
+                    self.workloads[i].spec.name.clone(),
+                );
+                self.put(plural, &ns, &name, false, obj);
+            }
+        }
+    }
+
+    /// Kube-OVN's `install.sh` ends by deleting every pod that is not in
+    /// host network mode ("Delete pod that not in host network mode"), so
+    /// that pods started before the CNI was ready get Kube-OVN addresses.
+    /// Modelled once, when every `kube-ovn-cni` pod is first Ready; their
+    /// replacements are spread by the scheduler.
+    fn install_step(&mut self) {
+        if self.installed {
+            return;
+        }
+        let Some(cni) = self
+            .workloads
+            .iter()
+            .position(|w| w.spec.name == "kube-ovn-cni")
+        else {
+            return;
+        };
+        let ready = self.workloads[cni]
+            .pods
+            .iter()
+            .filter(|k| {
+                self.pods
+                    .get(k)
+                    .is_some_and(|p| super::render::pod_ready(self, p))
+            })
+            .count();
+        if ready < self.nodes.len() || self.nodes.iter().any(|n| n.api_ready != Some(true)) {
+            return;
+        }
+        self.installed = true;
+        self.note("install.sh: delete pods not in host network mode");
+        let keys: Vec<(String, String)> = self
+            .pods
+            .values()
+            .filter(|p| !p.template.host_network && p.template.restart_always && p.owner.is_some())
+            .map(|p| (p.namespace.clone(), p.name.clone()))
+            .collect();
+        for (ns, name) in keys {
+            self.api_delete_pod(&ns, &name);
+        }
+    }
+
+    fn create_pod(&mut self, wl: usize, name: String, node: Option<usize>) {
+        let template = self.workloads[wl].spec.template.clone();
+        let ns = self.workloads[wl].spec.namespace.clone();
+        let k = self.add_pod(ns, name, template, Some(wl), None);
+        self.workloads[wl].pods.insert(k);
+        if let Some(n) = node {
+            self.bind(k, n);
+        }
+    }
+
+    pub(super) fn add_pod(
+        &mut self,
+        namespace: String,
+        name: String,
+        template: PodTemplate,
+        owner: Option<usize>,
+        uid_given: Option<String>,
+    ) -> u64 {
+        let k = self.next_pod;
+        self.next_pod += 1;
+        let uid = uid_given.unwrap_or_else(|| uid(&mut self.rng));
+        let n_init = template.init.len();
+        let first = if n_init > 0 {
+            "PodInitializing"
+        } else {
+            "ContainerCreating"
+        };
+        let mut ctrs: Vec<Ctr> = (0..n_init).map(|_| Ctr::new("PodInitializing")).collect();
+        ctrs.extend(template.containers.iter().map(|_| Ctr::new(first)));
+        self.by_name.insert((namespace.clone(), name.clone()), k);
+        self.pods.insert(
+            k,
+            Pod {
+                uid,
+                namespace,
+                name,
+                owner,
+                template,
+                node: None,
+                created: self.now,
+                scheduled: None,
+                ip: None,
+                sandbox: Sandbox::None,
+                attempt: 0,
+                had_sandbox: false,
+                network_status: None,
+                ctrs,
+                deleting: None,
+                node_lost: false,
+                sync_at: None,
+                conds: BTreeMap::new(),
+                last_written: None,
+                unschedulable_reported: false,
+                from_api: false,
+            },
+        );
+        self.dirty_pods.insert(k);
+        self.reconcile_soon();
+        k
+    }
+
+    fn schedule_pending(&mut self) {
+        let pending: Vec<u64> = self
+            .pods
+            .iter()
+            .filter(|(_, p)| p.node.is_none() && p.deleting.is_none())
+            .map(|(k, _)| *k)
+            .collect();
+        for k in pending {
+            let p = &self.pods[&k];
+            let mut best: Option<(u32, usize, usize)> = None;
+            for n in 0..self.nodes.len() {
+                let node = &self.nodes[n];
+                // NotReady and cordoned nodes carry NoSchedule taints.
+                if node.api_ready != Some(true)
+                    || node.unschedulable
+                    || !selects(&p.template.node_selector, node, n)
+                {
+                    continue;
+                }
+                if node.role == Role::ControlPlane && !p.template.tolerates_control_plane {
+                    continue;
+                }
+                let same = p
+                    .owner
+                    .map(|o| self.owner_count.get(&(n, o)).copied().unwrap_or(0))
+                    .unwrap_or(0);
+                let cand = (same, self.pods_on[n].len(), n);
+                if best.is_none_or(|b| cand < b) {
+                    best = Some(cand);
+                }
+            }
+            match best {
+                Some((_, _, n)) => self.bind(k, n),
+                None => {
+                    if let Some(p) = self.pods.get_mut(&k)
+                        && !p.unschedulable_reported
+                    {
+                        p.unschedulable_reported = true;
+                        let total = self.nodes.len();
+                        self.event_for_pod(k, "Warning", "FailedScheduling", &format!("0/{total} nodes are available: {total} node(s) didn't match Pod's node affinity/selector or had untolerated taints."), "default-scheduler");
+                        self.dirty_pods.insert(k);
+                    }
+                }
+            }
+        }
+    }
+
+    fn bind(&mut self, k: u64, n: usize) {
+        let Some(p) = self.pods.get_mut(&k) else {
+            return;
+        };
+        p.node = Some(n);
+        p.scheduled = Some(self.now);
+        if let Some(o) = p.owner {
+            *self.owner_count.entry((n, o)).or_default() += 1;
+        }
+        self.pods_on[n].insert(k);
+        let msg = format!(
+            "Successfully assigned {}/{} to {}",
+            p.namespace, p.name, self.nodes[n].name
+        );
+        self.event_for_pod(k, "Normal", "Scheduled", &msg, "default-scheduler");
+        self.dirty_pods.insert(k);
+        let d = self.rng.range(20, 200);
+        self.sync_after(k, d);
+    }
+
+    pub(super) fn sync_after(&mut self, k: u64, d: Ms) {
+        let at = self.now + d;
+        if let Some(p) = self.pods.get_mut(&k) {
+            if p.sync_at.is_some_and(|t| t <= at && t >= self.now) {
+                return;
+            }
+            p.sync_at = Some(at);
+        }
+        self.at(at, Ev::Sync { pod: k });
+    }
+
+    /// Removes a pod from the model (after the kubelet's final delete, or a
+    /// force delete through the API).
+    pub(super) fn forget(&mut self, k: u64) {
+        let Some(p) = self.pods.remove(&k) else {
+            return;
+        };
+        self.by_name.remove(&(p.namespace.clone(), p.name.clone()));
+        if let Some(n) = p.node {
+            self.pods_on[n].remove(&k);
+            if let Some(o) = p.owner
+                && let Some(c) = self.owner_count.get_mut(&(n, o))
+            {
+                *c = c.saturating_sub(1);
+            }
+        }
+        if let Some(o) = p.owner {
+            self.workloads[o].pods.remove(&k);
+        }
+        self.dirty_pods.remove(&k);
+        self.reconcile_soon();
+    }
+
+    // ---- events ----
+
+    /// Records a Kubernetes Event about a pod, aggregating repeats the way
+    /// the client-go event recorder does (count, lastTimestamp).
+    pub(super) fn event_for_pod(
+        &mut self,
+        k: u64,
+        type_: &str,
+        reason: &str,
+        message: &str,
+        component: &str,
+    ) {
+        let Some(p) = self.pods.get(&k) else { return };
+        if let Some(n) = p.node
+            && component == "kubelet"
+            && !self.nodes[n].connected
+        {
+            return;
+        }
+        let involved = serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod", "namespace": p.namespace, "name": p.name, "uid": p.uid,
+        });
+        let host = p
+            .node
+            .map(|n| self.nodes[n].name.clone())
+            .unwrap_or_default();
+        let (ns, obj_name, uid) = (p.namespace.clone(), p.name.clone(), p.uid.clone());
+        self.event(super::render::EventSpec {
+            namespace: &ns,
+            object: &obj_name,
+            uid: &uid,
+            involved,
+            type_,
+            reason,
+            message,
+            component,
+            host: &host,
+        });
+    }
+
+    /// Records an Event about a node.
+    pub(super) fn event_for_node(&mut self, n: usize, type_: &str, reason: &str, message: &str) {
+        let name = self.nodes[n].name.clone();
+        let involved =
+            serde_json::json!({"apiVersion": "v1", "kind": "Node", "name": name, "uid": name});
+        self.event(super::render::EventSpec {
+            namespace: "default",
+            object: &name,
+            uid: &name,
+            involved,
+            type_,
+            reason,
+            message,
+            component: "kubelet",
+            host: &name,
+        });
+    }
+
+    fn event(&mut self, e: super::render::EventSpec<'_>) {
+        let key = (
+            e.uid.to_string(),
+            e.reason.to_string(),
+            e.message.to_string(),
+        );
+        let (name, count, first) = match self.events.get(&key) {
+            Some((name, count, first)) => (name.clone(), count + 1, *first),
+            None => (format!("{}.{}", e.object, self.rng.hex(16)), 1, self.now),
+        };
+        self.events.insert(key, (name.clone(), count, first));
+        let value = super::render::event(self, &e, &name, count, first);
+        self.put("events", e.namespace, &name, true, value);
+    }
+
+    /// The pod key for a namespace and name.
+    pub(super) fn pod_key(&self, ns: &str, name: &str) -> Option<u64> {
+        self.by_name
+            .get(&(ns.to_string(), name.to_string()))
+            .copied()
+    }
+
+    /// Adds a network attachment definition (from the API).
+    pub fn api_nad(&mut self, namespace: &str, name: &str, present: bool) {
+        let key = format!("{namespace}/{name}");
+        if present {
+            self.nads.insert(key);
+        } else {
+            self.nads.remove(&key);
+        }
+    }
+}
+
+/// Whether a CNI config parses: the runtime rejects an empty or truncated
+/// file.
+pub(super) fn valid_config(content: &str) -> bool {
+    serde_json::from_str::<Value>(content).is_ok_and(|v| v.is_object())
+}
+
+fn selects(selector: &BTreeMap<String, String>, node: &Node, _n: usize) -> bool {
+    selector.iter().all(|(k, v)| match k.as_str() {
+        "kubernetes.io/hostname" => *v == node.name,
+        "kube-ovn/role" => v == "master" && node.role == Role::ControlPlane,
+        "node-role.kubernetes.io/control-plane" => node.role == Role::ControlPlane,
+        "kubernetes.io/os" => v == "linux",
+        _ => false,
+    })
+}
+
+pub(super) fn uid(rng: &mut Rng) -> String {
+    let h = rng.hex(32);
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
