@@ -53,7 +53,9 @@ impl RunRecord {
     pub fn apply(&mut self, event: RunEvent) {
         match event {
             RunEvent::RunStarted(info) => *self = RunRecord::new(info),
-            RunEvent::ScenarioStarted { .. } | RunEvent::CheckFinished { .. } => {}
+            RunEvent::ScenarioStarted { .. }
+            | RunEvent::PhaseStarted { .. }
+            | RunEvent::CheckFinished { .. } => {}
             RunEvent::ScenarioFinished(result) => {
                 let result = *result;
                 match self

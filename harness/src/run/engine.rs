@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::event::{EventSink, RunEvent};
+use super::event::{EventSink, Phase, RunEvent};
 use super::outcome::{Check, CheckKind, CheckStatus, Outcome, ScenarioResult, Verdict};
 use crate::backend::{Cluster, NodeInfo, select_node};
 use crate::fault::Evidence;
@@ -74,6 +74,15 @@ impl Phases {
         self.state().checks.push(check);
     }
 
+    fn phase(&self, phase: Phase, budget: Option<Duration>) {
+        self.engine.events.emit(RunEvent::PhaseStarted {
+            id: self.id.clone(),
+            iteration: self.iteration,
+            phase,
+            budget,
+        });
+    }
+
     /// Runs `fut` unless the run is interrupted first.
     async fn or_cancel<T>(&self, fut: impl Future<Output = T>) -> Result<T, Outcome> {
         tokio::select! {
@@ -94,6 +103,7 @@ impl Phases {
         let scenario = &self.scenario;
 
         // 1. Steady-state gate.
+        self.phase(Phase::SteadyState, Some(scenario.steady_state_timeout));
         let started = Instant::now();
         let gate = self
             .or_cancel(cluster.steady_state(scenario, scenario.steady_state_timeout))
@@ -144,6 +154,7 @@ impl Phases {
         self.state().node = node.clone();
 
         // 3. Inject, and 4. prove it took effect.
+        self.phase(Phase::Inject, None);
         let started = Instant::now();
         self.state().injected = true;
         let evidence = self
@@ -176,6 +187,7 @@ impl Phases {
         // 5. Remediation, timed from its application.
         let mut since = fault_at;
         if let Some(rem) = &scenario.remediation {
+            self.phase(Phase::Remediate, Some(rem.after));
             self.or_cancel(tokio::time::sleep(rem.after)).await?;
             let started = Instant::now();
             let mut done = Vec::new();
@@ -215,6 +227,10 @@ impl Phases {
             .max()
             .unwrap_or(OBSERVE_DEFAULT)
             + OBSERVE_SLACK;
+        self.phase(
+            Phase::Observe,
+            scenario.slos.iter().filter_map(|s| s.budget()).max(),
+        );
         let observed = self
             .or_cancel(tokio::time::timeout(
                 limit,
@@ -270,6 +286,7 @@ impl Phases {
         }
 
         // 8. Diagnose the culprits.
+        self.phase(Phase::Diagnose, None);
         let dir = self
             .engine
             .diagnostics_dir
@@ -338,6 +355,12 @@ impl Engine {
             (s.injected, s.evidence.clone())
         };
         let cleanup = if injected {
+            self.events.emit(RunEvent::PhaseStarted {
+                id: id.clone(),
+                iteration,
+                phase: Phase::Revert,
+                budget: Some(REVERT_TIMEOUT),
+            });
             let cluster = self.cluster.clone();
             let fault = scenario.fault.clone();
             let ev = evidence.clone().unwrap_or_default();

@@ -1,5 +1,8 @@
 //! Run events: what the engine and runner tell the reporters.
 
+use std::fmt;
+use std::time::Duration;
+
 use serde::Serialize;
 
 use super::outcome::{Check, ScenarioResult};
@@ -36,6 +39,18 @@ pub enum RunEvent {
         /// Of how many.
         repeat: u32,
     },
+    /// A phase of a scenario iteration began (for progress displays).
+    PhaseStarted {
+        /// Which scenario.
+        id: ScenarioId,
+        /// Which iteration.
+        iteration: u32,
+        /// The phase.
+        phase: Phase,
+        /// How long it may take, when known: the steady-state timeout, or
+        /// the longest SLO budget while observing.
+        budget: Option<Duration>,
+    },
     /// A check (steady state, fault effect, an SLO, cleanup) finished.
     CheckFinished {
         /// Which scenario.
@@ -56,6 +71,37 @@ pub enum RunEvent {
         /// Problems tearing clusters down, if any.
         teardown_errors: Vec<String>,
     },
+}
+
+/// A phase of one scenario iteration, in the order they run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// Waiting for the cluster to be steady.
+    SteadyState,
+    /// Injecting the fault and proving it took effect.
+    Inject,
+    /// Waiting for and applying the remediation.
+    Remediate,
+    /// Watching the recovery until the longest budget has passed.
+    Observe,
+    /// Collecting diagnostics of the culprits.
+    Diagnose,
+    /// Reverting the fault.
+    Revert,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::SteadyState => "steady state",
+            Phase::Inject => "inject",
+            Phase::Remediate => "remediate",
+            Phase::Observe => "observe",
+            Phase::Diagnose => "diagnose",
+            Phase::Revert => "revert",
+        })
+    }
 }
 
 /// Receives events. Implementations must be cheap and must not panic.
