@@ -10,7 +10,7 @@ use std::time::Duration;
 use cni_chaos::backend::BackendInfo;
 use cni_chaos::fault::Evidence;
 use cni_chaos::report::{
-    JSON_FILE, JUNIT_FILE, LATEST_LINK, MARKDOWN_FILE, Reporter, RunRecord, junit,
+    HTML_FILE, JSON_FILE, JUNIT_FILE, LATEST_LINK, MARKDOWN_FILE, Reporter, RunRecord, junit,
 };
 use cni_chaos::run::{
     Check, CheckKind, CheckStatus, EventSink, Outcome, RunEvent, RunInfo, ScenarioResult, Verdict,
@@ -306,7 +306,7 @@ fn reporter_layout_is_atomic_and_parseable_from_the_first_scenario() {
     );
     assert_eq!(
         sorted_names(&root.path().join(RUN_ID)),
-        vec![JUNIT_FILE, JSON_FILE, MARKDOWN_FILE],
+        vec![JUNIT_FILE, HTML_FILE, JSON_FILE, MARKDOWN_FILE],
         "no temp files left"
     );
     assert!(reporter.write_errors().is_empty());

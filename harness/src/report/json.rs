@@ -16,8 +16,13 @@ pub const SCHEMA_VERSION: u32 = 1;
 ///   "summary": { "passed", "total", "counts": { "pass", "fail", "xfail", "xpass",
 ///                "not-run", "error", "interrupted" }, "interrupted",
 ///                "teardown-errors", "finished-at", "elapsed", "simulated", "banner" },
-///   "results": [ <ScenarioResult as serialized by serde> ] }
+///   "results": [ <ScenarioResult as serialized by serde> ],
+///   "trend": { "baseline", "baseline-run", "threshold", "slos": [ { "scenario",
+///              "slo", "current", "baseline", "direction", "regression" } ],
+///              "warning" } }
 /// ```
+///
+/// `trend` is there only when the run was compared with a baseline.
 ///
 /// Durations are integer milliseconds; timestamps are RFC 3339.
 pub fn json(record: &RunRecord) -> Value {
@@ -48,6 +53,9 @@ pub fn json(record: &RunRecord) -> Value {
         "results".into(),
         Value::Array(record.results.iter().map(value).collect()),
     );
+    if let Some(trend) = &record.trend {
+        top.insert("trend".into(), value(trend));
+    }
     Value::Object(top)
 }
 

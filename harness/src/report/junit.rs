@@ -6,6 +6,7 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::record::{RunRecord, verdict_key};
+use super::trend::SloTrend;
 use crate::run::{Check, CheckKind, CheckStatus, ScenarioResult, Verdict};
 use crate::slo::Measured;
 use crate::suite::Expect;
@@ -60,6 +61,13 @@ fn scenario_suite(record: &RunRecord, r: &ScenarioResult) -> TestSuite {
             && check.status == CheckStatus::Failed
         {
             case.add_property(Property::new("verdict", "xfail"));
+        }
+        if let Some(t) = trend_of(record, r, check) {
+            case.add_property(Property::new("trend", t.delta()));
+            case.add_property(Property::new("baseline", measured_value(t.baseline)));
+            if t.regression {
+                case.add_property(Property::new("regression", "true"));
+            }
         }
         suite.add_test_case(case);
     }
@@ -120,6 +128,20 @@ fn scenario_suite(record: &RunRecord, r: &ScenarioResult) -> TestSuite {
         suite.set_system_out(diagnostics.as_str());
     }
     suite
+}
+
+/// The trend of an SLO check, when the run has a baseline that measured it.
+fn trend_of<'a>(record: &'a RunRecord, r: &ScenarioResult, check: &Check) -> Option<&'a SloTrend> {
+    if check.kind != CheckKind::Slo {
+        return None;
+    }
+    record.trend.as_ref()?.get(&r.display_name(), &check.name)
+}
+
+fn measured_value(m: Measured) -> String {
+    match m {
+        Measured::Millis(v) | Measured::Count(v) => v.to_string(),
+    }
 }
 
 fn run_suite(record: &RunRecord) -> Option<TestSuite> {
@@ -311,6 +333,26 @@ fn properties(record: &RunRecord, r: &ScenarioResult) -> Vec<Property> {
                 format!("budget.{}", check.name),
                 b.as_millis().to_string(),
             ));
+        }
+        if let Some(t) = trend_of(record, r, check) {
+            props.push(Property::new(format!("trend.{}", check.name), t.delta()));
+            props.push(Property::new(
+                format!("baseline.{}", check.name),
+                measured_value(t.baseline),
+            ));
+        }
+    }
+    if let Some(trend) = &record.trend {
+        match &trend.warning {
+            Some(w) => props.push(Property::new("trend-warning", w.as_str())),
+            None => props.push(Property::new(
+                "trend-baseline",
+                trend.baseline.display().to_string(),
+            )),
+        }
+        let name = r.display_name();
+        if trend.of_scenario(&name).any(|t| t.regression) {
+            props.push(Property::new("regression", "true"));
         }
     }
     props

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::record::RunRecord;
+use super::trend::Trend;
 use crate::run::{Check, CheckKind, CheckStatus, ScenarioResult, Verdict};
 use crate::slo::{Culprit, CulpritKind, Measured};
 use crate::suite::Expect;
@@ -25,15 +26,23 @@ pub fn markdown(record: &RunRecord) -> String {
         let _ = writeln!(out, "> [!WARNING]\n> **Simulated:** {}\n", html(&banner));
     }
     let _ = writeln!(out, "{}\n", totals(record));
+    let trend = record.trend.as_ref();
+    if let Some(t) = trend {
+        trend_note(&mut out, t);
+    }
     if record.results.is_empty() {
         out.push_str("_No scenario has finished yet._\n");
         return out;
     }
 
-    out.push_str("| Scenario | Verdict | Fault | Slowest SLO (measured / budget) | Culprits |\n");
-    out.push_str("|---|---|---|---|---|\n");
+    // The trend column appears only when there is a usable baseline.
+    let trend = trend.filter(|t| t.warning.is_none());
+    out.push_str("| Scenario | Verdict | Fault | Slowest SLO (measured / budget) | Culprits |");
+    out.push_str(if trend.is_some() { " Trend |\n" } else { "\n" });
+    out.push_str("|---|---|---|---|---|");
+    out.push_str(if trend.is_some() { "---|\n" } else { "\n" });
     for r in &record.results {
-        let _ = writeln!(
+        let _ = write!(
             out,
             "| {} | {} | {} | {} | {} |",
             cell(&r.display_name()),
@@ -42,12 +51,62 @@ pub fn markdown(record: &RunRecord) -> String {
             cell(&slowest(r)),
             cell(&culprit_names(r)),
         );
+        if let Some(t) = trend {
+            let _ = write!(out, " {} |", cell(&trend_cell(t, &r.display_name())));
+        }
+        out.push('\n');
+    }
+    if let Some(t) = trend {
+        regressions(&mut out, t);
     }
     for r in record.results.iter().filter(|r| r.verdict != Verdict::Pass) {
         out.push('\n');
         details(&mut out, r);
     }
     out
+}
+
+/// The trend cell of a scenario: its headline SLO's arrow and change.
+fn trend_cell(t: &Trend, scenario: &str) -> String {
+    match t.headline(scenario) {
+        None => "—".into(),
+        Some(h) if h.regression => format!("{} **regression**", h.label()),
+        Some(h) => h.label(),
+    }
+}
+
+fn trend_note(out: &mut String, t: &Trend) {
+    match &t.warning {
+        Some(w) => {
+            let _ = writeln!(out, "> [!WARNING]\n> {}\n", html(&one_line(w)));
+        }
+        None => {
+            let _ = writeln!(out, "_Trend: {}._\n", html(&one_line(&t.describe())));
+        }
+    }
+}
+
+fn regressions(out: &mut String, t: &Trend) {
+    let list: Vec<_> = t.regressions().collect();
+    if list.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n**Regressions** (slower than the baseline past the threshold, whether or not the SLO held):\n"
+    );
+    for r in list {
+        let _ = writeln!(
+            out,
+            "- {} `{}`: {}: {} (baseline {}, {})",
+            r.direction.arrow(),
+            code(&r.scenario),
+            html(&one_line(&r.slo)),
+            r.current,
+            r.baseline,
+            r.delta()
+        );
+    }
 }
 
 /// The verdict as shown in the table.
@@ -108,14 +167,14 @@ fn totals(record: &RunRecord) -> String {
     line
 }
 
-fn fault(r: &ScenarioResult) -> String {
+pub(super) fn fault(r: &ScenarioResult) -> String {
     match &r.node {
         Some(node) => format!("{} on {node}", r.fault),
         None => r.fault.clone(),
     }
 }
 
-fn slo_name(check: &Check) -> &str {
+pub(super) fn slo_name(check: &Check) -> &str {
     check.name.strip_prefix("slo: ").unwrap_or(&check.name)
 }
 
@@ -128,7 +187,7 @@ fn measured_vs_budget(check: &Check) -> Option<String> {
 }
 
 /// The SLO that took longest, with measured against budget.
-fn slowest(r: &ScenarioResult) -> String {
+pub(super) fn slowest(r: &ScenarioResult) -> String {
     r.checks
         .iter()
         .filter(|c| c.kind == CheckKind::Slo)
@@ -142,7 +201,7 @@ fn slowest(r: &ScenarioResult) -> String {
 }
 
 /// Every culprit of the result's SLOs and failed checks, deduplicated.
-fn culprits(r: &ScenarioResult) -> Vec<Culprit> {
+pub(super) fn culprits(r: &ScenarioResult) -> Vec<Culprit> {
     let mut out = r.culprits();
     for c in r.checks.iter().flat_map(|c| c.culprits.iter()) {
         if !out

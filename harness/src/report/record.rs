@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::trend::Trend;
 use crate::run::{RunEvent, RunInfo, ScenarioResult, Verdict};
 
 /// What is known about one run so far; every report renders one of these.
@@ -19,6 +20,9 @@ pub struct RunRecord {
     pub interrupted: bool,
     /// Problems tearing clusters down.
     pub teardown_errors: Vec<String>,
+    /// This run against a baseline run, when there is one (set by the
+    /// [`Reporter`](super::Reporter) before each rendering).
+    pub trend: Option<Trend>,
 }
 
 impl RunRecord {
@@ -30,6 +34,7 @@ impl RunRecord {
             finished_at: None,
             interrupted: false,
             teardown_errors: Vec::new(),
+            trend: None,
         }
     }
 

@@ -5,10 +5,12 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::error::ReportError;
+use super::html::html;
 use super::json::json;
 use super::junit::junit;
 use super::markdown::markdown;
 use super::record::RunRecord;
+use super::trend::{BaselineState, TrendOptions};
 use crate::run::{EventSink, RunEvent, Verdict};
 use crate::suite::Expect;
 use crate::util::{atomic, duration};
@@ -19,11 +21,13 @@ pub const JUNIT_FILE: &str = "junit.xml";
 pub const JSON_FILE: &str = "results.json";
 /// The Markdown file's name inside a run's directory.
 pub const MARKDOWN_FILE: &str = "summary.md";
+/// The self-contained HTML timeline's name inside a run's directory.
+pub const HTML_FILE: &str = "report.html";
 /// The link in the report root that points at the newest run's directory.
 pub const LATEST_LINK: &str = "latest";
 
-/// Renders `record` and writes [`JUNIT_FILE`], [`JSON_FILE`] and
-/// [`MARKDOWN_FILE`] atomically into `<root>/<run-id>/`, then points
+/// Renders `record` and writes [`JUNIT_FILE`], [`JSON_FILE`],
+/// [`MARKDOWN_FILE`] and [`HTML_FILE`] atomically into `<root>/<run-id>/`, then points
 /// `<root>/latest` at it. Returns the run's directory, or the first problem
 /// (every file is still attempted).
 pub fn write_reports(root: &Path, record: &RunRecord) -> Result<PathBuf, ReportError> {
@@ -64,6 +68,7 @@ fn write_all(root: &Path, record: &RunRecord) -> (PathBuf, Vec<ReportError>) {
         (JUNIT_FILE, junit),
         (JSON_FILE, json),
         (MARKDOWN_FILE, Ok(markdown(record))),
+        (HTML_FILE, Ok(html(record))),
     ];
     for (name, text) in files {
         let path = dir.join(name);
@@ -127,9 +132,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Writes the JUnit, JSON and Markdown reports of a run under a root
+/// Writes the JUnit, JSON, Markdown and HTML reports of a run under a root
 /// directory as events arrive: at the start (so an interrupted run has
 /// parseable files), after every finished scenario, and at the end.
+///
+/// With [`Reporter::with_trend`], the baseline is resolved when the run
+/// starts and every rendering carries the run's [`Trend`](super::Trend)
+/// against it.
 ///
 /// Problems are logged and kept (see [`Reporter::write_errors`]); the sink
 /// never panics.
@@ -138,6 +147,8 @@ pub struct Reporter {
     root: PathBuf,
     record: Mutex<Option<RunRecord>>,
     errors: Mutex<Vec<ReportError>>,
+    trend: Option<TrendOptions>,
+    baseline: Mutex<Option<BaselineState>>,
 }
 
 impl Reporter {
@@ -147,7 +158,16 @@ impl Reporter {
             root: root.into(),
             record: Mutex::new(None),
             errors: Mutex::new(Vec::new()),
+            trend: None,
+            baseline: Mutex::new(None),
         }
+    }
+
+    /// Compares every rendering with a baseline chosen by `options`.
+    #[must_use]
+    pub fn with_trend(mut self, options: TrendOptions) -> Self {
+        self.trend = Some(options);
+        self
     }
 
     /// The report root.
@@ -193,6 +213,9 @@ impl EventSink for Reporter {
             event,
             RunEvent::RunStarted(_) | RunEvent::ScenarioFinished(_) | RunEvent::RunFinished { .. }
         );
+        if let (RunEvent::RunStarted(info), Some(options)) = (&event, &self.trend) {
+            *lock(&self.baseline) = BaselineState::resolve(&self.root, &info.run_id, options);
+        }
         match (&mut *slot, event) {
             (empty @ None, RunEvent::RunStarted(info)) => *empty = Some(RunRecord::new(info)),
             (None, event) => {
@@ -201,7 +224,8 @@ impl EventSink for Reporter {
             }
             (Some(record), event) => record.apply(event),
         }
-        if let (true, Some(record)) = (write, slot.as_ref()) {
+        if let (true, Some(record)) = (write, slot.as_mut()) {
+            record.trend = lock(&self.baseline).as_ref().map(|b| b.trend(record));
             self.write(record);
         }
     }
@@ -309,7 +333,7 @@ mod tests {
         );
         assert_eq!(
             names(&dir),
-            vec![JUNIT_FILE, JSON_FILE, MARKDOWN_FILE],
+            vec![JUNIT_FILE, HTML_FILE, JSON_FILE, MARKDOWN_FILE],
             "no temp files left"
         );
         assert_eq!(
