@@ -18,7 +18,7 @@ use super::event::{EventSink, RunEvent, RunInfo};
 use super::outcome::{Check, CheckKind, CheckStatus, Outcome, ScenarioResult, Verdict};
 use super::pool::ClusterPool;
 use crate::backend::{self, Backend};
-use crate::report::{Console, Fanout, Reporter};
+use crate::report::{Fanout, Progress, Reporter, TrendOptions};
 use crate::suite::{self, Scenario, ScenarioId, Suite};
 
 /// Entry point of the chaos test binary: reads the environment, loads the
@@ -242,8 +242,19 @@ pub fn run_with(
         started_at: jiff::Timestamp::now(),
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
     };
-    let reporter = Arc::new(Reporter::new(config.report_dir.clone()));
-    let events: Arc<dyn EventSink> = Arc::new(Fanout(vec![reporter.clone(), Arc::new(Console)]));
+    // CHAOS_BASELINE and CHAOS_TREND_THRESHOLD (see the README).
+    let trend = match TrendOptions::from_env() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let reporter = Arc::new(Reporter::new(config.report_dir.clone()).with_trend(trend));
+    let events: Arc<dyn EventSink> = Arc::new(Fanout(vec![
+        reporter.clone(),
+        Arc::new(Progress::from_env()),
+    ]));
     eprintln!(
         "cni-chaos: backend {} ({}); seed {}; reports in {}",
         info.backend.name,
@@ -305,6 +316,9 @@ pub fn run_with(
     if let Some(dir) = reporter.run_dir() {
         eprintln!("cni-chaos: reports written to {}", dir.display());
     }
+    if let Some(record) = reporter.record() {
+        github(&record, &suites);
+    }
     if interrupted {
         eprintln!(
             "cni-chaos: interrupted; the running scenario was reverted and clusters torn down"
@@ -315,6 +329,29 @@ pub fn run_with(
         return ExitCode::FAILURE;
     }
     conclusion.exit_code()
+}
+
+/// Under GitHub Actions: annotations on stdout and the summary appended to
+/// `$GITHUB_STEP_SUMMARY`.
+fn github(record: &crate::report::RunRecord, suites: &[Suite]) {
+    let workspace = std::env::var_os("GITHUB_WORKSPACE").map(std::path::PathBuf::from);
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let files = suites
+        .iter()
+        .map(|s| {
+            let file = crate::report::repo_path(&s.file, workspace.as_deref(), &cwd);
+            (s.name.clone(), file)
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = crate::report::publish(record, &files, |k| std::env::var(k).ok(), &mut out) {
+        eprintln!(
+            "error: {e}: {}",
+            std::error::Error::source(&e)
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        );
+    }
 }
 
 fn install_signal_handlers(rt: &Runtime, cancel: CancellationToken) -> std::io::Result<()> {
