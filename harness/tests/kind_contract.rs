@@ -1129,11 +1129,9 @@ async fn node_containers_without_the_kind_label_are_refused_before_any_destructi
 
 // ---- the dry-run plan -----------------------------------------------------
 
-/// `CHAOS_DRY_RUN=1` on the smoke suite, default matrix cell: the full
-/// command plan, pinned. Regenerate with `CHAOS_BLESS=1` after a deliberate
-/// change, and review the diff.
-#[tokio::test]
-async fn dry_run_plan_of_the_smoke_suite_for_the_default_cell() {
+/// The full `CHAOS_DRY_RUN=1` command plan of `suite` on its own matrix
+/// cell: provision, each scenario's inject and revert, log export, delete.
+async fn dry_run_plan(suite: &str) -> String {
     let state = tempfile::tempdir().unwrap();
     let runner = LocalRunner::dry_run();
     let mut options = KindOptions::new(repo());
@@ -1142,7 +1140,7 @@ async fn dry_run_plan_of_the_smoke_suite_for_the_default_cell() {
     options.logs_dir = PathBuf::from("reports/kind-logs");
     options.names = NameSource::Fixed("chaos-plan".into());
     let backend = KindBackend::new(Arc::new(runner.clone()), options, "plan").unwrap();
-    let suites = cni_chaos::suite::load(&[repo().join("suites/smoke.yaml")]).unwrap();
+    let suites = cni_chaos::suite::load(&[repo().join(format!("suites/{suite}.yaml"))]).unwrap();
     let suite = &suites[0];
     let cluster = backend
         .provision(&suite.cluster, &CancellationToken::new())
@@ -1169,7 +1167,7 @@ async fn dry_run_plan_of_the_smoke_suite_for_the_default_cell() {
 
     let state_dir = state.path().display().to_string();
     let repo_dir = repo().display().to_string();
-    let plan: String = runner
+    runner
         .planned()
         .iter()
         .map(|l| {
@@ -1178,17 +1176,48 @@ async fn dry_run_plan_of_the_smoke_suite_for_the_default_cell() {
                 l.replace(&state_dir, "$STATE").replace(&repo_dir, "$REPO")
             )
         })
-        .collect();
-    let golden = repo().join("harness/tests/fixtures/kind/smoke-default.plan");
+        .collect()
+}
+
+/// Compares a plan with its golden file; `CHAOS_BLESS=1` rewrites it (review
+/// the diff).
+fn check_golden(plan: &str, name: &str) {
+    let golden = repo().join(format!("harness/tests/fixtures/kind/{name}.plan"));
     if std::env::var("CHAOS_BLESS").as_deref() == Ok("1") {
         std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
-        std::fs::write(&golden, &plan).unwrap();
+        std::fs::write(&golden, plan).unwrap();
     }
     let want = std::fs::read_to_string(&golden).unwrap_or_default();
     assert_eq!(
         plan, want,
         "the dry-run plan changed; rerun with CHAOS_BLESS=1 and review the diff"
     );
+}
+
+#[tokio::test]
+async fn dry_run_plan_of_the_smoke_suite_for_the_default_cell() {
+    check_golden(&dry_run_plan("smoke").await, "smoke-default");
+}
+
+/// Every fault kind, on workers and the control plane.
+#[tokio::test]
+async fn dry_run_plan_of_the_nightly_suite_for_the_default_cell() {
+    let plan = dry_run_plan("nightly").await;
+    for needle in [
+        "docker restart -t 30 chaos-plan-control-plane",
+        "docker kill --signal KILL chaos-plan-worker",
+        "kill -s STOP '<PIDs of ovsdb-server>'",
+        "kill -s CONT '<PIDs of ovsdb-server>'",
+        "ip netns add chaos-stale-0",
+        "exec /opt/cni/bin/multus-shim",
+        "truncate -s 0 /etc/cni/net.d/01-kube-ovn.conflist",
+        "delete '<pods",
+        "docker network disconnect kind chaos-plan-worker",
+        "docker network connect kind chaos-plan-worker",
+    ] {
+        assert!(plan.contains(needle), "no {needle:?} in the plan:\n{plan}");
+    }
+    check_golden(&plan, "nightly-default");
 }
 
 #[test]

@@ -132,7 +132,8 @@ impl KindBackend {
             source,
         })?;
         let kubeconfig = dir.join("kubeconfig");
-        let kubectl = Kubectl::new(self.runner.clone(), &kubeconfig, name);
+        let kubectl =
+            Kubectl::new(self.runner.clone(), &kubeconfig, name).dry_run(self.options.dry_run);
         let addons = Addons {
             runner: self.runner.clone(),
             kubectl: &kubectl,
@@ -438,7 +439,7 @@ impl KindCluster {
                 name: name.to_string(),
                 nodes: DockerNodes::new(runner.clone(), name, guard.clone()).dry_run(dry_run),
                 guard,
-                kubectl: Kubectl::new(runner.clone(), kubeconfig, name),
+                kubectl: Kubectl::new(runner.clone(), kubeconfig, name).dry_run(dry_run),
                 runner,
                 config,
                 observer: tokio::sync::Mutex::new(client.clone().map(|c| {

@@ -55,6 +55,8 @@ pub enum Undo {
     Continue {
         /// The node.
         node: String,
+        /// The process name (for the dry-run plan and messages).
+        process: String,
         /// The processes.
         pids: Vec<u32>,
     },
@@ -150,9 +152,10 @@ pub async fn inject(
                 OvsSignal::Stop => {
                     let (evidence, pids) = stop_process(nodes, n, &process).await?;
                     Injected {
-                        undo: (!pids.is_empty()).then(|| Scheduled {
+                        undo: (!pids.is_empty() || nodes.is_dry_run()).then(|| Scheduled {
                             undo: Undo::Continue {
                                 node: n.to_string(),
+                                process: process.clone(),
                                 pids,
                             },
                             after: k.stop_for,
@@ -689,8 +692,11 @@ pub async fn pod_delete(
     }
     get.extend(["-o".into(), "name".into()]);
     let out = kubectl.run(get, KUBECTL_TIMEOUT).await?;
-    let pods = non_empty_lines(&out);
+    let mut pods = non_empty_lines(&out);
     let on = node.map(|n| n.name.clone());
+    if kubectl.is_dry_run() {
+        pods = vec![format!("<pods {selector} lists>")];
+    }
     if pods.is_empty() {
         return Ok(Injected {
             evidence: Evidence::no_effect(
@@ -711,6 +717,12 @@ pub async fn pod_delete(
         del.push(format!("--grace-period={}", g.as_secs()));
     }
     let out = kubectl.run(del, KUBECTL_TIMEOUT).await?;
+    if kubectl.is_dry_run() {
+        return Ok(Injected {
+            evidence: Evidence::no_effect(on, DRY_RUN),
+            undo: None,
+        });
+    }
     let text = out.stdout_str();
     let deleted: Vec<&String> = pods
         .iter()
@@ -736,10 +748,17 @@ pub async fn pod_delete(
 /// Runs an undo; returns what it did.
 pub async fn undo(nodes: &DockerNodes, undo: &Undo) -> Result<String, KindError> {
     Ok(match undo {
-        Undo::Continue { node, pids } => {
+        Undo::Continue { node, process, .. } if nodes.is_dry_run() => {
+            let placeholder = format!("<PIDs of {process}>");
+            nodes
+                .exec(node, &["kill", "-s", "CONT", &placeholder])
+                .await?;
+            format!("SIGCONT {process} on {node}")
+        }
+        Undo::Continue { node, pids, .. } => {
             let mut live = Vec::new();
             for pid in pids {
-                if nodes.is_dry_run() || nodes.process_state(node, *pid).await?.is_some() {
+                if nodes.process_state(node, *pid).await?.is_some() {
                     live.push(*pid);
                 }
             }
@@ -790,9 +809,9 @@ pub async fn undo(nodes: &DockerNodes, undo: &Undo) -> Result<String, KindError>
     })
 }
 
+/// Why a dry run proves nothing.
+const DRY_RUN: &str = "dry run (CHAOS_DRY_RUN=1): nothing was executed, so nothing is proven";
+
 fn dry_run(node: &str) -> Evidence {
-    Evidence::no_effect(
-        Some(node.into()),
-        "dry run (CHAOS_DRY_RUN=1): nothing was executed, so nothing is proven",
-    )
+    Evidence::no_effect(Some(node.into()), DRY_RUN)
 }

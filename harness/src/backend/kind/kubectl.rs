@@ -18,6 +18,7 @@ pub struct Kubectl {
     runner: Arc<dyn Runner>,
     kubeconfig: PathBuf,
     context: String,
+    dry_run: bool,
 }
 
 impl Kubectl {
@@ -27,7 +28,21 @@ impl Kubectl {
             runner,
             kubeconfig: kubeconfig.into(),
             context: format!("kind-{cluster}"),
+            dry_run: false,
         }
+    }
+
+    /// Marks the runner as a dry run (outputs are empty; callers plan
+    /// placeholders instead of parsing them).
+    #[must_use]
+    pub fn dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
+    }
+
+    /// Whether this is a dry run.
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run
     }
 
     /// The kubeconfig file.
