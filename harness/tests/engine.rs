@@ -36,6 +36,11 @@ scenarios:
         - {kind: pod-delete, selector: app=multus}
     slos:
       - {kind: workloads-ready-within, budget: 3m}
+  - name: versioned-bug
+    fault: {kind: node-reboot, target: {role: worker}, mode: graceful}
+    expect: {outcome: fail, reason: "multus-cni #1221", culprits: [kube-multus-ds], when: {multus: "<v4.2.3"}}
+    slos:
+      - {kind: no-crashloop, containers: init}
   - name: missing-node
     fault: {kind: node-reboot, target: {role: worker, index: 5}, mode: hard}
     slos:
@@ -64,10 +69,18 @@ struct Setup {
 }
 
 async fn setup(plans: &[(&str, ScenarioPlan)]) -> Setup {
+    setup_with(plans, &[]).await
+}
+
+async fn setup_with(plans: &[(&str, ScenarioPlan)], versions: &[(&str, &str)]) -> Setup {
     let plan = Plan {
         scenarios: plans
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        versions: versions
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         ..Plan::default()
     };
@@ -386,4 +399,39 @@ async fn remediation_waits_then_applies_steps_on_the_faulted_node() {
             .any(|c| c.kind == CheckKind::Remediation && c.status == CheckStatus::Passed)
     );
     drop(s.cluster);
+}
+
+#[tokio::test(start_paused = true)]
+async fn version_conditions_pick_the_expectation() {
+    let bug = ScenarioPlan {
+        fail_all: true,
+        culprits: vec![PlanCulprit {
+            name: "kube-multus-ds-abc".into(),
+            reason: "Init:CrashLoopBackOff".into(),
+            node: None,
+        }],
+        ..ScenarioPlan::default()
+    };
+    // Racy Multus reproduces the bug: expected failure.
+    let s = setup_with(&[("versioned-bug", bug.clone())], &[("multus", "v4.2.1")]).await;
+    let r = run(&s, "versioned-bug").await;
+    assert_eq!(r.verdict, Verdict::XFail);
+    assert!(matches!(r.expect, cni_chaos::suite::Expect::Fail { .. }));
+    // Fixed Multus is expected to pass: a failure there is a real failure...
+    let s = setup_with(&[("versioned-bug", bug)], &[("multus", "v4.2.3")]).await;
+    let r = run(&s, "versioned-bug").await;
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert_eq!(r.expect, cni_chaos::suite::Expect::Pass);
+    // ...and a pass is a pass, not an xpass.
+    let s = setup_with(&[], &[("multus", "v4.3.0")]).await;
+    assert_eq!(run(&s, "versioned-bug").await.verdict, Verdict::Pass);
+    // A cluster that does not report the version cannot be judged.
+    let s = setup(&[]).await;
+    let r = run(&s, "versioned-bug").await;
+    assert_eq!(r.verdict, Verdict::Error);
+    assert!(
+        matches!(&r.outcome, Outcome::HarnessError { message } if message.contains("multus version")),
+        "{:?}",
+        r.outcome
+    );
 }

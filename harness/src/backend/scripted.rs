@@ -32,6 +32,8 @@ pub struct Plan {
     pub nodes: Vec<NodeInfo>,
     /// Make provisioning fail with this message.
     pub provision_error: Option<String>,
+    /// Component versions the cluster reports (`multus`, `kube-ovn`, ...).
+    pub versions: BTreeMap<String, String>,
     /// Per scenario name (or `*` for any), what happens.
     pub scenarios: BTreeMap<String, ScenarioPlan>,
 }
@@ -51,6 +53,7 @@ impl Default for Plan {
                 node("worker2", NodeRole::Worker),
             ],
             provision_error: None,
+            versions: BTreeMap::new(),
             scenarios: BTreeMap::new(),
         }
     }
@@ -247,6 +250,10 @@ impl Cluster for ScriptedCluster {
 
     fn kube_client(&self) -> Option<kube::Client> {
         None
+    }
+
+    fn versions(&self) -> BTreeMap<String, String> {
+        self.plan.versions.clone()
     }
 
     async fn nodes(&self) -> Result<Vec<NodeInfo>, BackendError> {

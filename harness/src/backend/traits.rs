@@ -76,6 +76,12 @@ pub trait Cluster: Send + Sync {
     /// A client for its API server, when it has one.
     fn kube_client(&self) -> Option<kube::Client>;
 
+    /// The component versions it runs (`kubernetes`, `kube-ovn`, `multus`),
+    /// for version-conditional expectations. Default: none known.
+    fn versions(&self) -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
+
     /// The nodes, with their roles and InternalIPs.
     async fn nodes(&self) -> Result<Vec<NodeInfo>, BackendError>;
 

@@ -27,6 +27,9 @@ pub struct RunConfig {
     pub keep_cluster: bool,
     /// `CHAOS_SEED`: seed for random node picks and the twin; default from the clock (printed).
     pub seed: u64,
+    /// `CHAOS_VERSIONS`: run every suite on this version set (a matrix cell
+    /// of `versions.yaml`) instead of the one its `cluster.versions` names.
+    pub versions: Option<String>,
 }
 
 /// A variable has a value the harness cannot use.
@@ -97,12 +100,25 @@ impl RunConfig {
                 rule: "expected an unsigned integer".into(),
             })?,
         };
+        let versions = match get("CHAOS_VERSIONS").map(|v| v.trim().to_string()) {
+            None => None,
+            Some(v) if v.is_empty() => None,
+            Some(v) if v.len() <= 63 && v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.') => Some(v),
+            Some(v) => {
+                return Err(ConfigError {
+                    var: "CHAOS_VERSIONS",
+                    value: v,
+                    rule: "expected the name of a version set in versions.yaml (lowercase letters, digits, '-', '.')".into(),
+                });
+            }
+        };
         Ok(RunConfig {
             backend,
             suites,
             report_dir,
             keep_cluster,
             seed,
+            versions,
         })
     }
 

@@ -410,7 +410,16 @@ impl Engine {
 
         let s = std::mem::take(&mut *state.lock().unwrap_or_else(|p| p.into_inner()));
         let culprits: Vec<_> = s.slos.iter().flat_map(|v| v.culprits.clone()).collect();
-        let verdict = Verdict::judge(&outcome, &scenario.expect, &culprits);
+        // The expectation may depend on the cluster's versions (racy Multus
+        // fails, fixed Multus passes); one that cannot be resolved is an error.
+        let expect = match scenario.expectation(&self.cluster.versions()) {
+            Ok(e) => e,
+            Err(why) => {
+                outcome = Outcome::HarnessError { message: why };
+                scenario.expect.clone()
+            }
+        };
+        let verdict = Verdict::judge(&outcome, &expect, &culprits);
         let result = ScenarioResult {
             id: id.clone(),
             iteration,
@@ -419,7 +428,7 @@ impl Engine {
             fault: scenario.fault.to_string(),
             node: s.node.map(|n| n.name),
             evidence: s.evidence,
-            expect: scenario.expect.clone(),
+            expect,
             outcome,
             verdict,
             checks: s.checks,

@@ -32,13 +32,19 @@ pub fn main(args: Arguments, defaults: RunDefaults) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let suites = match suite::load(&config.suites) {
+    let mut suites = match suite::load(&config.suites) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
+    // A matrix cell (CHAOS_VERSIONS) overrides every suite's version set.
+    if let Some(v) = &config.versions {
+        for s in &mut suites {
+            s.cluster.versions.clone_from(v);
+        }
+    }
     let count: usize = suites.iter().map(|s| s.scenarios.len()).sum();
     if count == 0 {
         eprintln!("error: no scenarios found in {}", paths(&config));

@@ -4,6 +4,7 @@ mod error;
 mod load;
 mod model;
 mod read;
+mod version;
 pub mod yaml;
 
 pub use cni_chaos_twin::selector::{LabelSelector, Requirement};
@@ -12,3 +13,4 @@ pub use load::{discover, load, load_file, parse_str};
 pub use model::{
     ClusterProfile, Expect, Remediation, RemediationStep, Scenario, ScenarioId, Suite,
 };
+pub use version::{Constraint, Version, VersionCondition};

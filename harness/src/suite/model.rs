@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::fault::{Fault, NodeTarget, PodDelete};
 use crate::slo::Slo;
 
+use super::version::VersionCondition;
 use super::yaml::Loc;
 
 /// A suite file: a named set of scenarios that share one cluster profile.
@@ -62,6 +63,9 @@ pub struct Scenario {
     pub slos: Vec<Slo>,
     /// Whether the scenario is expected to pass or to reproduce a known bug.
     pub expect: Expect,
+    /// When set, `expect` applies only to clusters whose versions satisfy it;
+    /// on others the scenario is expected to pass (the bug is fixed there).
+    pub expect_when: Option<VersionCondition>,
     /// When set, the trial is ignored (run it with `--ignored`), with this reason.
     pub ignored: Option<String>,
     /// How many times the scenario is run in one trial (at least 1).
@@ -116,6 +120,23 @@ pub enum RemediationStep {
         /// Absolute path inside the node.
         path: String,
     },
+}
+
+impl Scenario {
+    /// The expectation for a cluster reporting `versions`.
+    pub fn expectation(
+        &self,
+        versions: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Expect, String> {
+        match &self.expect_when {
+            None => Ok(self.expect.clone()),
+            Some(cond) => Ok(if cond.holds(versions)? {
+                self.expect.clone()
+            } else {
+                Expect::Pass
+            }),
+        }
+    }
 }
 
 impl RemediationStep {

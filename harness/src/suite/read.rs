@@ -16,6 +16,7 @@ use crate::util::duration;
 
 use super::error::Problem;
 use super::model::{ClusterProfile, Expect, Remediation, RemediationStep, Scenario, Suite};
+use super::version::{Constraint, VersionCondition};
 use super::yaml::{Node, Value};
 use cni_chaos_twin::selector::LabelSelector;
 
@@ -593,7 +594,8 @@ fn scenario(cx: &mut Cx<'_>, node: &Node, path: &str, defaults: &Defaults) -> Op
         fault,
         remediation: remediation.ok()?,
         slos,
-        expect: expect.ok()?.unwrap_or(Expect::Pass),
+        expect: expect.clone().ok()?.map_or(Expect::Pass, |e| e.0),
+        expect_when: expect.ok()?.and_then(|e| e.1),
         ignored: ignored.ok()?,
         repeat: repeat.ok()?.unwrap_or(defaults.repeat),
         steady_state_timeout: timeout.ok()?.unwrap_or(defaults.steady_state_timeout),
@@ -601,10 +603,13 @@ fn scenario(cx: &mut Cx<'_>, node: &Node, path: &str, defaults: &Defaults) -> Op
     })
 }
 
-fn expect(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Expect> {
+/// An expectation and its optional version condition.
+type Expectation = (Expect, Option<VersionCondition>);
+
+fn expect(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Expectation> {
     if let Value::Str(_) = node.value {
         return match one_of(cx, node, path, &[("pass", true), ("fail", false)])? {
-            true => Some(Expect::Pass),
+            true => Some((Expect::Pass, None)),
             false => {
                 cx.at(
                     node,
@@ -615,24 +620,25 @@ fn expect(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Expect> {
             }
         };
     }
-    let m = cx.map(node, path, &["outcome", "reason", "culprits"])?;
+    let m = cx.map(node, path, &["outcome", "reason", "culprits", "when"])?;
     let pass = m.req(cx, "outcome", |cx, n, p| {
         one_of(cx, n, p, &[("pass", true), ("fail", false)])
     })?;
     let reason = m.opt(cx, "reason", string);
     let culprits = m.opt(cx, "culprits", |cx, n, p| list(cx, n, p, string));
+    let when = m.opt(cx, "when", version_condition);
     if pass {
-        for key in ["reason", "culprits"] {
+        for key in ["reason", "culprits", "when"] {
             if let Some(n) = m.get(key) {
                 cx.at(
                     n,
                     &m.path(key),
-                    "\"reason\" and \"culprits\" belong to \"outcome: fail\"",
+                    "\"reason\", \"culprits\" and \"when\" belong to \"outcome: fail\"",
                 );
                 return None;
             }
         }
-        return Some(Expect::Pass);
+        return Some((Expect::Pass, None));
     }
     let reason = match reason.ok()? {
         Some(r) => r,
@@ -645,10 +651,52 @@ fn expect(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Expect> {
             return None;
         }
     };
-    Some(Expect::Fail {
-        reason,
-        culprits: culprits.ok()?.unwrap_or_default(),
-    })
+    Some((
+        Expect::Fail {
+            reason,
+            culprits: culprits.ok()?.unwrap_or_default(),
+        },
+        when.ok()?,
+    ))
+}
+
+/// `{multus: "<v4.2.3", kube-ovn: ">=v1.15"}`.
+fn version_condition(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<VersionCondition> {
+    const COMPONENTS: &[&str] = &["kubernetes", "kube-ovn", "multus"];
+    let before = cx.problems.len();
+    let m = cx.map(node, path, COMPONENTS)?;
+    let unknown_keys = cx.problems.len() > before;
+    let mut out = std::collections::BTreeMap::new();
+    let mut ok = true;
+    for c in COMPONENTS {
+        match m.opt(cx, c, |cx, n, p| {
+            let text = string(cx, n, p)?;
+            Constraint::parse(&text)
+                .map_err(|e| {
+                    cx.bad(
+                        n,
+                        p,
+                        format!("expected a version constraint like \"<v4.2.3\": {e}"),
+                    )
+                })
+                .ok()
+        }) {
+            Ok(Some(con)) => {
+                out.insert((*c).to_string(), con);
+            }
+            Ok(None) => {}
+            Err(()) => ok = false,
+        }
+    }
+    if out.is_empty() && ok && !unknown_keys {
+        cx.at(
+            node,
+            path,
+            "\"when\" needs at least one of: kubernetes, kube-ovn, multus",
+        );
+        return None;
+    }
+    (ok && !unknown_keys).then_some(VersionCondition(out))
 }
 
 fn list<T>(
