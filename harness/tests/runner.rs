@@ -70,7 +70,12 @@ impl Env {
             .env("CHAOS_SUITES", self.path("suites"))
             .env("CHAOS_REPORT_DIR", self.path("reports"))
             .env("CHAOS_SEED", "42")
-            .env_remove("CHAOS_KEEP_CLUSTER");
+            .env_remove("CHAOS_KEEP_CLUSTER")
+            // Not the CI job's annotations, summary or trend settings.
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .env_remove("CHAOS_BASELINE")
+            .env_remove("CHAOS_TREND_THRESHOLD");
         for (k, v) in extra_env {
             cmd.env(k, v);
         }

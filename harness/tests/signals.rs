@@ -50,6 +50,11 @@ async fn interrupt_with(signal: &str) {
         .env("CHAOS_SUITES", &suites)
         .env("CHAOS_REPORT_DIR", &reports)
         .env("CHAOS_SEED", "1")
+        // Not the CI job's annotations, summary or trend settings.
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("CHAOS_BASELINE")
+        .env_remove("CHAOS_TREND_THRESHOLD")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
