@@ -61,6 +61,9 @@ struct Watch {
     namespace: Option<String>,
     params: Params,
     tx: mpsc::Sender<Chunk>,
+    /// Subscribed when the request was accepted: a drop after that point
+    /// cuts this stream even if its task has not run yet.
+    drops: tokio::sync::watch::Receiver<crate::twin::DropSignal>,
 }
 
 impl Watch {
@@ -103,8 +106,7 @@ impl Watch {
         let deadline = tokio::time::sleep_until(clock.deadline(timeout));
         tokio::pin!(deadline);
         let mut notify = self.twin.with_store(|s| s.subscribe());
-        let mut drops = self.twin.drop_signals();
-        let _ = *drops.borrow_and_update();
+        let mut drops = self.drops.clone();
         for obj in &initial {
             if !self.send(event("ADDED", obj)).await {
                 return;
@@ -269,7 +271,10 @@ pub fn watch(
         let _ = tx.try_send(Ok(expired(rv, oldest)));
         drop(tx);
     } else {
+        let mut drops = twin.drop_signals();
+        let _ = *drops.borrow_and_update();
         let w = Watch {
+            drops,
             twin: twin.clone(),
             rt: route.rt,
             namespace: route.namespace.clone(),
