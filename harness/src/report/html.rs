@@ -1059,6 +1059,30 @@ mod tests {
     }
 
     #[test]
+    fn budgets_after_a_remediation_count_from_it() {
+        let mut record = fixtures::record(false);
+        let r = &mut record.results[1];
+        assert_eq!(r.id.scenario, "ovs-kill-slow");
+        r.lanes = lanes();
+        r.checks.push(Check::new(
+            "remediation",
+            CheckKind::Remediation,
+            CheckStatus::Passed,
+            "deleted kube-multus-ds-abcde",
+        ));
+        // Observation ends SETTLE after the longest budget from the
+        // remediation: 245 s - 180 s - 5 s = 60 s after the fault.
+        let page = html(&record);
+        assert!(
+            page.contains("class=\"remediation-line\" style=\"left:"),
+            "{page}"
+        );
+        assert!(page.contains("data-at-ms=\"60000\""));
+        assert!(page.contains("data-budget-ms=\"240000\""));
+        assert!(page.contains("workloads-ready-within (remediation + 3m)"));
+    }
+
+    #[test]
     fn many_lanes_stay_compact() {
         let mut record = fixtures::record(false);
         let mut many = Vec::new();
