@@ -1,0 +1,193 @@
+//! The GitHub workflows: valid against GitHub's workflow schema (PyPI's
+//! check-jsonschema, `--builtin-schema vendor.github-workflows`, offline),
+//! every `uses:` pinned to a release tag or a commit SHA, and the nightly
+//! workflow shaped as issue #7 asks.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cni_chaos::exec::{Command, LocalRunner, Runner};
+use cni_chaos::suite::yaml::{self, Node, Value};
+
+fn workflows() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.github/workflows");
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
+        .collect();
+    out.sort();
+    out
+}
+
+fn parse(path: &Path) -> Node {
+    yaml::parse(&std::fs::read_to_string(path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()))
+}
+
+/// Every `(key, value)` pair anywhere in the tree.
+fn pairs<'a>(node: &'a Node, out: &mut Vec<(&'a str, &'a Node)>) {
+    match &node.value {
+        Value::Map(entries) => {
+            for (k, v) in entries {
+                if let Value::Str(k) = &k.value {
+                    out.push((k.as_str(), v));
+                }
+                pairs(v, out);
+            }
+        }
+        Value::Seq(items) => items.iter().for_each(|i| pairs(i, out)),
+        _ => {}
+    }
+}
+
+fn get<'a>(node: &'a Node, key: &str) -> Option<&'a Node> {
+    match &node.value {
+        Value::Map(entries) => entries
+            .iter()
+            // A YAML 1.1 reader takes the key `on` for the boolean true.
+            .find(|(k, _)| {
+                k.value == Value::Str(key.into()) || (key == "on" && k.value == Value::Bool(true))
+            })
+            .map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+#[test]
+fn every_action_is_pinned_to_a_release_tag_or_sha() {
+    let files = workflows();
+    assert!(files.len() >= 2, "{files:?}");
+    for f in files {
+        let root = parse(&f);
+        let mut all = Vec::new();
+        pairs(&root, &mut all);
+        let uses: Vec<&str> = all
+            .iter()
+            .filter(|(k, _)| *k == "uses")
+            .filter_map(|(_, v)| match &v.value {
+                Value::Str(s) => Some(s.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert!(!uses.is_empty(), "{} uses no actions?", f.display());
+        for u in uses {
+            let (_, reference) = u
+                .split_once('@')
+                .unwrap_or_else(|| panic!("{}: {u} is not pinned", f.display()));
+            let tag = reference.starts_with('v')
+                && reference[1..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_digit());
+            let sha = reference.len() == 40 && reference.chars().all(|c| c.is_ascii_hexdigit());
+            assert!(
+                tag || sha,
+                "{}: {u} must be pinned to a release tag (vN...) or a commit SHA",
+                f.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn nightly_is_the_workflow_issue_7_asks_for() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.github/workflows/nightly.yml");
+    let root = parse(&path);
+    let on = get(&root, "on").expect("on");
+    assert!(get(on, "schedule").is_some(), "cron");
+    let inputs = get(get(on, "workflow_dispatch").expect("dispatch"), "inputs").expect("inputs");
+    assert!(get(inputs, "suite").is_some() && get(inputs, "cell").is_some());
+    assert!(get(&root, "concurrency").is_some());
+    let jobs = get(&root, "jobs").expect("jobs");
+    let Value::Map(entries) = &jobs.value else {
+        panic!("jobs")
+    };
+    for (name, job) in entries {
+        assert!(
+            get(job, "timeout-minutes").is_some(),
+            "job {name} has no timeout"
+        );
+    }
+    let chaos = get(jobs, "chaos").expect("chaos job");
+    let strategy = get(chaos, "strategy").expect("strategy");
+    assert_eq!(
+        get(strategy, "fail-fast").map(|n| n.value.clone()),
+        Some(Value::Bool(false))
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    for needle in [
+        "cargo test --locked --test chaos",
+        "CHAOS_BACKEND: kind",
+        "CHAOS_VERSIONS: ${{ matrix.cell }}",
+        "versions.yaml",
+        "KIND_VERSION: v0.31.0",
+        "sha256sum -c",
+        "if: always()",
+        "reports/latest/junit.xml",
+        "CHAOS_BASELINE",
+    ] {
+        assert!(text.contains(needle), "nightly.yml lacks {needle:?}");
+    }
+    let ci = std::fs::read_to_string(path.with_file_name("ci.yml")).unwrap();
+    assert!(
+        ci.contains("CHAOS_BACKEND: twin") && ci.contains("--test chaos"),
+        "ci.yml must run the catalogue on the twin"
+    );
+}
+
+#[tokio::test]
+async fn workflows_validate_against_the_github_workflow_schema() {
+    let probe = LocalRunner::new()
+        .output(
+            &Command::new("check-jsonschema")
+                .arg("--version")
+                .timeout(Duration::from_secs(30)),
+        )
+        .await;
+    if probe.as_ref().map_or(true, |o| !o.success()) {
+        assert!(
+            std::env::var("CHAOS_SYSTEM_TESTS").as_deref() != Ok("require"),
+            "check-jsonschema is required (pip install check-jsonschema): {probe:?}"
+        );
+        eprintln!("SKIPPED: check-jsonschema not installed (pip install check-jsonschema)");
+        return;
+    }
+    let mut cmd = Command::new("check-jsonschema")
+        .args(["--builtin-schema", "vendor.github-workflows"])
+        .timeout(Duration::from_secs(120));
+    for f in workflows() {
+        cmd = cmd.arg(f.display().to_string());
+    }
+    let out = LocalRunner::new()
+        .run(&cmd)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.stdout_str().contains("ok -- validation done"),
+        "{}",
+        out.stdout_str()
+    );
+
+    // And the validator does reject a broken workflow, so the pass above means something.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(&bad, "name: x\non: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - uses: actions/checkout@v4\n        timeout-minutes: soon\n").unwrap();
+    let rejected = LocalRunner::new()
+        .output(
+            &Command::new("check-jsonschema")
+                .args([
+                    "--builtin-schema",
+                    "vendor.github-workflows",
+                    &bad.display().to_string(),
+                ])
+                .timeout(Duration::from_secs(120)),
+        )
+        .await
+        .unwrap();
+    assert!(
+        !rejected.success(),
+        "a broken workflow validated: {}",
+        rejected.stdout_str()
+    );
+}
