@@ -103,7 +103,14 @@ impl RunConfig {
         let versions = match get("CHAOS_VERSIONS").map(|v| v.trim().to_string()) {
             None => None,
             Some(v) if v.is_empty() => None,
-            Some(v) if v.len() <= 63 && v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.') => Some(v),
+            Some(v)
+                if v.len() <= 63
+                    && v.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'
+                    }) =>
+            {
+                Some(v)
+            }
             Some(v) => {
                 return Err(ConfigError {
                     var: "CHAOS_VERSIONS",
