@@ -1259,3 +1259,28 @@ async fn a_cluster_that_saw_a_failure_has_its_logs_exported_before_it_is_deleted
     cluster.teardown().await.unwrap();
     runner.assert_done();
 }
+
+#[tokio::test]
+async fn an_interrupt_before_the_cluster_exists_creates_and_deletes_nothing() {
+    let runner = ScriptedRunner::ordered(probes());
+    let f = Fixture::new(&runner, true);
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let msg = f
+        .backend
+        .provision(&profile(), &cancel)
+        .await
+        .err()
+        .expect("interrupted")
+        .to_string();
+    assert!(msg.contains("interrupted during docker pull"), "{msg}");
+    runner.assert_done();
+    assert!(
+        runner
+            .call_lines()
+            .iter()
+            .all(|l| !l.starts_with("kind ") || l == "kind version"),
+        "{:#?}",
+        runner.call_lines()
+    );
+}

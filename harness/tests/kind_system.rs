@@ -28,8 +28,8 @@ use cni_chaos::backend::kind::{
 };
 use cni_chaos::exec::{Command, LocalRunner, Output, Runner};
 use cni_chaos::fault::{
-    CniConfig, CniConfigAction, CniFile, Fault, NetworkPartition, NodeReboot, NodeRole, NodeTarget,
-    OvsKill, OvsProcess, OvsSignal, RebootMode, StaleNetns,
+    CniConfig, CniConfigAction, CniFile, Fault, LeftoverMultusConfig, NetworkPartition, NodeReboot,
+    NodeRole, NodeTarget, OvsKill, OvsProcess, OvsSignal, RebootMode, StaleNetns,
 };
 
 /// Starts ovsdb-server and ovs-vswitchd inside a node (the database lives in
@@ -689,5 +689,59 @@ async fn the_guard_refuses_containers_that_are_not_nodes_of_the_cluster() {
     say(&format!(
         "SYSTEM: guard on {}: an unlabelled container and another cluster's node were refused before any command",
         c.name
+    ));
+}
+
+/// multus-cni #1221 on a real kernel: while a `multus-shim` runs, a plain
+/// `cp` over the binary fails with "Text file busy" (Multus v4.1.x to
+/// v4.2.2), while an atomic install (copy aside, then rename, as
+/// `install_multus` does from v4.2.3) succeeds. The stand-in shim is the
+/// host's dash reading a "config" that makes it wait, as the real shim waits
+/// for the Multus daemon's socket.
+#[tokio::test]
+async fn a_busy_multus_shim_makes_a_plain_cp_fail_and_an_atomic_install_succeed() {
+    if !prerequisites("a_busy_multus_shim_makes_a_plain_cp_fail_and_an_atomic_install_succeed") {
+        return;
+    }
+    if !std::path::Path::new("/usr/bin/dash").exists() {
+        if std::env::var("CHAOS_SYSTEM_TESTS").as_deref() == Ok("require") {
+            panic!("CHAOS_SYSTEM_TESTS=require, but /usr/bin/dash is missing");
+        }
+        say("SKIPPED: kind_system::a_busy_multus_shim...: /usr/bin/dash is missing");
+        return;
+    }
+    let c = SysCluster::start("shim", 1, None);
+    let worker = c.node("worker");
+    let nodes = c.runtime();
+    c.sh_ok(
+        &worker,
+        "mkdir -p /etc/cni/net.d && echo 'sleep 300' > /etc/cni/net.d/00-multus.conf && cp /usr/bin/dash /opt/cni/bin/multus-shim",
+    );
+    let fault = Fault::LeftoverMultusConfig(LeftoverMultusConfig {
+        target: fault_target("worker"),
+        busy_shim: true,
+    });
+    let injected = kind::inject(&nodes, None, &fault, Some(&c.info("worker")))
+        .await
+        .unwrap();
+    assert!(injected.evidence.took_effect, "{:?}", injected.evidence);
+    let pid = fact(&injected.evidence.facts, "busy multus-shim PID").to_string();
+    assert!(!pid.is_empty());
+    let plain = c.sh(&worker, "cp /usr/bin/dash /opt/cni/bin/multus-shim");
+    assert!(!plain.success(), "cp over a running binary must fail");
+    assert!(
+        plain.stderr_str().contains("Text file busy"),
+        "{}",
+        plain.stderr_str()
+    );
+    c.sh_ok(
+        &worker,
+        "cp /usr/bin/dash /opt/cni/bin/.multus-shim.new && mv -f /opt/cni/bin/.multus-shim.new /opt/cni/bin/multus-shim",
+    );
+    let scheduled = injected.undo.expect("the busy shim is killed on revert");
+    kind::undo(&nodes, &scheduled.undo).await.unwrap();
+    assert!(nodes.pids(&worker, "multus-shim").await.unwrap().is_empty());
+    say(&format!(
+        "SYSTEM: leftover-multus-config on {worker}: busy multus-shim PID {pid}; plain cp failed with \"Text file busy\", atomic copy-and-rename succeeded (multus-cni #1221)"
     ));
 }

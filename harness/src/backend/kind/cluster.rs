@@ -126,11 +126,7 @@ impl KindBackend {
         cancel: &CancellationToken,
     ) -> Result<KindCluster, KindError> {
         let dir = self.options.state_dir.join(name);
-        std::fs::create_dir_all(&dir).map_err(|source| KindError::Io {
-            action: "creating",
-            path: dir.clone(),
-            source,
-        })?;
+        private_dir(&dir)?;
         let kubeconfig = dir.join("kubeconfig");
         let kubectl =
             Kubectl::new(self.runner.clone(), &kubeconfig, name).dry_run(self.options.dry_run);
@@ -142,8 +138,13 @@ impl KindBackend {
             options: &self.options,
             cluster: name,
         };
-        // Before the cluster exists: a registry problem costs no cluster.
-        addons.pull_images().await?;
+        // Before the cluster exists: a registry problem (or an interrupt)
+        // costs no cluster.
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Err(KindError::Interrupted { step: "docker pull".into() }),
+            r = addons.pull_images() => r?,
+        }
 
         let kc = kubeconfig.display().to_string();
         let cfg = config_path.display().to_string();
@@ -215,6 +216,10 @@ impl KindBackend {
         if let Err((step, err)) = outcome {
             return Err(self.fail(name, &kubeconfig, step, err).await);
         }
+        tracing::info!(
+            "kind cluster {name} is ready; kubeconfig {} (context kind-{name})",
+            kubeconfig.display()
+        );
         KindCluster::build(self, name, config, kubeconfig, false).await
     }
 
@@ -251,17 +256,9 @@ impl KindBackend {
             guard.check_kubeconfig(name, &out.stdout_str())?;
         }
         let dir = self.options.state_dir.join(name);
-        std::fs::create_dir_all(&dir).map_err(|source| KindError::Io {
-            action: "creating",
-            path: dir.clone(),
-            source,
-        })?;
+        private_dir(&dir)?;
         let kubeconfig = dir.join("kubeconfig");
-        std::fs::write(&kubeconfig, &out.stdout).map_err(|source| KindError::Io {
-            action: "writing",
-            path: kubeconfig.clone(),
-            source,
-        })?;
+        write_private(&kubeconfig, &out.stdout)?;
         let nodes =
             DockerNodes::new(self.runner.clone(), name, guard).dry_run(self.options.dry_run);
         if !self.options.dry_run {
@@ -585,6 +582,39 @@ impl KindCluster {
         );
         Ok(out)
     }
+}
+
+/// Creates `dir` (and its parents) readable by the owner only: it will hold
+/// a cluster-admin kubeconfig.
+fn private_dir(dir: &Path) -> Result<(), KindError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| KindError::Io {
+            action: "creating",
+            path: dir.to_path_buf(),
+            source,
+        })
+}
+
+/// Writes `bytes` to a new file only its owner can read.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KindError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|source| KindError::Io {
+            action: "writing",
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// Removes the private folder the backend made for a cluster
