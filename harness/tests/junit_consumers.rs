@@ -120,6 +120,7 @@ fn result(scenario: &str, expect: Expect, verdict: Verdict, slo: SloVerdict) -> 
         slos: vec![slo],
         diagnostics: Some("describe: kube-multus-ds-abcde Init:CrashLoopBackOff".into()),
         lanes: Vec::new(),
+        remediation_ms: None,
         started_at: "2024-06-01T12:00:01Z".parse().unwrap(),
         elapsed: Duration::from_secs(200),
     }

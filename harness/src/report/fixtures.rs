@@ -136,6 +136,7 @@ fn base(scenario: &str, expect: Expect) -> ScenarioResult {
         slos: Vec::new(),
         diagnostics: None,
         lanes: Vec::new(),
+        remediation_ms: None,
         started_at: "2024-06-01T12:00:05Z".parse().unwrap(),
         elapsed: Duration::from_secs(75),
     }

@@ -555,9 +555,9 @@ fn timeline(out: &mut String, i: usize, r: &ScenarioResult) {
         );
         return;
     }
-    // Budget lines: from the fault, or from the remediation. The result does
-    // not record the remediation instant; observation ends SETTLE after the
-    // longest budget counted from it, which places it closely enough.
+    // Budget lines: from the fault, or from the remediation when there was
+    // one. Results without the remediation instant (older JSON) place it where
+    // observation ends: SETTLE after the longest budget counted from it.
     let lane_end = r
         .lanes
         .iter()
@@ -578,10 +578,10 @@ fn timeline(out: &mut String, i: usize, r: &ScenarioResult) {
         .max()
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     let settle = i64::try_from(crate::observe::SETTLE.as_millis()).unwrap_or(0);
-    let reference = if remediated {
-        (lane_end - longest - settle).max(0)
-    } else {
-        0
+    let reference = match (remediated, r.remediation_ms) {
+        (true, Some(ms)) => ms,
+        (true, None) => (lane_end - longest - settle).max(0),
+        (false, _) => 0,
     };
     let mut budgets: Vec<(String, i64, bool, String)> = Vec::new();
     for v in &r.slos {
@@ -1080,6 +1080,12 @@ mod tests {
         assert!(page.contains("data-at-ms=\"60000\""));
         assert!(page.contains("data-budget-ms=\"240000\""));
         assert!(page.contains("workloads-ready-within (remediation + 3m)"));
+
+        // With the instant recorded, the line sits exactly there.
+        record.results[1].remediation_ms = Some(90_000);
+        let page = html(&record);
+        assert!(page.contains("data-at-ms=\"90000\""), "{page}");
+        assert!(page.contains("data-budget-ms=\"270000\""));
     }
 
     #[test]

@@ -50,6 +50,7 @@ struct State {
     evidence: Option<Evidence>,
     diagnostics: Option<String>,
     lanes: Vec<crate::observe::Lane>,
+    remediation_ms: Option<i64>,
 }
 
 struct Phases {
@@ -209,6 +210,7 @@ impl Phases {
                 done.push(what);
             }
             since = Instant::now();
+            self.state().remediation_ms = i64::try_from((since - fault_at).as_millis()).ok();
             let mut c = Check::new(
                 "remediation",
                 CheckKind::Remediation,
@@ -435,6 +437,7 @@ impl Engine {
             slos: s.slos,
             diagnostics: s.diagnostics,
             lanes: s.lanes,
+            remediation_ms: s.remediation_ms,
             started_at,
             elapsed: t0.elapsed(),
         };

@@ -263,6 +263,10 @@ pub struct ScenarioResult {
     pub slos: Vec<SloVerdict>,
     /// Diagnostics text (for JUnit system-out).
     pub diagnostics: Option<String>,
+    /// When the remediation was applied, in milliseconds after the fault
+    /// (budgets count from it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remediation_ms: Option<i64>,
     /// Per pod and node state lanes around the fault (HTML timeline).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub lanes: Vec<crate::observe::Lane>,

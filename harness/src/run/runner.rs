@@ -207,6 +207,7 @@ impl Ctx {
             slos: Vec::new(),
             diagnostics: None,
             lanes: Vec::new(),
+            remediation_ms: None,
             started_at: jiff::Timestamp::now(),
             elapsed: std::time::Duration::ZERO,
         };

@@ -359,6 +359,7 @@ pub fn scenario(
         slos,
         diagnostics,
         lanes,
+        remediation_ms: None,
         started_at: "2026-01-10T02:00:01Z".parse().unwrap(),
         elapsed: Duration::from_secs(205),
     }
