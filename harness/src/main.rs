@@ -62,7 +62,199 @@ enum TwinCommand {
         /// Virtual time at start (RFC 3339) [default: 2026-01-01T00:00:00Z].
         #[arg(long)]
         epoch: Option<jiff::Timestamp>,
+        /// Run the cluster model for this version set (e.g.
+        /// `kube-ovn-1.14-multus-4.2.1`) instead of the static snapshot, so
+        /// `twin fault` can break it.
+        #[arg(long, value_name = "VERSIONS")]
+        model: Option<String>,
     },
+    /// Apply a node-level fault to a twin served with `--model`, the way
+    /// the kind backend would on a node container.
+    Fault {
+        /// Kubeconfig of the served twin [default: $KUBECONFIG, else
+        /// reports/twin/kubeconfig].
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+        #[command(subcommand)]
+        fault: FaultCommand,
+    },
+}
+
+/// `cni-chaos twin fault ...`; NODE may be a kind suffix (`worker2`).
+#[derive(Subcommand, Debug)]
+enum FaultCommand {
+    /// `docker restart` the node (`--hard`: `docker kill` + `docker start`).
+    Reboot {
+        /// Node.
+        node: String,
+        /// Kill instead of a graceful stop.
+        #[arg(long)]
+        hard: bool,
+    },
+    /// Signal a process by name inside the node.
+    Signal {
+        /// Node.
+        node: String,
+        /// Process name, e.g. ovs-vswitchd.
+        process: String,
+        /// KILL, STOP or CONT.
+        #[arg(long, default_value = "KILL")]
+        signal: String,
+    },
+    /// `ip netns add`.
+    NetnsAdd {
+        /// Node.
+        node: String,
+        /// Namespace name.
+        name: String,
+    },
+    /// `ip netns delete`.
+    NetnsDelete {
+        /// Node.
+        node: String,
+        /// Namespace name.
+        name: String,
+    },
+    /// `rm -f` a file.
+    Rm {
+        /// Node.
+        node: String,
+        /// Absolute path.
+        path: String,
+    },
+    /// `truncate -s 0` a file.
+    Truncate {
+        /// Node.
+        node: String,
+        /// Absolute path.
+        path: String,
+    },
+    /// Write a file.
+    Write {
+        /// Node.
+        node: String,
+        /// Absolute path.
+        path: String,
+        /// Contents.
+        content: String,
+        /// Octal mode [default: 644].
+        #[arg(long)]
+        mode: Option<String>,
+    },
+    /// Add a (stale) OVS port on br-int.
+    OvsPort {
+        /// Node.
+        node: String,
+        /// Port name.
+        port: String,
+        /// The netns it claims to belong to.
+        #[arg(long)]
+        netns: Option<String>,
+    },
+    /// Disconnect the node from the cluster network.
+    Disconnect {
+        /// Node.
+        node: String,
+    },
+    /// Reconnect the node.
+    Reconnect {
+        /// Node.
+        node: String,
+    },
+    /// Start a multus-shim that blocks on the missing daemon socket.
+    BusyShim {
+        /// Node.
+        node: String,
+    },
+}
+
+impl FaultCommand {
+    fn op(self) -> cni_chaos_twin::model::serve::FaultOp {
+        use cni_chaos_twin::model::serve::FaultOp as F;
+        match self {
+            FaultCommand::Reboot { node, hard } => F::Reboot { node, hard },
+            FaultCommand::Signal {
+                node,
+                process,
+                signal,
+            } => F::Signal {
+                node,
+                process,
+                signal,
+            },
+            FaultCommand::NetnsAdd { node, name } => F::NetnsAdd { node, name },
+            FaultCommand::NetnsDelete { node, name } => F::NetnsDelete { node, name },
+            FaultCommand::Rm { node, path } => F::FileRemove { node, path },
+            FaultCommand::Truncate { node, path } => F::FileTruncate { node, path },
+            FaultCommand::Write {
+                node,
+                path,
+                content,
+                mode,
+            } => F::FileWrite {
+                node,
+                path,
+                content,
+                mode,
+            },
+            FaultCommand::OvsPort { node, port, netns } => F::OvsPort { node, port, netns },
+            FaultCommand::Disconnect { node } => F::Disconnect { node },
+            FaultCommand::Reconnect { node } => F::Reconnect { node },
+            FaultCommand::BusyShim { node } => F::BusyShim { node },
+        }
+    }
+}
+
+/// Posts a fault to the served twin named by `kubeconfig`.
+fn twin_fault(kubeconfig: Option<PathBuf>, fault: FaultCommand) -> ExitCode {
+    let path = kubeconfig
+        .or_else(|| std::env::var_os("KUBECONFIG").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("reports").join("twin").join("kubeconfig"));
+    let request = match fault.op().request() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|rt| {
+            rt.block_on(async {
+                let kc = kube::config::Kubeconfig::read_from(&path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let client = kube::Client::try_from(config).map_err(|e| e.to_string())?;
+                client
+                    .request_text(request)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        });
+    match result {
+        Ok(text) => {
+            let done = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v["done"].as_str().map(str::to_string))
+                .unwrap_or(text);
+            println!("twin: {done}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: twin fault: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What `twin serve` serves: the static snapshot or the running model.
+enum Served {
+    Snapshot(cni_chaos_twin::serve::Bound),
+    Model(cni_chaos_twin::model::serve::ModelServer),
 }
 
 fn twin_serve(
@@ -71,8 +263,27 @@ fn twin_serve(
     port: u16,
     kubeconfig: Option<PathBuf>,
     epoch: Option<jiff::Timestamp>,
+    model: Option<String>,
 ) -> ExitCode {
     use cni_chaos_twin::serve::{ServeConfig, bind};
+    let profile = match model
+        .as_deref()
+        .map(|v| (v, cni_chaos_twin::model::VersionProfile::named(v)))
+    {
+        None => None,
+        Some((_, Some(p))) => Some(p),
+        Some((v, None)) => {
+            let known: Vec<String> = cni_chaos_twin::model::VersionProfile::all()
+                .into_iter()
+                .map(|p| p.name)
+                .collect();
+            eprintln!(
+                "error: --model {v:?} is not a version set: expected one of {}",
+                known.join(", ")
+            );
+            return ExitCode::FAILURE;
+        }
+    };
     let kubeconfig = kubeconfig.unwrap_or_else(|| {
         std::env::var_os("CHAOS_REPORT_DIR")
             .map(PathBuf::from)
@@ -96,19 +307,25 @@ fn twin_serve(
             kubeconfig,
             cluster: Default::default(),
         };
-        let bound = match bind(&config).await {
+        let bound = match profile {
+            None => bind(&config).await.map(Served::Snapshot),
+            Some(p) => cni_chaos_twin::model::serve::bind(&config, p)
+                .await
+                .map(Served::Model),
+        };
+        let bound = match bound {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::FAILURE;
             }
         };
-        let path = std::path::absolute(&bound.kubeconfig).unwrap_or(bound.kubeconfig.clone());
-        println!(
-            "twin: serving http://{} kubeconfig {}",
-            bound.addr,
-            path.display()
-        );
+        let (addr, kubeconfig) = match &bound {
+            Served::Snapshot(b) => (b.addr, b.kubeconfig.clone()),
+            Served::Model(m) => (m.addr, m.kubeconfig.clone()),
+        };
+        let path = std::path::absolute(&kubeconfig).unwrap_or(kubeconfig);
+        println!("twin: serving http://{addr} kubeconfig {}", path.display());
         println!("export KUBECONFIG={}", path.display());
         let shutdown = async {
             let mut term =
@@ -123,7 +340,11 @@ fn twin_serve(
                 } => {}
             }
         };
-        match bound.run(shutdown).await {
+        let result = match bound {
+            Served::Snapshot(b) => b.run(shutdown).await,
+            Served::Model(m) => m.run(shutdown).await,
+        };
+        match result {
             Ok(()) => {
                 eprintln!("twin: stopped");
                 ExitCode::SUCCESS
@@ -169,7 +390,11 @@ fn main() -> ExitCode {
                     port,
                     kubeconfig,
                     epoch,
+                    model,
                 },
-        } => twin_serve(seed, speed, port, kubeconfig, epoch),
+        } => twin_serve(seed, speed, port, kubeconfig, epoch, model),
+        Command::Twin {
+            command: TwinCommand::Fault { kubeconfig, fault },
+        } => twin_fault(kubeconfig, fault),
     }
 }

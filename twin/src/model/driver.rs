@@ -45,6 +45,66 @@ struct StoreSink<'a> {
     store: &'a mut Store,
 }
 
+impl StoreSink<'_> {
+    /// The store gives objects its own uids; references the model makes
+    /// (an event's involvedObject, a pod's owner) are pointed at them, so
+    /// `kubectl describe` finds a pod's events.
+    fn use_store_uids(&self, object: &mut Value) {
+        let lookup = |kind: &str, ns: &str, name: &str| -> Option<Value> {
+            let plural = match kind {
+                "Pod" => "pods",
+                "DaemonSet" => "daemonsets",
+                "StatefulSet" => "statefulsets",
+                "Node" => "nodes",
+                _ => return None,
+            };
+            let ns = if kind == "Node" { "" } else { ns };
+            let obj = self.store.get(by_plural(plural)?, ns, name)?;
+            obj.pointer("/metadata/uid").cloned()
+        };
+        let ns = object
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        if let Some(inv) = object.get_mut("involvedObject") {
+            let kind = inv
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let name = inv
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            if let Some(uid) = lookup(&kind, &ns, &name) {
+                inv["uid"] = uid;
+            }
+        }
+        if let Some(owners) = object
+            .pointer_mut("/metadata/ownerReferences")
+            .and_then(Value::as_array_mut)
+        {
+            for o in owners {
+                let kind = o
+                    .get("kind")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let name = o
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                if let Some(uid) = lookup(&kind, &ns, &name) {
+                    o["uid"] = uid;
+                }
+            }
+        }
+    }
+}
+
 impl Sink for StoreSink<'_> {
     fn apply(&mut self, output: Output) {
         match output {
@@ -70,6 +130,7 @@ impl Sink for StoreSink<'_> {
                 let Some(rt) = by_plural(resource) else {
                     return;
                 };
+                self.use_store_uids(&mut object);
                 if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
                     meta.remove("resourceVersion");
                     meta.remove("uid");

@@ -21,6 +21,10 @@ pub const SYNC_RETRY: Ms = 10_000;
 /// How often a blocked multus-shim looks for the daemon socket. The poll
 /// interval is an assumption; that the shim waits is from #1221.
 pub const SHIM_POLL: Ms = 1_000;
+/// How long containerd and runc take to create and start a container whose
+/// image is present (ms, uniform). An assumption, of the order measured on
+/// kind nodes.
+pub const CONTAINER_START: (Ms, Ms) = (300, 1_000);
 
 impl World {
     /// The kubelet starts on a node: every pod bound to it gets a new
@@ -73,6 +77,7 @@ impl World {
                     }
                 }
                 c.completed = false;
+                c.starting = None;
                 c.ready = false;
                 c.ready_ok = false;
                 c.backoff = None;
@@ -130,6 +135,12 @@ impl World {
             let p = &self.pods[&k];
             let c = &p.ctrs[i];
             if i < n_init && c.completed {
+                continue;
+            }
+            if c.starting.is_some() {
+                if i < n_init {
+                    return;
+                }
                 continue;
             }
             match c.state {
@@ -408,35 +419,20 @@ impl World {
         self.sync_after(k, d);
     }
 
+    /// The kubelet asks the runtime to create and start a container;
+    /// containerd and runc take a moment (`CONTAINER_START`) before the
+    /// process runs.
     pub(super) fn start_container(&mut self, k: u64, i: usize) {
         let Some(p) = self.pods.get(&k) else { return };
-        let Some(n) = p.node else { return };
         let n_init = p.n_init();
         let spec = if i < n_init {
             p.template.init[i].clone()
         } else {
             p.template.containers[i - n_init].clone()
         };
-        let id = self.rng.hex(64);
         let run = p.ctrs[i].runs + 1;
-        let pid = self.nodes[n].spawn(
-            &comm(&spec.program, &spec.name),
-            None,
-            Owner::Container(k, i, run),
-            self.now,
-        );
         if let Some(p) = self.pods.get_mut(&k) {
-            let c = &mut p.ctrs[i];
-            c.runs = run;
-            c.state = CState::Running { since: self.now };
-            c.pid = Some(pid);
-            c.id = id;
-            c.ready = spec.readiness.is_none() && i >= n_init;
-            c.ready_ok = false;
-            c.ready_fails = 0;
-            c.live_fails = 0;
-            c.stage = 0;
-            c.tries = 0;
+            p.ctrs[i].starting = Some(run);
         }
         let image = spec.image.clone();
         self.event_for_pod(
@@ -453,6 +449,44 @@ impl World {
             &format!("Created container: {}", spec.name),
             "kubelet",
         );
+        let d = self.rng.range(CONTAINER_START.0, CONTAINER_START.1);
+        self.after(d, Ev::Started { pod: k, c: i, run });
+    }
+
+    /// The container's process runs.
+    pub(super) fn container_started(&mut self, k: u64, i: usize, run: u32) {
+        let Some(p) = self.pods.get(&k) else { return };
+        let Some(n) = p.node else { return };
+        if p.ctrs[i].starting != Some(run) || p.deleting.is_some() || !self.nodes[n].kubelet_up {
+            return;
+        }
+        let n_init = p.n_init();
+        let spec = if i < n_init {
+            p.template.init[i].clone()
+        } else {
+            p.template.containers[i - n_init].clone()
+        };
+        let id = self.rng.hex(64);
+        let pid = self.nodes[n].spawn(
+            &comm(&spec.program, &spec.name),
+            None,
+            Owner::Container(k, i, run),
+            self.now,
+        );
+        if let Some(p) = self.pods.get_mut(&k) {
+            let c = &mut p.ctrs[i];
+            c.runs = run;
+            c.starting = None;
+            c.state = CState::Running { since: self.now };
+            c.pid = Some(pid);
+            c.id = id;
+            c.ready = spec.readiness.is_none() && i >= n_init;
+            c.ready_ok = false;
+            c.ready_fails = 0;
+            c.live_fails = 0;
+            c.stage = 0;
+            c.tries = 0;
+        }
         self.event_for_pod(
             k,
             "Normal",

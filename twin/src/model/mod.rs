@@ -24,6 +24,7 @@ mod profile;
 mod programs;
 mod render;
 mod rng;
+pub mod serve;
 mod sink;
 mod spec;
 mod world;
@@ -31,7 +32,8 @@ mod world;
 pub use driver::Model;
 pub use error::ModelError;
 pub use kubelet::{
-    BACKOFF_INITIAL, BACKOFF_MAX, BACKOFF_RESET, RUNTIME_REQUEST_TIMEOUT, SHIM_POLL, SYNC_RETRY,
+    BACKOFF_INITIAL, BACKOFF_MAX, BACKOFF_RESET, CONTAINER_START, RUNTIME_REQUEST_TIMEOUT,
+    SHIM_POLL, SYNC_RETRY,
 };
 pub use node::{
     CNI_BIN, CNI_DIR, CNI_SERVER_SOCK, File, MULTUS_CONF, MULTUS_SOCK, OVSDB_SOCK, SHIM,

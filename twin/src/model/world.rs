@@ -78,6 +78,8 @@ pub(super) enum Ev {
     SandboxDone { pod: u64, attempt: u32 },
     /// A blocked multus-shim checks for the daemon socket.
     ShimPoll { pod: u64, attempt: u32 },
+    /// The runtime finished starting a container.
+    Started { pod: u64, c: usize, run: u32 },
     /// A container program's next step.
     Tick { pod: u64, c: usize, run: u32 },
     /// A probe is due.
@@ -131,6 +133,8 @@ pub(super) struct Ctr {
     pub tries: u32,
     pub pid: Option<u32>,
     pub id: String,
+    /// A start of this run number is in flight.
+    pub starting: Option<u32>,
 }
 
 impl Ctr {
@@ -153,6 +157,7 @@ impl Ctr {
             tries: 0,
             pid: None,
             id: String::new(),
+            starting: None,
         }
     }
 }
@@ -510,6 +515,7 @@ impl World {
             }
             Ev::SandboxDone { pod, attempt } => self.sandbox_done(pod, attempt),
             Ev::ShimPoll { pod, attempt } => self.shim_poll(pod, attempt),
+            Ev::Started { pod, c, run } => self.container_started(pod, c, run),
             Ev::Tick { pod, c, run } => self.tick(pod, c, run),
             Ev::Probe { pod, c, run, live } => self.probe(pod, c, run, live),
             Ev::Finalize { pod } => self.finalize(pod),
