@@ -22,10 +22,11 @@ use std::io::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cni_chaos::backend::NodeInfo;
 use cni_chaos::backend::kind::{
-    self, CLUSTER_LABEL, DockerNodes, Guard, ROLE_LABEL, STALE_PREFIX, Undo,
+    self, CLUSTER_LABEL, DockerNodes, Guard, KindCluster, KindConfig, ROLE_LABEL, STALE_PREFIX,
+    Undo,
 };
+use cni_chaos::backend::{Cluster, NodeInfo, select_node};
 use cni_chaos::exec::{Command, LocalRunner, Output, Runner};
 use cni_chaos::fault::{
     CniConfig, CniConfigAction, CniFile, Fault, LeftoverMultusConfig, NetworkPartition, NodeReboot,
@@ -743,5 +744,87 @@ async fn a_busy_multus_shim_makes_a_plain_cp_fail_and_an_atomic_install_succeed(
     assert!(nodes.pids(&worker, "multus-shim").await.unwrap().is_empty());
     say(&format!(
         "SYSTEM: leftover-multus-config on {worker}: busy multus-shim PID {pid}; plain cp failed with \"Text file busy\", atomic copy-and-rename succeeded (multus-cni #1221)"
+    ));
+}
+
+/// The cluster-level path on real Docker: `nodes()` lists and inspects the
+/// labelled containers, and a partition injected through the `Cluster`
+/// trait heals by itself after its duration, with the node's old address,
+/// without waiting for the revert.
+#[tokio::test]
+async fn a_partition_through_the_cluster_heals_by_itself_after_its_duration() {
+    if !prerequisites("a_partition_through_the_cluster_heals_by_itself_after_its_duration") {
+        return;
+    }
+    let octet = 100 + (std::process::id() + 77) % 150;
+    let subnet = format!("10.214.{octet}.0/24");
+    let c = SysCluster::start("heal", 2, Some(&subnet));
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, format!("current-context: kind-{}\n", c.name)).unwrap();
+    let config = KindConfig::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../kind-configs/default.yaml"),
+    )
+    .unwrap();
+    let runner: Arc<dyn Runner> = Arc::new(LocalRunner::new());
+    let cluster = KindCluster::open(
+        runner,
+        &c.name,
+        config,
+        kubeconfig,
+        Guard::harness(None),
+        false,
+    )
+    .unwrap()
+    .on_network(&c.network);
+
+    let nodes = cluster.nodes().await.unwrap();
+    let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [c.node("control-plane"), c.node("worker"), c.node("worker2")]
+    );
+    assert!(nodes.iter().all(|n| n.internal_ip.is_some()), "{nodes:?}");
+    let target = NodeTarget::Role {
+        role: NodeRole::Worker,
+        index: 1,
+    };
+    let node = select_node(&nodes, &target, None, 0).unwrap();
+    assert_eq!(node.name, c.node("worker2"));
+    let ip = node.internal_ip.clone().unwrap();
+    let cp = c.node("control-plane");
+    let reach = || c.sh(&cp, &format!("ping -c1 -W1 {ip}")).success();
+    assert!(reach());
+
+    let fault = Fault::NetworkPartition(NetworkPartition {
+        target,
+        duration: Duration::from_secs(2),
+    });
+    let started = Instant::now();
+    let evidence = cluster.inject(&fault, Some(&node)).await.unwrap();
+    assert!(evidence.took_effect, "{evidence:?}");
+    assert!(!reach(), "partitioned");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !reach() {
+        assert!(
+            Instant::now() < deadline,
+            "the partition never healed by itself"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let healed = started.elapsed();
+    assert!(
+        healed >= Duration::from_secs(2),
+        "healed too early: {healed:?}"
+    );
+    let after = cluster.nodes().await.unwrap();
+    let same = after.iter().find(|n| n.name == node.name).unwrap();
+    assert_eq!(same.internal_ip.as_deref(), Some(ip.as_str()));
+    // Nothing is left for the revert to do.
+    cluster.revert(&fault, &evidence).await.unwrap();
+    say(&format!(
+        "SYSTEM: network-partition through the Cluster trait on {}: 2 s partition healed by itself after {} ms with InternalIP {ip} kept",
+        node.name,
+        healed.as_millis()
     ));
 }

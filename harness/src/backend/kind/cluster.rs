@@ -494,6 +494,24 @@ impl KindCluster {
         ))
     }
 
+    /// The same cluster with its nodes on another Docker network than kind's
+    /// (`kind`); for the system tests, which must never touch a real kind
+    /// network.
+    ///
+    /// # Panics
+    ///
+    /// When called on a handle that was already cloned.
+    #[must_use]
+    pub fn on_network(self, network: &str) -> Self {
+        let Ok(mut inner) = Arc::try_unwrap(self.inner) else {
+            panic!("KindCluster::on_network must be called before the handle is shared");
+        };
+        inner.nodes = inner.nodes.with_network(network);
+        KindCluster {
+            inner: Arc::new(inner),
+        }
+    }
+
     /// The Docker node runtime of this cluster.
     pub fn node_runtime(&self) -> &DockerNodes {
         &self.inner.nodes
