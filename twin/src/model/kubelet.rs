@@ -830,6 +830,7 @@ impl World {
                 p.scheduled = Some(self.now);
             }
             self.pods_on[n].insert(k);
+            self.unschedule_done(k);
             self.sync_after(k, 50);
         }
     }

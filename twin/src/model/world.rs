@@ -245,6 +245,7 @@ pub struct World {
     pub(super) pending_netns: HashMap<u64, String>,
     pub(super) pods_primary: HashMap<u64, String>,
     installed: bool,
+    unscheduled: BTreeSet<u64>,
     next_node_ip: u32,
     processed: u64,
 }
@@ -314,6 +315,7 @@ impl World {
             pending_netns: HashMap::new(),
             pods_primary: HashMap::new(),
             installed: false,
+            unscheduled: BTreeSet::new(),
             next_node_ip: n as u32 + 2,
             processed: 0,
             cfg,
@@ -459,7 +461,9 @@ impl World {
 
     pub(super) fn reconcile_soon(&mut self) {
         if self.reconcile_at.is_none() {
-            let at = self.now + self.rng.range(5, 50);
+            // Controllers batch changes through their work queues; a
+            // 50-250 ms debounce keeps large clusters cheap.
+            let at = self.now + self.rng.range(50, 250);
             self.reconcile_at = Some(at);
             self.at(at, Ev::Reconcile);
         }
@@ -719,6 +723,11 @@ impl World {
         for i in 0..self.workloads.len() {
             match self.workloads[i].spec.kind {
                 WorkloadKind::DaemonSet => {
+                    let covered: BTreeSet<usize> = self.workloads[i]
+                        .pods
+                        .iter()
+                        .filter_map(|k| self.pods.get(k).and_then(|p| p.node))
+                        .collect();
                     for n in 0..self.nodes.len() {
                         if !selects(
                             &self.workloads[i].spec.template.node_selector,
@@ -727,11 +736,7 @@ impl World {
                         ) {
                             continue;
                         }
-                        let on_node = self.workloads[i]
-                            .pods
-                            .iter()
-                            .any(|k| self.pods.get(k).is_some_and(|p| p.node == Some(n)));
-                        if !on_node {
+                        if !covered.contains(&n) {
                             let name =
                                 format!("{}-{}", self.workloads[i].spec.name, self.rng.suffix(5));
                             self.create_pod(i, name, Some(n));
@@ -880,16 +885,21 @@ impl World {
             },
         );
         self.dirty_pods.insert(k);
+        self.unscheduled.insert(k);
         self.reconcile_soon();
         k
     }
 
     fn schedule_pending(&mut self) {
         let pending: Vec<u64> = self
-            .pods
+            .unscheduled
             .iter()
-            .filter(|(_, p)| p.node.is_none() && p.deleting.is_none())
-            .map(|(k, _)| *k)
+            .copied()
+            .filter(|k| {
+                self.pods
+                    .get(k)
+                    .is_some_and(|p| p.node.is_none() && p.deleting.is_none())
+            })
             .collect();
         for k in pending {
             let p = &self.pods[&k];
@@ -931,7 +941,13 @@ impl World {
         }
     }
 
+    /// The pod no longer waits for the scheduler.
+    pub(super) fn unschedule_done(&mut self, k: u64) {
+        self.unscheduled.remove(&k);
+    }
+
     fn bind(&mut self, k: u64, n: usize) {
+        self.unscheduled.remove(&k);
         let Some(p) = self.pods.get_mut(&k) else {
             return;
         };
@@ -965,6 +981,7 @@ impl World {
     /// Removes a pod from the model (after the kubelet's final delete, or a
     /// force delete through the API).
     pub(super) fn forget(&mut self, k: u64) {
+        self.unscheduled.remove(&k);
         let Some(p) = self.pods.remove(&k) else {
             return;
         };
