@@ -7,6 +7,7 @@ mod node;
 pub mod scripted;
 mod select;
 mod traits;
+pub mod twin;
 
 pub use error::BackendError;
 pub use node::{NodeInfo, select_node};

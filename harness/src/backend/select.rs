@@ -57,10 +57,7 @@ pub fn select_with(
     match choice {
         BackendChoice::Scripted(plan) => Ok(Arc::new(ScriptedBackend::from_file(plan)?)),
         BackendChoice::Kind => kind_backend(get, "CHAOS_BACKEND=kind".into()),
-        BackendChoice::Twin => Err(BackendError::Unavailable {
-            name: "twin".into(),
-            why: "the digital twin backend is not part of this build yet; nothing was run".into(),
-        }),
+        BackendChoice::Twin => Ok(twin_backend(get, "CHAOS_BACKEND=twin".into())),
         BackendChoice::Auto => {
             if dry_run(get) {
                 return kind_backend(get, "auto: CHAOS_DRY_RUN=1 plans the kind commands".into());
@@ -69,16 +66,23 @@ pub fn select_with(
             if found.kind_usable() {
                 kind_backend(get, format!("auto: {}", found.summary()))
             } else {
-                Err(BackendError::Unavailable {
-                    name: "auto".into(),
-                    why: format!(
-                        "found {}, so the kind backend cannot run, and the twin backend is not part of this build yet; nothing was run",
-                        found.summary()
-                    ),
-                })
+                let reason = format!(
+                    "auto: found {}, so the kind backend cannot run; using the digital twin (simulated results)",
+                    found.summary()
+                );
+                eprintln!("cni-chaos: {reason}");
+                Ok(twin_backend(get, reason))
             }
         }
     }
+}
+
+/// The twin backend, seeded with `CHAOS_SEED` (default 1).
+fn twin_backend(get: &dyn Fn(&str) -> Option<String>, reason: String) -> Arc<dyn Backend> {
+    let seed = get("CHAOS_SEED")
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1);
+    Arc::new(super::twin::TwinBackend::new(seed, reason))
 }
 
 fn dry_run(get: &dyn Fn(&str) -> Option<String>) -> bool {
@@ -145,15 +149,22 @@ mod tests {
 
     #[test]
     fn auto_without_kind_says_what_it_found() {
-        let err = select_with(&BackendChoice::Auto, &|k| {
+        let b = select_with(&BackendChoice::Auto, &|k| {
             (k == "PATH").then(|| "/nonexistent-cni-chaos".to_string())
         })
-        .err()
-        .expect("no kind on PATH")
-        .to_string();
-        assert!(err.contains("kind not found on PATH"), "{err}");
-        assert!(err.contains("Docker daemon"), "{err}");
-        assert!(err.contains("nothing was run"), "{err}");
+        .expect("auto falls back to the twin");
+        let info = b.info();
+        assert_eq!(info.name, "twin");
+        assert!(info.simulated);
+        assert!(
+            info.reason.contains("kind not found on PATH"),
+            "{}",
+            info.reason
+        );
+        assert!(info.reason.contains("Docker daemon"), "{}", info.reason);
+        assert!(info.reason.contains("digital twin"), "{}", info.reason);
+        let twin = select_with(&BackendChoice::Twin, &|_| None).unwrap();
+        assert_eq!(twin.info().reason, "CHAOS_BACKEND=twin");
     }
 
     #[test]

@@ -1,0 +1,551 @@
+//! The `twin` backend: scenarios against the digital twin's cluster model
+//! (crate `cni-chaos-twin`), in process. Faults map to the model's
+//! node-level operations (the same ones the kind backend performs with
+//! Docker); steady state and recovery are observed through kube-rs watchers
+//! on the twin's API, exactly as on kind, never by reading the model.
+//!
+//! The twin's clock is tokio's: under paused time (tests) a scenario takes
+//! milliseconds; under the real-time runner it runs at speed 1.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use cni_chaos_twin::model::{CNI_DIR, MULTUS_CONF, Model, ModelConfig, Signal, VersionProfile};
+use cni_chaos_twin::{Twin, TwinConfig};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, ListParams};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    Backend, BackendError, BackendInfo, Cluster, Gate, NodeInfo, Observation, select_node,
+};
+use crate::fault::{
+    CniConfigAction, CniFile, Evidence, Fault, NodeRole, OvsSignal, PodDelete, RebootMode,
+};
+use crate::observe::{self, Observer, WatchOptions};
+use crate::slo::Culprit;
+use crate::suite::{ClusterProfile, RemediationStep, Scenario};
+
+/// Creates twin clusters.
+#[derive(Clone, Debug)]
+pub struct TwinBackend {
+    seed: u64,
+    reason: String,
+}
+
+impl TwinBackend {
+    /// A backend whose clusters are seeded with `seed`; `reason` says why
+    /// it was chosen (shown in the console and every report).
+    pub fn new(seed: u64, reason: impl Into<String>) -> Self {
+        TwinBackend {
+            seed,
+            reason: reason.into(),
+        }
+    }
+}
+
+fn model_err(context: &str, e: impl std::fmt::Display) -> BackendError {
+    BackendError::other(context, e.to_string())
+}
+
+#[async_trait]
+impl Backend for TwinBackend {
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            name: "twin".into(),
+            reason: self.reason.clone(),
+            simulated: true,
+            versions: BTreeMap::new(),
+        }
+    }
+
+    async fn provision(
+        &self,
+        profile: &ClusterProfile,
+        _cancel: &CancellationToken,
+    ) -> Result<Arc<dyn Cluster>, BackendError> {
+        let vp =
+            VersionProfile::named(&profile.versions).ok_or_else(|| BackendError::Unavailable {
+                name: "twin".into(),
+                why: format!(
+                    "version set {:?} has no twin profile; the twin knows {}",
+                    profile.versions,
+                    VersionProfile::all()
+                        .into_iter()
+                        .map(|p| p.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })?;
+        let twin = Twin::new(TwinConfig {
+            seed: self.seed,
+            ..TwinConfig::default()
+        });
+        let mut cfg = ModelConfig::new("chaos-twin", vp.clone());
+        cfg.seed = self.seed;
+        let model = Model::attach(&twin, cfg);
+        // What the probes need: their namespace and the attachment the
+        // multus-secondary probe asks for (see `observe::probe`).
+        let ns = serde_json::json!({"metadata": {"name": observe::probe::PROBE_NAMESPACE}});
+        let nad = serde_json::json!({
+            "metadata": {"name": observe::probe::PROBE_NAD},
+            "spec": {"config": r#"{"cniVersion":"0.3.1","type":"macvlan","master":"eth0","mode":"bridge","ipam":{"type":"host-local","subnet":"172.30.0.0/24"}}"#},
+        });
+        twin.create("namespaces", "", ns)
+            .map_err(|e| model_err("creating the probe namespace", e))?;
+        twin.create(
+            "network-attachment-definitions",
+            observe::probe::PROBE_NAMESPACE,
+            nad,
+        )
+        .map_err(|e| model_err("creating the probe NetworkAttachmentDefinition", e))?;
+        let client = twin.client();
+        let observer = Observer::start(
+            client.clone(),
+            Instant::now(),
+            twin.clock().now(),
+            WatchOptions::default(),
+        );
+        let versions = BTreeMap::from([
+            ("kubernetes".to_string(), "v1.35.0".to_string()),
+            ("kube-ovn".to_string(), vp.kube_ovn.clone()),
+            ("multus".to_string(), vp.multus.clone()),
+        ]);
+        Ok(Arc::new(TwinCluster {
+            name: "chaos-twin".into(),
+            seed: self.seed,
+            twin,
+            model: Arc::new(model),
+            client,
+            observer: tokio::sync::Mutex::new(observer),
+            versions,
+        }))
+    }
+}
+
+/// One twin cluster.
+pub struct TwinCluster {
+    name: String,
+    seed: u64,
+    twin: Twin,
+    model: Arc<Model>,
+    client: kube::Client,
+    observer: tokio::sync::Mutex<Observer>,
+    versions: BTreeMap<String, String>,
+}
+
+impl TwinCluster {
+    fn node_name(node: Option<&NodeInfo>, what: &str) -> Result<String, BackendError> {
+        node.map(|n| n.name.clone())
+            .ok_or_else(|| BackendError::other(what, "this fault needs a target node"))
+    }
+
+    /// Deletes the pods a [`PodDelete`] selects (on `node` when it targets
+    /// one) through the API.
+    async fn delete_pods(
+        &self,
+        p: &PodDelete,
+        node: Option<&NodeInfo>,
+    ) -> Result<Evidence, BackendError> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &p.namespace);
+        let mut lp = ListParams::default().labels(&p.selector.to_string());
+        if let Some(n) = node.filter(|_| p.target.is_some()) {
+            lp = lp.fields(&format!("spec.nodeName={}", n.name));
+        }
+        let pods = api
+            .list(&lp)
+            .await
+            .map_err(|e| model_err("listing pods to delete", e))?;
+        let mut dp = DeleteParams::default();
+        if let Some(g) = p.grace_period {
+            dp = dp.grace_period(u32::try_from(g.as_secs()).unwrap_or(u32::MAX));
+        }
+        let mut facts = Vec::new();
+        for pod in pods.items {
+            let name = pod.metadata.name.unwrap_or_default();
+            api.delete(&name, &dp)
+                .await
+                .map_err(|e| model_err(&format!("deleting pod {name}"), e))?;
+            facts.push((
+                "deleted".to_string(),
+                format!(
+                    "{}/{name} (uid {})",
+                    p.namespace,
+                    pod.metadata.uid.unwrap_or_default()
+                ),
+            ));
+        }
+        let node = node.map(|n| n.name.clone());
+        Ok(if facts.is_empty() {
+            Evidence::no_effect(
+                node,
+                format!("no pod matches {} in {}", p.selector, p.namespace),
+            )
+        } else {
+            Evidence::proven(node, facts)
+        })
+    }
+
+    fn cni_path(&self, node: &str, file: &CniFile) -> Result<String, BackendError> {
+        Ok(match file {
+            CniFile::Multus => MULTUS_CONF.to_string(),
+            CniFile::Path(p) => p.clone(),
+            CniFile::KubeOvn => self
+                .model
+                .with(|w| w.list_dir(node, CNI_DIR))
+                .map_err(|e| model_err("listing /etc/cni/net.d", e))?
+                .into_iter()
+                .find(|p| p.ends_with("-kube-ovn.conflist"))
+                .ok_or_else(|| {
+                    BackendError::other("cni-config", format!("no Kube-OVN conflist on {node}"))
+                })?,
+        })
+    }
+
+    /// Waits (virtual time) until `done` holds, up to `limit`.
+    async fn until(&self, limit: Duration, mut done: impl FnMut(&Self) -> bool) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if done(self) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        done(self)
+    }
+
+    async fn inject_on(
+        &self,
+        fault: &Fault,
+        node: Option<&NodeInfo>,
+    ) -> Result<Evidence, BackendError> {
+        if let Fault::PodDelete(p) = fault {
+            return self.delete_pods(p, node).await;
+        }
+        let n = Self::node_name(node, &fault.to_string())?;
+        let info = |c: &Self| {
+            c.model
+                .with(|w| w.node_infos())
+                .into_iter()
+                .find(|i| i.name == n)
+        };
+        let some = Some(n.clone());
+        match fault {
+            Fault::NodeReboot(r) => {
+                let before = info(self)
+                    .ok_or_else(|| BackendError::other("reboot", format!("no node {n}")))?;
+                self.model
+                    .with(|w| w.restart_node(&n, r.mode == RebootMode::Graceful))
+                    .map_err(|e| model_err("reboot", e))?;
+                let restarted = self
+                    .until(Duration::from_secs(60), |c| {
+                        info(c).is_some_and(|a| a.up && a.boot > before.boot)
+                    })
+                    .await;
+                let after = info(self).unwrap_or(before.clone());
+                let facts = vec![
+                    (
+                        "started at before (virtual ms)".into(),
+                        before.started_at.to_string(),
+                    ),
+                    (
+                        "started at after (virtual ms)".into(),
+                        after.started_at.to_string(),
+                    ),
+                    ("InternalIP before".into(), before.ip.clone()),
+                    ("InternalIP after".into(), after.ip.clone()),
+                ];
+                Ok(if restarted {
+                    Evidence::proven(some, facts)
+                } else {
+                    Evidence::no_effect(some, "the node container did not start again within 60 s")
+                })
+            }
+            Fault::OvsKill(k) => {
+                let process = k.process.to_string();
+                let sig = match k.signal {
+                    OvsSignal::Kill => Signal::Kill,
+                    OvsSignal::Stop => Signal::Stop,
+                };
+                let pids = self
+                    .model
+                    .with(|w| w.signal(&n, &process, sig))
+                    .map_err(|e| model_err("ovs-kill", e))?;
+                if let (OvsSignal::Stop, Some(d)) = (k.signal, k.stop_for) {
+                    let model = self.model.clone();
+                    let (node, proc_) = (n.clone(), process.clone());
+                    tokio::spawn(async move {
+                        tokio::time::sleep(d).await;
+                        let _ = model.with(|w| w.signal(&node, &proc_, Signal::Cont));
+                    });
+                }
+                let now = self
+                    .model
+                    .with(|w| w.processes(&n))
+                    .map_err(|e| model_err("ps", e))?;
+                let gone = pids
+                    .iter()
+                    .all(|p| !now.iter().any(|q| q.pid == *p && !q.stopped));
+                let facts = vec![
+                    ("PIDs signalled".into(), format!("{pids:?}")),
+                    ("signal".into(), k.signal.to_string()),
+                ];
+                Ok(if gone {
+                    Evidence::proven(some, facts)
+                } else {
+                    Evidence::no_effect(some, format!("{process} still runs"))
+                })
+            }
+            Fault::StaleNetns(s) => {
+                for i in 0..s.count {
+                    let name = format!("cni-chaos-stale-{i}");
+                    self.model
+                        .with(|w| w.create_netns(&n, &name))
+                        .map_err(|e| model_err("ip netns add", e))?;
+                    if s.ovs_ports {
+                        self.model
+                            .with(|w| w.add_ovs_port(&n, &format!("stale{i}_h"), Some(&name)))
+                            .map_err(|e| model_err("ovs-vsctl add-port", e))?;
+                    }
+                }
+                let present = self
+                    .model
+                    .with(|w| w.netns(&n))
+                    .map_err(|e| model_err("ip netns", e))?
+                    .into_iter()
+                    .filter(|x| x.starts_with("cni-chaos-stale-"))
+                    .count();
+                Ok(Evidence::proven(
+                    some,
+                    vec![("stale netns present".into(), present.to_string())],
+                ))
+            }
+            Fault::LeftoverMultusConfig(l) => {
+                let conf = self
+                    .model
+                    .with(|w| w.file(&n, MULTUS_CONF))
+                    .map_err(|e| model_err("stat", e))?;
+                let mut facts = vec![("00-multus.conf present".into(), conf.is_some().to_string())];
+                if l.busy_shim {
+                    let pid = self
+                        .model
+                        .with(|w| w.exec_shim(&n))
+                        .map_err(|e| model_err("multus-shim", e))?;
+                    facts.push(("busy multus-shim pid".into(), pid.to_string()));
+                }
+                Ok(if conf.is_some() {
+                    Evidence::proven(some, facts)
+                } else {
+                    Evidence::no_effect(some, "00-multus.conf is not there")
+                })
+            }
+            Fault::CniConfig(c) => {
+                let path = self.cni_path(&n, &c.file)?;
+                let before = self
+                    .model
+                    .with(|w| w.file(&n, &path))
+                    .map_err(|e| model_err("stat", e))?;
+                match c.action {
+                    CniConfigAction::Truncate => self.model.with(|w| w.truncate_file(&n, &path)),
+                    CniConfigAction::Remove => {
+                        self.model.with(|w| w.remove_file(&n, &path).map(|_| ()))
+                    }
+                    CniConfigAction::DelayedRewrite { delay } => {
+                        let r = self.model.with(|w| w.remove_file(&n, &path).map(|_| ()));
+                        if let Some(f) = before.clone() {
+                            let (model, node, path) = (self.model.clone(), n.clone(), path.clone());
+                            tokio::spawn(async move {
+                                tokio::time::sleep(delay).await;
+                                let _ =
+                                    model.with(|w| w.write_file(&node, &path, &f.content, f.mode));
+                            });
+                        }
+                        r
+                    }
+                }
+                .map_err(|e| model_err("cni-config", e))?;
+                let after = self
+                    .model
+                    .with(|w| w.file(&n, &path))
+                    .map_err(|e| model_err("stat", e))?;
+                let facts = vec![
+                    ("file".into(), path.clone()),
+                    (
+                        "bytes before".into(),
+                        before
+                            .as_ref()
+                            .map(|f| f.content.len().to_string())
+                            .unwrap_or_else(|| "absent".into()),
+                    ),
+                    (
+                        "bytes after".into(),
+                        after
+                            .as_ref()
+                            .map(|f| f.content.len().to_string())
+                            .unwrap_or_else(|| "absent".into()),
+                    ),
+                ];
+                Ok(if before.is_some() && before != after {
+                    Evidence::proven(some, facts)
+                } else {
+                    Evidence::no_effect(some, format!("{path} did not change"))
+                })
+            }
+            Fault::NetworkPartition(p) => {
+                self.model
+                    .with(|w| w.disconnect(&n))
+                    .map_err(|e| model_err("disconnect", e))?;
+                let (model, node, d) = (self.model.clone(), n.clone(), p.duration);
+                tokio::spawn(async move {
+                    tokio::time::sleep(d).await;
+                    let _ = model.with(|w| w.reconnect(&node));
+                });
+                Ok(Evidence::proven(
+                    some,
+                    vec![("disconnected for".into(), format!("{d:?}"))],
+                ))
+            }
+            Fault::PodDelete(_) => unreachable!("handled above"),
+        }
+    }
+}
+
+#[async_trait]
+impl Cluster for TwinCluster {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kube_client(&self) -> Option<kube::Client> {
+        Some(self.client.clone())
+    }
+
+    fn versions(&self) -> BTreeMap<String, String> {
+        self.versions.clone()
+    }
+
+    async fn nodes(&self) -> Result<Vec<NodeInfo>, BackendError> {
+        Ok(self
+            .model
+            .with(|w| w.node_infos())
+            .into_iter()
+            .map(|n| NodeInfo {
+                name: n.name,
+                role: if n.control_plane {
+                    NodeRole::ControlPlane
+                } else {
+                    NodeRole::Worker
+                },
+                internal_ip: Some(n.ip),
+            })
+            .collect())
+    }
+
+    async fn steady_state(
+        &self,
+        scenario: &Scenario,
+        timeout: Duration,
+    ) -> Result<Gate, BackendError> {
+        let mut observer = self.observer.lock().await;
+        Ok(observe::wait_steady(&mut observer, scenario, timeout).await)
+    }
+
+    async fn inject(
+        &self,
+        fault: &Fault,
+        node: Option<&NodeInfo>,
+    ) -> Result<Evidence, BackendError> {
+        self.twin.note(format!("harness: inject {fault}"));
+        self.inject_on(fault, node).await
+    }
+
+    async fn remediate(
+        &self,
+        step: &RemediationStep,
+        node: Option<&NodeInfo>,
+    ) -> Result<String, BackendError> {
+        match step {
+            RemediationStep::PodDelete(p) => {
+                let target = match &p.target {
+                    Some(t) => Some(select_node(&self.nodes().await?, t, node, self.seed)?),
+                    None => node.cloned(),
+                };
+                let ev = self.delete_pods(p, target.as_ref()).await?;
+                Ok(ev.summary())
+            }
+            RemediationStep::RemoveFile { target, path } => {
+                let n = match target {
+                    Some(t) => select_node(&self.nodes().await?, t, node, self.seed)?.name,
+                    None => Self::node_name(node, "remove-file")?,
+                };
+                let f = self
+                    .model
+                    .with(|w| w.remove_file(&n, path))
+                    .map_err(|e| model_err("rm", e))?;
+                Ok(format!("removed {path} (inode {}) on {n}", f.inode))
+            }
+        }
+    }
+
+    async fn observe(
+        &self,
+        scenario: &Scenario,
+        fault_at: Instant,
+        since: Instant,
+        node: Option<&NodeInfo>,
+    ) -> Result<Observation, BackendError> {
+        let observer = self.observer.lock().await;
+        Ok(
+            observe::observe_and_judge(&self.client, &observer, scenario, fault_at, since, node)
+                .await,
+        )
+    }
+
+    async fn diagnose(&self, culprits: &[Culprit], dir: &Path) -> Result<String, BackendError> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            BackendError::other(format!("creating {}", dir.display()), e.to_string())
+        })?;
+        Ok(observe::diagnose(&self.client, culprits, dir).await)
+    }
+
+    async fn revert(&self, fault: &Fault, evidence: &Evidence) -> Result<(), BackendError> {
+        let Some(node) = &evidence.node else {
+            return Ok(());
+        };
+        match fault {
+            Fault::NetworkPartition(_) => self
+                .model
+                .with(|w| w.reconnect(node))
+                .map_err(|e| model_err("reconnect", e)),
+            Fault::OvsKill(k) if k.signal == OvsSignal::Stop => {
+                let _ = self
+                    .model
+                    .with(|w| w.signal(node, &k.process.to_string(), Signal::Cont));
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn collect_logs(&self, dir: &Path) -> Result<(), BackendError> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            BackendError::other(format!("creating {}", dir.display()), e.to_string())
+        })?;
+        let lines: Vec<String> = self
+            .twin
+            .truth()
+            .iter()
+            .filter_map(|t| serde_json::to_string(t).ok())
+            .collect();
+        std::fs::write(dir.join("twin-truth.jsonl"), lines.join("\n"))
+            .map_err(|e| BackendError::other("writing the twin's ground truth", e.to_string()))
+    }
+
+    async fn teardown(&self) -> Result<(), BackendError> {
+        Ok(())
+    }
+}
