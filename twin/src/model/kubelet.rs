@@ -34,6 +34,8 @@ impl World {
     /// back-off state is in kubelet memory and starts over.
     pub(super) fn kubelet_up(&mut self, n: usize) {
         self.nodes[n].kubelet_up = true;
+        // The kubelet posts its node status (addresses included) at start.
+        self.dirty_nodes.insert(n);
         let boot = self.nodes[n].boot;
         let name = self.nodes[n].name.clone();
         self.note(format!("node {name}: kubelet started"));
