@@ -281,6 +281,11 @@ async fn create_installs_the_pinned_addons_in_order_and_delete_cleans_up() {
         .unwrap_or_else(|e| panic!("{e}"));
     runner.assert_done();
     assert_eq!(cluster.name(), CLUSTER);
+    // The cell's versions, for version-conditional expectations.
+    let v = cluster.versions();
+    assert_eq!(v.get("multus").map(String::as_str), Some("v4.2.4"));
+    assert_eq!(v.get("kube-ovn").map(String::as_str), Some("v1.16.2"));
+    assert_eq!(v.get("kubernetes").map(String::as_str), Some("v1.35.0"));
     // install.sh ran against the private kubeconfig, never ~/.kube/config.
     let bash = runner
         .calls()

@@ -312,7 +312,9 @@ impl Backend for KindBackend {
             KindConfig::load_named(&self.options.workspace, &profile.kind_config)?;
         let set = self.matrix.get(&profile.versions)?.clone();
         if let Some(name) = self.options.reuse.clone() {
-            return Ok(Arc::new(self.attach(&name, config).await?));
+            let cluster = self.attach(&name, config).await?;
+            cluster.set_versions(&set);
+            return Ok(Arc::new(cluster));
         }
         let tools = prereq::check(
             &*self.runner,
@@ -332,10 +334,11 @@ impl Backend for KindBackend {
             set.kube_ovn.version,
             set.multus.version
         );
-        Ok(Arc::new(
-            self.create(&name, config, &config_path, &set, cancel)
-                .await?,
-        ))
+        let cluster = self
+            .create(&name, config, &config_path, &set, cancel)
+            .await?;
+        cluster.set_versions(&set);
+        Ok(Arc::new(cluster))
     }
 }
 
@@ -377,9 +380,30 @@ struct Inner {
     /// Set when a gate, a fault, an SLO or a revert failed on this cluster.
     failed: std::sync::atomic::AtomicBool,
     pending: tokio::sync::Mutex<Vec<Undo>>,
+    /// Component versions of the cell it runs, for version-conditional
+    /// expectations.
+    versions: std::sync::OnceLock<BTreeMap<String, String>>,
 }
 
 impl KindCluster {
+    /// Records the versions of the matrix cell the cluster runs: Kubernetes
+    /// from the node image tag (`kindest/node:v1.35.0@sha256:...`), Kube-OVN
+    /// and Multus as pinned.
+    fn set_versions(&self, set: &VersionSet) {
+        let kubernetes = set
+            .kubernetes
+            .node_image
+            .split_once(':')
+            .map(|(_, tag)| tag.split('@').next().unwrap_or(tag).to_string())
+            .unwrap_or_default();
+        let versions = BTreeMap::from([
+            ("kubernetes".to_string(), kubernetes),
+            ("kube-ovn".to_string(), set.kube_ovn.version.clone()),
+            ("multus".to_string(), set.multus.version.clone()),
+        ]);
+        let _ = self.inner.versions.set(versions);
+    }
+
     async fn build(
         backend: &KindBackend,
         name: &str,
@@ -455,6 +479,7 @@ impl KindCluster {
                 owned_dir,
                 failed: std::sync::atomic::AtomicBool::new(false),
                 pending: tokio::sync::Mutex::new(Vec::new()),
+                versions: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -741,6 +766,10 @@ impl Cluster for KindCluster {
 
     fn kube_client(&self) -> Option<kube::Client> {
         self.inner.client.clone()
+    }
+
+    fn versions(&self) -> BTreeMap<String, String> {
+        self.inner.versions.get().cloned().unwrap_or_default()
     }
 
     async fn nodes(&self) -> Result<Vec<NodeInfo>, BackendError> {
