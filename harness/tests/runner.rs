@@ -270,13 +270,14 @@ fn bad_input_is_a_clear_error_and_runs_nothing() {
     );
 
     let env = Env::new();
-    let out = env.run(&[], &[("CHAOS_BACKEND", "twin")]);
+    let out = env.run(&[], &[("CHAOS_BACKEND", "kube-fake")]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("backend \"twin\" is not available"),
+        stderr(&out).contains("CHAOS_BACKEND=\"kube-fake\" is not a backend"),
         "{}",
         stderr(&out)
     );
+    assert!(env.journal().is_empty(), "an unknown backend runs nothing");
 
     let empty = tempfile::tempdir().unwrap();
     let out = env.run(
