@@ -31,6 +31,7 @@ fn info() -> RunInfo {
             name: "twin".into(),
             reason: "test".into(),
             simulated: true,
+            virtual_clock: false,
             versions: BTreeMap::from([("kube-ovn".to_string(), "v1.14.0".to_string())]),
         },
         seed: 7,

@@ -193,6 +193,7 @@ impl Backend for ScriptedBackend {
             name: "scripted".into(),
             reason: "CHAOS_BACKEND=scripted: results follow a plan, not a cluster".into(),
             simulated: true,
+            virtual_clock: false,
             versions: BTreeMap::from([("plan".to_string(), "scripted".to_string())]),
         }
     }

@@ -27,6 +27,11 @@ pub struct BackendInfo {
     /// Whether results come from a model rather than a real cluster; every
     /// report shows a banner when they do.
     pub simulated: bool,
+    /// Whether the backend's clock is virtual (tokio paused time): the
+    /// runner then drives every trial on one thread of a paused runtime, so
+    /// waits and budgets pass in virtual time, and durations in the reports
+    /// are virtual.
+    pub virtual_clock: bool,
     /// Tool and component versions (kind, Kubernetes, Kube-OVN, Multus, ...).
     pub versions: BTreeMap<String, String>,
 }

@@ -4,8 +4,9 @@
 //! Docker); steady state and recovery are observed through kube-rs watchers
 //! on the twin's API, exactly as on kind, never by reading the model.
 //!
-//! The twin's clock is tokio's: under paused time (tests) a scenario takes
-//! milliseconds; under the real-time runner it runs at speed 1.
+//! The twin's clock is tokio's. Its [`BackendInfo::virtual_clock`] makes the
+//! runner drive it on a paused runtime, where a scenario's virtual minutes
+//! pass in a fraction of a wall second.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -59,6 +60,7 @@ impl Backend for TwinBackend {
             name: "twin".into(),
             reason: self.reason.clone(),
             simulated: true,
+            virtual_clock: true,
             versions: BTreeMap::new(),
         }
     }

@@ -23,6 +23,7 @@ pub(crate) fn info(simulated: bool) -> RunInfo {
             name: if simulated { "twin" } else { "kind" }.into(),
             reason: "test".into(),
             simulated,
+            virtual_clock: simulated,
             versions,
         },
         seed: 42,

@@ -225,11 +225,29 @@ pub fn run_with(
     suites: &[Suite],
     backend: Arc<dyn Backend>,
 ) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    // A backend on a virtual clock (the twin) runs on one thread of a paused
+    // runtime: every wait and budget passes in virtual time, auto-advanced
+    // whenever the model and the watchers are idle, so a scenario that
+    // observes for five virtual minutes takes a fraction of a second. One
+    // trial at a time, or one trial's CPU work could let another's clock
+    // jump. Real backends get real time and two worker threads.
+    let virtual_clock = backend.info().virtual_clock;
+    let built = if virtual_clock {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    };
+    let mut args = args.clone();
+    if virtual_clock {
+        args.test_threads = Some(1);
+    }
+    let rt = match built {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -304,7 +322,7 @@ pub fn run_with(
             ctx.trial(&id, suite, scenario)
         })
     });
-    let conclusion = libtest_mimic::run(args, list);
+    let conclusion = libtest_mimic::run(&args, list);
 
     let teardown_errors = ctx.rt.block_on(ctx.pool.teardown_all());
     for e in &teardown_errors {

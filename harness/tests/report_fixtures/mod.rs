@@ -40,6 +40,7 @@ pub fn info(run_id: &str, simulated: bool) -> RunInfo {
             name: if simulated { "twin" } else { "kind" }.into(),
             reason: "report test".into(),
             simulated,
+            virtual_clock: simulated,
             versions: BTreeMap::from([
                 ("kube-ovn".to_string(), "v1.14.0".to_string()),
                 ("multus".to_string(), "v4.1.0".to_string()),

@@ -299,6 +299,7 @@ impl Backend for KindBackend {
             name: "kind".into(),
             reason: self.reason.clone(),
             simulated: false,
+            virtual_clock: false,
             versions,
         }
     }
