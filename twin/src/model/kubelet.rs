@@ -18,9 +18,14 @@ pub const RUNTIME_REQUEST_TIMEOUT: Ms = 120_000;
 /// (kubelet `pod_workers.go`, `backOffPeriod` and
 /// `workerBackOffPeriodJitterFactor`).
 pub const SYNC_RETRY: Ms = 10_000;
-/// How often a blocked multus-shim looks for the daemon socket. The poll
-/// interval is an assumption; that the shim waits is from #1221.
-pub const SHIM_POLL: Ms = 1_000;
+/// How often a blocked multus-shim asks the daemon's health endpoint:
+/// `APIReadyPollDuration`, 100 ms (multus-cni v4.2.1..v4.2.4
+/// `pkg/server/api/api.go`, `WaitUntilAPIReady`).
+pub const SHIM_POLL: Ms = 100;
+/// How long a multus-shim ADD waits for the daemon before it fails:
+/// `APIReadyPollTimeout`, 60 s (same source). While it waits it holds
+/// `/opt/cni/bin/multus-shim` open (#1221 point 2).
+pub const SHIM_API_READY_TIMEOUT: Ms = 60_000;
 /// How long containerd and runc take to create and start a container whose
 /// image is present (ms, uniform). An assumption, of the order measured on
 /// kind nodes.
@@ -308,23 +313,28 @@ impl World {
             self.after(d, Ev::SandboxDone { pod: k, attempt });
             return;
         }
-        if self.now.saturating_sub(since) >= RUNTIME_REQUEST_TIMEOUT {
+        if self.now.saturating_sub(since) >= SHIM_API_READY_TIMEOUT {
+            // WaitUntilAPIReady gave up; CmdAdd (shim) returns its error and
+            // the shim exits, releasing the binary.
             self.nodes[n].procs.remove(&pid);
             let pod = format!("{}/{}", p.namespace, p.name);
-            self.note(format!("node {}: multus-shim pid {pid} for {pod} cancelled after the runtime request timeout", self.nodes[n].name));
+            self.note(format!(
+                "node {}: multus-shim pid {pid} for {pod} gave up waiting for {MULTUS_SOCK} after 60 s",
+                self.nodes[n].name
+            ));
             self.sandbox_failed(
                 k,
                 n,
-                "rpc error: code = DeadlineExceeded desc = context deadline exceeded",
+                "plugin type=\"multus-shim\" name=\"multus-cni-network\" failed (add): CmdAdd (shim): timed out waiting for the condition",
                 None,
             );
             return;
         }
-        if p.attempt == attempt && self.now.saturating_sub(since) < 1_500 {
+        if p.attempt == attempt && self.now.saturating_sub(since) < 2 * SHIM_POLL {
             let pod = format!("{}/{}", p.namespace, p.name);
             self.note(format!("node {}: multus-shim pid {pid} for {pod} waits for {MULTUS_SOCK} (holds {SHIM} open)", self.nodes[n].name));
         }
-        let left = RUNTIME_REQUEST_TIMEOUT - self.now.saturating_sub(since);
+        let left = SHIM_API_READY_TIMEOUT - self.now.saturating_sub(since);
         self.after(SHIM_POLL.min(left), Ev::ShimPoll { pod: k, attempt });
     }
 

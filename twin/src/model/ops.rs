@@ -164,7 +164,36 @@ impl World {
         }
         let node = self.nodes[n].name.clone();
         self.note(format!("fault: {sig:?} {comm} pids {pids:?} on {node}"));
-        for &pid in &pids {
+        self.deliver(n, &pids, sig);
+        Ok(pids)
+    }
+
+    /// `kill -<SIG> <pid>...` inside the node, for processes a fault started
+    /// or froze itself; returns the PIDs that were still there (a process
+    /// that is gone, e.g. after a restart of the node, is skipped, as `kill`
+    /// would fail for it and nothing else).
+    pub fn signal_pids(
+        &mut self,
+        name: &str,
+        pids: &[u32],
+        sig: Signal,
+    ) -> Result<Vec<u32>, ModelError> {
+        let n = self.up_node(name, "signal a process")?;
+        let live: Vec<u32> = pids
+            .iter()
+            .copied()
+            .filter(|p| self.nodes[n].procs.contains_key(p))
+            .collect();
+        if !live.is_empty() {
+            let node = self.nodes[n].name.clone();
+            self.note(format!("fault: {sig:?} pids {live:?} on {node}"));
+            self.deliver(n, &live, sig);
+        }
+        Ok(live)
+    }
+
+    fn deliver(&mut self, n: usize, pids: &[u32], sig: Signal) {
+        for &pid in pids {
             let Some(p) = self.nodes[n].procs.get_mut(&pid) else {
                 continue;
             };
@@ -188,7 +217,6 @@ impl World {
             }
         }
         self.flush();
-        Ok(pids)
     }
 
     /// Live processes on a node.
@@ -325,6 +353,17 @@ impl World {
         Ok(())
     }
 
+    /// `ovs-vsctl --if-exists del-port br-int <port>`; whether it was there.
+    pub fn remove_ovs_port(&mut self, name: &str, port: &str) -> Result<bool, ModelError> {
+        let n = self.up_node(name, "remove an OVS port")?;
+        let was = self.nodes[n].ovs_ports.remove(port).is_some();
+        if was {
+            let node = self.nodes[n].name.clone();
+            self.note(format!("fault: ovs-vsctl del-port br-int {port} on {node}"));
+        }
+        Ok(was)
+    }
+
     /// OVS ports on br-int with their netns.
     pub fn ovs_ports(&self, name: &str) -> Result<Vec<(String, Option<String>)>, ModelError> {
         let n = self.node_index(name)?;
@@ -362,9 +401,11 @@ impl World {
         Ok(())
     }
 
-    /// `docker exec <node> /opt/cni/bin/multus-shim` blocked on the missing
-    /// daemon socket: a process that holds the shim binary open until it is
-    /// killed or the node restarts (the busy shim of #1221).
+    /// `docker exec <node> /opt/cni/bin/multus-shim` (a CNI ADD): like the
+    /// runtime's shims it holds the binary open while it waits for the
+    /// daemon, and exits when the daemon answers or after
+    /// [`super::SHIM_API_READY_TIMEOUT`] (the busy shim of #1221). It stays
+    /// busy only while the daemon is not serving.
     pub fn exec_shim(&mut self, name: &str) -> Result<u32, ModelError> {
         let n = self.up_node(name, "run multus-shim")?;
         let exe =
@@ -381,7 +422,39 @@ impl World {
         self.note(format!(
             "fault: multus-shim pid {pid} started by hand on {node}"
         ));
+        let (boot, since) = (self.nodes[n].boot, self.now);
+        self.exec_shim_poll(n, boot, pid, since);
         Ok(pid)
+    }
+
+    /// One poll of a hand-started shim (see [`World::exec_shim`]).
+    pub(super) fn exec_shim_poll(&mut self, n: usize, boot: u32, pid: u32, since: u64) {
+        if self.nodes[n].boot != boot || self.nodes[n].proc(pid).is_none() {
+            return;
+        }
+        let serving = self.multus_serving(n);
+        if serving || self.now.saturating_sub(since) >= super::SHIM_API_READY_TIMEOUT {
+            self.nodes[n].procs.remove(&pid);
+            let node = self.nodes[n].name.clone();
+            self.note(format!(
+                "node {node}: multus-shim pid {pid} (started by hand) exited: {}",
+                if serving {
+                    "the daemon answered"
+                } else {
+                    "CmdAdd (shim): timed out waiting for the condition"
+                }
+            ));
+            return;
+        }
+        self.after(
+            super::SHIM_POLL,
+            Ev::ExecShimPoll {
+                n,
+                boot,
+                pid,
+                since,
+            },
+        );
     }
 
     /// Deletes a pod as the API does for a graceful delete (for pure model

@@ -78,6 +78,13 @@ pub(super) enum Ev {
     SandboxDone { pod: u64, attempt: u32 },
     /// A blocked multus-shim checks for the daemon socket.
     ShimPoll { pod: u64, attempt: u32 },
+    /// A multus-shim started by hand (`docker exec`) checks for the daemon.
+    ExecShimPoll {
+        n: usize,
+        boot: u32,
+        pid: u32,
+        since: Ms,
+    },
     /// The runtime finished starting a container.
     Started { pod: u64, c: usize, run: u32 },
     /// A container program's next step.
@@ -519,6 +526,12 @@ impl World {
             }
             Ev::SandboxDone { pod, attempt } => self.sandbox_done(pod, attempt),
             Ev::ShimPoll { pod, attempt } => self.shim_poll(pod, attempt),
+            Ev::ExecShimPoll {
+                n,
+                boot,
+                pid,
+                since,
+            } => self.exec_shim_poll(n, boot, pid, since),
             Ev::Started { pod, c, run } => self.container_started(pod, c, run),
             Ev::Tick { pod, c, run } => self.tick(pod, c, run),
             Ev::Probe { pod, c, run, live } => self.probe(pod, c, run, live),
