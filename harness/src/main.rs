@@ -360,7 +360,7 @@ fn twin_serve(
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Validate { paths } => match cni_chaos::suite::load(&paths) {
+        Command::Validate { paths } => match cni_chaos::run::load_suites(&paths, None) {
             Ok(suites) => {
                 let scenarios: usize = suites.iter().map(|s| s.scenarios.len()).sum();
                 println!("ok: {} suites, {scenarios} scenarios", suites.len());

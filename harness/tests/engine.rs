@@ -136,8 +136,10 @@ async fn a_clean_recovery_passes_with_one_check_per_phase_and_slo() {
             (CheckKind::Slo, CheckStatus::Passed),
             (CheckKind::Slo, CheckStatus::Passed),
             (CheckKind::Cleanup, CheckStatus::Passed),
+            (CheckKind::Recovery, CheckStatus::Passed),
         ]
     );
+    assert!(!r.left_cluster_unhealthy());
     let journal = s.backend.journal().lines();
     assert_eq!(
         journal,
@@ -147,6 +149,7 @@ async fn a_clean_recovery_passes_with_one_check_per_phase_and_slo() {
             "inject node-reboot on scripted-worker2",
             "observe reboot",
             "revert node-reboot",
+            "steady-state reboot",
         ]
     );
     let events = s.events.0.lock().unwrap();
@@ -159,7 +162,7 @@ async fn a_clean_recovery_passes_with_one_check_per_phase_and_slo() {
         .iter()
         .filter(|e| matches!(e, RunEvent::CheckFinished { .. }))
         .count();
-    assert_eq!(checks, 5);
+    assert_eq!(checks, 6);
 }
 
 #[tokio::test(start_paused = true)]
@@ -326,12 +329,18 @@ async fn a_panic_in_a_phase_is_an_error_and_the_fault_is_still_reverted() {
         r.outcome
     );
     let journal = s.backend.journal().lines();
-    assert_eq!(
-        journal.last().map(String::as_str),
-        Some("revert node-reboot"),
-        "{journal:?}"
+    let panicked = journal.iter().position(|l| l == "panic in observe");
+    let reverted = journal.iter().position(|l| l == "revert node-reboot");
+    assert!(
+        panicked.is_some() && reverted > panicked,
+        "the revert follows the panic: {journal:?}"
     );
-    assert_eq!(r.checks.last().map(|c| c.kind), Some(CheckKind::Cleanup));
+    let kinds: Vec<CheckKind> = r.checks.iter().map(|c| c.kind).collect();
+    assert_eq!(
+        kinds[kinds.len() - 2..],
+        [CheckKind::Cleanup, CheckKind::Recovery],
+        "{kinds:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -433,5 +442,79 @@ async fn version_conditions_pick_the_expectation() {
         matches!(&r.outcome, Outcome::HarnessError { message } if message.contains("multus version")),
         "{:?}",
         r.outcome
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cluster_that_healed_before_the_remediation_gets_none() {
+    let plan = ScenarioPlan {
+        heals_before_remediation: true,
+        ..ScenarioPlan::default()
+    };
+    let s = setup(&[("remediated", plan)]).await;
+    let r = run(&s, "remediated").await;
+    assert_eq!(r.outcome, Outcome::Passed);
+    let journal = s.backend.journal().lines();
+    assert!(
+        !journal.iter().any(|l| l.starts_with("remediate")),
+        "nothing applied: {journal:?}"
+    );
+    let rem = r
+        .checks
+        .iter()
+        .find(|c| c.kind == CheckKind::Remediation)
+        .expect("a remediation check");
+    assert!(
+        matches!(&rem.status, CheckStatus::Skipped(why) if why.contains("recovered by itself")),
+        "{:?}",
+        rem.status
+    );
+    assert_eq!(r.remediation_ms, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cluster_left_unhealthy_fails_the_recovery_check() {
+    let plan = ScenarioPlan {
+        unhealthy_after_revert: true,
+        ..ScenarioPlan::default()
+    };
+    let s = setup(&[("reboot", plan)]).await;
+    let r = run(&s, "reboot").await;
+    assert!(r.left_cluster_unhealthy());
+    assert_eq!(
+        r.verdict,
+        Verdict::Fail,
+        "SLOs held, but the cluster did not"
+    );
+    assert!(
+        matches!(&r.outcome, Outcome::SloFailed { failed } if failed == &["cluster recovered".to_string()]),
+        "{:?}",
+        r.outcome
+    );
+    let rec = r.checks.last().expect("checks");
+    assert_eq!(rec.kind, CheckKind::Recovery);
+    assert_eq!(rec.status, CheckStatus::Failed);
+    assert!(rec.message.contains("replaced"), "{}", rec.message);
+    assert_eq!(rec.culprits.len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_expected_bug_that_outlives_the_revert_is_still_an_xfail() {
+    let plan = ScenarioPlan {
+        fail_all: true,
+        unhealthy_after_revert: true,
+        culprits: vec![PlanCulprit {
+            name: "kube-multus-ds-abc".into(),
+            reason: "Init:CrashLoopBackOff".into(),
+            node: None,
+        }],
+        ..ScenarioPlan::default()
+    };
+    let s = setup(&[("known-bug", plan)]).await;
+    let r = run(&s, "known-bug").await;
+    assert_eq!(r.verdict, Verdict::XFail);
+    assert!(
+        r.left_cluster_unhealthy(),
+        "the runner must still replace it"
     );
 }

@@ -28,7 +28,7 @@ scenarios:
 const SUITE_B: &str = r#"
 name: beta
 description: a second suite on another cluster profile
-cluster: {kind-config: single-node}
+cluster: {kind-config: single}
 scenarios:
   - name: passes
     fault: {kind: pod-delete, selector: app=ovs}

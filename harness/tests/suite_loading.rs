@@ -1,16 +1,106 @@
-//! Loads every committed suite through the same loader the runner uses.
+//! Loads every committed suite through the same loader the runner uses, and
+//! drives `cni-chaos validate` as users do.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
 
 #[test]
 fn committed_suites_are_valid() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../suites");
-    let suites = cni_chaos::suite::load(&[dir]).unwrap_or_else(|e| panic!("{e}"));
+    let suites = cni_chaos::run::load_suites(&[root().join("suites")], None)
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(suites.iter().any(|s| s.name == "smoke"), "no smoke suite");
     for s in &suites {
         assert!(!s.scenarios.is_empty(), "{} has no scenarios", s.name);
         for sc in &s.scenarios {
             assert!(!sc.slos.is_empty(), "{}::{} has no SLOs", s.name, sc.name);
         }
+    }
+}
+
+#[test]
+fn a_suite_naming_a_missing_kind_config_or_version_set_is_refused_where_it_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("refs.yaml");
+    std::fs::write(
+        &file,
+        "name: refs\ndescription: d\ncluster:\n  kind-config: single-node\n  versions: kube-ovn-9.9-multus-9.9.9\nscenarios:\n  - name: a\n    fault: {kind: node-reboot, target: {role: worker}, mode: hard}\n    slos: [{kind: node-ip-stable}]\n",
+    )
+    .unwrap();
+    let err = cni_chaos::run::load_suites(&[file.clone()], None).unwrap_err();
+    let shown = file.display().to_string();
+    assert!(
+        err.contains(&format!(
+            "{shown}:4:16: cluster.kind-config: no such kind config"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("expected one of: default, dual-stack, ha, single"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{shown}:5:13: cluster.versions: no such version set"
+        )),
+        "{err}"
+    );
+
+    // A matrix cell that does not exist is refused before anything runs.
+    let err =
+        cni_chaos::run::load_suites(&[root().join("suites/smoke.yaml")], Some("nope")).unwrap_err();
+    assert!(err.contains("CHAOS_VERSIONS=\"nope\""), "{err}");
+}
+
+fn validate(args: &[&Path]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cni-chaos"))
+        .arg("validate")
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn validate_passes_the_catalogue_and_lists_every_problem_of_bad_files() {
+    let out = validate(&[&root().join("suites")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("ok: 4 suites, "), "{stdout}");
+
+    let bad = root().join("harness/tests/fixtures/invalid/48-several-problems.yaml");
+    let out = validate(&[&bad]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Exactly the problems the fixture's `# expect:` lines declare, each at
+    // its file:line:column with its field path.
+    let text = std::fs::read_to_string(&bad).unwrap();
+    let expected: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# expect: "))
+        .map(|l| {
+            let (loc_path, _) = l.split_once(" | ").unwrap();
+            let (loc, path) = loc_path.split_once(' ').unwrap();
+            (loc.to_string(), path.to_string())
+        })
+        .collect();
+    let reported: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("48-several-problems.yaml:"))
+        .collect();
+    assert_eq!(reported.len(), expected.len(), "{stderr}");
+    for (loc, path) in &expected {
+        let needle = format!("48-several-problems.yaml:{loc}: {path}:");
+        assert!(
+            reported.iter().any(|l| l.contains(&needle)),
+            "{needle} not in:\n{stderr}"
+        );
     }
 }

@@ -81,6 +81,12 @@ pub struct ScenarioPlan {
     pub culprits: Vec<PlanCulprit>,
     /// Panic in this phase: `steady-state`, `inject`, `observe`, `revert`.
     pub panic_in: Option<String>,
+    /// Whether the cluster is steady again when a remediation is due (then
+    /// the workaround is not applied).
+    pub heals_before_remediation: bool,
+    /// Whether the cluster stays unhealthy after the revert (the recovery
+    /// check fails and the cluster is replaced).
+    pub unhealthy_after_revert: bool,
 }
 
 impl Default for ScenarioPlan {
@@ -95,8 +101,22 @@ impl Default for ScenarioPlan {
             fail_all: false,
             culprits: Vec::new(),
             panic_in: None,
+            heals_before_remediation: false,
+            unhealthy_after_revert: false,
         }
     }
+}
+
+/// Where a scripted cluster is in a scenario, for the steady-state gate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Stage {
+    /// Before the fault.
+    #[default]
+    Before,
+    /// Between the fault and its revert.
+    Faulted,
+    /// After the revert.
+    Reverted,
 }
 
 /// A culprit a failing SLO names.
@@ -216,6 +236,7 @@ impl Backend for ScriptedBackend {
             plan: self.plan.clone(),
             journal: self.journal.clone(),
             current: Mutex::new(ScenarioPlan::default()),
+            stage: Mutex::default(),
         }))
     }
 }
@@ -225,6 +246,7 @@ struct ScriptedCluster {
     plan: Arc<Plan>,
     journal: Journal,
     current: Mutex<ScenarioPlan>,
+    stage: Mutex<Stage>,
 }
 
 impl ScriptedCluster {
@@ -247,6 +269,11 @@ impl ScriptedCluster {
 impl Cluster for ScriptedCluster {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Scripted clusters stand in for kind clusters in the runner's tests.
+    fn delete_hint(&self) -> Option<String> {
+        Some(format!("kind delete cluster --name {}", self.name))
     }
 
     fn kube_client(&self) -> Option<kube::Client> {
@@ -273,11 +300,23 @@ impl Cluster for ScriptedCluster {
             .or_else(|| self.plan.scenarios.get("*"))
             .cloned()
             .unwrap_or_default();
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = plan.clone();
+        let stage = *self.stage.lock().unwrap_or_else(|p| p.into_inner());
+        let steady = match stage {
+            Stage::Before => plan.steady,
+            Stage::Faulted => plan.heals_before_remediation,
+            Stage::Reverted => !plan.unhealthy_after_revert,
+        };
+        if stage == Stage::Before {
+            *self.current.lock().unwrap_or_else(|p| p.into_inner()) = plan.clone();
+        }
         self.journal
             .record(format!("steady-state {}", scenario.name));
         self.maybe_panic("steady-state");
-        if plan.steady {
+        if stage == Stage::Reverted {
+            // The next scenario starts from the top.
+            *self.stage.lock().unwrap_or_else(|p| p.into_inner()) = Stage::Before;
+        }
+        if steady {
             Ok(Gate {
                 steady: true,
                 waited: Duration::from_millis(5),
@@ -312,6 +351,7 @@ impl Cluster for ScriptedCluster {
             on.as_deref().unwrap_or("-")
         ));
         self.maybe_panic("inject");
+        *self.stage.lock().unwrap_or_else(|p| p.into_inner()) = Stage::Faulted;
         let plan = self.current();
         if let Some(msg) = plan.inject_error {
             return Err(BackendError::other("injecting", msg));
@@ -410,6 +450,7 @@ impl Cluster for ScriptedCluster {
     async fn revert(&self, fault: &Fault, _evidence: &Evidence) -> Result<(), BackendError> {
         self.journal
             .record(format!("revert {}", fault.kind().as_str()));
+        *self.stage.lock().unwrap_or_else(|p| p.into_inner()) = Stage::Reverted;
         self.maybe_panic("revert");
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! Choosing a backend from `CHAOS_BACKEND`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::kind::{
@@ -77,11 +77,12 @@ pub fn select_with(
     }
 }
 
-/// The twin backend, seeded with `CHAOS_SEED` (default 1).
+/// The twin backend, seeded with `CHAOS_SEED` (default
+/// [`super::twin::DEFAULT_SEED`], as the runner's [`crate::run::RunConfig::seed_for`]).
 fn twin_backend(get: &dyn Fn(&str) -> Option<String>, reason: String) -> Arc<dyn Backend> {
     let seed = get("CHAOS_SEED")
         .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(1);
+        .unwrap_or(super::twin::DEFAULT_SEED);
     Arc::new(super::twin::TwinBackend::new(seed, reason))
 }
 
@@ -123,6 +124,26 @@ pub fn workspace_root() -> PathBuf {
                 .map(PathBuf::from)
         })
         .unwrap_or(built)
+}
+
+/// The kind configs (`kind-configs/*.yaml`) and version sets
+/// (`versions.yaml`) the workspace at `root` offers suites to name.
+pub fn known_profiles(root: &Path) -> Result<crate::suite::Known, String> {
+    let dir = root.join(super::kind::CONFIG_DIR);
+    let entries = std::fs::read_dir(&dir)
+        .map_err(|e| format!("cannot list the kind configs in {}: {e}", dir.display()))?;
+    let kind_configs = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .collect();
+    let matrix =
+        super::kind::VersionMatrix::load(&root.join(MATRIX_FILE)).map_err(|e| e.to_string())?;
+    Ok(crate::suite::Known {
+        kind_configs,
+        version_sets: matrix.sets.keys().cloned().collect(),
+    })
 }
 
 fn kind_backend(

@@ -81,6 +81,12 @@ pub trait Cluster: Send + Sync {
     /// A client for its API server, when it has one.
     fn kube_client(&self) -> Option<kube::Client>;
 
+    /// How a user deletes the cluster by hand when it is kept
+    /// (`CHAOS_KEEP_CLUSTER=1`); `None` when it does not outlive the run.
+    fn delete_hint(&self) -> Option<String> {
+        None
+    }
+
     /// The component versions it runs (`kubernetes`, `kube-ovn`, `multus`),
     /// for version-conditional expectations. Default: none known.
     fn versions(&self) -> BTreeMap<String, String> {

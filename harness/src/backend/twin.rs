@@ -25,17 +25,24 @@ use super::{
     Backend, BackendError, BackendInfo, Cluster, Gate, NodeInfo, Observation, select_node,
 };
 use crate::fault::{
-    CniConfigAction, CniFile, Evidence, Fault, NodeRole, OvsSignal, PodDelete, RebootMode,
+    CniConfigAction, CniFile, Evidence, Fault, MULTUS_DAEMON, MULTUS_SELECTOR, NodeRole, OvsSignal,
+    PodDelete, RebootMode,
 };
 use crate::observe::{self, Observer, WatchOptions};
 use crate::slo::Culprit;
 use crate::suite::{ClusterProfile, RemediationStep, Scenario};
+
+/// The twin's seed when `CHAOS_SEED` is not set: twin runs are
+/// reproducible by default.
+pub const DEFAULT_SEED: u64 = 1;
 
 /// Creates twin clusters.
 #[derive(Clone, Debug)]
 pub struct TwinBackend {
     seed: u64,
     reason: String,
+    /// Clusters provisioned so far (a replaced cluster gets the next name).
+    provisioned: Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl TwinBackend {
@@ -45,6 +52,7 @@ impl TwinBackend {
         TwinBackend {
             seed,
             reason: reason.into(),
+            provisioned: Arc::default(),
         }
     }
 }
@@ -83,12 +91,23 @@ impl Backend for TwinBackend {
                         .join(", ")
                 ),
             })?;
+        // The first cluster is `chaos-twin`; one that replaces a cluster a
+        // scenario left unhealthy is `chaos-twin-2`, ... with its own seed.
+        let n = self
+            .provisioned
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = if n == 0 {
+            "chaos-twin".to_string()
+        } else {
+            format!("chaos-twin-{}", n + 1)
+        };
+        let seed = self.seed.wrapping_add(u64::from(n));
         let twin = Twin::new(TwinConfig {
-            seed: self.seed,
+            seed,
             ..TwinConfig::default()
         });
-        let mut cfg = ModelConfig::new("chaos-twin", vp.clone());
-        cfg.seed = self.seed;
+        let mut cfg = ModelConfig::new(&name, vp.clone());
+        cfg.seed = seed;
         let model = Model::attach(&twin, cfg);
         // What the probes need: their namespace and the attachment the
         // multus-secondary probe asks for (see `observe::probe`).
@@ -118,13 +137,14 @@ impl Backend for TwinBackend {
             ("multus".to_string(), vp.multus.clone()),
         ]);
         Ok(Arc::new(TwinCluster {
-            name: "chaos-twin".into(),
-            seed: self.seed,
+            name,
+            seed,
             twin,
             model: Arc::new(model),
             client,
             observer: tokio::sync::Mutex::new(observer),
             versions,
+            undo: std::sync::Mutex::new(Pending::default()),
         }))
     }
 }
@@ -138,9 +158,136 @@ pub struct TwinCluster {
     client: kube::Client,
     observer: tokio::sync::Mutex<Observer>,
     versions: BTreeMap<String, String>,
+    /// What the running scenario's fault left to undo; drained by `revert`.
+    undo: std::sync::Mutex<Pending>,
+}
+
+/// A fault's undo, as the kind backend's (`kind::Undo`): the same repairs,
+/// through the model's node-level operations.
+#[derive(Debug)]
+enum TwinUndo {
+    /// SIGCONT the processes the fault froze.
+    Continue { node: String, pids: Vec<u32> },
+    /// Reconnect the node to the network.
+    Reconnect { node: String },
+    /// Write a file back if it is still missing or empty.
+    Restore {
+        node: String,
+        path: String,
+        content: String,
+        mode: u32,
+    },
+    /// Delete the namespaces and OVS ports the fault made.
+    RemoveStale {
+        node: String,
+        netns: Vec<String>,
+        ports: Vec<String>,
+    },
+    /// Kill the processes the fault started (the busy multus-shim).
+    Kill { node: String, pids: Vec<u32> },
+}
+
+/// Undos and the timers of timed faults (stop-for, delayed rewrite,
+/// partition) that have not fired yet.
+#[derive(Debug, Default)]
+struct Pending {
+    undos: Vec<TwinUndo>,
+    timers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl TwinCluster {
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        // A panic while the lock was held cannot leave `Pending` half
+        // updated (every change is a single push), so a poisoned lock is
+        // still usable.
+        self.undo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn schedule(&self, undo: TwinUndo) {
+        self.pending().undos.push(undo);
+    }
+
+    /// Runs `action` on the model after `after` of virtual time, unless the
+    /// scenario is reverted first (the revert applies the same repair).
+    fn timer(&self, after: Duration, action: impl FnOnce(&Model) + Send + 'static) {
+        let model = self.model.clone();
+        let handle = tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            action(&model);
+        });
+        self.pending().timers.push(handle);
+    }
+
+    /// Applies one undo; a description of what it did.
+    fn apply(&self, undo: &TwinUndo) -> Result<String, BackendError> {
+        let m = &self.model;
+        Ok(match undo {
+            TwinUndo::Continue { node, pids } => {
+                let live = m
+                    .with(|w| w.signal_pids(node, pids, Signal::Cont))
+                    .map_err(|e| model_err("kill -s CONT", e))?;
+                format!("SIGCONT {live:?} on {node}")
+            }
+            TwinUndo::Reconnect { node } => {
+                let connected = m
+                    .with(|w| w.node_infos())
+                    .into_iter()
+                    .any(|i| &i.name == node && i.connected);
+                if connected {
+                    format!("{node} was already connected")
+                } else {
+                    m.with(|w| w.reconnect(node))
+                        .map_err(|e| model_err("reconnect", e))?;
+                    format!("reconnected {node}")
+                }
+            }
+            TwinUndo::Restore {
+                node,
+                path,
+                content,
+                mode,
+            } => {
+                let now = m
+                    .with(|w| w.file(node, path))
+                    .map_err(|e| model_err("stat", e))?;
+                if now.as_ref().is_none_or(|f| f.content.is_empty()) {
+                    m.with(|w| w.write_file(node, path, content, *mode))
+                        .map_err(|e| model_err("restore", e))?;
+                    format!(
+                        "restored {path} ({} bytes, mode {mode:o}) on {node}",
+                        content.len()
+                    )
+                } else {
+                    format!("{path} on {node} was rewritten already; left as is")
+                }
+            }
+            TwinUndo::RemoveStale { node, netns, ports } => {
+                for port in ports {
+                    m.with(|w| w.remove_ovs_port(node, port))
+                        .map_err(|e| model_err("ovs-vsctl del-port", e))?;
+                }
+                let present = m
+                    .with(|w| w.netns(node))
+                    .map_err(|e| model_err("ip netns", e))?;
+                let mut removed = Vec::new();
+                for ns in netns.iter().filter(|ns| present.contains(ns)) {
+                    m.with(|w| w.delete_netns(node, ns))
+                        .map_err(|e| model_err("ip netns delete", e))?;
+                    removed.push(ns.clone());
+                }
+                format!("removed netns {removed:?} and ports {ports:?} on {node}")
+            }
+            TwinUndo::Kill { node, pids } => {
+                let live = m
+                    .with(|w| w.signal_pids(node, pids, Signal::Kill))
+                    .map_err(|e| model_err("kill -s KILL", e))?;
+                format!("killed {live:?} on {node}")
+            }
+        })
+    }
+
     fn node_name(node: Option<&NodeInfo>, what: &str) -> Result<String, BackendError> {
         node.map(|n| n.name.clone())
             .ok_or_else(|| BackendError::other(what, "this fault needs a target node"))
@@ -277,13 +424,17 @@ impl TwinCluster {
                     .model
                     .with(|w| w.signal(&n, &process, sig))
                     .map_err(|e| model_err("ovs-kill", e))?;
-                if let (OvsSignal::Stop, Some(d)) = (k.signal, k.stop_for) {
-                    let model = self.model.clone();
-                    let (node, proc_) = (n.clone(), process.clone());
-                    tokio::spawn(async move {
-                        tokio::time::sleep(d).await;
-                        let _ = model.with(|w| w.signal(&node, &proc_, Signal::Cont));
+                if k.signal == OvsSignal::Stop {
+                    self.schedule(TwinUndo::Continue {
+                        node: n.clone(),
+                        pids: pids.clone(),
                     });
+                    if let Some(d) = k.stop_for {
+                        let (node, frozen) = (n.clone(), pids.clone());
+                        self.timer(d, move |m| {
+                            let _ = m.with(|w| w.signal_pids(&node, &frozen, Signal::Cont));
+                        });
+                    }
                 }
                 let now = self
                     .model
@@ -303,46 +454,128 @@ impl TwinCluster {
                 })
             }
             Fault::StaleNetns(s) => {
-                for i in 0..s.count {
-                    let name = format!("cni-chaos-stale-{i}");
+                let netns: Vec<String> = (0..s.count)
+                    .map(|i| format!("cni-chaos-stale-{i}"))
+                    .collect();
+                let ports: Vec<String> = if s.ovs_ports {
+                    (0..s.count).map(|i| format!("stale{i}_h")).collect()
+                } else {
+                    Vec::new()
+                };
+                // Registered before the first namespace exists, so a failure
+                // half-way is cleaned up too.
+                self.schedule(TwinUndo::RemoveStale {
+                    node: n.clone(),
+                    netns: netns.clone(),
+                    ports: ports.clone(),
+                });
+                for (i, name) in netns.iter().enumerate() {
                     self.model
-                        .with(|w| w.create_netns(&n, &name))
+                        .with(|w| w.create_netns(&n, name))
                         .map_err(|e| model_err("ip netns add", e))?;
-                    if s.ovs_ports {
+                    if let Some(port) = ports.get(i) {
                         self.model
-                            .with(|w| w.add_ovs_port(&n, &format!("stale{i}_h"), Some(&name)))
+                            .with(|w| w.add_ovs_port(&n, port, Some(name)))
                             .map_err(|e| model_err("ovs-vsctl add-port", e))?;
                     }
                 }
                 let present = self
                     .model
                     .with(|w| w.netns(&n))
-                    .map_err(|e| model_err("ip netns", e))?
-                    .into_iter()
-                    .filter(|x| x.starts_with("cni-chaos-stale-"))
-                    .count();
-                Ok(Evidence::proven(
-                    some,
-                    vec![("stale netns present".into(), present.to_string())],
-                ))
+                    .map_err(|e| model_err("ip netns", e))?;
+                let on_bridge = self
+                    .model
+                    .with(|w| w.ovs_ports(&n))
+                    .map_err(|e| model_err("ovs-vsctl list-ports", e))?;
+                let missing_ns: Vec<&String> =
+                    netns.iter().filter(|x| !present.contains(x)).collect();
+                let missing_ports: Vec<&String> = ports
+                    .iter()
+                    .filter(|p| !on_bridge.iter().any(|(q, _)| q == *p))
+                    .collect();
+                let facts = vec![
+                    ("stale netns".into(), netns.join(",")),
+                    ("stale OVS ports".into(), ports.join(",")),
+                ];
+                Ok(if missing_ns.is_empty() && missing_ports.is_empty() {
+                    Evidence::proven(some, facts)
+                } else {
+                    Evidence::no_effect(
+                        some,
+                        format!(
+                            "missing after injection: netns {missing_ns:?}, ports {missing_ports:?}"
+                        ),
+                    )
+                })
             }
             Fault::LeftoverMultusConfig(l) => {
                 let conf = self
                     .model
                     .with(|w| w.file(&n, MULTUS_CONF))
                     .map_err(|e| model_err("stat", e))?;
-                let mut facts = vec![("00-multus.conf present".into(), conf.is_some().to_string())];
+                if conf.is_none() {
+                    return Ok(Evidence::no_effect(
+                        some,
+                        format!("{MULTUS_CONF} is not on {n}: is Multus installed?"),
+                    ));
+                }
+                // 1. The daemon dies without its clean exit, so
+                // 00-multus.conf stays and nothing answers on the socket.
+                let killed = self
+                    .model
+                    .with(|w| w.signal(&n, MULTUS_DAEMON, Signal::Kill))
+                    .map_err(|e| model_err("kill -s KILL multus-daemon", e))?;
+                let mut facts = vec![("multus-daemon killed".into(), format!("{killed:?}"))];
+                // 2. A shim ADD waits for it, holding the binary busy.
+                let mut shim = None;
                 if l.busy_shim {
                     let pid = self
                         .model
                         .with(|w| w.exec_shim(&n))
                         .map_err(|e| model_err("multus-shim", e))?;
+                    self.schedule(TwinUndo::Kill {
+                        node: n.clone(),
+                        pids: vec![pid],
+                    });
+                    shim = Some(pid);
                     facts.push(("busy multus-shim pid".into(), pid.to_string()));
                 }
-                Ok(if conf.is_some() {
-                    Evidence::proven(some, facts)
+                // 3. The Multus pod is replaced: its init container runs again.
+                let replace = PodDelete {
+                    namespace: "kube-system".into(),
+                    selector: cni_chaos_twin::selector::LabelSelector::parse(MULTUS_SELECTOR)
+                        .map_err(|e| model_err("selector", e))?,
+                    target: Some(l.target.clone()),
+                    grace_period: Some(Duration::ZERO),
+                };
+                let deleted = self.delete_pods(&replace, node).await?;
+                facts.extend(deleted.facts.clone());
+                let conf_left = self
+                    .model
+                    .with(|w| w.file(&n, MULTUS_CONF))
+                    .map_err(|e| model_err("stat", e))?
+                    .is_some();
+                facts.push(("00-multus.conf left".into(), conf_left.to_string()));
+                let shim_busy = match shim {
+                    Some(pid) => self
+                        .model
+                        .with(|w| w.processes(&n))
+                        .map_err(|e| model_err("ps", e))?
+                        .iter()
+                        .any(|p| p.pid == pid),
+                    None => true,
+                };
+                Ok(if !deleted.took_effect {
+                    Evidence::no_effect(some, deleted.missing.unwrap_or_default())
+                } else if !conf_left {
+                    Evidence::no_effect(some, "00-multus.conf did not survive the daemon's death")
+                } else if !shim_busy {
+                    Evidence::no_effect(
+                        some,
+                        "the multus-shim exited at once: something answered on the daemon socket",
+                    )
                 } else {
-                    Evidence::no_effect(some, "00-multus.conf is not there")
+                    Evidence::proven(some, facts)
                 })
             }
             Fault::CniConfig(c) => {
@@ -351,6 +584,14 @@ impl TwinCluster {
                     .model
                     .with(|w| w.file(&n, &path))
                     .map_err(|e| model_err("stat", e))?;
+                if let Some(f) = &before {
+                    self.schedule(TwinUndo::Restore {
+                        node: n.clone(),
+                        path: path.clone(),
+                        content: f.content.clone(),
+                        mode: f.mode,
+                    });
+                }
                 match c.action {
                     CniConfigAction::Truncate => self.model.with(|w| w.truncate_file(&n, &path)),
                     CniConfigAction::Remove => {
@@ -359,11 +600,9 @@ impl TwinCluster {
                     CniConfigAction::DelayedRewrite { delay } => {
                         let r = self.model.with(|w| w.remove_file(&n, &path).map(|_| ()));
                         if let Some(f) = before.clone() {
-                            let (model, node, path) = (self.model.clone(), n.clone(), path.clone());
-                            tokio::spawn(async move {
-                                tokio::time::sleep(delay).await;
-                                let _ =
-                                    model.with(|w| w.write_file(&node, &path, &f.content, f.mode));
+                            let (node, path) = (n.clone(), path.clone());
+                            self.timer(delay, move |m| {
+                                let _ = m.with(|w| w.write_file(&node, &path, &f.content, f.mode));
                             });
                         }
                         r
@@ -398,18 +637,27 @@ impl TwinCluster {
                 })
             }
             Fault::NetworkPartition(p) => {
+                self.schedule(TwinUndo::Reconnect { node: n.clone() });
                 self.model
                     .with(|w| w.disconnect(&n))
                     .map_err(|e| model_err("disconnect", e))?;
-                let (model, node, d) = (self.model.clone(), n.clone(), p.duration);
-                tokio::spawn(async move {
-                    tokio::time::sleep(d).await;
-                    let _ = model.with(|w| w.reconnect(&node));
+                let (node, d) = (n.clone(), p.duration);
+                self.timer(d, move |m| {
+                    let _ = m.with(|w| w.reconnect(&node));
                 });
-                Ok(Evidence::proven(
-                    some,
-                    vec![("disconnected for".into(), format!("{d:?}"))],
-                ))
+                let cut = info(self).is_some_and(|i| !i.connected);
+                let facts = vec![
+                    ("disconnected for".into(), format!("{d:?}")),
+                    (
+                        "InternalIP before".into(),
+                        info(self).map(|i| i.ip).unwrap_or_default(),
+                    ),
+                ];
+                Ok(if cut {
+                    Evidence::proven(some, facts)
+                } else {
+                    Evidence::no_effect(some, format!("{n} is still connected"))
+                })
             }
             Fault::PodDelete(_) => unreachable!("handled above"),
         }
@@ -514,22 +762,23 @@ impl Cluster for TwinCluster {
         Ok(observe::diagnose(&self.client, culprits, dir).await)
     }
 
-    async fn revert(&self, fault: &Fault, evidence: &Evidence) -> Result<(), BackendError> {
-        let Some(node) = &evidence.node else {
-            return Ok(());
-        };
-        match fault {
-            Fault::NetworkPartition(_) => self
-                .model
-                .with(|w| w.reconnect(node))
-                .map_err(|e| model_err("reconnect", e)),
-            Fault::OvsKill(k) if k.signal == OvsSignal::Stop => {
-                let _ = self
-                    .model
-                    .with(|w| w.signal(node, &k.process.to_string(), Signal::Cont));
-                Ok(())
+    async fn revert(&self, _fault: &Fault, _evidence: &Evidence) -> Result<(), BackendError> {
+        let pending = std::mem::take(&mut *self.pending());
+        // The timers would otherwise fire into the next scenario.
+        for t in &pending.timers {
+            t.abort();
+        }
+        let mut errors = Vec::new();
+        for undo in pending.undos.iter().rev() {
+            match self.apply(undo) {
+                Ok(done) => self.twin.note(format!("harness: revert: {done}")),
+                Err(e) => errors.push(e.to_string()),
             }
-            _ => Ok(()),
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(BackendError::other("revert", errors.join("; ")))
         }
     }
 

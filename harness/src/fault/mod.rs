@@ -8,7 +8,7 @@ mod spec;
 
 pub use evidence::Evidence;
 pub use spec::{
-    CniConfig, CniConfigAction, CniFile, Fault, FaultKind, LeftoverMultusConfig, NetworkPartition,
-    NodeReboot, NodeRole, NodeTarget, OvsKill, OvsProcess, OvsSignal, PodDelete, RebootMode,
-    StaleNetns,
+    CniConfig, CniConfigAction, CniFile, Fault, FaultKind, LeftoverMultusConfig, MULTUS_DAEMON,
+    MULTUS_SELECTOR, NetworkPartition, NodeReboot, NodeRole, NodeTarget, OvsKill, OvsProcess,
+    OvsSignal, PodDelete, RebootMode, StaleNetns,
 };

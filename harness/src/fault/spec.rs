@@ -18,7 +18,10 @@ pub enum Fault {
     OvsKill(OvsKill),
     /// Leave network namespaces (optionally with OVS ports) behind, as an unclean shutdown does.
     StaleNetns(StaleNetns),
-    /// Leave `00-multus.conf` in place while a `multus-shim` holds its binary busy (multus-cni #1221).
+    /// The multus-cni #1221 race without a reboot: the Multus daemon dies
+    /// without cleanup (`00-multus.conf` stays), a `multus-shim` waits for it
+    /// and holds its binary busy, and the node's Multus pod is replaced so its
+    /// init container reinstalls the shim over the busy file.
     LeftoverMultusConfig(LeftoverMultusConfig),
     /// Remove, truncate or rewrite-with-delay a CNI config file.
     CniConfig(CniConfig),
@@ -127,11 +130,15 @@ impl fmt::Display for Fault {
                 Ok(())
             }
             Fault::LeftoverMultusConfig(l) => {
-                write!(f, "leftover 00-multus.conf on {}", l.target)?;
+                write!(
+                    f,
+                    "kill the Multus daemon on {} (00-multus.conf left behind)",
+                    l.target
+                )?;
                 if l.busy_shim {
-                    f.write_str(" with a busy multus-shim")?;
+                    f.write_str(", hold multus-shim busy")?;
                 }
-                Ok(())
+                f.write_str(" and replace the Multus pod")
             }
             Fault::CniConfig(c) => {
                 let action = match c.action {
@@ -310,10 +317,18 @@ pub struct StaleNetns {
 pub struct LeftoverMultusConfig {
     /// The node.
     pub target: NodeTarget,
-    /// Start a `multus-shim` that blocks on the missing daemon socket and keeps
-    /// `/opt/cni/bin/multus-shim` busy. Default true.
+    /// Start a `multus-shim` ADD that waits (up to 60 s, multus-cni
+    /// `APIReadyPollTimeout`) for the killed daemon and keeps
+    /// `/opt/cni/bin/multus-shim` busy. Default true; false is the control:
+    /// the same daemon kill and pod replacement with nothing busy.
     pub busy_shim: bool,
 }
+
+/// The Multus thick daemon's process name inside a node (the
+/// `kube-multus` container's `/usr/src/multus-cni/bin/multus-daemon`).
+pub const MULTUS_DAEMON: &str = "multus-daemon";
+/// The Multus DaemonSet's pod label (`deployments/multus-daemonset-thick.yml`).
+pub const MULTUS_SELECTOR: &str = "app=multus";
 
 /// Parameters of [`Fault::CniConfig`].
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -358,7 +358,11 @@ fn scenario(out: &mut String, record: &RunRecord, i: usize, r: &ScenarioResult) 
         if !culprits.is_empty() {
             s.push_str(&format!(
                 " (culprits starting with {})",
-                culprits.join(", ")
+                culprits
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         facts.push(("Expected to fail", s));

@@ -266,7 +266,13 @@ fn details(out: &mut String, r: &ScenarioResult) {
             let _ = write!(
                 out,
                 " (culprits starting with {})",
-                html(&culprits.join(", "))
+                html(
+                    &culprits
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             );
         }
         out.push('\n');

@@ -25,8 +25,9 @@ pub struct RunConfig {
     pub report_dir: PathBuf,
     /// `CHAOS_KEEP_CLUSTER=1`: keep clusters after the run (prints how to delete them).
     pub keep_cluster: bool,
-    /// `CHAOS_SEED`: seed for random node picks and the twin; default from the clock (printed).
-    pub seed: u64,
+    /// `CHAOS_SEED`: seed for random node picks and the twin. Unset: the
+    /// runner picks one for the backend (see [`RunConfig::seed_for`]).
+    pub seed: Option<u64>,
     /// `CHAOS_VERSIONS`: run every suite on this version set (a matrix cell
     /// of `versions.yaml`) instead of the one its `cluster.versions` names.
     pub versions: Option<String>,
@@ -92,13 +93,13 @@ impl RunConfig {
             }
         };
         let seed = match get("CHAOS_SEED") {
-            None => clock_seed(),
-            Some(v) if v.trim().is_empty() => clock_seed(),
-            Some(v) => v.trim().parse().map_err(|_| ConfigError {
+            None => None,
+            Some(v) if v.trim().is_empty() => None,
+            Some(v) => Some(v.trim().parse().map_err(|_| ConfigError {
                 var: "CHAOS_SEED",
                 value: v.clone(),
                 rule: "expected an unsigned integer".into(),
-            })?,
+            })?),
         };
         let versions = match get("CHAOS_VERSIONS").map(|v| v.trim().to_string()) {
             None => None,
@@ -127,6 +128,18 @@ impl RunConfig {
             seed,
             versions,
         })
+    }
+
+    /// The run's seed: `CHAOS_SEED`, else the twin's fixed default on a
+    /// backend with a virtual clock (a twin run is reproducible unless asked
+    /// otherwise), else one from the clock. Printed and stored in every
+    /// report either way.
+    pub fn seed_for(&self, virtual_clock: bool) -> u64 {
+        match self.seed {
+            Some(s) => s,
+            None if virtual_clock => crate::backend::twin::DEFAULT_SEED,
+            None => clock_seed(),
+        }
     }
 
     /// Reads the options from the process environment.
@@ -168,7 +181,10 @@ mod tests {
         assert_eq!(c.suites, vec![PathBuf::from("/w/suites")]);
         assert_eq!(c.report_dir, PathBuf::from("/w/reports"));
         assert!(!c.keep_cluster);
-        assert_eq!(c.seed, 7);
+        assert_eq!(c.seed, Some(7));
+        assert_eq!(c.seed_for(false), 7);
+        let unset = cfg(&[]).unwrap();
+        assert_eq!(unset.seed_for(true), crate::backend::twin::DEFAULT_SEED);
     }
 
     #[test]

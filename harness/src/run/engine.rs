@@ -23,6 +23,8 @@ const OBSERVE_SLACK: Duration = Duration::from_secs(300);
 const OBSERVE_DEFAULT: Duration = Duration::from_secs(300);
 /// How long a revert may take.
 const REVERT_TIMEOUT: Duration = Duration::from_secs(120);
+/// The recovery check's testcase name.
+const RECOVERY: &str = "cluster recovered";
 
 /// Runs scenarios on one cluster.
 #[derive(Clone)]
@@ -190,6 +192,37 @@ impl Phases {
         if let Some(rem) = &scenario.remediation {
             self.phase(Phase::Remediate, Some(rem.after));
             self.or_cancel(tokio::time::sleep(rem.after)).await?;
+            // A workaround applied to a cluster that already recovered
+            // measures nothing: say so, apply nothing, and judge the
+            // recovery from the fault.
+            let now = self
+                .or_cancel(cluster.steady_state(scenario, Duration::ZERO))
+                .await?
+                .map_err(|e| self.error(CheckKind::Remediation, "remediation", e.to_string()))?;
+            if now.steady {
+                // Budgets then count from when the workaround was due: the
+                // probes only start now, and "fine at that moment" is what
+                // there is to measure.
+                since = Instant::now();
+                let why = format!(
+                    "the cluster had recovered by itself within {}; the workaround was not applied, budgets count from when it was due",
+                    duration::format(rem.after)
+                );
+                self.check(Check::new(
+                    "remediation",
+                    CheckKind::Remediation,
+                    CheckStatus::Skipped(why.clone()),
+                    why,
+                ));
+            }
+        }
+        if let Some(rem) = scenario.remediation.as_ref().filter(|_| {
+            !self
+                .state()
+                .checks
+                .iter()
+                .any(|c| c.kind == CheckKind::Remediation)
+        }) {
             let started = Instant::now();
             let mut done = Vec::new();
             for step in &rem.steps {
@@ -309,6 +342,70 @@ impl Phases {
 }
 
 impl Engine {
+    /// The recovery check: the steady-state gate once more, after the revert.
+    async fn recovery(&self, id: &ScenarioId, iteration: u32, scenario: &Scenario) -> Check {
+        self.events.emit(RunEvent::PhaseStarted {
+            id: id.clone(),
+            iteration,
+            phase: Phase::Recovery,
+            budget: Some(scenario.steady_state_timeout),
+        });
+        let started = Instant::now();
+        let gate = tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => return Check::new(
+                RECOVERY,
+                CheckKind::Recovery,
+                CheckStatus::Skipped("interrupted".into()),
+                "interrupted",
+            ),
+            g = self.cluster.steady_state(scenario, scenario.steady_state_timeout) => g,
+        };
+        let mut c = match gate {
+            Ok(g) if g.steady => Check::new(
+                RECOVERY,
+                CheckKind::Recovery,
+                CheckStatus::Passed,
+                format!(
+                    "steady again {} after the revert",
+                    duration::format(g.waited)
+                ),
+            ),
+            Ok(g) => {
+                let who: Vec<String> = g.unhealthy.iter().map(ToString::to_string).collect();
+                let mut c = Check::new(
+                    RECOVERY,
+                    CheckKind::Recovery,
+                    CheckStatus::Failed,
+                    format!(
+                        "not steady {} after the revert: {}; the cluster is replaced before the next scenario",
+                        duration::format(g.waited),
+                        if who.is_empty() {
+                            "no details".to_string()
+                        } else {
+                            who.join(", ")
+                        }
+                    ),
+                );
+                c.culprits = g.unhealthy;
+                c
+            }
+            Err(e) => Check::new(
+                RECOVERY,
+                CheckKind::Recovery,
+                CheckStatus::Error,
+                format!("checking the cluster after the revert: {e}"),
+            ),
+        };
+        c.elapsed = started.elapsed();
+        self.events.emit(RunEvent::CheckFinished {
+            id: id.clone(),
+            iteration,
+            check: c.clone(),
+        });
+        c
+    }
+
     /// Runs one iteration of a scenario and returns its result (also emitted
     /// as [`RunEvent::ScenarioFinished`]).
     pub async fn run(
@@ -410,8 +507,51 @@ impl Engine {
             outcome = Outcome::Interrupted;
         }
 
+        // 10. Did the cluster come back? The same gate as before the fault;
+        // a cluster that does not settle is replaced before the next
+        // scenario, so one scenario's lasting damage (a deadlock the suite
+        // expects, say) is reported here and not as every later scenario
+        // being "not run".
+        let reverted = state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .checks
+            .iter()
+            .any(|c| c.kind == CheckKind::Cleanup && c.status == CheckStatus::Passed);
+        if reverted && !self.cancel.is_cancelled() {
+            let check = self.recovery(id, iteration, scenario).await;
+            if matches!(outcome, Outcome::Passed) {
+                match check.status {
+                    CheckStatus::Failed => {
+                        outcome = Outcome::SloFailed {
+                            failed: vec![check.name.clone()],
+                        };
+                    }
+                    CheckStatus::Error => {
+                        outcome = Outcome::HarnessError {
+                            message: check.message.clone(),
+                        };
+                    }
+                    CheckStatus::Passed | CheckStatus::Skipped(_) => {}
+                }
+            }
+            let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+            s.checks.push(check);
+        }
+
         let s = std::mem::take(&mut *state.lock().unwrap_or_else(|p| p.into_inner()));
-        let culprits: Vec<_> = s.slos.iter().flat_map(|v| v.culprits.clone()).collect();
+        // The SLOs' culprits and those that kept the cluster from recovering.
+        let culprits: Vec<_> = s
+            .slos
+            .iter()
+            .flat_map(|v| v.culprits.clone())
+            .chain(
+                s.checks
+                    .iter()
+                    .filter(|c| c.kind == CheckKind::Recovery)
+                    .flat_map(|c| c.culprits.clone()),
+            )
+            .collect();
         // The expectation may depend on the cluster's versions (racy Multus
         // fails, fixed Multus passes); one that cannot be resolved is an error.
         let expect = match scenario.expectation(&self.cluster.versions()) {
@@ -421,7 +561,8 @@ impl Engine {
                 scenario.expect.clone()
             }
         };
-        let verdict = Verdict::judge(&outcome, &expect, &culprits);
+        let fault_node = s.node.as_ref().map(|n| n.name.as_str());
+        let verdict = Verdict::judge(&outcome, &expect, &culprits, fault_node);
         let result = ScenarioResult {
             id: id.clone(),
             iteration,

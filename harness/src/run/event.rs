@@ -89,6 +89,8 @@ pub enum Phase {
     Diagnose,
     /// Reverting the fault.
     Revert,
+    /// Waiting for the cluster to be steady again after the revert.
+    Recovery,
 }
 
 impl fmt::Display for Phase {
@@ -100,6 +102,7 @@ impl fmt::Display for Phase {
             Phase::Observe => "observe",
             Phase::Diagnose => "diagnose",
             Phase::Revert => "revert",
+            Phase::Recovery => "recovery",
         })
     }
 }

@@ -13,4 +13,4 @@ pub use engine::Engine;
 pub use event::{EventSink, Phase, RunEvent, RunInfo};
 pub use outcome::{Check, CheckKind, CheckStatus, Outcome, ScenarioResult, Verdict};
 pub use pool::ClusterPool;
-pub use runner::{main, run_with};
+pub use runner::{load_suites, main, run_with};

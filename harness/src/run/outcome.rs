@@ -95,16 +95,22 @@ impl Verdict {
     }
 
     /// Judges an outcome against an expectation. An expected failure counts
-    /// only when the SLOs failed and every expected culprit prefix is among
-    /// the culprits.
-    pub fn judge(outcome: &Outcome, expect: &Expect, culprits: &[Culprit]) -> Verdict {
+    /// only when the SLOs failed and every expected culprit is among the
+    /// culprits; `fault_node` is the node the fault acted on, for expected
+    /// culprits that name it.
+    pub fn judge(
+        outcome: &Outcome,
+        expect: &Expect,
+        culprits: &[Culprit],
+        fault_node: Option<&str>,
+    ) -> Verdict {
         match (outcome, expect) {
             (Outcome::Passed, Expect::Pass) => Verdict::Pass,
             (Outcome::Passed, Expect::Fail { .. }) => Verdict::XPass,
             (Outcome::SloFailed { .. }, Expect::Fail { culprits: want, .. }) => {
                 let all_found = want
                     .iter()
-                    .all(|w| culprits.iter().any(|c| c.name.starts_with(w.as_str())));
+                    .all(|w| culprits.iter().any(|c| w.matches(c, fault_node)));
                 if all_found {
                     Verdict::XFail
                 } else {
@@ -147,6 +153,9 @@ pub enum CheckKind {
     Slo,
     /// Revert and teardown.
     Cleanup,
+    /// After the revert, the cluster returned to steady state (else it is
+    /// replaced before the next scenario).
+    Recovery,
 }
 
 /// A check's status.
@@ -278,6 +287,15 @@ pub struct ScenarioResult {
 }
 
 impl ScenarioResult {
+    /// Whether the scenario left its cluster unhealthy after the revert, so
+    /// that the next scenario needs a new one.
+    pub fn left_cluster_unhealthy(&self) -> bool {
+        self.checks.iter().any(|c| {
+            c.kind == CheckKind::Recovery
+                && matches!(c.status, CheckStatus::Failed | CheckStatus::Error)
+        })
+    }
+
     /// Every culprit of every failed SLO, deduplicated by name.
     pub fn culprits(&self) -> Vec<Culprit> {
         let mut out: Vec<Culprit> = Vec::new();
@@ -331,23 +349,26 @@ mod tests {
         let multus = [culprit("kube-multus-ds-abcde")];
         let dns = [culprit("coredns-1")];
         assert_eq!(
-            Verdict::judge(&Outcome::Passed, &Expect::Pass, &[]),
+            Verdict::judge(&Outcome::Passed, &Expect::Pass, &[], None),
             Verdict::Pass
         );
-        assert_eq!(Verdict::judge(&fail, &Expect::Pass, &multus), Verdict::Fail);
-        assert_eq!(Verdict::judge(&fail, &xfail, &multus), Verdict::XFail);
         assert_eq!(
-            Verdict::judge(&fail, &xfail, &dns),
+            Verdict::judge(&fail, &Expect::Pass, &multus, None),
+            Verdict::Fail
+        );
+        assert_eq!(Verdict::judge(&fail, &xfail, &multus, None), Verdict::XFail);
+        assert_eq!(
+            Verdict::judge(&fail, &xfail, &dns, None),
             Verdict::Fail,
             "other culprit"
         );
         assert_eq!(
-            Verdict::judge(&Outcome::Passed, &xfail, &[]),
+            Verdict::judge(&Outcome::Passed, &xfail, &[], None),
             Verdict::XPass
         );
         let none = Outcome::FaultNoEffect { reason: "x".into() };
         assert_eq!(
-            Verdict::judge(&none, &xfail, &multus),
+            Verdict::judge(&none, &xfail, &multus, None),
             Verdict::Fail,
             "no effect never xfails"
         );
@@ -361,5 +382,92 @@ mod tests {
         ] {
             assert!(!v.trial_passes(), "{v}");
         }
+    }
+
+    #[test]
+    fn expected_culprits_can_name_the_state_and_the_faulted_node() {
+        use crate::suite::{CulpritMatch, ExpectedCulprit};
+        let fail = Outcome::SloFailed {
+            failed: vec!["x".into()],
+        };
+        let on_worker = |name: &str, node: &str, reason: &str| Culprit {
+            node: Some(node.into()),
+            reason: reason.into(),
+            ..culprit(name)
+        };
+        let multus_on_target = Expect::Fail {
+            reason: "multus-cni #1221".into(),
+            culprits: vec![ExpectedCulprit {
+                what: CulpritMatch::Pod {
+                    prefix: "kube-multus-ds".into(),
+                    on_fault_target: true,
+                },
+                reason: Some("Init:CrashLoopBackOff".into()),
+            }],
+        };
+        let stuck = [on_worker(
+            "kube-multus-ds-x",
+            "kind-worker",
+            "Init:CrashLoopBackOff",
+        )];
+        assert_eq!(
+            Verdict::judge(&fail, &multus_on_target, &stuck, Some("kind-worker")),
+            Verdict::XFail
+        );
+        assert_eq!(
+            Verdict::judge(&fail, &multus_on_target, &stuck, Some("kind-worker2")),
+            Verdict::Fail,
+            "the pod is stuck on another node than the faulted one"
+        );
+        let pulling = [on_worker(
+            "kube-multus-ds-x",
+            "kind-worker",
+            "ImagePullBackOff",
+        )];
+        assert_eq!(
+            Verdict::judge(&fail, &multus_on_target, &pulling, Some("kind-worker")),
+            Verdict::Fail,
+            "the same pod failing for another reason is another failure"
+        );
+
+        let node_down = Expect::Fail {
+            reason: "kube-ovn #4730".into(),
+            culprits: vec![ExpectedCulprit {
+                what: CulpritMatch::FaultTarget,
+                reason: Some("NotReady".into()),
+            }],
+        };
+        let node = |name: &str| Culprit {
+            kind: CulpritKind::Node,
+            namespace: None,
+            name: name.into(),
+            node: None,
+            reason: "NotReady".into(),
+            restarts: None,
+            recovered_after: None,
+        };
+        assert_eq!(
+            Verdict::judge(
+                &fail,
+                &node_down,
+                &[node("kind-worker")],
+                Some("kind-worker")
+            ),
+            Verdict::XFail
+        );
+        assert_eq!(
+            Verdict::judge(
+                &fail,
+                &node_down,
+                &[node("kind-worker2")],
+                Some("kind-worker")
+            ),
+            Verdict::Fail
+        );
+        assert_eq!(
+            Verdict::judge(&fail, &node_down, &[node("kind-worker")], None),
+            Verdict::Fail,
+            "no faulted node, nothing can be it"
+        );
     }
 }

@@ -27,11 +27,14 @@ pub struct ClusterPool {
     backend: Arc<dyn Backend>,
     slots: Mutex<BTreeMap<ClusterProfile, Arc<tokio::sync::Mutex<Slot>>>>,
     keep: bool,
+    /// Errors from tearing down retired clusters, reported with the final
+    /// teardown's.
+    retired_errors: Mutex<Vec<String>>,
 }
 
 /// A cluster lent to one scenario; others sharing it wait until this is dropped.
 pub struct Lease {
-    _guard: OwnedMutexGuard<Slot>,
+    guard: OwnedMutexGuard<Slot>,
     /// The cluster.
     pub cluster: Arc<dyn Cluster>,
 }
@@ -43,6 +46,7 @@ impl ClusterPool {
             backend,
             slots: Mutex::default(),
             keep,
+            retired_errors: Mutex::default(),
         }
     }
 
@@ -93,10 +97,32 @@ impl ClusterPool {
             .cluster
             .clone()
             .ok_or_else(|| BackendError::other("cluster pool", "no cluster after provisioning"))?;
-        Ok(Lease {
-            _guard: guard,
-            cluster,
-        })
+        Ok(Lease { guard, cluster })
+    }
+
+    /// Takes a cluster that a scenario left unhealthy out of use: it is torn
+    /// down now (kept, with how to delete it, under `CHAOS_KEEP_CLUSTER=1`)
+    /// and the next scenario on its profile gets a new one.
+    pub async fn retire(&self, lease: Lease) {
+        let Lease { mut guard, cluster } = lease;
+        guard.cluster = None;
+        if self.keep {
+            eprintln!(
+                "CHAOS_KEEP_CLUSTER=1: {}",
+                keep_message(&cluster, "unhealthy")
+            );
+            return;
+        }
+        tracing::info!(
+            "replacing cluster {}: a scenario left it unhealthy",
+            cluster.name()
+        );
+        if let Some(e) = teardown(&cluster).await {
+            self.retired_errors
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(e);
+        }
     }
 
     /// Tears down every cluster (unless kept); returns the errors.
@@ -115,18 +141,46 @@ impl ClusterPool {
                 continue;
             };
             if self.keep {
-                eprintln!(
-                    "CHAOS_KEEP_CLUSTER=1: kept cluster {name}; delete it with `kind delete cluster --name {name}` when done",
-                    name = cluster.name()
-                );
+                eprintln!("CHAOS_KEEP_CLUSTER=1: {}", keep_message(&cluster, "kept"));
                 continue;
             }
-            match tokio::time::timeout(TEARDOWN_TIMEOUT, cluster.teardown()).await {
-                Ok(Ok(())) => tracing::info!("deleted cluster {}", cluster.name()),
-                Ok(Err(e)) => errors.push(format!("tearing down {}: {e}", cluster.name())),
-                Err(_) => errors.push(format!("tearing down {} timed out", cluster.name())),
-            }
+            errors.extend(teardown(&cluster).await);
         }
+        errors.splice(
+            0..0,
+            std::mem::take(
+                &mut *self
+                    .retired_errors
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()),
+            ),
+        );
         errors
+    }
+}
+
+/// Tears one cluster down within [`TEARDOWN_TIMEOUT`]; the error, if any.
+async fn teardown(cluster: &Arc<dyn Cluster>) -> Option<String> {
+    match tokio::time::timeout(TEARDOWN_TIMEOUT, cluster.teardown()).await {
+        Ok(Ok(())) => {
+            tracing::info!("deleted cluster {}", cluster.name());
+            None
+        }
+        Ok(Err(e)) => Some(format!("tearing down {}: {e}", cluster.name())),
+        Err(_) => Some(format!("tearing down {} timed out", cluster.name())),
+    }
+}
+
+/// What to say about a cluster kept under `CHAOS_KEEP_CLUSTER=1`.
+fn keep_message(cluster: &Arc<dyn Cluster>, what: &str) -> String {
+    match cluster.delete_hint() {
+        Some(hint) => format!(
+            "{what} cluster {}; delete it with `{hint}` when done",
+            cluster.name()
+        ),
+        None => format!(
+            "{what} cluster {} lives only in this process and is gone when it exits",
+            cluster.name()
+        ),
     }
 }

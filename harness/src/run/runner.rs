@@ -32,19 +32,13 @@ pub fn main(args: Arguments, defaults: RunDefaults) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut suites = match suite::load(&config.suites) {
+    let suites = match load_suites(&config.suites, config.versions.as_deref()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
-    // A matrix cell (CHAOS_VERSIONS) overrides every suite's version set.
-    if let Some(v) = &config.versions {
-        for s in &mut suites {
-            s.cluster.versions.clone_from(v);
-        }
-    }
     let count: usize = suites.iter().map(|s| s.scenarios.len()).sum();
     if count == 0 {
         eprintln!("error: no scenarios found in {}", paths(&config));
@@ -63,6 +57,37 @@ pub fn main(args: Arguments, defaults: RunDefaults) -> ExitCode {
         }
     };
     run_with(&args, &config, &suites, backend)
+}
+
+/// Loads and validates the suites exactly as a run does (`cni-chaos
+/// validate` calls this too): every file's problems, then the kind configs
+/// and version sets they name against the workspace's `kind-configs/` and
+/// `versions.yaml`. `versions` (`CHAOS_VERSIONS`, a matrix cell) replaces
+/// every suite's version set and must name one that exists.
+pub fn load_suites(
+    paths: &[std::path::PathBuf],
+    versions: Option<&str>,
+) -> Result<Vec<Suite>, String> {
+    let mut suites = suite::load(paths).map_err(|e| e.to_string())?;
+    let known = backend::known_profiles(&backend::workspace_root())?;
+    suite::check_references(&suites, &known).map_err(|e| e.to_string())?;
+    if let Some(v) = versions {
+        if !known.version_sets.contains(v) {
+            return Err(format!(
+                "CHAOS_VERSIONS={v:?}: no such version set in versions.yaml; expected one of: {}",
+                known
+                    .version_sets
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        for s in &mut suites {
+            s.cluster.versions = v.to_string();
+        }
+    }
+    Ok(suites)
 }
 
 fn paths(config: &RunConfig) -> String {
@@ -146,23 +171,30 @@ impl Ctx {
         suite: &Suite,
         scenario: &Scenario,
     ) -> Vec<ScenarioResult> {
-        let lease = match self.pool.acquire(&suite.cluster, &self.cancel).await {
-            Ok(l) => l,
-            Err(e) => return vec![self.could_not_start(id, scenario, e.to_string())],
-        };
-        let engine = Engine {
-            cluster: lease.cluster.clone(),
-            events: self.events.clone(),
-            cancel: self.cancel.clone(),
-            seed: self.seed,
-            diagnostics_dir: self.diagnostics_dir.clone(),
-        };
         let mut results = Vec::new();
         for iteration in 1..=scenario.repeat {
             if self.cancel.is_cancelled() {
                 break;
             }
-            results.push(engine.run(id, scenario, iteration).await);
+            let lease = match self.pool.acquire(&suite.cluster, &self.cancel).await {
+                Ok(l) => l,
+                Err(e) => {
+                    results.push(self.could_not_start(id, scenario, e.to_string()));
+                    break;
+                }
+            };
+            let engine = Engine {
+                cluster: lease.cluster.clone(),
+                events: self.events.clone(),
+                cancel: self.cancel.clone(),
+                seed: self.seed,
+                diagnostics_dir: self.diagnostics_dir.clone(),
+            };
+            let result = engine.run(id, scenario, iteration).await;
+            if result.left_cluster_unhealthy() {
+                self.pool.retire(lease).await;
+            }
+            results.push(result);
         }
         results
     }
@@ -201,7 +233,7 @@ impl Ctx {
             node: None,
             evidence: None,
             expect: scenario.expect.clone(),
-            verdict: Verdict::judge(&outcome, &scenario.expect, &[]),
+            verdict: Verdict::judge(&outcome, &scenario.expect, &[], None),
             outcome,
             checks: vec![check],
             slos: Vec::new(),
@@ -232,6 +264,7 @@ pub fn run_with(
     // trial at a time, or one trial's CPU work could let another's clock
     // jump. Real backends get real time and two worker threads.
     let virtual_clock = backend.info().virtual_clock;
+    let seed = config.seed_for(virtual_clock);
     let built = if virtual_clock {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -263,7 +296,7 @@ pub fn run_with(
     let info = RunInfo {
         run_id: run_id(),
         backend: backend.info(),
-        seed: config.seed,
+        seed,
         started_at: jiff::Timestamp::now(),
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
     };
@@ -301,7 +334,7 @@ pub fn run_with(
         pool: ClusterPool::new(backend, config.keep_cluster),
         events: events.clone(),
         cancel: cancel.clone(),
-        seed: config.seed,
+        seed,
         diagnostics_dir,
     });
     let suites: Arc<Vec<Suite>> = Arc::new(suites.to_vec());

@@ -103,7 +103,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<Suite>, SuiteError> {
                 if let Some(first) = suites.iter().find(|s| s.name == suite.name) {
                     problems.push(Problem {
                         file: file.clone(),
-                        loc: Loc { line: 1, column: 1 },
+                        loc: suite.locs.name,
                         path: "name".into(),
                         value: Some(format!("{:?}", suite.name)),
                         rule: format!(
@@ -121,6 +121,59 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<Suite>, SuiteError> {
     }
     if problems.is_empty() {
         Ok(suites)
+    } else {
+        Err(SuiteError::Invalid { problems })
+    }
+}
+
+/// The kind configs and version sets a workspace offers suites to name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Known {
+    /// Names under `kind-configs/` (file stems).
+    pub kind_configs: std::collections::BTreeSet<String>,
+    /// Set names in `versions.yaml`.
+    pub version_sets: std::collections::BTreeSet<String>,
+}
+
+/// Reports every suite whose `cluster.kind-config` or `cluster.versions`
+/// names something `known` does not have, at that field.
+pub fn check_references(suites: &[Suite], known: &Known) -> Result<(), SuiteError> {
+    let mut problems = Vec::new();
+    for s in suites {
+        let refs = [
+            (
+                "cluster.kind-config",
+                &s.cluster.kind_config,
+                s.locs.kind_config,
+                &known.kind_configs,
+                "no such kind config under kind-configs/",
+            ),
+            (
+                "cluster.versions",
+                &s.cluster.versions,
+                s.locs.versions,
+                &known.version_sets,
+                "no such version set in versions.yaml",
+            ),
+        ];
+        for (path, name, loc, set, what) in refs {
+            if !set.contains(name) {
+                problems.push(Problem {
+                    file: s.file.clone(),
+                    // An unwritten field is the default: point at the suite.
+                    loc: loc.unwrap_or(s.locs.name),
+                    path: path.into(),
+                    value: Some(format!("{name:?}")),
+                    rule: format!(
+                        "{what}; expected one of: {}",
+                        set.iter().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                });
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
     } else {
         Err(SuiteError::Invalid { problems })
     }

@@ -9,8 +9,9 @@ pub mod yaml;
 
 pub use cni_chaos_twin::selector::{LabelSelector, Requirement};
 pub use error::{Problem, SuiteError};
-pub use load::{discover, load, load_file, parse_str};
+pub use load::{Known, check_references, discover, load, load_file, parse_str};
 pub use model::{
-    ClusterProfile, Expect, Remediation, RemediationStep, Scenario, ScenarioId, Suite,
+    ClusterProfile, CulpritMatch, Expect, ExpectedCulprit, Remediation, RemediationStep, Scenario,
+    ScenarioId, Suite, SuiteLocs,
 };
 pub use version::{Constraint, Version, VersionCondition};

@@ -26,6 +26,21 @@ pub struct Suite {
     pub cluster: ClusterProfile,
     /// The scenarios, in file order.
     pub scenarios: Vec<Scenario>,
+    /// Where some fields are in the file, for problems found after reading
+    /// (duplicate names, references to kind configs and version sets).
+    #[serde(skip)]
+    pub locs: SuiteLocs,
+}
+
+/// Where a suite's fields are, for problems found after reading it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SuiteLocs {
+    /// The `name` value.
+    pub name: Loc,
+    /// The `cluster.kind-config` value, when written.
+    pub kind_config: Option<Loc>,
+    /// The `cluster.versions` value, when written.
+    pub versions: Option<Loc>,
 }
 
 /// Which cluster a suite needs: a kind config and a set of pinned versions.
@@ -90,10 +105,108 @@ pub enum Expect {
     Fail {
         /// Why, with the upstream reference.
         reason: String,
-        /// Name prefixes of pods or nodes that must be among the culprits; empty
+        /// Culprits that must all be among the failed SLOs' culprits; empty
         /// accepts any failure.
-        culprits: Vec<String>,
+        culprits: Vec<ExpectedCulprit>,
     },
+}
+
+/// A culprit an expected failure must name. In a suite file either a name
+/// prefix (`kube-multus-ds`: a pod or node whose name starts with it) or a
+/// mapping: `{pod: kube-multus-ds, reason: Init:CrashLoopBackOff, node:
+/// fault-target}` (a pod, optionally on the faulted node, optionally in that
+/// state) or `{node: fault-target, reason: NotReady}` (the faulted node itself).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ExpectedCulprit {
+    /// What the culprit is.
+    pub what: CulpritMatch,
+    /// The culprit's reason must be exactly this (e.g. `Init:CrashLoopBackOff`,
+    /// `NotReady`); `None` accepts any.
+    pub reason: Option<String>,
+}
+
+/// Which culprit an [`ExpectedCulprit`] names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum CulpritMatch {
+    /// A pod or a node whose name starts with the prefix.
+    Prefix {
+        /// The name prefix.
+        prefix: String,
+    },
+    /// A pod whose name starts with the prefix, on the faulted node when
+    /// `on_fault_target`.
+    Pod {
+        /// The pod name prefix.
+        prefix: String,
+        /// Whether the pod must be on the faulted node.
+        on_fault_target: bool,
+    },
+    /// The faulted node itself.
+    FaultTarget,
+}
+
+impl ExpectedCulprit {
+    /// A bare name prefix.
+    pub fn prefix(prefix: impl Into<String>) -> Self {
+        ExpectedCulprit {
+            what: CulpritMatch::Prefix {
+                prefix: prefix.into(),
+            },
+            reason: None,
+        }
+    }
+
+    /// Whether `c` is this culprit; `fault_node` is the node the fault
+    /// acted on, if any.
+    pub fn matches(&self, c: &crate::slo::Culprit, fault_node: Option<&str>) -> bool {
+        use crate::slo::CulpritKind;
+        let what = match &self.what {
+            CulpritMatch::Prefix { prefix } => c.name.starts_with(prefix.as_str()),
+            CulpritMatch::Pod {
+                prefix,
+                on_fault_target,
+            } => {
+                c.kind == CulpritKind::Pod
+                    && c.name.starts_with(prefix.as_str())
+                    && (!on_fault_target
+                        || fault_node.is_some_and(|n| c.node.as_deref() == Some(n)))
+            }
+            CulpritMatch::FaultTarget => {
+                c.kind == CulpritKind::Node && fault_node.is_some_and(|n| c.name == n)
+            }
+        };
+        what && self.reason.as_ref().is_none_or(|r| c.reason == *r)
+    }
+}
+
+impl From<&str> for ExpectedCulprit {
+    fn from(prefix: &str) -> Self {
+        ExpectedCulprit::prefix(prefix)
+    }
+}
+
+impl std::fmt::Display for ExpectedCulprit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.what {
+            CulpritMatch::Prefix { prefix } => write!(f, "{prefix}")?,
+            CulpritMatch::Pod {
+                prefix,
+                on_fault_target,
+            } => {
+                write!(f, "pod {prefix}*")?;
+                if *on_fault_target {
+                    write!(f, " on the faulted node")?;
+                }
+            }
+            CulpritMatch::FaultTarget => write!(f, "the faulted node")?,
+        }
+        if let Some(r) = &self.reason {
+            write!(f, " ({r})")?;
+        }
+        Ok(())
+    }
 }
 
 /// A workaround applied after the fault has been left alone for `after`.

@@ -15,7 +15,10 @@ use crate::slo::{CrashLoopContainers, NodeScope, PodScope, ProbeKind, Slo};
 use crate::util::duration;
 
 use super::error::Problem;
-use super::model::{ClusterProfile, Expect, Remediation, RemediationStep, Scenario, Suite};
+use super::model::{
+    ClusterProfile, CulpritMatch, Expect, ExpectedCulprit, Remediation, RemediationStep, Scenario,
+    Suite, SuiteLocs,
+};
 use super::version::{Constraint, VersionCondition};
 use super::yaml::{Node, Value};
 use cni_chaos_twin::selector::LabelSelector;
@@ -456,23 +459,54 @@ pub(crate) fn suite(cx: &mut Cx<'_>, root: &Node) -> Option<Suite> {
     if !all_ok || !defaults_ok {
         return None;
     }
+    let cluster_node = m.get("cluster");
+    let locs = SuiteLocs {
+        name: m.get("name").map(|n| n.loc).unwrap_or_default(),
+        kind_config: cluster_node
+            .and_then(|c| map_value(c, "kind-config"))
+            .map(|n| n.loc),
+        versions: cluster_node
+            .and_then(|c| map_value(c, "versions"))
+            .map(|n| n.loc),
+    };
     Some(Suite {
         name: name?,
         description: description?,
         file: cx.file.to_path_buf(),
         cluster: cluster?,
         scenarios,
+        locs,
     })
 }
 
 fn cluster(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<ClusterProfile> {
     let m = cx.map(node, path, &["kind-config", "versions"])?;
     let kind_config = m.opt(cx, "kind-config", name);
-    let versions = m.opt(cx, "versions", name);
+    let versions = m.opt(cx, "versions", set_name);
     Some(ClusterProfile {
         kind_config: kind_config.ok()?.unwrap_or_else(|| "default".into()),
         versions: versions.ok()?.unwrap_or_else(|| "default".into()),
     })
+}
+
+/// A version set's name in `versions.yaml`: like [`name`], with dots
+/// (`kube-ovn-1.14-multus-4.2.1`).
+fn set_name(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<String> {
+    let s = string(cx, node, path)?;
+    let ok = s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if !ok {
+        cx.bad(
+            node,
+            path,
+            "a version set name must be 1 to 63 lowercase letters, digits, '-' or '.', starting and ending with a letter or digit",
+        );
+        return None;
+    }
+    Some(s)
 }
 
 /// Per-suite defaults a scenario inherits.
@@ -625,7 +659,7 @@ fn expect(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Expectation> {
         one_of(cx, n, p, &[("pass", true), ("fail", false)])
     })?;
     let reason = m.opt(cx, "reason", string);
-    let culprits = m.opt(cx, "culprits", |cx, n, p| list(cx, n, p, string));
+    let culprits = m.opt(cx, "culprits", |cx, n, p| list(cx, n, p, expected_culprit));
     let when = m.opt(cx, "when", version_condition);
     if pass {
         for key in ["reason", "culprits", "when"] {
@@ -658,6 +692,37 @@ fn expect(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Expectation> {
         },
         when.ok()?,
     ))
+}
+
+/// An expected culprit: a name prefix, `{pod: <prefix>, node: fault-target,
+/// reason: <reason>}` or `{node: fault-target, reason: <reason>}`.
+fn expected_culprit(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<ExpectedCulprit> {
+    if let Value::Str(_) = node.value {
+        return string(cx, node, path).map(ExpectedCulprit::prefix);
+    }
+    let m = cx.map(node, path, &["pod", "node", "reason"])?;
+    let pod = m.opt(cx, "pod", string);
+    let on = m.opt(cx, "node", |cx, n, p| {
+        one_of(cx, n, p, &[("fault-target", ())])
+    });
+    let reason = m.opt(cx, "reason", string);
+    let (pod, on, reason) = (pod.ok()?, on.ok()?, reason.ok()?);
+    let what = match (pod, on) {
+        (Some(prefix), on) => CulpritMatch::Pod {
+            prefix,
+            on_fault_target: on.is_some(),
+        },
+        (None, Some(())) => CulpritMatch::FaultTarget,
+        (None, None) => {
+            cx.at(
+                node,
+                path,
+                "an expected culprit names a pod (pod: <name prefix>) or the faulted node (node: fault-target)",
+            );
+            return None;
+        }
+    };
+    Some(ExpectedCulprit { what, reason })
 }
 
 /// `{multus: "<v4.2.3", kube-ovn: ">=v1.15"}`.

@@ -765,6 +765,10 @@ impl Cluster for KindCluster {
         &self.inner.name
     }
 
+    fn delete_hint(&self) -> Option<String> {
+        Some(format!("kind delete cluster --name {}", self.inner.name))
+    }
+
     fn kube_client(&self) -> Option<kube::Client> {
         self.inner.client.clone()
     }
