@@ -379,6 +379,7 @@ fn main() -> ExitCode {
                 cni_chaos::run::RunDefaults {
                     suites_dir: PathBuf::from("suites"),
                     report_dir: PathBuf::from("reports"),
+                    base: std::env::current_dir().unwrap_or_default(),
                 },
             )
         }

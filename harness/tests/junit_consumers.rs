@@ -108,6 +108,7 @@ fn result(scenario: &str, expect: Expect, verdict: Verdict, slo: SloVerdict) -> 
         iteration: 1,
         repeat: 1,
         cluster: Some("chaos-1".into()),
+        versions: Default::default(),
         fault: "pod-delete kube-multus-ds".into(),
         node: Some("kind-worker".into()),
         evidence: Some(Evidence::proven(

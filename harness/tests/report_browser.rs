@@ -5,10 +5,10 @@
 //! culprit highlights, with kube-multus-ds on the rebooted node in
 //! Init:CrashLoopBackOff next to Ready lanes of the other nodes.
 //!
-//! The runs are built by hand from realistic lanes (`report_fixtures`). Once
-//! the twin backend runs the incident suite end to end, switch
-//! [`failing_run`] and [`passing_run`] to real twin runs (the incident
-//! scenario with and without the Multus fix) and keep the assertions.
+//! Two tests: one renders real runs of the incident scenario on the twin
+//! backend (`cni-chaos run`, Multus v4.2.1 and v4.2.3), the other
+//! hand-built runs (`report_fixtures`) that also cover the kind report and
+//! a 150-lane page.
 //!
 //! Skips with `SKIPPED: chromium not installed` on stderr when
 //! `/usr/bin/chromium` is absent; fails instead under
@@ -23,20 +23,33 @@ use cni_chaos::exec::{Command, LocalRunner, Runner};
 use cni_chaos::report::{HTML_FILE, RunRecord, write_reports};
 use report_fixtures as fx;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
+/// Where a headless browser may be: `CHAOS_CHROMIUM`, Debian's Chromium,
+/// or the Google Chrome that GitHub's Ubuntu runners have.
+const BROWSERS: &[&str] = &["/usr/bin/chromium", "/usr/bin/google-chrome"];
 const TIMEOUT: Duration = Duration::from_secs(90);
 
-/// Whether Chromium is there; skips (or fails under
-/// `CHAOS_SYSTEM_TESTS=require`) when it is not.
-fn chromium_available() -> bool {
-    if Path::new(CHROMIUM).exists() {
-        return true;
+/// The browser, if there is one; skips (or fails under
+/// `CHAOS_SYSTEM_TESTS=require`) when there is not.
+fn browser() -> Option<String> {
+    let found = std::env::var("CHAOS_CHROMIUM")
+        .ok()
+        .filter(|p| Path::new(p).exists())
+        .or_else(|| {
+            BROWSERS
+                .iter()
+                .find(|p| Path::new(p).exists())
+                .map(|p| (*p).to_string())
+        });
+    if found.is_some() {
+        return found;
     }
     if std::env::var("CHAOS_SYSTEM_TESTS").as_deref() == Ok("require") {
-        panic!("chromium not installed ({CHROMIUM}) and CHAOS_SYSTEM_TESTS=require");
+        panic!(
+            "no headless browser ({BROWSERS:?} or CHAOS_CHROMIUM) and CHAOS_SYSTEM_TESTS=require"
+        );
     }
-    eprintln!("SKIPPED: chromium not installed ({CHROMIUM}; apt-get install chromium)");
-    false
+    eprintln!("SKIPPED: no headless browser ({BROWSERS:?}; apt-get install chromium)");
+    None
 }
 
 /// `target/report-screenshots/`.
@@ -67,9 +80,9 @@ fn passing_run() -> RunRecord {
     )
 }
 
-/// Chromium with the flags that keep it offline and quiet, its own profile.
-fn chromium(profile: &Path) -> Command {
-    Command::new(CHROMIUM)
+/// The browser with the flags that keep it offline and quiet, its own profile.
+fn chromium(browser: &str, profile: &Path) -> Command {
+    Command::new(browser)
         .args([
             "--headless",
             "--no-sandbox",
@@ -86,9 +99,9 @@ fn chromium(profile: &Path) -> Command {
         .timeout(TIMEOUT)
 }
 
-async fn screenshot(runner: &LocalRunner, page: &Path, png: &Path) {
+async fn screenshot(runner: &LocalRunner, browser: &str, page: &Path, png: &Path) {
     let profile = tempfile::tempdir().unwrap();
-    let cmd = chromium(profile.path())
+    let cmd = chromium(browser, profile.path())
         .arg(format!("--screenshot={}", png.display()))
         .arg("--window-size=1400,1000")
         .arg(format!("file://{}", page.display()));
@@ -106,9 +119,9 @@ async fn screenshot(runner: &LocalRunner, page: &Path, png: &Path) {
     eprintln!("screenshot: {}", png.display());
 }
 
-async fn dump_dom(runner: &LocalRunner, page: &Path) -> String {
+async fn dump_dom(runner: &LocalRunner, browser: &str, page: &Path) -> String {
     let profile = tempfile::tempdir().unwrap();
-    let cmd = chromium(profile.path())
+    let cmd = chromium(browser, profile.path())
         .arg("--dump-dom")
         .arg(format!("file://{}", page.display()));
     let out = runner
@@ -171,9 +184,9 @@ fn states(lane: &str) -> Vec<&str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_renders_the_failing_and_the_passing_run() {
-    if !chromium_available() {
+    let Some(browser) = browser() else {
         return;
-    }
+    };
     let out = screenshot_dir();
     let runner = LocalRunner::new();
 
@@ -181,8 +194,8 @@ async fn chromium_renders_the_failing_and_the_passing_run() {
     let root = out.join("reports");
     let dir = write_reports(&root, &failing_run()).unwrap();
     let page = dir.join(HTML_FILE);
-    screenshot(&runner, &page, &out.join("failing.png")).await;
-    let dom = dump_dom(&runner, &page).await;
+    screenshot(&runner, &browser, &page, &out.join("failing.png")).await;
+    let dom = dump_dom(&runner, &browser, &page).await;
     assert!(dom.contains("id=\"simulated-banner\""));
     let s = section(&dom, "incidents::worker-reboot-multus");
     assert!(
@@ -236,8 +249,8 @@ async fn chromium_renders_the_failing_and_the_passing_run() {
     // Passing run: no culprits, multus Ready again.
     let dir = write_reports(&root, &passing_run()).unwrap();
     let page = dir.join(HTML_FILE);
-    screenshot(&runner, &page, &out.join("passing.png")).await;
-    let dom = dump_dom(&runner, &page).await;
+    screenshot(&runner, &browser, &page, &out.join("passing.png")).await;
+    let dom = dump_dom(&runner, &browser, &page).await;
     let s = section(&dom, "incidents::worker-reboot-multus-fixed");
     assert!(opening_tag(s).contains("verdict-pass"));
     assert!(!s.contains(" culprit\""), "no culprit lanes");
@@ -251,8 +264,8 @@ async fn chromium_renders_the_failing_and_the_passing_run() {
     big.lanes.extend(fx::many_app_lanes(150));
     let dir = write_reports(&root, &fx::record("browser-many-lanes", false, vec![big])).unwrap();
     let page = dir.join(HTML_FILE);
-    screenshot(&runner, &page, &out.join("many-lanes.png")).await;
-    let dom = dump_dom(&runner, &page).await;
+    screenshot(&runner, &browser, &page, &out.join("many-lanes.png")).await;
+    let dom = dump_dom(&runner, &browser, &page).await;
     let s = section(&dom, "incidents::worker-reboot-multus");
     assert_eq!(
         s.matches("data-lane=\"").count(),
@@ -262,5 +275,143 @@ async fn chromium_renders_the_failing_and_the_passing_run() {
         !dom.contains("id=\"simulated-banner\""),
         "kind is not simulated"
     );
+    eprintln!("screenshots in {}", out.display());
+}
+
+/// Runs the incident scenario on the twin with `cell` through the runner
+/// binary; the report folder.
+async fn twin_incident(runner: &LocalRunner, cell: &str, reports: &Path) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cmd = Command::new(env!("CARGO_BIN_EXE_cni-chaos"))
+        .args(["run", "--exact", "incident::worker-reboot-multus"])
+        .env("CHAOS_BACKEND", "twin")
+        .env(
+            "CHAOS_SUITES",
+            root.join("suites/incident.yaml").display().to_string(),
+        )
+        .env("CHAOS_VERSIONS", cell)
+        .env("CHAOS_REPORT_DIR", reports.display().to_string())
+        .env("CHAOS_SEED", "1")
+        .timeout(TIMEOUT);
+    let out = runner
+        .run(&cmd)
+        .await
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(out.status.success(), "{cmd}:\n{}", out.stderr_str());
+    std::fs::canonicalize(reports.join("latest")).unwrap()
+}
+
+/// The `data-lane` keys of the pods named `prefix*` in a section, with the
+/// lane's opening tag.
+fn pod_lanes<'a>(section: &'a str, prefix: &str) -> Vec<(&'a str, &'a str)> {
+    let marker = format!("data-lane=\"kube-system/{prefix}");
+    section
+        .match_indices(&marker)
+        .map(|(i, _)| {
+            let key_start = i + "data-lane=\"".len();
+            let key = &section[key_start..key_start + section[key_start..].find('"').unwrap()];
+            (key, lane(section, key))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_renders_the_twin_incident_with_and_without_the_fix() {
+    let Some(browser) = browser() else {
+        return;
+    };
+    let out = screenshot_dir();
+    let runner = LocalRunner::new();
+    let reports = tempfile::tempdir().unwrap();
+    let scenario = "incident::worker-reboot-multus";
+
+    // Multus v4.2.1: the rebooted worker's kube-multus-ds is stuck.
+    let dir = twin_incident(&runner, "kube-ovn-1.14-multus-4.2.1", reports.path()).await;
+    let page = dir.join(HTML_FILE);
+    screenshot(
+        &runner,
+        &browser,
+        &page,
+        &out.join("twin-incident-multus-4.2.1.png"),
+    )
+    .await;
+    let dom = dump_dom(&runner, &browser, &page).await;
+    assert!(dom.contains("id=\"simulated-banner\""));
+    let s = section(&dom, scenario);
+    assert!(
+        opening_tag(s).contains("verdict-xfail"),
+        "{}",
+        opening_tag(s)
+    );
+    assert_eq!(s.matches("class=\"fault-line\"").count(), 1);
+    assert!(
+        s.matches("class=\"budget-line").count() >= 1 && s.contains("data-budget-ms=\"180000\""),
+        "the 3 min budgets are drawn"
+    );
+    let rebooted = "chaos-twin-worker";
+    assert!(opening_tag(lane(s, rebooted)).contains("fault-target"));
+    let multus = pod_lanes(s, "kube-multus-ds-");
+    assert_eq!(multus.len(), 3, "one Multus pod per node: {multus:?}");
+    let (stuck, healthy): (Vec<_>, Vec<_>) = multus
+        .iter()
+        .partition(|(_, l)| opening_tag(l).contains(&format!("data-node=\"{rebooted}\"")));
+    assert_eq!(stuck.len(), 1, "{multus:?}");
+    let (key, l) = stuck[0];
+    assert!(
+        opening_tag(l).contains("culprit"),
+        "culprit highlighted: {key}"
+    );
+    // The lane starts a minute before the fault (the new cluster coming
+    // up may show there): Ready before the reboot, stuck at the end, with
+    // the growing back-off in between.
+    let st = states(l);
+    let ready = st
+        .iter()
+        .position(|s| *s == "Ready")
+        .expect("Ready before the fault");
+    let first_loop = st
+        .iter()
+        .position(|s| *s == "Init:CrashLoopBackOff")
+        .expect("Init:CrashLoopBackOff");
+    assert!(ready < first_loop, "{key}: {st:?}");
+    assert_eq!(st.last(), Some(&"Init:CrashLoopBackOff"), "{key}: {st:?}");
+    assert!(
+        st.iter().filter(|s| **s == "Init:CrashLoopBackOff").count() >= 3,
+        "{key}: {st:?}"
+    );
+    for (key, l) in healthy {
+        assert!(!opening_tag(l).contains("culprit"), "{key}");
+        let st = states(l);
+        assert_eq!(st.last(), Some(&"Ready"), "{key} on a healthy node: {st:?}");
+        assert!(!st.iter().any(|s| s.contains("CrashLoop")), "{key}: {st:?}");
+    }
+    for node in ["chaos-twin-control-plane", "chaos-twin-worker2"] {
+        assert_eq!(states(lane(s, node)).last(), Some(&"Ready"), "{node}");
+        assert!(!opening_tag(lane(s, node)).contains("culprit"), "{node}");
+    }
+
+    // Multus v4.2.3: the same reboot, recovered, nothing highlighted.
+    let dir = twin_incident(&runner, "kube-ovn-1.15-multus-4.2.3", reports.path()).await;
+    let page = dir.join(HTML_FILE);
+    screenshot(
+        &runner,
+        &browser,
+        &page,
+        &out.join("twin-incident-multus-4.2.3.png"),
+    )
+    .await;
+    let dom = dump_dom(&runner, &browser, &page).await;
+    let s = section(&dom, scenario);
+    assert!(
+        opening_tag(s).contains("verdict-pass"),
+        "{}",
+        opening_tag(s)
+    );
+    assert!(!s.contains(" culprit\""), "no culprit lanes");
+    for (key, l) in pod_lanes(s, "kube-multus-ds-") {
+        let st = states(l);
+        assert_eq!(st.last(), Some(&"Ready"), "{key}: {st:?}");
+        assert!(!st.contains(&"Init:CrashLoopBackOff"), "{key}: {st:?}");
+    }
     eprintln!("screenshots in {}", out.display());
 }

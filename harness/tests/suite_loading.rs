@@ -30,7 +30,7 @@ fn a_suite_naming_a_missing_kind_config_or_version_set_is_refused_where_it_says_
         "name: refs\ndescription: d\ncluster:\n  kind-config: single-node\n  versions: kube-ovn-9.9-multus-9.9.9\nscenarios:\n  - name: a\n    fault: {kind: node-reboot, target: {role: worker}, mode: hard}\n    slos: [{kind: node-ip-stable}]\n",
     )
     .unwrap();
-    let err = cni_chaos::run::load_suites(&[file.clone()], None).unwrap_err();
+    let err = cni_chaos::run::load_suites(std::slice::from_ref(&file), None).unwrap_err();
     let shown = file.display().to_string();
     assert!(
         err.contains(&format!(

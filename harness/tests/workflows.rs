@@ -75,15 +75,18 @@ fn every_action_is_pinned_to_a_release_tag_or_sha() {
             let (_, reference) = u
                 .split_once('@')
                 .unwrap_or_else(|| panic!("{}: {u} is not pinned", f.display()));
-            let tag = reference.starts_with('v')
-                && reference[1..]
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_digit());
+            // A full release tag (vX.Y.Z), not a major tag that moves.
+            let tag = reference.strip_prefix('v').is_some_and(|v| {
+                let parts: Vec<&str> = v.split('.').collect();
+                parts.len() == 3
+                    && parts
+                        .iter()
+                        .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+            });
             let sha = reference.len() == 40 && reference.chars().all(|c| c.is_ascii_hexdigit());
             assert!(
                 tag || sha,
-                "{}: {u} must be pinned to a release tag (vN...) or a commit SHA",
+                "{}: {u} must be pinned to a full release tag (vX.Y.Z) or a commit SHA",
                 f.display()
             );
         }
@@ -131,8 +134,15 @@ fn nightly_is_the_workflow_issue_7_asks_for() {
     }
     let ci = std::fs::read_to_string(path.with_file_name("ci.yml")).unwrap();
     assert!(
-        ci.contains("CHAOS_BACKEND: twin") && ci.contains("--test chaos"),
-        "ci.yml must run the catalogue on the twin"
+        ci.contains("CHAOS_BACKEND=twin")
+            && ci.contains("--test chaos")
+            && ci.contains("versions.yaml"),
+        "ci.yml must run the catalogue on the twin for every cell"
+    );
+    assert!(ci.contains("bash .ci/run"), "ci.yml runs what CI runs");
+    assert!(
+        ci.contains("target/report-screenshots/"),
+        "ci.yml uploads the screenshots"
     );
 }
 

@@ -43,6 +43,9 @@ pub struct TwinBackend {
     reason: String,
     /// Clusters provisioned so far (a replaced cluster gets the next name).
     provisioned: Arc<std::sync::atomic::AtomicU32>,
+    /// Probability that a restarted node comes back with a new InternalIP
+    /// (Docker may do that to kind nodes, kind #2045). Default 0.
+    ip_reassign_probability: f64,
 }
 
 impl TwinBackend {
@@ -53,7 +56,15 @@ impl TwinBackend {
             seed,
             reason: reason.into(),
             provisioned: Arc::default(),
+            ip_reassign_probability: 0.0,
         }
+    }
+
+    /// Restarted nodes come back with a new InternalIP with probability `p`.
+    #[must_use]
+    pub fn with_ip_reassign_probability(mut self, p: f64) -> Self {
+        self.ip_reassign_probability = p.clamp(0.0, 1.0);
+        self
     }
 }
 
@@ -108,6 +119,7 @@ impl Backend for TwinBackend {
         });
         let mut cfg = ModelConfig::new(&name, vp.clone());
         cfg.seed = seed;
+        cfg.ip_reassign_probability = self.ip_reassign_probability;
         let model = Model::attach(&twin, cfg);
         // What the probes need: their namespace and the attachment the
         // multus-secondary probe asks for (see `observe::probe`).

@@ -73,7 +73,13 @@ fn pods_at<'a>(tl: &'a Timeline, scope: &PodScope, t: Duration) -> Vec<(ObjRef, 
 fn ready_since(tl: &Timeline, obj: &ObjRef, reference: Duration, deadline: Duration) -> Duration {
     let mut since = reference;
     let mut ready = false;
-    for tr in tl.history(obj).take_while(|t| t.at <= deadline) {
+    // Only the pod's own states count: Events and probe results about it
+    // share its history but say nothing about whether it serves.
+    for tr in tl
+        .history(obj)
+        .take_while(|t| t.at <= deadline)
+        .filter(|t| matches!(t.change, Change::Pod(_) | Change::PodGone))
+    {
         let now = matches!(&tr.change, Change::Pod(s) if s.serving());
         if now && !ready {
             since = tr.at.max(reference);
@@ -223,23 +229,32 @@ fn no_crashloop(
         let mut own = 0u64;
         let mut last: Option<&PodState> = None;
         let mut first_reason = None;
+        // One entry per episode: from entering a crash loop until the pod
+        // is Ready again or gone. The kubelet's retries inside one episode
+        // (back-off, run, fail, back-off) are the same crash loop.
         for tr in tl
             .history(&obj)
             .filter(|t| t.at > w.fault_at && t.at <= w.end)
         {
-            let Change::Pod(s) = &tr.change else {
-                looping = false;
-                continue;
+            let s = match &tr.change {
+                Change::Pod(s) => s,
+                Change::PodGone => {
+                    looping = false;
+                    continue;
+                }
+                // Events and probe results are not the pod's state.
+                _ => continue,
             };
             if !in_scope(&obj, s, scope) {
                 continue;
             }
-            let now = counts(s, which);
-            if now && !looping {
+            if counts(s, which) && !looping {
                 own += 1;
                 first_reason.get_or_insert_with(|| s.status.clone());
+                looping = true;
+            } else if s.serving() {
+                looping = false;
             }
-            looping = now;
             last = Some(s);
         }
         if own > 0 {
@@ -301,7 +316,11 @@ fn max_restarts(tl: &Timeline, w: &Window, scope: &PodScope, max: u32) -> Judged
         let n = p.restarts.saturating_sub(base);
         worst = worst.max(n);
         if n > max {
-            culprits.push(pod_culprit(&obj, Some(p), p.status.clone(), Some(n), None));
+            // The worst state it showed, not the one it happened to be in
+            // when the count peaked (a retry shows `Init:0/1`).
+            let reason =
+                worst_status(tl, &obj, w.fault_at, w.end).unwrap_or_else(|| p.status.clone());
+            culprits.push(pod_culprit(&obj, Some(p), reason, Some(n), None));
         }
     }
     let measured = Some(Measured::Count(u64::from(worst)));
@@ -357,7 +376,11 @@ fn node_ready(tl: &Timeline, w: &Window, scope: NodeScope, budget: Duration) -> 
             Some(s) if s.ready == Some(true) => {
                 let mut since = w.reference;
                 let mut was = false;
-                for tr in tl.history(obj).take_while(|t| t.at <= deadline) {
+                for tr in tl
+                    .history(obj)
+                    .take_while(|t| t.at <= deadline)
+                    .filter(|t| matches!(t.change, Change::Node(_) | Change::NodeGone))
+                {
                     let now = ready(&tr.change);
                     if now && !was {
                         since = tr.at.max(w.reference);
@@ -721,6 +744,91 @@ mod tests {
             evaluate(&main, &f.tl, &window(10, 200)).status,
             SloStatus::Pass
         );
+    }
+
+    /// The kubelet's rhythm inside one crash loop: back-off, a run of the
+    /// init container (`Init:0/1`), failure, back-off again; with BackOff
+    /// Events between.
+    fn looping_with_retries() -> Feed {
+        let mut f = incident();
+        let event = |f: &mut Feed, secs: u64| {
+            let at = f.at(secs);
+            f.tl.event(
+                ObjRef::pod("kube-system", "kube-multus-ds-x"),
+                "Warning",
+                "BackOff",
+                "Back-off restarting failed container",
+                at,
+            );
+        };
+        event(&mut f, 55);
+        f.pod(80, pod("kube-multus-ds-x", "multus", false, false, 2));
+        event(&mut f, 85);
+        f.pod(90, pod("kube-multus-ds-x", "multus", false, true, 3))
+            .pod(130, pod("kube-multus-ds-x", "multus", false, false, 3))
+            .pod(131, pod("kube-multus-ds-x", "multus", false, true, 4));
+        f
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_crash_loop_is_one_episode_until_the_pod_is_ready_whatever_happens_between() {
+        let mut f = looping_with_retries();
+        let init = |allowance| Slo::NoCrashLoop {
+            scope: kube_system(),
+            containers: CrashLoopContainers::Init,
+            allowance,
+        };
+        let v = evaluate(&init(0), &f.tl, &window(10, 200));
+        assert_eq!(
+            v.measured,
+            Some(Measured::Count(1)),
+            "retries and BackOff events inside one loop are one episode"
+        );
+        assert_eq!(v.culprits[0].reason, "Init:CrashLoopBackOff");
+        // Ready, then a new loop: a second episode.
+        f.pod(150, pod("kube-multus-ds-x", "multus", true, false, 4))
+            .pod(170, pod("kube-multus-ds-x", "multus", false, true, 5));
+        let v = evaluate(&init(1), &f.tl, &window(10, 200));
+        assert_eq!(v.measured, Some(Measured::Count(2)));
+        assert_eq!(v.status, SloStatus::Fail);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn events_about_a_pod_do_not_move_its_recovery() {
+        let mut f = Feed::new();
+        f.pod(0, pod("coredns-a", "coredns", true, false, 0))
+            .pod(12, pod("coredns-a", "coredns", false, false, 0))
+            .pod(30, pod("coredns-a", "coredns", true, false, 0));
+        let at = f.at(40);
+        f.tl.event(
+            ObjRef::pod("kube-system", "coredns-a"),
+            "Normal",
+            "Pulled",
+            "already present",
+            at,
+        );
+        f.pod(50, pod("coredns-a", "coredns", true, false, 0));
+        let v = evaluate(&ready_within(120), &f.tl, &window(10, 200));
+        assert_eq!(
+            v.measured,
+            Some(Measured::Millis(20_000)),
+            "Ready at 30 s; the event at 40 s is not an outage"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn max_restarts_names_the_worst_state_not_the_retry_in_progress() {
+        let mut f = looping_with_retries();
+        // The count peaks while the next retry runs.
+        f.pod(160, pod("kube-multus-ds-x", "multus", false, false, 5));
+        let slo = Slo::MaxRestarts {
+            scope: kube_system(),
+            max: 2,
+        };
+        let v = evaluate(&slo, &f.tl, &window(10, 200));
+        assert_eq!(v.status, SloStatus::Fail);
+        assert_eq!(v.culprits[0].restarts, Some(5));
+        assert_eq!(v.culprits[0].reason, "Init:CrashLoopBackOff");
     }
 
     #[tokio::test(start_paused = true)]

@@ -121,6 +121,7 @@ fn base(scenario: &str, expect: Expect) -> ScenarioResult {
         iteration: 1,
         repeat: 1,
         cluster: Some("chaos-1".into()),
+        versions: Default::default(),
         fault: "ovs-kill ovs-vswitchd SIGKILL".into(),
         node: Some("kind-worker".into()),
         evidence: Some(Evidence::proven(

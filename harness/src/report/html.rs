@@ -357,7 +357,7 @@ fn scenario(out: &mut String, record: &RunRecord, i: usize, r: &ScenarioResult) 
         let mut s = reason.clone();
         if !culprits.is_empty() {
             s.push_str(&format!(
-                " (culprits starting with {})",
+                " (expected culprits: {})",
                 culprits
                     .iter()
                     .map(ToString::to_string)

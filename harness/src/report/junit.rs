@@ -300,6 +300,13 @@ fn properties(record: &RunRecord, r: &ScenarioResult) -> Vec<Property> {
     if let Some(cluster) = &r.cluster {
         props.push(Property::new("cluster", cluster.as_str()));
     }
+    // The cluster's own versions win over the backend's: in a matrix run
+    // they say which cell this result is about.
+    for (k, v) in &r.versions {
+        let name = format!("version.{k}");
+        props.retain(|p| p.name.as_str() != name);
+        props.push(Property::new(name, v.as_str()));
+    }
     props.push(Property::new("fault", r.fault.as_str()));
     if let Some(node) = &r.node {
         props.push(Property::new("node", node.as_str()));

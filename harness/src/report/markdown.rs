@@ -265,7 +265,7 @@ fn details(out: &mut String, r: &ScenarioResult) {
         if !culprits.is_empty() {
             let _ = write!(
                 out,
-                " (culprits starting with {})",
+                " (expected culprits: {})",
                 html(
                     &culprits
                         .iter()

@@ -11,6 +11,23 @@ pub struct RunDefaults {
     pub suites_dir: PathBuf,
     /// The report root (`reports/` of the workspace).
     pub report_dir: PathBuf,
+    /// What relative paths in `CHAOS_SUITES`, `CHAOS_REPORT_DIR` and
+    /// `CHAOS_BASELINE` are relative to: the workspace root under `cargo
+    /// test` (which runs the binary in `harness/`), the current directory
+    /// for the `cni-chaos` binary.
+    pub base: PathBuf,
+}
+
+impl RunDefaults {
+    /// `path` as given when absolute, else under [`RunDefaults::base`].
+    pub fn resolve(&self, path: impl Into<PathBuf>) -> PathBuf {
+        let path = path.into();
+        if path.is_absolute() {
+            path
+        } else {
+            self.base.join(path)
+        }
+    }
 }
 
 /// Options of one run.
@@ -25,6 +42,9 @@ pub struct RunConfig {
     pub report_dir: PathBuf,
     /// `CHAOS_KEEP_CLUSTER=1`: keep clusters after the run (prints how to delete them).
     pub keep_cluster: bool,
+    /// What relative paths in the variables are relative to (see
+    /// [`RunDefaults::base`]).
+    pub base: PathBuf,
     /// `CHAOS_SEED`: seed for random node picks and the twin. Unset: the
     /// runner picks one for the backend (see [`RunConfig::seed_for`]).
     pub seed: Option<u64>,
@@ -73,14 +93,14 @@ impl RunConfig {
                     if looks_like_name {
                         defaults.suites_dir.join(format!("{s}.yaml"))
                     } else {
-                        PathBuf::from(s)
+                        defaults.resolve(s)
                     }
                 })
                 .collect(),
         };
         let report_dir = get("CHAOS_REPORT_DIR")
             .filter(|v| !v.trim().is_empty())
-            .map_or_else(|| defaults.report_dir.clone(), PathBuf::from);
+            .map_or_else(|| defaults.report_dir.clone(), |v| defaults.resolve(v));
         let keep_cluster = match get("CHAOS_KEEP_CLUSTER").as_deref().map(str::trim) {
             None | Some("" | "0" | "false" | "no") => false,
             Some("1" | "true" | "yes") => true,
@@ -121,6 +141,7 @@ impl RunConfig {
             }
         };
         Ok(RunConfig {
+            base: defaults.base.clone(),
             backend,
             suites,
             report_dir,
@@ -161,6 +182,7 @@ mod tests {
         RunDefaults {
             suites_dir: "/w/suites".into(),
             report_dir: "/w/reports".into(),
+            base: "/w".into(),
         }
     }
 
@@ -194,10 +216,23 @@ mod tests {
             c.suites,
             vec![
                 PathBuf::from("/w/suites/smoke.yaml"),
-                PathBuf::from("./x/y.yaml"),
+                PathBuf::from("/w/./x/y.yaml"),
                 PathBuf::from("/w/suites/incident.yaml")
             ]
         );
+    }
+
+    #[test]
+    fn relative_paths_are_relative_to_the_base_not_to_where_cargo_runs_us() {
+        let c = cfg(&[
+            ("CHAOS_REPORT_DIR", "out/reports"),
+            ("CHAOS_SUITES", "/abs/s.yaml"),
+        ])
+        .unwrap();
+        assert_eq!(c.report_dir, PathBuf::from("/w/out/reports"));
+        assert_eq!(c.suites, vec![PathBuf::from("/abs/s.yaml")]);
+        let c = cfg(&[("CHAOS_REPORT_DIR", "/tmp/r")]).unwrap();
+        assert_eq!(c.report_dir, PathBuf::from("/tmp/r"));
     }
 
     #[test]

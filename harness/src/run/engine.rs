@@ -568,6 +568,7 @@ impl Engine {
             iteration,
             repeat: scenario.repeat,
             cluster: Some(self.cluster.name().to_string()),
+            versions: self.cluster.versions(),
             fault: scenario.fault.to_string(),
             node: s.node.map(|n| n.name),
             evidence: s.evidence,

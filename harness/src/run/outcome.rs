@@ -254,6 +254,10 @@ pub struct ScenarioResult {
     pub repeat: u32,
     /// The cluster it ran on.
     pub cluster: Option<String>,
+    /// The component versions of that cluster (`kubernetes`, `kube-ovn`,
+    /// `multus`): in a matrix run, what this result is about.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub versions: std::collections::BTreeMap<String, String>,
     /// The fault, described.
     pub fault: String,
     /// The node the fault acted on.

@@ -229,6 +229,7 @@ impl Ctx {
             iteration: 1,
             repeat: scenario.repeat,
             cluster: None,
+            versions: Default::default(),
             fault: scenario.fault.to_string(),
             node: None,
             evidence: None,
@@ -302,7 +303,7 @@ pub fn run_with(
     };
     // CHAOS_BASELINE and CHAOS_TREND_THRESHOLD (see the README).
     let trend = match TrendOptions::from_env() {
-        Ok(t) => t,
+        Ok(t) => t.relative_to(&config.base),
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);

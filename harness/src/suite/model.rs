@@ -190,7 +190,7 @@ impl From<&str> for ExpectedCulprit {
 impl std::fmt::Display for ExpectedCulprit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.what {
-            CulpritMatch::Prefix { prefix } => write!(f, "{prefix}")?,
+            CulpritMatch::Prefix { prefix } => write!(f, "{prefix}*")?,
             CulpritMatch::Pod {
                 prefix,
                 on_fault_target,

@@ -344,6 +344,7 @@ pub fn scenario(
         iteration: 1,
         repeat: 1,
         cluster: Some("cni-chaos-default".into()),
+        versions: Default::default(),
         fault: "node-reboot graceful".into(),
         node: Some(REBOOTED.into()),
         evidence: Some(Evidence::proven(

@@ -1,0 +1,103 @@
+//! The committed catalogue (`suites/`), run as users run it on a machine
+//! without kind (`cni-chaos run` = `cargo test --test chaos`, twin backend),
+//! on every cell of `versions.yaml`: every trial passes, the expected
+//! failures are exactly the known upstream bugs of that cell, and nothing is
+//! "not run" (a scenario that breaks its cluster gets it replaced).
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The cells of versions.yaml.
+fn cells() -> Vec<String> {
+    let known = cni_chaos::backend::known_profiles(&root()).unwrap();
+    known.version_sets.into_iter().collect()
+}
+
+/// Scenarios that reproduce multus-cni #1221 where Multus is racy.
+const MULTUS_1221: &[&str] = &[
+    "incident::worker-reboot-multus",
+    "nightly::control-plane-graceful-reboot",
+    "nightly::control-plane-hard-reboot",
+    "nightly::leftover-multus-config-busy-shim",
+    "nightly::worker-graceful-reboot",
+    "nightly::worker-hard-reboot",
+    "remediation::delete-ovs-ovn",
+    "smoke::worker-reboot",
+];
+/// Kube-OVN rewrites a removed conflist only when kube-ovn-cni restarts, on
+/// every version.
+const KUBE_OVN_4730: &str = "nightly::kube-ovn-conflist-removed";
+
+#[test]
+fn the_catalogue_is_green_on_every_cell_with_exactly_the_known_bugs_as_xfail() {
+    let cells = cells();
+    assert!(cells.len() >= 4, "{cells:?}");
+    for cell in cells {
+        let reports = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cni-chaos"))
+            .arg("run")
+            .env("CHAOS_BACKEND", "twin")
+            .env("CHAOS_SUITES", root().join("suites"))
+            .env("CHAOS_VERSIONS", &cell)
+            .env("CHAOS_REPORT_DIR", reports.path())
+            .env_remove("CHAOS_SEED")
+            .env_remove("CHAOS_BASELINE")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{cell}:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: Value = serde_json::from_str(
+            &std::fs::read_to_string(reports.path().join("latest/results.json")).unwrap(),
+        )
+        .unwrap();
+        let results = json["results"].as_array().unwrap();
+        assert_eq!(results.len(), 21, "{cell}: one result per scenario");
+        let racy = results.iter().any(|r| {
+            r["versions"]["multus"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("v4.1.") || v == "v4.2.1")
+        });
+        let mut want: BTreeSet<&str> = BTreeSet::from([KUBE_OVN_4730]);
+        if racy {
+            want.extend(MULTUS_1221);
+        }
+        let mut xfail = BTreeSet::new();
+        for r in results {
+            let name = format!(
+                "{}::{}",
+                r["id"]["suite"].as_str().unwrap(),
+                r["id"]["scenario"].as_str().unwrap()
+            );
+            let verdict = r["verdict"].as_str().unwrap();
+            match verdict {
+                "xfail" => {
+                    xfail.insert(name);
+                }
+                "pass" => {}
+                other => panic!("{cell}: {name} is {other}: {}", r["outcome"]),
+            }
+        }
+        let xfail: BTreeSet<&str> = xfail.iter().map(String::as_str).collect();
+        assert_eq!(xfail, want, "{cell}: the expected failures");
+        // Each scenario ran on a cluster of this cell.
+        for r in results {
+            assert!(
+                r["cluster"]
+                    .as_str()
+                    .is_some_and(|c| c.starts_with("chaos-twin"))
+            );
+        }
+    }
+}
