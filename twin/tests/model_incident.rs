@@ -39,11 +39,13 @@ fn backoff_secs(pod: &serde_json::Value) -> Option<u64> {
     let msg = pod
         .pointer("/status/initContainerStatuses/0/state/waiting/message")?
         .as_str()?;
-    msg.strip_prefix("back-off ")?
-        .split('s')
-        .next()?
-        .parse()
-        .ok()
+    // A Go duration: `40s`, `2m40s`, `5m0s`.
+    let d = msg.strip_prefix("back-off ")?.split(' ').next()?;
+    let (m, s) = match d.split_once('m') {
+        Some((m, s)) => (m.parse::<u64>().ok()?, s),
+        None => (0, d),
+    };
+    Some(m * 60 + s.strip_suffix('s')?.parse::<u64>().ok()?)
 }
 
 async fn delete(client: &kube::Client, name: &str) {

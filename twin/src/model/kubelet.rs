@@ -582,8 +582,8 @@ impl World {
             c.last = Some(term);
             if wait > 0 {
                 let msg = format!(
-                    "back-off {}s restarting failed container={name} pod={pod_ref}",
-                    wait / 1000
+                    "back-off {} restarting failed container={name} pod={pod_ref}",
+                    go_duration(wait)
                 );
                 c.state = CState::Waiting {
                     reason: "CrashLoopBackOff".into(),
@@ -872,5 +872,32 @@ fn comm(program: &super::spec::Program, name: &str) -> String {
         Program::InstallMultus(_) => "cp".into(),
         Program::InstallCni => "install-cni.sh".into(),
         _ => name.chars().take(15).collect(),
+    }
+}
+
+/// Whole seconds the way Go's `time.Duration.String` prints them, as the
+/// kubelet's back-off message does: `10s`, `2m40s`, `5m0s`, `1h0m0s`.
+pub fn go_duration(ms: Ms) -> String {
+    let secs = ms / 1000;
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    if h > 0 {
+        format!("{h}h{m}m{s}s")
+    } else if m > 0 {
+        format!("{m}m{s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::go_duration;
+
+    #[test]
+    fn back_off_durations_print_like_go() {
+        assert_eq!(go_duration(10_000), "10s");
+        assert_eq!(go_duration(160_000), "2m40s");
+        assert_eq!(go_duration(300_000), "5m0s");
+        assert_eq!(go_duration(3_600_000), "1h0m0s");
     }
 }

@@ -39,7 +39,7 @@ pub use node::{
     CNI_BIN, CNI_DIR, CNI_SERVER_SOCK, File, MULTUS_CONF, MULTUS_SOCK, OVSDB_SOCK, SHIM,
 };
 pub use ops::{NodeInfo, ProcessInfo, Signal};
-pub use profile::{ShimInstall, VersionProfile, shim_install_for};
+pub use profile::{ConflistInstall, ShimInstall, VersionProfile, shim_install_for};
 pub use programs::KUBE_OVN_CONFLIST;
 pub use rng::{Ms, Rng};
 pub use sink::{Output, Recorder, Sink};

@@ -20,6 +20,22 @@ pub enum ShimInstall {
     InstallMultus,
 }
 
+/// What `kube-ovn-daemon --install-cni-config` (the last step of the
+/// `install-cni` init container's `install-cni.sh`) does with a conflist
+/// that is already in `/etc/cni/net.d` (`mvCNIConf` in
+/// `cmd/daemon/cniserver.go`, read at each tag of the matrix).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConflistInstall {
+    /// v1.13.15: any existing file is kept as it is; a new one is written
+    /// with mode 0644.
+    KeepExisting,
+    /// v1.14.41, v1.15.24, v1.16.2 (PR #5558): an existing file with mode
+    /// 0600 is kept, any other existing file only gets `chmod 0600`; a new
+    /// one is written with mode 0600. An existing file is never rewritten,
+    /// so a truncated one stays truncated (FACTS.md "Kube-OVN facts").
+    ChmodExisting,
+}
+
 impl fmt::Display for ShimInstall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -40,12 +56,15 @@ pub struct VersionProfile {
     pub multus: String,
     /// How the Multus init container installs the shim.
     pub shim_install: ShimInstall,
-    /// Whether `kube-ovn-cni` writes its conflist through a temporary file
-    /// and a rename (kube-ovn PR #7035, merged 2026-07-13). Before it the
-    /// file was written in place, so a node killed mid-write keeps a
-    /// truncated file that is never rewritten, because the writer skips
-    /// existing files with mode 0600 (PR #5558, FACTS.md "Kube-OVN facts").
+    /// Whether `install-cni` writes its conflist through a temporary file
+    /// and a rename (kube-ovn PR #7035, merged 2026-07-13; at the matrix's
+    /// tags only v1.15.24 has it, as `fileutil.AtomicWriteFile` in
+    /// `mvCNIConf`, and master). Without it the file is written in place
+    /// (`os.WriteFile`), so a node killed mid-write keeps a truncated file
+    /// that is never rewritten (see [`ConflistInstall`]).
     pub atomic_cni_conf: bool,
+    /// What `install-cni` does with an existing conflist.
+    pub conflist_install: ConflistInstall,
     /// `CNI_CONFIG_PRIORITY`, the conflist's name prefix (default `01`).
     pub cni_priority: String,
 }
@@ -71,15 +90,21 @@ pub fn shim_install_for(multus: &str) -> ShimInstall {
 
 impl VersionProfile {
     /// A profile for any pair of tags, with mechanisms derived from them.
-    /// Which Kube-OVN releases carry #7035 was not verified against release
-    /// tags; only `master` is treated as having it.
+    /// Which Kube-OVN releases write the conflist atomically (#7035) was
+    /// read at the matrix's tags only: v1.15.24 and master do, v1.13.15,
+    /// v1.14.41 and v1.16.2 do not; other tags are treated as not.
     pub fn from_versions(name: &str, kube_ovn: &str, multus: &str) -> Self {
         VersionProfile {
             name: name.to_string(),
             kube_ovn: kube_ovn.to_string(),
             multus: multus.to_string(),
             shim_install: shim_install_for(multus),
-            atomic_cni_conf: kube_ovn == "master",
+            atomic_cni_conf: matches!(kube_ovn, "master" | "v1.15.24"),
+            conflist_install: if kube_ovn.starts_with("v1.13.") {
+                ConflistInstall::KeepExisting
+            } else {
+                ConflistInstall::ChmodExisting
+            },
             cni_priority: "01".to_string(),
         }
     }

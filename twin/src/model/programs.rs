@@ -1,7 +1,7 @@
 //! What each container program does, step by step, with its sources.
 
 use super::node::{CNI_SERVER_SOCK, MULTUS_CONF, MULTUS_SOCK, OVSDB_SOCK, Owner, SHIM};
-use super::profile::ShimInstall;
+use super::profile::{ConflistInstall, ShimInstall};
 use super::spec::{ProbeKind, Program};
 use super::world::{CState, Ev, Sandbox, World, valid_config};
 
@@ -69,8 +69,26 @@ impl World {
             Program::Sleep | Program::CoreDns => {}
             Program::Completes => self.container_exited(k, i, 0, "Completed"),
             Program::InstallCni => {
-                // install-cni copies the kube-ovn plugin into /opt/cni/bin.
+                // install-cni.sh: `cp -f` the plugins into /opt/cni/bin, then
+                // `kube-ovn-daemon --install-cni-config` puts the conflist
+                // in /etc/cni/net.d (mvCNIConf; rules per tag in
+                // `ConflistInstall`). Before the cni-server runs: the node
+                // can be NetworkReady while Kube-OVN cannot serve an ADD yet.
+                let path = format!(
+                    "/etc/cni/net.d/{}-kube-ovn.conflist",
+                    self.cfg.profile.cni_priority
+                );
+                let stage = self.stage(k, i).stage;
                 let mut ino = self.inode;
+                if stage == 1 {
+                    // The in-place write's content lands.
+                    let mode = self.nodes[n].fs.get(&path).map_or(0o600, |f| f.mode);
+                    self.nodes[n].write(&path, KUBE_OVN_CONFLIST, mode, &mut ino);
+                    self.inode = ino;
+                    self.note(format!("node {node_name}: install-cni wrote {path}"));
+                    self.container_exited(k, i, 0, "Completed");
+                    return;
+                }
                 if self.cfg.profile.atomic_cni_conf {
                     self.nodes[n].write_atomic(
                         "/opt/cni/bin/kube-ovn",
@@ -81,8 +99,45 @@ impl World {
                 } else {
                     self.nodes[n].write("/opt/cni/bin/kube-ovn", "kube-ovn", 0o755, &mut ino);
                 }
-                self.inode = ino;
-                self.container_exited(k, i, 0, "Completed");
+                let existing = self.nodes[n].fs.get(&path).map(|f| f.mode);
+                let keep_any = self.cfg.profile.conflist_install == ConflistInstall::KeepExisting;
+                let new_mode = if keep_any { 0o644 } else { 0o600 };
+                match existing {
+                    Some(mode) if keep_any || mode == 0o600 => {
+                        self.inode = ino;
+                        self.note(format!(
+                            "node {node_name}: install-cni: CNI config file {path} already exists (mode {mode:o}), skipping"
+                        ));
+                        self.container_exited(k, i, 0, "Completed");
+                    }
+                    Some(mode) => {
+                        if let Some(f) = self.nodes[n].fs.get_mut(&path) {
+                            f.mode = 0o600;
+                        }
+                        self.inode = ino;
+                        self.note(format!(
+                            "node {node_name}: install-cni: fixing permission of existing {path} ({mode:o}) to 600"
+                        ));
+                        self.container_exited(k, i, 0, "Completed");
+                    }
+                    None if self.cfg.profile.atomic_cni_conf => {
+                        // PR #7035: temporary file, then rename.
+                        self.nodes[n].write_atomic(&path, KUBE_OVN_CONFLIST, new_mode, &mut ino);
+                        self.inode = ino;
+                        self.note(format!(
+                            "node {node_name}: install-cni wrote {path} atomically"
+                        ));
+                        self.container_exited(k, i, 0, "Completed");
+                    }
+                    None => {
+                        // os.WriteFile: create and truncate, then write; a
+                        // node killed in between keeps an empty file.
+                        self.nodes[n].write(&path, "", new_mode, &mut ino);
+                        self.inode = ino;
+                        self.stage(k, i).stage = 1;
+                        self.after(20, Ev::Tick { pod: k, c: i, run });
+                    }
+                }
             }
             Program::OvsOvn => {
                 // start-ovs.sh starts ovsdb-server, then ovs-vswitchd and
@@ -123,51 +178,21 @@ impl World {
                 }
             }
             Program::CniServer => {
-                // kube-ovn-daemon needs OVS; once it serves, it moves the
-                // conflist into /etc/cni/net.d (kube-ovn PR #479), skipping
-                // an existing file with mode 0600 (PR #5558; FACTS.md).
-                let path = format!(
-                    "/etc/cni/net.d/{}-kube-ovn.conflist",
-                    self.cfg.profile.cni_priority
-                );
+                // start-cniserver.sh: the daemon needs OVS (InitOVSBridges),
+                // then serves the CNI socket the plugin talks to.
                 let stage = self.stage(k, i).stage;
-                let mut ino = self.inode;
-                match stage {
-                    0 => {
-                        if !self.ovs_healthy(n) {
-                            self.stage(k, i).tries += 1;
-                            self.after(1_000, Ev::Tick { pod: k, c: i, run });
-                            return;
-                        }
-                        self.nodes[n].write(CNI_SERVER_SOCK, "", 0o600, &mut ino);
-                        let keep = self.nodes[n].fs.get(&path).is_some_and(|f| f.mode == 0o600);
-                        if keep {
-                            self.stage(k, i).stage = 3;
-                            self.note(format!("node {node_name}: cni-server serves; keeps existing {path} (mode 0600)"));
-                        } else if self.cfg.profile.atomic_cni_conf {
-                            // PR #7035: temp file, fsync, rename.
-                            self.nodes[n].write_atomic(&path, KUBE_OVN_CONFLIST, 0o600, &mut ino);
-                            self.stage(k, i).stage = 3;
-                            self.note(format!(
-                                "node {node_name}: cni-server serves; wrote {path} atomically"
-                            ));
-                        } else {
-                            // Before #7035: os.WriteFile truncates and writes
-                            // in place; the content lands a moment later. A
-                            // node killed in between keeps an empty 0600 file.
-                            self.nodes[n].write(&path, "", 0o600, &mut ino);
-                            self.stage(k, i).stage = 2;
-                            self.after(20, Ev::Tick { pod: k, c: i, run });
-                        }
+                if stage == 0 {
+                    if !self.ovs_healthy(n) {
+                        self.stage(k, i).tries += 1;
+                        self.after(1_000, Ev::Tick { pod: k, c: i, run });
+                        return;
                     }
-                    2 => {
-                        self.nodes[n].write(&path, KUBE_OVN_CONFLIST, 0o600, &mut ino);
-                        self.stage(k, i).stage = 3;
-                        self.note(format!("node {node_name}: cni-server serves; wrote {path}"));
-                    }
-                    _ => {}
+                    let mut ino = self.inode;
+                    self.nodes[n].write(CNI_SERVER_SOCK, "", 0o600, &mut ino);
+                    self.inode = ino;
+                    self.stage(k, i).stage = 3;
+                    self.note(format!("node {node_name}: cni-server serves"));
                 }
-                self.inode = ino;
             }
             Program::InstallMultus(mode) => {
                 let mut ino = self.inode;

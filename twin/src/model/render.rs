@@ -383,8 +383,8 @@ pub(super) fn node(w: &World, n: usize) -> Value {
             "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
             "nodeInfo": {
                 "architecture": "amd64", "bootID": format!("{:08x}-0000-4000-8000-{:012x}", node.boot, n),
-                "containerRuntimeVersion": "containerd://2.2.0", "kernelVersion": "6.8.0-twin",
-                "kubeProxyVersion": "", "kubeletVersion": "v1.35.0", "machineID": format!("{:032x}", n + 1),
+                "containerRuntimeVersion": "containerd://2.1.1", "kernelVersion": "6.8.0-twin",
+                "kubeProxyVersion": "", "kubeletVersion": crate::api::KUBE_VERSION, "machineID": format!("{:032x}", n + 1),
                 "operatingSystem": "linux", "osImage": "Debian GNU/Linux 12 (bookworm)", "systemUUID": format!("{:032x}", n + 1),
             },
         },

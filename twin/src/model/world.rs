@@ -999,7 +999,31 @@ impl World {
             return;
         };
         self.by_name.remove(&(p.namespace.clone(), p.name.clone()));
+        self.pending_netns.remove(&k);
+        self.pods_primary.remove(&k);
         if let Some(n) = p.node {
+            // A shim still waiting for the Multus daemon outlives its pod
+            // until the daemon answers or it gives up (60 s), as a plugin
+            // process the runtime started does; nothing polls it for the
+            // pod any more, so it is polled on its own.
+            if let Sandbox::Creating {
+                shim: Some(pid),
+                since,
+                ..
+            } = p.sandbox
+                && self.nodes[n].proc(pid).is_some()
+            {
+                let boot = self.nodes[n].boot;
+                self.after(
+                    super::kubelet::SHIM_POLL,
+                    Ev::ExecShimPoll {
+                        n,
+                        boot,
+                        pid,
+                        since,
+                    },
+                );
+            }
             self.pods_on[n].remove(&k);
             if let Some(o) = p.owner
                 && let Some(c) = self.owner_count.get_mut(&(n, o))
