@@ -212,3 +212,54 @@ async fn an_ovs_kill_restarts_ovs_ovn_once_and_max_restarts_zero_names_it() {
     let probe = verdict(&r, "probe-succeeds-within", "pod-to-pod");
     assert_eq!(probe.status, SloStatus::Pass, "{}", probe.message);
 }
+
+#[tokio::test(start_paused = true)]
+async fn probe_pods_are_cleaned_up_and_never_clash_across_iterations() {
+    use k8s_openapi::api::core::v1::Pod;
+    let yaml = format!(
+        "name: probes\ndescription: probes twice\ncluster: {{versions: {FIXED}}}\nscenarios:\n  - name: s\n    repeat: 2\n{}",
+        reboot(
+            "    slos:\n      - {kind: probe-succeeds-within, probe: dns, budget: 2m}\n      - {kind: probe-succeeds-within, probe: pod-to-pod, budget: 2m}\n"
+        )
+    );
+    let suite =
+        suite::parse_str(Path::new("probes.yaml"), &yaml).unwrap_or_else(|p| panic!("{p:?}"));
+    let cancel = CancellationToken::new();
+    let cluster = TwinBackend::new(1, "test")
+        .provision(&suite.cluster, &cancel)
+        .await
+        .expect("provision");
+    let client = cluster.kube_client().expect("client");
+    let diagnostics = tempfile::tempdir().unwrap();
+    let engine = Engine {
+        cluster,
+        events: Arc::new(Quiet),
+        cancel,
+        seed: 1,
+        diagnostics_dir: diagnostics.path().to_path_buf(),
+    };
+    let sc = &suite.scenarios[0];
+    for iteration in 1..=2 {
+        let r = engine.run(&suite.id_of(sc), sc, iteration).await;
+        assert_eq!(
+            r.verdict,
+            Verdict::Pass,
+            "iteration {iteration}: {:#?}",
+            r.slos
+        );
+        // Let the kubelet finish the last deletions.
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        let left: kube::Api<Pod> =
+            kube::Api::namespaced(client.clone(), cni_chaos::observe::probe::PROBE_NAMESPACE);
+        let pods = left.list(&Default::default()).await.unwrap();
+        let names: Vec<String> = pods
+            .items
+            .iter()
+            .filter_map(|p| p.metadata.name.clone())
+            .collect();
+        assert!(
+            names.is_empty(),
+            "iteration {iteration} left probe pods: {names:?}"
+        );
+    }
+}

@@ -143,8 +143,13 @@ impl Backend for TwinBackend {
             twin.clock().now(),
             WatchOptions::default(),
         );
+        // The twin serves a Kubernetes 1.33 API whatever node image the
+        // cell pins for kind; Kube-OVN and Multus are the cell's.
         let versions = BTreeMap::from([
-            ("kubernetes".to_string(), "v1.35.0".to_string()),
+            (
+                "kubernetes".to_string(),
+                cni_chaos_twin::api::KUBE_VERSION.to_string(),
+            ),
             ("kube-ovn".to_string(), vp.kube_ovn.clone()),
             ("multus".to_string(), vp.multus.clone()),
         ]);

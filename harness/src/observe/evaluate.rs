@@ -48,11 +48,20 @@ pub fn evaluate(slo: &Slo, tl: &Timeline, w: &Window) -> SloVerdict {
 
 type Judged = (SloStatus, Option<Measured>, Vec<Culprit>, String);
 
-fn in_scope(obj: &ObjRef, state: &PodState, scope: &PodScope) -> bool {
-    scope
-        .namespace
-        .as_ref()
-        .is_none_or(|ns| obj.namespace.as_deref() == Some(ns.as_str()))
+/// Whether a pod counts for a pod scope of an SLO (and the steady-state gate).
+pub(crate) fn in_scope(obj: &ObjRef, state: &PodState, scope: &PodScope) -> bool {
+    // The harness's own probe pods are measured by the probe SLOs, and a
+    // pod that ran to completion (a Job's) is done, not unready.
+    let harness_own = state
+        .labels
+        .contains_key(crate::observe::probe::PROBE_LABEL)
+        || obj.namespace.as_deref() == Some(crate::observe::probe::PROBE_NAMESPACE);
+    !harness_own
+        && state.status != "Completed"
+        && scope
+            .namespace
+            .as_ref()
+            .is_none_or(|ns| obj.namespace.as_deref() == Some(ns.as_str()))
         && scope
             .selector
             .as_ref()

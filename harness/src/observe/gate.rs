@@ -68,15 +68,9 @@ pub fn unsteady(tl: &Timeline, scenario: &Scenario) -> Vec<Culprit> {
         let mut matched = 0;
         for p in &pods {
             let Some(s) = tl.pod_at(p, now) else { continue };
-            let ns_ok = scope
-                .namespace
-                .as_ref()
-                .is_none_or(|ns| p.namespace.as_deref() == Some(ns.as_str()));
-            let sel_ok = scope
-                .selector
-                .as_ref()
-                .is_none_or(|sel| sel.matches(&s.labels));
-            if !(ns_ok && sel_ok) || s.deleting {
+            // The same scope rule the SLOs use (probe pods and completed
+            // pods are not workloads).
+            if !super::evaluate::in_scope(p, s, scope) || s.deleting {
                 continue;
             }
             matched += 1;
@@ -108,19 +102,37 @@ pub fn unsteady(tl: &Timeline, scenario: &Scenario) -> Vec<Culprit> {
     culprits
 }
 
-/// Waits up to `timeout` for [`unsteady`] to come back empty.
+/// How long the cluster must stay steady before the gate opens: a cluster
+/// that has just become all-Ready may still be settling (a daemon that polls
+/// for its config every second, a kubelet between status updates), and a
+/// fault injected into it compounds with the last one.
+pub const STEADY_FOR: Duration = Duration::from_secs(10);
+
+/// Waits up to `timeout` for [`unsteady`] to stay empty for [`STEADY_FOR`].
+/// A zero `timeout` asks whether the cluster is steady right now.
 pub async fn wait_steady(observer: &mut Observer, scenario: &Scenario, timeout: Duration) -> Gate {
     let start = Instant::now();
     let deadline = start + timeout;
+    let mut steady_since: Option<Instant> = None;
     loop {
         let culprits = unsteady(&observer.timeline(), scenario);
+        let now = Instant::now();
         if culprits.is_empty() {
-            return Gate {
-                steady: true,
-                waited: start.elapsed(),
-                unhealthy: Vec::new(),
-            };
+            let since = *steady_since.get_or_insert(now);
+            if timeout.is_zero() || now.duration_since(since) >= STEADY_FOR {
+                return Gate {
+                    steady: true,
+                    waited: start.elapsed(),
+                    unhealthy: Vec::new(),
+                };
+            }
+            // Until the quiet window is over (even past the deadline: a
+            // cluster steady at the deadline gets its window), unless
+            // something changes first.
+            let _ = tokio::time::timeout_at(since + STEADY_FOR, observer.changed()).await;
+            continue;
         }
+        steady_since = None;
         if tokio::time::timeout_at(deadline, observer.changed())
             .await
             .is_err()
@@ -155,22 +167,39 @@ pub async fn observe_and_judge(
         .max()
         .unwrap_or(Duration::from_secs(60));
     let until = since + longest + SETTLE;
+    let stop = tokio_util::sync::CancellationToken::new();
+    // Unique per observation on this cluster: milliseconds since the
+    // observer started, so repeated scenarios never reuse a pod name.
+    let token = format!("{:x}", observer.timeline().offset(since).as_millis());
     let mut probes = Vec::new();
     for slo in &scenario.slos {
         if let Slo::ProbeSucceedsWithin { probe, .. } = slo {
+            let spec = probe::ProbeLoop {
+                kind: *probe,
+                node: node.map(|n| n.name.clone()),
+                token: token.clone(),
+                until,
+                interval: PROBE_INTERVAL,
+            };
             probes.push(tokio::spawn(probe::run_probe(
                 client.clone(),
-                *probe,
-                node.map(|n| n.name.clone()),
-                until,
-                PROBE_INTERVAL,
+                spec,
+                stop.clone(),
                 observer.probe_recorder(),
             )));
         }
     }
     tokio::time::sleep_until(until).await;
+    // Each probe deletes the pod of the attempt it is in; give that an API
+    // round trip's worth of time, then let go.
+    stop.cancel();
     for p in probes {
-        p.abort();
+        if tokio::time::timeout(Duration::from_secs(30), p)
+            .await
+            .is_err()
+        {
+            tracing::warn!("a probe did not stop within 30 s after observation");
+        }
     }
     let tl = observer.timeline();
     let window = Window {

@@ -132,37 +132,68 @@ pub fn probe_outcome(kind: ProbeKind, pod: &Pod) -> Option<(bool, String)> {
     }
 }
 
-/// Runs attempts of `kind` one after another until `until`, recording each
-/// outcome through `record`. Attempts are spaced by `interval`.
+/// What one probe loop runs.
+#[derive(Clone, Debug)]
+pub struct ProbeLoop {
+    /// The probe.
+    pub kind: ProbeKind,
+    /// Pin the probe pods to this node.
+    pub node: Option<String>,
+    /// Tells one observation's pods from another's: pods are named
+    /// `probe-<kind>-<token>-<n>`.
+    pub token: String,
+    /// No attempt starts after this.
+    pub until: Instant,
+    /// Attempts start this far apart.
+    pub interval: Duration,
+}
+
+/// Runs attempts one after another until `spec.until` or until `stop` is
+/// cancelled, recording each finished attempt through `record`. Every pod
+/// is deleted when its attempt ends, also when `stop` cuts it short.
 pub async fn run_probe(
     client: kube::Client,
-    kind: ProbeKind,
-    node: Option<String>,
-    until: Instant,
-    interval: Duration,
+    spec: ProbeLoop,
+    stop: tokio_util::sync::CancellationToken,
     mut record: impl FnMut(ProbeKind, bool, &str, Instant) + Send,
 ) {
+    let ProbeLoop {
+        kind,
+        node,
+        token,
+        until,
+        interval,
+    } = spec;
     let api: Api<Pod> = Api::namespaced(client, PROBE_NAMESPACE);
     let mut n = 0u32;
-    while Instant::now() < until {
+    while Instant::now() < until && !stop.is_cancelled() {
         n += 1;
-        let name = format!("probe-{kind}-{n}");
+        let name = format!("probe-{kind}-{token}-{n}");
         let started = Instant::now();
-        let (ok, detail) = match api
+        let created = api
             .create(
                 &PostParams::default(),
                 &probe_pod(kind, &name, node.as_deref()),
             )
-            .await
-        {
-            Err(e) => (false, format!("could not create the probe pod: {e}")),
-            Ok(_) => attempt(&api, kind, &name).await,
+            .await;
+        let outcome = match created {
+            Err(e) => Some((false, format!("could not create the probe pod: {e}"))),
+            Ok(_) => tokio::select! {
+                biased;
+                () = stop.cancelled() => None,
+                out = attempt(&api, kind, &name) => Some(out),
+            },
         };
-        record(kind, ok, &detail, Instant::now());
+        if let Some((ok, detail)) = outcome {
+            record(kind, ok, &detail, Instant::now());
+        }
         let _ = api
             .delete(&name, &DeleteParams::default().grace_period(0))
             .await;
-        tokio::time::sleep_until((started + interval).max(Instant::now())).await;
+        tokio::select! {
+            () = stop.cancelled() => {}
+            () = tokio::time::sleep_until((started + interval).max(Instant::now())) => {}
+        }
     }
 }
 

@@ -23,6 +23,8 @@ const OBSERVE_SLACK: Duration = Duration::from_secs(300);
 const OBSERVE_DEFAULT: Duration = Duration::from_secs(300);
 /// How long a revert may take.
 const REVERT_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long collecting a cluster's logs after a failure may take.
+const LOGS_TIMEOUT: Duration = Duration::from_secs(180);
 /// The recovery check's testcase name.
 const RECOVERY: &str = "cluster recovered";
 
@@ -327,10 +329,29 @@ impl Phases {
             .diagnostics_dir
             .join(&self.id.suite)
             .join(format!("{}-{}", self.id.scenario, self.iteration));
-        match self.or_cancel(cluster.diagnose(&culprits, &dir)).await? {
-            Ok(text) => self.state().diagnostics = Some(text),
-            Err(e) => self.state().diagnostics = Some(format!("diagnostics failed: {e}")),
+        let mut text = match self.or_cancel(cluster.diagnose(&culprits, &dir)).await? {
+            Ok(text) => text,
+            Err(e) => format!("diagnostics failed: {e}"),
+        };
+        // The cluster's own logs as they are right after the failure (kind:
+        // `kind export logs`; the twin: its ground truth), next to the
+        // culprits' diagnostics.
+        let logs = dir.join("cluster-logs");
+        match self
+            .or_cancel(tokio::time::timeout(
+                LOGS_TIMEOUT,
+                cluster.collect_logs(&logs),
+            ))
+            .await?
+        {
+            Ok(Ok(())) => text.push_str(&format!("\ncluster logs: {}\n", logs.display())),
+            Ok(Err(e)) => text.push_str(&format!("\ncollecting the cluster's logs failed: {e}\n")),
+            Err(_) => text.push_str(&format!(
+                "\ncollecting the cluster's logs did not finish within {}\n",
+                duration::format(LOGS_TIMEOUT)
+            )),
         }
+        self.state().diagnostics = Some(text);
         Ok(Outcome::SloFailed { failed })
     }
 
