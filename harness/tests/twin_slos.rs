@@ -36,9 +36,13 @@ impl EventSink for Quiet {
     fn emit(&self, _: RunEvent) {}
 }
 
-/// Runs the one scenario of `body` (fault and SLOs) on a fresh twin
-/// cluster with `versions`.
-async fn run(backend: TwinBackend, versions: &str, body: &str) -> ScenarioResult {
+/// The suite of `body` (one scenario `s`) and an engine on a fresh twin
+/// cluster for it (with its diagnostics folder, kept alive by the caller).
+async fn engine_for(
+    backend: TwinBackend,
+    versions: &str,
+    body: &str,
+) -> (suite::Suite, Engine, tempfile::TempDir) {
     let yaml = format!(
         "name: slos\ndescription: every SLO kind\ncluster: {{versions: {versions}}}\nscenarios:\n  - name: s\n{body}"
     );
@@ -56,6 +60,13 @@ async fn run(backend: TwinBackend, versions: &str, body: &str) -> ScenarioResult
         seed: 1,
         diagnostics_dir: diagnostics.path().to_path_buf(),
     };
+    (suite, engine, diagnostics)
+}
+
+/// Runs the one scenario of `body` (fault and SLOs) on a fresh twin
+/// cluster with `versions`.
+async fn run(backend: TwinBackend, versions: &str, body: &str) -> ScenarioResult {
+    let (suite, engine, _diagnostics) = engine_for(backend, versions, body).await;
     let sc = &suite.scenarios[0];
     engine.run(&suite.id_of(sc), sc, 1).await
 }
@@ -216,28 +227,14 @@ async fn an_ovs_kill_restarts_ovs_ovn_once_and_max_restarts_zero_names_it() {
 #[tokio::test(start_paused = true)]
 async fn probe_pods_are_cleaned_up_and_never_clash_across_iterations() {
     use k8s_openapi::api::core::v1::Pod;
-    let yaml = format!(
-        "name: probes\ndescription: probes twice\ncluster: {{versions: {FIXED}}}\nscenarios:\n  - name: s\n    repeat: 2\n{}",
+    let body = format!(
+        "    repeat: 2\n{}",
         reboot(
             "    slos:\n      - {kind: probe-succeeds-within, probe: dns, budget: 2m}\n      - {kind: probe-succeeds-within, probe: pod-to-pod, budget: 2m}\n"
         )
     );
-    let suite =
-        suite::parse_str(Path::new("probes.yaml"), &yaml).unwrap_or_else(|p| panic!("{p:?}"));
-    let cancel = CancellationToken::new();
-    let cluster = TwinBackend::new(1, "test")
-        .provision(&suite.cluster, &cancel)
-        .await
-        .expect("provision");
-    let client = cluster.kube_client().expect("client");
-    let diagnostics = tempfile::tempdir().unwrap();
-    let engine = Engine {
-        cluster,
-        events: Arc::new(Quiet),
-        cancel,
-        seed: 1,
-        diagnostics_dir: diagnostics.path().to_path_buf(),
-    };
+    let (suite, engine, _diagnostics) = engine_for(TwinBackend::new(1, "test"), FIXED, &body).await;
+    let client = engine.cluster.kube_client().expect("client");
     let sc = &suite.scenarios[0];
     for iteration in 1..=2 {
         let r = engine.run(&suite.id_of(sc), sc, iteration).await;
