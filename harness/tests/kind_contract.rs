@@ -851,8 +851,19 @@ async fn leftover_multus_config_starts_a_busy_shim_and_revert_kills_it() {
     assert!(e.took_effect, "{e:?}");
 }
 
+/// The worker's `docker inspect` with this address on `kind`.
+fn inspect_at(started: &str, ip: &str) -> Expectation {
+    Expectation::ok(
+        ["docker", "inspect", "--type", "container", WORKER],
+        inspect_json(WORKER, Some(CLUSTER), "worker", started, &[("kind", ip)]),
+    )
+}
+
+/// kind's `kind` network has a user-set subnet only for IPv6, so Docker
+/// refuses `docker network connect --ip <IPv4>`: the heal reconnects without
+/// `--ip` and reports the address before and after.
 #[tokio::test]
-async fn partition_disconnects_and_revert_reconnects_with_the_old_address() {
+async fn partition_disconnects_and_revert_reconnects_without_a_fixed_address() {
     let runner = ScriptedRunner::ordered([
         inspect(T0, true),
         inspect(T0, true),
@@ -870,13 +881,62 @@ async fn partition_disconnects_and_revert_reconnects_with_the_old_address() {
         vec![
             inspect(T0, false),
             inspect(T0, false),
-            ok(words(
-                "docker network connect --ip 172.18.0.3 kind chaos-contract-worker",
-            )),
+            ok(words("docker network connect kind chaos-contract-worker")),
+            inspect(T0, true),
         ],
     )
     .await;
     assert!(e.took_effect, "{e:?}");
+    assert!(
+        e.summary().contains("IP before: 172.18.0.3"),
+        "{}",
+        e.summary()
+    );
+    assert!(
+        runner.call_lines().iter().all(|l| !l.contains("--ip")),
+        "{:#?}",
+        runner.call_lines()
+    );
+}
+
+#[tokio::test]
+async fn a_healed_partition_reports_a_changed_address_and_a_failed_connect_is_an_error() {
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, false),
+        inspect(T0, false),
+        ok(words("docker network connect kind chaos-contract-worker")),
+        inspect_at(T0, "172.18.0.9"),
+    ]);
+    let nodes = kind::DockerNodes::new(Arc::new(runner.clone()), CLUSTER, Guard::harness(None));
+    let undo = kind::Undo::Reconnect {
+        node: WORKER.into(),
+        ip_before: Some("172.18.0.3".into()),
+    };
+    let did = kind::undo(&nodes, &undo).await.unwrap();
+    runner.assert_done();
+    assert_eq!(
+        did,
+        "reconnected chaos-contract-worker to kind: IP before 172.18.0.3, after 172.18.0.9 (changed)"
+    );
+
+    // Docker refuses the connect: the error carries its command and stderr.
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, false),
+        inspect(T0, false),
+        Expectation::failed(
+            words("docker network connect kind chaos-contract-worker"),
+            1,
+            "Error response from daemon: network kind not found",
+        ),
+    ]);
+    let nodes = kind::DockerNodes::new(Arc::new(runner.clone()), CLUSTER, Guard::harness(None));
+    let err = kind::undo(&nodes, &undo).await.unwrap_err().to_string();
+    runner.assert_done();
+    assert!(
+        err.contains("`docker network connect kind chaos-contract-worker` failed with exit code 1"),
+        "{err}"
+    );
+    assert!(err.contains("network kind not found"), "{err}");
 }
 
 #[tokio::test]

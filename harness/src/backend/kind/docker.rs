@@ -490,16 +490,21 @@ impl DockerNodes {
         Ok(())
     }
 
-    /// Reconnects the node to the cluster network, with its old address when
-    /// known so its InternalIP does not change
-    /// (`docker network connect [--ip <ip>] <network> <name>`).
-    pub async fn connect(&self, name: &str, ip: Option<&str>) -> Result<(), KindError> {
+    /// Reconnects the node to the cluster network
+    /// (`docker network connect <network> <name>`), letting Docker's IPAM
+    /// pick the address. Never with `--ip`: kind's `kind` network has a
+    /// user-configured subnet only for IPv6 (kubernetes-sigs/kind
+    /// pkg/cluster/internal/providers/docker/network.go, `createNetwork`), and
+    /// Docker refuses a fixed IPv4 address on a network without a
+    /// user-configured IPv4 subnet ("user specified IP address is supported
+    /// only when connecting to networks with user configured subnets").
+    /// The node may therefore come back with another address (FACTS.md:
+    /// kind #2045, #148), which the `node-ip-stable` SLO judges.
+    pub async fn connect(&self, name: &str) -> Result<(), KindError> {
         self.guarded(name).await?;
-        let mut cmd = self.docker().args(["network", "connect"]);
-        if let Some(ip) = ip {
-            cmd = cmd.args(["--ip", ip]);
-        }
-        let cmd = cmd.args([self.network.as_str(), name]);
+        let cmd = self
+            .docker()
+            .args(["network", "connect", self.network.as_str(), name]);
         self.runner.run(&cmd).await?;
         Ok(())
     }

@@ -60,12 +60,14 @@ pub enum Undo {
         /// The processes.
         pids: Vec<u32>,
     },
-    /// Reconnect the node to the cluster network with its old address.
+    /// Reconnect the node to the cluster network (Docker picks the
+    /// address; see [`DockerNodes::connect`]).
     Reconnect {
         /// The node.
         node: String,
-        /// Its address before the partition.
-        ip: Option<String>,
+        /// Its address on the network before the partition, to report
+        /// whether it came back with the same one.
+        ip_before: Option<String>,
     },
     /// Write a file back if it is still missing or empty.
     Restore {
@@ -638,7 +640,7 @@ async fn partition(
     let undo = Some(Scheduled {
         undo: Undo::Reconnect {
             node: node.into(),
-            ip: ip
+            ip_before: ip
                 .clone()
                 .filter(|ip| !ip.is_empty() && !nodes.is_dry_run()),
         },
@@ -650,6 +652,8 @@ async fn partition(
             undo,
         });
     }
+    // The address after the heal is reported by the reconnect (it may
+    // differ: Docker's IPAM picks it).
     let facts = vec![
         fact("network", &net),
         fact("IP before", ip.unwrap_or_default()),
@@ -767,13 +771,28 @@ pub async fn undo(nodes: &DockerNodes, undo: &Undo) -> Result<String, KindError>
             }
             format!("SIGCONT {live:?} on {node}")
         }
-        Undo::Reconnect { node, ip } => {
+        Undo::Reconnect { node, ip_before } => {
             let state = nodes.state(node).await?;
-            if nodes.is_dry_run() || !state.networks.contains_key(nodes.network()) {
-                nodes.connect(node, ip.as_deref()).await?;
-                format!("reconnected {node} to {}", nodes.network())
+            let net = nodes.network();
+            if !nodes.is_dry_run() && state.networks.contains_key(net) {
+                return Ok(format!("{node} was already connected to {net}"));
+            }
+            nodes.connect(node).await?;
+            if nodes.is_dry_run() {
+                return Ok(format!("reconnected {node} to {net}"));
+            }
+            let after = nodes.state(node).await?;
+            let ip_after = after.networks.get(net).cloned().unwrap_or_default();
+            let before = ip_before.as_deref().unwrap_or("unknown");
+            if ip_before.as_deref() == Some(ip_after.as_str()) {
+                format!("reconnected {node} to {net}: IP before {before}, after {ip_after} (kept)")
             } else {
-                format!("{node} was already connected to {}", nodes.network())
+                tracing::warn!(
+                    "{node} came back on {net} with another address: {before} -> {ip_after}; the node-ip-stable SLO judges whether its InternalIP followed"
+                );
+                format!(
+                    "reconnected {node} to {net}: IP before {before}, after {ip_after} (changed)"
+                )
             }
         }
         Undo::Restore { node, path, bytes } => {
