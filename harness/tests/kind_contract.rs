@@ -537,6 +537,19 @@ async fn inject_and_revert(
     evidence
 }
 
+/// Injects `fault` on the worker, which must fail after the whole script
+/// ran; returns the error message.
+async fn inject_fails(runner: &ScriptedRunner, fault: &Fault) -> String {
+    let (_dir, cluster) = open(runner);
+    let err = cluster
+        .inject(fault, Some(&worker()))
+        .await
+        .expect_err("the injection must fail")
+        .to_string();
+    runner.assert_done();
+    err
+}
+
 #[tokio::test]
 async fn graceful_reboot_is_docker_restart_with_the_grace_period() {
     let runner = ScriptedRunner::ordered([
@@ -684,16 +697,52 @@ async fn ovs_stop_is_sigstop_and_revert_sends_sigcont() {
     assert!(e.took_effect, "{e:?}");
 }
 
+/// `kubectl` against the contract cluster (any kubeconfig path) with `args`.
+fn kc(args: &str) -> Vec<String> {
+    let mut v = vec![
+        "kubectl".to_string(),
+        "--kubeconfig".into(),
+        "*".into(),
+        "--context".into(),
+        format!("kind-{CLUSTER}"),
+    ];
+    v.extend(words(args));
+    v
+}
+
+const OVS_POD: &str = "pod/ovs-ovn-7xk2p";
+
+/// The lookup of the worker's `ovs-ovn` pod, answered with `pods`.
+fn ovs_pod_lookup(pods: &str) -> Expectation {
+    Expectation::ok(
+        kc(
+            "-n kube-system get pods -l app=ovs --field-selector spec.nodeName=chaos-contract-worker -o name",
+        ),
+        pods,
+    )
+}
+
+/// `argv` run by kubectl exec in the worker's `ovs-ovn` pod.
+fn ovs_exec(argv: &str, stdout: &str) -> Expectation {
+    Expectation::ok(
+        kc(&format!(
+            "-n kube-system exec {OVS_POD} -c openvswitch -- {argv}"
+        )),
+        stdout,
+    )
+}
+
+const ADD_STALE_PORT: &str = "ovs-vsctl --timeout=10 add-port br-int chaos-stale-0 -- set Interface chaos-stale-0 type=internal external_ids:cni-chaos=stale";
+
+/// kind nodes have no OVS: ovs-vsctl runs in the node's ovs-ovn pod,
+/// container openvswitch, found by label and node name.
 #[tokio::test]
 async fn stale_netns_with_ports_and_their_cleanup() {
     let runner = ScriptedRunner::ordered([
         inspect(T0, true),
         exec("ip netns add chaos-stale-0", ""),
-        inspect(T0, true),
-        exec(
-            "ovs-vsctl --timeout=10 add-port br-int chaos-stale-0 -- set Interface chaos-stale-0 type=internal external_ids:cni-chaos=stale",
-            "",
-        ),
+        ovs_pod_lookup(&format!("{OVS_POD}\n")),
+        ovs_exec(ADD_STALE_PORT, ""),
         inspect(T0, true),
         exec("ip netns list", "chaos-stale-0\ncni-1234 (id: 0)\n"),
         inspect(T0, true),
@@ -702,8 +751,7 @@ async fn stale_netns_with_ports_and_their_cleanup() {
         exec("ip netns pids chaos-stale-0", ""),
         inspect(T0, true),
         exec("ip netns pids cni-1234", "4711\n"),
-        inspect(T0, true),
-        exec(
+        ovs_exec(
             "ovs-vsctl --timeout=10 list-ports br-int",
             "chaos-stale-0\nveth1234\n",
         ),
@@ -716,8 +764,8 @@ async fn stale_netns_with_ports_and_their_cleanup() {
             ovs_ports: true,
         }),
         vec![
-            inspect(T0, true),
-            exec(
+            ovs_pod_lookup(&format!("{OVS_POD}\n")),
+            ovs_exec(
                 "ovs-vsctl --timeout=10 --if-exists del-port br-int chaos-stale-0",
                 "",
             ),
@@ -729,6 +777,62 @@ async fn stale_netns_with_ports_and_their_cleanup() {
     )
     .await;
     assert!(e.took_effect, "{e:?}");
+    assert!(
+        runner
+            .call_lines()
+            .iter()
+            .all(|l| !l.starts_with("docker exec chaos-contract-worker ovs-")),
+        "OVS never runs in the kind node: {:#?}",
+        runner.call_lines()
+    );
+}
+
+#[tokio::test]
+async fn ovs_commands_need_exactly_one_ovs_ovn_pod_and_a_failing_ovs_vsctl_is_an_error() {
+    let fault = Fault::StaleNetns(StaleNetns {
+        target: target(),
+        count: 1,
+        ovs_ports: true,
+    });
+    for (pods, want) in [
+        ("", "no pod labelled app=ovs in kube-system runs on it"),
+        (
+            "pod/ovs-ovn-a\npod/ovs-ovn-b\n",
+            "several app=ovs pods run on it (pod/ovs-ovn-a, pod/ovs-ovn-b)",
+        ),
+    ] {
+        let runner = ScriptedRunner::ordered([
+            inspect(T0, true),
+            exec("ip netns add chaos-stale-0", ""),
+            ovs_pod_lookup(pods),
+        ]);
+        let err = inject_fails(&runner, &fault).await;
+        assert!(
+            err.contains("cannot run Open vSwitch commands on chaos-contract-worker"),
+            "{err}"
+        );
+        assert!(err.contains(want), "{err}");
+    }
+
+    // ovs-vsctl fails: the error carries the kubectl exec line and stderr.
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec("ip netns add chaos-stale-0", ""),
+        ovs_pod_lookup(&format!("{OVS_POD}\n")),
+        Expectation::failed(
+            kc(&format!(
+                "-n kube-system exec {OVS_POD} -c openvswitch -- {ADD_STALE_PORT}"
+            )),
+            1,
+            "ovs-vsctl: no bridge named br-int",
+        ),
+    ]);
+    let err = inject_fails(&runner, &fault).await;
+    assert!(
+        err.contains("exec pod/ovs-ovn-7xk2p -c openvswitch -- ovs-vsctl --timeout=10 add-port br-int chaos-stale-0"),
+        "{err}"
+    );
+    assert!(err.contains("no bridge named br-int"), "{err}");
 }
 
 #[tokio::test]
@@ -907,12 +1011,13 @@ async fn a_healed_partition_reports_a_changed_address_and_a_failed_connect_is_an
         ok(words("docker network connect kind chaos-contract-worker")),
         inspect_at(T0, "172.18.0.9"),
     ]);
-    let nodes = kind::DockerNodes::new(Arc::new(runner.clone()), CLUSTER, Guard::harness(None));
+    let (_dir, cluster) = open(&runner);
+    let nodes = cluster.node_runtime();
     let undo = kind::Undo::Reconnect {
         node: WORKER.into(),
         ip_before: Some("172.18.0.3".into()),
     };
-    let did = kind::undo(&nodes, &undo).await.unwrap();
+    let did = kind::undo(nodes, &undo).await.unwrap();
     runner.assert_done();
     assert_eq!(
         did,
@@ -929,8 +1034,9 @@ async fn a_healed_partition_reports_a_changed_address_and_a_failed_connect_is_an
             "Error response from daemon: network kind not found",
         ),
     ]);
-    let nodes = kind::DockerNodes::new(Arc::new(runner.clone()), CLUSTER, Guard::harness(None));
-    let err = kind::undo(&nodes, &undo).await.unwrap_err().to_string();
+    let (_dir, cluster) = open(&runner);
+    let nodes = cluster.node_runtime();
+    let err = kind::undo(nodes, &undo).await.unwrap_err().to_string();
     runner.assert_done();
     assert!(
         err.contains("`docker network connect kind chaos-contract-worker` failed with exit code 1"),
@@ -941,17 +1047,7 @@ async fn a_healed_partition_reports_a_changed_address_and_a_failed_connect_is_an
 
 #[tokio::test]
 async fn pod_delete_deletes_what_the_selector_matched_and_nothing_matched_is_no_effect() {
-    let kubectl = |args: &str| {
-        let mut v = vec![
-            "kubectl".to_string(),
-            "--kubeconfig".into(),
-            "*".into(),
-            "--context".into(),
-            format!("kind-{CLUSTER}"),
-        ];
-        v.extend(words(args));
-        v
-    };
+    let kubectl = kc;
     let runner = ScriptedRunner::ordered([
         Expectation::ok(
             kubectl(
@@ -1274,6 +1370,8 @@ async fn dry_run_plan_of_the_nightly_suite_for_the_default_cell() {
         "kill -s STOP '<PIDs of ovsdb-server>'",
         "kill -s CONT '<PIDs of ovsdb-server>'",
         "ip netns add chaos-stale-0",
+        "get pods -l app=ovs --field-selector spec.nodeName=chaos-plan-worker -o name",
+        "exec 'pod/<ovs-ovn pod on chaos-plan-worker>' -c openvswitch -- ovs-vsctl --timeout=10 add-port br-int chaos-stale-0",
         "exec /opt/cni/bin/multus-shim",
         "truncate -s 0 /etc/cni/net.d/01-kube-ovn.conflist",
         "delete '<pods",

@@ -16,6 +16,15 @@
 //! `/opt/cni/bin` are volumes, so a restart keeps them as kind's `/var`
 //! volume and image layers do. Everything a test makes is removed by name in
 //! a Drop guard.
+//!
+//! One difference from kind, on purpose: kind nodes have no Open vSwitch;
+//! Kube-OVN runs it in the `ovs-ovn` pod, so on kind the harness runs
+//! `ovs-vsctl`/`ovs-appctl` with `kubectl exec` in that pod
+//! (`OvsCommands::OvsOvnPod`, pinned by the contract tests only). These fake
+//! nodes run the host's OVS themselves, so the tests build their node
+//! runtime with `OvsCommands::NodeContainer`, which runs the same argv with
+//! `docker exec` in the node. Everything else (the injectors, their evidence
+//! and undos, the guard) is the code path kind uses.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -23,8 +32,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cni_chaos::backend::kind::{
-    self, CLUSTER_LABEL, DockerNodes, Guard, KindCluster, KindConfig, ROLE_LABEL, STALE_PREFIX,
-    Undo,
+    self, CLUSTER_LABEL, DockerNodes, Guard, KindCluster, KindConfig, OvsCommands, ROLE_LABEL,
+    STALE_PREFIX, Undo,
 };
 use cni_chaos::backend::{Cluster, NodeInfo, select_node};
 use cni_chaos::exec::{Command, LocalRunner, Output, Runner};
@@ -320,7 +329,15 @@ impl SysCluster {
 
     fn runtime(&self) -> DockerNodes {
         let runner: Arc<dyn Runner> = Arc::new(LocalRunner::new());
-        DockerNodes::new(runner, &self.name, Guard::harness(None)).with_network(&self.network)
+        // The fake nodes run OVS themselves; on kind it runs in the ovs-ovn
+        // pods (see the header).
+        DockerNodes::new(
+            runner,
+            &self.name,
+            Guard::harness(None),
+            OvsCommands::NodeContainer,
+        )
+        .with_network(&self.network)
     }
 
     fn sh(&self, node: &str, script: &str) -> Output {
@@ -350,6 +367,12 @@ impl Drop for SysCluster {
         host(&["docker", "network", "rm", &self.network]);
         host(&["docker", "rmi", "-f", &self.image]);
     }
+}
+
+/// Whether ovs-vswitchd answers on its control socket in `node`.
+async fn ovs_responds(nodes: &DockerNodes, node: &str) -> bool {
+    let ovs = nodes.ovs(node).await.unwrap();
+    ovs.responds("ovs-vswitchd").await.unwrap()
 }
 
 fn fault_target(suffix: &str) -> NodeTarget {
@@ -435,7 +458,7 @@ async fn ovs_vswitchd_kill_breaks_forwarding_until_restarted() {
     while !ping() {
         assert!(Instant::now() < deadline, "the bridge never forwarded");
     }
-    assert!(nodes.ovs_responds(&worker, "ovs-vswitchd").await.unwrap());
+    assert!(ovs_responds(&nodes, &worker).await);
     let old = nodes.pids(&worker, "ovs-vswitchd").await.unwrap();
     assert_eq!(old.len(), 1, "{old:?}");
 
@@ -463,7 +486,7 @@ async fn ovs_vswitchd_kill_breaks_forwarding_until_restarted() {
             .is_empty()
     );
     assert!(
-        !nodes.ovs_responds(&worker, "ovs-vswitchd").await.unwrap(),
+        !ovs_responds(&nodes, &worker).await,
         "the health check must fail while ovs-vswitchd is gone"
     );
     assert!(!ping(), "forwarding must stop without ovs-vswitchd");
@@ -480,7 +503,7 @@ async fn ovs_vswitchd_kill_breaks_forwarding_until_restarted() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let recovered = killed_at.elapsed();
-    assert!(nodes.ovs_responds(&worker, "ovs-vswitchd").await.unwrap());
+    assert!(ovs_responds(&nodes, &worker).await);
     say(&format!(
         "SYSTEM: ovs-vswitchd SIGKILL on {worker}: PID {} -> {}; restarted after {} ms; bridge forwarding between netns a and b again {} ms after the kill ({} ms after the restart)",
         old[0],
@@ -503,7 +526,7 @@ async fn ovs_vswitchd_kill_breaks_forwarding_until_restarted() {
     assert!(injected.evidence.took_effect, "{:?}", injected.evidence);
     let scheduled = injected.undo.expect("a stop is undone");
     assert_eq!(scheduled.after, Some(Duration::from_secs(1)));
-    assert!(!nodes.ovs_responds(&worker, "ovs-vswitchd").await.unwrap());
+    assert!(!ovs_responds(&nodes, &worker).await);
     kind::undo(&nodes, &scheduled.undo).await.unwrap();
     assert_eq!(
         nodes
@@ -513,7 +536,7 @@ async fn ovs_vswitchd_kill_breaks_forwarding_until_restarted() {
             .map(|s| s != 'T'),
         Some(true)
     );
-    assert!(nodes.ovs_responds(&worker, "ovs-vswitchd").await.unwrap());
+    assert!(ovs_responds(&nodes, &worker).await);
     say(&format!(
         "SYSTEM: ovs-vswitchd SIGSTOP/SIGCONT on {worker}: frozen, health check failed, resumed"
     ));
@@ -552,14 +575,15 @@ async fn stale_netns_and_ports_are_injected_detected_and_cleaned() {
         assert!(stale.contains(ns), "{ns} not detected as stale: {stale:?}");
     }
     assert!(!stale.contains(&"busy".to_string()), "{stale:?}");
-    let ports = nodes.ovs_ports(&worker, "br-int").await.unwrap();
+    let ovs = nodes.ovs(&worker).await.unwrap();
+    let ports = ovs.ports("br-int").await.unwrap();
     assert_eq!(ports, mine);
     let scheduled = injected.undo.expect("stale netns are cleaned on revert");
     assert!(matches!(scheduled.undo, Undo::RemoveStale { .. }));
     kind::undo(&nodes, &scheduled.undo).await.unwrap();
     let left = nodes.netns_list(&worker).await.unwrap();
     assert_eq!(left, vec!["busy".to_string()]);
-    assert!(nodes.ovs_ports(&worker, "br-int").await.unwrap().is_empty());
+    assert!(ovs.ports("br-int").await.unwrap().is_empty());
     say(&format!(
         "SYSTEM: stale-netns on {worker}: {} namespaces and ports injected, detected as stale (the busy one was not), cleaned",
         mine.len()
@@ -737,6 +761,7 @@ async fn the_guard_refuses_containers_that_are_not_nodes_of_the_cluster() {
         Arc::new(LocalRunner::new()),
         "chaos-someone-else",
         Guard::harness(None),
+        OvsCommands::NodeContainer,
     );
     let err = other
         .exec(&c.node("control-plane"), &["true"])

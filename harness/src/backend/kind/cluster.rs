@@ -19,6 +19,7 @@ use super::docker::DockerNodes;
 use super::faults::{self, Undo};
 use super::kubectl::{KUBECTL_TIMEOUT, Kubectl};
 use super::options::{KindOptions, NameSource};
+use super::ovs::OvsCommands;
 use super::prereq::{self, ToolVersions};
 use super::safety::{Guard, new_cluster_name};
 use super::versions::{MATRIX_FILE, VersionMatrix, VersionSet};
@@ -259,8 +260,15 @@ impl KindBackend {
         private_dir(&dir)?;
         let kubeconfig = dir.join("kubeconfig");
         write_private(&kubeconfig, &out.stdout)?;
-        let nodes =
-            DockerNodes::new(self.runner.clone(), name, guard).dry_run(self.options.dry_run);
+        let kubectl =
+            Kubectl::new(self.runner.clone(), &kubeconfig, name).dry_run(self.options.dry_run);
+        let nodes = DockerNodes::new(
+            self.runner.clone(),
+            name,
+            guard,
+            OvsCommands::OvsOvnPod(kubectl),
+        )
+        .dry_run(self.options.dry_run);
         if !self.options.dry_run {
             let listed = nodes.list().await?;
             if listed.is_empty() {
@@ -456,12 +464,19 @@ impl KindCluster {
         logs_dir: PathBuf,
         owned_dir: Option<PathBuf>,
     ) -> Self {
+        let kubectl = Kubectl::new(runner.clone(), kubeconfig, name).dry_run(dry_run);
         KindCluster {
             inner: Arc::new(Inner {
                 name: name.to_string(),
-                nodes: DockerNodes::new(runner.clone(), name, guard.clone()).dry_run(dry_run),
+                nodes: DockerNodes::new(
+                    runner.clone(),
+                    name,
+                    guard.clone(),
+                    OvsCommands::OvsOvnPod(kubectl.clone()),
+                )
+                .dry_run(dry_run),
                 guard,
-                kubectl: Kubectl::new(runner.clone(), kubeconfig, name).dry_run(dry_run),
+                kubectl,
                 runner,
                 config,
                 observer: tokio::sync::Mutex::new(client.clone().map(|c| {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::KindError;
+use super::ovs::{NodeOvs, OvsCommands};
 use super::safety::{CLUSTER_LABEL, Guard, ROLE_LABEL};
 use crate::exec::{Command, Output, Runner};
 use crate::fault::NodeRole;
@@ -60,21 +61,34 @@ pub struct DockerNodes {
     cluster: String,
     guard: Guard,
     network: String,
+    ovs: OvsCommands,
     dry_run: bool,
 }
 
 impl DockerNodes {
     /// The nodes of `cluster`, acted on through `runner`; `guard` decides
-    /// which containers may be touched.
-    pub fn new(runner: Arc<dyn Runner>, cluster: impl Into<String>, guard: Guard) -> Self {
+    /// which containers may be touched, `ovs` where Open vSwitch commands
+    /// run (on kind: [`OvsCommands::OvsOvnPod`]).
+    pub fn new(
+        runner: Arc<dyn Runner>,
+        cluster: impl Into<String>,
+        guard: Guard,
+        ovs: OvsCommands,
+    ) -> Self {
         DockerNodes {
             runner,
             docker: "docker".into(),
             cluster: cluster.into(),
             guard,
             network: KIND_NETWORK.into(),
+            ovs,
             dry_run: false,
         }
+    }
+
+    /// Open vSwitch on `node` (through its `ovs-ovn` pod on kind).
+    pub async fn ovs(&self, node: &str) -> Result<NodeOvs<'_>, KindError> {
+        self.ovs.on(self, node).await
     }
 
     /// Uses another network as the cluster network (the system tests make
@@ -404,79 +418,6 @@ impl DockerNodes {
             }
         }
         Ok(stale)
-    }
-
-    /// Adds an internal OVS port `port` on `bridge` that nothing uses
-    /// (`ovs-vsctl add-port <bridge> <port> -- set Interface <port>
-    /// type=internal external_ids:cni-chaos=stale`).
-    pub async fn ovs_add_stale_port(
-        &self,
-        name: &str,
-        bridge: &str,
-        port: &str,
-    ) -> Result<(), KindError> {
-        let set = "external_ids:cni-chaos=stale";
-        self.exec(
-            name,
-            &[
-                "ovs-vsctl",
-                "--timeout=10",
-                "add-port",
-                bridge,
-                port,
-                "--",
-                "set",
-                "Interface",
-                port,
-                "type=internal",
-                set,
-            ],
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// The ports on an OVS bridge (`ovs-vsctl list-ports`).
-    pub async fn ovs_ports(&self, name: &str, bridge: &str) -> Result<Vec<String>, KindError> {
-        let out = self
-            .exec(name, &["ovs-vsctl", "--timeout=10", "list-ports", bridge])
-            .await?;
-        Ok(non_empty_lines(&out))
-    }
-
-    /// Removes an OVS port if it exists (`ovs-vsctl --if-exists del-port`).
-    pub async fn ovs_del_port(
-        &self,
-        name: &str,
-        bridge: &str,
-        port: &str,
-    ) -> Result<(), KindError> {
-        self.exec(
-            name,
-            &[
-                "ovs-vsctl",
-                "--timeout=10",
-                "--if-exists",
-                "del-port",
-                bridge,
-                port,
-            ],
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// Whether an OVS daemon answers on its control socket
-    /// (`ovs-appctl --timeout=5 -t <daemon> version`).
-    pub async fn ovs_responds(&self, name: &str, daemon: &str) -> Result<bool, KindError> {
-        let out = self
-            .exec_output(
-                name,
-                &["ovs-appctl", "--timeout=5", "-t", daemon, "version"],
-                None,
-            )
-            .await?;
-        Ok(out.success())
     }
 
     /// Disconnects the node from the cluster network

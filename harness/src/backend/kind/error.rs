@@ -100,6 +100,16 @@ pub enum KindError {
         diagnostics: String,
     },
 
+    /// Open vSwitch commands cannot run on a node (no `ovs-ovn` pod there, or
+    /// several).
+    #[error("cannot run Open vSwitch commands on {node}: {problem}")]
+    NoOvs {
+        /// The node.
+        node: String,
+        /// What is wrong.
+        problem: String,
+    },
+
     /// The run was interrupted (SIGINT/SIGTERM) during this step.
     #[error("interrupted during {step}")]
     Interrupted {

@@ -353,12 +353,15 @@ async fn stale_netns(
     for ns in &names {
         nodes.netns_add(node, ns).await?;
     }
+    let ovs = if ovs_ports {
+        Some(nodes.ovs(node).await?)
+    } else {
+        None
+    };
     let mut ports = Vec::new();
-    if ovs_ports {
+    if let Some(ovs) = &ovs {
         for ns in &names {
-            nodes
-                .ovs_add_stale_port(node, INTEGRATION_BRIDGE, ns)
-                .await?;
+            ovs.add_stale_port(INTEGRATION_BRIDGE, ns).await?;
             ports.push(ns.clone());
         }
     }
@@ -372,10 +375,9 @@ async fn stale_netns(
     });
     let present = nodes.netns_list(node).await?;
     let stale = nodes.stale_netns(node).await?;
-    let listed_ports = if ovs_ports {
-        nodes.ovs_ports(node, INTEGRATION_BRIDGE).await?
-    } else {
-        Vec::new()
+    let listed_ports = match &ovs {
+        Some(ovs) => ovs.ports(INTEGRATION_BRIDGE).await?,
+        None => Vec::new(),
     };
     if nodes.is_dry_run() {
         return Ok(Injected {
@@ -805,8 +807,11 @@ pub async fn undo(nodes: &DockerNodes, undo: &Undo) -> Result<String, KindError>
             }
         }
         Undo::RemoveStale { node, netns, ports } => {
-            for port in ports {
-                nodes.ovs_del_port(node, INTEGRATION_BRIDGE, port).await?;
+            if !ports.is_empty() {
+                let ovs = nodes.ovs(node).await?;
+                for port in ports {
+                    ovs.del_port(INTEGRATION_BRIDGE, port).await?;
+                }
             }
             let present = nodes.netns_list(node).await?;
             let mut removed = Vec::new();
