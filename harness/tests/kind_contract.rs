@@ -734,15 +734,22 @@ fn ovs_exec(argv: &str, stdout: &str) -> Expectation {
 
 const ADD_STALE_PORT: &str = "ovs-vsctl --timeout=10 add-port br-int chaos-stale-0 -- set Interface chaos-stale-0 type=internal external_ids:cni-chaos=stale";
 
-/// kind nodes have no OVS: ovs-vsctl runs in the node's ovs-ovn pod,
-/// container openvswitch, found by label and node name.
-#[tokio::test]
-async fn stale_netns_with_ports_and_their_cleanup() {
-    let runner = ScriptedRunner::ordered([
+/// The namespace `chaos-stale-0` and its port are made.
+fn netns0_and_port() -> Vec<Expectation> {
+    vec![
         inspect(T0, true),
         exec("ip netns add chaos-stale-0", ""),
         ovs_pod_lookup(&format!("{OVS_POD}\n")),
         ovs_exec(ADD_STALE_PORT, ""),
+    ]
+}
+
+/// kind nodes have no OVS: ovs-vsctl runs in the node's ovs-ovn pod,
+/// container openvswitch, found by label and node name.
+#[tokio::test]
+async fn stale_netns_with_ports_and_their_cleanup() {
+    let runner = ScriptedRunner::ordered(netns0_and_port());
+    for e in [
         inspect(T0, true),
         exec("ip netns list", "chaos-stale-0\ncni-1234 (id: 0)\n"),
         inspect(T0, true),
@@ -755,7 +762,9 @@ async fn stale_netns_with_ports_and_their_cleanup() {
             "ovs-vsctl --timeout=10 list-ports br-int",
             "chaos-stale-0\nveth1234\n",
         ),
-    ]);
+    ] {
+        runner.push(e);
+    }
     let e = inject_and_revert(
         &runner,
         Fault::StaleNetns(StaleNetns {
@@ -787,6 +796,78 @@ async fn stale_netns_with_ports_and_their_cleanup() {
     );
 }
 
+/// What removes the namespace `chaos-stale-0` a failed injection made.
+fn cleanup_netns0() -> Vec<Expectation> {
+    vec![
+        inspect(T0, true),
+        exec("ip netns list", "chaos-stale-0\n"),
+        inspect(T0, true),
+        exec("ip netns delete chaos-stale-0", ""),
+    ]
+}
+
+/// A step failing half-way removes the namespaces and ports already made
+/// (and only those), then reports the step's error.
+#[tokio::test]
+async fn a_failed_stale_netns_injection_removes_what_it_made() {
+    let fault = |count, ovs_ports| {
+        Fault::StaleNetns(StaleNetns {
+            target: target(),
+            count,
+            ovs_ports,
+        })
+    };
+    // The second namespace already exists (not ours): only the first goes.
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec("ip netns add chaos-stale-0", ""),
+        inspect(T0, true),
+        exec_failed(
+            "ip netns add chaos-stale-1",
+            1,
+            "Cannot create namespace file \"/var/run/netns/chaos-stale-1\": File exists",
+        ),
+        inspect(T0, true),
+        exec("ip netns list", "chaos-stale-1\nchaos-stale-0\n"),
+        inspect(T0, true),
+        exec("ip netns delete chaos-stale-0", ""),
+    ]);
+    let err = inject_fails(&runner, &fault(3, false)).await;
+    assert!(
+        err.contains("`docker exec chaos-contract-worker ip netns add chaos-stale-1` failed"),
+        "{err}"
+    );
+    assert!(err.contains("File exists"), "{err}");
+
+    // Listing fails after a namespace and a port were made: both go.
+    let runner = ScriptedRunner::ordered(netns0_and_port());
+    for e in [
+        inspect(T0, true),
+        exec_failed("ip netns list", 1, "mount --make-shared /run/netns failed"),
+        ovs_pod_lookup(&format!("{OVS_POD}\n")),
+        ovs_exec(
+            "ovs-vsctl --timeout=10 --if-exists del-port br-int chaos-stale-0",
+            "",
+        ),
+        inspect(T0, true),
+        exec("ip netns list", "chaos-stale-0\n"),
+        inspect(T0, true),
+        exec("ip netns delete chaos-stale-0", ""),
+    ] {
+        runner.push(e);
+    }
+    let err = inject_fails(&runner, &fault(1, true)).await;
+    assert!(err.contains("ip netns list` failed"), "{err}");
+
+    // The first namespace cannot be made: nothing to remove, nothing run.
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec_failed("ip netns add chaos-stale-0", 1, "Permission denied"),
+    ]);
+    let err = inject_fails(&runner, &fault(2, true)).await;
+    assert!(err.contains("Permission denied"), "{err}");
+}
+
 #[tokio::test]
 async fn ovs_commands_need_exactly_one_ovs_ovn_pod_and_a_failing_ovs_vsctl_is_an_error() {
     let fault = Fault::StaleNetns(StaleNetns {
@@ -801,11 +882,15 @@ async fn ovs_commands_need_exactly_one_ovs_ovn_pod_and_a_failing_ovs_vsctl_is_an
             "several app=ovs pods run on it (pod/ovs-ovn-a, pod/ovs-ovn-b)",
         ),
     ] {
-        let runner = ScriptedRunner::ordered([
-            inspect(T0, true),
-            exec("ip netns add chaos-stale-0", ""),
-            ovs_pod_lookup(pods),
-        ]);
+        let runner = ScriptedRunner::ordered(
+            [
+                inspect(T0, true),
+                exec("ip netns add chaos-stale-0", ""),
+                ovs_pod_lookup(pods),
+            ]
+            .into_iter()
+            .chain(cleanup_netns0()),
+        );
         let err = inject_fails(&runner, &fault).await;
         assert!(
             err.contains("cannot run Open vSwitch commands on chaos-contract-worker"),
@@ -827,6 +912,9 @@ async fn ovs_commands_need_exactly_one_ovs_ovn_pod_and_a_failing_ovs_vsctl_is_an
             "ovs-vsctl: no bridge named br-int",
         ),
     ]);
+    for e in cleanup_netns0() {
+        runner.push(e);
+    }
     let err = inject_fails(&runner, &fault).await;
     assert!(
         err.contains("exec pod/ovs-ovn-7xk2p -c openvswitch -- ovs-vsctl --timeout=10 add-port br-int chaos-stale-0"),

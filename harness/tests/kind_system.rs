@@ -551,6 +551,21 @@ async fn stale_netns_and_ports_are_injected_detected_and_cleaned() {
     let worker = c.node("worker");
     let nodes = c.runtime();
     c.sh_ok(&worker, START_OVS);
+    let fault = Fault::StaleNetns(StaleNetns {
+        target: fault_target("worker"),
+        count: 3,
+        ovs_ports: true,
+    });
+    // No br-int yet: adding the first port fails after the namespaces were
+    // made; the injection removes them before it reports the error.
+    let err = kind::inject(&nodes, None, &fault, Some(&c.info("worker")))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("add-port br-int"), "{err}");
+    assert!(
+        nodes.netns_list(&worker).await.unwrap().is_empty(),
+        "a failed injection must not leak namespaces"
+    );
     c.sh_ok(
         &worker,
         "ovs-vsctl --timeout=10 add-br br-int -- set bridge br-int datapath_type=netdev",
@@ -560,11 +575,6 @@ async fn stale_netns_and_ports_are_injected_detected_and_cleaned() {
         &worker,
         "/usr/bin/ip netns add busy && (/usr/bin/ip netns exec busy sleep 300 >/dev/null 2>&1 &)",
     );
-    let fault = Fault::StaleNetns(StaleNetns {
-        target: fault_target("worker"),
-        count: 3,
-        ovs_ports: true,
-    });
     let injected = kind::inject(&nodes, None, &fault, Some(&c.info("worker")))
         .await
         .unwrap();
@@ -585,7 +595,7 @@ async fn stale_netns_and_ports_are_injected_detected_and_cleaned() {
     assert_eq!(left, vec!["busy".to_string()]);
     assert!(ovs.ports("br-int").await.unwrap().is_empty());
     say(&format!(
-        "SYSTEM: stale-netns on {worker}: {} namespaces and ports injected, detected as stale (the busy one was not), cleaned",
+        "SYSTEM: stale-netns on {worker}: a failed injection (no br-int) left no namespace behind; {} namespaces and ports injected, detected as stale (the busy one was not), cleaned",
         mine.len()
     ));
 }

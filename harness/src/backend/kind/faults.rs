@@ -343,6 +343,10 @@ pub async fn stop_process(
     Ok((evidence, pids))
 }
 
+/// Creates `count` unused network namespaces (and, with `ovs_ports`, an
+/// unused OVS port for each). When a step fails, whatever was already
+/// created is removed again before the error is returned, so a failed
+/// injection leaks nothing.
 async fn stale_netns(
     nodes: &DockerNodes,
     node: &str,
@@ -350,29 +354,56 @@ async fn stale_netns(
     ovs_ports: bool,
 ) -> Result<Injected, KindError> {
     let names: Vec<String> = (0..count).map(|i| format!("{STALE_PREFIX}{i}")).collect();
-    for ns in &names {
+    let mut netns = Vec::new();
+    let mut ports = Vec::new();
+    let made = make_stale(nodes, node, &names, ovs_ports, &mut netns, &mut ports).await;
+    let undo = Undo::RemoveStale {
+        node: node.into(),
+        netns,
+        ports,
+    };
+    match made {
+        Ok(evidence) => Ok(Injected {
+            evidence,
+            undo: Some(Scheduled { undo, after: None }),
+        }),
+        Err(e) => {
+            match self::undo(nodes, &undo).await {
+                Ok(did) => tracing::warn!("stale-netns on {node} failed; {did}"),
+                Err(cleanup) => tracing::error!(
+                    "stale-netns on {node} failed, and so did removing what it made ({undo:?}): {cleanup}"
+                ),
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The steps of [`stale_netns`]; records each namespace and port in `netns`
+/// and `ports` as soon as it exists.
+async fn make_stale(
+    nodes: &DockerNodes,
+    node: &str,
+    names: &[String],
+    ovs_ports: bool,
+    netns: &mut Vec<String>,
+    ports: &mut Vec<String>,
+) -> Result<Evidence, KindError> {
+    for ns in names {
         nodes.netns_add(node, ns).await?;
+        netns.push(ns.clone());
     }
     let ovs = if ovs_ports {
         Some(nodes.ovs(node).await?)
     } else {
         None
     };
-    let mut ports = Vec::new();
     if let Some(ovs) = &ovs {
-        for ns in &names {
+        for ns in names {
             ovs.add_stale_port(INTEGRATION_BRIDGE, ns).await?;
             ports.push(ns.clone());
         }
     }
-    let undo = Some(Scheduled {
-        undo: Undo::RemoveStale {
-            node: node.into(),
-            netns: names.clone(),
-            ports: ports.clone(),
-        },
-        after: None,
-    });
     let present = nodes.netns_list(node).await?;
     let stale = nodes.stale_netns(node).await?;
     let listed_ports = match &ovs {
@@ -380,10 +411,7 @@ async fn stale_netns(
         None => Vec::new(),
     };
     if nodes.is_dry_run() {
-        return Ok(Injected {
-            evidence: dry_run(node),
-            undo,
-        });
+        return Ok(dry_run(node));
     }
     let missing: Vec<&String> = names.iter().filter(|n| !stale.contains(n)).collect();
     let missing_ports: Vec<&String> = ports.iter().filter(|p| !listed_ports.contains(p)).collect();
@@ -397,7 +425,7 @@ async fn stale_netns(
             ports.join(","),
         ));
     }
-    let evidence = if missing.is_empty() && missing_ports.is_empty() {
+    Ok(if missing.is_empty() && missing_ports.is_empty() {
         Evidence::proven(Some(node.into()), facts)
     } else {
         let mut e = Evidence::no_effect(
@@ -408,8 +436,7 @@ async fn stale_netns(
         );
         e.facts = facts;
         e
-    };
-    Ok(Injected { evidence, undo })
+    })
 }
 
 async fn leftover_multus(
@@ -807,20 +834,24 @@ pub async fn undo(nodes: &DockerNodes, undo: &Undo) -> Result<String, KindError>
             }
         }
         Undo::RemoveStale { node, netns, ports } => {
-            if !ports.is_empty() {
-                let ovs = nodes.ovs(node).await?;
-                for port in ports {
-                    ovs.del_port(INTEGRATION_BRIDGE, port).await?;
-                }
-            }
-            let present = nodes.netns_list(node).await?;
+            // The namespaces go even when the ports cannot (no ovs-ovn pod).
+            let ports_removed = if ports.is_empty() {
+                Ok(())
+            } else {
+                remove_stale_ports(nodes, node, ports).await
+            };
             let mut removed = Vec::new();
-            for ns in netns {
-                if (nodes.is_dry_run() || present.contains(ns)) && ns.starts_with(STALE_PREFIX) {
-                    nodes.netns_delete(node, ns).await?;
-                    removed.push(ns.clone());
+            if !netns.is_empty() {
+                let present = nodes.netns_list(node).await?;
+                for ns in netns {
+                    if (nodes.is_dry_run() || present.contains(ns)) && ns.starts_with(STALE_PREFIX)
+                    {
+                        nodes.netns_delete(node, ns).await?;
+                        removed.push(ns.clone());
+                    }
                 }
             }
+            ports_removed?;
             format!("removed netns {removed:?} and ports {ports:?} on {node}")
         }
         Undo::KillShims { node } => {
@@ -831,6 +862,18 @@ pub async fn undo(nodes: &DockerNodes, undo: &Undo) -> Result<String, KindError>
             format!("killed multus-shim {pids:?} on {node}")
         }
     })
+}
+
+async fn remove_stale_ports(
+    nodes: &DockerNodes,
+    node: &str,
+    ports: &[String],
+) -> Result<(), KindError> {
+    let ovs = nodes.ovs(node).await?;
+    for port in ports {
+        ovs.del_port(INTEGRATION_BRIDGE, port).await?;
+    }
+    Ok(())
 }
 
 /// Why a dry run proves nothing.
