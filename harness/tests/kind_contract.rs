@@ -610,7 +610,12 @@ async fn hard_reboot_is_kill_then_start_and_an_unchanged_start_time_is_no_effect
 async fn ovs_kill_proves_the_old_pid_is_gone_or_a_zombie() {
     let runner = ScriptedRunner::ordered([
         inspect(T0, true),
-        exec("pgrep -x ovs-vswitchd", "812\n"),
+        exec("cat /run/openvswitch/ovs-vswitchd.pid", "812\n"),
+        inspect(T0, true),
+        exec(
+            "cat /proc/812/stat",
+            "812 (ovs-vswitchd) S 1 812 812 0 -1\n",
+        ),
         inspect(T0, true),
         exec("kill -s KILL 812", ""),
         inspect(T0, true),
@@ -637,11 +642,41 @@ async fn ovs_kill_proves_the_old_pid_is_gone_or_a_zombie() {
     );
 }
 
+/// The pidfile of `daemon` names `pid`, whose `/proc/<pid>/stat` shows
+/// `comm` in `state`.
+fn pid_lookup(daemon: &str, pid: u32, comm: &str, state: char) -> Vec<Expectation> {
+    vec![
+        inspect(T0, true),
+        exec(
+            &format!("cat /run/openvswitch/{daemon}.pid"),
+            &format!("{pid}\n"),
+        ),
+        inspect(T0, true),
+        exec(
+            &format!("cat /proc/{pid}/stat"),
+            &format!("{pid} ({comm}) {state} 1 {pid} {pid} 0 -1\n"),
+        ),
+    ]
+}
+
+fn ovs_kill(process: OvsProcess) -> Fault {
+    Fault::OvsKill(OvsKill {
+        target: target(),
+        process,
+        signal: OvsSignal::Kill,
+        stop_for: None,
+    })
+}
+
 #[tokio::test]
 async fn ovs_kill_of_a_process_that_is_not_running_is_no_effect() {
     let runner = ScriptedRunner::ordered([
         inspect(T0, true),
-        exec_failed("pgrep -x ovsdb-server", 1, ""),
+        exec_failed(
+            "cat /run/openvswitch/ovsdb-server.pid",
+            1,
+            "cat: /run/openvswitch/ovsdb-server.pid: No such file or directory",
+        ),
     ]);
     let e = inject_and_revert(
         &runner,
@@ -662,11 +697,79 @@ async fn ovs_kill_of_a_process_that_is_not_running_is_no_effect() {
     );
 }
 
+/// `pgrep -x ovsdb-server` would also match ovn-central's NB and SB
+/// databases on a control-plane node: the PID comes from OVS's pidfile, and
+/// a pidfile naming another process is stale, never a target.
+#[tokio::test]
+async fn ovsdb_server_is_found_by_its_pidfile_and_a_stale_pidfile_is_no_effect() {
+    let kill = ovs_kill;
+    let runner = ScriptedRunner::ordered(pid_lookup("ovsdb-server", 640, "ovsdb-server", 'S'));
+    for e in [
+        inspect(T0, true),
+        exec("kill -s KILL 640", ""),
+        inspect(T0, true),
+        exec_failed(
+            "cat /proc/640/stat",
+            1,
+            "cat: /proc/640/stat: No such file or directory",
+        ),
+    ] {
+        runner.push(e);
+    }
+    let e = inject_and_revert(&runner, kill(OvsProcess::OvsdbServer), vec![]).await;
+    assert!(e.took_effect, "{e:?}");
+    assert_eq!(
+        e.summary(),
+        "ovsdb-server PID before: 640; signal: SIGKILL; ovsdb-server PID after: gone"
+    );
+    assert!(
+        runner.call_lines().iter().all(|l| !l.contains("pgrep")),
+        "{:#?}",
+        runner.call_lines()
+    );
+
+    // The pidfile outlived its daemon and the PID is now someone else's.
+    let runner = ScriptedRunner::ordered(pid_lookup("ovsdb-server", 640, "ovn-northd", 'S'));
+    let e = inject_and_revert(&runner, kill(OvsProcess::OvsdbServer), vec![]).await;
+    assert!(!e.took_effect);
+    assert!(
+        e.summary()
+            .contains("no live ovsdb-server in /run/openvswitch/ovsdb-server.pid"),
+        "{}",
+        e.summary()
+    );
+
+    // The daemon died and lingers as a zombie: nothing left to kill.
+    let runner = ScriptedRunner::ordered(pid_lookup("ovsdb-server", 640, "ovsdb-server", 'Z'));
+    let e = inject_and_revert(&runner, kill(OvsProcess::OvsdbServer), vec![]).await;
+    assert!(!e.took_effect, "{e:?}");
+
+    // A pidfile that cannot be read for another reason is an error.
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec_failed(
+            "cat /run/openvswitch/ovs-vswitchd.pid",
+            126,
+            "OCI runtime exec failed: exec failed: unable to start container process",
+        ),
+    ]);
+    let err = inject_fails(&runner, &kill(OvsProcess::OvsVswitchd)).await;
+    assert!(
+        err.contains("cat /run/openvswitch/ovs-vswitchd.pid` failed with exit code 126"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn ovs_stop_is_sigstop_and_revert_sends_sigcont() {
     let runner = ScriptedRunner::ordered([
         inspect(T0, true),
-        exec("pgrep -x ovs-vswitchd", "812\n"),
+        exec("cat /run/openvswitch/ovs-vswitchd.pid", "812\n"),
+        inspect(T0, true),
+        exec(
+            "cat /proc/812/stat",
+            "812 (ovs-vswitchd) S 1 812 812 0 -1\n",
+        ),
         inspect(T0, true),
         exec("kill -s STOP 812", ""),
         inspect(T0, true),
@@ -1455,8 +1558,9 @@ async fn dry_run_plan_of_the_nightly_suite_for_the_default_cell() {
     for needle in [
         "docker restart -t 30 chaos-plan-control-plane",
         "docker kill --signal KILL chaos-plan-worker",
-        "kill -s STOP '<PIDs of ovsdb-server>'",
-        "kill -s CONT '<PIDs of ovsdb-server>'",
+        "cat /run/openvswitch/ovsdb-server.pid",
+        "kill -s STOP '<PID in /run/openvswitch/ovsdb-server.pid>'",
+        "kill -s CONT '<PID in /run/openvswitch/ovsdb-server.pid>'",
         "ip netns add chaos-stale-0",
         "get pods -l app=ovs --field-selector spec.nodeName=chaos-plan-worker -o name",
         "exec 'pod/<ovs-ovn pod on chaos-plan-worker>' -c openvswitch -- ovs-vsctl --timeout=10 add-port br-int chaos-stale-0",

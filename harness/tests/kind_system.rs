@@ -24,7 +24,9 @@
 //! nodes run the host's OVS themselves, so the tests build their node
 //! runtime with `OvsCommands::NodeContainer`, which runs the same argv with
 //! `docker exec` in the node. Everything else (the injectors, their evidence
-//! and undos, the guard) is the code path kind uses.
+//! and undos, the guard, the daemons' pidfiles under `/run/openvswitch`,
+//! which `ovs-ovn` shares with the node through a hostPath) is the code path
+//! kind uses.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -539,6 +541,70 @@ async fn ovs_vswitchd_kill_breaks_forwarding_until_restarted() {
     assert!(ovs_responds(&nodes, &worker).await);
     say(&format!(
         "SYSTEM: ovs-vswitchd SIGSTOP/SIGCONT on {worker}: frozen, health check failed, resumed"
+    ));
+}
+
+/// On a control-plane node ovn-central runs more `ovsdb-server`s (the OVN
+/// NB and SB databases, pidfiles under `/run/ovn`). Killing OVS's
+/// `ovsdb-server` must pick it by its pidfile and spare them.
+#[tokio::test]
+async fn ovsdb_server_kill_picks_the_ovs_database_by_its_pidfile() {
+    if !prerequisites("ovsdb_server_kill_picks_the_ovs_database_by_its_pidfile") {
+        return;
+    }
+    let c = SysCluster::start("ovsdb", 0);
+    let cp = c.node("control-plane");
+    let nodes = c.runtime();
+    c.sh_ok(&cp, START_OVS);
+    // A stand-in for ovn-central's NB database server.
+    c.sh_ok(
+        &cp,
+        "set -e; mkdir -p /run/ovn; \
+         ovsdb-tool create /tmp/ovnnb_db.db /usr/share/openvswitch/vswitch.ovsschema; \
+         ovsdb-server --remote=punix:/run/ovn/ovnnb_db.sock --pidfile=/run/ovn/ovnnb_db.pid \
+           --unixctl=/run/ovn/ovnnb_db.ctl --detach --log-file=/tmp/ovnnb.log /tmp/ovnnb_db.db",
+    );
+    let by_name = nodes.pids(&cp, "ovsdb-server").await.unwrap();
+    assert_eq!(by_name.len(), 2, "pgrep -x sees both: {by_name:?}");
+    let ovs: u32 = c
+        .sh_ok(&cp, "cat /run/openvswitch/ovsdb-server.pid")
+        .trim()
+        .parse()
+        .unwrap();
+    let nb: u32 = c
+        .sh_ok(&cp, "cat /run/ovn/ovnnb_db.pid")
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        kind::daemon_pid(&nodes, &cp, "ovsdb-server").await.unwrap(),
+        Some(ovs)
+    );
+    let fault = Fault::OvsKill(OvsKill {
+        target: fault_target("control-plane"),
+        process: OvsProcess::OvsdbServer,
+        signal: OvsSignal::Kill,
+        stop_for: None,
+    });
+    let injected = kind::inject(&nodes, None, &fault, Some(&c.info("control-plane")))
+        .await
+        .unwrap();
+    assert!(injected.evidence.took_effect, "{:?}", injected.evidence);
+    assert_eq!(
+        fact(&injected.evidence.facts, "ovsdb-server PID before"),
+        ovs.to_string()
+    );
+    assert!(
+        matches!(nodes.process_state(&cp, nb).await.unwrap(), Some(s) if s != 'Z'),
+        "the OVN database server must survive"
+    );
+    // Its pidfile now names a dead process: a second kill has no target.
+    assert_eq!(
+        kind::daemon_pid(&nodes, &cp, "ovsdb-server").await.unwrap(),
+        None
+    );
+    say(&format!(
+        "SYSTEM: ovsdb-server SIGKILL on {cp}: pgrep -x saw PIDs {by_name:?}; the pidfile picked {ovs}, which died; the OVN NB stand-in {nb} kept running"
     ));
 }
 

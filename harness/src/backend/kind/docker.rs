@@ -329,11 +329,7 @@ impl DockerNodes {
         if !out.success() {
             return Ok(None);
         }
-        // "pid (comm) S ..."; comm may contain spaces and parentheses.
-        let text = out.stdout_str();
-        Ok(text
-            .rfind(')')
-            .and_then(|i| text[i + 1..].trim_start().chars().next()))
+        Ok(super::ovs::parse_stat(&out.stdout_str()).map(|(_, state)| state))
     }
 
     /// The contents of `path` in the node, or `None` when it does not exist.

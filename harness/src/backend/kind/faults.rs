@@ -12,6 +12,7 @@ use std::time::Duration;
 use super::KindError;
 use super::docker::{DockerNodes, non_empty_lines};
 use super::kubectl::{KUBECTL_TIMEOUT, Kubectl};
+use super::ovs;
 use crate::backend::NodeInfo;
 use crate::fault::{CniConfigAction, CniFile, Evidence, Fault, OvsSignal, PodDelete, RebootMode};
 
@@ -224,17 +225,31 @@ pub async fn reboot(
     }
 }
 
-/// SIGKILLs every process named `process` in the node; proven when each old
-/// PID is gone (or a zombie: a process reparented to PID 1 lingers as one
-/// until reaped).
+/// The PIDs of OVS daemon `process` on `node`: the one its pidfile names
+/// (see [`ovs::daemon_pid`]), or none.
+async fn ovs_pids(nodes: &DockerNodes, node: &str, process: &str) -> Result<Vec<u32>, KindError> {
+    Ok(ovs::daemon_pid(nodes, node, process)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// What stands for the PID of `process` in a dry-run plan.
+fn pid_placeholder(process: &str) -> String {
+    format!("<PID in {}>", ovs::pidfile(process))
+}
+
+/// SIGKILLs OVS daemon `process` in the node (its PID from its pidfile);
+/// proven when the old PID is gone (or a zombie: a process reparented to
+/// PID 1 lingers as one until reaped).
 pub async fn kill_process(
     nodes: &DockerNodes,
     node: &str,
     process: &str,
 ) -> Result<Evidence, KindError> {
-    let pids = nodes.pids(node, process).await?;
+    let pids = ovs_pids(nodes, node, process).await?;
     if nodes.is_dry_run() {
-        let placeholder = format!("<PIDs of {process}>");
+        let placeholder = pid_placeholder(process);
         nodes
             .exec(node, &["kill", "-s", "KILL", &placeholder])
             .await?;
@@ -243,7 +258,10 @@ pub async fn kill_process(
     if pids.is_empty() {
         return Ok(Evidence::no_effect(
             Some(node.into()),
-            format!("{process} is not running on {node}: nothing to kill"),
+            format!(
+                "{process} is not running on {node} (no live {process} in {}): nothing to kill",
+                ovs::pidfile(process)
+            ),
         ));
     }
     nodes.signal(node, &pids, "KILL").await?;
@@ -290,16 +308,17 @@ pub async fn kill_process(
     }
 }
 
-/// SIGSTOPs every process named `process`; proven when each is stopped
-/// (`T` in `/proc/<pid>/stat`). Returns the PIDs to SIGCONT later.
+/// SIGSTOPs OVS daemon `process` (its PID from its pidfile); proven when it
+/// is stopped (`T` in `/proc/<pid>/stat`). Returns the PIDs to SIGCONT
+/// later.
 pub async fn stop_process(
     nodes: &DockerNodes,
     node: &str,
     process: &str,
 ) -> Result<(Evidence, Vec<u32>), KindError> {
-    let pids = nodes.pids(node, process).await?;
+    let pids = ovs_pids(nodes, node, process).await?;
     if nodes.is_dry_run() {
-        let placeholder = format!("<PIDs of {process}>");
+        let placeholder = pid_placeholder(process);
         nodes
             .exec(node, &["kill", "-s", "STOP", &placeholder])
             .await?;
@@ -309,7 +328,10 @@ pub async fn stop_process(
         return Ok((
             Evidence::no_effect(
                 Some(node.into()),
-                format!("{process} is not running on {node}: nothing to stop"),
+                format!(
+                    "{process} is not running on {node} (no live {process} in {}): nothing to stop",
+                    ovs::pidfile(process)
+                ),
             ),
             pids,
         ));
@@ -782,7 +804,7 @@ pub async fn pod_delete(
 pub async fn undo(nodes: &DockerNodes, undo: &Undo) -> Result<String, KindError> {
     Ok(match undo {
         Undo::Continue { node, process, .. } if nodes.is_dry_run() => {
-            let placeholder = format!("<PIDs of {process}>");
+            let placeholder = pid_placeholder(process);
             nodes
                 .exec(node, &["kill", "-s", "CONT", &placeholder])
                 .await?;

@@ -30,7 +30,10 @@ pub use faults::{
 };
 pub use kubectl::{KUBECTL_TIMEOUT, Kubectl};
 pub use options::{KindOptions, NameSource, Timeouts};
-pub use ovs::{NodeOvs, OVS_CONTAINER, OVS_NAMESPACE, OVS_SELECTOR, OvsCommands};
+pub use ovs::{
+    NodeOvs, OVS_CONTAINER, OVS_NAMESPACE, OVS_RUN_DIR, OVS_SELECTOR, OvsCommands, daemon_pid,
+    pidfile,
+};
 pub use prereq::{Detected, ToolVersions, docker_reachable, kind_on_path};
 pub use safety::{CLUSTER_LABEL, Guard, NAME_PREFIX, ROLE_LABEL, new_cluster_name};
 pub use sha256::hex_digest;

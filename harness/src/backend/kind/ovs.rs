@@ -21,6 +21,64 @@ pub const OVS_NAMESPACE: &str = "kube-system";
 pub const OVS_SELECTOR: &str = "app=ovs";
 /// The container in an `ovs-ovn` pod that runs OVS.
 pub const OVS_CONTAINER: &str = "openvswitch";
+/// Where `ovs-ctl` (run by Kube-OVN's start-ovs.sh) writes the pidfiles of
+/// `ovsdb-server` and `ovs-vswitchd`: OVS's rundir, `/var/run/openvswitch`
+/// in the `ovs-ovn` pod, a hostPath of the node's `/run/openvswitch`.
+/// `ovn-central`'s NB and SB `ovsdb-server`s write theirs under `/run/ovn`.
+pub const OVS_RUN_DIR: &str = "/run/openvswitch";
+
+/// The pidfile of OVS daemon `daemon` (`ovsdb-server`, `ovs-vswitchd`).
+pub fn pidfile(daemon: &str) -> String {
+    format!("{OVS_RUN_DIR}/{daemon}.pid")
+}
+
+/// The PID (in the node's PID namespace: `ovs-ovn` is hostPID) of OVS
+/// daemon `daemon` on `node`, read from its pidfile in the node, never by
+/// name: `pgrep -x ovsdb-server` would also match `ovn-central`'s
+/// databases on a control-plane node. `None` when the pidfile is missing,
+/// or names a process that is not a live `daemon` (a stale pidfile, or a
+/// zombie), and in a dry run.
+pub async fn daemon_pid(
+    nodes: &DockerNodes,
+    node: &str,
+    daemon: &str,
+) -> Result<Option<u32>, KindError> {
+    let path = pidfile(daemon);
+    let Some(text) = nodes.read_file(node, &path).await? else {
+        return Ok(None);
+    };
+    if nodes.is_dry_run() {
+        let placeholder = format!("/proc/<PID in {path}>/stat");
+        nodes.read_file(node, &placeholder).await?;
+        return Ok(None);
+    }
+    let text = String::from_utf8_lossy(&text);
+    let pid: u32 = text.trim().parse().map_err(|_| {
+        KindError::parse(format!("docker exec {node} cat {path}"), "not a PID", &text)
+    })?;
+    let Some(stat) = nodes.read_file(node, &format!("/proc/{pid}/stat")).await? else {
+        return Ok(None);
+    };
+    match parse_stat(&String::from_utf8_lossy(&stat)) {
+        Some((comm, state)) if comm == daemon && !matches!(state, 'Z' | 'X') => Ok(Some(pid)),
+        found => {
+            tracing::warn!(
+                "{path} on {node} names PID {pid}, which is {found:?}, not a live {daemon}: a stale pidfile"
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// The command name and state letter of a `/proc/<pid>/stat` line
+/// (`pid (comm) S ...`; comm may hold spaces and parentheses).
+pub fn parse_stat(text: &str) -> Option<(&str, char)> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let comm = text.get(open + 1..close)?;
+    let state = text[close + 1..].trim_start().chars().next()?;
+    Some((comm, state))
+}
 
 /// Where OVS commands for a node run.
 #[derive(Clone, Debug)]
@@ -203,4 +261,20 @@ fn pod_exec_args(pod: &str, argv: &[&str]) -> Vec<String> {
         .chain(argv)
         .map(|s| (*s).to_string())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines() {
+        assert_eq!(
+            parse_stat("812 (ovs-vswitchd) S 1 812 812 0 -1\n"),
+            Some(("ovs-vswitchd", 'S'))
+        );
+        assert_eq!(parse_stat("9 (a (b) c) Z 1"), Some(("a (b) c", 'Z')));
+        assert_eq!(parse_stat("garbage"), None);
+        assert_eq!(pidfile("ovsdb-server"), "/run/openvswitch/ovsdb-server.pid");
+    }
 }
