@@ -38,7 +38,7 @@ use cni_chaos::backend::kind::{
     STALE_PREFIX, Undo,
 };
 use cni_chaos::backend::{Cluster, NodeInfo, select_node};
-use cni_chaos::exec::{Command, LocalRunner, Output, Runner};
+use cni_chaos::exec::{Command, ExecError, LocalRunner, Output, Runner};
 use cni_chaos::fault::{
     CniConfig, CniConfigAction, CniFile, Fault, LeftoverMultusConfig, NetworkPartition, NodeReboot,
     NodeRole, NodeTarget, OvsKill, OvsProcess, OvsSignal, RebootMode, StaleNetns,
@@ -79,12 +79,18 @@ fn say(line: &str) {
 }
 
 /// Runs a command on this machine (setup and cleanup, outside the code
-/// under test), blocking, through the harness's own runner.
+/// under test), blocking, through the harness's own runner. Panics when it
+/// cannot be started: only for tools the prerequisites checked.
 fn host(argv: &[&str]) -> Output {
     host_cmd(Command::new(argv[0]).args(argv[1..].iter().copied()))
 }
 
 fn host_cmd(cmd: Command) -> Output {
+    try_host_cmd(cmd).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`host_cmd`], but a program that cannot be started is an error.
+fn try_host_cmd(cmd: Command) -> Result<Output, ExecError> {
     std::thread::scope(|s| {
         s.spawn(|| {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -96,7 +102,6 @@ fn host_cmd(cmd: Command) -> Output {
         .join()
         .expect("runner thread")
     })
-    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn host_ok(argv: &[&str]) -> String {
@@ -113,7 +118,16 @@ fn host_ok(argv: &[&str]) -> String {
 
 /// Why the system tests cannot run here, if they cannot.
 fn missing_prerequisite() -> Option<String> {
-    let out = host(&["docker", "version", "--format", "{{.Server.Version}}"]);
+    missing_prerequisite_with("docker")
+}
+
+/// [`missing_prerequisite`] with `docker` as the Docker CLI.
+fn missing_prerequisite_with(docker: &str) -> Option<String> {
+    let probe = Command::new(docker).args(["version", "--format", "{{.Server.Version}}"]);
+    let out = match try_host_cmd(probe) {
+        Ok(out) => out,
+        Err(e) => return Some(format!("the Docker CLI cannot run: {e}")),
+    };
     if !out.success() {
         return Some(format!(
             "no reachable Docker daemon (DOCKER_HOST={}): {}",
@@ -138,24 +152,70 @@ fn missing_prerequisite() -> Option<String> {
             ));
         }
     }
-    let ldd = host(&["ldd", "/bin/busybox"]);
-    if ldd.success() {
+    // Without ldd the linkage cannot be told; the image build then says.
+    let ldd = try_host_cmd(Command::new("ldd").arg("/bin/busybox"));
+    if ldd.is_ok_and(|o| o.success()) {
         return Some("/bin/busybox is dynamically linked; install busybox-static".into());
     }
     None
 }
 
+/// What a test does about a missing prerequisite (`reason`): `Ok(None)`
+/// goes on, `Ok(Some(line))` skips with this `SKIPPED:` line, `Err` fails
+/// with this message under `CHAOS_SYSTEM_TESTS=require` (`require`).
+fn verdict(test: &str, reason: Option<String>, require: bool) -> Result<Option<String>, String> {
+    match reason {
+        None => Ok(None),
+        Some(reason) if require => Err(format!("{test}: CHAOS_SYSTEM_TESTS=require, but {reason}")),
+        Some(reason) => Ok(Some(format!("SKIPPED: kind_system::{test}: {reason}"))),
+    }
+}
+
 /// `true` when the test should go on; prints the skip or panics under
 /// `CHAOS_SYSTEM_TESTS=require`.
 fn prerequisites(test: &str) -> bool {
-    let Some(reason) = missing_prerequisite() else {
-        return true;
-    };
-    if std::env::var("CHAOS_SYSTEM_TESTS").as_deref() == Ok("require") {
-        panic!("{test}: CHAOS_SYSTEM_TESTS=require, but {reason}");
+    go_on(test, missing_prerequisite())
+}
+
+/// [`prerequisites`] for a given reason (or none).
+fn go_on(test: &str, reason: Option<String>) -> bool {
+    let require = std::env::var("CHAOS_SYSTEM_TESTS").as_deref() == Ok("require");
+    match verdict(test, reason, require) {
+        Ok(None) => true,
+        Ok(Some(line)) => {
+            say(&line);
+            false
+        }
+        Err(e) => panic!("{e}"),
     }
-    say(&format!("SKIPPED: kind_system::{test}: {reason}"));
-    false
+}
+
+/// A machine without the docker CLI skips these tests with the reason, and
+/// fails them under `CHAOS_SYSTEM_TESTS=require`; it never panics on the
+/// probe itself.
+#[test]
+fn a_missing_docker_cli_is_a_skip_reason_or_a_failure_under_require() {
+    let reason = missing_prerequisite_with("cni-chaos-no-such-docker-cli")
+        .expect("a missing CLI is a missing prerequisite");
+    assert!(
+        reason.starts_with(
+            "the Docker CLI cannot run: could not start `cni-chaos-no-such-docker-cli version"
+        ),
+        "{reason}"
+    );
+    let skip = verdict("probe", Some(reason.clone()), false)
+        .unwrap()
+        .expect("a skip");
+    assert!(
+        skip.starts_with("SKIPPED: kind_system::probe: the Docker CLI cannot run"),
+        "{skip}"
+    );
+    let failure = verdict("probe", Some(reason), true).unwrap_err();
+    assert!(
+        failure.starts_with("probe: CHAOS_SYSTEM_TESTS=require, but the Docker CLI cannot run"),
+        "{failure}"
+    );
+    assert_eq!(verdict("probe", None, true), Ok(None));
 }
 
 fn unique(tag: &str) -> String {
@@ -871,11 +931,12 @@ async fn a_busy_multus_shim_makes_a_plain_cp_fail_and_an_atomic_install_succeed(
     if !prerequisites("a_busy_multus_shim_makes_a_plain_cp_fail_and_an_atomic_install_succeed") {
         return;
     }
-    if !std::path::Path::new("/usr/bin/dash").exists() {
-        if std::env::var("CHAOS_SYSTEM_TESTS").as_deref() == Ok("require") {
-            panic!("CHAOS_SYSTEM_TESTS=require, but /usr/bin/dash is missing");
-        }
-        say("SKIPPED: kind_system::a_busy_multus_shim...: /usr/bin/dash is missing");
+    let dash = (!std::path::Path::new("/usr/bin/dash").exists())
+        .then(|| "/usr/bin/dash is missing".to_string());
+    if !go_on(
+        "a_busy_multus_shim_makes_a_plain_cp_fail_and_an_atomic_install_succeed",
+        dash,
+    ) {
         return;
     }
     let c = SysCluster::start("shim", 1);
