@@ -127,8 +127,13 @@ impl Fixture {
 
 /// Provisions the default profile, which must fail; returns the message.
 async fn fails(backend: &KindBackend) -> String {
+    fails_with(backend, &CancellationToken::new()).await
+}
+
+/// [`fails`] with the run's interrupt token `cancel`.
+async fn fails_with(backend: &KindBackend, cancel: &CancellationToken) -> String {
     backend
-        .provision(&profile(), &CancellationToken::new())
+        .provision(&profile(), cancel)
         .await
         .err()
         .expect("provisioning must fail")
@@ -205,6 +210,28 @@ fn export_and_delete(f: &Fixture) -> Vec<Expectation> {
     let mut delete = words("kind delete cluster --name chaos-contract --kubeconfig");
     delete.push(f.path("kubeconfig"));
     vec![ok(export), ok(delete)]
+}
+
+/// The provisioning script up to and including the first `steps` of
+/// [`install_sequence`] (which starts after `kind create cluster`).
+fn provision_script(f: &Fixture, steps: usize) -> Vec<Expectation> {
+    probes()
+        .into_iter()
+        .chain(pulls())
+        .chain([ok(create_argv(f))])
+        .chain(install_sequence(f).into_iter().take(steps))
+        .collect()
+}
+
+/// Provisioning runs until `install.sh`, which hangs after printing `stdout`.
+fn hang_in_install(runner: &ScriptedRunner, f: &Fixture, stdout: &str) {
+    for e in provision_script(f, 3) {
+        runner.push(e);
+    }
+    runner.push(Expectation::hang(
+        vec!["bash".to_string(), f.path("kube-ovn-install.sh")],
+        stdout,
+    ));
 }
 
 fn install_sequence(f: &Fixture) -> Vec<Expectation> {
@@ -387,18 +414,11 @@ async fn a_manifest_with_the_wrong_sha256_is_never_applied() {
 async fn an_install_timeout_carries_the_command_and_its_output_then_cleans_up() {
     let runner = ScriptedRunner::ordered([]);
     let f = Fixture::new(&runner, true);
-    for e in probes()
-        .into_iter()
-        .chain(pulls())
-        .chain([ok(create_argv(&f))])
-        .chain(install_sequence(&f).into_iter().take(3))
-    {
-        runner.push(e);
-    }
-    runner.push(Expectation::hang(
-        vec!["bash".to_string(), f.path("kube-ovn-install.sh")],
+    hang_in_install(
+        &runner,
+        &f,
         "-------------------------------\nWait for ovn-central\n",
-    ));
+    );
     for e in export_and_delete(&f) {
         runner.push(e);
     }
@@ -1588,16 +1608,23 @@ fn the_shipped_matrix_is_what_the_backend_loads() {
     let _ = kind::MATRIX_FILE;
 }
 
-#[tokio::test]
-async fn a_cluster_that_saw_a_failure_has_its_logs_exported_before_it_is_deleted() {
-    let runner = ScriptedRunner::ordered([
+/// A cluster (watching `cancel`) on which a fault had no effect, so its
+/// logs are due before the delete.
+async fn failed_cluster(
+    runner: &ScriptedRunner,
+    cancel: &CancellationToken,
+) -> (tempfile::TempDir, KindCluster) {
+    for e in [
         inspect(T0, true),
         inspect(T0, true),
         ok(words("docker restart -t 30 chaos-contract-worker")),
         // StartedAt unchanged: the fault had no effect.
         inspect(T0, true),
-    ]);
-    let (dir, cluster) = open(&runner);
+    ] {
+        runner.push(e);
+    }
+    let (dir, cluster) = open(runner);
+    let cluster = cluster.with_interrupt(cancel.clone());
     let fault = Fault::NodeReboot(NodeReboot {
         target: target(),
         mode: RebootMode::Graceful,
@@ -1605,14 +1632,125 @@ async fn a_cluster_that_saw_a_failure_has_its_logs_exported_before_it_is_deleted
     });
     let e = cluster.inject(&fault, Some(&worker())).await.unwrap();
     assert!(!e.took_effect);
-    runner.push(ok(words(
-        "kind export logs reports/kind-logs/chaos-contract --name chaos-contract",
-    )));
+    runner.assert_done();
+    (dir, cluster)
+}
+
+const EXPORT: &str = "kind export logs reports/kind-logs/chaos-contract --name chaos-contract";
+
+fn delete_argv(dir: &Path) -> Vec<String> {
     let mut delete = words("kind delete cluster --name chaos-contract --kubeconfig");
-    delete.push(dir.path().join("kubeconfig").display().to_string());
-    runner.push(ok(delete));
+    delete.push(dir.join("kubeconfig").display().to_string());
+    delete
+}
+
+#[tokio::test]
+async fn a_cluster_that_saw_a_failure_has_its_logs_exported_before_it_is_deleted() {
+    let runner = ScriptedRunner::ordered([]);
+    let (dir, cluster) = failed_cluster(&runner, &CancellationToken::new()).await;
+    runner.push(ok(words(EXPORT)));
+    runner.push(ok(delete_argv(dir.path())));
     cluster.teardown().await.unwrap();
     runner.assert_done();
+}
+
+/// The teardown budget holds the undos, the export and the delete, each
+/// with its own bound: an export that hangs or fails never keeps the
+/// delete from running.
+#[tokio::test(start_paused = true)]
+async fn a_hanging_or_failing_log_export_still_lets_the_delete_run_within_the_budget() {
+    let timeouts = kind::Timeouts::default();
+    assert_eq!(timeouts.logs, Duration::from_secs(120));
+    assert_eq!(
+        timeouts.teardown(),
+        timeouts.undo + timeouts.logs + timeouts.delete + Duration::from_secs(30)
+    );
+    let runner = ScriptedRunner::ordered([]);
+    let (dir, cluster) = failed_cluster(&runner, &CancellationToken::new()).await;
+    assert_eq!(cluster.teardown_budget(), timeouts.teardown());
+    runner.push(Expectation::hang(
+        words(EXPORT),
+        "Exporting logs for cluster",
+    ));
+    runner.push(ok(delete_argv(dir.path())));
+    let started = tokio::time::Instant::now();
+    tokio::time::timeout(cluster.teardown_budget(), cluster.teardown())
+        .await
+        .expect("within the budget")
+        .unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(120));
+    runner.assert_done();
+
+    let runner = ScriptedRunner::ordered([]);
+    let (dir, cluster) = failed_cluster(&runner, &CancellationToken::new()).await;
+    runner.push(Expectation::failed(
+        words(EXPORT),
+        1,
+        "ERROR: unknown cluster \"chaos-contract\"",
+    ));
+    runner.push(ok(delete_argv(dir.path())));
+    cluster.teardown().await.unwrap();
+    runner.assert_done();
+}
+
+#[tokio::test]
+async fn an_interrupted_teardown_skips_the_log_export_and_deletes() {
+    let runner = ScriptedRunner::ordered([]);
+    let cancel = CancellationToken::new();
+    let (dir, cluster) = failed_cluster(&runner, &cancel).await;
+    cancel.cancel();
+    runner.push(ok(delete_argv(dir.path())));
+    cluster.teardown().await.unwrap();
+    runner.assert_done();
+    assert!(
+        !runner
+            .call_lines()
+            .iter()
+            .any(|l| l.contains("export logs")),
+        "{:#?}",
+        runner.call_lines()
+    );
+}
+
+#[tokio::test]
+async fn a_failed_kind_delete_is_a_teardown_error_with_its_command_and_output() {
+    let runner = ScriptedRunner::ordered([]);
+    let (dir, cluster) = failed_cluster(&runner, &CancellationToken::new()).await;
+    runner.push(ok(words(EXPORT)));
+    runner.push(Expectation::failed(
+        delete_argv(dir.path()),
+        1,
+        "ERROR: failed to delete cluster \"chaos-contract\": error deleting nodes",
+    ));
+    let err = cluster.teardown().await.unwrap_err().to_string();
+    runner.assert_done();
+    assert!(
+        err.contains("`kind delete cluster --name chaos-contract --kubeconfig"),
+        "{err}"
+    );
+    assert!(err.contains("error deleting nodes"), "{err}");
+}
+
+/// An interrupt while the cluster is being installed deletes it at once,
+/// without the log export.
+#[tokio::test(start_paused = true)]
+async fn an_interrupt_during_provisioning_deletes_the_cluster_without_exporting_logs() {
+    let runner = ScriptedRunner::ordered([]);
+    let f = Fixture::new(&runner, true);
+    hang_in_install(&runner, &f, "");
+    let mut delete = words("kind delete cluster --name chaos-contract --kubeconfig");
+    delete.push(f.path("kubeconfig"));
+    runner.push(ok(delete));
+    let cancel = CancellationToken::new();
+    let interrupt = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        interrupt.cancel();
+    });
+    let msg = fails_with(&f.backend, &cancel).await;
+    runner.assert_done();
+    assert!(msg.contains("interrupted during provisioning"), "{msg}");
+    assert!(!msg.contains("cluster logs exported"), "{msg}");
 }
 
 #[tokio::test]
@@ -1621,13 +1759,7 @@ async fn an_interrupt_before_the_cluster_exists_creates_and_deletes_nothing() {
     let f = Fixture::new(&runner, true);
     let cancel = CancellationToken::new();
     cancel.cancel();
-    let msg = f
-        .backend
-        .provision(&profile(), &cancel)
-        .await
-        .err()
-        .expect("interrupted")
-        .to_string();
+    let msg = fails_with(&f.backend, &cancel).await;
     assert!(msg.contains("interrupted during docker pull"), "{msg}");
     runner.assert_done();
     assert!(

@@ -136,4 +136,11 @@ pub trait Cluster: Send + Sync {
 
     /// Deletes the cluster and everything the harness made for it.
     async fn teardown(&self) -> Result<(), BackendError>;
+
+    /// How long [`Cluster::teardown`] may take in all; a backend whose
+    /// teardown bounds its own steps returns their sum, so the run never
+    /// cuts it short before the delete. Default: 5 minutes.
+    fn teardown_budget(&self) -> Duration {
+        Duration::from_secs(300)
+    }
 }

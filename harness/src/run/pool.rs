@@ -3,16 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tokio::sync::OwnedMutexGuard;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::{Backend, BackendError, Cluster};
 use crate::suite::ClusterProfile;
-
-/// How long tearing down one cluster may take.
-const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(300);
 
 #[derive(Default)]
 struct Slot {
@@ -121,7 +117,9 @@ impl ClusterPool {
                 );
                 continue;
             }
-            match tokio::time::timeout(TEARDOWN_TIMEOUT, cluster.teardown()).await {
+            // The cluster's own budget: a kind teardown bounds its undos,
+            // its log export and its delete, and needs their sum.
+            match tokio::time::timeout(cluster.teardown_budget(), cluster.teardown()).await {
                 Ok(Ok(())) => tracing::info!("deleted cluster {}", cluster.name()),
                 Ok(Err(e)) => errors.push(format!("tearing down {}: {e}", cluster.name())),
                 Err(_) => errors.push(format!("tearing down {} timed out", cluster.name())),

@@ -81,19 +81,35 @@ impl KindBackend {
             .timeout(timeout)
     }
 
-    /// Exports logs and deletes a cluster whose provisioning failed at `step`.
-    async fn fail(&self, name: &str, kubeconfig: &Path, step: &str, err: KindError) -> KindError {
+    /// Exports logs (not after an interrupt) and deletes a cluster whose
+    /// provisioning failed at `step`; the delete runs whatever the export
+    /// did.
+    async fn fail(
+        &self,
+        name: &str,
+        kubeconfig: &Path,
+        step: &str,
+        err: KindError,
+        interrupted: bool,
+    ) -> KindError {
         let dir = self.options.logs_dir.join(name);
         let dir_arg = dir.display().to_string();
         let export = self.kind(
             &["export", "logs", &dir_arg, "--name", name],
             self.options.timeouts.logs,
         );
-        let logs = match self.runner.run(&export).await {
-            Ok(_) => Some(dir),
-            Err(e) => {
-                tracing::warn!("exporting the logs of {name} failed: {e}");
-                None
+        let logs = if interrupted {
+            eprintln!(
+                "cni-chaos: interrupted; not exporting the logs of {name} before deleting it"
+            );
+            None
+        } else {
+            match self.runner.run(&export).await {
+                Ok(_) => Some(dir),
+                Err(e) => {
+                    tracing::warn!("exporting the logs of {name} failed: {e}");
+                    None
+                }
             }
         };
         let kc = kubeconfig.display().to_string();
@@ -215,19 +231,26 @@ impl KindBackend {
             r = steps => r,
         };
         if let Err((step, err)) = outcome {
-            return Err(self.fail(name, &kubeconfig, step, err).await);
+            return Err(self
+                .fail(name, &kubeconfig, step, err, cancel.is_cancelled())
+                .await);
         }
         tracing::info!(
             "kind cluster {name} is ready; kubeconfig {} (context kind-{name})",
             kubeconfig.display()
         );
-        KindCluster::build(self, name, config, kubeconfig, false).await
+        KindCluster::build(self, name, config, kubeconfig, false, cancel).await
     }
 
     /// Attaches to the cluster named in `CHAOS_CLUSTER`, after checking that
     /// kind knows it, that its kubeconfig's context is `kind-<name>`, and that
     /// its node containers carry kind's labels. Runs nothing destructive.
-    async fn attach(&self, name: &str, config: KindConfig) -> Result<KindCluster, KindError> {
+    async fn attach(
+        &self,
+        name: &str,
+        config: KindConfig,
+        cancel: &CancellationToken,
+    ) -> Result<KindCluster, KindError> {
         let guard = self.guard();
         guard.check_cluster(name)?;
         let out = self
@@ -281,7 +304,7 @@ impl KindBackend {
                 nodes.guarded(n).await?;
             }
         }
-        KindCluster::build(self, name, config, kubeconfig, true).await
+        KindCluster::build(self, name, config, kubeconfig, true, cancel).await
     }
 }
 
@@ -321,7 +344,7 @@ impl Backend for KindBackend {
             KindConfig::load_named(&self.options.workspace, &profile.kind_config)?;
         let set = self.matrix.get(&profile.versions)?.clone();
         if let Some(name) = self.options.reuse.clone() {
-            let cluster = self.attach(&name, config).await?;
+            let cluster = self.attach(&name, config, cancel).await?;
             cluster.set_versions(&set);
             return Ok(Arc::new(cluster));
         }
@@ -386,6 +409,9 @@ struct Inner {
     /// The private folder the backend made for this cluster (kubeconfig,
     /// manifests), removed at teardown; `None` when the kubeconfig was given.
     owned_dir: Option<PathBuf>,
+    /// The run's interrupt (SIGINT/SIGTERM): an interrupted teardown skips
+    /// the log export and goes straight to the delete.
+    cancel: CancellationToken,
     /// Set when a gate, a fault, an SLO or a revert failed on this cluster.
     failed: std::sync::atomic::AtomicBool,
     pending: tokio::sync::Mutex<Vec<Undo>>,
@@ -419,6 +445,7 @@ impl KindCluster {
         config: KindConfig,
         kubeconfig: PathBuf,
         reused: bool,
+        cancel: &CancellationToken,
     ) -> Result<Self, KindError> {
         let dry_run = backend.options.dry_run;
         // build() is only reached from create() and attach(), which made
@@ -447,6 +474,7 @@ impl KindCluster {
             backend.options.timeouts.clone(),
             backend.options.logs_dir.clone(),
             owned_dir,
+            cancel.clone(),
         ))
     }
 
@@ -463,6 +491,7 @@ impl KindCluster {
         timeouts: super::options::Timeouts,
         logs_dir: PathBuf,
         owned_dir: Option<PathBuf>,
+        cancel: CancellationToken,
     ) -> Self {
         let kubectl = Kubectl::new(runner.clone(), kubeconfig, name).dry_run(dry_run);
         KindCluster {
@@ -493,6 +522,7 @@ impl KindCluster {
                 timeouts,
                 logs_dir,
                 owned_dir,
+                cancel,
                 failed: std::sync::atomic::AtomicBool::new(false),
                 pending: tokio::sync::Mutex::new(Vec::new()),
                 versions: std::sync::OnceLock::new(),
@@ -532,6 +562,7 @@ impl KindCluster {
             super::options::Timeouts::default(),
             PathBuf::from("reports/kind-logs"),
             None,
+            CancellationToken::new(),
         ))
     }
 
@@ -544,10 +575,25 @@ impl KindCluster {
     /// When called on a handle that was already cloned.
     #[must_use]
     pub fn on_network(self, network: &str) -> Self {
+        self.unshared(|inner| inner.nodes = inner.nodes.clone().with_network(network))
+    }
+
+    /// The same cluster watching `cancel` for the run's interrupt (what
+    /// provisioning passes on); an interrupted teardown skips the log export.
+    ///
+    /// # Panics
+    ///
+    /// When called on a handle that was already cloned.
+    #[must_use]
+    pub fn with_interrupt(self, cancel: CancellationToken) -> Self {
+        self.unshared(|inner| inner.cancel = cancel)
+    }
+
+    fn unshared(self, change: impl FnOnce(&mut Inner)) -> Self {
         let Ok(mut inner) = Arc::try_unwrap(self.inner) else {
-            panic!("KindCluster::on_network must be called before the handle is shared");
+            panic!("a KindCluster can only be reconfigured before the handle is shared");
         };
-        inner.nodes = inner.nodes.with_network(network);
+        change(&mut inner);
         KindCluster {
             inner: Arc::new(inner),
         }
@@ -975,9 +1021,16 @@ impl Cluster for KindCluster {
 
     async fn teardown(&self) -> Result<(), BackendError> {
         let i = &self.inner;
-        // Whatever a fault left behind goes first (a partitioned node).
-        if let Err(e) = self.run_pending().await {
-            tracing::warn!("undo before teardown failed: {e}");
+        // Whatever a fault left behind goes first (a partitioned node), in
+        // its own bound so the delete always gets its turn.
+        match tokio::time::timeout(i.timeouts.undo, self.run_pending()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!("undo before teardown failed: {e}"),
+            Err(_) => tracing::warn!(
+                "the pending undos on {} did not finish within {:?}; tearing down anyway",
+                i.name,
+                i.timeouts.undo
+            ),
         }
         if i.reused {
             eprintln!(
@@ -987,16 +1040,7 @@ impl Cluster for KindCluster {
         } else {
             i.guard.check_cluster(&i.name)?;
             if i.failed.load(std::sync::atomic::Ordering::Relaxed) {
-                // FACTS.md: export the logs before deleting a cluster.
-                let dir = i.logs_dir.join(&i.name);
-                match self.collect_logs(&dir).await {
-                    Ok(()) => eprintln!(
-                        "cni-chaos: a scenario failed on {}; its logs are in {}",
-                        i.name,
-                        dir.display()
-                    ),
-                    Err(e) => tracing::warn!("exporting the logs of {} failed: {e}", i.name),
-                }
+                self.export_logs_before_delete().await;
             }
             let kc = i.kubectl.kubeconfig().display().to_string();
             let cmd = Command::new("kind")
@@ -1015,6 +1059,36 @@ impl Cluster for KindCluster {
             remove_state(dir);
         }
         Ok(())
+    }
+
+    fn teardown_budget(&self) -> Duration {
+        self.inner.timeouts.teardown()
+    }
+}
+
+impl KindCluster {
+    /// FACTS.md: export the logs before deleting a cluster that saw a
+    /// failure; bounded by `timeouts.logs`, and skipped after an interrupt
+    /// (the user wants out). Never fails: the delete comes next whatever
+    /// happens here.
+    async fn export_logs_before_delete(&self) {
+        let i = &self.inner;
+        if i.cancel.is_cancelled() {
+            eprintln!(
+                "cni-chaos: the run was interrupted; not exporting the logs of {} before deleting it",
+                i.name
+            );
+            return;
+        }
+        let dir = i.logs_dir.join(&i.name);
+        match self.collect_logs(&dir).await {
+            Ok(()) => eprintln!(
+                "cni-chaos: a scenario failed on {}; its logs are in {}",
+                i.name,
+                dir.display()
+            ),
+            Err(e) => tracing::warn!("exporting the logs of {} failed: {e}", i.name),
+        }
     }
 }
 

@@ -27,10 +27,22 @@ pub struct Timeouts {
     pub install: Duration,
     /// Each readiness wait after the installs. Default 5 min.
     pub ready: Duration,
-    /// `kind export logs`. Default 5 min.
+    /// `kind export logs`. Default 2 min: kept short so the delete after it
+    /// always gets its turn within the teardown budget.
     pub logs: Duration,
     /// `kind delete cluster`. Default 5 min.
     pub delete: Duration,
+    /// The undos still pending at teardown (reconnect, SIGCONT, restore),
+    /// together. Default 2 min.
+    pub undo: Duration,
+}
+
+impl Timeouts {
+    /// What a teardown needs at most: the pending undos, the log export and
+    /// the delete, plus 30 s for the rest (inspections, the state folder).
+    pub fn teardown(&self) -> Duration {
+        self.undo + self.logs + self.delete + Duration::from_secs(30)
+    }
 }
 
 impl Default for Timeouts {
@@ -41,8 +53,9 @@ impl Default for Timeouts {
             load: Duration::from_secs(300),
             install: Duration::from_secs(900),
             ready: Duration::from_secs(300),
-            logs: Duration::from_secs(300),
+            logs: Duration::from_secs(120),
             delete: Duration::from_secs(300),
+            undo: Duration::from_secs(120),
         }
     }
 }
