@@ -1058,6 +1058,8 @@ async fn cni_config_remove_finds_the_kube_ovn_conflist_and_revert_restores_it() 
         inspect(T0, true),
         exec("cat /etc/cni/net.d/01-kube-ovn.conflist", conf),
         inspect(T0, true),
+        exec("stat -c %a /etc/cni/net.d/01-kube-ovn.conflist", "600\n"),
+        inspect(T0, true),
         exec("rm -f /etc/cni/net.d/01-kube-ovn.conflist", ""),
         inspect(T0, true),
         exec_failed(
@@ -1084,24 +1086,94 @@ async fn cni_config_remove_finds_the_kube_ovn_conflist_and_revert_restores_it() 
             ok(words(
                 "docker exec -i chaos-contract-worker tee /etc/cni/net.d/01-kube-ovn.conflist",
             )),
+            // tee made a new file with the umask's mode; Kube-OVN's 0600
+            // decides whether it rewrites the file, so it is set back.
+            inspect(T0, true),
+            exec("chmod 600 /etc/cni/net.d/01-kube-ovn.conflist", ""),
         ],
     )
     .await;
     assert!(e.took_effect, "{e:?}");
-    let tee = runner.calls().pop().unwrap();
+    assert!(e.summary().contains("mode before: 600"), "{}", e.summary());
+    let calls = runner.calls();
+    let tee = &calls[calls.len() - 3];
+    assert_eq!(tee.get_args()[..2], ["exec", "-i"]);
     assert_eq!(tee.get_stdin(), Some(conf.as_bytes()));
+}
+
+/// `00-multus.conf` (`{}`, mode 644) is read before a fault.
+fn multus_conf_read() -> Vec<Expectation> {
+    vec![
+        inspect(T0, true),
+        exec("cat /etc/cni/net.d/00-multus.conf", "{}"),
+        inspect(T0, true),
+        exec("stat -c %a /etc/cni/net.d/00-multus.conf", "644\n"),
+    ]
+}
+
+/// A delayed rewrite restores the file (and its mode) by itself once the
+/// delay is over, without waiting for the revert.
+#[tokio::test(start_paused = true)]
+async fn a_delayed_rewrite_restores_the_file_and_its_mode_by_itself_after_the_delay() {
+    let missing = || {
+        exec_failed(
+            "cat /etc/cni/net.d/00-multus.conf",
+            1,
+            "cat: /etc/cni/net.d/00-multus.conf: No such file or directory",
+        )
+    };
+    let runner = ScriptedRunner::ordered(multus_conf_read());
+    for e in [
+        inspect(T0, true),
+        exec("rm -f /etc/cni/net.d/00-multus.conf", ""),
+        inspect(T0, true),
+        missing(),
+    ] {
+        runner.push(e);
+    }
+    let (_dir, cluster) = open(&runner);
+    let fault = Fault::CniConfig(CniConfig {
+        target: target(),
+        action: CniConfigAction::DelayedRewrite {
+            delay: Duration::from_secs(30),
+        },
+        file: CniFile::Multus,
+    });
+    let e = cluster.inject(&fault, Some(&worker())).await.unwrap();
+    assert!(e.took_effect, "{e:?}");
+    runner.assert_done();
+    for e in [
+        inspect(T0, true),
+        missing(),
+        inspect(T0, true),
+        ok(words(
+            "docker exec -i chaos-contract-worker tee /etc/cni/net.d/00-multus.conf",
+        )),
+        inspect(T0, true),
+        exec("chmod 644 /etc/cni/net.d/00-multus.conf", ""),
+    ] {
+        runner.push(e);
+    }
+    tokio::time::sleep(Duration::from_secs(29)).await;
+    assert_eq!(runner.remaining().len(), 6, "not before the delay");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    runner.assert_done();
+    // Nothing is left for the revert.
+    cluster.revert(&fault, &e).await.unwrap();
+    runner.assert_done();
 }
 
 #[tokio::test]
 async fn cni_config_truncate_leaves_zero_bytes_and_a_rewritten_file_is_left_alone() {
-    let runner = ScriptedRunner::ordered([
-        inspect(T0, true),
-        exec("cat /etc/cni/net.d/00-multus.conf", "{}"),
+    let runner = ScriptedRunner::ordered(multus_conf_read());
+    for e in [
         inspect(T0, true),
         exec("truncate -s 0 /etc/cni/net.d/00-multus.conf", ""),
         inspect(T0, true),
         exec("cat /etc/cni/net.d/00-multus.conf", ""),
-    ]);
+    ] {
+        runner.push(e);
+    }
     let e = inject_and_revert(
         &runner,
         Fault::CniConfig(CniConfig {

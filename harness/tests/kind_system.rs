@@ -737,7 +737,7 @@ async fn cni_config_removal_truncation_and_delayed_rewrite() {
     let conflist = r#"{"cniVersion":"0.3.1","name":"kube-ovn","plugins":[{"type":"kube-ovn"}]}"#;
     c.sh_ok(
         &worker,
-        &format!("mkdir -p /etc/cni/net.d && printf '%s' '{conflist}' > /etc/cni/net.d/01-kube-ovn.conflist"),
+        &format!("mkdir -p /etc/cni/net.d && printf '%s' '{conflist}' > /etc/cni/net.d/01-kube-ovn.conflist && chmod 600 /etc/cni/net.d/01-kube-ovn.conflist"),
     );
     let path = "/etc/cni/net.d/01-kube-ovn.conflist";
     for action in [
@@ -773,6 +773,12 @@ async fn cni_config_removal_truncation_and_delayed_rewrite() {
             nodes.read_file(&worker, path).await.unwrap().as_deref(),
             Some(conflist.as_bytes())
         );
+        // Kube-OVN leaves a 0600 conflist alone: the mode comes back too.
+        assert_eq!(fact(&e.facts, "mode before"), "600");
+        assert_eq!(
+            c.sh_ok(&worker, &format!("stat -c %a {path}")).trim(),
+            "600"
+        );
     }
     // A file that is not there: no effect, never a pass.
     let fault = Fault::CniConfig(CniConfig {
@@ -785,7 +791,7 @@ async fn cni_config_removal_truncation_and_delayed_rewrite() {
         .unwrap();
     assert!(!injected.evidence.took_effect);
     say(&format!(
-        "SYSTEM: cni-config on {worker}: remove, truncate and delayed rewrite of {path} proven and restored; a missing 00-multus.conf is reported as no effect"
+        "SYSTEM: cni-config on {worker}: remove, truncate and delayed rewrite of {path} proven and restored with its mode 0600; a missing 00-multus.conf is reported as no effect"
     ));
 }
 

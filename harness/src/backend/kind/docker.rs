@@ -334,17 +334,50 @@ impl DockerNodes {
 
     /// The contents of `path` in the node, or `None` when it does not exist.
     pub async fn read_file(&self, name: &str, path: &str) -> Result<Option<Vec<u8>>, KindError> {
-        let out = self.exec_output(name, &["cat", path], None).await?;
+        Ok(self
+            .exec_unless_missing(name, &["cat", path])
+            .await?
+            .map(|out| out.stdout))
+    }
+
+    /// Runs `argv` (which reads a file) in the node: its output, `None` when
+    /// it failed because the file does not exist, an error for any other
+    /// failure.
+    async fn exec_unless_missing(
+        &self,
+        name: &str,
+        argv: &[&str],
+    ) -> Result<Option<Output>, KindError> {
+        let out = self.exec_output(name, argv, None).await?;
         if out.success() {
-            return Ok(Some(out.stdout));
+            return Ok(Some(out));
         }
         if out.stderr_str().contains("No such file") {
             return Ok(None);
         }
-        Err(
-            crate::exec::ExecError::failed(&self.docker().args(["exec", name, "cat", path]), &out)
-                .into(),
-        )
+        let cmd = self
+            .docker()
+            .arg("exec")
+            .arg(name)
+            .args(argv.iter().copied());
+        Err(crate::exec::ExecError::failed(&cmd, &out).into())
+    }
+
+    /// The permission bits of `path` in the node in octal (`stat -c %a`,
+    /// e.g. `600`), or `None` when it does not exist (and in a dry run).
+    pub async fn file_mode(&self, name: &str, path: &str) -> Result<Option<String>, KindError> {
+        let out = self
+            .exec_unless_missing(name, &["stat", "-c", "%a", path])
+            .await?;
+        Ok(out
+            .map(|o| o.stdout_str().trim().to_string())
+            .filter(|m| !m.is_empty()))
+    }
+
+    /// Sets the permission bits of `path` in the node (`chmod <mode>`).
+    pub async fn chmod(&self, name: &str, mode: &str, path: &str) -> Result<(), KindError> {
+        self.exec(name, &["chmod", mode, path]).await?;
+        Ok(())
     }
 
     /// Removes `path` in the node (`rm -f`).

@@ -78,6 +78,10 @@ pub enum Undo {
         path: String,
         /// Its contents before the fault.
         bytes: Vec<u8>,
+        /// Its mode before the fault (`stat -c %a`, e.g. `600`), set again
+        /// after writing: Kube-OVN leaves an existing 0600 conflist alone
+        /// (FACTS.md), so the mode decides what happens next.
+        mode: Option<String>,
     },
     /// Delete the namespaces and OVS ports the stale-netns fault made.
     RemoveStale {
@@ -609,6 +613,7 @@ pub async fn cni_config(
             undo: None,
         });
     };
+    let mode = nodes.file_mode(node, &path).await?;
     let (after_delay, want_empty) = match action {
         CniConfigAction::Remove => {
             nodes.remove_file(node, &path).await?;
@@ -629,6 +634,7 @@ pub async fn cni_config(
             node: node.into(),
             path: path.clone(),
             bytes: before.clone(),
+            mode: mode.clone(),
         },
         after: after_delay,
     });
@@ -641,6 +647,7 @@ pub async fn cni_config(
     let mut facts = vec![
         fact("file", &path),
         fact("bytes before", before.len().to_string()),
+        fact("mode before", mode.unwrap_or_default()),
     ];
     let took = match (&after, want_empty) {
         (None, false) => {
@@ -846,11 +853,32 @@ pub async fn undo(nodes: &DockerNodes, undo: &Undo) -> Result<String, KindError>
                 )
             }
         }
-        Undo::Restore { node, path, bytes } => {
+        Undo::Restore {
+            node,
+            path,
+            bytes,
+            mode,
+        } => {
             let now = nodes.read_file(node, path).await?;
             if nodes.is_dry_run() || now.as_ref().is_none_or(Vec::is_empty) {
                 nodes.write_file(node, path, bytes).await?;
-                format!("restored {path} ({} bytes) on {node}", bytes.len())
+                // tee makes a missing file with the umask's mode (0644) and
+                // keeps a truncated one's: set the one it had.
+                let mode = match mode {
+                    Some(m) => Some(m.clone()),
+                    None if nodes.is_dry_run() => {
+                        Some(format!("<mode of {path} before the fault>"))
+                    }
+                    None => None,
+                };
+                if let Some(m) = &mode {
+                    nodes.chmod(node, m, path).await?;
+                }
+                format!(
+                    "restored {path} ({} bytes, mode {}) on {node}",
+                    bytes.len(),
+                    mode.as_deref().unwrap_or("unknown")
+                )
             } else {
                 format!("{path} on {node} was rewritten already; left as is")
             }
