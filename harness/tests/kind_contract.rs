@@ -36,11 +36,13 @@ fn workspace(pin_ok: bool) -> tempfile::TempDir {
     let ws = tempfile::tempdir().unwrap();
     let configs = ws.path().join("kind-configs");
     std::fs::create_dir_all(&configs).unwrap();
-    std::fs::copy(
-        repo().join("kind-configs/default.yaml"),
-        configs.join("default.yaml"),
-    )
-    .unwrap();
+    for config in ["default.yaml", "dual-stack.yaml"] {
+        std::fs::copy(
+            repo().join("kind-configs").join(config),
+            configs.join(config),
+        )
+        .unwrap();
+    }
     let multus_sha = if pin_ok {
         hex_digest(MULTUS_YML.as_bytes())
     } else {
@@ -78,12 +80,18 @@ struct Fixture {
 
 impl Fixture {
     fn new(runner: &ScriptedRunner, pin_ok: bool) -> Self {
+        Self::with(runner, pin_ok, |_| {})
+    }
+
+    /// A fixture whose options `tweak` changes.
+    fn with(runner: &ScriptedRunner, pin_ok: bool, tweak: impl FnOnce(&mut KindOptions)) -> Self {
         let ws = workspace(pin_ok);
         let state = tempfile::tempdir().unwrap();
         let mut options = KindOptions::new(ws.path());
         options.state_dir = state.path().to_path_buf();
         options.logs_dir = state.path().join("logs");
         options.names = NameSource::Fixed(CLUSTER.into());
+        tweak(&mut options);
         // What `curl --output` would have written.
         let dir = state.path().join(CLUSTER);
         std::fs::create_dir_all(&dir).unwrap();
@@ -171,21 +179,33 @@ fn probes() -> Vec<Expectation> {
     ]
 }
 
-fn pulls() -> Vec<Expectation> {
-    vec![
-        ok(words("docker pull docker.io/kubeovn/kube-ovn:v1.16.2")),
-        ok(words(
-            "docker pull ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.4-thick",
-        )),
-    ]
+/// Every image the fixture's cluster needs, in pull and load order.
+fn images(f: &Fixture) -> Vec<&'static str> {
+    let mut images = vec!["docker.io/kubeovn/kube-ovn:v1.16.2"];
+    if f.backend.options().nat_gateway {
+        images.push("docker.io/kubeovn/vpc-nat-gateway:v1.16.2");
+    }
+    images.push("ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.4-thick");
+    images
+}
+
+fn pulls(f: &Fixture) -> Vec<Expectation> {
+    images(f)
+        .into_iter()
+        .map(|i| ok(words(&format!("docker pull {i}"))))
+        .collect()
 }
 
 fn create_argv(f: &Fixture) -> Vec<String> {
+    create_argv_for(f, "default")
+}
+
+fn create_argv_for(f: &Fixture, kind_config: &str) -> Vec<String> {
     let config = f
         .backend
         .options()
         .workspace
-        .join("kind-configs/default.yaml");
+        .join(format!("kind-configs/{kind_config}.yaml"));
     let mut v = words("kind create cluster --name chaos-contract --config");
     v.push(config.display().to_string());
     v.extend(words("--image kindest/node:v1.35.0@sha256:452d707d4862f52530247495d180205e029056831160e22870e37e3f6c1ac31f --kubeconfig"));
@@ -217,7 +237,7 @@ fn export_and_delete(f: &Fixture) -> Vec<Expectation> {
 fn provision_script(f: &Fixture, steps: usize) -> Vec<Expectation> {
     probes()
         .into_iter()
-        .chain(pulls())
+        .chain(pulls(f))
         .chain([ok(create_argv(f))])
         .chain(install_sequence(f).into_iter().take(steps))
         .collect()
@@ -235,13 +255,15 @@ fn hang_in_install(runner: &ScriptedRunner, f: &Fixture, stdout: &str) {
 }
 
 fn install_sequence(f: &Fixture) -> Vec<Expectation> {
-    let mut s = vec![
-        ok(words(
-            "kind load docker-image docker.io/kubeovn/kube-ovn:v1.16.2 --name chaos-contract",
-        )),
-        ok(words(
-            "kind load docker-image ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.4-thick --name chaos-contract",
-        )),
+    let mut s: Vec<Expectation> = images(f)
+        .into_iter()
+        .map(|i| {
+            ok(words(&format!(
+                "kind load docker-image {i} --name chaos-contract"
+            )))
+        })
+        .collect();
+    s.extend([
         ok(curl(
             "https://example.invalid/v1.16.2/install.sh",
             f.path("kube-ovn-install.sh"),
@@ -269,7 +291,7 @@ fn install_sequence(f: &Fixture) -> Vec<Expectation> {
             "--all",
             "--timeout=300s",
         ])),
-    ];
+    ]);
     for what in [
         "daemonset/ovs-ovn",
         "deployment/kube-ovn-controller",
@@ -295,7 +317,7 @@ async fn create_installs_the_pinned_addons_in_order_and_delete_cleans_up() {
     let f = Fixture::new(&runner, true);
     for e in probes()
         .into_iter()
-        .chain(pulls())
+        .chain(pulls(&f))
         .chain([ok(create_argv(&f))])
         .chain(install_sequence(&f))
     {
@@ -319,9 +341,11 @@ async fn create_installs_the_pinned_addons_in_order_and_delete_cleans_up() {
         .into_iter()
         .find(|c| c.get_program() == "bash")
         .unwrap();
+    // Every setting install.sh reads for the stack and the NAT gateway is
+    // explicit, so the user's shell cannot leak in.
     assert_eq!(
         bash.get_envs(),
-        [("KUBECONFIG".to_string(), f.path("kubeconfig"))]
+        install_env(&f, "false", "false", "false", "01")
     );
     // The Multus manifest was verified, then its image tag pinned.
     let patched = std::fs::read_to_string(f.path("multus-daemonset-thick.patched.yml")).unwrap();
@@ -351,7 +375,7 @@ async fn create_installs_the_pinned_addons_in_order_and_delete_cleans_up() {
 async fn a_failed_kind_create_exports_logs_then_deletes_the_cluster() {
     let runner = ScriptedRunner::ordered([]);
     let f = Fixture::new(&runner, true);
-    for e in probes().into_iter().chain(pulls()) {
+    for e in probes().into_iter().chain(pulls(&f)) {
         runner.push(e);
     }
     runner.push(Expectation::failed(
@@ -378,13 +402,104 @@ async fn a_failed_kind_create_exports_logs_then_deletes_the_cluster() {
     assert!(msg.contains("cluster logs exported to"), "{msg}");
 }
 
+/// The environment `install.sh` runs with.
+fn install_env(
+    f: &Fixture,
+    ipv6: &str,
+    dual_stack: &str,
+    nat_gw: &str,
+    priority: &str,
+) -> Vec<(String, String)> {
+    [
+        ("KUBECONFIG", f.path("kubeconfig").as_str()),
+        ("IPV6", ipv6),
+        ("DUAL_STACK", dual_stack),
+        ("ENABLE_NAT_GW", nat_gw),
+        ("CNI_CONFIG_PRIORITY", priority),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// Provisions `kind_config` up to `install.sh`, which fails; returns its
+/// environment after checking the export and delete followed.
+async fn install_env_of(
+    f: &Fixture,
+    runner: &ScriptedRunner,
+    kind_config: &str,
+) -> Vec<(String, String)> {
+    for e in probes()
+        .into_iter()
+        .chain(pulls(f))
+        .chain([ok(create_argv_for(f, kind_config))])
+    {
+        runner.push(e);
+    }
+    for e in install_sequence(f).into_iter().take(images(f).len() + 1) {
+        runner.push(e);
+    }
+    runner.push(Expectation::failed(
+        vec!["bash".to_string(), f.path("kube-ovn-install.sh")],
+        1,
+        "error: the server doesn't have a resource type \"vpc-nat-gateways\"",
+    ));
+    for e in export_and_delete(f) {
+        runner.push(e);
+    }
+    let profile = ClusterProfile {
+        kind_config: kind_config.into(),
+        versions: "default".into(),
+    };
+    let msg = f
+        .backend
+        .provision(&profile, &CancellationToken::new())
+        .await
+        .err()
+        .expect("install.sh fails")
+        .to_string();
+    runner.assert_done();
+    assert!(msg.contains("install Kube-OVN failed"), "{msg}");
+    assert!(msg.contains("vpc-nat-gateways"), "{msg}");
+    let bash = runner
+        .calls()
+        .into_iter()
+        .find(|c| c.get_program() == "bash")
+        .unwrap();
+    bash.get_envs().to_vec()
+}
+
+/// CHAOS_NAT_GW=1: the NAT gateway image is pulled and loaded, and
+/// install.sh gets ENABLE_NAT_GW=true CNI_CONFIG_PRIORITY=10 (Kube-OVN's
+/// kind-install-vpc-nat-gw); a dual-stack config gets DUAL_STACK=true and
+/// the NAT gateway stays off (install.sh v1.16.2 would default it on).
+#[tokio::test]
+async fn nat_gateway_and_dual_stack_install_environments() {
+    let runner = ScriptedRunner::ordered([]);
+    let f = Fixture::with(&runner, true, |o| o.nat_gateway = true);
+    let env = install_env_of(&f, &runner, "default").await;
+    assert_eq!(env, install_env(&f, "false", "false", "true", "10"));
+    assert!(
+        runner
+            .call_lines()
+            .contains(&"kind load docker-image docker.io/kubeovn/vpc-nat-gateway:v1.16.2 --name chaos-contract".to_string()),
+        "{:#?}",
+        runner.call_lines()
+    );
+
+    let runner = ScriptedRunner::ordered([]);
+    let f = Fixture::new(&runner, true);
+    let env = install_env_of(&f, &runner, "dual-stack").await;
+    assert_eq!(env, install_env(&f, "false", "true", "false", "01"));
+}
+
 #[tokio::test]
 async fn a_manifest_with_the_wrong_sha256_is_never_applied() {
     let runner = ScriptedRunner::ordered([]);
     let f = Fixture::new(&runner, false);
     for e in probes()
         .into_iter()
-        .chain(pulls())
+        .chain(pulls(&f))
         .chain([ok(create_argv(&f))])
         .chain(install_sequence(&f).into_iter().take(5))
     {
@@ -434,7 +549,7 @@ async fn an_install_timeout_carries_the_command_and_its_output_then_cleans_up() 
     assert!(msg.contains("install Kube-OVN failed"), "{msg}");
     assert!(
         msg.contains(&format!(
-            "`KUBECONFIG={} bash {}` timed out after 900s",
+            "`KUBECONFIG={} IPV6=false DUAL_STACK=false ENABLE_NAT_GW=false CNI_CONFIG_PRIORITY=01 bash {}` timed out after 900s",
             f.path("kubeconfig"),
             f.path("kube-ovn-install.sh")
         )),

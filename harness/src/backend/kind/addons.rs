@@ -132,16 +132,29 @@ impl Addons<'_> {
                 self.kubectl.kubeconfig().display().to_string(),
             )
             .timeout(self.options.timeouts.install);
-        for (k, v) in self.config.install_env() {
+        for (k, v) in self.install_env() {
             cmd = cmd.env(k, v);
-        }
-        if self.options.nat_gateway {
-            cmd = cmd
-                .env("ENABLE_NAT_GW", "true")
-                .env("CNI_CONFIG_PRIORITY", "10");
         }
         self.runner.run(&cmd).await?;
         Ok(())
+    }
+
+    /// `install.sh`'s stack and NAT gateway settings, every one set
+    /// explicitly so the user's shell cannot leak in: `IPV6` and
+    /// `DUAL_STACK` from the kind config, `ENABLE_NAT_GW` (install.sh at
+    /// v1.16.2 defaults it to `true`; `false` here unless `CHAOS_NAT_GW=1`)
+    /// and `CNI_CONFIG_PRIORITY` (`10` with the NAT gateway, as Kube-OVN's
+    /// `kind-install-vpc-nat-gw`; else install.sh's default `01`, which
+    /// [`resolve_cni_file`](super::resolve_cni_file) finds either way).
+    pub fn install_env(&self) -> Vec<(&'static str, &'static str)> {
+        let mut env = self.config.install_env();
+        let (nat, priority) = if self.options.nat_gateway {
+            ("true", "10")
+        } else {
+            ("false", "01")
+        };
+        env.extend([("ENABLE_NAT_GW", nat), ("CNI_CONFIG_PRIORITY", priority)]);
+        env
     }
 
     /// Applies the pinned Multus thick manifest with Kube-OVN CI's limits.
