@@ -1305,36 +1305,34 @@ async fn cni_config_truncate_leaves_zero_bytes_and_a_rewritten_file_is_left_alon
     assert!(e.took_effect, "{e:?}");
 }
 
+/// `docker exec -i` of the shim itself from an argv, with the config on
+/// stdin (no shell).
+fn shim_exec() -> Vec<String> {
+    let mut v = words(
+        "docker exec -i -e CNI_COMMAND=ADD -e CNI_CONTAINERID=cni-chaos-busy-shim -e CNI_NETNS=/var/run/netns/cni-chaos-busy-shim -e CNI_IFNAME=eth0 -e CNI_PATH=/opt/cni/bin",
+    );
+    v.push(WORKER.into());
+    v.push("/opt/cni/bin/multus-shim".into());
+    v
+}
+
+/// The shim the fault starts is told apart from one the runtime already
+/// runs (PID 311, a real CNI call) by a pgrep before and after; the revert
+/// kills only the fault's own.
 #[tokio::test]
-async fn leftover_multus_config_starts_a_busy_shim_and_revert_kills_it() {
+async fn leftover_multus_config_starts_a_busy_shim_and_revert_kills_only_that_one() {
     let runner = ScriptedRunner::ordered([
         inspect(T0, true),
-        exec("cat /etc/cni/net.d/00-multus.conf", "{}"),
-        inspect(T0, true),
-        Expectation::ok(
-            vec![
-                "docker",
-                "exec",
-                "-d",
-                "-e",
-                "CNI_COMMAND=ADD",
-                "-e",
-                "CNI_CONTAINERID=cni-chaos-busy-shim",
-                "-e",
-                "CNI_NETNS=/var/run/netns/cni-chaos-busy-shim",
-                "-e",
-                "CNI_IFNAME=eth0",
-                "-e",
-                "CNI_PATH=/opt/cni/bin",
-                WORKER,
-                "sh",
-                "-c",
-                "exec /opt/cni/bin/multus-shim < /etc/cni/net.d/00-multus.conf",
-            ],
-            "",
+        exec(
+            "cat /etc/cni/net.d/00-multus.conf",
+            "{\"socketDir\":\"/run/multus/\"}",
         ),
         inspect(T0, true),
-        exec("pgrep -x multus-shim", "977\n"),
+        exec("pgrep -x multus-shim", "311\n"),
+        inspect(T0, true),
+        Expectation::hang(shim_exec(), ""),
+        inspect(T0, true),
+        exec("pgrep -x multus-shim", "311\n977\n"),
     ]);
     let e = inject_and_revert(
         &runner,
@@ -1344,13 +1342,90 @@ async fn leftover_multus_config_starts_a_busy_shim_and_revert_kills_it() {
         }),
         vec![
             inspect(T0, true),
-            exec("pgrep -x multus-shim", "977\n"),
+            exec("cat /proc/977/stat", "977 (multus-shim) S 1 977 977 0 -1\n"),
             inspect(T0, true),
             exec("kill -s KILL 977", ""),
         ],
     )
     .await;
     assert!(e.took_effect, "{e:?}");
+    assert_eq!(
+        e.summary(),
+        "/etc/cni/net.d/00-multus.conf: left in place; multus-shim already running (not ours): 311; busy multus-shim PID: 977"
+    );
+    let shim = runner
+        .calls()
+        .into_iter()
+        .find(|c| {
+            c.get_args()
+                .contains(&"/opt/cni/bin/multus-shim".to_string())
+        })
+        .unwrap();
+    assert_eq!(
+        shim.get_stdin(),
+        Some(&b"{\"socketDir\":\"/run/multus/\"}"[..])
+    );
+    assert_eq!(shim.get_timeout(), Duration::from_secs(90));
+    let lines = runner.call_lines();
+    assert!(
+        lines
+            .iter()
+            .all(|l| !l.contains(" sh -c ") && !l.contains("311")
+                || l.ends_with("pgrep -x multus-shim")),
+        "no shell, and the runtime's shim is never touched: {lines:#?}"
+    );
+}
+
+/// A shim that exits at once (the Multus daemon answered, or the config is
+/// not Multus') is no effect, with its exit; a shim PID reused by another
+/// process by revert time is not killed.
+#[tokio::test]
+async fn a_busy_shim_that_exits_at_once_is_no_effect_and_a_reused_pid_is_spared() {
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec("cat /etc/cni/net.d/00-multus.conf", "{}"),
+        inspect(T0, true),
+        exec_failed("pgrep -x multus-shim", 1, ""),
+        inspect(T0, true),
+        Expectation::failed(shim_exec(), 1, "CmdAdd (shim): invalid CNI configuration"),
+        inspect(T0, true),
+        exec_failed("pgrep -x multus-shim", 1, ""),
+    ]);
+    let e = inject_and_revert(
+        &runner,
+        Fault::LeftoverMultusConfig(LeftoverMultusConfig {
+            target: target(),
+            busy_shim: true,
+        }),
+        vec![],
+    )
+    .await;
+    assert!(!e.took_effect);
+    assert!(
+        e.summary()
+            .contains("it exited with exit code 1: CmdAdd (shim): invalid CNI configuration"),
+        "{}",
+        e.summary()
+    );
+
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec(
+            "cat /proc/977/stat",
+            "977 (kube-ovn-daemon) S 1 977 977 0 -1\n",
+        ),
+    ]);
+    let (_dir, cluster) = open(&runner);
+    let undo = kind::Undo::KillShims {
+        node: WORKER.into(),
+        pids: vec![977],
+    };
+    let did = kind::undo(cluster.node_runtime(), &undo).await.unwrap();
+    runner.assert_done();
+    assert_eq!(
+        did,
+        "killed the multus-shim [] the fault started on chaos-contract-worker"
+    );
 }
 
 /// The worker's `docker inspect` with this address on `kind`.
@@ -1771,7 +1846,7 @@ async fn dry_run_plan_of_the_nightly_suite_for_the_default_cell() {
         "ip netns add chaos-stale-0",
         "get pods -l app=ovs --field-selector spec.nodeName=chaos-plan-worker -o name",
         "exec 'pod/<ovs-ovn pod on chaos-plan-worker>' -c openvswitch -- ovs-vsctl --timeout=10 add-port br-int chaos-stale-0",
-        "exec /opt/cni/bin/multus-shim",
+        "docker exec -i -e CNI_COMMAND=ADD",
         "truncate -s 0 /etc/cni/net.d/01-kube-ovn.conflist",
         "delete '<pods",
         "docker network disconnect kind chaos-plan-worker",

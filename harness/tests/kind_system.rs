@@ -952,6 +952,13 @@ async fn a_busy_multus_shim_makes_a_plain_cp_fail_and_an_atomic_install_succeed(
         &worker,
         "mkdir -p /etc/cni/net.d && echo 'sleep 300' > /etc/cni/net.d/00-multus.conf && cp /usr/bin/dash /opt/cni/bin/multus-shim",
     );
+    // A shim the runtime runs for a pod of its own: the fault must leave it.
+    c.sh_ok(
+        &worker,
+        "echo 'sleep 300' > /tmp/theirs && (/opt/cni/bin/multus-shim < /tmp/theirs >/dev/null 2>&1 &)",
+    );
+    let theirs = nodes.pids(&worker, "multus-shim").await.unwrap();
+    assert_eq!(theirs.len(), 1, "{theirs:?}");
     let fault = Fault::LeftoverMultusConfig(LeftoverMultusConfig {
         target: fault_target("worker"),
         busy_shim: true,
@@ -962,6 +969,18 @@ async fn a_busy_multus_shim_makes_a_plain_cp_fail_and_an_atomic_install_succeed(
     assert!(injected.evidence.took_effect, "{:?}", injected.evidence);
     let pid = fact(&injected.evidence.facts, "busy multus-shim PID").to_string();
     assert!(!pid.is_empty());
+    assert_ne!(
+        pid,
+        theirs[0].to_string(),
+        "its own shim, not the runtime's"
+    );
+    assert_eq!(
+        fact(
+            &injected.evidence.facts,
+            "multus-shim already running (not ours)"
+        ),
+        theirs[0].to_string()
+    );
     let plain = c.sh(&worker, "cp /usr/bin/dash /opt/cni/bin/multus-shim");
     assert!(!plain.success(), "cp over a running binary must fail");
     assert!(
@@ -975,9 +994,14 @@ async fn a_busy_multus_shim_makes_a_plain_cp_fail_and_an_atomic_install_succeed(
     );
     let scheduled = injected.undo.expect("the busy shim is killed on revert");
     kind::undo(&nodes, &scheduled.undo).await.unwrap();
-    assert!(nodes.pids(&worker, "multus-shim").await.unwrap().is_empty());
+    assert_eq!(
+        nodes.pids(&worker, "multus-shim").await.unwrap(),
+        theirs,
+        "the revert kills only the shim the fault started"
+    );
     say(&format!(
-        "SYSTEM: leftover-multus-config on {worker}: busy multus-shim PID {pid}; plain cp failed with \"Text file busy\", atomic copy-and-rename succeeded (multus-cni #1221)"
+        "SYSTEM: leftover-multus-config on {worker}: busy multus-shim PID {pid} started from an argv with the config on stdin; plain cp failed with \"Text file busy\", atomic copy-and-rename succeeded (multus-cni #1221); the revert killed it and spared the runtime's shim {}",
+        theirs[0]
     ));
 }
 

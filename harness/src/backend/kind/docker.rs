@@ -273,22 +273,39 @@ impl DockerNodes {
         Ok(self.runner.run(&cmd).await?)
     }
 
-    /// Starts `argv` in the node in the background with `env`
-    /// (`docker exec -d -e K=V ... <name> argv...`).
-    pub async fn exec_detached(
+    /// Starts `argv` in the node with `env`, `stdin` on its standard input,
+    /// and returns at once; the command (`docker exec -i -e K=V ... <name>
+    /// argv...`) runs through the runner in a background task until it
+    /// exits or `timeout` elapses, and the task's handle yields its result.
+    /// For a process that must outlive this call, like a CNI plugin waiting
+    /// for its daemon.
+    pub async fn spawn_exec(
         &self,
         name: &str,
         env: &[(&str, &str)],
         argv: &[&str],
-    ) -> Result<(), KindError> {
+        stdin: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<tokio::task::JoinHandle<Result<Output, crate::exec::ExecError>>, KindError> {
         self.guarded(name).await?;
-        let mut cmd = self.docker().args(["exec", "-d"]);
+        let mut cmd = self.docker().args(["exec", "-i"]);
         for (k, v) in env {
             cmd = cmd.arg("-e").arg(format!("{k}={v}"));
         }
-        let cmd = cmd.arg(name).args(argv.iter().copied());
-        self.runner.run(&cmd).await?;
-        Ok(())
+        let cmd = cmd
+            .arg(name)
+            .args(argv.iter().copied())
+            .stdin(stdin)
+            .timeout(timeout);
+        let runner = self.runner.clone();
+        Ok(tokio::spawn(async move {
+            let out = runner.output(&cmd).await;
+            match &out {
+                Ok(o) => tracing::debug!("`{cmd}` ended with {}", o.status),
+                Err(e) => tracing::debug!("`{cmd}` ended: {e}"),
+            }
+            out
+        }))
     }
 
     /// PIDs (in the node's PID namespace) of processes named exactly
@@ -329,7 +346,7 @@ impl DockerNodes {
         if !out.success() {
             return Ok(None);
         }
-        Ok(super::ovs::parse_stat(&out.stdout_str()).map(|(_, state)| state))
+        Ok(parse_stat(&out.stdout_str()).map(|(_, state)| state))
     }
 
     /// The contents of `path` in the node, or `None` when it does not exist.
@@ -480,6 +497,16 @@ impl DockerNodes {
     }
 }
 
+/// The command name and state letter of a `/proc/<pid>/stat` line
+/// (`pid (comm) S ...`; comm may hold spaces and parentheses).
+pub fn parse_stat(text: &str) -> Option<(&str, char)> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let comm = text.get(open + 1..close)?;
+    let state = text[close + 1..].trim_start().chars().next()?;
+    Some((comm, state))
+}
+
 /// The non-empty lines of a command's stdout, trimmed.
 pub fn non_empty_lines(out: &Output) -> Vec<String> {
     out.stdout_str()
@@ -582,6 +609,16 @@ pub fn inspect_json(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stat_lines() {
+        assert_eq!(
+            parse_stat("812 (ovs-vswitchd) S 1 812 812 0 -1\n"),
+            Some(("ovs-vswitchd", 'S'))
+        );
+        assert_eq!(parse_stat("9 (a (b) c) Z 1"), Some(("a (b) c", 'Z')));
+        assert_eq!(parse_stat("garbage"), None);
+    }
 
     #[test]
     fn inspect_round_trip() {

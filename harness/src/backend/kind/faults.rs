@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use super::KindError;
-use super::docker::{DockerNodes, non_empty_lines};
+use super::docker::{DockerNodes, non_empty_lines, parse_stat};
 use super::kubectl::{KUBECTL_TIMEOUT, Kubectl};
 use super::ovs;
 use crate::backend::NodeInfo;
@@ -22,6 +22,11 @@ pub const CNI_CONF_DIR: &str = "/etc/cni/net.d";
 pub const MULTUS_CONF: &str = "/etc/cni/net.d/00-multus.conf";
 /// Multus' shim binary.
 pub const MULTUS_SHIM: &str = "/opt/cni/bin/multus-shim";
+/// Its process name.
+const SHIM_NAME: &str = "multus-shim";
+/// How long the busy shim's `docker exec` may run: the shim gives up after
+/// its 60 s readiness wait (multus-cni pkg/server/api, APIReadyPollTimeout).
+const SHIM_TIMEOUT: Duration = Duration::from_secs(90);
 /// Kube-OVN's integration bridge, where pod ports live.
 pub const INTEGRATION_BRIDGE: &str = "br-int";
 /// Prefix of the network namespaces and OVS ports the stale-netns fault makes.
@@ -92,10 +97,13 @@ pub enum Undo {
         /// The ports on [`INTEGRATION_BRIDGE`].
         ports: Vec<String>,
     },
-    /// Kill the shims started to keep `multus-shim` busy.
+    /// Kill the shims the fault started to keep `multus-shim` busy, and
+    /// only those (never the runtime's own CNI calls).
     KillShims {
         /// The node.
         node: String,
+        /// Their PIDs in the node.
+        pids: Vec<u32>,
     },
 }
 
@@ -107,7 +115,7 @@ impl Undo {
             | Undo::Reconnect { node, .. }
             | Undo::Restore { node, .. }
             | Undo::RemoveStale { node, .. }
-            | Undo::KillShims { node } => node,
+            | Undo::KillShims { node, .. } => node,
         }
     }
 }
@@ -504,10 +512,14 @@ async fn leftover_multus(
             undo: None,
         });
     }
-    // A CNI ADD through the shim blocks on the Multus daemon's socket under
-    // /run/multus/ and keeps the binary busy (multus-cni #1221).
-    nodes
-        .exec_detached(
+    // A CNI ADD through the shim waits for the Multus daemon's socket under
+    // /run/multus/ and keeps the binary busy (multus-cni #1221). The shim's
+    // readiness wait (pkg/server/api: WaitUntilAPIReady, every 100 ms for up
+    // to 60 s) only blocks while the daemon does not answer, which is the
+    // incident's precondition.
+    let before = nodes.pids(node, SHIM_NAME).await?;
+    let shim = nodes
+        .spawn_exec(
             node,
             &[
                 ("CNI_COMMAND", "ADD"),
@@ -516,17 +528,19 @@ async fn leftover_multus(
                 ("CNI_IFNAME", "eth0"),
                 ("CNI_PATH", "/opt/cni/bin"),
             ],
-            &[
-                "sh",
-                "-c",
-                "exec /opt/cni/bin/multus-shim < /etc/cni/net.d/00-multus.conf",
-            ],
+            &[MULTUS_SHIM],
+            conf.unwrap_or_default(),
+            SHIM_TIMEOUT,
         )
         .await?;
     tokio::time::sleep(POLL * 5).await;
-    let pids = nodes.pids(node, "multus-shim").await?;
+    let after = nodes.pids(node, SHIM_NAME).await?;
+    let mine: Vec<u32> = after.into_iter().filter(|p| !before.contains(p)).collect();
     let undo = Some(Scheduled {
-        undo: Undo::KillShims { node: node.into() },
+        undo: Undo::KillShims {
+            node: node.into(),
+            pids: mine.clone(),
+        },
         after: None,
     });
     if nodes.is_dry_run() {
@@ -535,25 +549,42 @@ async fn leftover_multus(
             undo,
         });
     }
-    let evidence = if pids.is_empty() {
-        Evidence::no_effect(
+    let list = |p: &[u32]| {
+        p.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut facts = vec![fact(MULTUS_CONF, "left in place")];
+    if !before.is_empty() {
+        facts.push(fact(
+            "multus-shim already running (not ours)",
+            list(&before),
+        ));
+    }
+    let evidence = if mine.is_empty() {
+        let why = if shim.is_finished() {
+            match shim.await {
+                Ok(Ok(out)) => {
+                    format!("it exited with {}: {}", out.status, out.stderr_str().trim())
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => e.to_string(),
+            }
+        } else {
+            "no new multus-shim process appeared".into()
+        };
+        let mut e = Evidence::no_effect(
             Some(node.into()),
-            "the multus-shim started to hold the binary busy exited at once",
-        )
+            format!(
+                "the multus-shim started to hold the binary busy is not running ({why}); does the Multus daemon answer on its socket?"
+            ),
+        );
+        e.facts = facts;
+        e
     } else {
-        Evidence::proven(
-            Some(node.into()),
-            vec![
-                fact(MULTUS_CONF, "left in place"),
-                fact(
-                    "busy multus-shim PID",
-                    pids.iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(","),
-                ),
-            ],
-        )
+        facts.push(fact("busy multus-shim PID", list(&mine)));
+        Evidence::proven(Some(node.into()), facts)
     };
     Ok(Injected { evidence, undo })
 }
@@ -904,12 +935,30 @@ pub async fn undo(nodes: &DockerNodes, undo: &Undo) -> Result<String, KindError>
             ports_removed?;
             format!("removed netns {removed:?} and ports {ports:?} on {node}")
         }
-        Undo::KillShims { node } => {
-            let pids = nodes.pids(node, "multus-shim").await?;
-            if !pids.is_empty() {
-                nodes.signal(node, &pids, "KILL").await?;
+        Undo::KillShims { node, pids } if nodes.is_dry_run() => {
+            let placeholder = format!("<PIDs of the {SHIM_NAME} the fault started>");
+            nodes
+                .exec(node, &["kill", "-s", "KILL", &placeholder])
+                .await?;
+            format!("killed the {SHIM_NAME} {pids:?} the fault started on {node}")
+        }
+        Undo::KillShims { node, pids } => {
+            // Only those still running as multus-shim: a PID may have been
+            // reused once the shim gave up by itself.
+            let mut live = Vec::new();
+            for pid in pids {
+                let stat = nodes.read_file(node, &format!("/proc/{pid}/stat")).await?;
+                let text = stat.as_deref().map(String::from_utf8_lossy);
+                if let Some((SHIM_NAME, state)) = text.as_deref().and_then(parse_stat)
+                    && !matches!(state, 'Z' | 'X')
+                {
+                    live.push(*pid);
+                }
             }
-            format!("killed multus-shim {pids:?} on {node}")
+            if !live.is_empty() {
+                nodes.signal(node, &live, "KILL").await?;
+            }
+            format!("killed the {SHIM_NAME} {live:?} the fault started on {node}")
         }
     })
 }

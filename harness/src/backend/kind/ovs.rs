@@ -11,7 +11,7 @@
 //! code path.
 
 use super::KindError;
-use super::docker::{DockerNodes, non_empty_lines};
+use super::docker::{DockerNodes, non_empty_lines, parse_stat};
 use super::kubectl::{KUBECTL_TIMEOUT, Kubectl};
 use crate::exec::Output;
 
@@ -68,16 +68,6 @@ pub async fn daemon_pid(
             Ok(None)
         }
     }
-}
-
-/// The command name and state letter of a `/proc/<pid>/stat` line
-/// (`pid (comm) S ...`; comm may hold spaces and parentheses).
-pub fn parse_stat(text: &str) -> Option<(&str, char)> {
-    let open = text.find('(')?;
-    let close = text.rfind(')')?;
-    let comm = text.get(open + 1..close)?;
-    let state = text[close + 1..].trim_start().chars().next()?;
-    Some((comm, state))
 }
 
 /// Where OVS commands for a node run.
@@ -268,13 +258,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stat_lines() {
-        assert_eq!(
-            parse_stat("812 (ovs-vswitchd) S 1 812 812 0 -1\n"),
-            Some(("ovs-vswitchd", 'S'))
-        );
-        assert_eq!(parse_stat("9 (a (b) c) Z 1"), Some(("a (b) c", 'Z')));
-        assert_eq!(parse_stat("garbage"), None);
+    fn pidfiles() {
         assert_eq!(pidfile("ovsdb-server"), "/run/openvswitch/ovsdb-server.pid");
     }
 }
