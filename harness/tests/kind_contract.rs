@@ -186,6 +186,8 @@ fn images(f: &Fixture) -> Vec<&'static str> {
         images.push("docker.io/kubeovn/vpc-nat-gateway:v1.16.2");
     }
     images.push("ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.4-thick");
+    // The probes' image (observe::probe::PROBE_IMAGES), preloaded.
+    images.push("docker.io/library/busybox:1.36.1");
     images
 }
 
@@ -245,13 +247,34 @@ fn provision_script(f: &Fixture, steps: usize) -> Vec<Expectation> {
 
 /// Provisioning runs until `install.sh`, which hangs after printing `stdout`.
 fn hang_in_install(runner: &ScriptedRunner, f: &Fixture, stdout: &str) {
-    for e in provision_script(f, 3) {
+    for e in provision_script(f, install_step(f, "bash")) {
         runner.push(e);
     }
     runner.push(Expectation::hang(
         vec!["bash".to_string(), f.path("kube-ovn-install.sh")],
         stdout,
     ));
+}
+
+/// The index in [`install_sequence`] of the first step whose command line
+/// contains `pattern` (`*` stands for any text); the steps before it are
+/// the ones that succeed when it fails.
+fn install_step(f: &Fixture, pattern: &str) -> usize {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    install_sequence(f)
+        .iter()
+        .position(|e| {
+            let line = e.to_string();
+            let mut rest = line.as_str();
+            parts.iter().all(|p| match rest.find(p) {
+                Some(i) => {
+                    rest = &rest[i + p.len()..];
+                    true
+                }
+                None => false,
+            })
+        })
+        .unwrap_or_else(|| panic!("no install step matches {pattern:?}"))
 }
 
 fn install_sequence(f: &Fixture) -> Vec<Expectation> {
@@ -308,7 +331,21 @@ fn install_sequence(f: &Fixture) -> Vec<Expectation> {
             "--timeout=300s",
         ])));
     }
+    s.extend(probe_resources(f));
     s
+}
+
+/// The probes' namespace and attachment, applied once Multus' CRD is there.
+fn probe_resources(f: &Fixture) -> Vec<Expectation> {
+    vec![
+        ok(f.kubectl(&[
+            "wait",
+            "--for=condition=Established",
+            "crd/network-attachment-definitions.k8s.cni.cncf.io",
+            "--timeout=60s",
+        ])),
+        ok(f.kubectl(&["apply", "-f", &f.path("cni-chaos-probes.json")])),
+    ]
 }
 
 #[tokio::test]
@@ -353,6 +390,9 @@ async fn create_installs_the_pinned_addons_in_order_and_delete_cleans_up() {
         patched,
         "image: ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.4-thick\n"
     );
+    // The probes' namespace and attachment, as applied.
+    let probes = std::fs::read_to_string(f.path("cni-chaos-probes.json")).unwrap();
+    assert_eq!(probes, kind::probe_manifest());
     let versions = f.backend.info().versions;
     assert_eq!(versions["kind"], "v0.31.0");
     assert_eq!(versions["kubectl"], "v1.35.0");
@@ -436,7 +476,10 @@ async fn install_env_of(
     {
         runner.push(e);
     }
-    for e in install_sequence(f).into_iter().take(images(f).len() + 1) {
+    for e in install_sequence(f)
+        .into_iter()
+        .take(install_step(f, "bash"))
+    {
         runner.push(e);
     }
     runner.push(Expectation::failed(
@@ -493,6 +536,74 @@ async fn nat_gateway_and_dual_stack_install_environments() {
     assert_eq!(env, install_env(&f, "false", "true", "false", "01"));
 }
 
+/// A scenario with the nat-gateway-egress probe is refused before any
+/// cluster is made unless CHAOS_NAT_GW=1 installs the NAT gateway.
+#[tokio::test]
+async fn a_nat_gateway_probe_without_nat_mode_is_refused_before_provisioning() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nat.yaml");
+    std::fs::write(
+        &file,
+        "name: nat\ndescription: NAT gateway egress after a reboot.\nscenarios:\n  - name: egress\n    fault: {kind: node-reboot, target: {role: worker}, mode: hard}\n    slos:\n      - {kind: probe-succeeds-within, probe: nat-gateway-egress, budget: 2m}\n  - name: dns\n    fault: {kind: node-reboot, target: {role: worker}, mode: hard}\n    slos:\n      - {kind: probe-succeeds-within, probe: dns, budget: 2m}\n",
+    )
+    .unwrap();
+    let suites = cni_chaos::suite::load(&[file]).unwrap_or_else(|e| panic!("{e}"));
+    let (egress, dns) = (&suites[0].scenarios[0], &suites[0].scenarios[1]);
+    let runner = ScriptedRunner::ordered([]);
+    let f = Fixture::new(&runner, true);
+    let err = f.backend.check_scenario(egress).unwrap_err().to_string();
+    assert!(
+        err.contains("scenario egress cannot run on kind: its nat-gateway-egress probe needs Kube-OVN's VPC NAT gateway"),
+        "{err}"
+    );
+    assert!(err.contains("set CHAOS_NAT_GW=1"), "{err}");
+    f.backend.check_scenario(dns).unwrap();
+    let f = Fixture::with(&runner, true, |o| o.nat_gateway = true);
+    f.backend.check_scenario(egress).unwrap();
+    assert!(runner.calls().is_empty(), "{:#?}", runner.call_lines());
+}
+
+/// A failing `kubectl apply` (Multus, or the probe resources) or `set
+/// resources` ends provisioning with its command and output, then exports
+/// the logs and deletes the cluster.
+#[tokio::test]
+async fn a_failing_kubectl_apply_or_set_resources_cleans_up() {
+    for (step, what, stderr) in [
+        (
+            "apply -f *multus-daemonset-thick.patched.yml",
+            "install Multus failed",
+            "error: unable to recognize \"multus\": no matches for kind \"DaemonSet\"",
+        ),
+        (
+            "set resources",
+            "install Multus failed",
+            "Error from server (NotFound): daemonsets.apps \"kube-multus-ds\" not found",
+        ),
+        (
+            "apply -f *cni-chaos-probes.json",
+            "probe namespace and attachment failed",
+            "error: resource mapping not found for name: \"cni-chaos-probe-net\"",
+        ),
+    ] {
+        let runner = ScriptedRunner::ordered([]);
+        let f = Fixture::new(&runner, true);
+        let step = install_step(&f, step);
+        let failing = Expectation::failed(install_sequence(&f)[step].argv.clone(), 1, stderr);
+        for e in provision_script(&f, step)
+            .into_iter()
+            .chain([failing])
+            .chain(export_and_delete(&f))
+        {
+            runner.push(e);
+        }
+        let msg = fails(&f.backend).await;
+        runner.assert_done();
+        assert!(msg.contains(what), "{msg}");
+        assert!(msg.contains(stderr), "{msg}");
+        assert!(msg.contains("cluster logs exported to"), "{msg}");
+    }
+}
+
 #[tokio::test]
 async fn a_manifest_with_the_wrong_sha256_is_never_applied() {
     let runner = ScriptedRunner::ordered([]);
@@ -501,7 +612,11 @@ async fn a_manifest_with_the_wrong_sha256_is_never_applied() {
         .into_iter()
         .chain(pulls(&f))
         .chain([ok(create_argv(&f))])
-        .chain(install_sequence(&f).into_iter().take(5))
+        .chain(
+            install_sequence(&f)
+                .into_iter()
+                .take(install_step(&f, "apply -f")),
+        )
     {
         runner.push(e);
     }
@@ -1847,6 +1962,8 @@ async fn dry_run_plan_of_the_nightly_suite_for_the_default_cell() {
         "get pods -l app=ovs --field-selector spec.nodeName=chaos-plan-worker -o name",
         "exec 'pod/<ovs-ovn pod on chaos-plan-worker>' -c openvswitch -- ovs-vsctl --timeout=10 add-port br-int chaos-stale-0",
         "docker exec -i -e CNI_COMMAND=ADD",
+        "kind load docker-image docker.io/library/busybox:1.36.1 --name chaos-plan",
+        "apply -f $STATE/chaos-plan/cni-chaos-probes.json",
         "truncate -s 0 /etc/cni/net.d/01-kube-ovn.conflist",
         "delete '<pods",
         "docker network disconnect kind chaos-plan-worker",

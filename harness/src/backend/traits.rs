@@ -42,6 +42,13 @@ pub trait Backend: Send + Sync {
     /// What this backend is.
     fn info(&self) -> BackendInfo;
 
+    /// Whether this backend can run `scenario` as configured; the error
+    /// says why not and how to fix it. Checked before a cluster is
+    /// provisioned or lent for the scenario. Default: every scenario.
+    fn check_scenario(&self, _scenario: &Scenario) -> Result<(), BackendError> {
+        Ok(())
+    }
+
     /// Creates (or reuses) a cluster for `profile`. The cluster must be
     /// registered for teardown before this returns, so that an interrupt
     /// after it never leaks the cluster.

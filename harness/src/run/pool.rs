@@ -8,7 +8,7 @@ use tokio::sync::OwnedMutexGuard;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::{Backend, BackendError, Cluster};
-use crate::suite::ClusterProfile;
+use crate::suite::{ClusterProfile, Scenario};
 
 #[derive(Default)]
 struct Slot {
@@ -49,6 +49,11 @@ impl ClusterPool {
             .entry(profile.clone())
             .or_default()
             .clone()
+    }
+
+    /// Whether the backend can run `scenario` (before any cluster is had).
+    pub fn check_scenario(&self, scenario: &Scenario) -> Result<(), BackendError> {
+        self.backend.check_scenario(scenario)
     }
 
     /// Waits for the profile's cluster to be free, provisioning it first if needed.

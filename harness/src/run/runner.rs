@@ -146,6 +146,9 @@ impl Ctx {
         suite: &Suite,
         scenario: &Scenario,
     ) -> Vec<ScenarioResult> {
+        if let Err(e) = self.pool.check_scenario(scenario) {
+            return vec![self.could_not_start(id, scenario, e.to_string())];
+        }
         let lease = match self.pool.acquire(&suite.cluster, &self.cancel).await {
             Ok(l) => l,
             Err(e) => return vec![self.could_not_start(id, scenario, e.to_string())],

@@ -22,6 +22,7 @@ use super::options::KindOptions;
 use super::sha256::hex_digest;
 use super::versions::{PinnedUrl, VersionSet};
 use crate::exec::{Command, Runner};
+use crate::observe::probe::{PROBE_IMAGES, PROBE_NAD, PROBE_NAMESPACE};
 
 /// Installs the addons of one cluster.
 #[derive(Debug)]
@@ -47,13 +48,16 @@ pub fn patch_multus_manifest(text: &str, version: &str) -> String {
 }
 
 impl Addons<'_> {
-    /// Every image the cluster needs, in load order.
+    /// Every image the cluster needs, in load order: Kube-OVN's (and its
+    /// NAT gateway's with `CHAOS_NAT_GW=1`), Multus', and the probes'
+    /// ([`PROBE_IMAGES`]), so no probe waits for a registry.
     pub fn images(&self) -> Vec<String> {
         let mut images = vec![self.set.kube_ovn.image.clone()];
         if self.options.nat_gateway {
             images.push(self.set.kube_ovn.nat_gateway_image.clone());
         }
         images.push(self.set.multus.image.clone());
+        images.extend(PROBE_IMAGES.iter().map(|i| (*i).to_string()));
         images
     }
 
@@ -195,6 +199,39 @@ impl Addons<'_> {
         Ok(())
     }
 
+    /// Creates what the probes need (see `observe::probe`): their namespace
+    /// and the NetworkAttachmentDefinition the multus-secondary probe asks
+    /// for. The manifest ([`probe_manifest`]) is rendered into the cluster's
+    /// private state folder and applied once Multus' CRD is established.
+    pub async fn install_probe_resources(&self) -> Result<(), KindError> {
+        let path = self.state_file(PROBE_MANIFEST);
+        if !self.options.dry_run {
+            std::fs::write(&path, probe_manifest()).map_err(|source| KindError::Io {
+                action: "writing",
+                path: path.clone(),
+                source,
+            })?;
+        }
+        self.kubectl
+            .run(
+                [
+                    "wait",
+                    "--for=condition=Established",
+                    NAD_CRD,
+                    "--timeout=60s",
+                ],
+                Duration::from_secs(90),
+            )
+            .await?;
+        self.kubectl
+            .run(
+                ["apply", "-f", &path.display().to_string()],
+                KUBECTL_TIMEOUT,
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Waits for the nodes and the CNI workloads, each with its own timeout;
     /// on a timeout the error carries `kubectl get pods -A -o wide`.
     pub async fn wait_ready(&self) -> Result<(), KindError> {
@@ -256,6 +293,48 @@ impl Addons<'_> {
     }
 }
 
+/// The file the probe manifest is rendered to, in the cluster's state folder.
+pub const PROBE_MANIFEST: &str = "cni-chaos-probes.json";
+/// Multus' NetworkAttachmentDefinition CRD (in its thick manifest).
+const NAD_CRD: &str = "crd/network-attachment-definitions.k8s.cni.cncf.io";
+/// The probe attachment's address range: clear of Kube-OVN CI's pods
+/// (10.16.0.0/16) and services (10.96.0.0/12).
+const PROBE_NET_SUBNET: &str = "10.250.0.0/16";
+
+/// The probes' namespace ([`PROBE_NAMESPACE`]) and NetworkAttachmentDefinition
+/// ([`PROBE_NAD`]) as a JSON `List` for `kubectl apply -f`. The attachment is
+/// a `ptp` interface with `host-local` addresses: the two plugins kind's node
+/// image ships besides loopback and portmap (kubernetes-sigs/kind
+/// images/base/Dockerfile), so it works on any kind node; the probe only
+/// checks that `net1` appears.
+pub fn probe_manifest() -> String {
+    let config = serde_json::json!({
+        "cniVersion": "0.3.1",
+        "name": PROBE_NAD,
+        "type": "ptp",
+        "ipam": {"type": "host-local", "subnet": PROBE_NET_SUBNET},
+    });
+    let labels = serde_json::json!({"app.kubernetes.io/managed-by": "cni-chaos"});
+    let list = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": PROBE_NAMESPACE, "labels": labels},
+            },
+            {
+                "apiVersion": "k8s.cni.cncf.io/v1",
+                "kind": "NetworkAttachmentDefinition",
+                "metadata": {"name": PROBE_NAD, "namespace": PROBE_NAMESPACE, "labels": labels},
+                "spec": {"config": config.to_string()},
+            },
+        ],
+    });
+    format!("{list:#}\n")
+}
+
 /// Checks `bytes` against the pin: a mismatch is always refused, a missing
 /// pin unless `allow_unpinned`.
 pub fn verify(pin: &PinnedUrl, bytes: &[u8], allow_unpinned: bool) -> Result<(), KindError> {
@@ -287,6 +366,21 @@ pub fn verify(pin: &PinnedUrl, bytes: &[u8], allow_unpinned: bool) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_probe_manifest_holds_the_namespace_and_the_attachment() {
+        let v: serde_json::Value = serde_json::from_str(&probe_manifest()).unwrap();
+        let items = v["items"].as_array().unwrap();
+        assert_eq!(items[0]["kind"], "Namespace");
+        assert_eq!(items[0]["metadata"]["name"], "cni-chaos-probes");
+        assert_eq!(items[1]["kind"], "NetworkAttachmentDefinition");
+        assert_eq!(items[1]["metadata"]["name"], "cni-chaos-probe-net");
+        assert_eq!(items[1]["metadata"]["namespace"], "cni-chaos-probes");
+        let config: serde_json::Value =
+            serde_json::from_str(items[1]["spec"]["config"].as_str().unwrap()).unwrap();
+        assert_eq!(config["type"], "ptp");
+        assert_eq!(config["ipam"]["type"], "host-local");
+    }
 
     #[test]
     fn patch_replaces_every_snapshot_tag() {

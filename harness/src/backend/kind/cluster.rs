@@ -27,7 +27,7 @@ use crate::backend::{Backend, BackendError, BackendInfo, Cluster, Gate, NodeInfo
 use crate::exec::{Command, Runner};
 use crate::fault::{Evidence, Fault};
 use crate::observe::{self, Observer, WatchOptions};
-use crate::slo::{Culprit, CulpritKind, SloStatus};
+use crate::slo::{Culprit, CulpritKind, ProbeKind, Slo, SloStatus};
 use crate::suite::{ClusterProfile, RemediationStep, Scenario};
 
 /// Poll interval of the steady-state gate.
@@ -223,6 +223,10 @@ impl KindBackend {
                 .wait_ready()
                 .await
                 .map_err(|e| ("readiness wait", e))?;
+            addons
+                .install_probe_resources()
+                .await
+                .map_err(|e| ("probe namespace and attachment", e))?;
             Ok::<(), (&str, KindError)>(())
         };
         let outcome = tokio::select! {
@@ -333,6 +337,31 @@ impl Backend for KindBackend {
             virtual_clock: false,
             versions,
         }
+    }
+
+    /// The `nat-gateway-egress` probe runs on Kube-OVN's VPC NAT gateway,
+    /// which is installed only with `CHAOS_NAT_GW=1`: without it the
+    /// scenario is refused here, before a cluster is made for it, rather
+    /// than failing as a confusing probe timeout.
+    fn check_scenario(&self, scenario: &Scenario) -> Result<(), BackendError> {
+        let nat_probe = scenario.slos.iter().any(|s| {
+            matches!(
+                s,
+                Slo::ProbeSucceedsWithin {
+                    probe: ProbeKind::NatGatewayEgress,
+                    ..
+                }
+            )
+        });
+        if nat_probe && !self.options.nat_gateway {
+            return Err(KindError::Unsupported {
+                scenario: scenario.name.clone(),
+                problem: "its nat-gateway-egress probe needs Kube-OVN's VPC NAT gateway, which is not installed (ENABLE_NAT_GW=false)".into(),
+                fix: "set CHAOS_NAT_GW=1 to install Kube-OVN with it, or drop the probe".into(),
+            }
+            .into());
+        }
+        Ok(())
     }
 
     async fn provision(

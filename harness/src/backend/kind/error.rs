@@ -110,6 +110,17 @@ pub enum KindError {
         problem: String,
     },
 
+    /// A scenario needs something the backend is not set up to provide.
+    #[error("scenario {scenario} cannot run on kind: {problem}; {fix}")]
+    Unsupported {
+        /// The scenario.
+        scenario: String,
+        /// What it needs that is missing.
+        problem: String,
+        /// How to provide it.
+        fix: String,
+    },
+
     /// The run was interrupted (SIGINT/SIGTERM) during this step.
     #[error("interrupted during {step}")]
     Interrupted {

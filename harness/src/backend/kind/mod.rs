@@ -16,7 +16,7 @@ mod safety;
 mod sha256;
 mod versions;
 
-pub use addons::{Addons, patch_multus_manifest};
+pub use addons::{Addons, PROBE_MANIFEST, patch_multus_manifest, probe_manifest};
 pub use cluster::{KindBackend, KindCluster};
 pub use config::{CONFIG_DIR, IpFamily, KindConfig, KindNode, Networking};
 pub use docker::{
