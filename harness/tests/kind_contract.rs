@@ -191,10 +191,16 @@ fn images(f: &Fixture) -> Vec<&'static str> {
     images
 }
 
+/// What runs between the probes and `kind create cluster`: the check that
+/// no cluster of the name exists (another one is listed), then the pulls.
 fn pulls(f: &Fixture) -> Vec<Expectation> {
-    images(f)
-        .into_iter()
-        .map(|i| ok(words(&format!("docker pull {i}"))))
+    let check = Expectation::ok(["kind", "get", "clusters"], "kind\nchaos-other\n");
+    std::iter::once(check)
+        .chain(
+            images(f)
+                .into_iter()
+                .map(|i| ok(words(&format!("docker pull {i}")))),
+        )
         .collect()
 }
 
@@ -411,18 +417,22 @@ async fn create_installs_the_pinned_addons_in_order_and_delete_cleans_up() {
     runner.assert_done();
 }
 
-#[tokio::test]
-async fn a_failed_kind_create_exports_logs_then_deletes_the_cluster() {
+/// A fixture whose provisioning reaches `kind create cluster`, which fails
+/// with `stderr`.
+fn create_fails_with(stderr: &str) -> (ScriptedRunner, Fixture) {
     let runner = ScriptedRunner::ordered([]);
     let f = Fixture::new(&runner, true);
     for e in probes().into_iter().chain(pulls(&f)) {
         runner.push(e);
     }
-    runner.push(Expectation::failed(
-        create_argv(&f),
-        1,
-        "ERROR: failed to create cluster: failed to init node with kubeadm",
-    ));
+    runner.push(Expectation::failed(create_argv(&f), 1, stderr));
+    (runner, f)
+}
+
+#[tokio::test]
+async fn a_failed_kind_create_exports_logs_then_deletes_the_cluster() {
+    let (runner, f) =
+        create_fails_with("ERROR: failed to create cluster: failed to init node with kubeadm");
     for e in export_and_delete(&f) {
         runner.push(e);
     }
@@ -602,6 +612,48 @@ async fn a_failing_kubectl_apply_or_set_resources_cleans_up() {
         assert!(msg.contains(stderr), "{msg}");
         assert!(msg.contains("cluster logs exported to"), "{msg}");
     }
+}
+
+/// A cluster of the name this run would create is not this run's: it is
+/// refused before anything is pulled or created, and when it appears only
+/// between the check and the create, the failed create neither exports nor
+/// deletes it.
+#[tokio::test]
+async fn an_existing_cluster_of_the_same_name_is_never_created_over_or_deleted() {
+    let runner = ScriptedRunner::ordered(probes());
+    let f = Fixture::new(&runner, true);
+    runner.push(Expectation::ok(
+        ["kind", "get", "clusters"],
+        "chaos-contract\nkind\n",
+    ));
+    let msg = fails(&f.backend).await;
+    runner.assert_done();
+    assert!(
+        msg.contains(
+            "kind cluster \"chaos-contract\" already exists and this run did not create it"
+        ),
+        "{msg}"
+    );
+    assert!(msg.contains("CHAOS_CLUSTER=chaos-contract"), "{msg}");
+
+    // The race: kind itself says the name is taken.
+    let (runner, f) = create_fails_with(
+        "ERROR: failed to create cluster: node(s) already exist for a cluster with the name \"chaos-contract\"",
+    );
+    let msg = fails(&f.backend).await;
+    runner.assert_done();
+    assert!(
+        msg.contains("already exists and this run did not create it"),
+        "{msg}"
+    );
+    assert!(msg.contains("node(s) already exist"), "{msg}");
+    let lines = runner.call_lines();
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.starts_with("kind delete") || l.starts_with("kind export")),
+        "{lines:#?}"
+    );
 }
 
 #[tokio::test]
@@ -2139,7 +2191,10 @@ async fn an_interrupt_before_the_cluster_exists_creates_and_deletes_nothing() {
     let cancel = CancellationToken::new();
     cancel.cancel();
     let msg = fails_with(&f.backend, &cancel).await;
-    assert!(msg.contains("interrupted during docker pull"), "{msg}");
+    assert!(
+        msg.contains("interrupted during the cluster name check"),
+        "{msg}"
+    );
     runner.assert_done();
     assert!(
         runner

@@ -133,6 +133,23 @@ impl KindBackend {
         }
     }
 
+    /// Refuses `name` when `kind get clusters` lists it: a cluster of that
+    /// name was not made by this run, and a failed create would otherwise
+    /// export and delete it.
+    async fn check_name_free(&self, name: &str) -> Result<(), KindError> {
+        let out = self
+            .runner
+            .run(&self.kind(&["get", "clusters"], Duration::from_secs(30)))
+            .await?;
+        if out.stdout_str().lines().any(|l| l.trim() == name) {
+            return Err(KindError::ClusterExists {
+                cluster: name.into(),
+                detail: String::new(),
+            });
+        }
+        Ok(())
+    }
+
     /// Creates and installs a new cluster called `name`.
     async fn create(
         &self,
@@ -142,6 +159,13 @@ impl KindBackend {
         set: &VersionSet,
         cancel: &CancellationToken,
     ) -> Result<KindCluster, KindError> {
+        // Never create over (and so never delete) a cluster this run did not
+        // make: a name kind already knows is refused before anything runs.
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Err(KindError::Interrupted { step: "the cluster name check".into() }),
+            r = self.check_name_free(name) => r?,
+        }
         let dir = self.options.state_dir.join(name);
         private_dir(&dir)?;
         let kubeconfig = dir.join("kubeconfig");
@@ -188,10 +212,21 @@ impl KindBackend {
         );
         let steps = async {
             let step = "kind create cluster";
-            self.runner
-                .run(&create)
-                .await
-                .map_err(|e| (step, KindError::from(e)))?;
+            match self.runner.run(&create).await {
+                Ok(_) => {}
+                // Another cluster of this name appeared since the check:
+                // it is not this run's, so it is neither exported nor deleted.
+                Err(e) if name_taken(&e, name) => {
+                    return Err((
+                        step,
+                        KindError::ClusterExists {
+                            cluster: name.into(),
+                            detail: format!("\n{e}"),
+                        },
+                    ));
+                }
+                Err(e) => return Err((step, KindError::from(e))),
+            }
             if !self.options.dry_run {
                 let text = std::fs::read_to_string(&kubeconfig).map_err(|source| {
                     (
@@ -235,6 +270,10 @@ impl KindBackend {
             r = steps => r,
         };
         if let Err((step, err)) = outcome {
+            if matches!(err, KindError::ClusterExists { .. }) {
+                remove_state(&dir);
+                return Err(err);
+            }
             return Err(self
                 .fail(name, &kubeconfig, step, err, cancel.is_cancelled())
                 .await);
@@ -749,6 +788,20 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KindError> {
             path: path.to_path_buf(),
             source,
         })
+}
+
+/// Whether `kind create cluster` failed because cluster `name` exists
+/// (kubernetes-sigs/kind pkg/cluster/internal/create/create.go,
+/// `alreadyExists`: "node(s) already exist for a cluster with the name").
+fn name_taken(err: &crate::exec::ExecError, name: &str) -> bool {
+    match err {
+        crate::exec::ExecError::Failed { stdout, stderr, .. } => [stdout, stderr].iter().any(|t| {
+            t.contains(&format!(
+                "node(s) already exist for a cluster with the name \"{name}\""
+            ))
+        }),
+        _ => false,
+    }
 }
 
 /// Removes the private folder the backend made for a cluster

@@ -31,6 +31,19 @@ pub enum KindError {
         why: String,
     },
 
+    /// A cluster of the name the run would create exists already: it is not
+    /// this run's, so it is neither created over, exported nor deleted.
+    #[error(
+        "kind cluster {cluster:?} already exists and this run did not create it; the harness leaves it alone (reuse it with CHAOS_CLUSTER={cluster}, or delete it yourself){detail}"
+    )]
+    ClusterExists {
+        /// The name.
+        cluster: String,
+        /// How it was found (`kind create cluster`'s error), if not by the
+        /// check before it.
+        detail: String,
+    },
+
     /// A configuration file (kind config or version matrix) is invalid; every
     /// problem found is listed.
     #[error("{} is invalid:\n{}", .file.display(), .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
@@ -158,6 +171,10 @@ impl From<KindError> for BackendError {
         match e {
             KindError::Exec(e) => BackendError::Exec(e),
             KindError::Unsafe { what, why } => BackendError::Unsafe { what, why },
+            e @ KindError::ClusterExists { .. } => BackendError::Unsafe {
+                what: "creating a kind cluster".into(),
+                why: e.to_string(),
+            },
             other => BackendError::other("kind backend", other.to_string()),
         }
     }
