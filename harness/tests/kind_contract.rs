@@ -88,13 +88,16 @@ impl Fixture {
         let ws = workspace(pin_ok);
         let state = tempfile::tempdir().unwrap();
         let mut options = KindOptions::new(ws.path());
-        options.state_dir = state.path().to_path_buf();
+        options.state_dir = Some(state.path().to_path_buf());
         options.logs_dir = state.path().join("logs");
         options.names = NameSource::Fixed(CLUSTER.into());
         tweak(&mut options);
-        // What `curl --output` would have written.
+        // What `curl --output` would have written, in the cluster's private
+        // folder.
         let dir = state.path().join(CLUSTER);
         std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
         std::fs::write(dir.join("kube-ovn-install.sh"), INSTALL_SH).unwrap();
         std::fs::write(dir.join("multus-daemonset-thick.yml"), MULTUS_YML).unwrap();
         std::fs::write(
@@ -1817,16 +1820,14 @@ async fn a_kubeconfig_for_another_context_is_refused_before_any_command() {
     assert!(runner.calls().is_empty(), "{:?}", runner.call_lines());
 }
 
-#[tokio::test]
-async fn chaos_cluster_reuse_checks_kind_the_context_and_the_labels() {
-    let ws = workspace(true);
-    let state = tempfile::tempdir().unwrap();
-    // Known to kind, the right context, but no labelled node containers.
-    let runner = ScriptedRunner::ordered([
-        Expectation::ok(["kind", "get", "clusters"], "kind\nchaos-old\n"),
+/// Attaching to CHAOS_CLUSTER=chaos-old: kind lists `clusters`, its
+/// kubeconfig has the right context, and `docker ps` lists `nodes`.
+fn attach_script(clusters: &str, nodes: &str) -> Vec<Expectation> {
+    vec![
+        Expectation::ok(["kind", "get", "clusters"], clusters),
         Expectation::ok(
             ["kind", "get", "kubeconfig", "--name", "chaos-old"],
-            "current-context: kind-chaos-old\n",
+            "apiVersion: v1\ncurrent-context: kind-chaos-old\n",
         ),
         Expectation::ok(
             [
@@ -1838,11 +1839,19 @@ async fn chaos_cluster_reuse_checks_kind_the_context_and_the_labels() {
                 "--format",
                 "{{.Names}}\t{{.Label \"io.x-k8s.kind.role\"}}",
             ],
-            "",
+            nodes,
         ),
-    ]);
+    ]
+}
+
+#[tokio::test]
+async fn chaos_cluster_reuse_checks_kind_the_context_and_the_labels() {
+    let ws = workspace(true);
+    let state = tempfile::tempdir().unwrap();
+    // Known to kind, the right context, but no labelled node containers.
+    let runner = ScriptedRunner::ordered(attach_script("kind\nchaos-old\n", ""));
     let mut options = KindOptions::new(ws.path());
-    options.state_dir = state.path().into();
+    options.state_dir = Some(state.path().into());
     options.reuse = Some("chaos-old".into());
     let backend = KindBackend::new(Arc::new(runner.clone()), options.clone(), "contract").unwrap();
     let msg = fails(&backend).await;
@@ -1876,6 +1885,57 @@ async fn chaos_cluster_reuse_checks_kind_the_context_and_the_labels() {
     let msg = fails(&backend).await;
     assert!(msg.contains("does not list it"), "{msg}");
     runner.assert_done();
+}
+
+/// CHAOS_CLUSTER on the success path: the kubeconfig kind prints is kept in
+/// a fresh private state folder (random name, mode 0700, file 0600), and
+/// the teardown leaves the cluster in place and removes only that folder.
+#[tokio::test]
+async fn a_reused_cluster_is_attached_privately_and_never_deleted() {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = workspace(true);
+    let node = |n: &str, role: &str| {
+        Expectation::ok(
+            ["docker", "inspect", "--type", "container", n],
+            inspect_json(n, Some("chaos-old"), role, T0, &[("kind", "172.18.0.2")]),
+        )
+    };
+    let runner = ScriptedRunner::ordered(attach_script(
+        "chaos-old\n",
+        "chaos-old-control-plane\tcontrol-plane\nchaos-old-worker\tworker\n",
+    ));
+    runner.push(node("chaos-old-control-plane", "control-plane"));
+    runner.push(node("chaos-old-worker", "worker"));
+    let mut options = KindOptions::new(ws.path());
+    options.reuse = Some("chaos-old".into());
+    assert_eq!(options.state_dir, None);
+    let backend = KindBackend::new(Arc::new(runner.clone()), options, "contract").unwrap();
+    assert_eq!(
+        backend.state_dir(),
+        None,
+        "nothing is made before it is needed"
+    );
+    let cluster = backend
+        .provision(&profile(), &CancellationToken::new())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    runner.assert_done();
+    let root = backend.state_dir().expect("made at the first provisioning");
+    let name = root.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("cni-chaos-kind-"), "{name}");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&root), 0o700);
+    assert_eq!(mode(&root.join("chaos-old")), 0o700);
+    assert_eq!(mode(&root.join("chaos-old/kubeconfig")), 0o600);
+
+    cluster.teardown().await.unwrap();
+    runner.assert_done();
+    assert!(
+        runner.call_lines().iter().all(|l| !destructive(l)),
+        "{:#?}",
+        runner.call_lines()
+    );
+    assert!(!root.exists(), "the state folder is removed");
 }
 
 #[tokio::test]
@@ -1937,7 +1997,7 @@ async fn dry_run_plan(suite: &str) -> String {
     let runner = LocalRunner::dry_run();
     let mut options = KindOptions::new(repo());
     options.dry_run = true;
-    options.state_dir = state.path().into();
+    options.state_dir = Some(state.path().into());
     options.logs_dir = PathBuf::from("reports/kind-logs");
     options.names = NameSource::Fixed("chaos-plan".into());
     let backend = KindBackend::new(Arc::new(runner.clone()), options, "plan").unwrap();

@@ -39,6 +39,8 @@ pub struct Addons<'a> {
     pub options: &'a KindOptions,
     /// The cluster name.
     pub cluster: &'a str,
+    /// The cluster's private state folder (downloads, rendered manifests).
+    pub state: &'a Path,
 }
 
 /// Replaces the manifest's `:snapshot-thick` image tag with the release's
@@ -121,7 +123,7 @@ impl Addons<'_> {
     }
 
     fn state_file(&self, name: &str) -> PathBuf {
-        self.options.state_dir.join(self.cluster).join(name)
+        self.state.join(name)
     }
 
     /// Runs Kube-OVN's `install.sh` at the pinned tag.

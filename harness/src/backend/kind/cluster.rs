@@ -41,6 +41,9 @@ pub struct KindBackend {
     matrix: VersionMatrix,
     reason: String,
     tools: Mutex<Option<ToolVersions>>,
+    /// The state folder made at the first provisioning (when the options
+    /// name none).
+    state_root: Mutex<Option<PathBuf>>,
 }
 
 impl KindBackend {
@@ -58,6 +61,7 @@ impl KindBackend {
             matrix,
             reason: reason.into(),
             tools: Mutex::new(None),
+            state_root: Mutex::new(None),
         })
     }
 
@@ -69,6 +73,18 @@ impl KindBackend {
     /// The options.
     pub fn options(&self) -> &KindOptions {
         &self.options
+    }
+
+    /// The folder holding the clusters' private state folders: the one the
+    /// options name, or the one made at the first provisioning (`None`
+    /// before it).
+    pub fn state_dir(&self) -> Option<PathBuf> {
+        self.options.state_dir.clone().or_else(|| {
+            self.state_root
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        })
     }
 
     fn guard(&self) -> Guard {
@@ -133,6 +149,29 @@ impl KindBackend {
         }
     }
 
+    /// The private state folder of cluster `name` (its kubeconfig and
+    /// downloads), inside the backend's state folder, which is made on first
+    /// use unless the options name one.
+    fn cluster_dir(&self, name: &str) -> Result<PathBuf, KindError> {
+        let root = match &self.options.state_dir {
+            Some(dir) => dir.clone(),
+            None => {
+                let mut made = self.state_root.lock().unwrap_or_else(|p| p.into_inner());
+                match &*made {
+                    Some(dir) => dir.clone(),
+                    None => {
+                        let dir = new_state_root()?;
+                        *made = Some(dir.clone());
+                        dir
+                    }
+                }
+            }
+        };
+        let dir = root.join(name);
+        private_dir(&dir)?;
+        Ok(dir)
+    }
+
     /// Refuses `name` when `kind get clusters` lists it: a cluster of that
     /// name was not made by this run, and a failed create would otherwise
     /// export and delete it.
@@ -166,8 +205,7 @@ impl KindBackend {
             () = cancel.cancelled() => return Err(KindError::Interrupted { step: "the cluster name check".into() }),
             r = self.check_name_free(name) => r?,
         }
-        let dir = self.options.state_dir.join(name);
-        private_dir(&dir)?;
+        let dir = self.cluster_dir(name)?;
         let kubeconfig = dir.join("kubeconfig");
         let kubectl =
             Kubectl::new(self.runner.clone(), &kubeconfig, name).dry_run(self.options.dry_run);
@@ -178,6 +216,7 @@ impl KindBackend {
             config: &config,
             options: &self.options,
             cluster: name,
+            state: &dir,
         };
         // Before the cluster exists: a registry problem (or an interrupt)
         // costs no cluster.
@@ -322,8 +361,7 @@ impl KindBackend {
         if !self.options.dry_run {
             guard.check_kubeconfig(name, &out.stdout_str())?;
         }
-        let dir = self.options.state_dir.join(name);
-        private_dir(&dir)?;
+        let dir = self.cluster_dir(name)?;
         let kubeconfig = dir.join("kubeconfig");
         write_private(&kubeconfig, &out.stdout)?;
         let kubectl =
@@ -757,19 +795,64 @@ impl KindCluster {
     }
 }
 
-/// Creates `dir` (and its parents) readable by the owner only: it will hold
-/// a cluster-admin kubeconfig.
-fn private_dir(dir: &Path) -> Result<(), KindError> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+/// A fresh folder for the run's state: a random name (`cni-chaos-kind-XXXXXX`)
+/// under the system temp dir, created atomically with mode 0700, so nobody
+/// else can have made it first or read the kubeconfigs in it. It outlives
+/// the backend on purpose (a kept cluster's kubeconfig stays in it); the
+/// teardown removes it once its clusters' folders are gone.
+fn new_state_root() -> Result<PathBuf, KindError> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix("cni-chaos-kind-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .map(tempfile::TempDir::keep)
         .map_err(|source| KindError::Io {
+            action: "creating a private state folder in",
+            path: std::env::temp_dir(),
+            source,
+        })
+}
+
+/// Creates `dir` readable by the owner only (it will hold a cluster-admin
+/// kubeconfig); its parent must exist. An existing `dir` is accepted only
+/// when it is a real folder (not a link) that only its owner can use.
+fn private_dir(dir: &Path) -> Result<(), KindError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let made = std::fs::DirBuilder::new().mode(0o700).create(dir);
+    match made {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let meta = std::fs::symlink_metadata(dir).map_err(|source| KindError::Io {
+                action: "inspecting",
+                path: dir.to_path_buf(),
+                source,
+            })?;
+            if meta.file_type().is_dir() && meta.permissions().mode() & 0o077 == 0 {
+                Ok(())
+            } else {
+                Err(KindError::Unsafe {
+                    what: format!("the state folder {}", dir.display()),
+                    why: format!(
+                        "it exists and is not a private folder (a {} with mode {:o}); it would hold a cluster-admin kubeconfig",
+                        if meta.file_type().is_symlink() {
+                            "link"
+                        } else if meta.is_dir() {
+                            "folder"
+                        } else {
+                            "file"
+                        },
+                        meta.permissions().mode() & 0o7777
+                    ),
+                })
+            }
+        }
+        Err(source) => Err(KindError::Io {
             action: "creating",
             path: dir.to_path_buf(),
             source,
-        })
+        }),
+    }
 }
 
 /// Writes `bytes` to a new file only its owner can read.
@@ -1196,6 +1279,51 @@ mod tests {
         assert_eq!(bad[0].reason, "Init:CrashLoopBackOff");
         assert_eq!(bad[0].node.as_deref(), Some("w"));
         assert!(unhealthy_pods("{}").is_err());
+    }
+
+    #[test]
+    fn the_state_root_is_fresh_and_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let a = new_state_root().unwrap();
+        let b = new_state_root().unwrap();
+        assert_ne!(a, b, "random names");
+        let name = a.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with("cni-chaos-kind-"), "{name}");
+        assert!(!name.contains(&std::process::id().to_string()), "{name}");
+        for dir in [&a, &b] {
+            let mode = std::fs::metadata(dir).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700);
+            std::fs::remove_dir(dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_state_folder_someone_else_could_use_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let mine = root.path().join("chaos-a");
+        private_dir(&mine).unwrap();
+        let mode = std::fs::metadata(&mine).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        private_dir(&mine).unwrap();
+
+        let open = root.path().join("chaos-b");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = private_dir(&open).unwrap_err().to_string();
+        assert!(
+            err.contains("not a private folder (a folder with mode 755)"),
+            "{err}"
+        );
+
+        let link = root.path().join("chaos-c");
+        std::os::unix::fs::symlink(&mine, &link).unwrap();
+        let err = private_dir(&link).unwrap_err().to_string();
+        assert!(err.contains("a link"), "{err}");
+
+        // Its parent is never made on the way.
+        let deep = root.path().join("missing").join("chaos-d");
+        assert!(matches!(private_dir(&deep), Err(KindError::Io { .. })));
     }
 
     #[test]

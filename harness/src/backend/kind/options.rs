@@ -66,8 +66,10 @@ pub struct KindOptions {
     /// The workspace root holding `kind-configs/` and `versions.yaml`.
     pub workspace: PathBuf,
     /// A private folder for kubeconfigs and downloaded manifests (never
-    /// `~/.kube`). Default: a fresh folder under the system temp dir.
-    pub state_dir: PathBuf,
+    /// `~/.kube`), holding one folder per cluster. Default (`None`): a fresh
+    /// folder with a random name and mode 0700 under the system temp dir,
+    /// made at the first provisioning.
+    pub state_dir: Option<PathBuf>,
     /// Where `kind export logs` writes when provisioning fails.
     pub logs_dir: PathBuf,
     /// Prefix of cluster names the harness makes. Default `chaos-`.
@@ -95,7 +97,7 @@ impl KindOptions {
     pub fn new(workspace: impl Into<PathBuf>) -> Self {
         let workspace = workspace.into();
         KindOptions {
-            state_dir: std::env::temp_dir().join(format!("cni-chaos-kind-{}", std::process::id())),
+            state_dir: None,
             logs_dir: workspace.join("reports").join("kind-logs"),
             workspace,
             prefix: NAME_PREFIX.into(),
