@@ -1606,19 +1606,24 @@ fn inspect_at(started: &str, ip: &str) -> Expectation {
     )
 }
 
-/// kind's `kind` network has a user-set subnet only for IPv6, so Docker
-/// refuses `docker network connect --ip <IPv4>`: the heal reconnects without
-/// `--ip` and reports the address before and after.
-#[tokio::test]
-async fn partition_disconnects_and_revert_reconnects_without_a_fixed_address() {
-    let runner = ScriptedRunner::ordered([
+/// The worker is disconnected from `kind` (a partition's injection).
+fn disconnect() -> Vec<Expectation> {
+    vec![
         inspect(T0, true),
         inspect(T0, true),
         ok(words(
             "docker network disconnect kind chaos-contract-worker",
         )),
         inspect(T0, false),
-    ]);
+    ]
+}
+
+/// kind's `kind` network has a user-set subnet only for IPv6, so Docker
+/// refuses `docker network connect --ip <IPv4>`: the heal reconnects without
+/// `--ip` and reports the address before and after.
+#[tokio::test]
+async fn partition_disconnects_and_revert_reconnects_without_a_fixed_address() {
+    let runner = ScriptedRunner::ordered(disconnect());
     let e = inject_and_revert(
         &runner,
         Fault::NetworkPartition(NetworkPartition {
@@ -2143,6 +2148,52 @@ async fn a_cluster_that_saw_a_failure_has_its_logs_exported_before_it_is_deleted
     runner.push(ok(delete_argv(dir.path())));
     cluster.teardown().await.unwrap();
     runner.assert_done();
+}
+
+/// CHAOS_KEEP_CLUSTER=1 keeps the cluster, not the fault: the pending
+/// reconnect still runs, nothing is exported or deleted, and the message
+/// says where the kubeconfig is and how to delete the cluster.
+#[tokio::test]
+async fn a_kept_cluster_is_healed_but_not_deleted_and_says_how_to_delete_it() {
+    let runner = ScriptedRunner::ordered(disconnect());
+    let (dir, cluster) = open(&runner);
+    let fault = Fault::NetworkPartition(NetworkPartition {
+        target: target(),
+        duration: Duration::from_secs(3600),
+    });
+    let e = cluster.inject(&fault, Some(&worker())).await.unwrap();
+    assert!(e.took_effect, "{e:?}");
+    for e in [
+        inspect(T0, false),
+        inspect(T0, false),
+        ok(words("docker network connect kind chaos-contract-worker")),
+        inspect(T0, true),
+    ] {
+        runner.push(e);
+    }
+    let how = cluster.keep().await.unwrap();
+    runner.assert_done();
+    let kc = dir.path().join("kubeconfig");
+    assert!(kc.exists(), "the kubeconfig stays");
+    assert!(
+        how.contains(&format!(
+            "kubeconfig {} (context kind-chaos-contract)",
+            kc.display()
+        )),
+        "{how}"
+    );
+    assert!(
+        how.contains(&format!(
+            "delete it with `kind delete cluster --name chaos-contract --kubeconfig {}`",
+            kc.display()
+        )),
+        "{how}"
+    );
+    assert!(
+        !runner.call_lines().iter().any(|l| l.starts_with("kind ")),
+        "{:#?}",
+        runner.call_lines()
+    );
 }
 
 /// The teardown budget holds the undos, the export and the delete, each

@@ -424,4 +424,12 @@ impl Cluster for ScriptedCluster {
         self.journal.record(format!("teardown {}", self.name));
         Ok(())
     }
+
+    async fn keep(&self) -> Result<String, BackendError> {
+        self.journal.record(format!("keep {}", self.name));
+        Ok(format!(
+            "kept cluster {name}; delete it with `kind delete cluster --name {name}` when done",
+            name = self.name
+        ))
+    }
 }

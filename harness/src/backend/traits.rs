@@ -144,7 +144,15 @@ pub trait Cluster: Send + Sync {
     /// Deletes the cluster and everything the harness made for it.
     async fn teardown(&self) -> Result<(), BackendError>;
 
-    /// How long [`Cluster::teardown`] may take in all; a backend whose
+    /// Keeps the cluster after the run (`CHAOS_KEEP_CLUSTER=1`): undoes what
+    /// faults left behind, as a teardown would, but deletes nothing; returns
+    /// how to reach the cluster and delete it later. Default: nothing to
+    /// undo, and the cluster's name.
+    async fn keep(&self) -> Result<String, BackendError> {
+        Ok(format!("kept cluster {}", self.name()))
+    }
+
+    /// How long [`Cluster::teardown`] (or [`Cluster::keep`]) may take in all; a backend whose
     /// teardown bounds its own steps returns their sum, so the run never
     /// cuts it short before the delete. Default: 5 minutes.
     fn teardown_budget(&self) -> Duration {

@@ -116,10 +116,13 @@ impl ClusterPool {
                 continue;
             };
             if self.keep {
-                eprintln!(
-                    "CHAOS_KEEP_CLUSTER=1: kept cluster {name}; delete it with `kind delete cluster --name {name}` when done",
-                    name = cluster.name()
-                );
+                // Kept, but never left half-faulted: the pending undos
+                // (reconnect, SIGCONT, restore) still run.
+                match tokio::time::timeout(cluster.teardown_budget(), cluster.keep()).await {
+                    Ok(Ok(how)) => eprintln!("CHAOS_KEEP_CLUSTER=1: {how}"),
+                    Ok(Err(e)) => errors.push(format!("keeping {}: {e}", cluster.name())),
+                    Err(_) => errors.push(format!("keeping {} timed out", cluster.name())),
+                }
                 continue;
             }
             // The cluster's own budget: a kind teardown bounds its undos,

@@ -1226,6 +1226,52 @@ impl Cluster for KindCluster {
         Ok(())
     }
 
+    /// Runs the pending undos (a kept cluster is never left partitioned,
+    /// frozen or without its CNI config), deletes nothing, keeps the
+    /// kubeconfig, and says how to use and delete the cluster.
+    async fn keep(&self) -> Result<String, BackendError> {
+        let i = &self.inner;
+        let undone = tokio::time::timeout(i.timeouts.undo, self.run_pending()).await;
+        let undone = match undone {
+            Ok(Ok(done)) => done,
+            Ok(Err(e)) => {
+                return Err(BackendError::other(
+                    format!("undoing the faults on kept cluster {}", i.name),
+                    e.to_string(),
+                ));
+            }
+            Err(_) => {
+                return Err(BackendError::other(
+                    format!("undoing the faults on kept cluster {}", i.name),
+                    format!("not done within {:?}", i.timeouts.undo),
+                ));
+            }
+        };
+        for line in &undone {
+            tracing::info!("undo before keeping {}: {line}", i.name);
+        }
+        let kc = i.kubectl.kubeconfig().display();
+        if i.reused {
+            if let Some(dir) = &i.owned_dir {
+                remove_state(dir);
+            }
+            return Ok(format!(
+                "cluster {} came from CHAOS_CLUSTER and is left in place",
+                i.name
+            ));
+        }
+        Ok(format!(
+            "kept kind cluster {name}; kubeconfig {kc} (context {ctx}): `kubectl --kubeconfig {kc} --context {ctx} get pods -A`; delete it with `kind delete cluster --name {name} --kubeconfig {kc}`{rm}",
+            name = i.name,
+            ctx = i.kubectl.context(),
+            rm = i
+                .owned_dir
+                .as_ref()
+                .map(|d| format!(", then `rm -r {}`", d.display()))
+                .unwrap_or_default(),
+        ))
+    }
+
     fn teardown_budget(&self) -> Duration {
         self.inner.timeouts.teardown()
     }
