@@ -18,7 +18,7 @@ use cni_chaos::fault::{
     NodeReboot, NodeRole, NodeTarget, OvsKill, OvsProcess, OvsSignal, PodDelete, RebootMode,
     StaleNetns,
 };
-use cni_chaos::suite::{ClusterProfile, LabelSelector};
+use cni_chaos::suite::{ClusterProfile, LabelSelector, RemediationStep};
 use tokio_util::sync::CancellationToken;
 
 const CLUSTER: &str = "chaos-contract";
@@ -598,29 +598,11 @@ async fn a_failing_kubectl_apply_or_set_resources_cleans_up() {
             "error: resource mapping not found for name: \"cni-chaos-probe-net\"",
         ),
     ] {
-        let runner = ScriptedRunner::ordered([]);
-        let f = Fixture::new(&runner, true);
-        let step = install_step(&f, step);
-        let failing = Expectation::failed(install_sequence(&f)[step].argv.clone(), 1, stderr);
-        for e in provision_script(&f, step)
-            .into_iter()
-            .chain([failing])
-            .chain(export_and_delete(&f))
-        {
-            runner.push(e);
-        }
-        let msg = fails(&f.backend).await;
-        runner.assert_done();
+        let msg = install_step_fails(step, stderr).await;
         assert!(msg.contains(what), "{msg}");
-        assert!(msg.contains(stderr), "{msg}");
-        assert!(msg.contains("cluster logs exported to"), "{msg}");
     }
 }
 
-/// A cluster of the name this run would create is not this run's: it is
-/// refused before anything is pulled or created, and when it appears only
-/// between the check and the create, the failed create neither exports nor
-/// deletes it.
 #[tokio::test]
 async fn an_existing_cluster_of_the_same_name_is_never_created_over_or_deleted() {
     let runner = ScriptedRunner::ordered(probes());
@@ -2315,4 +2297,312 @@ async fn an_interrupt_before_the_cluster_exists_creates_and_deletes_nothing() {
         "{:#?}",
         runner.call_lines()
     );
+}
+
+// ---- failure paths --------------------------------------------------------
+
+/// Provisioning in which install step `pattern` (see [`install_step`])
+/// fails with `stderr`: the error names the step, the command's output is
+/// in it, and the logs are exported before the delete. Returns the message.
+async fn install_step_fails(pattern: &str, stderr: &str) -> String {
+    let runner = ScriptedRunner::ordered([]);
+    let f = Fixture::new(&runner, true);
+    let step = install_step(&f, pattern);
+    let failing = Expectation::failed(install_sequence(&f)[step].argv.clone(), 1, stderr);
+    for e in provision_script(&f, step)
+        .into_iter()
+        .chain([failing])
+        .chain(export_and_delete(&f))
+    {
+        runner.push(e);
+    }
+    let msg = fails(&f.backend).await;
+    runner.assert_done();
+    assert!(msg.contains(stderr), "{msg}");
+    assert!(msg.contains("cluster logs exported to"), "{msg}");
+    msg
+}
+
+#[tokio::test]
+async fn a_failing_kind_load_or_download_exports_logs_and_deletes() {
+    let msg = install_step_fails(
+        "kind load docker-image docker.io/kubeovn/kube-ovn",
+        "ERROR: image: \"docker.io/kubeovn/kube-ovn:v1.16.2\" not present locally",
+    )
+    .await;
+    assert!(msg.contains("kind load docker-image failed"), "{msg}");
+    let msg = install_step_fails(
+        "curl *install.sh",
+        "curl: (22) The requested URL returned error: 404",
+    )
+    .await;
+    assert!(msg.contains("install Kube-OVN failed"), "{msg}");
+    assert!(msg.contains("`curl --fail"), "{msg}");
+}
+
+/// A registry problem costs no cluster: nothing is created or deleted,
+/// and the cluster's state folder goes.
+#[tokio::test]
+async fn a_failing_docker_pull_creates_and_deletes_nothing() {
+    let runner = ScriptedRunner::ordered(probes());
+    let f = Fixture::new(&runner, true);
+    let mut before = pulls(&f);
+    before.truncate(1);
+    for e in before {
+        runner.push(e);
+    }
+    runner.push(Expectation::failed(
+        words("docker pull docker.io/kubeovn/kube-ovn:v1.16.2"),
+        1,
+        "Error response from daemon: manifest for kubeovn/kube-ovn:v1.16.2 not found: manifest unknown",
+    ));
+    let msg = fails(&f.backend).await;
+    runner.assert_done();
+    assert!(msg.contains("manifest unknown"), "{msg}");
+    assert!(
+        runner
+            .call_lines()
+            .iter()
+            .all(|l| !l.starts_with("kind ") || l == "kind version" || l == "kind get clusters"),
+        "{:#?}",
+        runner.call_lines()
+    );
+    assert!(!Path::new(&f.path("kubeconfig")).exists());
+}
+
+/// A readiness wait that fails or times out ends with the cluster's pods
+/// (`kubectl get pods -A -o wide`) in the error, then export and delete.
+#[tokio::test(start_paused = true)]
+async fn a_readiness_timeout_carries_the_pods_then_cleans_up() {
+    const PODS: &str = "NAMESPACE     NAME                   READY   STATUS                  RESTARTS\nkube-system   kube-multus-ds-x7k2p   0/1     Init:CrashLoopBackOff   4\n";
+    let rollout = "Waiting for daemon set \"kube-multus-ds\" rollout to finish: 0 of 3 updated pods are available...\n";
+    let nodes = "error: timed out waiting for the condition on nodes/chaos-contract-worker";
+    for hang in [false, true] {
+        let runner = ScriptedRunner::ordered([]);
+        let f = Fixture::new(&runner, true);
+        let step = install_step(
+            &f,
+            if hang {
+                "rollout status daemonset/kube-multus-ds"
+            } else {
+                "wait --for=condition=Ready nodes"
+            },
+        );
+        let argv = install_sequence(&f)[step].argv.clone();
+        for e in provision_script(&f, step) {
+            runner.push(e);
+        }
+        runner.push(if hang {
+            Expectation::hang(argv, rollout)
+        } else {
+            Expectation::failed(argv, 1, nodes)
+        });
+        runner.push(Expectation::ok(
+            f.kubectl(&["get", "pods", "-A", "-o", "wide"]),
+            PODS,
+        ));
+        for e in export_and_delete(&f) {
+            runner.push(e);
+        }
+        let msg = fails(&f.backend).await;
+        runner.assert_done();
+        assert!(msg.contains("readiness wait failed"), "{msg}");
+        assert!(msg.contains("did not happen within 300s"), "{msg}");
+        assert!(msg.contains("kube-multus-ds-x7k2p"), "{msg}");
+        assert!(msg.contains("Init:CrashLoopBackOff"), "{msg}");
+        assert!(
+            msg.contains(if hang { rollout.trim() } else { nodes }),
+            "{msg}"
+        );
+    }
+}
+
+/// The provisioning failure path deletes the cluster also when exporting
+/// its logs fails.
+#[tokio::test]
+async fn a_failed_export_during_provisioning_still_deletes() {
+    let (runner, f) =
+        create_fails_with("ERROR: failed to create cluster: failed to init node with kubeadm");
+    let mut cleanup = export_and_delete(&f);
+    let export = cleanup.remove(0);
+    runner.push(Expectation::failed(
+        export.argv,
+        1,
+        "ERROR: unknown cluster \"chaos-contract\"",
+    ));
+    for e in cleanup {
+        runner.push(e);
+    }
+    let msg = fails(&f.backend).await;
+    runner.assert_done();
+    assert!(msg.contains("failed to init node with kubeadm"), "{msg}");
+    assert!(!msg.contains("cluster logs exported"), "{msg}");
+}
+
+/// kubectl missing or older than 1.27, curl missing, and a `kind version`
+/// that cannot be read each stop the run before anything is created.
+#[tokio::test]
+async fn more_missing_or_old_tools_are_actionable_errors() {
+    let p = probes();
+    let kubectl = || p[2].argv.clone();
+    let cases: Vec<(Vec<Expectation>, &str)> = vec![
+        (
+            vec![
+                p[0].clone(),
+                p[1].clone(),
+                Expectation::spawn_error(kubectl(), "No such file or directory"),
+            ],
+            "kubectl is not usable: not found on PATH; install kubectl 1.27 or newer",
+        ),
+        (
+            vec![
+                p[0].clone(),
+                p[1].clone(),
+                Expectation::ok(kubectl(), r#"{"clientVersion":{"gitVersion":"v1.25.3"}}"#),
+            ],
+            "kubectl is not usable: found v1.25.3, need v1.27.0 or newer",
+        ),
+        (
+            vec![
+                p[0].clone(),
+                p[1].clone(),
+                p[2].clone(),
+                Expectation::spawn_error(["curl", "--version"], "No such file or directory"),
+            ],
+            "curl is not usable: not found on PATH; install curl",
+        ),
+        (
+            vec![
+                p[0].clone(),
+                Expectation::ok(["kind", "version"], "kind version (devel)\n"),
+            ],
+            "kind is not usable: cannot read its version from \"kind version (devel)\"",
+        ),
+    ];
+    for (script, want) in cases {
+        let runner = ScriptedRunner::ordered(script);
+        let msg = fails(&Fixture::new(&runner, true).backend).await;
+        runner.assert_done();
+        assert!(msg.contains(want), "{msg}");
+        assert!(
+            runner.call_lines().iter().all(|l| !destructive(l)),
+            "{:#?}",
+            runner.call_lines()
+        );
+    }
+}
+
+/// A hard reboot whose `docker kill` or `docker start` fails is an error
+/// with the command and Docker's answer, never a silent no-effect.
+#[tokio::test]
+async fn a_failing_docker_kill_or_start_is_an_error() {
+    let fault = Fault::NodeReboot(NodeReboot {
+        target: target(),
+        mode: RebootMode::Hard,
+        timeout: Duration::from_secs(30),
+    });
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        inspect(T0, true),
+        Expectation::failed(
+            words("docker kill --signal KILL chaos-contract-worker"),
+            1,
+            "Error response from daemon: cannot kill container: chaos-contract-worker is not running",
+        ),
+    ]);
+    let err = inject_fails(&runner, &fault).await;
+    assert!(
+        err.contains("`docker kill --signal KILL chaos-contract-worker` failed with exit code 1"),
+        "{err}"
+    );
+    assert!(err.contains("is not running"), "{err}");
+
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        inspect(T0, true),
+        ok(words("docker kill --signal KILL chaos-contract-worker")),
+        inspect(T0, true),
+        Expectation::failed(
+            words("docker start chaos-contract-worker"),
+            1,
+            "Error response from daemon: failed to create task for container: OCI runtime create failed",
+        ),
+    ]);
+    let err = inject_fails(&runner, &fault).await;
+    assert!(
+        err.contains("`docker start chaos-contract-worker` failed"),
+        "{err}"
+    );
+    assert!(err.contains("OCI runtime create failed"), "{err}");
+}
+
+/// `pgrep` exits 1 when nothing matches (no shim: fine); any other exit is
+/// an error, never "no process".
+#[tokio::test]
+async fn a_pgrep_failure_other_than_no_match_is_an_error() {
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec("cat /etc/cni/net.d/00-multus.conf", "{}"),
+        inspect(T0, true),
+        exec_failed("pgrep -x multus-shim", 2, "pgrep: cannot open /proc"),
+    ]);
+    let err = inject_fails(
+        &runner,
+        &Fault::LeftoverMultusConfig(LeftoverMultusConfig {
+            target: target(),
+            busy_shim: true,
+        }),
+    )
+    .await;
+    assert!(
+        err.contains(
+            "`docker exec chaos-contract-worker pgrep -x multus-shim` failed with exit code 2"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("cannot open /proc"), "{err}");
+}
+
+/// The remove-file remediation step is a guarded `rm -f` on the node.
+#[tokio::test]
+async fn remediation_remove_file_is_a_guarded_rm_on_the_node() {
+    let step = RemediationStep::RemoveFile {
+        target: None,
+        path: "/opt/cni/bin/multus-shim".into(),
+    };
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec("rm -f /opt/cni/bin/multus-shim", ""),
+    ]);
+    let (_dir, cluster) = open(&runner);
+    let did = cluster.remediate(&step, Some(&worker())).await.unwrap();
+    runner.assert_done();
+    assert_eq!(
+        did,
+        "removed /opt/cni/bin/multus-shim on chaos-contract-worker"
+    );
+
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec_failed(
+            "rm -f /opt/cni/bin/multus-shim",
+            1,
+            "rm: cannot remove '/opt/cni/bin/multus-shim': Read-only file system",
+        ),
+    ]);
+    let (_dir, cluster) = open(&runner);
+    let err = cluster
+        .remediate(&step, Some(&worker()))
+        .await
+        .unwrap_err()
+        .to_string();
+    runner.assert_done();
+    assert!(err.contains("Read-only file system"), "{err}");
+    // Without a node there is nothing to remove it on.
+    let err = cluster
+        .remediate(&step, None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no node to remove the file on"), "{err}");
 }

@@ -220,10 +220,14 @@ impl KindBackend {
         };
         // Before the cluster exists: a registry problem (or an interrupt)
         // costs no cluster.
-        tokio::select! {
+        let pulled = tokio::select! {
             biased;
-            () = cancel.cancelled() => return Err(KindError::Interrupted { step: "docker pull".into() }),
-            r = addons.pull_images() => r?,
+            () = cancel.cancelled() => Err(KindError::Interrupted { step: "docker pull".into() }),
+            r = addons.pull_images() => r,
+        };
+        if let Err(e) = pulled {
+            remove_state(&dir);
+            return Err(e);
         }
 
         let kc = kubeconfig.display().to_string();
