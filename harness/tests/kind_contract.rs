@@ -18,7 +18,7 @@ use cni_chaos::fault::{
     NodeReboot, NodeRole, NodeTarget, OvsKill, OvsProcess, OvsSignal, PodDelete, RebootMode,
     StaleNetns,
 };
-use cni_chaos::suite::{ClusterProfile, LabelSelector};
+use cni_chaos::suite::{ClusterProfile, LabelSelector, RemediationStep};
 use tokio_util::sync::CancellationToken;
 
 const CLUSTER: &str = "chaos-contract";
@@ -36,11 +36,13 @@ fn workspace(pin_ok: bool) -> tempfile::TempDir {
     let ws = tempfile::tempdir().unwrap();
     let configs = ws.path().join("kind-configs");
     std::fs::create_dir_all(&configs).unwrap();
-    std::fs::copy(
-        repo().join("kind-configs/default.yaml"),
-        configs.join("default.yaml"),
-    )
-    .unwrap();
+    for config in ["default.yaml", "dual-stack.yaml"] {
+        std::fs::copy(
+            repo().join("kind-configs").join(config),
+            configs.join(config),
+        )
+        .unwrap();
+    }
     let multus_sha = if pin_ok {
         hex_digest(MULTUS_YML.as_bytes())
     } else {
@@ -78,15 +80,24 @@ struct Fixture {
 
 impl Fixture {
     fn new(runner: &ScriptedRunner, pin_ok: bool) -> Self {
+        Self::with(runner, pin_ok, |_| {})
+    }
+
+    /// A fixture whose options `tweak` changes.
+    fn with(runner: &ScriptedRunner, pin_ok: bool, tweak: impl FnOnce(&mut KindOptions)) -> Self {
         let ws = workspace(pin_ok);
         let state = tempfile::tempdir().unwrap();
         let mut options = KindOptions::new(ws.path());
-        options.state_dir = state.path().to_path_buf();
+        options.state_dir = Some(state.path().to_path_buf());
         options.logs_dir = state.path().join("logs");
         options.names = NameSource::Fixed(CLUSTER.into());
-        // What `curl --output` would have written.
+        tweak(&mut options);
+        // What `curl --output` would have written, in the cluster's private
+        // folder.
         let dir = state.path().join(CLUSTER);
         std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
         std::fs::write(dir.join("kube-ovn-install.sh"), INSTALL_SH).unwrap();
         std::fs::write(dir.join("multus-daemonset-thick.yml"), MULTUS_YML).unwrap();
         std::fs::write(
@@ -127,8 +138,13 @@ impl Fixture {
 
 /// Provisions the default profile, which must fail; returns the message.
 async fn fails(backend: &KindBackend) -> String {
+    fails_with(backend, &CancellationToken::new()).await
+}
+
+/// [`fails`] with the run's interrupt token `cancel`.
+async fn fails_with(backend: &KindBackend, cancel: &CancellationToken) -> String {
     backend
-        .provision(&profile(), &CancellationToken::new())
+        .provision(&profile(), cancel)
         .await
         .err()
         .expect("provisioning must fail")
@@ -166,21 +182,41 @@ fn probes() -> Vec<Expectation> {
     ]
 }
 
-fn pulls() -> Vec<Expectation> {
-    vec![
-        ok(words("docker pull docker.io/kubeovn/kube-ovn:v1.16.2")),
-        ok(words(
-            "docker pull ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.4-thick",
-        )),
-    ]
+/// Every image the fixture's cluster needs, in pull and load order.
+fn images(f: &Fixture) -> Vec<&'static str> {
+    let mut images = vec!["docker.io/kubeovn/kube-ovn:v1.16.2"];
+    if f.backend.options().nat_gateway {
+        images.push("docker.io/kubeovn/vpc-nat-gateway:v1.16.2");
+    }
+    images.push("ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.4-thick");
+    // The probes' image (observe::probe::PROBE_IMAGES), preloaded.
+    images.push("docker.io/library/busybox:1.36.1");
+    images
+}
+
+/// What runs between the probes and `kind create cluster`: the check that
+/// no cluster of the name exists (another one is listed), then the pulls.
+fn pulls(f: &Fixture) -> Vec<Expectation> {
+    let check = Expectation::ok(["kind", "get", "clusters"], "kind\nchaos-other\n");
+    std::iter::once(check)
+        .chain(
+            images(f)
+                .into_iter()
+                .map(|i| ok(words(&format!("docker pull {i}")))),
+        )
+        .collect()
 }
 
 fn create_argv(f: &Fixture) -> Vec<String> {
+    create_argv_for(f, "default")
+}
+
+fn create_argv_for(f: &Fixture, kind_config: &str) -> Vec<String> {
     let config = f
         .backend
         .options()
         .workspace
-        .join("kind-configs/default.yaml");
+        .join(format!("kind-configs/{kind_config}.yaml"));
     let mut v = words("kind create cluster --name chaos-contract --config");
     v.push(config.display().to_string());
     v.extend(words("--image kindest/node:v1.35.0@sha256:452d707d4862f52530247495d180205e029056831160e22870e37e3f6c1ac31f --kubeconfig"));
@@ -207,14 +243,59 @@ fn export_and_delete(f: &Fixture) -> Vec<Expectation> {
     vec![ok(export), ok(delete)]
 }
 
+/// The provisioning script up to and including the first `steps` of
+/// [`install_sequence`] (which starts after `kind create cluster`).
+fn provision_script(f: &Fixture, steps: usize) -> Vec<Expectation> {
+    probes()
+        .into_iter()
+        .chain(pulls(f))
+        .chain([ok(create_argv(f))])
+        .chain(install_sequence(f).into_iter().take(steps))
+        .collect()
+}
+
+/// Provisioning runs until `install.sh`, which hangs after printing `stdout`.
+fn hang_in_install(runner: &ScriptedRunner, f: &Fixture, stdout: &str) {
+    for e in provision_script(f, install_step(f, "bash")) {
+        runner.push(e);
+    }
+    runner.push(Expectation::hang(
+        vec!["bash".to_string(), f.path("kube-ovn-install.sh")],
+        stdout,
+    ));
+}
+
+/// The index in [`install_sequence`] of the first step whose command line
+/// contains `pattern` (`*` stands for any text); the steps before it are
+/// the ones that succeed when it fails.
+fn install_step(f: &Fixture, pattern: &str) -> usize {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    install_sequence(f)
+        .iter()
+        .position(|e| {
+            let line = e.to_string();
+            let mut rest = line.as_str();
+            parts.iter().all(|p| match rest.find(p) {
+                Some(i) => {
+                    rest = &rest[i + p.len()..];
+                    true
+                }
+                None => false,
+            })
+        })
+        .unwrap_or_else(|| panic!("no install step matches {pattern:?}"))
+}
+
 fn install_sequence(f: &Fixture) -> Vec<Expectation> {
-    let mut s = vec![
-        ok(words(
-            "kind load docker-image docker.io/kubeovn/kube-ovn:v1.16.2 --name chaos-contract",
-        )),
-        ok(words(
-            "kind load docker-image ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.4-thick --name chaos-contract",
-        )),
+    let mut s: Vec<Expectation> = images(f)
+        .into_iter()
+        .map(|i| {
+            ok(words(&format!(
+                "kind load docker-image {i} --name chaos-contract"
+            )))
+        })
+        .collect();
+    s.extend([
         ok(curl(
             "https://example.invalid/v1.16.2/install.sh",
             f.path("kube-ovn-install.sh"),
@@ -242,7 +323,7 @@ fn install_sequence(f: &Fixture) -> Vec<Expectation> {
             "--all",
             "--timeout=300s",
         ])),
-    ];
+    ]);
     for what in [
         "daemonset/ovs-ovn",
         "deployment/kube-ovn-controller",
@@ -259,7 +340,21 @@ fn install_sequence(f: &Fixture) -> Vec<Expectation> {
             "--timeout=300s",
         ])));
     }
+    s.extend(probe_resources(f));
     s
+}
+
+/// The probes' namespace and attachment, applied once Multus' CRD is there.
+fn probe_resources(f: &Fixture) -> Vec<Expectation> {
+    vec![
+        ok(f.kubectl(&[
+            "wait",
+            "--for=condition=Established",
+            "crd/network-attachment-definitions.k8s.cni.cncf.io",
+            "--timeout=60s",
+        ])),
+        ok(f.kubectl(&["apply", "-f", &f.path("cni-chaos-probes.json")])),
+    ]
 }
 
 #[tokio::test]
@@ -268,7 +363,7 @@ async fn create_installs_the_pinned_addons_in_order_and_delete_cleans_up() {
     let f = Fixture::new(&runner, true);
     for e in probes()
         .into_iter()
-        .chain(pulls())
+        .chain(pulls(&f))
         .chain([ok(create_argv(&f))])
         .chain(install_sequence(&f))
     {
@@ -292,9 +387,11 @@ async fn create_installs_the_pinned_addons_in_order_and_delete_cleans_up() {
         .into_iter()
         .find(|c| c.get_program() == "bash")
         .unwrap();
+    // Every setting install.sh reads for the stack and the NAT gateway is
+    // explicit, so the user's shell cannot leak in.
     assert_eq!(
         bash.get_envs(),
-        [("KUBECONFIG".to_string(), f.path("kubeconfig"))]
+        install_env(&f, "false", "false", "false", "01")
     );
     // The Multus manifest was verified, then its image tag pinned.
     let patched = std::fs::read_to_string(f.path("multus-daemonset-thick.patched.yml")).unwrap();
@@ -302,6 +399,9 @@ async fn create_installs_the_pinned_addons_in_order_and_delete_cleans_up() {
         patched,
         "image: ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.4-thick\n"
     );
+    // The probes' namespace and attachment, as applied.
+    let probes = std::fs::read_to_string(f.path("cni-chaos-probes.json")).unwrap();
+    assert_eq!(probes, kind::probe_manifest());
     let versions = f.backend.info().versions;
     assert_eq!(versions["kind"], "v0.31.0");
     assert_eq!(versions["kubectl"], "v1.35.0");
@@ -320,18 +420,22 @@ async fn create_installs_the_pinned_addons_in_order_and_delete_cleans_up() {
     runner.assert_done();
 }
 
-#[tokio::test]
-async fn a_failed_kind_create_exports_logs_then_deletes_the_cluster() {
+/// A fixture whose provisioning reaches `kind create cluster`, which fails
+/// with `stderr`.
+fn create_fails_with(stderr: &str) -> (ScriptedRunner, Fixture) {
     let runner = ScriptedRunner::ordered([]);
     let f = Fixture::new(&runner, true);
-    for e in probes().into_iter().chain(pulls()) {
+    for e in probes().into_iter().chain(pulls(&f)) {
         runner.push(e);
     }
-    runner.push(Expectation::failed(
-        create_argv(&f),
-        1,
-        "ERROR: failed to create cluster: failed to init node with kubeadm",
-    ));
+    runner.push(Expectation::failed(create_argv(&f), 1, stderr));
+    (runner, f)
+}
+
+#[tokio::test]
+async fn a_failed_kind_create_exports_logs_then_deletes_the_cluster() {
+    let (runner, f) =
+        create_fails_with("ERROR: failed to create cluster: failed to init node with kubeadm");
     for e in export_and_delete(&f) {
         runner.push(e);
     }
@@ -351,15 +455,205 @@ async fn a_failed_kind_create_exports_logs_then_deletes_the_cluster() {
     assert!(msg.contains("cluster logs exported to"), "{msg}");
 }
 
+/// The environment `install.sh` runs with.
+fn install_env(
+    f: &Fixture,
+    ipv6: &str,
+    dual_stack: &str,
+    nat_gw: &str,
+    priority: &str,
+) -> Vec<(String, String)> {
+    [
+        ("KUBECONFIG", f.path("kubeconfig").as_str()),
+        ("IPV6", ipv6),
+        ("DUAL_STACK", dual_stack),
+        ("ENABLE_NAT_GW", nat_gw),
+        ("CNI_CONFIG_PRIORITY", priority),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// Provisions `kind_config` up to `install.sh`, which fails; returns its
+/// environment after checking the export and delete followed.
+async fn install_env_of(
+    f: &Fixture,
+    runner: &ScriptedRunner,
+    kind_config: &str,
+) -> Vec<(String, String)> {
+    for e in probes()
+        .into_iter()
+        .chain(pulls(f))
+        .chain([ok(create_argv_for(f, kind_config))])
+    {
+        runner.push(e);
+    }
+    for e in install_sequence(f)
+        .into_iter()
+        .take(install_step(f, "bash"))
+    {
+        runner.push(e);
+    }
+    runner.push(Expectation::failed(
+        vec!["bash".to_string(), f.path("kube-ovn-install.sh")],
+        1,
+        "error: the server doesn't have a resource type \"vpc-nat-gateways\"",
+    ));
+    for e in export_and_delete(f) {
+        runner.push(e);
+    }
+    let profile = ClusterProfile {
+        kind_config: kind_config.into(),
+        versions: "default".into(),
+    };
+    let msg = f
+        .backend
+        .provision(&profile, &CancellationToken::new())
+        .await
+        .err()
+        .expect("install.sh fails")
+        .to_string();
+    runner.assert_done();
+    assert!(msg.contains("install Kube-OVN failed"), "{msg}");
+    assert!(msg.contains("vpc-nat-gateways"), "{msg}");
+    let bash = runner
+        .calls()
+        .into_iter()
+        .find(|c| c.get_program() == "bash")
+        .unwrap();
+    bash.get_envs().to_vec()
+}
+
+/// CHAOS_NAT_GW=1: the NAT gateway image is pulled and loaded, and
+/// install.sh gets ENABLE_NAT_GW=true CNI_CONFIG_PRIORITY=10 (Kube-OVN's
+/// kind-install-vpc-nat-gw); a dual-stack config gets DUAL_STACK=true and
+/// the NAT gateway stays off (install.sh v1.16.2 would default it on).
+#[tokio::test]
+async fn nat_gateway_and_dual_stack_install_environments() {
+    let runner = ScriptedRunner::ordered([]);
+    let f = Fixture::with(&runner, true, |o| o.nat_gateway = true);
+    let env = install_env_of(&f, &runner, "default").await;
+    assert_eq!(env, install_env(&f, "false", "false", "true", "10"));
+    assert!(
+        runner
+            .call_lines()
+            .contains(&"kind load docker-image docker.io/kubeovn/vpc-nat-gateway:v1.16.2 --name chaos-contract".to_string()),
+        "{:#?}",
+        runner.call_lines()
+    );
+
+    let runner = ScriptedRunner::ordered([]);
+    let f = Fixture::new(&runner, true);
+    let env = install_env_of(&f, &runner, "dual-stack").await;
+    assert_eq!(env, install_env(&f, "false", "true", "false", "01"));
+}
+
+/// A scenario with the nat-gateway-egress probe is refused before any
+/// cluster is made unless CHAOS_NAT_GW=1 installs the NAT gateway.
+#[tokio::test]
+async fn a_nat_gateway_probe_without_nat_mode_is_refused_before_provisioning() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nat.yaml");
+    std::fs::write(
+        &file,
+        "name: nat\ndescription: NAT gateway egress after a reboot.\nscenarios:\n  - name: egress\n    fault: {kind: node-reboot, target: {role: worker}, mode: hard}\n    slos:\n      - {kind: probe-succeeds-within, probe: nat-gateway-egress, budget: 2m}\n  - name: dns\n    fault: {kind: node-reboot, target: {role: worker}, mode: hard}\n    slos:\n      - {kind: probe-succeeds-within, probe: dns, budget: 2m}\n",
+    )
+    .unwrap();
+    let suites = cni_chaos::suite::load(&[file]).unwrap_or_else(|e| panic!("{e}"));
+    let (egress, dns) = (&suites[0].scenarios[0], &suites[0].scenarios[1]);
+    let runner = ScriptedRunner::ordered([]);
+    let f = Fixture::new(&runner, true);
+    let err = f.backend.check_scenario(egress).unwrap_err().to_string();
+    assert!(
+        err.contains("scenario egress cannot run on kind: its nat-gateway-egress probe needs Kube-OVN's VPC NAT gateway"),
+        "{err}"
+    );
+    assert!(err.contains("set CHAOS_NAT_GW=1"), "{err}");
+    f.backend.check_scenario(dns).unwrap();
+    let f = Fixture::with(&runner, true, |o| o.nat_gateway = true);
+    f.backend.check_scenario(egress).unwrap();
+    assert!(runner.calls().is_empty(), "{:#?}", runner.call_lines());
+}
+
+/// A failing `kubectl apply` (Multus, or the probe resources) or `set
+/// resources` ends provisioning with its command and output, then exports
+/// the logs and deletes the cluster.
+#[tokio::test]
+async fn a_failing_kubectl_apply_or_set_resources_cleans_up() {
+    for (step, what, stderr) in [
+        (
+            "apply -f *multus-daemonset-thick.patched.yml",
+            "install Multus failed",
+            "error: unable to recognize \"multus\": no matches for kind \"DaemonSet\"",
+        ),
+        (
+            "set resources",
+            "install Multus failed",
+            "Error from server (NotFound): daemonsets.apps \"kube-multus-ds\" not found",
+        ),
+        (
+            "apply -f *cni-chaos-probes.json",
+            "probe namespace and attachment failed",
+            "error: resource mapping not found for name: \"cni-chaos-probe-net\"",
+        ),
+    ] {
+        let msg = install_step_fails(step, stderr).await;
+        assert!(msg.contains(what), "{msg}");
+    }
+}
+
+#[tokio::test]
+async fn an_existing_cluster_of_the_same_name_is_never_created_over_or_deleted() {
+    let runner = ScriptedRunner::ordered(probes());
+    let f = Fixture::new(&runner, true);
+    runner.push(Expectation::ok(
+        ["kind", "get", "clusters"],
+        "chaos-contract\nkind\n",
+    ));
+    let msg = fails(&f.backend).await;
+    runner.assert_done();
+    assert!(
+        msg.contains(
+            "kind cluster \"chaos-contract\" already exists and this run did not create it"
+        ),
+        "{msg}"
+    );
+    assert!(msg.contains("CHAOS_CLUSTER=chaos-contract"), "{msg}");
+
+    // The race: kind itself says the name is taken.
+    let (runner, f) = create_fails_with(
+        "ERROR: failed to create cluster: node(s) already exist for a cluster with the name \"chaos-contract\"",
+    );
+    let msg = fails(&f.backend).await;
+    runner.assert_done();
+    assert!(
+        msg.contains("already exists and this run did not create it"),
+        "{msg}"
+    );
+    assert!(msg.contains("node(s) already exist"), "{msg}");
+    let lines = runner.call_lines();
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.starts_with("kind delete") || l.starts_with("kind export")),
+        "{lines:#?}"
+    );
+}
+
 #[tokio::test]
 async fn a_manifest_with_the_wrong_sha256_is_never_applied() {
     let runner = ScriptedRunner::ordered([]);
     let f = Fixture::new(&runner, false);
     for e in probes()
         .into_iter()
-        .chain(pulls())
+        .chain(pulls(&f))
         .chain([ok(create_argv(&f))])
-        .chain(install_sequence(&f).into_iter().take(5))
+        .chain(
+            install_sequence(&f)
+                .into_iter()
+                .take(install_step(&f, "apply -f")),
+        )
     {
         runner.push(e);
     }
@@ -387,18 +681,11 @@ async fn a_manifest_with_the_wrong_sha256_is_never_applied() {
 async fn an_install_timeout_carries_the_command_and_its_output_then_cleans_up() {
     let runner = ScriptedRunner::ordered([]);
     let f = Fixture::new(&runner, true);
-    for e in probes()
-        .into_iter()
-        .chain(pulls())
-        .chain([ok(create_argv(&f))])
-        .chain(install_sequence(&f).into_iter().take(3))
-    {
-        runner.push(e);
-    }
-    runner.push(Expectation::hang(
-        vec!["bash".to_string(), f.path("kube-ovn-install.sh")],
+    hang_in_install(
+        &runner,
+        &f,
         "-------------------------------\nWait for ovn-central\n",
-    ));
+    );
     for e in export_and_delete(&f) {
         runner.push(e);
     }
@@ -414,7 +701,7 @@ async fn an_install_timeout_carries_the_command_and_its_output_then_cleans_up() 
     assert!(msg.contains("install Kube-OVN failed"), "{msg}");
     assert!(
         msg.contains(&format!(
-            "`KUBECONFIG={} bash {}` timed out after 900s",
+            "`KUBECONFIG={} IPV6=false DUAL_STACK=false ENABLE_NAT_GW=false CNI_CONFIG_PRIORITY=01 bash {}` timed out after 900s",
             f.path("kubeconfig"),
             f.path("kube-ovn-install.sh")
         )),
@@ -537,6 +824,19 @@ async fn inject_and_revert(
     evidence
 }
 
+/// Injects `fault` on the worker, which must fail after the whole script
+/// ran; returns the error message.
+async fn inject_fails(runner: &ScriptedRunner, fault: &Fault) -> String {
+    let (_dir, cluster) = open(runner);
+    let err = cluster
+        .inject(fault, Some(&worker()))
+        .await
+        .expect_err("the injection must fail")
+        .to_string();
+    runner.assert_done();
+    err
+}
+
 #[tokio::test]
 async fn graceful_reboot_is_docker_restart_with_the_grace_period() {
     let runner = ScriptedRunner::ordered([
@@ -597,7 +897,12 @@ async fn hard_reboot_is_kill_then_start_and_an_unchanged_start_time_is_no_effect
 async fn ovs_kill_proves_the_old_pid_is_gone_or_a_zombie() {
     let runner = ScriptedRunner::ordered([
         inspect(T0, true),
-        exec("pgrep -x ovs-vswitchd", "812\n"),
+        exec("cat /run/openvswitch/ovs-vswitchd.pid", "812\n"),
+        inspect(T0, true),
+        exec(
+            "cat /proc/812/stat",
+            "812 (ovs-vswitchd) S 1 812 812 0 -1\n",
+        ),
         inspect(T0, true),
         exec("kill -s KILL 812", ""),
         inspect(T0, true),
@@ -624,11 +929,41 @@ async fn ovs_kill_proves_the_old_pid_is_gone_or_a_zombie() {
     );
 }
 
+/// The pidfile of `daemon` names `pid`, whose `/proc/<pid>/stat` shows
+/// `comm` in `state`.
+fn pid_lookup(daemon: &str, pid: u32, comm: &str, state: char) -> Vec<Expectation> {
+    vec![
+        inspect(T0, true),
+        exec(
+            &format!("cat /run/openvswitch/{daemon}.pid"),
+            &format!("{pid}\n"),
+        ),
+        inspect(T0, true),
+        exec(
+            &format!("cat /proc/{pid}/stat"),
+            &format!("{pid} ({comm}) {state} 1 {pid} {pid} 0 -1\n"),
+        ),
+    ]
+}
+
+fn ovs_kill(process: OvsProcess) -> Fault {
+    Fault::OvsKill(OvsKill {
+        target: target(),
+        process,
+        signal: OvsSignal::Kill,
+        stop_for: None,
+    })
+}
+
 #[tokio::test]
 async fn ovs_kill_of_a_process_that_is_not_running_is_no_effect() {
     let runner = ScriptedRunner::ordered([
         inspect(T0, true),
-        exec_failed("pgrep -x ovsdb-server", 1, ""),
+        exec_failed(
+            "cat /run/openvswitch/ovsdb-server.pid",
+            1,
+            "cat: /run/openvswitch/ovsdb-server.pid: No such file or directory",
+        ),
     ]);
     let e = inject_and_revert(
         &runner,
@@ -649,11 +984,79 @@ async fn ovs_kill_of_a_process_that_is_not_running_is_no_effect() {
     );
 }
 
+/// `pgrep -x ovsdb-server` would also match ovn-central's NB and SB
+/// databases on a control-plane node: the PID comes from OVS's pidfile, and
+/// a pidfile naming another process is stale, never a target.
+#[tokio::test]
+async fn ovsdb_server_is_found_by_its_pidfile_and_a_stale_pidfile_is_no_effect() {
+    let kill = ovs_kill;
+    let runner = ScriptedRunner::ordered(pid_lookup("ovsdb-server", 640, "ovsdb-server", 'S'));
+    for e in [
+        inspect(T0, true),
+        exec("kill -s KILL 640", ""),
+        inspect(T0, true),
+        exec_failed(
+            "cat /proc/640/stat",
+            1,
+            "cat: /proc/640/stat: No such file or directory",
+        ),
+    ] {
+        runner.push(e);
+    }
+    let e = inject_and_revert(&runner, kill(OvsProcess::OvsdbServer), vec![]).await;
+    assert!(e.took_effect, "{e:?}");
+    assert_eq!(
+        e.summary(),
+        "ovsdb-server PID before: 640; signal: SIGKILL; ovsdb-server PID after: gone"
+    );
+    assert!(
+        runner.call_lines().iter().all(|l| !l.contains("pgrep")),
+        "{:#?}",
+        runner.call_lines()
+    );
+
+    // The pidfile outlived its daemon and the PID is now someone else's.
+    let runner = ScriptedRunner::ordered(pid_lookup("ovsdb-server", 640, "ovn-northd", 'S'));
+    let e = inject_and_revert(&runner, kill(OvsProcess::OvsdbServer), vec![]).await;
+    assert!(!e.took_effect);
+    assert!(
+        e.summary()
+            .contains("no live ovsdb-server in /run/openvswitch/ovsdb-server.pid"),
+        "{}",
+        e.summary()
+    );
+
+    // The daemon died and lingers as a zombie: nothing left to kill.
+    let runner = ScriptedRunner::ordered(pid_lookup("ovsdb-server", 640, "ovsdb-server", 'Z'));
+    let e = inject_and_revert(&runner, kill(OvsProcess::OvsdbServer), vec![]).await;
+    assert!(!e.took_effect, "{e:?}");
+
+    // A pidfile that cannot be read for another reason is an error.
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec_failed(
+            "cat /run/openvswitch/ovs-vswitchd.pid",
+            126,
+            "OCI runtime exec failed: exec failed: unable to start container process",
+        ),
+    ]);
+    let err = inject_fails(&runner, &kill(OvsProcess::OvsVswitchd)).await;
+    assert!(
+        err.contains("cat /run/openvswitch/ovs-vswitchd.pid` failed with exit code 126"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn ovs_stop_is_sigstop_and_revert_sends_sigcont() {
     let runner = ScriptedRunner::ordered([
         inspect(T0, true),
-        exec("pgrep -x ovs-vswitchd", "812\n"),
+        exec("cat /run/openvswitch/ovs-vswitchd.pid", "812\n"),
+        inspect(T0, true),
+        exec(
+            "cat /proc/812/stat",
+            "812 (ovs-vswitchd) S 1 812 812 0 -1\n",
+        ),
         inspect(T0, true),
         exec("kill -s STOP 812", ""),
         inspect(T0, true),
@@ -684,16 +1087,59 @@ async fn ovs_stop_is_sigstop_and_revert_sends_sigcont() {
     assert!(e.took_effect, "{e:?}");
 }
 
-#[tokio::test]
-async fn stale_netns_with_ports_and_their_cleanup() {
-    let runner = ScriptedRunner::ordered([
+/// `kubectl` against the contract cluster (any kubeconfig path) with `args`.
+fn kc(args: &str) -> Vec<String> {
+    let mut v = vec![
+        "kubectl".to_string(),
+        "--kubeconfig".into(),
+        "*".into(),
+        "--context".into(),
+        format!("kind-{CLUSTER}"),
+    ];
+    v.extend(words(args));
+    v
+}
+
+const OVS_POD: &str = "pod/ovs-ovn-7xk2p";
+
+/// The lookup of the worker's `ovs-ovn` pod, answered with `pods`.
+fn ovs_pod_lookup(pods: &str) -> Expectation {
+    Expectation::ok(
+        kc(
+            "-n kube-system get pods -l app=ovs --field-selector spec.nodeName=chaos-contract-worker -o name",
+        ),
+        pods,
+    )
+}
+
+/// `argv` run by kubectl exec in the worker's `ovs-ovn` pod.
+fn ovs_exec(argv: &str, stdout: &str) -> Expectation {
+    Expectation::ok(
+        kc(&format!(
+            "-n kube-system exec {OVS_POD} -c openvswitch -- {argv}"
+        )),
+        stdout,
+    )
+}
+
+const ADD_STALE_PORT: &str = "ovs-vsctl --timeout=10 add-port br-int chaos-stale-0 -- set Interface chaos-stale-0 type=internal external_ids:cni-chaos=stale";
+
+/// The namespace `chaos-stale-0` and its port are made.
+fn netns0_and_port() -> Vec<Expectation> {
+    vec![
         inspect(T0, true),
         exec("ip netns add chaos-stale-0", ""),
-        inspect(T0, true),
-        exec(
-            "ovs-vsctl --timeout=10 add-port br-int chaos-stale-0 -- set Interface chaos-stale-0 type=internal external_ids:cni-chaos=stale",
-            "",
-        ),
+        ovs_pod_lookup(&format!("{OVS_POD}\n")),
+        ovs_exec(ADD_STALE_PORT, ""),
+    ]
+}
+
+/// kind nodes have no OVS: ovs-vsctl runs in the node's ovs-ovn pod,
+/// container openvswitch, found by label and node name.
+#[tokio::test]
+async fn stale_netns_with_ports_and_their_cleanup() {
+    let runner = ScriptedRunner::ordered(netns0_and_port());
+    for e in [
         inspect(T0, true),
         exec("ip netns list", "chaos-stale-0\ncni-1234 (id: 0)\n"),
         inspect(T0, true),
@@ -702,12 +1148,13 @@ async fn stale_netns_with_ports_and_their_cleanup() {
         exec("ip netns pids chaos-stale-0", ""),
         inspect(T0, true),
         exec("ip netns pids cni-1234", "4711\n"),
-        inspect(T0, true),
-        exec(
+        ovs_exec(
             "ovs-vsctl --timeout=10 list-ports br-int",
             "chaos-stale-0\nveth1234\n",
         ),
-    ]);
+    ] {
+        runner.push(e);
+    }
     let e = inject_and_revert(
         &runner,
         Fault::StaleNetns(StaleNetns {
@@ -716,8 +1163,8 @@ async fn stale_netns_with_ports_and_their_cleanup() {
             ovs_ports: true,
         }),
         vec![
-            inspect(T0, true),
-            exec(
+            ovs_pod_lookup(&format!("{OVS_POD}\n")),
+            ovs_exec(
                 "ovs-vsctl --timeout=10 --if-exists del-port br-int chaos-stale-0",
                 "",
             ),
@@ -729,6 +1176,141 @@ async fn stale_netns_with_ports_and_their_cleanup() {
     )
     .await;
     assert!(e.took_effect, "{e:?}");
+    assert!(
+        runner
+            .call_lines()
+            .iter()
+            .all(|l| !l.starts_with("docker exec chaos-contract-worker ovs-")),
+        "OVS never runs in the kind node: {:#?}",
+        runner.call_lines()
+    );
+}
+
+/// What removes the namespace `chaos-stale-0` a failed injection made.
+fn cleanup_netns0() -> Vec<Expectation> {
+    vec![
+        inspect(T0, true),
+        exec("ip netns list", "chaos-stale-0\n"),
+        inspect(T0, true),
+        exec("ip netns delete chaos-stale-0", ""),
+    ]
+}
+
+/// A step failing half-way removes the namespaces and ports already made
+/// (and only those), then reports the step's error.
+#[tokio::test]
+async fn a_failed_stale_netns_injection_removes_what_it_made() {
+    let fault = |count, ovs_ports| {
+        Fault::StaleNetns(StaleNetns {
+            target: target(),
+            count,
+            ovs_ports,
+        })
+    };
+    // The second namespace already exists (not ours): only the first goes.
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec("ip netns add chaos-stale-0", ""),
+        inspect(T0, true),
+        exec_failed(
+            "ip netns add chaos-stale-1",
+            1,
+            "Cannot create namespace file \"/var/run/netns/chaos-stale-1\": File exists",
+        ),
+        inspect(T0, true),
+        exec("ip netns list", "chaos-stale-1\nchaos-stale-0\n"),
+        inspect(T0, true),
+        exec("ip netns delete chaos-stale-0", ""),
+    ]);
+    let err = inject_fails(&runner, &fault(3, false)).await;
+    assert!(
+        err.contains("`docker exec chaos-contract-worker ip netns add chaos-stale-1` failed"),
+        "{err}"
+    );
+    assert!(err.contains("File exists"), "{err}");
+
+    // Listing fails after a namespace and a port were made: both go.
+    let runner = ScriptedRunner::ordered(netns0_and_port());
+    for e in [
+        inspect(T0, true),
+        exec_failed("ip netns list", 1, "mount --make-shared /run/netns failed"),
+        ovs_pod_lookup(&format!("{OVS_POD}\n")),
+        ovs_exec(
+            "ovs-vsctl --timeout=10 --if-exists del-port br-int chaos-stale-0",
+            "",
+        ),
+        inspect(T0, true),
+        exec("ip netns list", "chaos-stale-0\n"),
+        inspect(T0, true),
+        exec("ip netns delete chaos-stale-0", ""),
+    ] {
+        runner.push(e);
+    }
+    let err = inject_fails(&runner, &fault(1, true)).await;
+    assert!(err.contains("ip netns list` failed"), "{err}");
+
+    // The first namespace cannot be made: nothing to remove, nothing run.
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec_failed("ip netns add chaos-stale-0", 1, "Permission denied"),
+    ]);
+    let err = inject_fails(&runner, &fault(2, true)).await;
+    assert!(err.contains("Permission denied"), "{err}");
+}
+
+#[tokio::test]
+async fn ovs_commands_need_exactly_one_ovs_ovn_pod_and_a_failing_ovs_vsctl_is_an_error() {
+    let fault = Fault::StaleNetns(StaleNetns {
+        target: target(),
+        count: 1,
+        ovs_ports: true,
+    });
+    for (pods, want) in [
+        ("", "no pod labelled app=ovs in kube-system runs on it"),
+        (
+            "pod/ovs-ovn-a\npod/ovs-ovn-b\n",
+            "several app=ovs pods run on it (pod/ovs-ovn-a, pod/ovs-ovn-b)",
+        ),
+    ] {
+        let runner = ScriptedRunner::ordered(
+            [
+                inspect(T0, true),
+                exec("ip netns add chaos-stale-0", ""),
+                ovs_pod_lookup(pods),
+            ]
+            .into_iter()
+            .chain(cleanup_netns0()),
+        );
+        let err = inject_fails(&runner, &fault).await;
+        assert!(
+            err.contains("cannot run Open vSwitch commands on chaos-contract-worker"),
+            "{err}"
+        );
+        assert!(err.contains(want), "{err}");
+    }
+
+    // ovs-vsctl fails: the error carries the kubectl exec line and stderr.
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec("ip netns add chaos-stale-0", ""),
+        ovs_pod_lookup(&format!("{OVS_POD}\n")),
+        Expectation::failed(
+            kc(&format!(
+                "-n kube-system exec {OVS_POD} -c openvswitch -- {ADD_STALE_PORT}"
+            )),
+            1,
+            "ovs-vsctl: no bridge named br-int",
+        ),
+    ]);
+    for e in cleanup_netns0() {
+        runner.push(e);
+    }
+    let err = inject_fails(&runner, &fault).await;
+    assert!(
+        err.contains("exec pod/ovs-ovn-7xk2p -c openvswitch -- ovs-vsctl --timeout=10 add-port br-int chaos-stale-0"),
+        "{err}"
+    );
+    assert!(err.contains("no bridge named br-int"), "{err}");
 }
 
 #[tokio::test]
@@ -742,6 +1324,8 @@ async fn cni_config_remove_finds_the_kube_ovn_conflist_and_revert_restores_it() 
         ),
         inspect(T0, true),
         exec("cat /etc/cni/net.d/01-kube-ovn.conflist", conf),
+        inspect(T0, true),
+        exec("stat -c %a /etc/cni/net.d/01-kube-ovn.conflist", "600\n"),
         inspect(T0, true),
         exec("rm -f /etc/cni/net.d/01-kube-ovn.conflist", ""),
         inspect(T0, true),
@@ -769,24 +1353,94 @@ async fn cni_config_remove_finds_the_kube_ovn_conflist_and_revert_restores_it() 
             ok(words(
                 "docker exec -i chaos-contract-worker tee /etc/cni/net.d/01-kube-ovn.conflist",
             )),
+            // tee made a new file with the umask's mode; Kube-OVN's 0600
+            // decides whether it rewrites the file, so it is set back.
+            inspect(T0, true),
+            exec("chmod 600 /etc/cni/net.d/01-kube-ovn.conflist", ""),
         ],
     )
     .await;
     assert!(e.took_effect, "{e:?}");
-    let tee = runner.calls().pop().unwrap();
+    assert!(e.summary().contains("mode before: 600"), "{}", e.summary());
+    let calls = runner.calls();
+    let tee = &calls[calls.len() - 3];
+    assert_eq!(tee.get_args()[..2], ["exec", "-i"]);
     assert_eq!(tee.get_stdin(), Some(conf.as_bytes()));
+}
+
+/// `00-multus.conf` (`{}`, mode 644) is read before a fault.
+fn multus_conf_read() -> Vec<Expectation> {
+    vec![
+        inspect(T0, true),
+        exec("cat /etc/cni/net.d/00-multus.conf", "{}"),
+        inspect(T0, true),
+        exec("stat -c %a /etc/cni/net.d/00-multus.conf", "644\n"),
+    ]
+}
+
+/// A delayed rewrite restores the file (and its mode) by itself once the
+/// delay is over, without waiting for the revert.
+#[tokio::test(start_paused = true)]
+async fn a_delayed_rewrite_restores_the_file_and_its_mode_by_itself_after_the_delay() {
+    let missing = || {
+        exec_failed(
+            "cat /etc/cni/net.d/00-multus.conf",
+            1,
+            "cat: /etc/cni/net.d/00-multus.conf: No such file or directory",
+        )
+    };
+    let runner = ScriptedRunner::ordered(multus_conf_read());
+    for e in [
+        inspect(T0, true),
+        exec("rm -f /etc/cni/net.d/00-multus.conf", ""),
+        inspect(T0, true),
+        missing(),
+    ] {
+        runner.push(e);
+    }
+    let (_dir, cluster) = open(&runner);
+    let fault = Fault::CniConfig(CniConfig {
+        target: target(),
+        action: CniConfigAction::DelayedRewrite {
+            delay: Duration::from_secs(30),
+        },
+        file: CniFile::Multus,
+    });
+    let e = cluster.inject(&fault, Some(&worker())).await.unwrap();
+    assert!(e.took_effect, "{e:?}");
+    runner.assert_done();
+    for e in [
+        inspect(T0, true),
+        missing(),
+        inspect(T0, true),
+        ok(words(
+            "docker exec -i chaos-contract-worker tee /etc/cni/net.d/00-multus.conf",
+        )),
+        inspect(T0, true),
+        exec("chmod 644 /etc/cni/net.d/00-multus.conf", ""),
+    ] {
+        runner.push(e);
+    }
+    tokio::time::sleep(Duration::from_secs(29)).await;
+    assert_eq!(runner.remaining().len(), 6, "not before the delay");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    runner.assert_done();
+    // Nothing is left for the revert.
+    cluster.revert(&fault, &e).await.unwrap();
+    runner.assert_done();
 }
 
 #[tokio::test]
 async fn cni_config_truncate_leaves_zero_bytes_and_a_rewritten_file_is_left_alone() {
-    let runner = ScriptedRunner::ordered([
-        inspect(T0, true),
-        exec("cat /etc/cni/net.d/00-multus.conf", "{}"),
+    let runner = ScriptedRunner::ordered(multus_conf_read());
+    for e in [
         inspect(T0, true),
         exec("truncate -s 0 /etc/cni/net.d/00-multus.conf", ""),
         inspect(T0, true),
         exec("cat /etc/cni/net.d/00-multus.conf", ""),
-    ]);
+    ] {
+        runner.push(e);
+    }
     let e = inject_and_revert(
         &runner,
         Fault::CniConfig(CniConfig {
@@ -803,36 +1457,34 @@ async fn cni_config_truncate_leaves_zero_bytes_and_a_rewritten_file_is_left_alon
     assert!(e.took_effect, "{e:?}");
 }
 
+/// `docker exec -i` of the shim itself from an argv, with the config on
+/// stdin (no shell).
+fn shim_exec() -> Vec<String> {
+    let mut v = words(
+        "docker exec -i -e CNI_COMMAND=ADD -e CNI_CONTAINERID=cni-chaos-busy-shim -e CNI_NETNS=/var/run/netns/cni-chaos-busy-shim -e CNI_IFNAME=eth0 -e CNI_PATH=/opt/cni/bin",
+    );
+    v.push(WORKER.into());
+    v.push("/opt/cni/bin/multus-shim".into());
+    v
+}
+
+/// The shim the fault starts is told apart from one the runtime already
+/// runs (PID 311, a real CNI call) by a pgrep before and after; the revert
+/// kills only the fault's own.
 #[tokio::test]
-async fn leftover_multus_config_starts_a_busy_shim_and_revert_kills_it() {
+async fn leftover_multus_config_starts_a_busy_shim_and_revert_kills_only_that_one() {
     let runner = ScriptedRunner::ordered([
         inspect(T0, true),
-        exec("cat /etc/cni/net.d/00-multus.conf", "{}"),
-        inspect(T0, true),
-        Expectation::ok(
-            vec![
-                "docker",
-                "exec",
-                "-d",
-                "-e",
-                "CNI_COMMAND=ADD",
-                "-e",
-                "CNI_CONTAINERID=cni-chaos-busy-shim",
-                "-e",
-                "CNI_NETNS=/var/run/netns/cni-chaos-busy-shim",
-                "-e",
-                "CNI_IFNAME=eth0",
-                "-e",
-                "CNI_PATH=/opt/cni/bin",
-                WORKER,
-                "sh",
-                "-c",
-                "exec /opt/cni/bin/multus-shim < /etc/cni/net.d/00-multus.conf",
-            ],
-            "",
+        exec(
+            "cat /etc/cni/net.d/00-multus.conf",
+            "{\"socketDir\":\"/run/multus/\"}",
         ),
         inspect(T0, true),
-        exec("pgrep -x multus-shim", "977\n"),
+        exec("pgrep -x multus-shim", "311\n"),
+        inspect(T0, true),
+        Expectation::hang(shim_exec(), ""),
+        inspect(T0, true),
+        exec("pgrep -x multus-shim", "311\n977\n"),
     ]);
     let e = inject_and_revert(
         &runner,
@@ -842,25 +1494,118 @@ async fn leftover_multus_config_starts_a_busy_shim_and_revert_kills_it() {
         }),
         vec![
             inspect(T0, true),
-            exec("pgrep -x multus-shim", "977\n"),
+            exec("cat /proc/977/stat", "977 (multus-shim) S 1 977 977 0 -1\n"),
             inspect(T0, true),
             exec("kill -s KILL 977", ""),
         ],
     )
     .await;
     assert!(e.took_effect, "{e:?}");
+    assert_eq!(
+        e.summary(),
+        "/etc/cni/net.d/00-multus.conf: left in place; multus-shim already running (not ours): 311; busy multus-shim PID: 977"
+    );
+    let shim = runner
+        .calls()
+        .into_iter()
+        .find(|c| {
+            c.get_args()
+                .contains(&"/opt/cni/bin/multus-shim".to_string())
+        })
+        .unwrap();
+    assert_eq!(
+        shim.get_stdin(),
+        Some(&b"{\"socketDir\":\"/run/multus/\"}"[..])
+    );
+    assert_eq!(shim.get_timeout(), Duration::from_secs(90));
+    let lines = runner.call_lines();
+    assert!(
+        lines
+            .iter()
+            .all(|l| !l.contains(" sh -c ") && !l.contains("311")
+                || l.ends_with("pgrep -x multus-shim")),
+        "no shell, and the runtime's shim is never touched: {lines:#?}"
+    );
 }
 
+/// A shim that exits at once (the Multus daemon answered, or the config is
+/// not Multus') is no effect, with its exit; a shim PID reused by another
+/// process by revert time is not killed.
 #[tokio::test]
-async fn partition_disconnects_and_revert_reconnects_with_the_old_address() {
+async fn a_busy_shim_that_exits_at_once_is_no_effect_and_a_reused_pid_is_spared() {
     let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec("cat /etc/cni/net.d/00-multus.conf", "{}"),
+        inspect(T0, true),
+        exec_failed("pgrep -x multus-shim", 1, ""),
+        inspect(T0, true),
+        Expectation::failed(shim_exec(), 1, "CmdAdd (shim): invalid CNI configuration"),
+        inspect(T0, true),
+        exec_failed("pgrep -x multus-shim", 1, ""),
+    ]);
+    let e = inject_and_revert(
+        &runner,
+        Fault::LeftoverMultusConfig(LeftoverMultusConfig {
+            target: target(),
+            busy_shim: true,
+        }),
+        vec![],
+    )
+    .await;
+    assert!(!e.took_effect);
+    assert!(
+        e.summary()
+            .contains("it exited with exit code 1: CmdAdd (shim): invalid CNI configuration"),
+        "{}",
+        e.summary()
+    );
+
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec(
+            "cat /proc/977/stat",
+            "977 (kube-ovn-daemon) S 1 977 977 0 -1\n",
+        ),
+    ]);
+    let (_dir, cluster) = open(&runner);
+    let undo = kind::Undo::KillShims {
+        node: WORKER.into(),
+        pids: vec![977],
+    };
+    let did = kind::undo(cluster.node_runtime(), &undo).await.unwrap();
+    runner.assert_done();
+    assert_eq!(
+        did,
+        "killed the multus-shim [] the fault started on chaos-contract-worker"
+    );
+}
+
+/// The worker's `docker inspect` with this address on `kind`.
+fn inspect_at(started: &str, ip: &str) -> Expectation {
+    Expectation::ok(
+        ["docker", "inspect", "--type", "container", WORKER],
+        inspect_json(WORKER, Some(CLUSTER), "worker", started, &[("kind", ip)]),
+    )
+}
+
+/// The worker is disconnected from `kind` (a partition's injection).
+fn disconnect() -> Vec<Expectation> {
+    vec![
         inspect(T0, true),
         inspect(T0, true),
         ok(words(
             "docker network disconnect kind chaos-contract-worker",
         )),
         inspect(T0, false),
-    ]);
+    ]
+}
+
+/// kind's `kind` network has a user-set subnet only for IPv6, so Docker
+/// refuses `docker network connect --ip <IPv4>`: the heal reconnects without
+/// `--ip` and reports the address before and after.
+#[tokio::test]
+async fn partition_disconnects_and_revert_reconnects_without_a_fixed_address() {
+    let runner = ScriptedRunner::ordered(disconnect());
     let e = inject_and_revert(
         &runner,
         Fault::NetworkPartition(NetworkPartition {
@@ -870,28 +1615,69 @@ async fn partition_disconnects_and_revert_reconnects_with_the_old_address() {
         vec![
             inspect(T0, false),
             inspect(T0, false),
-            ok(words(
-                "docker network connect --ip 172.18.0.3 kind chaos-contract-worker",
-            )),
+            ok(words("docker network connect kind chaos-contract-worker")),
+            inspect(T0, true),
         ],
     )
     .await;
     assert!(e.took_effect, "{e:?}");
+    assert!(
+        e.summary().contains("IP before: 172.18.0.3"),
+        "{}",
+        e.summary()
+    );
+    assert!(
+        runner.call_lines().iter().all(|l| !l.contains("--ip")),
+        "{:#?}",
+        runner.call_lines()
+    );
+}
+
+#[tokio::test]
+async fn a_healed_partition_reports_a_changed_address_and_a_failed_connect_is_an_error() {
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, false),
+        inspect(T0, false),
+        ok(words("docker network connect kind chaos-contract-worker")),
+        inspect_at(T0, "172.18.0.9"),
+    ]);
+    let (_dir, cluster) = open(&runner);
+    let nodes = cluster.node_runtime();
+    let undo = kind::Undo::Reconnect {
+        node: WORKER.into(),
+        ip_before: Some("172.18.0.3".into()),
+    };
+    let did = kind::undo(nodes, &undo).await.unwrap();
+    runner.assert_done();
+    assert_eq!(
+        did,
+        "reconnected chaos-contract-worker to kind: IP before 172.18.0.3, after 172.18.0.9 (changed)"
+    );
+
+    // Docker refuses the connect: the error carries its command and stderr.
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, false),
+        inspect(T0, false),
+        Expectation::failed(
+            words("docker network connect kind chaos-contract-worker"),
+            1,
+            "Error response from daemon: network kind not found",
+        ),
+    ]);
+    let (_dir, cluster) = open(&runner);
+    let nodes = cluster.node_runtime();
+    let err = kind::undo(nodes, &undo).await.unwrap_err().to_string();
+    runner.assert_done();
+    assert!(
+        err.contains("`docker network connect kind chaos-contract-worker` failed with exit code 1"),
+        "{err}"
+    );
+    assert!(err.contains("network kind not found"), "{err}");
 }
 
 #[tokio::test]
 async fn pod_delete_deletes_what_the_selector_matched_and_nothing_matched_is_no_effect() {
-    let kubectl = |args: &str| {
-        let mut v = vec![
-            "kubectl".to_string(),
-            "--kubeconfig".into(),
-            "*".into(),
-            "--context".into(),
-            format!("kind-{CLUSTER}"),
-        ];
-        v.extend(words(args));
-        v
-    };
+    let kubectl = kc;
     let runner = ScriptedRunner::ordered([
         Expectation::ok(
             kubectl(
@@ -1021,16 +1807,14 @@ async fn a_kubeconfig_for_another_context_is_refused_before_any_command() {
     assert!(runner.calls().is_empty(), "{:?}", runner.call_lines());
 }
 
-#[tokio::test]
-async fn chaos_cluster_reuse_checks_kind_the_context_and_the_labels() {
-    let ws = workspace(true);
-    let state = tempfile::tempdir().unwrap();
-    // Known to kind, the right context, but no labelled node containers.
-    let runner = ScriptedRunner::ordered([
-        Expectation::ok(["kind", "get", "clusters"], "kind\nchaos-old\n"),
+/// Attaching to CHAOS_CLUSTER=chaos-old: kind lists `clusters`, its
+/// kubeconfig has the right context, and `docker ps` lists `nodes`.
+fn attach_script(clusters: &str, nodes: &str) -> Vec<Expectation> {
+    vec![
+        Expectation::ok(["kind", "get", "clusters"], clusters),
         Expectation::ok(
             ["kind", "get", "kubeconfig", "--name", "chaos-old"],
-            "current-context: kind-chaos-old\n",
+            "apiVersion: v1\ncurrent-context: kind-chaos-old\n",
         ),
         Expectation::ok(
             [
@@ -1042,11 +1826,19 @@ async fn chaos_cluster_reuse_checks_kind_the_context_and_the_labels() {
                 "--format",
                 "{{.Names}}\t{{.Label \"io.x-k8s.kind.role\"}}",
             ],
-            "",
+            nodes,
         ),
-    ]);
+    ]
+}
+
+#[tokio::test]
+async fn chaos_cluster_reuse_checks_kind_the_context_and_the_labels() {
+    let ws = workspace(true);
+    let state = tempfile::tempdir().unwrap();
+    // Known to kind, the right context, but no labelled node containers.
+    let runner = ScriptedRunner::ordered(attach_script("kind\nchaos-old\n", ""));
     let mut options = KindOptions::new(ws.path());
-    options.state_dir = state.path().into();
+    options.state_dir = Some(state.path().into());
     options.reuse = Some("chaos-old".into());
     let backend = KindBackend::new(Arc::new(runner.clone()), options.clone(), "contract").unwrap();
     let msg = fails(&backend).await;
@@ -1080,6 +1872,57 @@ async fn chaos_cluster_reuse_checks_kind_the_context_and_the_labels() {
     let msg = fails(&backend).await;
     assert!(msg.contains("does not list it"), "{msg}");
     runner.assert_done();
+}
+
+/// CHAOS_CLUSTER on the success path: the kubeconfig kind prints is kept in
+/// a fresh private state folder (random name, mode 0700, file 0600), and
+/// the teardown leaves the cluster in place and removes only that folder.
+#[tokio::test]
+async fn a_reused_cluster_is_attached_privately_and_never_deleted() {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = workspace(true);
+    let node = |n: &str, role: &str| {
+        Expectation::ok(
+            ["docker", "inspect", "--type", "container", n],
+            inspect_json(n, Some("chaos-old"), role, T0, &[("kind", "172.18.0.2")]),
+        )
+    };
+    let runner = ScriptedRunner::ordered(attach_script(
+        "chaos-old\n",
+        "chaos-old-control-plane\tcontrol-plane\nchaos-old-worker\tworker\n",
+    ));
+    runner.push(node("chaos-old-control-plane", "control-plane"));
+    runner.push(node("chaos-old-worker", "worker"));
+    let mut options = KindOptions::new(ws.path());
+    options.reuse = Some("chaos-old".into());
+    assert_eq!(options.state_dir, None);
+    let backend = KindBackend::new(Arc::new(runner.clone()), options, "contract").unwrap();
+    assert_eq!(
+        backend.state_dir(),
+        None,
+        "nothing is made before it is needed"
+    );
+    let cluster = backend
+        .provision(&profile(), &CancellationToken::new())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    runner.assert_done();
+    let root = backend.state_dir().expect("made at the first provisioning");
+    let name = root.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("cni-chaos-kind-"), "{name}");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&root), 0o700);
+    assert_eq!(mode(&root.join("chaos-old")), 0o700);
+    assert_eq!(mode(&root.join("chaos-old/kubeconfig")), 0o600);
+
+    cluster.teardown().await.unwrap();
+    runner.assert_done();
+    assert!(
+        runner.call_lines().iter().all(|l| !destructive(l)),
+        "{:#?}",
+        runner.call_lines()
+    );
+    assert!(!root.exists(), "the state folder is removed");
 }
 
 #[tokio::test]
@@ -1141,7 +1984,7 @@ async fn dry_run_plan(suite: &str) -> String {
     let runner = LocalRunner::dry_run();
     let mut options = KindOptions::new(repo());
     options.dry_run = true;
-    options.state_dir = state.path().into();
+    options.state_dir = Some(state.path().into());
     options.logs_dir = PathBuf::from("reports/kind-logs");
     options.names = NameSource::Fixed("chaos-plan".into());
     let backend = KindBackend::new(Arc::new(runner.clone()), options, "plan").unwrap();
@@ -1211,10 +2054,15 @@ async fn dry_run_plan_of_the_nightly_suite_for_the_default_cell() {
     for needle in [
         "docker restart -t 30 chaos-plan-control-plane",
         "docker kill --signal KILL chaos-plan-worker",
-        "kill -s STOP '<PIDs of ovsdb-server>'",
-        "kill -s CONT '<PIDs of ovsdb-server>'",
+        "cat /run/openvswitch/ovsdb-server.pid",
+        "kill -s STOP '<PID in /run/openvswitch/ovsdb-server.pid>'",
+        "kill -s CONT '<PID in /run/openvswitch/ovsdb-server.pid>'",
         "ip netns add chaos-stale-0",
-        "exec /opt/cni/bin/multus-shim",
+        "get pods -l app=ovs --field-selector spec.nodeName=chaos-plan-worker -o name",
+        "exec 'pod/<ovs-ovn pod on chaos-plan-worker>' -c openvswitch -- ovs-vsctl --timeout=10 add-port br-int chaos-stale-0",
+        "docker exec -i -e CNI_COMMAND=ADD",
+        "kind load docker-image docker.io/library/busybox:1.36.1 --name chaos-plan",
+        "apply -f $STATE/chaos-plan/cni-chaos-probes.json",
         "truncate -s 0 /etc/cni/net.d/01-kube-ovn.conflist",
         "delete '<pods",
         "docker network disconnect kind chaos-plan-worker",
@@ -1238,16 +2086,23 @@ fn the_shipped_matrix_is_what_the_backend_loads() {
     let _ = kind::MATRIX_FILE;
 }
 
-#[tokio::test]
-async fn a_cluster_that_saw_a_failure_has_its_logs_exported_before_it_is_deleted() {
-    let runner = ScriptedRunner::ordered([
+/// A cluster (watching `cancel`) on which a fault had no effect, so its
+/// logs are due before the delete.
+async fn failed_cluster(
+    runner: &ScriptedRunner,
+    cancel: &CancellationToken,
+) -> (tempfile::TempDir, KindCluster) {
+    for e in [
         inspect(T0, true),
         inspect(T0, true),
         ok(words("docker restart -t 30 chaos-contract-worker")),
         // StartedAt unchanged: the fault had no effect.
         inspect(T0, true),
-    ]);
-    let (dir, cluster) = open(&runner);
+    ] {
+        runner.push(e);
+    }
+    let (dir, cluster) = open(runner);
+    let cluster = cluster.with_interrupt(cancel.clone());
     let fault = Fault::NodeReboot(NodeReboot {
         target: target(),
         mode: RebootMode::Graceful,
@@ -1255,14 +2110,171 @@ async fn a_cluster_that_saw_a_failure_has_its_logs_exported_before_it_is_deleted
     });
     let e = cluster.inject(&fault, Some(&worker())).await.unwrap();
     assert!(!e.took_effect);
-    runner.push(ok(words(
-        "kind export logs reports/kind-logs/chaos-contract --name chaos-contract",
-    )));
+    runner.assert_done();
+    (dir, cluster)
+}
+
+const EXPORT: &str = "kind export logs reports/kind-logs/chaos-contract --name chaos-contract";
+
+fn delete_argv(dir: &Path) -> Vec<String> {
     let mut delete = words("kind delete cluster --name chaos-contract --kubeconfig");
-    delete.push(dir.path().join("kubeconfig").display().to_string());
-    runner.push(ok(delete));
+    delete.push(dir.join("kubeconfig").display().to_string());
+    delete
+}
+
+#[tokio::test]
+async fn a_cluster_that_saw_a_failure_has_its_logs_exported_before_it_is_deleted() {
+    let runner = ScriptedRunner::ordered([]);
+    let (dir, cluster) = failed_cluster(&runner, &CancellationToken::new()).await;
+    runner.push(ok(words(EXPORT)));
+    runner.push(ok(delete_argv(dir.path())));
     cluster.teardown().await.unwrap();
     runner.assert_done();
+}
+
+/// CHAOS_KEEP_CLUSTER=1 keeps the cluster, not the fault: the pending
+/// reconnect still runs, nothing is exported or deleted, and the message
+/// says where the kubeconfig is and how to delete the cluster.
+#[tokio::test]
+async fn a_kept_cluster_is_healed_but_not_deleted_and_says_how_to_delete_it() {
+    let runner = ScriptedRunner::ordered(disconnect());
+    let (dir, cluster) = open(&runner);
+    let fault = Fault::NetworkPartition(NetworkPartition {
+        target: target(),
+        duration: Duration::from_secs(3600),
+    });
+    let e = cluster.inject(&fault, Some(&worker())).await.unwrap();
+    assert!(e.took_effect, "{e:?}");
+    for e in [
+        inspect(T0, false),
+        inspect(T0, false),
+        ok(words("docker network connect kind chaos-contract-worker")),
+        inspect(T0, true),
+    ] {
+        runner.push(e);
+    }
+    let how = cluster.keep().await.unwrap();
+    runner.assert_done();
+    let kc = dir.path().join("kubeconfig");
+    assert!(kc.exists(), "the kubeconfig stays");
+    assert!(
+        how.contains(&format!(
+            "kubeconfig {} (context kind-chaos-contract)",
+            kc.display()
+        )),
+        "{how}"
+    );
+    assert!(
+        how.contains(&format!(
+            "delete it with `kind delete cluster --name chaos-contract --kubeconfig {}`",
+            kc.display()
+        )),
+        "{how}"
+    );
+    assert!(
+        !runner.call_lines().iter().any(|l| l.starts_with("kind ")),
+        "{:#?}",
+        runner.call_lines()
+    );
+}
+
+/// The teardown budget holds the undos, the export and the delete, each
+/// with its own bound: an export that hangs or fails never keeps the
+/// delete from running.
+#[tokio::test(start_paused = true)]
+async fn a_hanging_or_failing_log_export_still_lets_the_delete_run_within_the_budget() {
+    let timeouts = kind::Timeouts::default();
+    assert_eq!(timeouts.logs, Duration::from_secs(120));
+    assert_eq!(
+        timeouts.teardown(),
+        timeouts.undo + timeouts.logs + timeouts.delete + Duration::from_secs(30)
+    );
+    let runner = ScriptedRunner::ordered([]);
+    let (dir, cluster) = failed_cluster(&runner, &CancellationToken::new()).await;
+    assert_eq!(cluster.teardown_budget(), timeouts.teardown());
+    runner.push(Expectation::hang(
+        words(EXPORT),
+        "Exporting logs for cluster",
+    ));
+    runner.push(ok(delete_argv(dir.path())));
+    let started = tokio::time::Instant::now();
+    tokio::time::timeout(cluster.teardown_budget(), cluster.teardown())
+        .await
+        .expect("within the budget")
+        .unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(120));
+    runner.assert_done();
+
+    let runner = ScriptedRunner::ordered([]);
+    let (dir, cluster) = failed_cluster(&runner, &CancellationToken::new()).await;
+    runner.push(Expectation::failed(
+        words(EXPORT),
+        1,
+        "ERROR: unknown cluster \"chaos-contract\"",
+    ));
+    runner.push(ok(delete_argv(dir.path())));
+    cluster.teardown().await.unwrap();
+    runner.assert_done();
+}
+
+#[tokio::test]
+async fn an_interrupted_teardown_skips_the_log_export_and_deletes() {
+    let runner = ScriptedRunner::ordered([]);
+    let cancel = CancellationToken::new();
+    let (dir, cluster) = failed_cluster(&runner, &cancel).await;
+    cancel.cancel();
+    runner.push(ok(delete_argv(dir.path())));
+    cluster.teardown().await.unwrap();
+    runner.assert_done();
+    assert!(
+        !runner
+            .call_lines()
+            .iter()
+            .any(|l| l.contains("export logs")),
+        "{:#?}",
+        runner.call_lines()
+    );
+}
+
+#[tokio::test]
+async fn a_failed_kind_delete_is_a_teardown_error_with_its_command_and_output() {
+    let runner = ScriptedRunner::ordered([]);
+    let (dir, cluster) = failed_cluster(&runner, &CancellationToken::new()).await;
+    runner.push(ok(words(EXPORT)));
+    runner.push(Expectation::failed(
+        delete_argv(dir.path()),
+        1,
+        "ERROR: failed to delete cluster \"chaos-contract\": error deleting nodes",
+    ));
+    let err = cluster.teardown().await.unwrap_err().to_string();
+    runner.assert_done();
+    assert!(
+        err.contains("`kind delete cluster --name chaos-contract --kubeconfig"),
+        "{err}"
+    );
+    assert!(err.contains("error deleting nodes"), "{err}");
+}
+
+/// An interrupt while the cluster is being installed deletes it at once,
+/// without the log export.
+#[tokio::test(start_paused = true)]
+async fn an_interrupt_during_provisioning_deletes_the_cluster_without_exporting_logs() {
+    let runner = ScriptedRunner::ordered([]);
+    let f = Fixture::new(&runner, true);
+    hang_in_install(&runner, &f, "");
+    let mut delete = words("kind delete cluster --name chaos-contract --kubeconfig");
+    delete.push(f.path("kubeconfig"));
+    runner.push(ok(delete));
+    let cancel = CancellationToken::new();
+    let interrupt = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        interrupt.cancel();
+    });
+    let msg = fails_with(&f.backend, &cancel).await;
+    runner.assert_done();
+    assert!(msg.contains("interrupted during provisioning"), "{msg}");
+    assert!(!msg.contains("cluster logs exported"), "{msg}");
 }
 
 #[tokio::test]
@@ -1271,14 +2283,11 @@ async fn an_interrupt_before_the_cluster_exists_creates_and_deletes_nothing() {
     let f = Fixture::new(&runner, true);
     let cancel = CancellationToken::new();
     cancel.cancel();
-    let msg = f
-        .backend
-        .provision(&profile(), &cancel)
-        .await
-        .err()
-        .expect("interrupted")
-        .to_string();
-    assert!(msg.contains("interrupted during docker pull"), "{msg}");
+    let msg = fails_with(&f.backend, &cancel).await;
+    assert!(
+        msg.contains("interrupted during the cluster name check"),
+        "{msg}"
+    );
     runner.assert_done();
     assert!(
         runner
@@ -1288,4 +2297,312 @@ async fn an_interrupt_before_the_cluster_exists_creates_and_deletes_nothing() {
         "{:#?}",
         runner.call_lines()
     );
+}
+
+// ---- failure paths --------------------------------------------------------
+
+/// Provisioning in which install step `pattern` (see [`install_step`])
+/// fails with `stderr`: the error names the step, the command's output is
+/// in it, and the logs are exported before the delete. Returns the message.
+async fn install_step_fails(pattern: &str, stderr: &str) -> String {
+    let runner = ScriptedRunner::ordered([]);
+    let f = Fixture::new(&runner, true);
+    let step = install_step(&f, pattern);
+    let failing = Expectation::failed(install_sequence(&f)[step].argv.clone(), 1, stderr);
+    for e in provision_script(&f, step)
+        .into_iter()
+        .chain([failing])
+        .chain(export_and_delete(&f))
+    {
+        runner.push(e);
+    }
+    let msg = fails(&f.backend).await;
+    runner.assert_done();
+    assert!(msg.contains(stderr), "{msg}");
+    assert!(msg.contains("cluster logs exported to"), "{msg}");
+    msg
+}
+
+#[tokio::test]
+async fn a_failing_kind_load_or_download_exports_logs_and_deletes() {
+    let msg = install_step_fails(
+        "kind load docker-image docker.io/kubeovn/kube-ovn",
+        "ERROR: image: \"docker.io/kubeovn/kube-ovn:v1.16.2\" not present locally",
+    )
+    .await;
+    assert!(msg.contains("kind load docker-image failed"), "{msg}");
+    let msg = install_step_fails(
+        "curl *install.sh",
+        "curl: (22) The requested URL returned error: 404",
+    )
+    .await;
+    assert!(msg.contains("install Kube-OVN failed"), "{msg}");
+    assert!(msg.contains("`curl --fail"), "{msg}");
+}
+
+/// A registry problem costs no cluster: nothing is created or deleted,
+/// and the cluster's state folder goes.
+#[tokio::test]
+async fn a_failing_docker_pull_creates_and_deletes_nothing() {
+    let runner = ScriptedRunner::ordered(probes());
+    let f = Fixture::new(&runner, true);
+    let mut before = pulls(&f);
+    before.truncate(1);
+    for e in before {
+        runner.push(e);
+    }
+    runner.push(Expectation::failed(
+        words("docker pull docker.io/kubeovn/kube-ovn:v1.16.2"),
+        1,
+        "Error response from daemon: manifest for kubeovn/kube-ovn:v1.16.2 not found: manifest unknown",
+    ));
+    let msg = fails(&f.backend).await;
+    runner.assert_done();
+    assert!(msg.contains("manifest unknown"), "{msg}");
+    assert!(
+        runner
+            .call_lines()
+            .iter()
+            .all(|l| !l.starts_with("kind ") || l == "kind version" || l == "kind get clusters"),
+        "{:#?}",
+        runner.call_lines()
+    );
+    assert!(!Path::new(&f.path("kubeconfig")).exists());
+}
+
+/// A readiness wait that fails or times out ends with the cluster's pods
+/// (`kubectl get pods -A -o wide`) in the error, then export and delete.
+#[tokio::test(start_paused = true)]
+async fn a_readiness_timeout_carries_the_pods_then_cleans_up() {
+    const PODS: &str = "NAMESPACE     NAME                   READY   STATUS                  RESTARTS\nkube-system   kube-multus-ds-x7k2p   0/1     Init:CrashLoopBackOff   4\n";
+    let rollout = "Waiting for daemon set \"kube-multus-ds\" rollout to finish: 0 of 3 updated pods are available...\n";
+    let nodes = "error: timed out waiting for the condition on nodes/chaos-contract-worker";
+    for hang in [false, true] {
+        let runner = ScriptedRunner::ordered([]);
+        let f = Fixture::new(&runner, true);
+        let step = install_step(
+            &f,
+            if hang {
+                "rollout status daemonset/kube-multus-ds"
+            } else {
+                "wait --for=condition=Ready nodes"
+            },
+        );
+        let argv = install_sequence(&f)[step].argv.clone();
+        for e in provision_script(&f, step) {
+            runner.push(e);
+        }
+        runner.push(if hang {
+            Expectation::hang(argv, rollout)
+        } else {
+            Expectation::failed(argv, 1, nodes)
+        });
+        runner.push(Expectation::ok(
+            f.kubectl(&["get", "pods", "-A", "-o", "wide"]),
+            PODS,
+        ));
+        for e in export_and_delete(&f) {
+            runner.push(e);
+        }
+        let msg = fails(&f.backend).await;
+        runner.assert_done();
+        assert!(msg.contains("readiness wait failed"), "{msg}");
+        assert!(msg.contains("did not happen within 300s"), "{msg}");
+        assert!(msg.contains("kube-multus-ds-x7k2p"), "{msg}");
+        assert!(msg.contains("Init:CrashLoopBackOff"), "{msg}");
+        assert!(
+            msg.contains(if hang { rollout.trim() } else { nodes }),
+            "{msg}"
+        );
+    }
+}
+
+/// The provisioning failure path deletes the cluster also when exporting
+/// its logs fails.
+#[tokio::test]
+async fn a_failed_export_during_provisioning_still_deletes() {
+    let (runner, f) =
+        create_fails_with("ERROR: failed to create cluster: failed to init node with kubeadm");
+    let mut cleanup = export_and_delete(&f);
+    let export = cleanup.remove(0);
+    runner.push(Expectation::failed(
+        export.argv,
+        1,
+        "ERROR: unknown cluster \"chaos-contract\"",
+    ));
+    for e in cleanup {
+        runner.push(e);
+    }
+    let msg = fails(&f.backend).await;
+    runner.assert_done();
+    assert!(msg.contains("failed to init node with kubeadm"), "{msg}");
+    assert!(!msg.contains("cluster logs exported"), "{msg}");
+}
+
+/// kubectl missing or older than 1.27, curl missing, and a `kind version`
+/// that cannot be read each stop the run before anything is created.
+#[tokio::test]
+async fn more_missing_or_old_tools_are_actionable_errors() {
+    let p = probes();
+    let kubectl = || p[2].argv.clone();
+    let cases: Vec<(Vec<Expectation>, &str)> = vec![
+        (
+            vec![
+                p[0].clone(),
+                p[1].clone(),
+                Expectation::spawn_error(kubectl(), "No such file or directory"),
+            ],
+            "kubectl is not usable: not found on PATH; install kubectl 1.27 or newer",
+        ),
+        (
+            vec![
+                p[0].clone(),
+                p[1].clone(),
+                Expectation::ok(kubectl(), r#"{"clientVersion":{"gitVersion":"v1.25.3"}}"#),
+            ],
+            "kubectl is not usable: found v1.25.3, need v1.27.0 or newer",
+        ),
+        (
+            vec![
+                p[0].clone(),
+                p[1].clone(),
+                p[2].clone(),
+                Expectation::spawn_error(["curl", "--version"], "No such file or directory"),
+            ],
+            "curl is not usable: not found on PATH; install curl",
+        ),
+        (
+            vec![
+                p[0].clone(),
+                Expectation::ok(["kind", "version"], "kind version (devel)\n"),
+            ],
+            "kind is not usable: cannot read its version from \"kind version (devel)\"",
+        ),
+    ];
+    for (script, want) in cases {
+        let runner = ScriptedRunner::ordered(script);
+        let msg = fails(&Fixture::new(&runner, true).backend).await;
+        runner.assert_done();
+        assert!(msg.contains(want), "{msg}");
+        assert!(
+            runner.call_lines().iter().all(|l| !destructive(l)),
+            "{:#?}",
+            runner.call_lines()
+        );
+    }
+}
+
+/// A hard reboot whose `docker kill` or `docker start` fails is an error
+/// with the command and Docker's answer, never a silent no-effect.
+#[tokio::test]
+async fn a_failing_docker_kill_or_start_is_an_error() {
+    let fault = Fault::NodeReboot(NodeReboot {
+        target: target(),
+        mode: RebootMode::Hard,
+        timeout: Duration::from_secs(30),
+    });
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        inspect(T0, true),
+        Expectation::failed(
+            words("docker kill --signal KILL chaos-contract-worker"),
+            1,
+            "Error response from daemon: cannot kill container: chaos-contract-worker is not running",
+        ),
+    ]);
+    let err = inject_fails(&runner, &fault).await;
+    assert!(
+        err.contains("`docker kill --signal KILL chaos-contract-worker` failed with exit code 1"),
+        "{err}"
+    );
+    assert!(err.contains("is not running"), "{err}");
+
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        inspect(T0, true),
+        ok(words("docker kill --signal KILL chaos-contract-worker")),
+        inspect(T0, true),
+        Expectation::failed(
+            words("docker start chaos-contract-worker"),
+            1,
+            "Error response from daemon: failed to create task for container: OCI runtime create failed",
+        ),
+    ]);
+    let err = inject_fails(&runner, &fault).await;
+    assert!(
+        err.contains("`docker start chaos-contract-worker` failed"),
+        "{err}"
+    );
+    assert!(err.contains("OCI runtime create failed"), "{err}");
+}
+
+/// `pgrep` exits 1 when nothing matches (no shim: fine); any other exit is
+/// an error, never "no process".
+#[tokio::test]
+async fn a_pgrep_failure_other_than_no_match_is_an_error() {
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec("cat /etc/cni/net.d/00-multus.conf", "{}"),
+        inspect(T0, true),
+        exec_failed("pgrep -x multus-shim", 2, "pgrep: cannot open /proc"),
+    ]);
+    let err = inject_fails(
+        &runner,
+        &Fault::LeftoverMultusConfig(LeftoverMultusConfig {
+            target: target(),
+            busy_shim: true,
+        }),
+    )
+    .await;
+    assert!(
+        err.contains(
+            "`docker exec chaos-contract-worker pgrep -x multus-shim` failed with exit code 2"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("cannot open /proc"), "{err}");
+}
+
+/// The remove-file remediation step is a guarded `rm -f` on the node.
+#[tokio::test]
+async fn remediation_remove_file_is_a_guarded_rm_on_the_node() {
+    let step = RemediationStep::RemoveFile {
+        target: None,
+        path: "/opt/cni/bin/multus-shim".into(),
+    };
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec("rm -f /opt/cni/bin/multus-shim", ""),
+    ]);
+    let (_dir, cluster) = open(&runner);
+    let did = cluster.remediate(&step, Some(&worker())).await.unwrap();
+    runner.assert_done();
+    assert_eq!(
+        did,
+        "removed /opt/cni/bin/multus-shim on chaos-contract-worker"
+    );
+
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec_failed(
+            "rm -f /opt/cni/bin/multus-shim",
+            1,
+            "rm: cannot remove '/opt/cni/bin/multus-shim': Read-only file system",
+        ),
+    ]);
+    let (_dir, cluster) = open(&runner);
+    let err = cluster
+        .remediate(&step, Some(&worker()))
+        .await
+        .unwrap_err()
+        .to_string();
+    runner.assert_done();
+    assert!(err.contains("Read-only file system"), "{err}");
+    // Without a node there is nothing to remove it on.
+    let err = cluster
+        .remediate(&step, None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no node to remove the file on"), "{err}");
 }

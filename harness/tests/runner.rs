@@ -248,6 +248,12 @@ fn keep_cluster_skips_teardown_and_says_how_to_delete() {
         "{:?}",
         env.journal()
     );
+    // Kept through the cluster, which undoes what faults left behind.
+    assert!(
+        env.journal().iter().any(|l| l.starts_with("keep ")),
+        "{:?}",
+        env.journal()
+    );
     assert!(
         stderr(&out).contains("kind delete cluster --name"),
         "{}",

@@ -271,11 +271,6 @@ impl Cluster for ScriptedCluster {
         &self.name
     }
 
-    /// Scripted clusters stand in for kind clusters in the runner's tests.
-    fn delete_hint(&self) -> Option<String> {
-        Some(format!("kind delete cluster --name {}", self.name))
-    }
-
     fn kube_client(&self) -> Option<kube::Client> {
         None
     }
@@ -464,5 +459,13 @@ impl Cluster for ScriptedCluster {
     async fn teardown(&self) -> Result<(), BackendError> {
         self.journal.record(format!("teardown {}", self.name));
         Ok(())
+    }
+
+    async fn keep(&self) -> Result<String, BackendError> {
+        self.journal.record(format!("keep {}", self.name));
+        Ok(format!(
+            "kept cluster {name}; delete it with `kind delete cluster --name {name}` when done",
+            name = self.name
+        ))
     }
 }

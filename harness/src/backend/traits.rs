@@ -42,6 +42,13 @@ pub trait Backend: Send + Sync {
     /// What this backend is.
     fn info(&self) -> BackendInfo;
 
+    /// Whether this backend can run `scenario` as configured; the error
+    /// says why not and how to fix it. Checked before a cluster is
+    /// provisioned or lent for the scenario. Default: every scenario.
+    fn check_scenario(&self, _scenario: &Scenario) -> Result<(), BackendError> {
+        Ok(())
+    }
+
     /// Creates (or reuses) a cluster for `profile`. The cluster must be
     /// registered for teardown before this returns, so that an interrupt
     /// after it never leaks the cluster.
@@ -80,12 +87,6 @@ pub trait Cluster: Send + Sync {
 
     /// A client for its API server, when it has one.
     fn kube_client(&self) -> Option<kube::Client>;
-
-    /// How a user deletes the cluster by hand when it is kept
-    /// (`CHAOS_KEEP_CLUSTER=1`); `None` when it does not outlive the run.
-    fn delete_hint(&self) -> Option<String> {
-        None
-    }
 
     /// The component versions it runs (`kubernetes`, `kube-ovn`, `multus`),
     /// for version-conditional expectations. Default: none known.
@@ -142,4 +143,19 @@ pub trait Cluster: Send + Sync {
 
     /// Deletes the cluster and everything the harness made for it.
     async fn teardown(&self) -> Result<(), BackendError>;
+
+    /// Keeps the cluster after the run (`CHAOS_KEEP_CLUSTER=1`): undoes what
+    /// faults left behind, as a teardown would, but deletes nothing; returns
+    /// how to reach the cluster and delete it later. Default: nothing to
+    /// undo, and the cluster's name.
+    async fn keep(&self) -> Result<String, BackendError> {
+        Ok(format!("kept cluster {}", self.name()))
+    }
+
+    /// How long [`Cluster::teardown`] (or [`Cluster::keep`]) may take in all; a backend whose
+    /// teardown bounds its own steps returns their sum, so the run never
+    /// cuts it short before the delete. Default: 5 minutes.
+    fn teardown_budget(&self) -> Duration {
+        Duration::from_secs(300)
+    }
 }

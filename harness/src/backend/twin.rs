@@ -816,4 +816,11 @@ impl Cluster for TwinCluster {
     async fn teardown(&self) -> Result<(), BackendError> {
         Ok(())
     }
+
+    async fn keep(&self) -> Result<String, BackendError> {
+        Ok(format!(
+            "twin cluster {} lives in this process and ends with it; to explore a twin with kubectl, run `cni-chaos twin serve --model <version set>`",
+            self.name
+        ))
+    }
 }

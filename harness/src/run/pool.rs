@@ -3,16 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tokio::sync::OwnedMutexGuard;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::{Backend, BackendError, Cluster};
-use crate::suite::ClusterProfile;
-
-/// How long tearing down one cluster may take.
-const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(300);
+use crate::suite::{ClusterProfile, Scenario};
 
 #[derive(Default)]
 struct Slot {
@@ -57,6 +53,11 @@ impl ClusterPool {
             .entry(profile.clone())
             .or_default()
             .clone()
+    }
+
+    /// Whether the backend can run `scenario` (before any cluster is had).
+    pub fn check_scenario(&self, scenario: &Scenario) -> Result<(), BackendError> {
+        self.backend.check_scenario(scenario)
     }
 
     /// Waits for the profile's cluster to be free, provisioning it first if needed.
@@ -106,18 +107,16 @@ impl ClusterPool {
     pub async fn retire(&self, lease: Lease) {
         let Lease { mut guard, cluster } = lease;
         guard.cluster = None;
-        if self.keep {
-            eprintln!(
-                "CHAOS_KEEP_CLUSTER=1: {}",
-                keep_message(&cluster, "unhealthy")
-            );
-            return;
-        }
         tracing::info!(
             "replacing cluster {}: a scenario left it unhealthy",
             cluster.name()
         );
-        if let Some(e) = teardown(&cluster).await {
+        let failed = if self.keep {
+            keep(&cluster, "left unhealthy by a scenario, replaced, and").await
+        } else {
+            teardown(&cluster).await
+        };
+        if let Some(e) = failed {
             self.retired_errors
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -141,7 +140,9 @@ impl ClusterPool {
                 continue;
             };
             if self.keep {
-                eprintln!("CHAOS_KEEP_CLUSTER=1: {}", keep_message(&cluster, "kept"));
+                if let Some(e) = keep(&cluster, "kept").await {
+                    errors.push(e);
+                }
                 continue;
             }
             errors.extend(teardown(&cluster).await);
@@ -159,9 +160,11 @@ impl ClusterPool {
     }
 }
 
-/// Tears one cluster down within [`TEARDOWN_TIMEOUT`]; the error, if any.
+/// Tears one cluster down within its own budget; the error, if any.
 async fn teardown(cluster: &Arc<dyn Cluster>) -> Option<String> {
-    match tokio::time::timeout(TEARDOWN_TIMEOUT, cluster.teardown()).await {
+    // The cluster's own budget: a kind teardown bounds its undos, its log
+    // export and its delete, and needs their sum.
+    match tokio::time::timeout(cluster.teardown_budget(), cluster.teardown()).await {
         Ok(Ok(())) => {
             tracing::info!("deleted cluster {}", cluster.name());
             None
@@ -171,16 +174,18 @@ async fn teardown(cluster: &Arc<dyn Cluster>) -> Option<String> {
     }
 }
 
-/// What to say about a cluster kept under `CHAOS_KEEP_CLUSTER=1`.
-fn keep_message(cluster: &Arc<dyn Cluster>, what: &str) -> String {
-    match cluster.delete_hint() {
-        Some(hint) => format!(
-            "{what} cluster {}; delete it with `{hint}` when done",
-            cluster.name()
-        ),
-        None => format!(
-            "{what} cluster {} lives only in this process and is gone when it exits",
-            cluster.name()
-        ),
+/// Keeps one cluster (`CHAOS_KEEP_CLUSTER=1`): its faults' undos still run,
+/// nothing is deleted, and how to reach and delete it is printed. The
+/// error, if any.
+async fn keep(cluster: &Arc<dyn Cluster>, what: &str) -> Option<String> {
+    // Kept, but never left half-faulted: the pending undos (reconnect,
+    // SIGCONT, restore) still run.
+    match tokio::time::timeout(cluster.teardown_budget(), cluster.keep()).await {
+        Ok(Ok(how)) => {
+            eprintln!("CHAOS_KEEP_CLUSTER=1: {what} {how}");
+            None
+        }
+        Ok(Err(e)) => Some(format!("keeping {}: {e}", cluster.name())),
+        Err(_) => Some(format!("keeping {} timed out", cluster.name())),
     }
 }

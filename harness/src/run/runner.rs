@@ -171,6 +171,9 @@ impl Ctx {
         suite: &Suite,
         scenario: &Scenario,
     ) -> Vec<ScenarioResult> {
+        if let Err(e) = self.pool.check_scenario(scenario) {
+            return vec![self.could_not_start(id, scenario, e.to_string())];
+        }
         let mut results = Vec::new();
         for iteration in 1..=scenario.repeat {
             if self.cancel.is_cancelled() {

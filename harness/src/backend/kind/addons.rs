@@ -22,6 +22,7 @@ use super::options::KindOptions;
 use super::sha256::hex_digest;
 use super::versions::{PinnedUrl, VersionSet};
 use crate::exec::{Command, Runner};
+use crate::observe::probe::{PROBE_IMAGES, PROBE_NAD, PROBE_NAMESPACE};
 
 /// Installs the addons of one cluster.
 #[derive(Debug)]
@@ -38,6 +39,8 @@ pub struct Addons<'a> {
     pub options: &'a KindOptions,
     /// The cluster name.
     pub cluster: &'a str,
+    /// The cluster's private state folder (downloads, rendered manifests).
+    pub state: &'a Path,
 }
 
 /// Replaces the manifest's `:snapshot-thick` image tag with the release's
@@ -47,13 +50,16 @@ pub fn patch_multus_manifest(text: &str, version: &str) -> String {
 }
 
 impl Addons<'_> {
-    /// Every image the cluster needs, in load order.
+    /// Every image the cluster needs, in load order: Kube-OVN's (and its
+    /// NAT gateway's with `CHAOS_NAT_GW=1`), Multus', and the probes'
+    /// ([`PROBE_IMAGES`]), so no probe waits for a registry.
     pub fn images(&self) -> Vec<String> {
         let mut images = vec![self.set.kube_ovn.image.clone()];
         if self.options.nat_gateway {
             images.push(self.set.kube_ovn.nat_gateway_image.clone());
         }
         images.push(self.set.multus.image.clone());
+        images.extend(PROBE_IMAGES.iter().map(|i| (*i).to_string()));
         images
     }
 
@@ -117,7 +123,7 @@ impl Addons<'_> {
     }
 
     fn state_file(&self, name: &str) -> PathBuf {
-        self.options.state_dir.join(self.cluster).join(name)
+        self.state.join(name)
     }
 
     /// Runs Kube-OVN's `install.sh` at the pinned tag.
@@ -132,16 +138,29 @@ impl Addons<'_> {
                 self.kubectl.kubeconfig().display().to_string(),
             )
             .timeout(self.options.timeouts.install);
-        for (k, v) in self.config.install_env() {
+        for (k, v) in self.install_env() {
             cmd = cmd.env(k, v);
-        }
-        if self.options.nat_gateway {
-            cmd = cmd
-                .env("ENABLE_NAT_GW", "true")
-                .env("CNI_CONFIG_PRIORITY", "10");
         }
         self.runner.run(&cmd).await?;
         Ok(())
+    }
+
+    /// `install.sh`'s stack and NAT gateway settings, every one set
+    /// explicitly so the user's shell cannot leak in: `IPV6` and
+    /// `DUAL_STACK` from the kind config, `ENABLE_NAT_GW` (install.sh at
+    /// v1.16.2 defaults it to `true`; `false` here unless `CHAOS_NAT_GW=1`)
+    /// and `CNI_CONFIG_PRIORITY` (`10` with the NAT gateway, as Kube-OVN's
+    /// `kind-install-vpc-nat-gw`; else install.sh's default `01`, which
+    /// [`resolve_cni_file`](super::resolve_cni_file) finds either way).
+    pub fn install_env(&self) -> Vec<(&'static str, &'static str)> {
+        let mut env = self.config.install_env();
+        let (nat, priority) = if self.options.nat_gateway {
+            ("true", "10")
+        } else {
+            ("false", "01")
+        };
+        env.extend([("ENABLE_NAT_GW", nat), ("CNI_CONFIG_PRIORITY", priority)]);
+        env
     }
 
     /// Applies the pinned Multus thick manifest with Kube-OVN CI's limits.
@@ -176,6 +195,39 @@ impl Addons<'_> {
                     "kube-multus",
                     "--limits=cpu=200m,memory=200Mi",
                 ],
+                KUBECTL_TIMEOUT,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Creates what the probes need (see `observe::probe`): their namespace
+    /// and the NetworkAttachmentDefinition the multus-secondary probe asks
+    /// for. The manifest ([`probe_manifest`]) is rendered into the cluster's
+    /// private state folder and applied once Multus' CRD is established.
+    pub async fn install_probe_resources(&self) -> Result<(), KindError> {
+        let path = self.state_file(PROBE_MANIFEST);
+        if !self.options.dry_run {
+            std::fs::write(&path, probe_manifest()).map_err(|source| KindError::Io {
+                action: "writing",
+                path: path.clone(),
+                source,
+            })?;
+        }
+        self.kubectl
+            .run(
+                [
+                    "wait",
+                    "--for=condition=Established",
+                    NAD_CRD,
+                    "--timeout=60s",
+                ],
+                Duration::from_secs(90),
+            )
+            .await?;
+        self.kubectl
+            .run(
+                ["apply", "-f", &path.display().to_string()],
                 KUBECTL_TIMEOUT,
             )
             .await?;
@@ -243,6 +295,48 @@ impl Addons<'_> {
     }
 }
 
+/// The file the probe manifest is rendered to, in the cluster's state folder.
+pub const PROBE_MANIFEST: &str = "cni-chaos-probes.json";
+/// Multus' NetworkAttachmentDefinition CRD (in its thick manifest).
+const NAD_CRD: &str = "crd/network-attachment-definitions.k8s.cni.cncf.io";
+/// The probe attachment's address range: clear of Kube-OVN CI's pods
+/// (10.16.0.0/16) and services (10.96.0.0/12).
+const PROBE_NET_SUBNET: &str = "10.250.0.0/16";
+
+/// The probes' namespace ([`PROBE_NAMESPACE`]) and NetworkAttachmentDefinition
+/// ([`PROBE_NAD`]) as a JSON `List` for `kubectl apply -f`. The attachment is
+/// a `ptp` interface with `host-local` addresses: the two plugins kind's node
+/// image ships besides loopback and portmap (kubernetes-sigs/kind
+/// images/base/Dockerfile), so it works on any kind node; the probe only
+/// checks that `net1` appears.
+pub fn probe_manifest() -> String {
+    let config = serde_json::json!({
+        "cniVersion": "0.3.1",
+        "name": PROBE_NAD,
+        "type": "ptp",
+        "ipam": {"type": "host-local", "subnet": PROBE_NET_SUBNET},
+    });
+    let labels = serde_json::json!({"app.kubernetes.io/managed-by": "cni-chaos"});
+    let list = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": PROBE_NAMESPACE, "labels": labels},
+            },
+            {
+                "apiVersion": "k8s.cni.cncf.io/v1",
+                "kind": "NetworkAttachmentDefinition",
+                "metadata": {"name": PROBE_NAD, "namespace": PROBE_NAMESPACE, "labels": labels},
+                "spec": {"config": config.to_string()},
+            },
+        ],
+    });
+    format!("{list:#}\n")
+}
+
 /// Checks `bytes` against the pin: a mismatch is always refused, a missing
 /// pin unless `allow_unpinned`.
 pub fn verify(pin: &PinnedUrl, bytes: &[u8], allow_unpinned: bool) -> Result<(), KindError> {
@@ -274,6 +368,21 @@ pub fn verify(pin: &PinnedUrl, bytes: &[u8], allow_unpinned: bool) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_probe_manifest_holds_the_namespace_and_the_attachment() {
+        let v: serde_json::Value = serde_json::from_str(&probe_manifest()).unwrap();
+        let items = v["items"].as_array().unwrap();
+        assert_eq!(items[0]["kind"], "Namespace");
+        assert_eq!(items[0]["metadata"]["name"], "cni-chaos-probes");
+        assert_eq!(items[1]["kind"], "NetworkAttachmentDefinition");
+        assert_eq!(items[1]["metadata"]["name"], "cni-chaos-probe-net");
+        assert_eq!(items[1]["metadata"]["namespace"], "cni-chaos-probes");
+        let config: serde_json::Value =
+            serde_json::from_str(items[1]["spec"]["config"].as_str().unwrap()).unwrap();
+        assert_eq!(config["type"], "ptp");
+        assert_eq!(config["ipam"]["type"], "host-local");
+    }
 
     #[test]
     fn patch_replaces_every_snapshot_tag() {

@@ -19,6 +19,7 @@ use super::docker::DockerNodes;
 use super::faults::{self, Undo};
 use super::kubectl::{KUBECTL_TIMEOUT, Kubectl};
 use super::options::{KindOptions, NameSource};
+use super::ovs::OvsCommands;
 use super::prereq::{self, ToolVersions};
 use super::safety::{Guard, new_cluster_name};
 use super::versions::{MATRIX_FILE, VersionMatrix, VersionSet};
@@ -26,7 +27,7 @@ use crate::backend::{Backend, BackendError, BackendInfo, Cluster, Gate, NodeInfo
 use crate::exec::{Command, Runner};
 use crate::fault::{Evidence, Fault};
 use crate::observe::{self, Observer, WatchOptions};
-use crate::slo::{Culprit, CulpritKind, SloStatus};
+use crate::slo::{Culprit, CulpritKind, ProbeKind, Slo, SloStatus};
 use crate::suite::{ClusterProfile, RemediationStep, Scenario};
 
 /// Poll interval of the steady-state gate.
@@ -40,6 +41,9 @@ pub struct KindBackend {
     matrix: VersionMatrix,
     reason: String,
     tools: Mutex<Option<ToolVersions>>,
+    /// The state folder made at the first provisioning (when the options
+    /// name none).
+    state_root: Mutex<Option<PathBuf>>,
 }
 
 impl KindBackend {
@@ -57,6 +61,7 @@ impl KindBackend {
             matrix,
             reason: reason.into(),
             tools: Mutex::new(None),
+            state_root: Mutex::new(None),
         })
     }
 
@@ -70,6 +75,18 @@ impl KindBackend {
         &self.options
     }
 
+    /// The folder holding the clusters' private state folders: the one the
+    /// options name, or the one made at the first provisioning (`None`
+    /// before it).
+    pub fn state_dir(&self) -> Option<PathBuf> {
+        self.options.state_dir.clone().or_else(|| {
+            self.state_root
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        })
+    }
+
     fn guard(&self) -> Guard {
         Guard::new(self.options.prefix.clone(), self.options.reuse.clone())
     }
@@ -80,19 +97,35 @@ impl KindBackend {
             .timeout(timeout)
     }
 
-    /// Exports logs and deletes a cluster whose provisioning failed at `step`.
-    async fn fail(&self, name: &str, kubeconfig: &Path, step: &str, err: KindError) -> KindError {
+    /// Exports logs (not after an interrupt) and deletes a cluster whose
+    /// provisioning failed at `step`; the delete runs whatever the export
+    /// did.
+    async fn fail(
+        &self,
+        name: &str,
+        kubeconfig: &Path,
+        step: &str,
+        err: KindError,
+        interrupted: bool,
+    ) -> KindError {
         let dir = self.options.logs_dir.join(name);
         let dir_arg = dir.display().to_string();
         let export = self.kind(
             &["export", "logs", &dir_arg, "--name", name],
             self.options.timeouts.logs,
         );
-        let logs = match self.runner.run(&export).await {
-            Ok(_) => Some(dir),
-            Err(e) => {
-                tracing::warn!("exporting the logs of {name} failed: {e}");
-                None
+        let logs = if interrupted {
+            eprintln!(
+                "cni-chaos: interrupted; not exporting the logs of {name} before deleting it"
+            );
+            None
+        } else {
+            match self.runner.run(&export).await {
+                Ok(_) => Some(dir),
+                Err(e) => {
+                    tracing::warn!("exporting the logs of {name} failed: {e}");
+                    None
+                }
             }
         };
         let kc = kubeconfig.display().to_string();
@@ -116,6 +149,46 @@ impl KindBackend {
         }
     }
 
+    /// The private state folder of cluster `name` (its kubeconfig and
+    /// downloads), inside the backend's state folder, which is made on first
+    /// use unless the options name one.
+    fn cluster_dir(&self, name: &str) -> Result<PathBuf, KindError> {
+        let root = match &self.options.state_dir {
+            Some(dir) => dir.clone(),
+            None => {
+                let mut made = self.state_root.lock().unwrap_or_else(|p| p.into_inner());
+                match &*made {
+                    Some(dir) => dir.clone(),
+                    None => {
+                        let dir = new_state_root()?;
+                        *made = Some(dir.clone());
+                        dir
+                    }
+                }
+            }
+        };
+        let dir = root.join(name);
+        private_dir(&dir)?;
+        Ok(dir)
+    }
+
+    /// Refuses `name` when `kind get clusters` lists it: a cluster of that
+    /// name was not made by this run, and a failed create would otherwise
+    /// export and delete it.
+    async fn check_name_free(&self, name: &str) -> Result<(), KindError> {
+        let out = self
+            .runner
+            .run(&self.kind(&["get", "clusters"], Duration::from_secs(30)))
+            .await?;
+        if out.stdout_str().lines().any(|l| l.trim() == name) {
+            return Err(KindError::ClusterExists {
+                cluster: name.into(),
+                detail: String::new(),
+            });
+        }
+        Ok(())
+    }
+
     /// Creates and installs a new cluster called `name`.
     async fn create(
         &self,
@@ -125,8 +198,14 @@ impl KindBackend {
         set: &VersionSet,
         cancel: &CancellationToken,
     ) -> Result<KindCluster, KindError> {
-        let dir = self.options.state_dir.join(name);
-        private_dir(&dir)?;
+        // Never create over (and so never delete) a cluster this run did not
+        // make: a name kind already knows is refused before anything runs.
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Err(KindError::Interrupted { step: "the cluster name check".into() }),
+            r = self.check_name_free(name) => r?,
+        }
+        let dir = self.cluster_dir(name)?;
         let kubeconfig = dir.join("kubeconfig");
         let kubectl =
             Kubectl::new(self.runner.clone(), &kubeconfig, name).dry_run(self.options.dry_run);
@@ -137,13 +216,18 @@ impl KindBackend {
             config: &config,
             options: &self.options,
             cluster: name,
+            state: &dir,
         };
         // Before the cluster exists: a registry problem (or an interrupt)
         // costs no cluster.
-        tokio::select! {
+        let pulled = tokio::select! {
             biased;
-            () = cancel.cancelled() => return Err(KindError::Interrupted { step: "docker pull".into() }),
-            r = addons.pull_images() => r?,
+            () = cancel.cancelled() => Err(KindError::Interrupted { step: "docker pull".into() }),
+            r = addons.pull_images() => r,
+        };
+        if let Err(e) = pulled {
+            remove_state(&dir);
+            return Err(e);
         }
 
         let kc = kubeconfig.display().to_string();
@@ -171,10 +255,21 @@ impl KindBackend {
         );
         let steps = async {
             let step = "kind create cluster";
-            self.runner
-                .run(&create)
-                .await
-                .map_err(|e| (step, KindError::from(e)))?;
+            match self.runner.run(&create).await {
+                Ok(_) => {}
+                // Another cluster of this name appeared since the check:
+                // it is not this run's, so it is neither exported nor deleted.
+                Err(e) if name_taken(&e, name) => {
+                    return Err((
+                        step,
+                        KindError::ClusterExists {
+                            cluster: name.into(),
+                            detail: format!("\n{e}"),
+                        },
+                    ));
+                }
+                Err(e) => return Err((step, KindError::from(e))),
+            }
             if !self.options.dry_run {
                 let text = std::fs::read_to_string(&kubeconfig).map_err(|source| {
                     (
@@ -206,6 +301,10 @@ impl KindBackend {
                 .wait_ready()
                 .await
                 .map_err(|e| ("readiness wait", e))?;
+            addons
+                .install_probe_resources()
+                .await
+                .map_err(|e| ("probe namespace and attachment", e))?;
             Ok::<(), (&str, KindError)>(())
         };
         let outcome = tokio::select! {
@@ -214,19 +313,30 @@ impl KindBackend {
             r = steps => r,
         };
         if let Err((step, err)) = outcome {
-            return Err(self.fail(name, &kubeconfig, step, err).await);
+            if matches!(err, KindError::ClusterExists { .. }) {
+                remove_state(&dir);
+                return Err(err);
+            }
+            return Err(self
+                .fail(name, &kubeconfig, step, err, cancel.is_cancelled())
+                .await);
         }
         tracing::info!(
             "kind cluster {name} is ready; kubeconfig {} (context kind-{name})",
             kubeconfig.display()
         );
-        KindCluster::build(self, name, config, kubeconfig, false).await
+        KindCluster::build(self, name, config, kubeconfig, false, cancel).await
     }
 
     /// Attaches to the cluster named in `CHAOS_CLUSTER`, after checking that
     /// kind knows it, that its kubeconfig's context is `kind-<name>`, and that
     /// its node containers carry kind's labels. Runs nothing destructive.
-    async fn attach(&self, name: &str, config: KindConfig) -> Result<KindCluster, KindError> {
+    async fn attach(
+        &self,
+        name: &str,
+        config: KindConfig,
+        cancel: &CancellationToken,
+    ) -> Result<KindCluster, KindError> {
         let guard = self.guard();
         guard.check_cluster(name)?;
         let out = self
@@ -255,12 +365,18 @@ impl KindBackend {
         if !self.options.dry_run {
             guard.check_kubeconfig(name, &out.stdout_str())?;
         }
-        let dir = self.options.state_dir.join(name);
-        private_dir(&dir)?;
+        let dir = self.cluster_dir(name)?;
         let kubeconfig = dir.join("kubeconfig");
         write_private(&kubeconfig, &out.stdout)?;
-        let nodes =
-            DockerNodes::new(self.runner.clone(), name, guard).dry_run(self.options.dry_run);
+        let kubectl =
+            Kubectl::new(self.runner.clone(), &kubeconfig, name).dry_run(self.options.dry_run);
+        let nodes = DockerNodes::new(
+            self.runner.clone(),
+            name,
+            guard,
+            OvsCommands::OvsOvnPod(kubectl),
+        )
+        .dry_run(self.options.dry_run);
         if !self.options.dry_run {
             let listed = nodes.list().await?;
             if listed.is_empty() {
@@ -273,7 +389,7 @@ impl KindBackend {
                 nodes.guarded(n).await?;
             }
         }
-        KindCluster::build(self, name, config, kubeconfig, true).await
+        KindCluster::build(self, name, config, kubeconfig, true, cancel).await
     }
 }
 
@@ -304,6 +420,31 @@ impl Backend for KindBackend {
         }
     }
 
+    /// The `nat-gateway-egress` probe runs on Kube-OVN's VPC NAT gateway,
+    /// which is installed only with `CHAOS_NAT_GW=1`: without it the
+    /// scenario is refused here, before a cluster is made for it, rather
+    /// than failing as a confusing probe timeout.
+    fn check_scenario(&self, scenario: &Scenario) -> Result<(), BackendError> {
+        let nat_probe = scenario.slos.iter().any(|s| {
+            matches!(
+                s,
+                Slo::ProbeSucceedsWithin {
+                    probe: ProbeKind::NatGatewayEgress,
+                    ..
+                }
+            )
+        });
+        if nat_probe && !self.options.nat_gateway {
+            return Err(KindError::Unsupported {
+                scenario: scenario.name.clone(),
+                problem: "its nat-gateway-egress probe needs Kube-OVN's VPC NAT gateway, which is not installed (ENABLE_NAT_GW=false)".into(),
+                fix: "set CHAOS_NAT_GW=1 to install Kube-OVN with it, or drop the probe".into(),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
     async fn provision(
         &self,
         profile: &ClusterProfile,
@@ -313,7 +454,7 @@ impl Backend for KindBackend {
             KindConfig::load_named(&self.options.workspace, &profile.kind_config)?;
         let set = self.matrix.get(&profile.versions)?.clone();
         if let Some(name) = self.options.reuse.clone() {
-            let cluster = self.attach(&name, config).await?;
+            let cluster = self.attach(&name, config, cancel).await?;
             cluster.set_versions(&set);
             return Ok(Arc::new(cluster));
         }
@@ -378,6 +519,9 @@ struct Inner {
     /// The private folder the backend made for this cluster (kubeconfig,
     /// manifests), removed at teardown; `None` when the kubeconfig was given.
     owned_dir: Option<PathBuf>,
+    /// The run's interrupt (SIGINT/SIGTERM): an interrupted teardown skips
+    /// the log export and goes straight to the delete.
+    cancel: CancellationToken,
     /// Set when a gate, a fault, an SLO or a revert failed on this cluster.
     failed: std::sync::atomic::AtomicBool,
     pending: tokio::sync::Mutex<Vec<Undo>>,
@@ -411,6 +555,7 @@ impl KindCluster {
         config: KindConfig,
         kubeconfig: PathBuf,
         reused: bool,
+        cancel: &CancellationToken,
     ) -> Result<Self, KindError> {
         let dry_run = backend.options.dry_run;
         // build() is only reached from create() and attach(), which made
@@ -439,6 +584,7 @@ impl KindCluster {
             backend.options.timeouts.clone(),
             backend.options.logs_dir.clone(),
             owned_dir,
+            cancel.clone(),
         ))
     }
 
@@ -455,13 +601,21 @@ impl KindCluster {
         timeouts: super::options::Timeouts,
         logs_dir: PathBuf,
         owned_dir: Option<PathBuf>,
+        cancel: CancellationToken,
     ) -> Self {
+        let kubectl = Kubectl::new(runner.clone(), kubeconfig, name).dry_run(dry_run);
         KindCluster {
             inner: Arc::new(Inner {
                 name: name.to_string(),
-                nodes: DockerNodes::new(runner.clone(), name, guard.clone()).dry_run(dry_run),
+                nodes: DockerNodes::new(
+                    runner.clone(),
+                    name,
+                    guard.clone(),
+                    OvsCommands::OvsOvnPod(kubectl.clone()),
+                )
+                .dry_run(dry_run),
                 guard,
-                kubectl: Kubectl::new(runner.clone(), kubeconfig, name).dry_run(dry_run),
+                kubectl,
                 runner,
                 config,
                 observer: tokio::sync::Mutex::new(client.clone().map(|c| {
@@ -478,6 +632,7 @@ impl KindCluster {
                 timeouts,
                 logs_dir,
                 owned_dir,
+                cancel,
                 failed: std::sync::atomic::AtomicBool::new(false),
                 pending: tokio::sync::Mutex::new(Vec::new()),
                 versions: std::sync::OnceLock::new(),
@@ -517,6 +672,7 @@ impl KindCluster {
             super::options::Timeouts::default(),
             PathBuf::from("reports/kind-logs"),
             None,
+            CancellationToken::new(),
         ))
     }
 
@@ -529,10 +685,25 @@ impl KindCluster {
     /// When called on a handle that was already cloned.
     #[must_use]
     pub fn on_network(self, network: &str) -> Self {
+        self.unshared(|inner| inner.nodes = inner.nodes.clone().with_network(network))
+    }
+
+    /// The same cluster watching `cancel` for the run's interrupt (what
+    /// provisioning passes on); an interrupted teardown skips the log export.
+    ///
+    /// # Panics
+    ///
+    /// When called on a handle that was already cloned.
+    #[must_use]
+    pub fn with_interrupt(self, cancel: CancellationToken) -> Self {
+        self.unshared(|inner| inner.cancel = cancel)
+    }
+
+    fn unshared(self, change: impl FnOnce(&mut Inner)) -> Self {
         let Ok(mut inner) = Arc::try_unwrap(self.inner) else {
-            panic!("KindCluster::on_network must be called before the handle is shared");
+            panic!("a KindCluster can only be reconfigured before the handle is shared");
         };
-        inner.nodes = inner.nodes.with_network(network);
+        change(&mut inner);
         KindCluster {
             inner: Arc::new(inner),
         }
@@ -628,19 +799,64 @@ impl KindCluster {
     }
 }
 
-/// Creates `dir` (and its parents) readable by the owner only: it will hold
-/// a cluster-admin kubeconfig.
-fn private_dir(dir: &Path) -> Result<(), KindError> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+/// A fresh folder for the run's state: a random name (`cni-chaos-kind-XXXXXX`)
+/// under the system temp dir, created atomically with mode 0700, so nobody
+/// else can have made it first or read the kubeconfigs in it. It outlives
+/// the backend on purpose (a kept cluster's kubeconfig stays in it); the
+/// teardown removes it once its clusters' folders are gone.
+fn new_state_root() -> Result<PathBuf, KindError> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix("cni-chaos-kind-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .map(tempfile::TempDir::keep)
         .map_err(|source| KindError::Io {
+            action: "creating a private state folder in",
+            path: std::env::temp_dir(),
+            source,
+        })
+}
+
+/// Creates `dir` readable by the owner only (it will hold a cluster-admin
+/// kubeconfig); its parent must exist. An existing `dir` is accepted only
+/// when it is a real folder (not a link) that only its owner can use.
+fn private_dir(dir: &Path) -> Result<(), KindError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let made = std::fs::DirBuilder::new().mode(0o700).create(dir);
+    match made {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let meta = std::fs::symlink_metadata(dir).map_err(|source| KindError::Io {
+                action: "inspecting",
+                path: dir.to_path_buf(),
+                source,
+            })?;
+            if meta.file_type().is_dir() && meta.permissions().mode() & 0o077 == 0 {
+                Ok(())
+            } else {
+                Err(KindError::Unsafe {
+                    what: format!("the state folder {}", dir.display()),
+                    why: format!(
+                        "it exists and is not a private folder (a {} with mode {:o}); it would hold a cluster-admin kubeconfig",
+                        if meta.file_type().is_symlink() {
+                            "link"
+                        } else if meta.is_dir() {
+                            "folder"
+                        } else {
+                            "file"
+                        },
+                        meta.permissions().mode() & 0o7777
+                    ),
+                })
+            }
+        }
+        Err(source) => Err(KindError::Io {
             action: "creating",
             path: dir.to_path_buf(),
             source,
-        })
+        }),
+    }
 }
 
 /// Writes `bytes` to a new file only its owner can read.
@@ -659,6 +875,20 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KindError> {
             path: path.to_path_buf(),
             source,
         })
+}
+
+/// Whether `kind create cluster` failed because cluster `name` exists
+/// (kubernetes-sigs/kind pkg/cluster/internal/create/create.go,
+/// `alreadyExists`: "node(s) already exist for a cluster with the name").
+fn name_taken(err: &crate::exec::ExecError, name: &str) -> bool {
+    match err {
+        crate::exec::ExecError::Failed { stdout, stderr, .. } => [stdout, stderr].iter().any(|t| {
+            t.contains(&format!(
+                "node(s) already exist for a cluster with the name \"{name}\""
+            ))
+        }),
+        _ => false,
+    }
 }
 
 /// Removes the private folder the backend made for a cluster
@@ -763,10 +993,6 @@ pub fn unhealthy_pods(json: &str) -> Result<Vec<Culprit>, String> {
 impl Cluster for KindCluster {
     fn name(&self) -> &str {
         &self.inner.name
-    }
-
-    fn delete_hint(&self) -> Option<String> {
-        Some(format!("kind delete cluster --name {}", self.inner.name))
     }
 
     fn kube_client(&self) -> Option<kube::Client> {
@@ -964,9 +1190,16 @@ impl Cluster for KindCluster {
 
     async fn teardown(&self) -> Result<(), BackendError> {
         let i = &self.inner;
-        // Whatever a fault left behind goes first (a partitioned node).
-        if let Err(e) = self.run_pending().await {
-            tracing::warn!("undo before teardown failed: {e}");
+        // Whatever a fault left behind goes first (a partitioned node), in
+        // its own bound so the delete always gets its turn.
+        match tokio::time::timeout(i.timeouts.undo, self.run_pending()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!("undo before teardown failed: {e}"),
+            Err(_) => tracing::warn!(
+                "the pending undos on {} did not finish within {:?}; tearing down anyway",
+                i.name,
+                i.timeouts.undo
+            ),
         }
         if i.reused {
             eprintln!(
@@ -976,16 +1209,7 @@ impl Cluster for KindCluster {
         } else {
             i.guard.check_cluster(&i.name)?;
             if i.failed.load(std::sync::atomic::Ordering::Relaxed) {
-                // FACTS.md: export the logs before deleting a cluster.
-                let dir = i.logs_dir.join(&i.name);
-                match self.collect_logs(&dir).await {
-                    Ok(()) => eprintln!(
-                        "cni-chaos: a scenario failed on {}; its logs are in {}",
-                        i.name,
-                        dir.display()
-                    ),
-                    Err(e) => tracing::warn!("exporting the logs of {} failed: {e}", i.name),
-                }
+                self.export_logs_before_delete().await;
             }
             let kc = i.kubectl.kubeconfig().display().to_string();
             let cmd = Command::new("kind")
@@ -1004,6 +1228,82 @@ impl Cluster for KindCluster {
             remove_state(dir);
         }
         Ok(())
+    }
+
+    /// Runs the pending undos (a kept cluster is never left partitioned,
+    /// frozen or without its CNI config), deletes nothing, keeps the
+    /// kubeconfig, and says how to use and delete the cluster.
+    async fn keep(&self) -> Result<String, BackendError> {
+        let i = &self.inner;
+        let undone = tokio::time::timeout(i.timeouts.undo, self.run_pending()).await;
+        let undone = match undone {
+            Ok(Ok(done)) => done,
+            Ok(Err(e)) => {
+                return Err(BackendError::other(
+                    format!("undoing the faults on kept cluster {}", i.name),
+                    e.to_string(),
+                ));
+            }
+            Err(_) => {
+                return Err(BackendError::other(
+                    format!("undoing the faults on kept cluster {}", i.name),
+                    format!("not done within {:?}", i.timeouts.undo),
+                ));
+            }
+        };
+        for line in &undone {
+            tracing::info!("undo before keeping {}: {line}", i.name);
+        }
+        let kc = i.kubectl.kubeconfig().display();
+        if i.reused {
+            if let Some(dir) = &i.owned_dir {
+                remove_state(dir);
+            }
+            return Ok(format!(
+                "cluster {} came from CHAOS_CLUSTER and is left in place",
+                i.name
+            ));
+        }
+        Ok(format!(
+            "kept kind cluster {name}; kubeconfig {kc} (context {ctx}): `kubectl --kubeconfig {kc} --context {ctx} get pods -A`; delete it with `kind delete cluster --name {name} --kubeconfig {kc}`{rm}",
+            name = i.name,
+            ctx = i.kubectl.context(),
+            rm = i
+                .owned_dir
+                .as_ref()
+                .map(|d| format!(", then `rm -r {}`", d.display()))
+                .unwrap_or_default(),
+        ))
+    }
+
+    fn teardown_budget(&self) -> Duration {
+        self.inner.timeouts.teardown()
+    }
+}
+
+impl KindCluster {
+    /// FACTS.md: export the logs before deleting a cluster that saw a
+    /// failure; bounded by `timeouts.logs`, and skipped after an interrupt
+    /// (the user wants out). Never fails: the delete comes next whatever
+    /// happens here.
+    async fn export_logs_before_delete(&self) {
+        let i = &self.inner;
+        if i.cancel.is_cancelled() {
+            eprintln!(
+                "cni-chaos: the run was interrupted; not exporting the logs of {} before deleting it",
+                i.name
+            );
+            return;
+        }
+        let dir = i.logs_dir.join(&i.name);
+        match self.collect_logs(&dir).await {
+            Ok(()) => eprintln!(
+                "cni-chaos: a scenario failed on {}; its logs are in {}",
+                i.name,
+                dir.display()
+            ),
+            Err(e) => tracing::warn!("exporting the logs of {} failed: {e}", i.name),
+        }
     }
 }
 
@@ -1029,6 +1329,51 @@ mod tests {
         assert_eq!(bad[0].reason, "Init:CrashLoopBackOff");
         assert_eq!(bad[0].node.as_deref(), Some("w"));
         assert!(unhealthy_pods("{}").is_err());
+    }
+
+    #[test]
+    fn the_state_root_is_fresh_and_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let a = new_state_root().unwrap();
+        let b = new_state_root().unwrap();
+        assert_ne!(a, b, "random names");
+        let name = a.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with("cni-chaos-kind-"), "{name}");
+        assert!(!name.contains(&std::process::id().to_string()), "{name}");
+        for dir in [&a, &b] {
+            let mode = std::fs::metadata(dir).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700);
+            std::fs::remove_dir(dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_state_folder_someone_else_could_use_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let mine = root.path().join("chaos-a");
+        private_dir(&mine).unwrap();
+        let mode = std::fs::metadata(&mine).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        private_dir(&mine).unwrap();
+
+        let open = root.path().join("chaos-b");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = private_dir(&open).unwrap_err().to_string();
+        assert!(
+            err.contains("not a private folder (a folder with mode 755)"),
+            "{err}"
+        );
+
+        let link = root.path().join("chaos-c");
+        std::os::unix::fs::symlink(&mine, &link).unwrap();
+        let err = private_dir(&link).unwrap_err().to_string();
+        assert!(err.contains("a link"), "{err}");
+
+        // Its parent is never made on the way.
+        let deep = root.path().join("missing").join("chaos-d");
+        assert!(matches!(private_dir(&deep), Err(KindError::Io { .. })));
     }
 
     #[test]

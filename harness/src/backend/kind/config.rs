@@ -198,13 +198,18 @@ impl KindConfig {
             .collect()
     }
 
-    /// Environment for Kube-OVN's `install.sh` that this config implies.
+    /// Environment for Kube-OVN's `install.sh` that this config implies:
+    /// `IPV6` and `DUAL_STACK`, both always set (install.sh reads them with
+    /// `${IPV6:-false}` defaults, so a value in the user's shell would
+    /// otherwise leak in). Kube-OVN's kind targets set `IPV6=true` for IPv6
+    /// and `DUAL_STACK=true` for dual stack (makefiles/kind.mk).
     pub fn install_env(&self) -> Vec<(&'static str, &'static str)> {
-        match self.networking.ip_family {
-            IpFamily::Ipv4 => Vec::new(),
-            IpFamily::Ipv6 => vec![("IPV6", "true")],
-            IpFamily::Dual => vec![("DUAL_STACK", "true")],
-        }
+        let (ipv6, dual) = match self.networking.ip_family {
+            IpFamily::Ipv4 => ("false", "false"),
+            IpFamily::Ipv6 => ("true", "false"),
+            IpFamily::Dual => ("false", "true"),
+        };
+        vec![("IPV6", ipv6), ("DUAL_STACK", dual)]
     }
 }
 
@@ -267,9 +272,15 @@ mod tests {
                 ("chaos-x-worker2".to_string(), NodeRole::Worker),
             ]
         );
-        assert!(config.install_env().is_empty());
+        assert_eq!(
+            config.install_env(),
+            vec![("IPV6", "false"), ("DUAL_STACK", "false")]
+        );
         let (dual, _) = KindConfig::load_named(&workspace(), "dual-stack").unwrap();
-        assert_eq!(dual.install_env(), vec![("DUAL_STACK", "true")]);
+        assert_eq!(
+            dual.install_env(),
+            vec![("IPV6", "false"), ("DUAL_STACK", "true")]
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::KindError;
+use super::ovs::{NodeOvs, OvsCommands};
 use super::safety::{CLUSTER_LABEL, Guard, ROLE_LABEL};
 use crate::exec::{Command, Output, Runner};
 use crate::fault::NodeRole;
@@ -60,21 +61,34 @@ pub struct DockerNodes {
     cluster: String,
     guard: Guard,
     network: String,
+    ovs: OvsCommands,
     dry_run: bool,
 }
 
 impl DockerNodes {
     /// The nodes of `cluster`, acted on through `runner`; `guard` decides
-    /// which containers may be touched.
-    pub fn new(runner: Arc<dyn Runner>, cluster: impl Into<String>, guard: Guard) -> Self {
+    /// which containers may be touched, `ovs` where Open vSwitch commands
+    /// run (on kind: [`OvsCommands::OvsOvnPod`]).
+    pub fn new(
+        runner: Arc<dyn Runner>,
+        cluster: impl Into<String>,
+        guard: Guard,
+        ovs: OvsCommands,
+    ) -> Self {
         DockerNodes {
             runner,
             docker: "docker".into(),
             cluster: cluster.into(),
             guard,
             network: KIND_NETWORK.into(),
+            ovs,
             dry_run: false,
         }
+    }
+
+    /// Open vSwitch on `node` (through its `ovs-ovn` pod on kind).
+    pub async fn ovs(&self, node: &str) -> Result<NodeOvs<'_>, KindError> {
+        self.ovs.on(self, node).await
     }
 
     /// Uses another network as the cluster network (the system tests make
@@ -259,22 +273,39 @@ impl DockerNodes {
         Ok(self.runner.run(&cmd).await?)
     }
 
-    /// Starts `argv` in the node in the background with `env`
-    /// (`docker exec -d -e K=V ... <name> argv...`).
-    pub async fn exec_detached(
+    /// Starts `argv` in the node with `env`, `stdin` on its standard input,
+    /// and returns at once; the command (`docker exec -i -e K=V ... <name>
+    /// argv...`) runs through the runner in a background task until it
+    /// exits or `timeout` elapses, and the task's handle yields its result.
+    /// For a process that must outlive this call, like a CNI plugin waiting
+    /// for its daemon.
+    pub async fn spawn_exec(
         &self,
         name: &str,
         env: &[(&str, &str)],
         argv: &[&str],
-    ) -> Result<(), KindError> {
+        stdin: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<tokio::task::JoinHandle<Result<Output, crate::exec::ExecError>>, KindError> {
         self.guarded(name).await?;
-        let mut cmd = self.docker().args(["exec", "-d"]);
+        let mut cmd = self.docker().args(["exec", "-i"]);
         for (k, v) in env {
             cmd = cmd.arg("-e").arg(format!("{k}={v}"));
         }
-        let cmd = cmd.arg(name).args(argv.iter().copied());
-        self.runner.run(&cmd).await?;
-        Ok(())
+        let cmd = cmd
+            .arg(name)
+            .args(argv.iter().copied())
+            .stdin(stdin)
+            .timeout(timeout);
+        let runner = self.runner.clone();
+        Ok(tokio::spawn(async move {
+            let out = runner.output(&cmd).await;
+            match &out {
+                Ok(o) => tracing::debug!("`{cmd}` ended with {}", o.status),
+                Err(e) => tracing::debug!("`{cmd}` ended: {e}"),
+            }
+            out
+        }))
     }
 
     /// PIDs (in the node's PID namespace) of processes named exactly
@@ -315,26 +346,55 @@ impl DockerNodes {
         if !out.success() {
             return Ok(None);
         }
-        // "pid (comm) S ..."; comm may contain spaces and parentheses.
-        let text = out.stdout_str();
-        Ok(text
-            .rfind(')')
-            .and_then(|i| text[i + 1..].trim_start().chars().next()))
+        Ok(parse_stat(&out.stdout_str()).map(|(_, state)| state))
     }
 
     /// The contents of `path` in the node, or `None` when it does not exist.
     pub async fn read_file(&self, name: &str, path: &str) -> Result<Option<Vec<u8>>, KindError> {
-        let out = self.exec_output(name, &["cat", path], None).await?;
+        Ok(self
+            .exec_unless_missing(name, &["cat", path])
+            .await?
+            .map(|out| out.stdout))
+    }
+
+    /// Runs `argv` (which reads a file) in the node: its output, `None` when
+    /// it failed because the file does not exist, an error for any other
+    /// failure.
+    async fn exec_unless_missing(
+        &self,
+        name: &str,
+        argv: &[&str],
+    ) -> Result<Option<Output>, KindError> {
+        let out = self.exec_output(name, argv, None).await?;
         if out.success() {
-            return Ok(Some(out.stdout));
+            return Ok(Some(out));
         }
         if out.stderr_str().contains("No such file") {
             return Ok(None);
         }
-        Err(
-            crate::exec::ExecError::failed(&self.docker().args(["exec", name, "cat", path]), &out)
-                .into(),
-        )
+        let cmd = self
+            .docker()
+            .arg("exec")
+            .arg(name)
+            .args(argv.iter().copied());
+        Err(crate::exec::ExecError::failed(&cmd, &out).into())
+    }
+
+    /// The permission bits of `path` in the node in octal (`stat -c %a`,
+    /// e.g. `600`), or `None` when it does not exist (and in a dry run).
+    pub async fn file_mode(&self, name: &str, path: &str) -> Result<Option<String>, KindError> {
+        let out = self
+            .exec_unless_missing(name, &["stat", "-c", "%a", path])
+            .await?;
+        Ok(out
+            .map(|o| o.stdout_str().trim().to_string())
+            .filter(|m| !m.is_empty()))
+    }
+
+    /// Sets the permission bits of `path` in the node (`chmod <mode>`).
+    pub async fn chmod(&self, name: &str, mode: &str, path: &str) -> Result<(), KindError> {
+        self.exec(name, &["chmod", mode, path]).await?;
+        Ok(())
     }
 
     /// Removes `path` in the node (`rm -f`).
@@ -406,79 +466,6 @@ impl DockerNodes {
         Ok(stale)
     }
 
-    /// Adds an internal OVS port `port` on `bridge` that nothing uses
-    /// (`ovs-vsctl add-port <bridge> <port> -- set Interface <port>
-    /// type=internal external_ids:cni-chaos=stale`).
-    pub async fn ovs_add_stale_port(
-        &self,
-        name: &str,
-        bridge: &str,
-        port: &str,
-    ) -> Result<(), KindError> {
-        let set = "external_ids:cni-chaos=stale";
-        self.exec(
-            name,
-            &[
-                "ovs-vsctl",
-                "--timeout=10",
-                "add-port",
-                bridge,
-                port,
-                "--",
-                "set",
-                "Interface",
-                port,
-                "type=internal",
-                set,
-            ],
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// The ports on an OVS bridge (`ovs-vsctl list-ports`).
-    pub async fn ovs_ports(&self, name: &str, bridge: &str) -> Result<Vec<String>, KindError> {
-        let out = self
-            .exec(name, &["ovs-vsctl", "--timeout=10", "list-ports", bridge])
-            .await?;
-        Ok(non_empty_lines(&out))
-    }
-
-    /// Removes an OVS port if it exists (`ovs-vsctl --if-exists del-port`).
-    pub async fn ovs_del_port(
-        &self,
-        name: &str,
-        bridge: &str,
-        port: &str,
-    ) -> Result<(), KindError> {
-        self.exec(
-            name,
-            &[
-                "ovs-vsctl",
-                "--timeout=10",
-                "--if-exists",
-                "del-port",
-                bridge,
-                port,
-            ],
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// Whether an OVS daemon answers on its control socket
-    /// (`ovs-appctl --timeout=5 -t <daemon> version`).
-    pub async fn ovs_responds(&self, name: &str, daemon: &str) -> Result<bool, KindError> {
-        let out = self
-            .exec_output(
-                name,
-                &["ovs-appctl", "--timeout=5", "-t", daemon, "version"],
-                None,
-            )
-            .await?;
-        Ok(out.success())
-    }
-
     /// Disconnects the node from the cluster network
     /// (`docker network disconnect <network> <name>`).
     pub async fn disconnect(&self, name: &str) -> Result<(), KindError> {
@@ -490,19 +477,34 @@ impl DockerNodes {
         Ok(())
     }
 
-    /// Reconnects the node to the cluster network, with its old address when
-    /// known so its InternalIP does not change
-    /// (`docker network connect [--ip <ip>] <network> <name>`).
-    pub async fn connect(&self, name: &str, ip: Option<&str>) -> Result<(), KindError> {
+    /// Reconnects the node to the cluster network
+    /// (`docker network connect <network> <name>`), letting Docker's IPAM
+    /// pick the address. Never with `--ip`: kind's `kind` network has a
+    /// user-configured subnet only for IPv6 (kubernetes-sigs/kind
+    /// pkg/cluster/internal/providers/docker/network.go, `createNetwork`), and
+    /// Docker refuses a fixed IPv4 address on a network without a
+    /// user-configured IPv4 subnet ("user specified IP address is supported
+    /// only when connecting to networks with user configured subnets").
+    /// The node may therefore come back with another address (FACTS.md:
+    /// kind #2045, #148), which the `node-ip-stable` SLO judges.
+    pub async fn connect(&self, name: &str) -> Result<(), KindError> {
         self.guarded(name).await?;
-        let mut cmd = self.docker().args(["network", "connect"]);
-        if let Some(ip) = ip {
-            cmd = cmd.args(["--ip", ip]);
-        }
-        let cmd = cmd.args([self.network.as_str(), name]);
+        let cmd = self
+            .docker()
+            .args(["network", "connect", self.network.as_str(), name]);
         self.runner.run(&cmd).await?;
         Ok(())
     }
+}
+
+/// The command name and state letter of a `/proc/<pid>/stat` line
+/// (`pid (comm) S ...`; comm may hold spaces and parentheses).
+pub fn parse_stat(text: &str) -> Option<(&str, char)> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let comm = text.get(open + 1..close)?;
+    let state = text[close + 1..].trim_start().chars().next()?;
+    Some((comm, state))
 }
 
 /// The non-empty lines of a command's stdout, trimmed.
@@ -607,6 +609,16 @@ pub fn inspect_json(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stat_lines() {
+        assert_eq!(
+            parse_stat("812 (ovs-vswitchd) S 1 812 812 0 -1\n"),
+            Some(("ovs-vswitchd", 'S'))
+        );
+        assert_eq!(parse_stat("9 (a (b) c) Z 1"), Some(("a (b) c", 'Z')));
+        assert_eq!(parse_stat("garbage"), None);
+    }
 
     #[test]
     fn inspect_round_trip() {

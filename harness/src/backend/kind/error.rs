@@ -31,6 +31,19 @@ pub enum KindError {
         why: String,
     },
 
+    /// A cluster of the name the run would create exists already: it is not
+    /// this run's, so it is neither created over, exported nor deleted.
+    #[error(
+        "kind cluster {cluster:?} already exists and this run did not create it; the harness leaves it alone (reuse it with CHAOS_CLUSTER={cluster}, or delete it yourself){detail}"
+    )]
+    ClusterExists {
+        /// The name.
+        cluster: String,
+        /// How it was found (`kind create cluster`'s error), if not by the
+        /// check before it.
+        detail: String,
+    },
+
     /// A configuration file (kind config or version matrix) is invalid; every
     /// problem found is listed.
     #[error("{} is invalid:\n{}", .file.display(), .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
@@ -100,6 +113,27 @@ pub enum KindError {
         diagnostics: String,
     },
 
+    /// Open vSwitch commands cannot run on a node (no `ovs-ovn` pod there, or
+    /// several).
+    #[error("cannot run Open vSwitch commands on {node}: {problem}")]
+    NoOvs {
+        /// The node.
+        node: String,
+        /// What is wrong.
+        problem: String,
+    },
+
+    /// A scenario needs something the backend is not set up to provide.
+    #[error("scenario {scenario} cannot run on kind: {problem}; {fix}")]
+    Unsupported {
+        /// The scenario.
+        scenario: String,
+        /// What it needs that is missing.
+        problem: String,
+        /// How to provide it.
+        fix: String,
+    },
+
     /// The run was interrupted (SIGINT/SIGTERM) during this step.
     #[error("interrupted during {step}")]
     Interrupted {
@@ -137,6 +171,10 @@ impl From<KindError> for BackendError {
         match e {
             KindError::Exec(e) => BackendError::Exec(e),
             KindError::Unsafe { what, why } => BackendError::Unsafe { what, why },
+            e @ KindError::ClusterExists { .. } => BackendError::Unsafe {
+                what: "creating a kind cluster".into(),
+                why: e.to_string(),
+            },
             other => BackendError::other("kind backend", other.to_string()),
         }
     }

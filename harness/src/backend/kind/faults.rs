@@ -10,8 +10,9 @@
 use std::time::Duration;
 
 use super::KindError;
-use super::docker::{DockerNodes, non_empty_lines};
+use super::docker::{DockerNodes, non_empty_lines, parse_stat};
 use super::kubectl::{KUBECTL_TIMEOUT, Kubectl};
+use super::ovs;
 use crate::backend::NodeInfo;
 use crate::fault::{CniConfigAction, CniFile, Evidence, Fault, OvsSignal, PodDelete, RebootMode};
 
@@ -21,6 +22,11 @@ pub const CNI_CONF_DIR: &str = "/etc/cni/net.d";
 pub const MULTUS_CONF: &str = "/etc/cni/net.d/00-multus.conf";
 /// Multus' shim binary.
 pub const MULTUS_SHIM: &str = "/opt/cni/bin/multus-shim";
+/// Its process name.
+const SHIM_NAME: &str = "multus-shim";
+/// How long the busy shim's `docker exec` may run: the shim gives up after
+/// its 60 s readiness wait (multus-cni pkg/server/api, APIReadyPollTimeout).
+const SHIM_TIMEOUT: Duration = Duration::from_secs(90);
 /// Kube-OVN's integration bridge, where pod ports live.
 pub const INTEGRATION_BRIDGE: &str = "br-int";
 /// Prefix of the network namespaces and OVS ports the stale-netns fault makes.
@@ -60,12 +66,14 @@ pub enum Undo {
         /// The processes.
         pids: Vec<u32>,
     },
-    /// Reconnect the node to the cluster network with its old address.
+    /// Reconnect the node to the cluster network (Docker picks the
+    /// address; see [`DockerNodes::connect`]).
     Reconnect {
         /// The node.
         node: String,
-        /// Its address before the partition.
-        ip: Option<String>,
+        /// Its address on the network before the partition, to report
+        /// whether it came back with the same one.
+        ip_before: Option<String>,
     },
     /// Write a file back if it is still missing or empty.
     Restore {
@@ -75,6 +83,10 @@ pub enum Undo {
         path: String,
         /// Its contents before the fault.
         bytes: Vec<u8>,
+        /// Its mode before the fault (`stat -c %a`, e.g. `600`), set again
+        /// after writing: Kube-OVN leaves an existing 0600 conflist alone
+        /// (FACTS.md), so the mode decides what happens next.
+        mode: Option<String>,
     },
     /// Delete the namespaces and OVS ports the stale-netns fault made.
     RemoveStale {
@@ -85,10 +97,13 @@ pub enum Undo {
         /// The ports on [`INTEGRATION_BRIDGE`].
         ports: Vec<String>,
     },
-    /// Kill the shims started to keep `multus-shim` busy.
+    /// Kill the shims the fault started to keep `multus-shim` busy, and
+    /// only those (never the runtime's own CNI calls).
     KillShims {
         /// The node.
         node: String,
+        /// Their PIDs in the node.
+        pids: Vec<u32>,
     },
 }
 
@@ -100,7 +115,7 @@ impl Undo {
             | Undo::Reconnect { node, .. }
             | Undo::Restore { node, .. }
             | Undo::RemoveStale { node, .. }
-            | Undo::KillShims { node } => node,
+            | Undo::KillShims { node, .. } => node,
         }
     }
 }
@@ -222,17 +237,31 @@ pub async fn reboot(
     }
 }
 
-/// SIGKILLs every process named `process` in the node; proven when each old
-/// PID is gone (or a zombie: a process reparented to PID 1 lingers as one
-/// until reaped).
+/// The PIDs of OVS daemon `process` on `node`: the one its pidfile names
+/// (see [`ovs::daemon_pid`]), or none.
+async fn ovs_pids(nodes: &DockerNodes, node: &str, process: &str) -> Result<Vec<u32>, KindError> {
+    Ok(ovs::daemon_pid(nodes, node, process)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// What stands for the PID of `process` in a dry-run plan.
+fn pid_placeholder(process: &str) -> String {
+    format!("<PID in {}>", ovs::pidfile(process))
+}
+
+/// SIGKILLs OVS daemon `process` in the node (its PID from its pidfile);
+/// proven when the old PID is gone (or a zombie: a process reparented to
+/// PID 1 lingers as one until reaped).
 pub async fn kill_process(
     nodes: &DockerNodes,
     node: &str,
     process: &str,
 ) -> Result<Evidence, KindError> {
-    let pids = nodes.pids(node, process).await?;
+    let pids = ovs_pids(nodes, node, process).await?;
     if nodes.is_dry_run() {
-        let placeholder = format!("<PIDs of {process}>");
+        let placeholder = pid_placeholder(process);
         nodes
             .exec(node, &["kill", "-s", "KILL", &placeholder])
             .await?;
@@ -241,7 +270,10 @@ pub async fn kill_process(
     if pids.is_empty() {
         return Ok(Evidence::no_effect(
             Some(node.into()),
-            format!("{process} is not running on {node}: nothing to kill"),
+            format!(
+                "{process} is not running on {node} (no live {process} in {}): nothing to kill",
+                ovs::pidfile(process)
+            ),
         ));
     }
     nodes.signal(node, &pids, "KILL").await?;
@@ -288,16 +320,17 @@ pub async fn kill_process(
     }
 }
 
-/// SIGSTOPs every process named `process`; proven when each is stopped
-/// (`T` in `/proc/<pid>/stat`). Returns the PIDs to SIGCONT later.
+/// SIGSTOPs OVS daemon `process` (its PID from its pidfile); proven when it
+/// is stopped (`T` in `/proc/<pid>/stat`). Returns the PIDs to SIGCONT
+/// later.
 pub async fn stop_process(
     nodes: &DockerNodes,
     node: &str,
     process: &str,
 ) -> Result<(Evidence, Vec<u32>), KindError> {
-    let pids = nodes.pids(node, process).await?;
+    let pids = ovs_pids(nodes, node, process).await?;
     if nodes.is_dry_run() {
-        let placeholder = format!("<PIDs of {process}>");
+        let placeholder = pid_placeholder(process);
         nodes
             .exec(node, &["kill", "-s", "STOP", &placeholder])
             .await?;
@@ -307,7 +340,10 @@ pub async fn stop_process(
         return Ok((
             Evidence::no_effect(
                 Some(node.into()),
-                format!("{process} is not running on {node}: nothing to stop"),
+                format!(
+                    "{process} is not running on {node} (no live {process} in {}): nothing to stop",
+                    ovs::pidfile(process)
+                ),
             ),
             pids,
         ));
@@ -341,6 +377,10 @@ pub async fn stop_process(
     Ok((evidence, pids))
 }
 
+/// Creates `count` unused network namespaces (and, with `ovs_ports`, an
+/// unused OVS port for each). When a step fails, whatever was already
+/// created is removed again before the error is returned, so a failed
+/// injection leaks nothing.
 async fn stale_netns(
     nodes: &DockerNodes,
     node: &str,
@@ -348,38 +388,64 @@ async fn stale_netns(
     ovs_ports: bool,
 ) -> Result<Injected, KindError> {
     let names: Vec<String> = (0..count).map(|i| format!("{STALE_PREFIX}{i}")).collect();
-    for ns in &names {
-        nodes.netns_add(node, ns).await?;
-    }
+    let mut netns = Vec::new();
     let mut ports = Vec::new();
-    if ovs_ports {
-        for ns in &names {
-            nodes
-                .ovs_add_stale_port(node, INTEGRATION_BRIDGE, ns)
-                .await?;
+    let made = make_stale(nodes, node, &names, ovs_ports, &mut netns, &mut ports).await;
+    let undo = Undo::RemoveStale {
+        node: node.into(),
+        netns,
+        ports,
+    };
+    match made {
+        Ok(evidence) => Ok(Injected {
+            evidence,
+            undo: Some(Scheduled { undo, after: None }),
+        }),
+        Err(e) => {
+            match self::undo(nodes, &undo).await {
+                Ok(did) => tracing::warn!("stale-netns on {node} failed; {did}"),
+                Err(cleanup) => tracing::error!(
+                    "stale-netns on {node} failed, and so did removing what it made ({undo:?}): {cleanup}"
+                ),
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The steps of [`stale_netns`]; records each namespace and port in `netns`
+/// and `ports` as soon as it exists.
+async fn make_stale(
+    nodes: &DockerNodes,
+    node: &str,
+    names: &[String],
+    ovs_ports: bool,
+    netns: &mut Vec<String>,
+    ports: &mut Vec<String>,
+) -> Result<Evidence, KindError> {
+    for ns in names {
+        nodes.netns_add(node, ns).await?;
+        netns.push(ns.clone());
+    }
+    let ovs = if ovs_ports {
+        Some(nodes.ovs(node).await?)
+    } else {
+        None
+    };
+    if let Some(ovs) = &ovs {
+        for ns in names {
+            ovs.add_stale_port(INTEGRATION_BRIDGE, ns).await?;
             ports.push(ns.clone());
         }
     }
-    let undo = Some(Scheduled {
-        undo: Undo::RemoveStale {
-            node: node.into(),
-            netns: names.clone(),
-            ports: ports.clone(),
-        },
-        after: None,
-    });
     let present = nodes.netns_list(node).await?;
     let stale = nodes.stale_netns(node).await?;
-    let listed_ports = if ovs_ports {
-        nodes.ovs_ports(node, INTEGRATION_BRIDGE).await?
-    } else {
-        Vec::new()
+    let listed_ports = match &ovs {
+        Some(ovs) => ovs.ports(INTEGRATION_BRIDGE).await?,
+        None => Vec::new(),
     };
     if nodes.is_dry_run() {
-        return Ok(Injected {
-            evidence: dry_run(node),
-            undo,
-        });
+        return Ok(dry_run(node));
     }
     let missing: Vec<&String> = names.iter().filter(|n| !stale.contains(n)).collect();
     let missing_ports: Vec<&String> = ports.iter().filter(|p| !listed_ports.contains(p)).collect();
@@ -393,7 +459,7 @@ async fn stale_netns(
             ports.join(","),
         ));
     }
-    let evidence = if missing.is_empty() && missing_ports.is_empty() {
+    Ok(if missing.is_empty() && missing_ports.is_empty() {
         Evidence::proven(Some(node.into()), facts)
     } else {
         let mut e = Evidence::no_effect(
@@ -404,8 +470,7 @@ async fn stale_netns(
         );
         e.facts = facts;
         e
-    };
-    Ok(Injected { evidence, undo })
+    })
 }
 
 async fn leftover_multus(
@@ -447,10 +512,14 @@ async fn leftover_multus(
             undo: None,
         });
     }
-    // A CNI ADD through the shim blocks on the Multus daemon's socket under
-    // /run/multus/ and keeps the binary busy (multus-cni #1221).
-    nodes
-        .exec_detached(
+    // A CNI ADD through the shim waits for the Multus daemon's socket under
+    // /run/multus/ and keeps the binary busy (multus-cni #1221). The shim's
+    // readiness wait (pkg/server/api: WaitUntilAPIReady, every 100 ms for up
+    // to 60 s) only blocks while the daemon does not answer, which is the
+    // incident's precondition.
+    let before = nodes.pids(node, SHIM_NAME).await?;
+    let shim = nodes
+        .spawn_exec(
             node,
             &[
                 ("CNI_COMMAND", "ADD"),
@@ -459,17 +528,19 @@ async fn leftover_multus(
                 ("CNI_IFNAME", "eth0"),
                 ("CNI_PATH", "/opt/cni/bin"),
             ],
-            &[
-                "sh",
-                "-c",
-                "exec /opt/cni/bin/multus-shim < /etc/cni/net.d/00-multus.conf",
-            ],
+            &[MULTUS_SHIM],
+            conf.unwrap_or_default(),
+            SHIM_TIMEOUT,
         )
         .await?;
     tokio::time::sleep(POLL * 5).await;
-    let pids = nodes.pids(node, "multus-shim").await?;
+    let after = nodes.pids(node, SHIM_NAME).await?;
+    let mine: Vec<u32> = after.into_iter().filter(|p| !before.contains(p)).collect();
     let undo = Some(Scheduled {
-        undo: Undo::KillShims { node: node.into() },
+        undo: Undo::KillShims {
+            node: node.into(),
+            pids: mine.clone(),
+        },
         after: None,
     });
     if nodes.is_dry_run() {
@@ -478,25 +549,42 @@ async fn leftover_multus(
             undo,
         });
     }
-    let evidence = if pids.is_empty() {
-        Evidence::no_effect(
+    let list = |p: &[u32]| {
+        p.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut facts = vec![fact(MULTUS_CONF, "left in place")];
+    if !before.is_empty() {
+        facts.push(fact(
+            "multus-shim already running (not ours)",
+            list(&before),
+        ));
+    }
+    let evidence = if mine.is_empty() {
+        let why = if shim.is_finished() {
+            match shim.await {
+                Ok(Ok(out)) => {
+                    format!("it exited with {}: {}", out.status, out.stderr_str().trim())
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => e.to_string(),
+            }
+        } else {
+            "no new multus-shim process appeared".into()
+        };
+        let mut e = Evidence::no_effect(
             Some(node.into()),
-            "the multus-shim started to hold the binary busy exited at once",
-        )
+            format!(
+                "the multus-shim started to hold the binary busy is not running ({why}); does the Multus daemon answer on its socket?"
+            ),
+        );
+        e.facts = facts;
+        e
     } else {
-        Evidence::proven(
-            Some(node.into()),
-            vec![
-                fact(MULTUS_CONF, "left in place"),
-                fact(
-                    "busy multus-shim PID",
-                    pids.iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(","),
-                ),
-            ],
-        )
+        facts.push(fact("busy multus-shim PID", list(&mine)));
+        Evidence::proven(Some(node.into()), facts)
     };
     Ok(Injected { evidence, undo })
 }
@@ -556,6 +644,7 @@ pub async fn cni_config(
             undo: None,
         });
     };
+    let mode = nodes.file_mode(node, &path).await?;
     let (after_delay, want_empty) = match action {
         CniConfigAction::Remove => {
             nodes.remove_file(node, &path).await?;
@@ -576,6 +665,7 @@ pub async fn cni_config(
             node: node.into(),
             path: path.clone(),
             bytes: before.clone(),
+            mode: mode.clone(),
         },
         after: after_delay,
     });
@@ -588,6 +678,7 @@ pub async fn cni_config(
     let mut facts = vec![
         fact("file", &path),
         fact("bytes before", before.len().to_string()),
+        fact("mode before", mode.unwrap_or_default()),
     ];
     let took = match (&after, want_empty) {
         (None, false) => {
@@ -638,7 +729,7 @@ async fn partition(
     let undo = Some(Scheduled {
         undo: Undo::Reconnect {
             node: node.into(),
-            ip: ip
+            ip_before: ip
                 .clone()
                 .filter(|ip| !ip.is_empty() && !nodes.is_dry_run()),
         },
@@ -650,6 +741,8 @@ async fn partition(
             undo,
         });
     }
+    // The address after the heal is reported by the reconnect (it may
+    // differ: Docker's IPAM picks it).
     let facts = vec![
         fact("network", &net),
         fact("IP before", ip.unwrap_or_default()),
@@ -749,7 +842,7 @@ pub async fn pod_delete(
 pub async fn undo(nodes: &DockerNodes, undo: &Undo) -> Result<String, KindError> {
     Ok(match undo {
         Undo::Continue { node, process, .. } if nodes.is_dry_run() => {
-            let placeholder = format!("<PIDs of {process}>");
+            let placeholder = pid_placeholder(process);
             nodes
                 .exec(node, &["kill", "-s", "CONT", &placeholder])
                 .await?;
@@ -767,46 +860,119 @@ pub async fn undo(nodes: &DockerNodes, undo: &Undo) -> Result<String, KindError>
             }
             format!("SIGCONT {live:?} on {node}")
         }
-        Undo::Reconnect { node, ip } => {
+        Undo::Reconnect { node, ip_before } => {
             let state = nodes.state(node).await?;
-            if nodes.is_dry_run() || !state.networks.contains_key(nodes.network()) {
-                nodes.connect(node, ip.as_deref()).await?;
-                format!("reconnected {node} to {}", nodes.network())
+            let net = nodes.network();
+            if !nodes.is_dry_run() && state.networks.contains_key(net) {
+                return Ok(format!("{node} was already connected to {net}"));
+            }
+            nodes.connect(node).await?;
+            if nodes.is_dry_run() {
+                return Ok(format!("reconnected {node} to {net}"));
+            }
+            let after = nodes.state(node).await?;
+            let ip_after = after.networks.get(net).cloned().unwrap_or_default();
+            let before = ip_before.as_deref().unwrap_or("unknown");
+            if ip_before.as_deref() == Some(ip_after.as_str()) {
+                format!("reconnected {node} to {net}: IP before {before}, after {ip_after} (kept)")
             } else {
-                format!("{node} was already connected to {}", nodes.network())
+                tracing::warn!(
+                    "{node} came back on {net} with another address: {before} -> {ip_after}; the node-ip-stable SLO judges whether its InternalIP followed"
+                );
+                format!(
+                    "reconnected {node} to {net}: IP before {before}, after {ip_after} (changed)"
+                )
             }
         }
-        Undo::Restore { node, path, bytes } => {
+        Undo::Restore {
+            node,
+            path,
+            bytes,
+            mode,
+        } => {
             let now = nodes.read_file(node, path).await?;
             if nodes.is_dry_run() || now.as_ref().is_none_or(Vec::is_empty) {
                 nodes.write_file(node, path, bytes).await?;
-                format!("restored {path} ({} bytes) on {node}", bytes.len())
+                // tee makes a missing file with the umask's mode (0644) and
+                // keeps a truncated one's: set the one it had.
+                let mode = match mode {
+                    Some(m) => Some(m.clone()),
+                    None if nodes.is_dry_run() => {
+                        Some(format!("<mode of {path} before the fault>"))
+                    }
+                    None => None,
+                };
+                if let Some(m) = &mode {
+                    nodes.chmod(node, m, path).await?;
+                }
+                format!(
+                    "restored {path} ({} bytes, mode {}) on {node}",
+                    bytes.len(),
+                    mode.as_deref().unwrap_or("unknown")
+                )
             } else {
                 format!("{path} on {node} was rewritten already; left as is")
             }
         }
         Undo::RemoveStale { node, netns, ports } => {
-            for port in ports {
-                nodes.ovs_del_port(node, INTEGRATION_BRIDGE, port).await?;
-            }
-            let present = nodes.netns_list(node).await?;
+            // The namespaces go even when the ports cannot (no ovs-ovn pod).
+            let ports_removed = if ports.is_empty() {
+                Ok(())
+            } else {
+                remove_stale_ports(nodes, node, ports).await
+            };
             let mut removed = Vec::new();
-            for ns in netns {
-                if (nodes.is_dry_run() || present.contains(ns)) && ns.starts_with(STALE_PREFIX) {
-                    nodes.netns_delete(node, ns).await?;
-                    removed.push(ns.clone());
+            if !netns.is_empty() {
+                let present = nodes.netns_list(node).await?;
+                for ns in netns {
+                    if (nodes.is_dry_run() || present.contains(ns)) && ns.starts_with(STALE_PREFIX)
+                    {
+                        nodes.netns_delete(node, ns).await?;
+                        removed.push(ns.clone());
+                    }
                 }
             }
+            ports_removed?;
             format!("removed netns {removed:?} and ports {ports:?} on {node}")
         }
-        Undo::KillShims { node } => {
-            let pids = nodes.pids(node, "multus-shim").await?;
-            if !pids.is_empty() {
-                nodes.signal(node, &pids, "KILL").await?;
+        Undo::KillShims { node, pids } if nodes.is_dry_run() => {
+            let placeholder = format!("<PIDs of the {SHIM_NAME} the fault started>");
+            nodes
+                .exec(node, &["kill", "-s", "KILL", &placeholder])
+                .await?;
+            format!("killed the {SHIM_NAME} {pids:?} the fault started on {node}")
+        }
+        Undo::KillShims { node, pids } => {
+            // Only those still running as multus-shim: a PID may have been
+            // reused once the shim gave up by itself.
+            let mut live = Vec::new();
+            for pid in pids {
+                let stat = nodes.read_file(node, &format!("/proc/{pid}/stat")).await?;
+                let text = stat.as_deref().map(String::from_utf8_lossy);
+                if let Some((SHIM_NAME, state)) = text.as_deref().and_then(parse_stat)
+                    && !matches!(state, 'Z' | 'X')
+                {
+                    live.push(*pid);
+                }
             }
-            format!("killed multus-shim {pids:?} on {node}")
+            if !live.is_empty() {
+                nodes.signal(node, &live, "KILL").await?;
+            }
+            format!("killed the {SHIM_NAME} {live:?} the fault started on {node}")
         }
     })
+}
+
+async fn remove_stale_ports(
+    nodes: &DockerNodes,
+    node: &str,
+    ports: &[String],
+) -> Result<(), KindError> {
+    let ovs = nodes.ovs(node).await?;
+    for port in ports {
+        ovs.del_port(INTEGRATION_BRIDGE, port).await?;
+    }
+    Ok(())
 }
 
 /// Why a dry run proves nothing.

@@ -10,12 +10,13 @@ mod error;
 mod faults;
 mod kubectl;
 mod options;
+mod ovs;
 mod prereq;
 mod safety;
 mod sha256;
 mod versions;
 
-pub use addons::{Addons, patch_multus_manifest};
+pub use addons::{Addons, PROBE_MANIFEST, patch_multus_manifest, probe_manifest};
 pub use cluster::{KindBackend, KindCluster};
 pub use config::{CONFIG_DIR, IpFamily, KindConfig, KindNode, Networking};
 pub use docker::{
@@ -29,6 +30,10 @@ pub use faults::{
 };
 pub use kubectl::{KUBECTL_TIMEOUT, Kubectl};
 pub use options::{KindOptions, NameSource, Timeouts};
+pub use ovs::{
+    NodeOvs, OVS_CONTAINER, OVS_NAMESPACE, OVS_RUN_DIR, OVS_SELECTOR, OvsCommands, daemon_pid,
+    pidfile,
+};
 pub use prereq::{Detected, ToolVersions, docker_reachable, kind_on_path};
 pub use safety::{CLUSTER_LABEL, Guard, NAME_PREFIX, ROLE_LABEL, new_cluster_name};
 pub use sha256::hex_digest;

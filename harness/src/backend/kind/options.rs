@@ -27,10 +27,22 @@ pub struct Timeouts {
     pub install: Duration,
     /// Each readiness wait after the installs. Default 5 min.
     pub ready: Duration,
-    /// `kind export logs`. Default 5 min.
+    /// `kind export logs`. Default 2 min: kept short so the delete after it
+    /// always gets its turn within the teardown budget.
     pub logs: Duration,
     /// `kind delete cluster`. Default 5 min.
     pub delete: Duration,
+    /// The undos still pending at teardown (reconnect, SIGCONT, restore),
+    /// together. Default 2 min.
+    pub undo: Duration,
+}
+
+impl Timeouts {
+    /// What a teardown needs at most: the pending undos, the log export and
+    /// the delete, plus 30 s for the rest (inspections, the state folder).
+    pub fn teardown(&self) -> Duration {
+        self.undo + self.logs + self.delete + Duration::from_secs(30)
+    }
 }
 
 impl Default for Timeouts {
@@ -41,8 +53,9 @@ impl Default for Timeouts {
             load: Duration::from_secs(300),
             install: Duration::from_secs(900),
             ready: Duration::from_secs(300),
-            logs: Duration::from_secs(300),
+            logs: Duration::from_secs(120),
             delete: Duration::from_secs(300),
+            undo: Duration::from_secs(120),
         }
     }
 }
@@ -53,8 +66,10 @@ pub struct KindOptions {
     /// The workspace root holding `kind-configs/` and `versions.yaml`.
     pub workspace: PathBuf,
     /// A private folder for kubeconfigs and downloaded manifests (never
-    /// `~/.kube`). Default: a fresh folder under the system temp dir.
-    pub state_dir: PathBuf,
+    /// `~/.kube`), holding one folder per cluster. Default (`None`): a fresh
+    /// folder with a random name and mode 0700 under the system temp dir,
+    /// made at the first provisioning.
+    pub state_dir: Option<PathBuf>,
     /// Where `kind export logs` writes when provisioning fails.
     pub logs_dir: PathBuf,
     /// Prefix of cluster names the harness makes. Default `chaos-`.
@@ -82,7 +97,7 @@ impl KindOptions {
     pub fn new(workspace: impl Into<PathBuf>) -> Self {
         let workspace = workspace.into();
         KindOptions {
-            state_dir: std::env::temp_dir().join(format!("cni-chaos-kind-{}", std::process::id())),
+            state_dir: None,
             logs_dir: workspace.join("reports").join("kind-logs"),
             workspace,
             prefix: NAME_PREFIX.into(),
