@@ -1468,43 +1468,78 @@ fn shim_exec() -> Vec<String> {
     v
 }
 
-/// The shim the fault starts is told apart from one the runtime already
-/// runs (PID 311, a real CNI call) by a pgrep before and after; the revert
-/// kills only the fault's own.
-#[tokio::test]
-async fn leftover_multus_config_starts_a_busy_shim_and_revert_kills_only_that_one() {
-    let runner = ScriptedRunner::ordered([
-        inspect(T0, true),
-        exec(
-            "cat /etc/cni/net.d/00-multus.conf",
-            "{\"socketDir\":\"/run/multus/\"}",
+/// The Multus pod on the worker is replaced with `--grace-period=0`.
+fn replace_multus_pod() -> Vec<Expectation> {
+    vec![
+        Expectation::ok(
+            kc(
+                "-n kube-system get pods -l app=multus --field-selector spec.nodeName=chaos-contract-worker -o name",
+            ),
+            "pod/kube-multus-ds-abcde\n",
         ),
+        Expectation::ok(
+            kc("-n kube-system delete pod/kube-multus-ds-abcde --wait=false --grace-period=0"),
+            "pod \"kube-multus-ds-abcde\" deleted\n",
+        ),
+    ]
+}
+
+const MULTUS_CONF_JSON: &str = "{\"socketDir\":\"/run/multus/\"}";
+
+/// The #1221 race without a reboot: SIGKILL the daemon (no clean exit, the
+/// config stays), start a shim that waits for it (told apart from one the
+/// runtime already runs, PID 311, by a pgrep before and after), replace the
+/// Multus pod; the revert kills only the fault's own shim.
+#[tokio::test]
+async fn leftover_multus_config_kills_the_daemon_holds_the_shim_busy_and_replaces_the_pod() {
+    let mut script = vec![
+        inspect(T0, true),
+        exec("cat /etc/cni/net.d/00-multus.conf", MULTUS_CONF_JSON),
+        inspect(T0, true),
+        exec("pgrep -x multus-daemon", "240\n"),
+        inspect(T0, true),
+        exec("kill -s KILL 240", ""),
         inspect(T0, true),
         exec("pgrep -x multus-shim", "311\n"),
         inspect(T0, true),
         Expectation::hang(shim_exec(), ""),
         inspect(T0, true),
         exec("pgrep -x multus-shim", "311\n977\n"),
+    ];
+    script.extend(replace_multus_pod());
+    script.extend([
+        inspect(T0, true),
+        exec("cat /etc/cni/net.d/00-multus.conf", MULTUS_CONF_JSON),
     ]);
-    let e = inject_and_revert(
-        &runner,
-        Fault::LeftoverMultusConfig(LeftoverMultusConfig {
-            target: target(),
-            busy_shim: true,
-        }),
-        vec![
-            inspect(T0, true),
-            exec("cat /proc/977/stat", "977 (multus-shim) S 1 977 977 0 -1\n"),
-            inspect(T0, true),
-            exec("kill -s KILL 977", ""),
-        ],
-    )
-    .await;
+    let runner = ScriptedRunner::ordered(script);
+    let (_dir, cluster) = open(&runner);
+    let fault = Fault::LeftoverMultusConfig(LeftoverMultusConfig {
+        target: target(),
+        busy_shim: true,
+    });
+    let e = cluster.inject(&fault, Some(&worker())).await.unwrap();
+    runner.assert_done();
     assert!(e.took_effect, "{e:?}");
-    assert_eq!(
-        e.summary(),
-        "/etc/cni/net.d/00-multus.conf: left in place; multus-shim already running (not ours): 311; busy multus-shim PID: 977"
-    );
+    let summary = e.summary();
+    for part in [
+        "multus-daemon killed (SIGKILL): 240",
+        "multus-shim already running (not ours): 311",
+        "busy multus-shim PID: 977",
+        "deleted: pod/kube-multus-ds-abcde",
+        "00-multus.conf left: true",
+    ] {
+        assert!(summary.contains(part), "{part} not in {summary}");
+    }
+    for x in [
+        inspect(T0, true),
+        exec("cat /proc/977/stat", "977 (multus-shim) S 1 977 977 0 -1\n"),
+        inspect(T0, true),
+        exec("kill -s KILL 977", ""),
+    ] {
+        runner.push(x);
+    }
+    cluster.revert(&fault, &e).await.unwrap();
+    runner.assert_done();
     let shim = runner
         .calls()
         .into_iter()
@@ -1513,10 +1548,7 @@ async fn leftover_multus_config_starts_a_busy_shim_and_revert_kills_only_that_on
                 .contains(&"/opt/cni/bin/multus-shim".to_string())
         })
         .unwrap();
-    assert_eq!(
-        shim.get_stdin(),
-        Some(&b"{\"socketDir\":\"/run/multus/\"}"[..])
-    );
+    assert_eq!(shim.get_stdin(), Some(MULTUS_CONF_JSON.as_bytes()));
     assert_eq!(shim.get_timeout(), Duration::from_secs(90));
     let lines = runner.call_lines();
     assert!(
@@ -1528,30 +1560,55 @@ async fn leftover_multus_config_starts_a_busy_shim_and_revert_kills_only_that_on
     );
 }
 
-/// A shim that exits at once (the Multus daemon answered, or the config is
-/// not Multus') is no effect, with its exit; a shim PID reused by another
-/// process by revert time is not killed.
+/// No Multus daemon is no effect, before anything is started or deleted; a
+/// shim that exits at once (something answers on the socket) is no effect
+/// with its exit; a shim PID reused by another process by revert time is
+/// not killed.
 #[tokio::test]
-async fn a_busy_shim_that_exits_at_once_is_no_effect_and_a_reused_pid_is_spared() {
+async fn leftover_multus_config_without_a_daemon_or_with_an_answering_socket_is_no_effect() {
+    let fault = Fault::LeftoverMultusConfig(LeftoverMultusConfig {
+        target: target(),
+        busy_shim: true,
+    });
     let runner = ScriptedRunner::ordered([
         inspect(T0, true),
         exec("cat /etc/cni/net.d/00-multus.conf", "{}"),
+        inspect(T0, true),
+        exec_failed("pgrep -x multus-daemon", 1, ""),
+    ]);
+    let (_dir, cluster) = open(&runner);
+    let e = cluster.inject(&fault, Some(&worker())).await.unwrap();
+    runner.assert_done();
+    assert!(!e.took_effect);
+    assert!(
+        e.summary().contains("no multus-daemon runs"),
+        "{}",
+        e.summary()
+    );
+
+    let mut script = vec![
+        inspect(T0, true),
+        exec("cat /etc/cni/net.d/00-multus.conf", "{}"),
+        inspect(T0, true),
+        exec("pgrep -x multus-daemon", "240\n"),
+        inspect(T0, true),
+        exec("kill -s KILL 240", ""),
         inspect(T0, true),
         exec_failed("pgrep -x multus-shim", 1, ""),
         inspect(T0, true),
         Expectation::failed(shim_exec(), 1, "CmdAdd (shim): invalid CNI configuration"),
         inspect(T0, true),
         exec_failed("pgrep -x multus-shim", 1, ""),
+    ];
+    script.extend(replace_multus_pod());
+    script.extend([
+        inspect(T0, true),
+        exec("cat /etc/cni/net.d/00-multus.conf", "{}"),
     ]);
-    let e = inject_and_revert(
-        &runner,
-        Fault::LeftoverMultusConfig(LeftoverMultusConfig {
-            target: target(),
-            busy_shim: true,
-        }),
-        vec![],
-    )
-    .await;
+    let runner = ScriptedRunner::ordered(script);
+    let (_dir, cluster) = open(&runner);
+    let e = cluster.inject(&fault, Some(&worker())).await.unwrap();
+    runner.assert_done();
     assert!(!e.took_effect);
     assert!(
         e.summary()
@@ -2536,15 +2593,15 @@ async fn a_failing_docker_kill_or_start_is_an_error() {
     assert!(err.contains("OCI runtime create failed"), "{err}");
 }
 
-/// `pgrep` exits 1 when nothing matches (no shim: fine); any other exit is
-/// an error, never "no process".
+/// `pgrep` exits 1 when nothing matches; any other exit is an error, never
+/// "no process".
 #[tokio::test]
 async fn a_pgrep_failure_other_than_no_match_is_an_error() {
     let runner = ScriptedRunner::ordered([
         inspect(T0, true),
         exec("cat /etc/cni/net.d/00-multus.conf", "{}"),
         inspect(T0, true),
-        exec_failed("pgrep -x multus-shim", 2, "pgrep: cannot open /proc"),
+        exec_failed("pgrep -x multus-daemon", 2, "pgrep: cannot open /proc"),
     ]);
     let err = inject_fails(
         &runner,
@@ -2556,7 +2613,7 @@ async fn a_pgrep_failure_other_than_no_match_is_an_error() {
     .await;
     assert!(
         err.contains(
-            "`docker exec chaos-contract-worker pgrep -x multus-shim` failed with exit code 2"
+            "`docker exec chaos-contract-worker pgrep -x multus-daemon` failed with exit code 2"
         ),
         "{err}"
     );

@@ -926,12 +926,15 @@ async fn the_guard_refuses_containers_that_are_not_nodes_of_the_cluster() {
     ));
 }
 
-/// multus-cni #1221 on a real kernel: while a `multus-shim` runs, a plain
-/// `cp` over the binary fails with "Text file busy" (Multus v4.1.x to
-/// v4.2.2), while an atomic install (copy aside, then rename, as
-/// `install_multus` does from v4.2.3) succeeds. The stand-in shim is the
-/// host's dash reading a "config" that makes it wait, as the real shim waits
-/// for the Multus daemon's socket.
+/// multus-cni #1221 on a real kernel, through the real injector: the
+/// stand-in Multus daemon is killed, the fault's `multus-shim` (the host's
+/// dash reading a "config" that makes it wait, as the real shim waits for
+/// the daemon's socket) holds the binary busy, and real kubectl deletes the
+/// node's Multus pod through an API server (the twin's, served on loopback,
+/// holding a `kube-multus-ds` pod bound to this node). While the shim runs,
+/// a plain `cp` over the binary fails with "Text file busy" (Multus v4.1.x
+/// to v4.2.2), while an atomic install (copy aside, then rename, as
+/// `install_multus` does from v4.2.3) succeeds.
 #[tokio::test]
 async fn a_busy_multus_shim_makes_a_plain_cp_fail_and_an_atomic_install_succeed() {
     if !prerequisites("a_busy_multus_shim_makes_a_plain_cp_fail_and_an_atomic_install_succeed") {
@@ -959,14 +962,78 @@ async fn a_busy_multus_shim_makes_a_plain_cp_fail_and_an_atomic_install_succeed(
     );
     let theirs = nodes.pids(&worker, "multus-shim").await.unwrap();
     assert_eq!(theirs.len(), 1, "{theirs:?}");
+    // The stand-in Multus daemon.
+    c.sh_ok(
+        &worker,
+        "cp /usr/bin/dash /opt/multus-daemon && echo 'sleep 300' > /opt/daemon-script && (/opt/multus-daemon < /opt/daemon-script >/dev/null 2>&1 &)",
+    );
+    let daemon = nodes.pids(&worker, "multus-daemon").await.unwrap();
+    assert_eq!(daemon.len(), 1, "{daemon:?}");
+    // An API server with this node's Multus pod, for real kubectl.
+    let api_dir = tempfile::tempdir().unwrap();
+    let bound = cni_chaos_twin::serve::bind(&cni_chaos_twin::serve::ServeConfig {
+        seed: 1,
+        speed: 1.0,
+        epoch: "2026-01-01T00:00:00Z".parse().unwrap(),
+        port: 0,
+        kubeconfig: api_dir.path().join("twin-kubeconfig"),
+        cluster: Default::default(),
+    })
+    .await
+    .unwrap();
+    let twin = bound.twin.clone();
+    twin.create(
+        "pods",
+        "kube-system",
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "kube-multus-ds-sys", "namespace": "kube-system", "labels": {"app": "multus", "name": "multus"}},
+            "spec": {"nodeName": worker, "containers": [{"name": "kube-multus", "image": "multus"}]}
+        }),
+    )
+    .unwrap();
+    let kubeconfig = api_dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        cni_chaos_twin::serve::kubeconfig(&format!("http://{}", bound.addr), &c.name)
+            .replace(&format!("twin-{}", c.name), &format!("kind-{}", c.name)),
+    )
+    .unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn(bound.run({
+        let stop = stop.clone();
+        async move { stop.cancelled().await }
+    }));
+    let kubectl = kind::Kubectl::new(Arc::new(LocalRunner::new()), &kubeconfig, &c.name);
+
     let fault = Fault::LeftoverMultusConfig(LeftoverMultusConfig {
         target: fault_target("worker"),
         busy_shim: true,
     });
-    let injected = kind::inject(&nodes, None, &fault, Some(&c.info("worker")))
+    let injected = kind::inject(&nodes, Some(&kubectl), &fault, Some(&c.info("worker")))
         .await
         .unwrap();
+    stop.cancel();
+    let _ = server.await;
     assert!(injected.evidence.took_effect, "{:?}", injected.evidence);
+    assert!(
+        nodes
+            .pids(&worker, "multus-daemon")
+            .await
+            .unwrap()
+            .is_empty(),
+        "the daemon was killed"
+    );
+    let pod = twin.get("pods", "kube-system", "kube-multus-ds-sys");
+    assert!(
+        pod.as_ref()
+            .is_none_or(|p| p.pointer("/metadata/deletionTimestamp").is_some()),
+        "the Multus pod was deleted: {pod:?}"
+    );
+    assert_eq!(
+        fact(&injected.evidence.facts, "multus-daemon killed (SIGKILL)"),
+        daemon[0].to_string()
+    );
     let pid = fact(&injected.evidence.facts, "busy multus-shim PID").to_string();
     assert!(!pid.is_empty());
     assert_ne!(
@@ -1000,8 +1067,8 @@ async fn a_busy_multus_shim_makes_a_plain_cp_fail_and_an_atomic_install_succeed(
         "the revert kills only the shim the fault started"
     );
     say(&format!(
-        "SYSTEM: leftover-multus-config on {worker}: busy multus-shim PID {pid} started from an argv with the config on stdin; plain cp failed with \"Text file busy\", atomic copy-and-rename succeeded (multus-cni #1221); the revert killed it and spared the runtime's shim {}",
-        theirs[0]
+        "SYSTEM: leftover-multus-config on {worker}: daemon PID {} killed, Multus pod deleted by real kubectl, busy multus-shim PID {pid} started from an argv with the config on stdin; plain cp failed with \"Text file busy\", atomic copy-and-rename succeeded (multus-cni #1221); the revert killed it and spared the runtime's shim {}",
+        daemon[0], theirs[0]
     ));
 }
 

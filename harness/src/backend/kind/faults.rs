@@ -14,7 +14,11 @@ use super::docker::{DockerNodes, non_empty_lines, parse_stat};
 use super::kubectl::{KUBECTL_TIMEOUT, Kubectl};
 use super::ovs;
 use crate::backend::NodeInfo;
-use crate::fault::{CniConfigAction, CniFile, Evidence, Fault, OvsSignal, PodDelete, RebootMode};
+use crate::fault::{
+    CniConfigAction, CniFile, Evidence, Fault, MULTUS_DAEMON, MULTUS_SELECTOR, OvsSignal,
+    PodDelete, RebootMode,
+};
+use crate::suite::LabelSelector;
 
 /// Where kind nodes (and the runtime) keep CNI configs.
 pub const CNI_CONF_DIR: &str = "/etc/cni/net.d";
@@ -125,7 +129,7 @@ fn fact(k: impl Into<String>, v: impl Into<String>) -> (String, String) {
 }
 
 /// Injects `fault` on `node` (the node is required by every fault but
-/// pod-delete; `kubectl` only by pod-delete).
+/// pod-delete; `kubectl` by pod-delete and leftover-multus-config).
 pub async fn inject(
     nodes: &DockerNodes,
     kubectl: Option<&Kubectl>,
@@ -181,7 +185,14 @@ pub async fn inject(
             }
         }
         Fault::StaleNetns(s) => stale_netns(nodes, n, s.count, s.ovs_ports).await?,
-        Fault::LeftoverMultusConfig(l) => leftover_multus(nodes, n, l.busy_shim).await?,
+        Fault::LeftoverMultusConfig(l) => {
+            let kubectl = kubectl.ok_or_else(|| KindError::Unsafe {
+                what: "leftover-multus-config".into(),
+                why: "no kube client for this cluster (the Multus pod is replaced through it)"
+                    .into(),
+            })?;
+            leftover_multus(nodes, kubectl, node, l.busy_shim).await?
+        }
         Fault::CniConfig(c) => cni_config(nodes, n, &c.file, c.action).await?,
         Fault::NetworkPartition(p) => partition(nodes, n, p.duration).await?,
         Fault::PodDelete(_) => unreachable!("handled above"),
@@ -473,80 +484,29 @@ async fn make_stale(
     })
 }
 
+/// The multus-cni #1221 race without a reboot: SIGKILL the Multus daemon (no
+/// clean exit, so `00-multus.conf` stays and nothing answers on its socket),
+/// optionally start a `multus-shim` ADD that waits for it and keeps the
+/// binary busy, then replace the node's Multus pod (`--grace-period=0`) so
+/// its init container installs the shim again: with a racy Multus the `cp`
+/// meets the busy file. Proven when the daemon was killed, the config is
+/// still there, the shim is running (if asked for) and the pod was deleted.
 async fn leftover_multus(
     nodes: &DockerNodes,
-    node: &str,
+    kubectl: &Kubectl,
+    node: &NodeInfo,
     busy_shim: bool,
 ) -> Result<Injected, KindError> {
-    let conf = nodes.read_file(node, MULTUS_CONF).await?;
-    if !busy_shim {
-        if nodes.is_dry_run() {
-            return Ok(Injected {
-                evidence: dry_run(node),
-                undo: None,
-            });
-        }
-        return Ok(Injected {
-            evidence: match conf {
-                Some(c) => Evidence::proven(
-                    Some(node.into()),
-                    vec![fact(
-                        MULTUS_CONF,
-                        format!("{} bytes, left in place", c.len()),
-                    )],
-                ),
-                None => Evidence::no_effect(
-                    Some(node.into()),
-                    format!("{MULTUS_CONF} is not on {node}: is Multus installed?"),
-                ),
-            },
-            undo: None,
-        });
-    }
+    let n = node.name.as_str();
+    let on = Some(n.to_string());
+    let conf = nodes.read_file(n, MULTUS_CONF).await?;
     if conf.is_none() && !nodes.is_dry_run() {
         return Ok(Injected {
             evidence: Evidence::no_effect(
-                Some(node.into()),
-                format!("{MULTUS_CONF} is not on {node}: is Multus installed?"),
+                on,
+                format!("{MULTUS_CONF} is not on {n}: is Multus installed?"),
             ),
             undo: None,
-        });
-    }
-    // A CNI ADD through the shim waits for the Multus daemon's socket under
-    // /run/multus/ and keeps the binary busy (multus-cni #1221). The shim's
-    // readiness wait (pkg/server/api: WaitUntilAPIReady, every 100 ms for up
-    // to 60 s) only blocks while the daemon does not answer, which is the
-    // incident's precondition.
-    let before = nodes.pids(node, SHIM_NAME).await?;
-    let shim = nodes
-        .spawn_exec(
-            node,
-            &[
-                ("CNI_COMMAND", "ADD"),
-                ("CNI_CONTAINERID", "cni-chaos-busy-shim"),
-                ("CNI_NETNS", "/var/run/netns/cni-chaos-busy-shim"),
-                ("CNI_IFNAME", "eth0"),
-                ("CNI_PATH", "/opt/cni/bin"),
-            ],
-            &[MULTUS_SHIM],
-            conf.unwrap_or_default(),
-            SHIM_TIMEOUT,
-        )
-        .await?;
-    tokio::time::sleep(POLL * 5).await;
-    let after = nodes.pids(node, SHIM_NAME).await?;
-    let mine: Vec<u32> = after.into_iter().filter(|p| !before.contains(p)).collect();
-    let undo = Some(Scheduled {
-        undo: Undo::KillShims {
-            node: node.into(),
-            pids: mine.clone(),
-        },
-        after: None,
-    });
-    if nodes.is_dry_run() {
-        return Ok(Injected {
-            evidence: dry_run(node),
-            undo,
         });
     }
     let list = |p: &[u32]| {
@@ -555,36 +515,112 @@ async fn leftover_multus(
             .collect::<Vec<_>>()
             .join(",")
     };
-    let mut facts = vec![fact(MULTUS_CONF, "left in place")];
-    if !before.is_empty() {
-        facts.push(fact(
-            "multus-shim already running (not ours)",
-            list(&before),
-        ));
+    // 1. The daemon dies without cleanup.
+    let daemons = nodes.pids(n, MULTUS_DAEMON).await?;
+    if daemons.is_empty() && !nodes.is_dry_run() {
+        return Ok(Injected {
+            evidence: Evidence::no_effect(on, format!("no {MULTUS_DAEMON} runs on {n}")),
+            undo: None,
+        });
     }
-    let evidence = if mine.is_empty() {
-        let why = if shim.is_finished() {
-            match shim.await {
-                Ok(Ok(out)) => {
-                    format!("it exited with {}: {}", out.status, out.stderr_str().trim())
-                }
-                Ok(Err(e)) => e.to_string(),
-                Err(e) => e.to_string(),
-            }
-        } else {
-            "no new multus-shim process appeared".into()
-        };
-        let mut e = Evidence::no_effect(
-            Some(node.into()),
-            format!(
-                "the multus-shim started to hold the binary busy is not running ({why}); does the Multus daemon answer on its socket?"
-            ),
-        );
-        e.facts = facts;
-        e
+    if nodes.is_dry_run() {
+        let placeholder = format!("<PIDs of {MULTUS_DAEMON}>");
+        nodes.exec(n, &["kill", "-s", "KILL", &placeholder]).await?;
     } else {
-        facts.push(fact("busy multus-shim PID", list(&mine)));
-        Evidence::proven(Some(node.into()), facts)
+        nodes.signal(n, &daemons, "KILL").await?;
+    }
+    let mut facts = vec![fact("multus-daemon killed (SIGKILL)", list(&daemons))];
+    // 2. A shim ADD waits for it (pkg/server/api WaitUntilAPIReady: every
+    // 100 ms for up to 60 s), holding the binary busy.
+    let mut undo = None;
+    let mut shim_ok = true;
+    if busy_shim {
+        let before = nodes.pids(n, SHIM_NAME).await?;
+        let shim = nodes
+            .spawn_exec(
+                n,
+                &[
+                    ("CNI_COMMAND", "ADD"),
+                    ("CNI_CONTAINERID", "cni-chaos-busy-shim"),
+                    ("CNI_NETNS", "/var/run/netns/cni-chaos-busy-shim"),
+                    ("CNI_IFNAME", "eth0"),
+                    ("CNI_PATH", "/opt/cni/bin"),
+                ],
+                &[MULTUS_SHIM],
+                conf.clone().unwrap_or_default(),
+                SHIM_TIMEOUT,
+            )
+            .await?;
+        tokio::time::sleep(POLL * 5).await;
+        let after = nodes.pids(n, SHIM_NAME).await?;
+        let mine: Vec<u32> = after.into_iter().filter(|p| !before.contains(p)).collect();
+        undo = Some(Scheduled {
+            undo: Undo::KillShims {
+                node: n.into(),
+                pids: mine.clone(),
+            },
+            after: None,
+        });
+        if !before.is_empty() {
+            facts.push(fact(
+                "multus-shim already running (not ours)",
+                list(&before),
+            ));
+        }
+        if mine.is_empty() && !nodes.is_dry_run() {
+            shim_ok = false;
+            let why = if shim.is_finished() {
+                match shim.await {
+                    Ok(Ok(out)) => {
+                        format!("it exited with {}: {}", out.status, out.stderr_str().trim())
+                    }
+                    Ok(Err(e)) => e.to_string(),
+                    Err(e) => e.to_string(),
+                }
+            } else {
+                "no new multus-shim process appeared".into()
+            };
+            facts.push(fact("busy multus-shim", why));
+        } else {
+            facts.push(fact("busy multus-shim PID", list(&mine)));
+        }
+    }
+    // 3. The Multus pod is replaced: its init container runs again.
+    let replace = PodDelete {
+        namespace: "kube-system".into(),
+        selector: LabelSelector::parse(MULTUS_SELECTOR).map_err(|why| KindError::Invalid {
+            file: "leftover-multus-config".into(),
+            problems: vec![why],
+        })?,
+        target: None,
+        grace_period: Some(Duration::ZERO),
+    };
+    let deleted = pod_delete(kubectl, &replace, Some(node)).await?;
+    if nodes.is_dry_run() {
+        return Ok(Injected {
+            evidence: dry_run(n),
+            undo,
+        });
+    }
+    facts.extend(deleted.evidence.facts.clone());
+    let conf_left = nodes.read_file(n, MULTUS_CONF).await?.is_some();
+    facts.push(fact("00-multus.conf left", conf_left.to_string()));
+    let missing = if !deleted.evidence.took_effect {
+        deleted.evidence.missing.clone()
+    } else if !conf_left {
+        Some("00-multus.conf did not survive the daemon's death".into())
+    } else if !shim_ok {
+        Some("the multus-shim meant to hold the binary busy is not running; does something answer on the Multus socket?".into())
+    } else {
+        None
+    };
+    let evidence = match missing {
+        None => Evidence::proven(on, facts),
+        Some(why) => {
+            let mut e = Evidence::no_effect(on, why);
+            e.facts = facts;
+            e
+        }
     };
     Ok(Injected { evidence, undo })
 }

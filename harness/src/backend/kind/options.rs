@@ -126,7 +126,9 @@ impl KindOptions {
         o.keep = on("CHAOS_KEEP_CLUSTER");
         o.nat_gateway = on("CHAOS_NAT_GW");
         if let Some(r) = get("CHAOS_REPORT_DIR").filter(|s| !s.trim().is_empty()) {
-            o.logs_dir = PathBuf::from(r).join("kind-logs");
+            // A relative report folder is the workspace's, as for the
+            // reports themselves (cargo runs tests in harness/).
+            o.logs_dir = o.workspace.join(r).join("kind-logs");
         }
         o
     }
@@ -154,5 +156,11 @@ mod tests {
         let o = KindOptions::from_lookup("/w", |_| None);
         assert!(o.reuse.is_none() && !o.dry_run);
         assert_eq!(o.logs_dir, PathBuf::from("/w/reports/kind-logs"));
+        // A relative report folder is the workspace's, not the test binary's
+        // working directory.
+        let o = KindOptions::from_lookup("/w", |k| {
+            (k == "CHAOS_REPORT_DIR").then(|| "out".to_string())
+        });
+        assert_eq!(o.logs_dir, PathBuf::from("/w/out/kind-logs"));
     }
 }
