@@ -3,9 +3,11 @@
 //!
 //! The pieces, in data-flow order: [`suite`] files are loaded and validated; the
 //! [`run`] engine drives each scenario through its phases against a
-//! [`backend`]; [`fault`]s are injected with evidence; recovery is judged
-//! against [`slo`]s; [`report`]ers turn the run's events into JUnit, JSON and
-//! Markdown. Every external program runs through [`exec`].
+//! [`backend`] (kind, or the digital twin); [`fault`]s are injected with
+//! evidence; [`observe`] watches the cluster into a timeline and judges the
+//! recovery against [`slo`]s; [`report`]ers turn the run's events into JUnit,
+//! JSON, Markdown and an HTML timeline. Every external program runs through
+//! [`exec`].
 
 pub mod backend;
 pub mod exec;
