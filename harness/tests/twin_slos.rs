@@ -260,3 +260,46 @@ async fn probe_pods_are_cleaned_up_and_never_clash_across_iterations() {
         );
     }
 }
+
+/// Collects events.
+#[derive(Default)]
+struct Collect(std::sync::Mutex<Vec<RunEvent>>);
+
+impl EventSink for Collect {
+    fn emit(&self, e: RunEvent) {
+        self.0.lock().unwrap().push(e);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn progress_hears_which_pods_are_still_not_ready_while_observing() {
+    let (suite, mut engine, _diagnostics) = engine_for(
+        TwinBackend::new(1, "test"),
+        RACY,
+        &reboot("    slos:\n      - {kind: workloads-ready-within, namespace: kube-system, budget: 3m}\n"),
+    )
+    .await;
+    let events = Arc::new(Collect::default());
+    engine.events = events.clone();
+    let sc = &suite.scenarios[0];
+    let r = engine.run(&suite.id_of(sc), sc, 1).await;
+    assert_eq!(r.verdict, Verdict::Fail);
+    let waits: Vec<Vec<String>> = events
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::Waiting { unready, .. } => Some(unready.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        waits.iter().any(|w| w
+            .iter()
+            .any(|p| p.starts_with("kube-multus-ds-") && p.contains("Init:CrashLoopBackOff"))),
+        "{waits:#?}"
+    );
+    // Only changes are sent, not the same list every tick.
+    assert!(waits.windows(2).all(|w| w[0] != w[1]), "{waits:#?}");
+}

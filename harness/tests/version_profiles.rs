@@ -23,7 +23,10 @@ fn every_matrix_cell_has_a_matching_twin_profile() {
             ShimInstall::Cp => TwinShim::Cp,
             ShimInstall::InstallMultus => TwinShim::InstallMultus,
         };
-        assert_eq!(p.shim_install, twin_shim, "{name}: how the shim is installed");
+        assert_eq!(
+            p.shim_install, twin_shim,
+            "{name}: how the shim is installed"
+        );
     }
     // The twin's only extra profile is the Kube-OVN master one, which has no
     // released manifests to pin for kind.

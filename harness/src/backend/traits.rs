@@ -49,6 +49,11 @@ pub trait Backend: Send + Sync {
         Ok(())
     }
 
+    /// Gives the backend the run's event sink, for progress while it
+    /// provisions ([`crate::run::RunEvent::ProvisionStep`]). Default: the
+    /// backend reports nothing beyond what the pool does.
+    fn attach_events(&self, _events: Arc<dyn crate::run::EventSink>) {}
+
     /// Creates (or reuses) a cluster for `profile`. The cluster must be
     /// registered for teardown before this returns, so that an interrupt
     /// after it never leaks the cluster.
@@ -92,6 +97,13 @@ pub trait Cluster: Send + Sync {
     /// for version-conditional expectations. Default: none known.
     fn versions(&self) -> BTreeMap<String, String> {
         BTreeMap::new()
+    }
+
+    /// What keeps the cluster from being steady for `scenario` right now
+    /// (the steady-state gate's view), for progress displays while a
+    /// scenario observes. Default: nothing known.
+    fn unready(&self, _scenario: &Scenario) -> Vec<Culprit> {
+        Vec::new()
     }
 
     /// The nodes, with their roles and InternalIPs.

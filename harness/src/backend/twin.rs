@@ -159,6 +159,7 @@ impl Backend for TwinBackend {
             twin,
             model: Arc::new(model),
             client,
+            live: observer.live(),
             observer: tokio::sync::Mutex::new(observer),
             versions,
             undo: std::sync::Mutex::new(Pending::default()),
@@ -174,6 +175,8 @@ pub struct TwinCluster {
     model: Arc<Model>,
     client: kube::Client,
     observer: tokio::sync::Mutex<Observer>,
+    /// The observer's timeline, readable while the observer is in use.
+    live: observe::LiveTimeline,
     versions: BTreeMap<String, String>,
     /// What the running scenario's fault left to undo; drained by `revert`.
     undo: std::sync::Mutex<Pending>,
@@ -693,6 +696,10 @@ impl Cluster for TwinCluster {
 
     fn versions(&self) -> BTreeMap<String, String> {
         self.versions.clone()
+    }
+
+    fn unready(&self, scenario: &Scenario) -> Vec<Culprit> {
+        self.live.with(|tl| observe::unsteady(tl, scenario))
     }
 
     async fn nodes(&self) -> Result<Vec<NodeInfo>, BackendError> {

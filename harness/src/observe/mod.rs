@@ -15,4 +15,4 @@ pub use evaluate::{Window, evaluate};
 pub use gate::{PROBE_INTERVAL, SETTLE, STEADY_FOR, observe_and_judge, unsteady, wait_steady};
 pub use lanes::{Lane, Segment, lanes};
 pub use timeline::{Change, NodeState, ObjKind, ObjRef, PodState, Timeline, Transition};
-pub use watch::{Observer, WatchOptions, WatchStats};
+pub use watch::{LiveTimeline, Observer, WatchOptions, WatchStats};

@@ -136,6 +136,12 @@ impl Observer {
         }
     }
 
+    /// A handle on the live timeline, usable while something else holds the
+    /// observer (progress displays during observation).
+    pub fn live(&self) -> LiveTimeline {
+        LiveTimeline(self.timeline.clone())
+    }
+
     /// A copy of the timeline so far.
     pub fn timeline(&self) -> Timeline {
         self.timeline
@@ -297,5 +303,16 @@ async fn pump<K: Tracked>(
                 tracing::debug!("watch error (retrying with backoff): {e}");
             }
         }
+    }
+}
+
+/// A handle on an [`Observer`]'s timeline as it grows.
+#[derive(Clone, Debug)]
+pub struct LiveTimeline(Arc<Mutex<Timeline>>);
+
+impl LiveTimeline {
+    /// Runs `f` on the timeline as it is now.
+    pub fn with<T>(&self, f: impl FnOnce(&Timeline) -> T) -> T {
+        f(&self.0.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }

@@ -135,6 +135,28 @@ impl Progress {
                 }
                 s
             }
+            RunEvent::ProvisionStep { profile, step } => format!("cluster {profile}: {step}"),
+            RunEvent::Provisioned {
+                profile,
+                cluster,
+                error,
+                elapsed,
+            } => match (cluster, error) {
+                (Some(c), _) => format!(
+                    "cluster {profile}: {c} ready after {}",
+                    duration::format(*elapsed)
+                ),
+                (None, e) => format!(
+                    "cluster {profile}: provisioning failed after {}: {}",
+                    duration::format(*elapsed),
+                    e.as_deref().unwrap_or("no reason given")
+                ),
+            },
+            RunEvent::Waiting {
+                id,
+                iteration,
+                unready,
+            } => format!("{}: not Ready: {}", key(id, *iteration), named(unready)?),
             RunEvent::ScenarioFinished(_) => Console::line(event)?,
             RunEvent::RunFinished {
                 interrupted,
@@ -208,6 +230,39 @@ impl Progress {
                     bar.set_message(format!("{}; not Ready: {nr}", bar.message()));
                 }
             }
+            RunEvent::ProvisionStep { profile, step } => {
+                let k = format!("cluster {profile}");
+                let bar = bars.entry(k.clone()).or_insert_with(|| {
+                    let bar = mp.add(ProgressBar::new_spinner());
+                    bar.set_style(style());
+                    bar.set_prefix(k);
+                    bar.enable_steady_tick(TICK);
+                    bar
+                });
+                bar.set_message(step.clone());
+            }
+            RunEvent::Provisioned { profile, .. } => {
+                if let Some(bar) = bars.remove(&format!("cluster {profile}")) {
+                    bar.finish_and_clear();
+                }
+                if let Some(line) = Self::line(event) {
+                    let _ = mp.println(line);
+                }
+            }
+            RunEvent::Waiting {
+                id,
+                iteration,
+                unready,
+            } => {
+                if let Some(bar) = bars.get(&key(id, *iteration)) {
+                    let phase = bar.message();
+                    let phase = phase.split("; not Ready").next().unwrap_or_default();
+                    match named(unready) {
+                        Some(nr) => bar.set_message(format!("{phase}; not Ready: {nr}")),
+                        None => bar.set_message(phase.to_string()),
+                    }
+                }
+            }
             RunEvent::ScenarioFinished(r) => {
                 if let Some(bar) = bars.remove(&key(&r.id, r.iteration)) {
                     bar.finish_and_clear();
@@ -240,21 +295,29 @@ fn name(id: &ScenarioId, iteration: u32, repeat: u32) -> String {
     }
 }
 
-/// The pods or nodes a failed check names, e.g. `kube-multus-ds-x (Init:CrashLoopBackOff), +2 more`.
-fn not_ready(check: &crate::run::Check) -> Option<String> {
-    if check.culprits.is_empty() || check.status == CheckStatus::Passed {
+/// At most [`NAMED`] names, then `+N more`; `None` for no names.
+fn named(names: &[String]) -> Option<String> {
+    if names.is_empty() {
         return None;
     }
-    let mut names: Vec<String> = check
+    let mut out: Vec<String> = names.iter().take(NAMED).cloned().collect();
+    if names.len() > NAMED {
+        out.push(format!("+{} more", names.len() - NAMED));
+    }
+    Some(out.join(", "))
+}
+
+/// The pods or nodes a failed check names, e.g. `kube-multus-ds-x (Init:CrashLoopBackOff), +2 more`.
+fn not_ready(check: &crate::run::Check) -> Option<String> {
+    if check.status == CheckStatus::Passed {
+        return None;
+    }
+    let names: Vec<String> = check
         .culprits
         .iter()
-        .take(NAMED)
         .map(|c| format!("{} ({})", c.name, c.reason))
         .collect();
-    if check.culprits.len() > NAMED {
-        names.push(format!("+{} more", check.culprits.len() - NAMED));
-    }
-    Some(names.join(", "))
+    named(&names)
 }
 
 /// `1m 12s / 3m` and a small gauge, from the bar's elapsed time and length
@@ -410,6 +473,88 @@ mod tests {
         );
         assert!(lines[5].ends_with("run finished"));
         assert_eq!(p.record().unwrap().results.len(), 1);
+    }
+
+    fn provisioning_and_waiting(id: &crate::suite::ScenarioId) -> Vec<RunEvent> {
+        vec![
+            RunEvent::ProvisionStep {
+                profile: "default@default".into(),
+                step: "provisioning".into(),
+            },
+            RunEvent::ProvisionStep {
+                profile: "default@default".into(),
+                step: "chaos-1: install Kube-OVN (install.sh)".into(),
+            },
+            RunEvent::Provisioned {
+                profile: "default@default".into(),
+                cluster: Some("chaos-1".into()),
+                error: None,
+                elapsed: Duration::from_secs(154),
+            },
+            RunEvent::Provisioned {
+                profile: "single@default".into(),
+                cluster: None,
+                error: Some("kind create cluster failed".into()),
+                elapsed: Duration::from_secs(12),
+            },
+            RunEvent::Waiting {
+                id: id.clone(),
+                iteration: 1,
+                unready: (0..5)
+                    .map(|i| format!("pod-{i} (ContainerCreating)"))
+                    .collect(),
+            },
+            RunEvent::Waiting {
+                id: id.clone(),
+                iteration: 1,
+                unready: vec![],
+            },
+        ]
+    }
+
+    #[test]
+    fn provisioning_steps_and_pods_still_not_ready_are_shown() {
+        let id = fixtures::slo_fail().id;
+        let lines: Vec<Option<String>> = provisioning_and_waiting(&id)
+            .iter()
+            .map(Progress::line)
+            .collect();
+        assert_eq!(
+            lines[0].as_deref(),
+            Some("cluster default@default: provisioning")
+        );
+        assert_eq!(
+            lines[1].as_deref(),
+            Some("cluster default@default: chaos-1: install Kube-OVN (install.sh)")
+        );
+        assert_eq!(
+            lines[2].as_deref(),
+            Some("cluster default@default: chaos-1 ready after 2m 34s")
+        );
+        assert_eq!(
+            lines[3].as_deref(),
+            Some(
+                "cluster single@default: provisioning failed after 12s: kind create cluster failed"
+            )
+        );
+        assert_eq!(
+            lines[4].as_deref(),
+            Some(
+                "ovs::ovs-kill-slow#1: not Ready: pod-0 (ContainerCreating), pod-1 (ContainerCreating), pod-2 (ContainerCreating), +2 more"
+            )
+        );
+        assert_eq!(lines[5], None, "everything Ready: nothing to say");
+
+        // Spinners: one per profile while it provisions, gone when it is done.
+        let p = Progress::bars(ProgressDrawTarget::hidden());
+        let ev = provisioning_and_waiting(&id);
+        p.emit(ev[0].clone());
+        p.emit(ev[1].clone());
+        assert_eq!(lock(&p.bars).len(), 1);
+        let msg = lock(&p.bars)["cluster default@default"].message();
+        assert_eq!(msg, "chaos-1: install Kube-OVN (install.sh)");
+        p.emit(ev[2].clone());
+        assert!(lock(&p.bars).is_empty());
     }
 
     #[test]

@@ -60,7 +60,10 @@ impl RunRecord {
             RunEvent::RunStarted(info) => *self = RunRecord::new(info),
             RunEvent::ScenarioStarted { .. }
             | RunEvent::PhaseStarted { .. }
-            | RunEvent::CheckFinished { .. } => {}
+            | RunEvent::CheckFinished { .. }
+            | RunEvent::ProvisionStep { .. }
+            | RunEvent::Provisioned { .. }
+            | RunEvent::Waiting { .. } => {}
             RunEvent::ScenarioFinished(result) => {
                 let result = *result;
                 match self

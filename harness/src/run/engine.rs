@@ -21,6 +21,8 @@ use crate::util::duration;
 const OBSERVE_SLACK: Duration = Duration::from_secs(300);
 /// Observation limit when no SLO has a budget.
 const OBSERVE_DEFAULT: Duration = Duration::from_secs(300);
+/// How often progress displays hear what is still not Ready.
+const WAITING_EVERY: Duration = Duration::from_secs(10);
 /// How long a revert may take.
 const REVERT_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long collecting a cluster's logs after a failure may take.
@@ -88,6 +90,36 @@ impl Phases {
         });
     }
 
+    /// Runs `fut` while telling progress displays, every
+    /// [`WAITING_EVERY`], what is not Ready when that changed.
+    async fn reporting_waits<T>(&self, fut: impl Future<Output = T>) -> T {
+        let tick = async {
+            let mut last: Vec<String> = Vec::new();
+            loop {
+                tokio::time::sleep(WAITING_EVERY).await;
+                let now: Vec<String> = self
+                    .engine
+                    .cluster
+                    .unready(&self.scenario)
+                    .iter()
+                    .map(|c| format!("{} ({})", c.name, c.reason))
+                    .collect();
+                if now != last {
+                    self.engine.events.emit(RunEvent::Waiting {
+                        id: self.id.clone(),
+                        iteration: self.iteration,
+                        unready: now.clone(),
+                    });
+                    last = now;
+                }
+            }
+        };
+        tokio::select! {
+            out = fut => out,
+            () = tick => unreachable!("the ticker never ends"),
+        }
+    }
+
     /// Runs `fut` unless the run is interrupted first.
     async fn or_cancel<T>(&self, fut: impl Future<Output = T>) -> Result<T, Outcome> {
         tokio::select! {
@@ -111,7 +143,9 @@ impl Phases {
         self.phase(Phase::SteadyState, Some(scenario.steady_state_timeout));
         let started = Instant::now();
         let gate = self
-            .or_cancel(cluster.steady_state(scenario, scenario.steady_state_timeout))
+            .or_cancel(
+                self.reporting_waits(cluster.steady_state(scenario, scenario.steady_state_timeout)),
+            )
             .await?
             .map_err(|e| self.error(CheckKind::SteadyState, "steady state", e.to_string()))?;
         if !gate.steady {
@@ -269,10 +303,10 @@ impl Phases {
             scenario.slos.iter().filter_map(|s| s.budget()).max(),
         );
         let observed = self
-            .or_cancel(tokio::time::timeout(
+            .or_cancel(self.reporting_waits(tokio::time::timeout(
                 limit,
                 cluster.observe(scenario, fault_at, since, node.as_ref()),
-            ))
+            )))
             .await?;
         let mut verdicts = match observed {
             Err(_) => {

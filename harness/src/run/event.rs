@@ -60,6 +60,35 @@ pub enum RunEvent {
         /// The check.
         check: Check,
     },
+    /// A cluster for a profile is being provisioned: a step began (the pool
+    /// says `provisioning`; the kind backend names each of its steps).
+    ProvisionStep {
+        /// The cluster profile (`kind-config@versions`).
+        profile: String,
+        /// What is happening, e.g. `kind create cluster`, `install Kube-OVN`.
+        step: String,
+    },
+    /// Provisioning for a profile ended.
+    Provisioned {
+        /// The cluster profile.
+        profile: String,
+        /// The cluster's name, when it is ready.
+        cluster: Option<String>,
+        /// Why it failed, when it did.
+        error: Option<String>,
+        /// How long it took.
+        elapsed: Duration,
+    },
+    /// While a scenario observes or waits for a steady cluster: what is not
+    /// Ready yet (sent every few seconds, for progress displays).
+    Waiting {
+        /// Which scenario.
+        id: ScenarioId,
+        /// Which iteration.
+        iteration: u32,
+        /// Pods and nodes not Ready now, e.g. `kube-multus-ds-x (Init:CrashLoopBackOff)`.
+        unready: Vec<String>,
+    },
     /// A scenario iteration ended, with everything known about it.
     ScenarioFinished(Box<ScenarioResult>),
     /// The run ended (normally or by interrupt).
@@ -111,4 +140,45 @@ impl fmt::Display for Phase {
 pub trait EventSink: Send + Sync {
     /// Handles one event.
     fn emit(&self, event: RunEvent);
+}
+
+/// A sink that can be attached later (a backend's, for provisioning
+/// progress); emits nothing until one is attached.
+#[derive(Default)]
+pub struct LateSink(std::sync::Mutex<Option<std::sync::Arc<dyn EventSink>>>);
+
+impl std::fmt::Debug for LateSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let attached = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some();
+        f.debug_struct("LateSink")
+            .field("attached", &attached)
+            .finish()
+    }
+}
+
+impl LateSink {
+    /// Attaches `sink`; later events go to it.
+    pub fn attach(&self, sink: std::sync::Arc<dyn EventSink>) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(sink);
+    }
+}
+
+impl EventSink for LateSink {
+    fn emit(&self, event: RunEvent) {
+        let sink = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if let Some(s) = sink {
+            s.emit(event);
+        }
+    }
 }

@@ -10,7 +10,7 @@ mod runner;
 
 pub use config::{ConfigError, RunConfig, RunDefaults};
 pub use engine::Engine;
-pub use event::{EventSink, Phase, RunEvent, RunInfo};
+pub use event::{EventSink, LateSink, Phase, RunEvent, RunInfo};
 pub use outcome::{Check, CheckKind, CheckStatus, Outcome, ScenarioResult, Verdict};
 pub use pool::ClusterPool;
 pub use runner::{load_suites, main, run_with};

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::OwnedMutexGuard;
 use tokio_util::sync::CancellationToken;
 
+use super::event::{EventSink, RunEvent};
 use crate::backend::{Backend, BackendError, Cluster};
 use crate::suite::{ClusterProfile, Scenario};
 
@@ -26,6 +27,8 @@ pub struct ClusterPool {
     /// Errors from tearing down retired clusters, reported with the final
     /// teardown's.
     retired_errors: Mutex<Vec<String>>,
+    /// Where provisioning progress goes.
+    events: Option<Arc<dyn EventSink>>,
 }
 
 /// A cluster lent to one scenario; others sharing it wait until this is dropped.
@@ -43,6 +46,22 @@ impl ClusterPool {
             slots: Mutex::default(),
             keep,
             retired_errors: Mutex::default(),
+            events: None,
+        }
+    }
+
+    /// Reports provisioning to `events` (and hands them to the backend for
+    /// its own steps).
+    #[must_use]
+    pub fn with_events(mut self, events: Arc<dyn EventSink>) -> Self {
+        self.backend.attach_events(events.clone());
+        self.events = Some(events);
+        self
+    }
+
+    fn emit(&self, event: RunEvent) {
+        if let Some(e) = &self.events {
+            e.emit(event);
         }
     }
 
@@ -82,7 +101,18 @@ impl ClusterPool {
             // Not raced against `cancel`: dropping a half-done provision could
             // leak a cluster. The backend honours `cancel` itself and registers
             // what it creates before returning.
+            self.emit(RunEvent::ProvisionStep {
+                profile: profile.to_string(),
+                step: "provisioning".into(),
+            });
+            let started = tokio::time::Instant::now();
             let provisioned = self.backend.provision(profile, cancel).await;
+            self.emit(RunEvent::Provisioned {
+                profile: profile.to_string(),
+                cluster: provisioned.as_ref().ok().map(|c| c.name().to_string()),
+                error: provisioned.as_ref().err().map(ToString::to_string),
+                elapsed: started.elapsed(),
+            });
             match provisioned {
                 Ok(c) => {
                     tracing::info!("cluster {} ready for {profile}", c.name());

@@ -335,7 +335,7 @@ pub fn run_with(
 
     let ctx = Arc::new(Ctx {
         rt,
-        pool: ClusterPool::new(backend, config.keep_cluster),
+        pool: ClusterPool::new(backend, config.keep_cluster).with_events(events.clone()),
         events: events.clone(),
         cancel: cancel.clone(),
         seed,

@@ -44,6 +44,8 @@ pub struct KindBackend {
     /// The state folder made at the first provisioning (when the options
     /// name none).
     state_root: Mutex<Option<PathBuf>>,
+    /// Where provisioning steps are reported, when the run attached a sink.
+    events: crate::run::LateSink,
 }
 
 impl KindBackend {
@@ -62,7 +64,17 @@ impl KindBackend {
             reason: reason.into(),
             tools: Mutex::new(None),
             state_root: Mutex::new(None),
+            events: crate::run::LateSink::default(),
         })
+    }
+
+    /// Reports a provisioning step for `profile` to the attached sink.
+    fn step(&self, profile: &str, step: &str) {
+        use crate::run::EventSink as _;
+        self.events.emit(crate::run::RunEvent::ProvisionStep {
+            profile: profile.to_string(),
+            step: step.to_string(),
+        });
     }
 
     /// The version matrix.
@@ -197,6 +209,7 @@ impl KindBackend {
         config_path: &Path,
         set: &VersionSet,
         cancel: &CancellationToken,
+        profile: &str,
     ) -> Result<KindCluster, KindError> {
         // Never create over (and so never delete) a cluster this run did not
         // make: a name kind already knows is refused before anything runs.
@@ -220,6 +233,7 @@ impl KindBackend {
         };
         // Before the cluster exists: a registry problem (or an interrupt)
         // costs no cluster.
+        self.step(profile, &format!("{name}: docker pull"));
         let pulled = tokio::select! {
             biased;
             () = cancel.cancelled() => Err(KindError::Interrupted { step: "docker pull".into() }),
@@ -255,6 +269,7 @@ impl KindBackend {
         );
         let steps = async {
             let step = "kind create cluster";
+            self.step(profile, &format!("{name}: {step}"));
             match self.runner.run(&create).await {
                 Ok(_) => {}
                 // Another cluster of this name appeared since the check:
@@ -285,22 +300,27 @@ impl KindBackend {
                     .check_kubeconfig(name, &text)
                     .map_err(|e| (step, e))?;
             }
+            self.step(profile, &format!("{name}: kind load docker-image"));
             addons
                 .load_images()
                 .await
                 .map_err(|e| ("kind load docker-image", e))?;
+            self.step(profile, &format!("{name}: install Kube-OVN (install.sh)"));
             addons
                 .install_kube_ovn()
                 .await
                 .map_err(|e| ("install Kube-OVN", e))?;
+            self.step(profile, &format!("{name}: install Multus (thick manifest)"));
             addons
                 .install_multus()
                 .await
                 .map_err(|e| ("install Multus", e))?;
+            self.step(profile, &format!("{name}: waiting for nodes and rollouts"));
             addons
                 .wait_ready()
                 .await
                 .map_err(|e| ("readiness wait", e))?;
+            self.step(profile, &format!("{name}: probe namespace and attachment"));
             addons
                 .install_probe_resources()
                 .await
@@ -395,6 +415,10 @@ impl KindBackend {
 
 #[async_trait]
 impl Backend for KindBackend {
+    fn attach_events(&self, events: Arc<dyn crate::run::EventSink>) {
+        self.events.attach(events);
+    }
+
     fn info(&self) -> BackendInfo {
         let mut versions =
             BTreeMap::from([("kind-min".to_string(), self.matrix.kind.min_version.clone())]);
@@ -477,7 +501,14 @@ impl Backend for KindBackend {
             set.multus.version
         );
         let cluster = self
-            .create(&name, config, &config_path, &set, cancel)
+            .create(
+                &name,
+                config,
+                &config_path,
+                &set,
+                cancel,
+                &profile.to_string(),
+            )
             .await?;
         cluster.set_versions(&set);
         Ok(Arc::new(cluster))
@@ -510,6 +541,8 @@ struct Inner {
     client: Option<kube::Client>,
     /// Watchers on pods, nodes and events, started with the client.
     observer: tokio::sync::Mutex<Option<Observer>>,
+    /// Its timeline, readable while the observer is in use.
+    live: Option<crate::observe::LiveTimeline>,
     reused: bool,
     dry_run: bool,
     timeouts: super::options::Timeouts,
@@ -604,6 +637,14 @@ impl KindCluster {
         cancel: CancellationToken,
     ) -> Self {
         let kubectl = Kubectl::new(runner.clone(), kubeconfig, name).dry_run(dry_run);
+        let observer = client.clone().map(|c| {
+            Observer::start(
+                c,
+                Instant::now(),
+                jiff::Timestamp::now(),
+                WatchOptions::default(),
+            )
+        });
         KindCluster {
             inner: Arc::new(Inner {
                 name: name.to_string(),
@@ -618,14 +659,8 @@ impl KindCluster {
                 kubectl,
                 runner,
                 config,
-                observer: tokio::sync::Mutex::new(client.clone().map(|c| {
-                    Observer::start(
-                        c,
-                        Instant::now(),
-                        jiff::Timestamp::now(),
-                        WatchOptions::default(),
-                    )
-                })),
+                live: observer.as_ref().map(Observer::live),
+                observer: tokio::sync::Mutex::new(observer),
                 client,
                 reused,
                 dry_run,
@@ -1098,6 +1133,14 @@ impl Cluster for KindCluster {
                 Ok(format!("removed {path} on {}", node.name))
             }
         }
+    }
+
+    fn unready(&self, scenario: &Scenario) -> Vec<crate::slo::Culprit> {
+        self.inner
+            .live
+            .as_ref()
+            .map(|l| l.with(|tl| observe::unsteady(tl, scenario)))
+            .unwrap_or_default()
     }
 
     async fn observe(
