@@ -155,8 +155,10 @@ async fn the_incident_fails_the_pod_and_probe_slos_and_names_kube_multus_ds() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_removed_conflist_fails_node_ready_and_names_the_node() {
-    let body = "    fault: {kind: cni-config, target: {role: worker}, action: remove, file: kube-ovn}\n    slos:\n      - {kind: node-ready-within, nodes: fault-target, budget: 3m}\n      - {kind: node-ready-within, nodes: all, budget: 3m}\n";
+async fn a_truncated_conflist_fails_node_ready_and_names_the_node() {
+    // Multus blanks 00-multus.conf when its primary becomes unreadable, so
+    // the runtime has no valid first config and the node goes NotReady.
+    let body = "    fault: {kind: cni-config, target: {role: worker}, action: truncate, file: kube-ovn}\n    slos:\n      - {kind: node-ready-within, nodes: fault-target, budget: 3m}\n      - {kind: node-ready-within, nodes: all, budget: 3m}\n";
     let r = run(TwinBackend::new(1, "test"), FIXED, body).await;
     let node = r.node.clone().expect("a faulted node");
     for detail in ["faulted node", "all nodes"] {

@@ -162,51 +162,124 @@ async fn stale_netns_do_not_block_sandboxes_and_a_restart_wipes_them() {
     assert!(bad.is_empty(), "{bad:?}");
 }
 
-/// Removing Kube-OVN's conflist: Multus' daemon sees its primary config go
-/// and exits cleanly, deleting `00-multus.conf` (FACTS.md "Multus facts");
-/// `/etc/cni/net.d` is empty, so the runtime reports NetworkReady=false and
-/// the node turns NotReady (FACTS.md "Kubernetes facts"); the restarted
-/// daemon waits 120 s for a primary config and exits 1. The conflist is
-/// only written when kube-ovn-cni starts, so the node stays broken (#4730's
-/// empty net.d) until kube-ovn-cni is recreated.
+/// Creates a pod bound to the worker (a probe, say) and returns its name.
+async fn pod_on_worker(client: &kube::Client, name: &str) -> String {
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"nodeName": WORKER, "containers": [{"name": "c", "image": "busybox"}]}
+    }))
+    .unwrap();
+    Api::<Pod>::namespaced(client.clone(), "default")
+        .create(&Default::default(), &pod)
+        .await
+        .expect("create");
+    name.to_string()
+}
+
+async fn pod_phase(client: &kube::Client, name: &str) -> String {
+    let p = Api::<Pod>::namespaced(client.clone(), "default")
+        .get(name)
+        .await
+        .expect("pod");
+    p.status.and_then(|s| s.phase).unwrap_or_default()
+}
+
+/// Removing Kube-OVN's conflist (kube-ovn #4730). The Multus daemon ignores
+/// the removal (its watch only acts on writes of the primary, multus-cni
+/// `pkg/server/config/manager.go`), so `00-multus.conf` stays, still valid,
+/// and the node stays Ready; but every ADD loads the cluster network from
+/// the missing file and fails, so no new pod on the node gets a sandbox.
+/// The conflist is only written when kube-ovn-cni starts: recreating it
+/// writes the file, Multus regenerates its config, and new pods start.
 #[tokio::test(start_paused = true)]
-async fn removing_the_kube_ovn_conflist_empties_net_d_and_the_node_goes_not_ready() {
+async fn removing_the_kube_ovn_conflist_fails_every_new_sandbox_on_the_node() {
     let (_twin, model, client) = cluster(FIXED, 5);
     wait(240).await;
     assert_eq!(node_ready(&client, WORKER).await.as_deref(), Some("True"));
+    let daemon_before = restarts(&on(&pods(&client).await, "kube-multus-ds-", WORKER)[0]);
     model
         .with(|w| w.remove_file(WORKER, &format!("{CNI_DIR}01-kube-ovn.conflist")))
         .expect("rm");
     wait(30).await;
     let files = model.with(|w| w.list_dir(WORKER, CNI_DIR)).unwrap();
-    assert!(files.is_empty(), "{files:?}");
-    assert!(
-        model
-            .with(|w| w.file(WORKER, MULTUS_CONF))
-            .unwrap()
-            .is_none()
+    assert_eq!(
+        files,
+        vec![MULTUS_CONF.to_string()],
+        "only Multus' config is left"
     );
-    assert_eq!(node_ready(&client, WORKER).await.as_deref(), Some("False"));
+    let probe = pod_on_worker(&client, "probe").await;
     wait(300).await;
-    let now = pods(&client).await;
-    let multus = &on(&now, "kube-multus-ds-", WORKER)[0];
-    let daemon = &multus["status"]["containerStatuses"][0];
-    assert!(
-        restarts(multus) >= 2,
-        "the daemon exited cleanly, then again after 120 tries: {daemon}"
-    );
-    assert_eq!(daemon["lastState"]["terminated"]["exitCode"], 1, "{daemon}");
     assert_eq!(
         node_ready(&client, WORKER).await.as_deref(),
-        Some("False"),
-        "nothing rewrites the conflist"
+        Some("True"),
+        "00-multus.conf is a valid config: the runtime's network is ready"
+    );
+    assert_eq!(pod_phase(&client, &probe).await, "Pending");
+    let ev = events_for(&client, &probe).await;
+    assert!(
+        ev.iter().any(|(r, m)| r == "FailedCreatePodSandBox"
+            && m.contains("failed to get clusterNetwork")
+            && m.contains("01-kube-ovn.conflist: no such file or directory")),
+        "{ev:?}"
+    );
+    let now = pods(&client).await;
+    assert_eq!(
+        restarts(&on(&now, "kube-multus-ds-", WORKER)[0]),
+        daemon_before,
+        "the daemon ignores the removal and keeps running"
     );
     let cni = name(&on(&now, "kube-ovn-cni-", WORKER)[0]);
     Api::<Pod>::namespaced(client.clone(), "kube-system")
         .delete(&cni, &DeleteParams::default())
         .await
         .expect("delete");
-    wait(400).await;
+    wait(300).await;
+    assert_eq!(pod_phase(&client, &probe).await, "Running");
+    let bad = not_ready(&pods(&client).await);
+    assert!(bad.is_empty(), "{bad:?}");
+}
+
+/// Truncating Kube-OVN's conflist: the Multus daemon sees the write,
+/// cannot read the primary, and persists the empty configuration it then
+/// generates (`GenerateConfig` returns "" without an error), so
+/// `00-multus.conf` is empty too; the runtime cannot load its first config
+/// and the node goes NotReady. install-cni never rewrites an existing 0600
+/// conflist, so recreating kube-ovn-cni alone does not help; removing the
+/// truncated file first does.
+#[tokio::test(start_paused = true)]
+async fn truncating_the_kube_ovn_conflist_empties_multus_config_and_the_node_goes_not_ready() {
+    let (_twin, model, client) = cluster(FIXED, 5);
+    wait(240).await;
+    let conflist = format!("{CNI_DIR}01-kube-ovn.conflist");
+    model
+        .with(|w| w.truncate_file(WORKER, &conflist))
+        .expect("truncate");
+    wait(30).await;
+    let multus = model
+        .with(|w| w.file(WORKER, MULTUS_CONF))
+        .unwrap()
+        .expect("00-multus.conf");
+    assert!(multus.content.is_empty(), "{multus:?}");
+    assert_eq!(node_ready(&client, WORKER).await.as_deref(), Some("False"));
+    let recreate = |client: kube::Client| async move {
+        let cni = name(&on(&pods(&client).await, "kube-ovn-cni-", WORKER)[0]);
+        Api::<Pod>::namespaced(client, "kube-system")
+            .delete(&cni, &DeleteParams::default())
+            .await
+            .expect("delete");
+    };
+    recreate(client.clone()).await;
+    wait(300).await;
+    assert_eq!(
+        node_ready(&client, WORKER).await.as_deref(),
+        Some("False"),
+        "install-cni keeps the existing (empty, 0600) conflist"
+    );
+    model
+        .with(|w| w.remove_file(WORKER, &conflist))
+        .expect("rm");
+    recreate(client.clone()).await;
+    wait(300).await;
     assert_eq!(node_ready(&client, WORKER).await.as_deref(), Some("True"));
     let bad = not_ready(&pods(&client).await);
     assert!(bad.is_empty(), "{bad:?}");

@@ -1,7 +1,7 @@
 //! The kubelet of each node: pod workers, sandboxes through CNI, init
 //! containers in order, restart back-off, probes, termination.
 
-use super::node::{CNI_SERVER_SOCK, MULTUS_SOCK, Owner, SHIM};
+use super::node::{CNI_SERVER_SOCK, MULTUS_CONF, MULTUS_SOCK, Owner, SHIM};
 use super::rng::Ms;
 use super::world::{CState, Ev, Sandbox, World, valid_config};
 
@@ -258,6 +258,30 @@ impl World {
         node.fs.contains_key(MULTUS_SOCK) && node.running("multus-daemon")
     }
 
+    /// The cluster network the Multus daemon delegates to: at every ADD it
+    /// loads the file `00-multus.conf`'s `clusterNetwork` names (multus-cni
+    /// `pkg/k8sclient` `GetDefaultNetworks` -> `getNetDelegate`: `os.Stat`,
+    /// then `LoadChainedPluginsFromFile` for a `.conflist`), so a missing or
+    /// unreadable primary fails every new sandbox while the daemon serves.
+    pub(super) fn multus_cluster_network(&self, n: usize) -> Result<(), String> {
+        let node = &self.nodes[n];
+        let path = node
+            .fs
+            .get(MULTUS_CONF)
+            .and_then(|f| serde_json::from_str::<serde_json::Value>(&f.content).ok())
+            .and_then(|v| v.get("clusterNetwork")?.as_str().map(str::to_string))
+            .unwrap_or_default();
+        match node.fs.get(&path) {
+            None => Err(format!(
+                "GetDefaultNetworks: failed to get clusterNetwork {path} in namespace kube-system: stat {path}: no such file or directory"
+            )),
+            Some(f) if !valid_config(&f.content) => Err(format!(
+                "GetDefaultNetworks: failed to get clusterNetwork {path} in namespace kube-system: error loading CNI conflist file {path}: error parsing configuration list: unexpected end of JSON input"
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
     /// Whether a Kube-OVN CNI ADD can succeed: the cni-server socket is
     /// served and OVS is up (the cni-server configures the port in OVS).
     pub(super) fn kube_ovn_add(&self, n: usize) -> Result<(), String> {
@@ -363,6 +387,11 @@ impl World {
         } else if via_multus {
             if !self.multus_serving(n) {
                 Err("plugin type=\"multus-shim\" failed (add): CmdAdd (shim): CNI request failed with status 400: connection refused".to_string())
+            } else if let Err(e) = self.multus_cluster_network(n) {
+                Err(format!(
+                    "plugin type=\"multus-shim\" name=\"multus-cni-network\" failed (add): CmdAdd (shim): CNI request failed with status 400: 'ContainerID:\"{}\" Netns:\"\" IfName:\"eth0\" Args:\"\" Path:\"\" ERRORED: error configuring pod [{}/{}] networking: {e}'",
+                    p.uid, p.namespace, p.name
+                ))
             } else {
                 self.kube_ovn_add(n)
                     .map_err(|e| format!("plugin type=\"multus-shim\" name=\"multus-cni-network\" failed (add): [{}/{}:kube-ovn]: error adding container to network \"kube-ovn\": {e}", p.namespace, p.name))

@@ -244,10 +244,18 @@ impl World {
         }
     }
 
-    /// The Multus thick daemon (FACTS.md "Multus facts"): wait for the
-    /// primary config (the first `.conf`/`.conflist` that is not
-    /// `00-multus*`) every 1 s up to 120 times, write `00-multus.conf`, serve
-    /// `/run/multus/multus.sock`, exit when the primary config is deleted.
+    /// The Multus thick daemon (FACTS.md "Multus facts"; multus-cni
+    /// `pkg/server/config/manager.go`, the same at v4.1.3, v4.2.1, v4.2.4 and
+    /// v4.3.0): wait for the primary config (the first `.conf`/`.conflist`
+    /// that is not `00-multus*`) every 1 s up to 120 times, write
+    /// `00-multus.conf`, serve `/run/multus/multus.sock`, and watch the
+    /// primary: a write regenerates `00-multus.conf`, and when the primary
+    /// cannot be read `GenerateConfig` returns an empty configuration that
+    /// `PersistMultusConfig` writes all the same (an empty `00-multus.conf`);
+    /// a removal is ignored (`shouldRegenerateConfig` only takes Write and
+    /// Create events for the primary), so `00-multus.conf` keeps pointing at
+    /// the missing file. FACTS.md says deleting the primary makes the daemon
+    /// exit; the source at these tags does not.
     fn multus_tick(&mut self, k: u64, i: usize, run: u32, n: usize, indicator: Option<String>) {
         let node_name = self.nodes[n].name.clone();
         let stage = self.stage(k, i).stage;
@@ -319,21 +327,33 @@ impl World {
                 self.note(format!(
                     "node {node_name}: multus-daemon wrote {MULTUS_CONF} and serves {MULTUS_SOCK}"
                 ));
-                self.pods_primary.insert(k, p);
+                let seen = self.nodes[n]
+                    .fs
+                    .get(&p)
+                    .map(|f| f.content.clone())
+                    .unwrap_or_default();
+                self.pods_primary.insert(k, (p, seen));
                 self.after(1_000, Ev::Tick { pod: k, c: i, run });
             }
             _ => {
-                let watched = self.pods_primary.get(&k).cloned().unwrap_or_default();
-                if !self.nodes[n].fs.contains_key(&watched) {
-                    // The watcher saw the primary config go: the daemon shuts
-                    // down through its normal path, a clean exit, which
-                    // deletes 00-multus.conf (FACTS.md "Multus facts").
-                    self.note(format!(
-                        "node {node_name}: multus-daemon: primary config {watched} deleted, exiting"
-                    ));
-                    self.program_term(k, i, n, true);
-                    self.container_exited(k, i, 0, "Completed");
-                    return;
+                let (watched, seen) = self.pods_primary.get(&k).cloned().unwrap_or_default();
+                let now = self.nodes[n].fs.get(&watched).map(|f| f.content.clone());
+                if let Some(content) = now.filter(|c| *c != seen) {
+                    // A Write or Create event on the primary: regenerate.
+                    let conf = if valid_config(&content) {
+                        format!(
+                            "{{\"cniVersion\":\"0.3.1\",\"name\":\"multus-cni-network\",\"type\":\"multus-shim\",\"logLevel\":\"verbose\",\"clusterNetwork\":\"{watched}\"}}"
+                        )
+                    } else {
+                        self.note(format!(
+                            "node {node_name}: multus-daemon: failed to read the primary CNI plugin config from {watched}; writing an empty {MULTUS_CONF}"
+                        ));
+                        String::new()
+                    };
+                    let mut ino = self.inode;
+                    self.nodes[n].write(MULTUS_CONF, &conf, 0o600, &mut ino);
+                    self.inode = ino;
+                    self.pods_primary.insert(k, (watched, content));
                 }
                 self.after(1_000, Ev::Tick { pod: k, c: i, run });
             }

@@ -250,7 +250,9 @@ pub struct World {
     pub(super) events: HashMap<(String, String, String), (String, u32, Ms)>,
     pub(super) next_pod_ip: u32,
     pub(super) pending_netns: HashMap<u64, String>,
-    pub(super) pods_primary: HashMap<u64, String>,
+    /// Per Multus daemon pod: the primary config it generated from, and
+    /// that file's content then (to notice a write, as its fsnotify watch does).
+    pub(super) pods_primary: HashMap<u64, (String, String)>,
     installed: bool,
     unscheduled: BTreeSet<u64>,
     next_node_ip: u32,
