@@ -206,3 +206,12 @@ pub mod api {
         pods.iter().all(super::ready)
     }
 }
+
+/// A node's Ready condition as the model last wrote it.
+pub fn node_ready(rec: &Recorder, name: &str) -> Option<Value> {
+    rec.get("nodes", "", name)?["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .cloned()
+}
