@@ -67,11 +67,7 @@ fn install_notes(rec: &Recorder, since: u64) -> Vec<String> {
 
 /// The worker's `kube-ovn-cni` pod.
 fn cni_pod_of_worker(w: &World) -> String {
-    w.pods_with_label("kube-system", "app", "kube-ovn-cni")
-        .into_iter()
-        .find(|(_, node)| node.as_deref() == Some(WORKER))
-        .map(|(name, _)| name)
-        .expect("kube-ovn-cni runs on the worker")
+    pod_on(w, "kube-ovn-cni", WORKER)
 }
 
 /// In place (v1.14.41): the first write leaves the file empty for exactly
