@@ -1,12 +1,14 @@
 //! cni-chaos-twin: the digital twin of a kind cluster running Kube-OVN with
 //! Multus.
 //!
-//! This crate is its API half: an in-memory subset of the Kubernetes API
+//! Two halves. The API half: an in-memory subset of the Kubernetes API
 //! (discovery, get/list/watch/create/update/patch/delete, Table output) on a
 //! [virtual clock](clock), with watch history, a ground-truth log and chaos
-//! on the API itself. Tests talk to it in-process through
-//! [`Twin::client`]; `cni-chaos twin serve` serves it on 127.0.0.1 for real
-//! kubectl.
+//! on the API itself. The [cluster model](model): node containers, kubelets,
+//! Kube-OVN and Multus simulated from mechanisms on the same clock, which
+//! owns the twin's pods, nodes and workloads once attached. Tests talk to
+//! it in-process through [`Twin::client`]; `cni-chaos twin serve [--model
+//! <version set>]` serves it on 127.0.0.1 for real kubectl.
 
 pub mod api;
 pub mod clock;

@@ -65,7 +65,9 @@ pub fn kubeconfig(server: &str, cluster: &str) -> String {
     )
 }
 
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+/// Writes `text` to `path` through a temporary file and a rename, creating
+/// the parent directory.
+pub(crate) fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
@@ -123,15 +125,28 @@ impl Bound {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        let twin = self.twin.clone();
-        axum::serve(self.listener, self.twin.router())
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                twin.drop_watches(false);
-            })
-            .await
-            .map_err(ServeError::Serve)
+        let app = self.twin.router();
+        serve_until(self.listener, app, self.twin, shutdown).await
     }
+}
+
+/// Serves `app` until `shutdown` resolves, then cuts `twin`'s open watches
+/// and returns once every connection is closed. Graceful shutdown waits for
+/// open responses, and a watch (`kubectl get -w`) stays open up to its
+/// 30-minute server timeout, so without the cut Ctrl-C would hang.
+pub(crate) async fn serve_until(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    twin: Twin,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            twin.drop_watches(false);
+        })
+        .await
+        .map_err(ServeError::Serve)
 }
 
 #[cfg(test)]

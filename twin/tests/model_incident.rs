@@ -35,17 +35,11 @@ async fn steady(client: &kube::Client) {
     assert!(bad.is_empty(), "not steady before the fault: {bad:?}");
 }
 
-fn backoff_secs(pod: &serde_json::Value) -> Option<u64> {
+fn init_backoff_secs(pod: &serde_json::Value) -> Option<u64> {
     let msg = pod
         .pointer("/status/initContainerStatuses/0/state/waiting/message")?
         .as_str()?;
-    // A Go duration: `40s`, `2m40s`, `5m0s`.
-    let d = msg.strip_prefix("back-off ")?.split(' ').next()?;
-    let (m, s) = match d.split_once('m') {
-        Some((m, s)) => (m.parse::<u64>().ok()?, s),
-        None => (0, d),
-    };
-    Some(m * 60 + s.strip_suffix('s')?.parse::<u64>().ok()?)
+    model_support::backoff_secs(msg)
 }
 
 async fn delete(client: &kube::Client, name: &str) {
@@ -76,7 +70,7 @@ async fn reboot_and_watch(
         if status(&multus[0]) == "Init:CrashLoopBackOff" {
             crash += 1;
         }
-        backoffs.extend(backoff_secs(&multus[0]));
+        backoffs.extend(init_backoff_secs(&multus[0]));
         let victims: Vec<serde_json::Value> = ["coredns-", "kube-ovn-pinger-", "vpc-nat-gw-"]
             .iter()
             .flat_map(|p| on(&pods, p, WORKER))

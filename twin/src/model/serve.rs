@@ -19,7 +19,7 @@ use super::error::ModelError;
 use super::ops::Signal;
 use super::profile::VersionProfile;
 use super::world::{ModelConfig, World};
-use crate::serve::{ServeConfig, ServeError, kubeconfig};
+use crate::serve::{ServeConfig, ServeError, kubeconfig, serve_until, write_atomically};
 use crate::twin::{Twin, TwinConfig};
 
 /// Where faults are posted (JSON [`FaultOp`]).
@@ -304,19 +304,7 @@ pub async fn bind(
         .local_addr()
         .map_err(|source| ServeError::Bind { addr, source })?;
     let text = kubeconfig(&format!("http://{addr}"), &config.cluster.name);
-    let write = || -> std::io::Result<()> {
-        if let Some(dir) = config
-            .kubeconfig
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = config.kubeconfig.with_extension("tmp");
-        std::fs::write(&tmp, &text)?;
-        std::fs::rename(&tmp, &config.kubeconfig)
-    };
-    write().map_err(|source| ServeError::Kubeconfig {
+    write_atomically(&config.kubeconfig, &text).map_err(|source| ServeError::Kubeconfig {
         path: config.kubeconfig.clone(),
         source,
     })?;
@@ -330,15 +318,13 @@ pub async fn bind(
 }
 
 impl ModelServer {
-    /// Serves until `shutdown` completes.
+    /// Serves until `shutdown` completes; then cuts open watches so their
+    /// connections close (as the snapshot server does), and returns.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         let app = router(&self.twin, self.model.clone());
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(ServeError::Serve)
+        serve_until(self.listener, app, self.twin, shutdown).await
     }
 }

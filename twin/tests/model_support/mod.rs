@@ -13,6 +13,15 @@ pub fn world(profile: &str, seed: u64) -> World {
     World::new(cfg)
 }
 
+/// The name of the kube-system pod labelled `app=<app>` on `node`.
+pub fn pod_on(w: &World, app: &str, node: &str) -> String {
+    w.pods_with_label("kube-system", "app", app)
+        .into_iter()
+        .find(|(_, n)| n.as_deref() == Some(node))
+        .map(|(name, _)| name)
+        .unwrap_or_else(|| panic!("no app={app} pod on {node}"))
+}
+
 /// Runs `ms` and drains into `rec`.
 pub fn run(w: &mut World, rec: &mut Recorder, ms: u64) {
     w.run_for(ms);
@@ -81,6 +90,17 @@ pub fn status(pod: &Value) -> String {
         }
     }
     reason
+}
+
+/// The wait in seconds of a kubelet back-off message, `back-off <Go
+/// duration> restarting failed container=...` (`40s`, `2m40s`, `5m0s`).
+pub fn backoff_secs(message: &str) -> Option<u64> {
+    let d = message.strip_prefix("back-off ")?.split(' ').next()?;
+    let (m, s) = match d.split_once('m') {
+        Some((m, s)) => (m.parse::<u64>().ok()?, s),
+        None => (0, d),
+    };
+    Some(m * 60 + s.strip_suffix('s')?.parse::<u64>().ok()?)
 }
 
 /// Whether the pod's Ready condition is True.
@@ -205,4 +225,13 @@ pub mod api {
     pub fn all_ready(pods: &[serde_json::Value]) -> bool {
         pods.iter().all(super::ready)
     }
+}
+
+/// A node's Ready condition as the model last wrote it.
+pub fn node_ready(rec: &Recorder, name: &str) -> Option<Value> {
+    rec.get("nodes", "", name)?["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .cloned()
 }
