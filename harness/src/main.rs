@@ -161,7 +161,8 @@ enum FaultCommand {
         /// Node.
         node: String,
     },
-    /// Start a multus-shim that blocks on the missing daemon socket.
+    /// Start a multus-shim ADD: while the daemon does not answer it waits (up
+    /// to 60 s) and keeps the binary busy.
     BusyShim {
         /// Node.
         node: String,

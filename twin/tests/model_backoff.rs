@@ -36,9 +36,11 @@ fn seconds(ts: &Value) -> i64 {
         .as_second()
 }
 
-/// Crash loop: with Kube-OVN's conflist removed, the Multus daemon exits
-/// (cleanly, the primary config is gone), then every run waits 120 s for
-/// a primary config and exits 1 (FACTS.md "Multus facts"). A watch on the
+/// Crash loop: with Kube-OVN's conflist removed, a Multus daemon killed
+/// once (it ignores the removal itself, multus-cni
+/// `pkg/server/config/manager.go`) comes back to no primary config, and
+/// every run then waits 120 s for one and exits 1 (FACTS.md "Multus
+/// facts"). A watch on the
 /// pod sees the kubelet's waits: 10s, 20s, 40s, 1m20s, 2m40s, then 5m0s
 /// for good; each restart comes that long after the previous exit.
 #[tokio::test(start_paused = true)]
@@ -64,6 +66,9 @@ async fn a_crash_looping_container_backs_off_from_10s_doubling_to_5m() {
     model
         .with(|w| w.remove_file(WORKER, &format!("{CNI_DIR}01-kube-ovn.conflist")))
         .expect("rm");
+    model
+        .with(|w| w.signal(WORKER, "multus-daemon", Signal::Kill))
+        .expect("kill the daemon");
     // 8 runs of about 121 s plus the waits (10 + ... + 300 + 300 s).
     api::wait(2_100).await;
     watch.abort();
@@ -104,7 +109,7 @@ async fn a_crash_looping_container_backs_off_from_10s_doubling_to_5m() {
         "doubling from 10 s, capped at 5 min"
     );
     assert!(waits.iter().skip(5).all(|w| *w == 300), "{waits:?}");
-    // The first exit (clean, when the conflist went) restarts at once; a
+    // The first exit (the SIGKILL) restarts at once; a
     // restart comes its wait after the exit (timestamps are whole
     // seconds; starting the container takes under a second).
     assert!(
