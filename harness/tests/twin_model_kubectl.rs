@@ -183,6 +183,25 @@ async fn kubectl_shows_the_incident_after_twin_fault_reboot() {
         describe.contains("Back-off restarting failed container install-multus-binary"),
         "{describe}"
     );
+    let logs = kubectl(
+        &kc,
+        &[
+            "logs",
+            "-n",
+            "kube-system",
+            &multus.0,
+            "-c",
+            "install-multus-binary",
+            "--tail=3",
+        ],
+    )
+    .await;
+    assert!(
+        logs.contains(
+            "cp: cannot create regular file '/host/opt/cni/bin/multus-shim': Text file busy"
+        ),
+        "{logs}"
+    );
     let events = kubectl(
         &kc,
         &[

@@ -140,6 +140,16 @@ async fn the_incident_fails_the_pod_and_probe_slos_and_names_kube_multus_ds() {
     let v = verdict(&r, "probe-succeeds-within", "multus-secondary");
     assert_eq!(v.status, SloStatus::Fail, "{}", v.message);
     assert!(!v.culprits.is_empty(), "a failed probe names its probe pod");
+    // The diagnostics carry the root cause from the init container's log
+    // (served by the twin's pods/log, read with kube-rs like on kind).
+    let diag = r.diagnostics.clone().unwrap_or_default();
+    assert!(
+        diag.contains("Logs of install-multus-binary")
+            && diag.contains(
+                "cp: cannot create regular file '/host/opt/cni/bin/multus-shim': Text file busy"
+            ),
+        "{diag}"
+    );
     // The known bug's culprit is reported, and no other kind of pod is
     // blamed for it.
     let culprits = r.culprits();

@@ -22,4 +22,4 @@ pub mod snapshot;
 pub mod store;
 mod twin;
 
-pub use twin::{DropSignal, Twin, TwinConfig};
+pub use twin::{DropSignal, LogQuery, LogSource, Twin, TwinConfig};

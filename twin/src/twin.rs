@@ -60,7 +60,37 @@ struct Inner {
     chaos: Mutex<ApiChaos>,
     drops: watch::Sender<DropSignal>,
     deletion: RwLock<Arc<dyn DeletionPolicy>>,
+    logs: LogSlot,
     seed: u64,
+}
+
+/// The installed [`LogSource`], if any.
+#[derive(Default)]
+struct LogSlot(RwLock<Option<LogSource>>);
+
+impl std::fmt::Debug for LogSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = self.0.read().map(|g| g.is_some()).unwrap_or(false);
+        f.debug_struct("LogSlot").field("installed", &set).finish()
+    }
+}
+
+/// Where container logs come from (the model, when one is attached): the
+/// text of `container` (its previous run when `previous`) of a pod, or
+/// `None` when there is no such container.
+pub type LogSource = Arc<dyn Fn(&LogQuery) -> Option<String> + Send + Sync>;
+
+/// What `GET .../pods/{name}/log` asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogQuery {
+    /// Namespace.
+    pub namespace: String,
+    /// Pod.
+    pub pod: String,
+    /// Container; none: the pod's only (or first) container.
+    pub container: Option<String>,
+    /// The previous run's log.
+    pub previous: bool,
 }
 
 /// The twin's API half. Cheap to clone; clones share state.
@@ -89,6 +119,7 @@ impl Twin {
                 chaos: Mutex::new(ApiChaos::default()),
                 drops,
                 deletion: RwLock::new(Arc::new(FinalizeAfterGrace)),
+                logs: LogSlot::default(),
                 seed: config.seed,
             }),
         }
@@ -116,6 +147,28 @@ impl Twin {
             .deletion
             .write()
             .unwrap_or_else(|p| p.into_inner()) = policy;
+    }
+
+    /// Serves container logs from `source` (the model installs one).
+    pub fn set_log_source(&self, source: LogSource) {
+        *self.inner.logs.0.write().unwrap_or_else(|p| p.into_inner()) = Some(source);
+    }
+
+    /// A container's log, as `GET .../pods/{name}/log` serves it: empty
+    /// without a log source, `None` when the source knows no such
+    /// container.
+    pub fn logs(&self, query: &LogQuery) -> Option<String> {
+        let source = self
+            .inner
+            .logs
+            .0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match source {
+            Some(f) => f(query),
+            None => Some(String::new()),
+        }
     }
 
     fn resource(plural: &str) -> Result<&'static ResourceType, ApiError> {

@@ -181,3 +181,59 @@ async fn fixed_multus_recovers_from_the_same_reboot_without_init_crashloop() {
         .collect();
     assert!(loops.is_empty(), "{loops:?}");
 }
+
+/// `GET .../pods/{name}/log`, as kubectl and kube-rs read it: the init
+/// container's last run says why it failed; a container the pod does not
+/// have is 400, a pod that does not exist is 404, as the API server answers.
+#[tokio::test(start_paused = true)]
+async fn container_logs_say_why_the_multus_init_container_fails() {
+    use kube::api::LogParams;
+    let (_twin, model, client) = cluster(RACY, 1);
+    wait(240).await;
+    model
+        .with(|w| w.restart_node(WORKER, true))
+        .expect("reboot");
+    wait(300).await;
+    let name = model.with(|w| model_support::pod_on(w, "multus", WORKER));
+    let api: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
+    let init = api
+        .logs(
+            &name,
+            &LogParams {
+                container: Some("install-multus-binary".into()),
+                tail_lines: Some(5),
+                ..LogParams::default()
+            },
+        )
+        .await
+        .expect("logs");
+    assert!(
+        init.lines().count() <= 5
+            && init.ends_with(
+                "cp: cannot create regular file '/host/opt/cni/bin/multus-shim': Text file busy\n"
+            ),
+        "{init}"
+    );
+    let err = api
+        .logs(
+            &name,
+            &LogParams {
+                container: Some("nope".into()),
+                ..LogParams::default()
+            },
+        )
+        .await
+        .expect_err("no such container");
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 400),
+        "{err:?}"
+    );
+    let err = api
+        .logs("no-such-pod", &LogParams::default())
+        .await
+        .expect_err("no such pod");
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 404),
+        "{err:?}"
+    );
+}

@@ -57,6 +57,58 @@ pub fn get(
     ))
 }
 
+/// `GET .../pods/{name}/log?container=C&previous=true&tailLines=N`: the
+/// container's log from the installed log source, as text. A pod that does
+/// not exist is 404; a container it does not have is 400, as the API
+/// server answers.
+pub fn logs(
+    twin: &Twin,
+    route: &ResourceRoute,
+    name: &str,
+    query: Option<&str>,
+) -> Result<Response<Body>, ApiError> {
+    twin.with_store(|s| s.get(route.rt, ns(route), name))
+        .ok_or_else(|| not_found(route, name))?;
+    let (mut container, mut previous, mut tail) = (None, false, None);
+    for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match k.as_ref() {
+            "container" => container = Some(v.into_owned()),
+            "previous" => previous = v == "true",
+            "tailLines" => {
+                tail = Some(v.parse::<usize>().map_err(|_| ApiError::BadRequest {
+                    message: format!("tailLines: invalid value {v:?}"),
+                })?);
+            }
+            _ => {}
+        }
+    }
+    let q = crate::LogQuery {
+        namespace: ns(route).to_string(),
+        pod: name.to_string(),
+        container: container.clone(),
+        previous,
+    };
+    let text = twin.logs(&q).ok_or_else(|| ApiError::BadRequest {
+        message: format!(
+            "container {} is not valid for pod {name}",
+            container.as_deref().unwrap_or("(none)")
+        ),
+    })?;
+    let text = match tail {
+        Some(n) => {
+            let lines: Vec<&str> = text.lines().collect();
+            let from = lines.len().saturating_sub(n);
+            let mut out = lines[from..].join("\n");
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out
+        }
+        None => text,
+    };
+    Ok(respond::text(text))
+}
+
 fn encode_continue(rv: u64, key: &ObjectKey) -> String {
     format!("{rv}:{}/{}", key.namespace, key.name)
         .bytes()

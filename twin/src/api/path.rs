@@ -96,11 +96,12 @@ fn resource_route(group: &str, version: &str, rest: &[&str]) -> Route {
     }
     let name = rest.get(1).map(|s| (*s).to_string());
     let sub = rest.get(2).map(|s| (*s).to_string());
-    if rest.len() > 3
-        || sub
-            .as_deref()
-            .is_some_and(|s| s != "status" || !rt.status_subresource)
-    {
+    let allowed = |s: &str| match s {
+        "status" => rt.status_subresource,
+        "log" => rt.plural == "pods",
+        _ => false,
+    };
+    if rest.len() > 3 || sub.as_deref().is_some_and(|s| !allowed(s)) {
         return Route::Unknown;
     }
     Route::Resource(ResourceRoute {

@@ -22,6 +22,14 @@ pub fn bytes(code: u16, body: Vec<u8>) -> Response<Body> {
     resp
 }
 
+/// A plain-text response (container logs).
+pub fn text(body: String) -> Response<Body> {
+    let mut resp = Response::new(Body::from(body));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    resp
+}
+
 /// The Status response for an error.
 pub fn error(err: &ApiError) -> Response<Body> {
     json(err.code(), &err.status())

@@ -107,6 +107,14 @@ fn dispatch(
         Route::Resource(r) => {
             let params = Params::parse(query)?;
             match (method.as_str(), r.name.clone()) {
+                ("GET", Some(name)) if r.sub.as_deref() == Some("log") => {
+                    objects::logs(twin, &r, &name, Some(query))
+                }
+                (_, Some(_)) if r.sub.as_deref() == Some("log") => {
+                    Err(ApiError::MethodNotAllowed {
+                        method: method.to_string(),
+                    })
+                }
                 ("GET", None) if params.watch => watch::watch(twin, &r, params),
                 ("GET", None) => objects::list(twin, &r, &params, accept),
                 ("GET", Some(name)) => objects::get(twin, &r, &name, &params, accept),

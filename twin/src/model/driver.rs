@@ -197,6 +197,10 @@ impl Model {
         twin.set_deletion_policy(Arc::new(KeepTerminating));
         cfg.epoch = twin.clock().now();
         let world = Arc::new(Mutex::new(World::new(cfg)));
+        let logs = world.clone();
+        twin.set_log_source(Arc::new(move |q: &crate::LogQuery| {
+            lock(&logs).container_log(&q.namespace, &q.pod, q.container.as_deref(), q.previous)
+        }));
         let wake = Arc::new(Notify::new());
         let task = tokio::spawn(run(twin.clone(), world.clone(), wake.clone()));
         Model { world, wake, task }

@@ -85,6 +85,7 @@ impl World {
                     let mode = self.nodes[n].fs.get(&path).map_or(0o600, |f| f.mode);
                     self.nodes[n].write(&path, KUBE_OVN_CONFLIST, mode, &mut ino);
                     self.inode = ino;
+                    self.clog(k, i, run, format!("Installing cni config file \"/kube-ovn/01-kube-ovn.conflist\" to \"{path}\""));
                     self.note(format!("node {node_name}: install-cni wrote {path}"));
                     self.container_exited(k, i, 0, "Completed");
                     return;
@@ -105,6 +106,7 @@ impl World {
                 match existing {
                     Some(mode) if keep_any || mode == 0o600 => {
                         self.inode = ino;
+                        self.clog(k, i, run, format!("CNI config file \"{path}\" already exists with correct permissions, skipping."));
                         self.note(format!(
                             "node {node_name}: install-cni: CNI config file {path} already exists (mode {mode:o}), skipping"
                         ));
@@ -115,6 +117,14 @@ impl World {
                             f.mode = 0o600;
                         }
                         self.inode = ino;
+                        self.clog(
+                            k,
+                            i,
+                            run,
+                            format!(
+                                "Fixing permission of existing CNI config file \"{path}\" to 600"
+                            ),
+                        );
                         self.note(format!(
                             "node {node_name}: install-cni: fixing permission of existing {path} ({mode:o}) to 600"
                         ));
@@ -124,6 +134,7 @@ impl World {
                         // PR #7035: temporary file, then rename.
                         self.nodes[n].write_atomic(&path, KUBE_OVN_CONFLIST, new_mode, &mut ino);
                         self.inode = ino;
+                        self.clog(k, i, run, format!("Installing cni config file \"/kube-ovn/01-kube-ovn.conflist\" to \"{path}\""));
                         self.note(format!(
                             "node {node_name}: install-cni wrote {path} atomically"
                         ));
@@ -169,9 +180,16 @@ impl World {
                             .map(|(p, _)| p.clone())
                             .collect();
                         if !stale.is_empty() {
+                            self.clog(k, i, run, format!("ovs-vswitchd: could not open network device {} (No such device)", stale.join(", ")));
                             self.note(format!("node {node_name}: ovs-vswitchd: could not open network device {} (No such device)", stale.join(", ")));
                         }
                         self.stage(k, i).stage = 2;
+                        self.clog(
+                            k,
+                            i,
+                            run,
+                            "ovsdb-server and ovs-vswitchd started".to_string(),
+                        );
                         self.note(format!("node {node_name}: OVS started"));
                     }
                     _ => {}
@@ -191,6 +209,13 @@ impl World {
                     self.nodes[n].write(CNI_SERVER_SOCK, "", 0o600, &mut ino);
                     self.inode = ino;
                     self.stage(k, i).stage = 3;
+                    self.clog(
+                        k,
+                        i,
+                        run,
+                        "CNI server is listening on /run/openvswitch/kube-ovn-daemon.sock"
+                            .to_string(),
+                    );
                     self.note(format!("node {node_name}: cni-server serves"));
                 }
             }
@@ -202,6 +227,7 @@ impl World {
                         // while any process executes it (#1221 points 2-3).
                         let busy = self.nodes[n].busy(SHIM);
                         if !busy.is_empty() {
+                            self.clog(k, i, run, "cp: cannot create regular file '/host/opt/cni/bin/multus-shim': Text file busy".to_string());
                             self.note(format!(
                                 "node {node_name}: install-multus-binary: cp: cannot create regular file '/host/opt/cni/bin/multus-shim': Text file busy (held by pid {busy:?})"
                             ));
@@ -228,6 +254,12 @@ impl World {
                     // The gateway's init script configures net1; without the
                     // Multus attachment it fails (pods that start with only
                     // the primary network, multus-cni #1387).
+                    self.clog(
+                        k,
+                        i,
+                        run,
+                        "failed to find interface net1: Link not found".to_string(),
+                    );
                     self.note(format!("node {node_name}: vpc-nat-gw: net1 not found"));
                     self.container_exited(k, i, 1, "Error");
                 }
@@ -276,6 +308,12 @@ impl World {
                     let c = self.stage(k, i);
                     c.stage = if indicator.is_some() { 1 } else { 2 };
                     c.tries = 0;
+                    self.clog(
+                        k,
+                        i,
+                        run,
+                        format!("[verbose] Using {p} as the primary CNI config"),
+                    );
                     self.note(format!(
                         "node {node_name}: multus-daemon found primary config {p}"
                     ));
@@ -285,6 +323,7 @@ impl World {
                     let c = self.stage(k, i);
                     c.tries += 1;
                     if c.tries >= MULTUS_CONFIG_TRIES {
+                        self.clog(k, i, run, "[error] failed to create the configuration manager for the primary CNI plugin: failed to find the cluster master CNI plugin: timed out waiting for the condition".to_string());
                         self.note(format!("node {node_name}: multus-daemon: timed out waiting for the primary CNI config"));
                         self.container_exited(k, i, 1, "Error");
                     } else {
@@ -301,6 +340,7 @@ impl World {
                     let c = self.stage(k, i);
                     c.tries += 1;
                     if c.tries >= READINESS_INDICATOR_TRIES {
+                        self.clog(k, i, run, format!("[error] have you checked that your default network is ready? still waiting for readinessindicatorfile @ {path}. pollimmediate error: timed out waiting for the condition"));
                         self.note(format!("node {node_name}: multus-daemon: readinessindicatorfile {path} did not appear"));
                         self.container_exited(k, i, 1, "Error");
                     } else {
@@ -324,6 +364,7 @@ impl World {
                 let c = self.stage(k, i);
                 c.stage = 3;
                 c.tries = 0;
+                self.clog(k, i, run, format!("[verbose] Generated MultusCNI config; API readiness check done! serving {MULTUS_SOCK}"));
                 self.note(format!(
                     "node {node_name}: multus-daemon wrote {MULTUS_CONF} and serves {MULTUS_SOCK}"
                 ));
@@ -345,6 +386,7 @@ impl World {
                             "{{\"cniVersion\":\"0.3.1\",\"name\":\"multus-cni-network\",\"type\":\"multus-shim\",\"logLevel\":\"verbose\",\"clusterNetwork\":\"{watched}\"}}"
                         )
                     } else {
+                        self.clog(k, i, run, format!("[error] failed to read the primary CNI plugin config from {watched}"));
                         self.note(format!(
                             "node {node_name}: multus-daemon: failed to read the primary CNI plugin config from {watched}; writing an empty {MULTUS_CONF}"
                         ));

@@ -56,6 +56,11 @@ impl ModelConfig {
     }
 }
 
+/// How many runs of a container keep their log.
+const LOG_RUNS: usize = 2;
+/// How many lines a run's log keeps.
+const LOG_LINES: usize = 200;
+
 /// A scheduled event. Events carry the generation (node boot, container
 /// run, sandbox attempt) they belong to and are dropped when it is over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -250,6 +255,9 @@ pub struct World {
     pub(super) events: HashMap<(String, String, String), (String, u32, Ms)>,
     pub(super) next_pod_ip: u32,
     pub(super) pending_netns: HashMap<u64, String>,
+    /// Container logs: (pod key, container index) -> run -> lines; the last
+    /// [`LOG_RUNS`] runs, at most [`LOG_LINES`] lines each.
+    pub(super) clogs: HashMap<(u64, usize), std::collections::BTreeMap<u32, Vec<String>>>,
     /// Per Multus daemon pod: the primary config it generated from, and
     /// that file's content then (to notice a write, as its fsnotify watch does).
     pub(super) pods_primary: HashMap<u64, (String, String)>,
@@ -323,6 +331,7 @@ impl World {
             next_pod_ip: 1,
             pending_netns: HashMap::new(),
             pods_primary: HashMap::new(),
+            clogs: HashMap::new(),
             installed: false,
             unscheduled: BTreeSet::new(),
             next_node_ip: n as u32 + 2,
@@ -432,6 +441,58 @@ impl World {
 
     pub(super) fn after(&mut self, d: Ms, ev: Ev) {
         self.at(self.now + d, ev);
+    }
+
+    /// Appends a line to the log of run `run` of container `i` of pod `k`,
+    /// as the program would print it (served by `.../pods/{name}/log`).
+    pub(super) fn clog(&mut self, k: u64, i: usize, run: u32, line: impl Into<String>) {
+        let at = self.timestamp(self.now);
+        let runs = self.clogs.entry((k, i)).or_default();
+        let lines = runs.entry(run).or_default();
+        lines.push(format!("{at} {}", line.into()));
+        if lines.len() > LOG_LINES {
+            lines.remove(0);
+        }
+        while runs.len() > LOG_RUNS {
+            runs.pop_first();
+        }
+    }
+
+    /// The log of a pod's container, as `kubectl logs` shows it: the
+    /// latest run's lines (or the one before, `previous`); `None` when the
+    /// pod has no such container.
+    pub fn container_log(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        previous: bool,
+    ) -> Option<String> {
+        let k = self.pod_key(namespace, pod)?;
+        let p = self.pods.get(&k)?;
+        let names: Vec<&str> = p
+            .template
+            .init
+            .iter()
+            .chain(p.template.containers.iter())
+            .map(|c| c.name.as_str())
+            .collect();
+        let i = match container {
+            Some(c) => names.iter().position(|n| *n == c)?,
+            None => p.template.init.len(),
+        };
+        let runs = self.clogs.get(&(k, i));
+        let mut latest = runs.map(|r| r.iter().rev()).into_iter().flatten();
+        let lines = if previous {
+            latest.nth(1)
+        } else {
+            latest.next()
+        };
+        Some(
+            lines
+                .map(|(_, l)| l.iter().map(|l| format!("{l}\n")).collect())
+                .unwrap_or_default(),
+        )
     }
 
     pub(super) fn note(&mut self, text: impl Into<String>) {
@@ -1003,6 +1064,7 @@ impl World {
         self.by_name.remove(&(p.namespace.clone(), p.name.clone()));
         self.pending_netns.remove(&k);
         self.pods_primary.remove(&k);
+        self.clogs.retain(|(pk, _), _| *pk != k);
         if let Some(n) = p.node {
             // A shim still waiting for the Multus daemon outlives its pod
             // until the daemon answers or it gives up (60 s), as a plugin
