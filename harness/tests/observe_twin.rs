@@ -4,8 +4,10 @@
 //! Ready flip it makes (with virtual timestamps) and checks:
 //!
 //! * nothing lost: the final state of every pod in the timeline equals the
-//!   store's, pods deleted are gone, and in runs without a forced relist
-//!   (410) every flip is recorded;
+//!   store's, a pod deleted (and not recreated) is gone from it, and in runs
+//!   without a forced relist (410) every flip and every deletion is
+//!   recorded (pods are deleted with grace 0 and recreated under the same
+//!   name, Not Ready, a few seconds later);
 //! * nothing duplicated: the recorded flips of a pod are a subsequence of the
 //!   true flips (a relist may skip intermediate states, never invent one);
 //! * timing: a flip recorded while the API was up arrives within 10 ms of
@@ -86,8 +88,35 @@ async fn run(seed: u64, options: WatchOptions) -> Result<(), String> {
     let mut flips: Flips = BTreeMap::new();
     let mut relisted = false;
     let mut outage_windows: Vec<(Duration, Duration)> = Vec::new();
+    // Deletions per pod, and pods deleted and not recreated yet.
+    let mut deletions: BTreeMap<String, usize> = BTreeMap::new();
+    let mut gone: Vec<String> = Vec::new();
     for _ in 0..25 {
+        // A deleted pod comes back (Not Ready) before anything else happens.
+        if let Some(name) = gone.pop() {
+            twin.create("pods", "kube-system", pod(&name))
+                .map_err(|e| e.to_string())?;
+            twin.set_pod_ready("kube-system", &name, false)
+                .map_err(|e| e.to_string())?;
+            if ready[&name] {
+                // Its successor starts Not Ready.
+                flips
+                    .entry(name.clone())
+                    .or_default()
+                    .push((origin.elapsed(), false));
+                ready.insert(name.clone(), false);
+            }
+            tokio::time::sleep(Duration::from_millis(200 + rng.below(3000))).await;
+            continue;
+        }
         match rng.below(20) {
+            3 => {
+                let name = &names[usize::try_from(rng.below(PODS as u64)).unwrap_or(0)];
+                twin.delete("pods", "kube-system", name, Some(0))
+                    .map_err(|e| e.to_string())?;
+                *deletions.entry(name.clone()).or_default() += 1;
+                gone.push(name.clone());
+            }
             // While a watch reconnects (at most 2 s of backoff after the
             // API is back) changes arrive late by design; timing is only
             // asserted outside these windows.
@@ -126,8 +155,25 @@ async fn run(seed: u64, options: WatchOptions) -> Result<(), String> {
     tokio::time::sleep(Duration::from_secs(90)).await;
 
     let tl = observer.timeline();
-    for name in &names {
+    for name in &gone {
+        if tl.present(ObjKind::Pod).iter().any(|o| &o.name == name) {
+            return Err(format!(
+                "seed {seed}: {name} was deleted but the timeline still has it"
+            ));
+        }
+    }
+    for name in names.iter().filter(|n| !gone.contains(n)) {
         let obj = ObjRef::pod("kube-system", name);
+        let recorded_gone = tl
+            .history(&obj)
+            .filter(|t| matches!(t.change, Change::PodGone))
+            .count();
+        let truth_gone = deletions.get(name).copied().unwrap_or(0);
+        if recorded_gone > truth_gone || (!relisted && recorded_gone != truth_gone) {
+            return Err(format!(
+                "seed {seed}: {name} deleted {truth_gone} times, the timeline says {recorded_gone}"
+            ));
+        }
         let got: Vec<(Duration, bool)> = tl
             .history(&obj)
             .filter_map(|t| match &t.change {
@@ -181,8 +227,11 @@ async fn run(seed: u64, options: WatchOptions) -> Result<(), String> {
         }
     }
     let present = tl.present(ObjKind::Pod).len();
-    if present != PODS {
-        return Err(format!("seed {seed}: {present} pods present, {PODS} exist"));
+    if present != PODS - gone.len() {
+        return Err(format!(
+            "seed {seed}: {present} pods present, {} exist",
+            PODS - gone.len()
+        ));
     }
     Ok(())
 }
