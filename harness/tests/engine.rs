@@ -518,3 +518,52 @@ async fn an_expected_bug_that_outlives_the_revert_is_still_an_xfail() {
         "the runner must still replace it"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_dry_run_is_planned_not_failed_and_plans_the_remediation_and_revert() {
+    let plan = ScenarioPlan {
+        planned: true,
+        ..ScenarioPlan::default()
+    };
+    let s = setup(&[("remediated", plan)]).await;
+    let t0 = tokio::time::Instant::now();
+    let r = run(&s, "remediated").await;
+    assert_eq!(r.outcome, Outcome::Planned);
+    assert_eq!(r.verdict, Verdict::Planned);
+    assert!(r.verdict.trial_passes(), "a dry run is not a failure");
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(1),
+        "nothing is waited for: {:?}",
+        t0.elapsed()
+    );
+    let journal = s.backend.journal().lines();
+    assert!(
+        !journal.iter().any(|l| l.starts_with("observe")),
+        "{journal:?}"
+    );
+    for planned in [
+        "remediate remove-file /opt/cni/bin/multus-shim on scripted-worker",
+        "remediate pod-delete app=multus on scripted-worker",
+        "revert node-reboot",
+    ] {
+        assert!(
+            journal.contains(&planned.to_string()),
+            "{planned} not in {journal:?}"
+        );
+    }
+    let kinds: Vec<(CheckKind, bool)> = r
+        .checks
+        .iter()
+        .map(|c| (c.kind, matches!(c.status, CheckStatus::Skipped(_))))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (CheckKind::SteadyState, false),
+            (CheckKind::FaultEffect, true),
+            (CheckKind::Remediation, true),
+            (CheckKind::Cleanup, false),
+        ],
+        "no SLO is judged and no recovery checked"
+    );
+}

@@ -323,3 +323,54 @@ fn a_provisioning_failure_fails_every_scenario_on_that_cluster_once() {
         .all(|r| r["verdict"] == "error");
     assert!(all_errors, "{json}");
 }
+
+/// `CHAOS_BACKEND=kind CHAOS_DRY_RUN=1` through the runner: every command
+/// line of the smoke suite's cell is printed (provisioning, each fault, its
+/// revert, the teardown), none is executed, and every trial is *planned*,
+/// which passes: a dry run is neither a success nor a failure of the
+/// cluster.
+#[test]
+fn a_kind_dry_run_prints_the_plan_and_passes_as_planned() {
+    let reports = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cni-chaos"))
+        .arg("run")
+        .env("CHAOS_BACKEND", "kind")
+        .env("CHAOS_DRY_RUN", "1")
+        .env("CHAOS_SUITES", root.join("suites/smoke.yaml"))
+        .env("CHAOS_REPORT_DIR", reports.path())
+        .env("CHAOS_LOG", "info")
+        .env("CI", "true")
+        .env_remove("CHAOS_CLUSTER")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("CHAOS_BASELINE")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(status(&stdout, "smoke::worker-reboot"), "ok");
+    assert_eq!(status(&stdout, "smoke::ovs-vswitchd-kill"), "ok");
+    let planned: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.split_once("[dry-run] ").map(|(_, c)| c))
+        .collect();
+    for needle in [
+        "kind get clusters",
+        "kind create cluster --name chaos-",
+        "ENABLE_NAT_GW=false CNI_CONFIG_PRIORITY=01 bash ",
+        "-n kube-system rollout status daemonset/kube-multus-ds --timeout=300s",
+        "docker restart -t 30 chaos-",
+        "kill -s KILL '<PID in /run/openvswitch/ovs-vswitchd.pid>'",
+        "kind delete cluster --name chaos-",
+    ] {
+        assert!(
+            planned.iter().any(|c| c.contains(needle)),
+            "{needle:?} not in the plan:\n{}",
+            planned.join("\n")
+        );
+    }
+    let json = results(reports.path());
+    for r in json["results"].as_array().unwrap() {
+        assert_eq!(r["verdict"], "planned", "{r}");
+    }
+}

@@ -87,6 +87,8 @@ pub struct ScenarioPlan {
     /// Whether the cluster stays unhealthy after the revert (the recovery
     /// check fails and the cluster is replaced).
     pub unhealthy_after_revert: bool,
+    /// Whether injection is only planned (a dry run).
+    pub planned: bool,
 }
 
 impl Default for ScenarioPlan {
@@ -103,6 +105,7 @@ impl Default for ScenarioPlan {
             panic_in: None,
             heals_before_remediation: false,
             unhealthy_after_revert: false,
+            planned: false,
         }
     }
 }
@@ -351,7 +354,9 @@ impl Cluster for ScriptedCluster {
         if let Some(msg) = plan.inject_error {
             return Err(BackendError::other("injecting", msg));
         }
-        Ok(if plan.effect {
+        Ok(if plan.planned {
+            Evidence::planned(on, "scripted dry run")
+        } else if plan.effect {
             Evidence::proven(on, vec![("scripted".into(), "took effect".into())])
         } else {
             Evidence::no_effect(on, "scripted: the fault changed nothing")

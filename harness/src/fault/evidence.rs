@@ -16,6 +16,10 @@ pub struct Evidence {
     pub facts: Vec<(String, String)>,
     /// Why the fault is considered to have had no effect, when it did not.
     pub missing: Option<String>,
+    /// A dry run: the fault's commands were planned, not executed, so
+    /// nothing is proven either way.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub planned: bool,
 }
 
 impl Evidence {
@@ -26,6 +30,18 @@ impl Evidence {
             node,
             facts,
             missing: None,
+            planned: false,
+        }
+    }
+
+    /// A dry run's evidence: the commands were printed, none was run.
+    pub fn planned(node: Option<String>, why: impl Into<String>) -> Self {
+        Evidence {
+            took_effect: false,
+            node,
+            facts: Vec::new(),
+            missing: Some(why.into()),
+            planned: true,
         }
     }
 
@@ -36,6 +52,7 @@ impl Evidence {
             node,
             facts: Vec::new(),
             missing: Some(why.into()),
+            planned: false,
         }
     }
 

@@ -123,6 +123,7 @@ fn verdict_label(v: Verdict) -> &'static str {
         Verdict::NotRun => "not run",
         Verdict::Error => "ERROR",
         Verdict::Interrupted => "interrupted",
+        Verdict::Planned => "planned (dry run)",
     }
 }
 

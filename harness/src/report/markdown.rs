@@ -119,6 +119,7 @@ fn marker(v: Verdict) -> &'static str {
         Verdict::NotRun => "⏭ not run",
         Verdict::Error => "💥 error",
         Verdict::Interrupted => "⏹ interrupted",
+        Verdict::Planned => "📝 planned (dry run)",
     }
 }
 

@@ -147,6 +147,8 @@ pub struct VerdictCounts {
     pub error: usize,
     /// [`Verdict::Interrupted`].
     pub interrupted: usize,
+    /// [`Verdict::Planned`].
+    pub planned: usize,
 }
 
 impl VerdictCounts {
@@ -162,9 +164,9 @@ impl VerdictCounts {
         *copy.slot(v)
     }
 
-    /// How many trials failed (every verdict but pass and xfail).
+    /// How many trials failed (every verdict but pass, xfail and planned).
     pub fn failed_trials(&self) -> usize {
-        self.total - self.pass - self.xfail
+        self.total - self.pass - self.xfail - self.planned
     }
 
     fn slot(&mut self, v: Verdict) -> &mut usize {
@@ -176,6 +178,7 @@ impl VerdictCounts {
             Verdict::NotRun => &mut self.not_run,
             Verdict::Error => &mut self.error,
             Verdict::Interrupted => &mut self.interrupted,
+            Verdict::Planned => &mut self.planned,
         }
     }
 }
@@ -192,6 +195,7 @@ pub fn verdict_key(v: Verdict) -> &'static str {
         Verdict::NotRun => "not-run",
         Verdict::Error => "error",
         Verdict::Interrupted => "interrupted",
+        Verdict::Planned => "planned",
     }
 }
 

@@ -202,6 +202,11 @@ impl Phases {
             .map_err(|e| self.error(CheckKind::FaultEffect, "fault took effect", e.to_string()))?;
         let fault_at = Instant::now();
         self.state().evidence = Some(evidence.clone());
+        if evidence.planned {
+            return self
+                .planned(&evidence, &nodes, node.as_ref(), started)
+                .await;
+        }
         let mut c = Check::new(
             "fault took effect",
             CheckKind::FaultEffect,
@@ -389,6 +394,55 @@ impl Phases {
         Ok(Outcome::SloFailed { failed })
     }
 
+    /// A dry run: the fault's commands were printed. The remediation's are
+    /// printed too (without waiting for it), nothing is observed, and the
+    /// revert still prints its own.
+    async fn planned(
+        &self,
+        evidence: &Evidence,
+        nodes: &[NodeInfo],
+        node: Option<&NodeInfo>,
+        started: Instant,
+    ) -> Result<Outcome, Outcome> {
+        let why = evidence
+            .missing
+            .clone()
+            .unwrap_or_else(|| "dry run".to_string());
+        let mut c = Check::new(
+            "fault took effect",
+            CheckKind::FaultEffect,
+            CheckStatus::Skipped(why.clone()),
+            format!("{}: planned", self.scenario.fault),
+        );
+        c.elapsed = started.elapsed();
+        self.check(c);
+        if let Some(rem) = &self.scenario.remediation {
+            let cluster = self.engine.cluster.clone();
+            for step in &rem.steps {
+                let step_node = match step.target() {
+                    Some(t) => {
+                        Some(select_node(nodes, t, node, self.engine.seed).map_err(|e| {
+                            self.error(CheckKind::Remediation, "remediation", e.to_string())
+                        })?)
+                    }
+                    None => None,
+                };
+                self.or_cancel(cluster.remediate(step, step_node.as_ref()))
+                    .await?
+                    .map_err(|e| {
+                        self.error(CheckKind::Remediation, "remediation", e.to_string())
+                    })?;
+            }
+            self.check(Check::new(
+                "remediation",
+                CheckKind::Remediation,
+                CheckStatus::Skipped(why.clone()),
+                "planned",
+            ));
+        }
+        Ok(Outcome::Planned)
+    }
+
     /// Records an infrastructure error as a check and returns the outcome.
     fn error(&self, kind: CheckKind, name: &str, message: String) -> Outcome {
         self.check(Check::new(name, kind, CheckStatus::Error, message.clone()));
@@ -573,7 +627,7 @@ impl Engine {
             .checks
             .iter()
             .any(|c| c.kind == CheckKind::Cleanup && c.status == CheckStatus::Passed);
-        if reverted && !self.cancel.is_cancelled() {
+        if reverted && !self.cancel.is_cancelled() && outcome != Outcome::Planned {
             let check = self.recovery(id, iteration, scenario).await;
             if matches!(outcome, Outcome::Passed) {
                 match check.status {

@@ -38,6 +38,8 @@ pub enum Outcome {
     },
     /// SIGINT or SIGTERM stopped it.
     Interrupted,
+    /// A dry run (`CHAOS_DRY_RUN=1`): its commands were printed, none run.
+    Planned,
 }
 
 impl fmt::Display for Outcome {
@@ -51,6 +53,7 @@ impl fmt::Display for Outcome {
             }
             Outcome::HarnessError { message } => write!(f, "harness error: {message}"),
             Outcome::Interrupted => f.write_str("interrupted"),
+            Outcome::Planned => f.write_str("planned (dry run): commands printed, none executed"),
         }
     }
 }
@@ -75,11 +78,13 @@ pub enum Verdict {
     Error,
     /// Interrupted by a signal.
     Interrupted,
+    /// A dry run: planned, nothing executed (trial passes).
+    Planned,
 }
 
 impl Verdict {
     /// Every verdict, in report order.
-    pub const ALL: [Verdict; 7] = [
+    pub const ALL: [Verdict; 8] = [
         Verdict::Pass,
         Verdict::Fail,
         Verdict::XFail,
@@ -87,11 +92,12 @@ impl Verdict {
         Verdict::NotRun,
         Verdict::Error,
         Verdict::Interrupted,
+        Verdict::Planned,
     ];
 
     /// Whether the libtest trial passes.
     pub fn trial_passes(self) -> bool {
-        matches!(self, Verdict::Pass | Verdict::XFail)
+        matches!(self, Verdict::Pass | Verdict::XFail | Verdict::Planned)
     }
 
     /// Judges an outcome against an expectation. An expected failure counts
@@ -121,6 +127,7 @@ impl Verdict {
             (Outcome::NotRun { .. }, _) => Verdict::NotRun,
             (Outcome::HarnessError { .. }, _) => Verdict::Error,
             (Outcome::Interrupted, _) => Verdict::Interrupted,
+            (Outcome::Planned, _) => Verdict::Planned,
         }
     }
 }
@@ -135,6 +142,7 @@ impl fmt::Display for Verdict {
             Verdict::NotRun => "not run",
             Verdict::Error => "ERROR",
             Verdict::Interrupted => "interrupted",
+            Verdict::Planned => "planned",
         })
     }
 }

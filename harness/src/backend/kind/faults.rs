@@ -848,7 +848,7 @@ pub async fn pod_delete(
     let out = kubectl.run(del, KUBECTL_TIMEOUT).await?;
     if kubectl.is_dry_run() {
         return Ok(Injected {
-            evidence: Evidence::no_effect(on, DRY_RUN),
+            evidence: Evidence::planned(on, DRY_RUN),
             undo: None,
         });
     }
@@ -1015,5 +1015,5 @@ async fn remove_stale_ports(
 const DRY_RUN: &str = "dry run (CHAOS_DRY_RUN=1): nothing was executed, so nothing is proven";
 
 fn dry_run(node: &str) -> Evidence {
-    Evidence::no_effect(Some(node.into()), DRY_RUN)
+    Evidence::planned(Some(node.into()), DRY_RUN)
 }
