@@ -3,11 +3,13 @@
 //! and the Markdown summary; plus the reporter's on-disk layout.
 
 use std::collections::BTreeMap;
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use cni_chaos::backend::BackendInfo;
+use cni_chaos::exec::Command;
 use cni_chaos::fault::Evidence;
 use cni_chaos::report::{
     HTML_FILE, JSON_FILE, JUNIT_FILE, LATEST_LINK, MARKDOWN_FILE, Reporter, RunRecord, junit,
@@ -394,11 +396,12 @@ print(json.dumps(out))
 /// Whether junitparser can be imported; prints why not, or panics when
 /// `CHAOS_SYSTEM_TESTS=require`.
 fn junitparser_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import junitparser"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
+    let ok = support::try_output(
+        Command::new("python3")
+            .args(["-c", "import junitparser"])
+            .timeout(Duration::from_secs(60)),
+    )
+    .is_ok_and(|o| o.success());
     if !ok {
         if std::env::var("CHAOS_SYSTEM_TESTS").as_deref() == Ok("require") {
             panic!(
@@ -417,12 +420,13 @@ fn junitparser_reads_one_testcase_per_check() {
     }
     let root = tempfile::tempdir().unwrap();
     let (_reporter, dir) = report_run(root.path());
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(JUNITPARSER_SCRIPT)
-        .arg(dir.join(JUNIT_FILE))
-        .output()
-        .unwrap();
+    let out = support::output(
+        Command::new("python3")
+            .arg("-c")
+            .arg(JUNITPARSER_SCRIPT)
+            .arg(support::arg(dir.join(JUNIT_FILE)))
+            .timeout(Duration::from_secs(60)),
+    );
     assert!(
         out.status.success(),
         "junitparser failed: {}",

@@ -28,6 +28,8 @@
 //! which `ovs-ovn` shares with the node through a hostPath) is the code path
 //! kind uses.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::sync::Arc;
@@ -91,17 +93,7 @@ fn host_cmd(cmd: Command) -> Output {
 
 /// [`host_cmd`], but a program that cannot be started is an error.
 fn try_host_cmd(cmd: Command) -> Result<Output, ExecError> {
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(LocalRunner::new().output(&cmd))
-        })
-        .join()
-        .expect("runner thread")
-    })
+    support::try_output(cmd)
 }
 
 fn host_ok(argv: &[&str]) -> String {

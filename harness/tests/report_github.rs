@@ -5,8 +5,12 @@
 //! previous run in the report folder, or `CHAOS_BASELINE`), and a bad
 //! `CHAOS_TREND_THRESHOLD` stops the run before anything runs.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::Output;
+
+use cni_chaos::exec::Output;
+use support::arg;
 
 const SUITE: &str = r#"
 name: alpha
@@ -43,24 +47,24 @@ impl Env {
     }
 
     fn run(&self, extra: &[(&str, &Path)]) -> Output {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cni-chaos"));
-        cmd.args(["run", "--test-threads", "1"])
-            .current_dir(self.dir.path())
+        let mut cmd = support::cni_chaos()
+            .args(["run", "--test-threads", "1"])
+            .cwd(self.dir.path())
             .env("CHAOS_BACKEND", "scripted")
-            .env("CHAOS_SCRIPT", self.path("plan.json"))
-            .env("CHAOS_SUITES", self.path("suites"))
-            .env("CHAOS_REPORT_DIR", self.path("reports"))
+            .env("CHAOS_SCRIPT", arg(self.path("plan.json")))
+            .env("CHAOS_SUITES", arg(self.path("suites")))
+            .env("CHAOS_REPORT_DIR", arg(self.path("reports")))
             .env("CHAOS_SEED", "3")
             .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_STEP_SUMMARY", self.path("step-summary.md"))
+            .env("GITHUB_STEP_SUMMARY", arg(self.path("step-summary.md")))
             .env_remove("GITHUB_WORKSPACE")
             .env_remove("CHAOS_BASELINE")
             .env_remove("CHAOS_TREND_THRESHOLD")
             .env_remove("CHAOS_KEEP_CLUSTER");
         for (k, v) in extra {
-            cmd.env(k, v);
+            cmd = cmd.env(*k, arg(v));
         }
-        cmd.output().unwrap()
+        support::output(cmd)
     }
 }
 

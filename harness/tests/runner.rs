@@ -2,8 +2,12 @@
 //! exit codes and the reports, through the `cni-chaos run` binary (the same
 //! code as `cargo test --test chaos`).
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::Output;
+
+use cni_chaos::exec::Output;
+use support::arg;
 
 const SUITE_A: &str = r#"
 name: alpha
@@ -62,13 +66,13 @@ impl Env {
     }
 
     fn run(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cni-chaos"));
-        cmd.arg("run")
-            .args(args)
+        let mut cmd = support::cni_chaos()
+            .arg("run")
+            .args(args.iter().copied())
             .env("CHAOS_BACKEND", "scripted")
-            .env("CHAOS_SCRIPT", self.path("plan.json"))
-            .env("CHAOS_SUITES", self.path("suites"))
-            .env("CHAOS_REPORT_DIR", self.path("reports"))
+            .env("CHAOS_SCRIPT", arg(self.path("plan.json")))
+            .env("CHAOS_SUITES", arg(self.path("suites")))
+            .env("CHAOS_REPORT_DIR", arg(self.path("reports")))
             .env("CHAOS_SEED", "42")
             .env_remove("CHAOS_KEEP_CLUSTER")
             // Not the CI job's annotations, summary or trend settings.
@@ -77,9 +81,9 @@ impl Env {
             .env_remove("CHAOS_BASELINE")
             .env_remove("CHAOS_TREND_THRESHOLD");
         for (k, v) in extra_env {
-            cmd.env(k, v);
+            cmd = cmd.env(*k, *v);
         }
-        cmd.output().unwrap()
+        support::output(cmd)
     }
 
     fn journal(&self) -> Vec<String> {
@@ -142,12 +146,12 @@ fn list_of_the_committed_suites_has_one_line_per_scenario() {
         })
         .collect();
     want.sort();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cni-chaos"))
-        .args(["run", "--list"])
-        .env("CHAOS_SUITES", root.join("suites"))
-        .env("CHAOS_REPORT_DIR", root.join("target/never-written"))
-        .output()
-        .unwrap();
+    let out = support::output(
+        support::cni_chaos()
+            .args(["run", "--list"])
+            .env("CHAOS_SUITES", arg(root.join("suites")))
+            .env("CHAOS_REPORT_DIR", arg(root.join("target/never-written"))),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let got: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
     assert_eq!(got, want);
@@ -333,19 +337,19 @@ fn a_provisioning_failure_fails_every_scenario_on_that_cluster_once() {
 fn a_kind_dry_run_prints_the_plan_and_passes_as_planned() {
     let reports = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cni-chaos"))
-        .arg("run")
-        .env("CHAOS_BACKEND", "kind")
-        .env("CHAOS_DRY_RUN", "1")
-        .env("CHAOS_SUITES", root.join("suites/smoke.yaml"))
-        .env("CHAOS_REPORT_DIR", reports.path())
-        .env("CHAOS_LOG", "info")
-        .env("CI", "true")
-        .env_remove("CHAOS_CLUSTER")
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("CHAOS_BASELINE")
-        .output()
-        .unwrap();
+    let out = support::output(
+        support::cni_chaos()
+            .arg("run")
+            .env("CHAOS_BACKEND", "kind")
+            .env("CHAOS_DRY_RUN", "1")
+            .env("CHAOS_SUITES", arg(root.join("suites/smoke.yaml")))
+            .env("CHAOS_REPORT_DIR", arg(reports.path()))
+            .env("CHAOS_LOG", "info")
+            .env("CI", "true")
+            .env_remove("CHAOS_CLUSTER")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("CHAOS_BASELINE"),
+    );
     let (stdout, stderr) = (stdout(&out), stderr(&out));
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert_eq!(status(&stdout, "smoke::worker-reboot"), "ok");

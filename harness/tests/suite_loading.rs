@@ -1,8 +1,9 @@
 //! Loads every committed suite through the same loader the runner uses, and
 //! drives `cni-chaos validate` as users do.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -55,13 +56,13 @@ fn a_suite_naming_a_missing_kind_config_or_version_set_is_refused_where_it_says_
     assert!(err.contains("CHAOS_VERSIONS=\"nope\""), "{err}");
 }
 
-fn validate(args: &[&Path]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_cni-chaos"))
-        .arg("validate")
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
+fn validate(args: &[&Path]) -> cni_chaos::exec::Output {
+    support::output(
+        support::cni_chaos()
+            .arg("validate")
+            .args(args.iter().map(support::arg))
+            .cwd(root()),
+    )
 }
 
 #[test]

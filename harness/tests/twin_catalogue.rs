@@ -4,6 +4,8 @@
 //! failures are exactly the known upstream bugs of that cell, and nothing is
 //! "not run" (a scenario that breaks its cluster gets it replaced).
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -45,18 +47,18 @@ fn the_catalogue_is_green_on_every_cell_with_exactly_the_known_bugs_as_xfail() {
     assert!(cells.len() >= 4, "{cells:?}");
     for cell in cells {
         let reports = tempfile::tempdir().unwrap();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cni-chaos"))
-            .arg("run")
-            .env("CHAOS_BACKEND", "twin")
-            .env("CHAOS_SUITES", root().join("suites"))
-            .env("CHAOS_VERSIONS", &cell)
-            .env("CHAOS_REPORT_DIR", reports.path())
-            .env_remove("CHAOS_SEED")
-            .env_remove("CHAOS_BASELINE")
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("GITHUB_STEP_SUMMARY")
-            .output()
-            .unwrap();
+        let out = support::output(
+            support::cni_chaos()
+                .arg("run")
+                .env("CHAOS_BACKEND", "twin")
+                .env("CHAOS_SUITES", support::arg(root().join("suites")))
+                .env("CHAOS_VERSIONS", cell.as_str())
+                .env("CHAOS_REPORT_DIR", support::arg(reports.path()))
+                .env_remove("CHAOS_SEED")
+                .env_remove("CHAOS_BASELINE")
+                .env_remove("GITHUB_ACTIONS")
+                .env_remove("GITHUB_STEP_SUMMARY"),
+        );
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),

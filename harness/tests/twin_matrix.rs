@@ -5,8 +5,12 @@
 //! fix (v4.2.3, v4.2.4) it passes. Read back from the JUnit (quick-junit's
 //! reader) and the Markdown summary, as CI and reviewers read them.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::Output;
+
+use cni_chaos::exec::Output;
+use support::arg;
 
 use quick_junit::{Report, TestCaseStatus};
 
@@ -15,18 +19,18 @@ fn root() -> PathBuf {
 }
 
 fn run_incident(cell: &str, reports: &Path) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_cni-chaos"))
-        .args(["run", "--exact", "incident::worker-reboot-multus"])
-        .env("CHAOS_BACKEND", "twin")
-        .env("CHAOS_SUITES", root().join("suites/incident.yaml"))
-        .env("CHAOS_VERSIONS", cell)
-        .env("CHAOS_REPORT_DIR", reports)
-        .env_remove("CHAOS_SEED")
-        .env_remove("CHAOS_BASELINE")
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .output()
-        .unwrap()
+    support::output(
+        support::cni_chaos()
+            .args(["run", "--exact", "incident::worker-reboot-multus"])
+            .env("CHAOS_BACKEND", "twin")
+            .env("CHAOS_SUITES", arg(root().join("suites/incident.yaml")))
+            .env("CHAOS_VERSIONS", cell)
+            .env("CHAOS_REPORT_DIR", arg(reports))
+            .env_remove("CHAOS_SEED")
+            .env_remove("CHAOS_BASELINE")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_STEP_SUMMARY"),
+    )
 }
 
 struct Reports {

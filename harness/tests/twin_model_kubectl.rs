@@ -10,15 +10,20 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use cni_chaos::exec::{Command, LocalRunner, Output, Runner};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cni-chaos");
 
-fn kubectl_available() -> bool {
-    let ok = std::process::Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-        .is_ok_and(|o| o.status.success());
+async fn kubectl_available() -> bool {
+    let ok = LocalRunner::new()
+        .output(
+            &Command::new("kubectl")
+                .args(["version", "--client"])
+                .timeout(Duration::from_secs(30)),
+        )
+        .await
+        .is_ok_and(|o| o.success());
     if !ok {
         let why = "kubectl is not on PATH";
         if std::env::var("CHAOS_SYSTEM_TESTS").as_deref() == Ok("require") {
@@ -30,14 +35,17 @@ fn kubectl_available() -> bool {
 }
 
 async fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
-    let out = tokio::process::Command::new("kubectl")
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .output()
+    let out = LocalRunner::new()
+        .output(
+            &Command::new("kubectl")
+                .args(args.iter().copied())
+                .env("KUBECONFIG", kubeconfig.display().to_string())
+                .timeout(Duration::from_secs(60)),
+        )
         .await
-        .expect("kubectl runs");
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(
-        out.status.success(),
+        out.success(),
         "kubectl {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -74,7 +82,7 @@ fn on_node(wide: &str, node: &str) -> Vec<(String, String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_shows_the_incident_after_twin_fault_reboot() {
-    if !kubectl_available() {
+    if !kubectl_available().await {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -121,17 +129,17 @@ async fn kubectl_shows_the_incident_after_twin_fault_reboot() {
         "{wide}"
     );
 
-    let out = std::process::Command::new(BIN)
-        .args(["twin", "fault", "--kubeconfig"])
-        .arg(&kc)
-        .args(["reboot", "worker"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out: Output = LocalRunner::new()
+        .output(
+            &Command::new(BIN)
+                .args(["twin", "fault", "--kubeconfig"])
+                .arg(kc.display().to_string())
+                .args(["reboot", "worker"])
+                .timeout(Duration::from_secs(60)),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("graceful restart"),
         "{}",

@@ -31,6 +31,7 @@ pub struct Command {
     program: String,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    env_remove: Vec<String>,
     stdin: Option<Vec<u8>>,
     timeout: Duration,
     cwd: Option<PathBuf>,
@@ -44,6 +45,7 @@ impl Command {
             program: program.into(),
             args: Vec::new(),
             env: Vec::new(),
+            env_remove: Vec::new(),
             stdin: None,
             timeout: DEFAULT_TIMEOUT,
             cwd: None,
@@ -74,6 +76,19 @@ impl Command {
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.env.push((key.into(), value.into()));
         self
+    }
+
+    /// Removes an inherited environment variable for the program (a
+    /// setting with [`Command::env`] still applies).
+    #[must_use]
+    pub fn env_remove(mut self, key: impl Into<String>) -> Self {
+        self.env_remove.push(key.into());
+        self
+    }
+
+    /// The inherited variables removed for the program.
+    pub fn get_env_removes(&self) -> &[String] {
+        &self.env_remove
     }
 
     /// Bytes written to the program's stdin (which is then closed). Without
@@ -146,12 +161,17 @@ impl fmt::Display for Command {
             first = false;
             f.write_str(w)
         };
-        if !self.env.is_empty() {
+        if !self.env.is_empty() || !self.env_remove.is_empty() {
             // `K=V` is only an assignment when K is a valid shell name;
-            // otherwise go through `env`, which accepts any key.
-            let assignable = self.env.iter().all(|(k, _)| is_shell_name(k));
+            // otherwise go through `env`, which accepts any key (and `-u`).
+            let assignable =
+                self.env_remove.is_empty() && self.env.iter().all(|(k, _)| is_shell_name(k));
             if !assignable {
                 word(f, "env")?;
+            }
+            for k in &self.env_remove {
+                word(f, "-u")?;
+                word(f, &shell_quote(k))?;
             }
             for (k, v) in &self.env {
                 if assignable {
@@ -296,6 +316,19 @@ mod tests {
     fn display_env_with_non_name_key_uses_env() {
         let cmd = Command::new("x").env("weird-key", "v v");
         assert_eq!(cmd.to_string(), "env 'weird-key=v v' x");
+    }
+
+    #[test]
+    fn display_env_remove_uses_env_u() {
+        let cmd = Command::new("cni-chaos")
+            .arg("run")
+            .env_remove("GITHUB_ACTIONS")
+            .env("CHAOS_SEED", "3");
+        assert_eq!(
+            cmd.to_string(),
+            "env -u GITHUB_ACTIONS CHAOS_SEED=3 cni-chaos run"
+        );
+        assert_eq!(cmd.get_env_removes(), ["GITHUB_ACTIONS"]);
     }
 
     #[test]

@@ -90,6 +90,9 @@ async fn execute(cmd: &Command, line: &str) -> Result<Output, ExecError> {
     tracing::debug!(command = %line, "exec");
 
     let mut proc = tokio::process::Command::new(cmd.get_program());
+    for key in cmd.get_env_removes() {
+        proc.env_remove(key);
+    }
     proc.args(cmd.get_args())
         .envs(cmd.get_envs().iter().map(|(k, v)| (k, v)))
         .stdin(if cmd.get_stdin().is_some() {
@@ -412,6 +415,28 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(out.stdout_str(), "it's set\n");
+    }
+
+    #[tokio::test]
+    async fn env_remove_hides_an_inherited_variable() {
+        // Cargo sets it for the test process, so the child inherits it
+        // unless removed.
+        assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
+        let inherited = LocalRunner::new()
+            .output(&Command::new("printenv").arg("CARGO_MANIFEST_DIR"))
+            .await
+            .unwrap();
+        assert!(inherited.success());
+        let removed = LocalRunner::new()
+            .output(
+                &Command::new("printenv")
+                    .arg("CARGO_MANIFEST_DIR")
+                    .env_remove("CARGO_MANIFEST_DIR"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(removed.status.code(), Some(1), "{removed:?}");
+        assert!(removed.stdout.is_empty());
     }
 
     #[tokio::test]

@@ -1,0 +1,47 @@
+//! Running programs from the tests: through the harness's own runner, with
+//! a timeout, so a hung child fails its test with its output instead of
+//! hanging the whole `cargo test`.
+
+#![allow(dead_code)] // Each test binary uses a part.
+
+use std::path::Path;
+use std::time::Duration;
+
+use cni_chaos::exec::{Command, ExecError, LocalRunner, Output, Runner};
+
+/// Generous: the slowest run-to-completion child (a whole catalogue on the
+/// twin, debug build) takes seconds on these machines.
+pub const CHILD_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The `cni-chaos` binary under test, with [`CHILD_TIMEOUT`].
+pub fn cni_chaos() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cni-chaos")).timeout(CHILD_TIMEOUT)
+}
+
+/// A path as a command argument or environment value.
+pub fn arg(p: impl AsRef<Path>) -> String {
+    p.as_ref().display().to_string()
+}
+
+/// Runs `cmd` to completion, blocking (from sync or async tests alike),
+/// through [`LocalRunner`]. Panics when it cannot be started or times out,
+/// with the command line and whatever it printed.
+pub fn output(cmd: Command) -> Output {
+    try_output(cmd).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`output`], but a program that cannot be started (or times out) is an
+/// error, for tests that skip when a tool is missing.
+pub fn try_output(cmd: Command) -> Result<Output, ExecError> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(LocalRunner::new().output(&cmd))
+        })
+        .join()
+        .expect("runner thread")
+    })
+}
