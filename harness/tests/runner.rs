@@ -289,6 +289,20 @@ fn bad_input_is_a_clear_error_and_runs_nothing() {
     );
     assert!(env.journal().is_empty(), "an unknown backend runs nothing");
 
+    let out = env.run(&[], &[("CHAOS_LOG", "cni_chaos=loud")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("CHAOS_LOG=\"cni_chaos=loud\""), "{}", stderr(&out));
+    assert!(env.journal().is_empty(), "a bad log filter runs nothing");
+
+    // A misspelt dry run stops the run; it never means "run for real".
+    let out = env.run(&[], &[("CHAOS_BACKEND", "kind"), ("CHAOS_DRY_RUN", "on")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("CHAOS_DRY_RUN=\"on\": expected 1 or 0"),
+        "{}",
+        stderr(&out)
+    );
+
     let empty = tempfile::tempdir().unwrap();
     let out = env.run(
         &["--list"],

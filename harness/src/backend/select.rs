@@ -59,7 +59,7 @@ pub fn select_with(
         BackendChoice::Kind => kind_backend(get, "CHAOS_BACKEND=kind".into()),
         BackendChoice::Twin => Ok(twin_backend(get, "CHAOS_BACKEND=twin".into())),
         BackendChoice::Auto => {
-            if dry_run(get) {
+            if dry_run(get)? {
                 return kind_backend(get, "auto: CHAOS_DRY_RUN=1 plans the kind commands".into());
             }
             let found = detect(get);
@@ -86,11 +86,12 @@ fn twin_backend(get: &dyn Fn(&str) -> Option<String>, reason: String) -> Arc<dyn
     Arc::new(super::twin::TwinBackend::new(seed, reason))
 }
 
-fn dry_run(get: &dyn Fn(&str) -> Option<String>) -> bool {
-    matches!(
-        get("CHAOS_DRY_RUN").as_deref().map(str::trim),
-        Some("1" | "true" | "yes")
-    )
+fn dry_run(get: &dyn Fn(&str) -> Option<String>) -> Result<bool, BackendError> {
+    crate::run::flag(get, "CHAOS_DRY_RUN").map_err(config_error)
+}
+
+fn config_error(e: crate::run::ConfigError) -> BackendError {
+    BackendError::other("reading the environment", e.to_string())
 }
 
 /// What `auto` looks for: `kind` on PATH and a Docker daemon that answers.
@@ -150,7 +151,7 @@ fn kind_backend(
     get: &dyn Fn(&str) -> Option<String>,
     reason: String,
 ) -> Result<Arc<dyn Backend>, BackendError> {
-    let options = KindOptions::from_lookup(workspace_root(), get);
+    let options = KindOptions::from_lookup(workspace_root(), get).map_err(config_error)?;
     let runner: Arc<dyn Runner> = if options.dry_run {
         Arc::new(LocalRunner::dry_run())
     } else {

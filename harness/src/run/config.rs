@@ -65,6 +65,33 @@ pub struct ConfigError {
     pub rule: String,
 }
 
+/// The on/off variables: each is read where it is used, and validated
+/// here first so a typo stops the run before a backend is chosen (an
+/// unrecognised `CHAOS_DRY_RUN` must never mean "run for real").
+pub const FLAGS: &[&str] = &[
+    "CHAOS_KEEP_CLUSTER",
+    "CHAOS_DRY_RUN",
+    "CHAOS_NAT_GW",
+    "CHAOS_ALLOW_UNPINNED",
+];
+
+/// Reads an on/off variable: unset, empty, `0`, `false` or `no` is off;
+/// `1`, `true` or `yes` (any case) is on; anything else is an error.
+pub fn flag(get: impl Fn(&str) -> Option<String>, var: &'static str) -> Result<bool, ConfigError> {
+    let Some(value) = get(var) else {
+        return Ok(false);
+    };
+    match value.trim().to_ascii_lowercase().as_str() {
+        "" | "0" | "false" | "no" => Ok(false),
+        "1" | "true" | "yes" => Ok(true),
+        _ => Err(ConfigError {
+            var,
+            value,
+            rule: "expected 1 or 0 (true/false, yes/no)".into(),
+        }),
+    }
+}
+
 impl RunConfig {
     /// Reads the options through `get` (usually `std::env::var`), so tests can
     /// pass their own environment.
@@ -101,17 +128,10 @@ impl RunConfig {
         let report_dir = get("CHAOS_REPORT_DIR")
             .filter(|v| !v.trim().is_empty())
             .map_or_else(|| defaults.report_dir.clone(), |v| defaults.resolve(v));
-        let keep_cluster = match get("CHAOS_KEEP_CLUSTER").as_deref().map(str::trim) {
-            None | Some("" | "0" | "false" | "no") => false,
-            Some("1" | "true" | "yes") => true,
-            Some(other) => {
-                return Err(ConfigError {
-                    var: "CHAOS_KEEP_CLUSTER",
-                    value: other.to_string(),
-                    rule: "expected 1 or 0 (true/false, yes/no)".into(),
-                });
-            }
-        };
+        for var in FLAGS {
+            flag(&get, var)?;
+        }
+        let keep_cluster = flag(&get, "CHAOS_KEEP_CLUSTER")?;
         let seed = match get("CHAOS_SEED") {
             None => None,
             Some(v) if v.trim().is_empty() => None,
@@ -244,6 +264,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("CHAOS_KEEP_CLUSTER"), "{e}");
+        // Every on/off variable is checked here, before a backend is
+        // chosen: a dry run asked for with a typo must not run for real.
+        for var in FLAGS {
+            let e = cfg(&[(*var, "on")]).unwrap_err().to_string();
+            assert_eq!(e, format!("{var}=\"on\": expected 1 or 0 (true/false, yes/no)"));
+        }
+        assert!(cfg(&[("CHAOS_DRY_RUN", " Yes ")]).is_ok());
         let e = cfg(&[("CHAOS_SEED", "-1")]).unwrap_err().to_string();
         assert!(e.contains("unsigned integer"), "{e}");
         let e = cfg(&[("CHAOS_BACKEND", "scripted")])

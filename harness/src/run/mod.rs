@@ -8,7 +8,7 @@ mod outcome;
 mod pool;
 mod runner;
 
-pub use config::{ConfigError, RunConfig, RunDefaults};
+pub use config::{ConfigError, FLAGS, RunConfig, RunDefaults, flag};
 pub use engine::Engine;
 pub use event::{EventSink, LateSink, Phase, RunEvent, RunInfo};
 pub use outcome::{Check, CheckKind, CheckStatus, Outcome, ScenarioResult, Verdict};

@@ -24,7 +24,10 @@ use crate::suite::{self, Scenario, ScenarioId, Suite};
 /// Entry point of the chaos test binary: reads the environment, loads the
 /// suites and runs the trials libtest's arguments select.
 pub fn main(args: Arguments, defaults: RunDefaults) -> ExitCode {
-    init_tracing();
+    if let Err(e) = init_tracing() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let config = match RunConfig::from_env(&defaults) {
         Ok(c) => c,
         Err(e) => {
@@ -99,15 +102,23 @@ fn paths(config: &RunConfig) -> String {
         .join(", ")
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CHAOS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+/// Logs to stderr at `CHAOS_LOG` (a tracing filter; `info` when unset). A
+/// filter that does not parse is an error, not a silent `info`.
+fn init_tracing() -> Result<(), String> {
+    let filter = match std::env::var("CHAOS_LOG") {
+        Ok(v) if !v.trim().is_empty() => tracing_subscriber::EnvFilter::try_new(v.trim())
+            .map_err(|e| {
+                format!("CHAOS_LOG={v:?}: {e} (expected a tracing filter such as info, debug or cni_chaos=debug)")
+            })?,
+        _ => tracing_subscriber::EnvFilter::new("info"),
+    };
     // Ignore the error when a subscriber is already installed (tests).
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();
+    Ok(())
 }
 
 type TrialBody = Box<dyn FnOnce() -> Result<(), Failed> + Send + 'static>;

@@ -462,7 +462,7 @@ impl Backend for KindBackend {
             return Err(KindError::Unsupported {
                 scenario: scenario.name.clone(),
                 problem: "its nat-gateway-egress probe needs Kube-OVN's VPC NAT gateway, which is not installed (ENABLE_NAT_GW=false)".into(),
-                fix: "set CHAOS_NAT_GW=1 to install Kube-OVN with it, or drop the probe".into(),
+                fix: "set CHAOS_NAT_GW=1 to install Kube-OVN with it (the VPC, its NAT gateway and the cni-chaos-vpc-subnet subnet the probe runs in are not created by the harness: prepare them on a CHAOS_CLUSTER cluster), or drop the probe".into(),
             }
             .into());
         }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::safety::NAME_PREFIX;
+use crate::run::{ConfigError, flag};
 
 /// How a new cluster is named.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,23 +115,25 @@ impl KindOptions {
     /// Reads `CHAOS_CLUSTER`, `CHAOS_DRY_RUN`, `CHAOS_ALLOW_UNPINNED`,
     /// `CHAOS_KEEP_CLUSTER`, `CHAOS_NAT_GW` and `CHAOS_REPORT_DIR` through
     /// `get`, on top of [`KindOptions::new`].
+    ///
+    /// An on/off variable with another value than
+    /// [`flag`](crate::run::flag) accepts is an error.
     pub fn from_lookup(
         workspace: impl Into<PathBuf>,
         get: impl Fn(&str) -> Option<String>,
-    ) -> Self {
+    ) -> Result<Self, ConfigError> {
         let mut o = Self::new(workspace);
-        let on = |k: &str| matches!(get(k).as_deref().map(str::trim), Some("1" | "true" | "yes"));
         o.reuse = get("CHAOS_CLUSTER").filter(|s| !s.trim().is_empty());
-        o.dry_run = on("CHAOS_DRY_RUN");
-        o.allow_unpinned = on("CHAOS_ALLOW_UNPINNED");
-        o.keep = on("CHAOS_KEEP_CLUSTER");
-        o.nat_gateway = on("CHAOS_NAT_GW");
+        o.dry_run = flag(&get, "CHAOS_DRY_RUN")?;
+        o.allow_unpinned = flag(&get, "CHAOS_ALLOW_UNPINNED")?;
+        o.keep = flag(&get, "CHAOS_KEEP_CLUSTER")?;
+        o.nat_gateway = flag(&get, "CHAOS_NAT_GW")?;
         if let Some(r) = get("CHAOS_REPORT_DIR").filter(|s| !s.trim().is_empty()) {
             // A relative report folder is the workspace's, as for the
             // reports themselves (cargo runs tests in harness/).
             o.logs_dir = o.workspace.join(r).join("kind-logs");
         }
-        o
+        Ok(o)
     }
 }
 
@@ -149,18 +152,31 @@ mod tests {
             vars.iter()
                 .find(|(n, _)| *n == k)
                 .map(|(_, v)| v.to_string())
-        });
+        })
+        .unwrap();
         assert_eq!(o.reuse.as_deref(), Some("chaos-keep"));
         assert!(o.dry_run && !o.allow_unpinned && !o.keep);
         assert_eq!(o.logs_dir, PathBuf::from("/r/kind-logs"));
-        let o = KindOptions::from_lookup("/w", |_| None);
+        let o = KindOptions::from_lookup("/w", |_| None).unwrap();
         assert!(o.reuse.is_none() && !o.dry_run);
         assert_eq!(o.logs_dir, PathBuf::from("/w/reports/kind-logs"));
         // A relative report folder is the workspace's, not the test binary's
         // working directory.
         let o = KindOptions::from_lookup("/w", |k| {
             (k == "CHAOS_REPORT_DIR").then(|| "out".to_string())
-        });
+        })
+        .unwrap();
         assert_eq!(o.logs_dir, PathBuf::from("/w/out/kind-logs"));
+        // A typo in an on/off variable is an error, never "off": a dry run
+        // asked for as "on" must not run the commands for real.
+        for var in ["CHAOS_DRY_RUN", "CHAOS_NAT_GW", "CHAOS_ALLOW_UNPINNED", "CHAOS_KEEP_CLUSTER"] {
+            let err = KindOptions::from_lookup("/w", |k| (k == var).then(|| "on".to_string()))
+                .unwrap_err();
+            assert_eq!(err.var, var);
+            assert!(err.to_string().contains("expected 1 or 0"), "{err}");
+        }
+        let o = KindOptions::from_lookup("/w", |k| (k == "CHAOS_DRY_RUN").then(|| "TRUE".into()))
+            .unwrap();
+        assert!(o.dry_run);
     }
 }
