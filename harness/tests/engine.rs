@@ -499,6 +499,48 @@ async fn a_cluster_left_unhealthy_fails_the_recovery_check() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_failed_revert_is_an_error_even_when_the_failure_was_expected() {
+    let plan = ScenarioPlan {
+        fail_all: true,
+        culprits: vec![PlanCulprit {
+            name: "kube-multus-ds-abc".into(),
+            reason: "Init:CrashLoopBackOff".into(),
+            node: None,
+        }],
+        revert_error: Some("docker start chaos-worker: exit 1".into()),
+        ..ScenarioPlan::default()
+    };
+    let s = setup(&[("known-bug", plan)]).await;
+    let r = run(&s, "known-bug").await;
+    assert_eq!(r.verdict, Verdict::Error, "{:?}", r.outcome);
+    assert!(
+        matches!(&r.outcome, Outcome::HarnessError { message }
+            if message.contains("revert failed") && message.contains("docker start chaos-worker")
+                && message.contains("SLO failed")),
+        "{:?}",
+        r.outcome
+    );
+    assert!(
+        r.left_cluster_unhealthy(),
+        "a cluster still faulted is replaced"
+    );
+    assert!(
+        !r.checks.iter().any(|c| c.kind == CheckKind::Recovery),
+        "no recovery check without a revert"
+    );
+
+    // The same when the SLOs held.
+    let plan = ScenarioPlan {
+        revert_error: Some("docker start chaos-worker: exit 1".into()),
+        ..ScenarioPlan::default()
+    };
+    let s = setup(&[("reboot", plan)]).await;
+    let r = run(&s, "reboot").await;
+    assert_eq!(r.verdict, Verdict::Error);
+    assert!(r.left_cluster_unhealthy());
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_expected_bug_that_outlives_the_revert_is_still_an_xfail() {
     let plan = ScenarioPlan {
         fail_all: true,

@@ -89,6 +89,8 @@ pub struct ScenarioPlan {
     pub unhealthy_after_revert: bool,
     /// Whether injection is only planned (a dry run).
     pub planned: bool,
+    /// Make the revert fail with this message.
+    pub revert_error: Option<String>,
 }
 
 impl Default for ScenarioPlan {
@@ -106,6 +108,7 @@ impl Default for ScenarioPlan {
             heals_before_remediation: false,
             unhealthy_after_revert: false,
             planned: false,
+            revert_error: None,
         }
     }
 }
@@ -450,6 +453,10 @@ impl Cluster for ScriptedCluster {
     async fn revert(&self, fault: &Fault, _evidence: &Evidence) -> Result<(), BackendError> {
         self.journal
             .record(format!("revert {}", fault.kind().as_str()));
+        if let Some(message) = self.current().revert_error {
+            // The fault stays in place.
+            return Err(BackendError::other("revert", message));
+        }
         *self.stage.lock().unwrap_or_else(|p| p.into_inner()) = Stage::Reverted;
         self.maybe_panic("revert");
         Ok(())

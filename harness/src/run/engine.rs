@@ -596,10 +596,20 @@ impl Engine {
             None
         };
         if let Some(c) = cleanup {
-            if c.status == CheckStatus::Error && matches!(outcome, Outcome::Passed) {
-                outcome = Outcome::HarnessError {
-                    message: c.message.clone(),
+            // A fault left in place is an error whatever the SLOs said: an
+            // expected failure is no excuse, and the cluster is replaced
+            // (see `ScenarioResult::left_cluster_unhealthy`).
+            if c.status == CheckStatus::Error
+                && !matches!(
+                    outcome,
+                    Outcome::HarnessError { .. } | Outcome::Interrupted
+                )
+            {
+                let message = match &outcome {
+                    Outcome::Passed | Outcome::Planned => c.message.clone(),
+                    other => format!("{} (before it: {other})", c.message),
                 };
+                outcome = Outcome::HarnessError { message };
             }
             self.events.emit(RunEvent::CheckFinished {
                 id: id.clone(),

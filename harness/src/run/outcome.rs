@@ -299,12 +299,14 @@ pub struct ScenarioResult {
 }
 
 impl ScenarioResult {
-    /// Whether the scenario left its cluster unhealthy after the revert, so
-    /// that the next scenario needs a new one.
+    /// Whether the scenario left its cluster unhealthy after the revert, or
+    /// could not revert its fault, so that the next scenario needs a new
+    /// cluster.
     pub fn left_cluster_unhealthy(&self) -> bool {
-        self.checks.iter().any(|c| {
-            c.kind == CheckKind::Recovery
-                && matches!(c.status, CheckStatus::Failed | CheckStatus::Error)
+        self.checks.iter().any(|c| match c.kind {
+            CheckKind::Recovery => matches!(c.status, CheckStatus::Failed | CheckStatus::Error),
+            CheckKind::Cleanup => c.status == CheckStatus::Error,
+            _ => false,
         })
     }
 
