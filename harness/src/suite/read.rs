@@ -685,13 +685,17 @@ fn expect(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Expectation> {
             return None;
         }
     };
-    Some((
-        Expect::Fail {
-            reason,
-            culprits: culprits.ok()?.unwrap_or_default(),
-        },
-        when.ok()?,
-    ))
+    // Without an expected culprit any failure would pass as the known bug,
+    // hiding unrelated regressions behind it.
+    let Some(culprits) = culprits.ok()? else {
+        cx.at(
+            node,
+            path,
+            "missing required field \"culprits\": name what the bug holds back, e.g. [{pod: kube-multus-ds, node: fault-target, reason: \"Init:CrashLoopBackOff\"}], so that another failure is not taken for it",
+        );
+        return None;
+    };
+    Some((Expect::Fail { reason, culprits }, when.ok()?))
 }
 
 /// An expected culprit: a name prefix, `{pod: <prefix>, node: fault-target,
