@@ -49,8 +49,9 @@ enum TwinCommand {
         /// Seed for names and uids of the cluster snapshot.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Virtual seconds per wall-clock second.
-        #[arg(long, default_value_t = 1.0)]
+        /// Virtual seconds per wall-clock second (more than 0, at most
+        /// 100000).
+        #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
         speed: f64,
         /// Port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 0)]
@@ -206,6 +207,25 @@ impl FaultCommand {
     }
 }
 
+/// `--speed`: a finite number in (0, [`MAX_SPEED`]].
+fn parse_speed(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))?;
+    if v.is_finite() && v > 0.0 && v <= MAX_SPEED {
+        Ok(v)
+    } else {
+        Err(format!(
+            "{s:?} is out of range: virtual seconds per second must be more than 0 and at most {MAX_SPEED}"
+        ))
+    }
+}
+
+/// The fastest `twin serve` runs: a virtual day in under a second of wall
+/// time, beyond which nothing could observe it anyway.
+const MAX_SPEED: f64 = 100_000.0;
+
 /// Posts a fault to the served twin named by `kubeconfig`.
 fn twin_fault(kubeconfig: Option<PathBuf>, fault: FaultCommand) -> ExitCode {
     let path = kubeconfig
@@ -230,10 +250,14 @@ fn twin_fault(kubeconfig: Option<PathBuf>, fault: FaultCommand) -> ExitCode {
                     .await
                     .map_err(|e| e.to_string())?;
                 let client = kube::Client::try_from(config).map_err(|e| e.to_string())?;
-                client
-                    .request_text(request)
-                    .await
-                    .map_err(|e| e.to_string())
+                client.request_text(request).await.map_err(|e| match e {
+                    // The twin's refusal says what is wrong (no such node,
+                    // node down, bad path); show that, not the Status dump.
+                    kube::Error::Api(s) if !s.message.is_empty() => {
+                        format!("{} ({} {})", s.message, s.code, s.reason)
+                    }
+                    other => other.to_string(),
+                })
             })
         });
     match result {

@@ -291,7 +291,11 @@ fn bad_input_is_a_clear_error_and_runs_nothing() {
 
     let out = env.run(&[], &[("CHAOS_LOG", "cni_chaos=loud")]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("CHAOS_LOG=\"cni_chaos=loud\""), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("CHAOS_LOG=\"cni_chaos=loud\""),
+        "{}",
+        stderr(&out)
+    );
     assert!(env.journal().is_empty(), "a bad log filter runs nothing");
 
     // A misspelt dry run stops the run; it never means "run for real".

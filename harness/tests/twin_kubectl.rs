@@ -785,3 +785,32 @@ async fn json_and_yaml_round_trips() {
         out.stderr_str()
     );
 }
+
+/// A speed the clock cannot run at is refused before anything is served.
+#[tokio::test]
+async fn serve_refuses_a_speed_it_cannot_run_at() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["0", "-3", "nan", "inf", "1e30", "fast"] {
+        let out = LocalRunner::new()
+            .output(
+                &Command::new(env!("CARGO_BIN_EXE_cni-chaos"))
+                    .args(["twin", "serve", "--port", "0", "--kubeconfig"])
+                    .arg(dir.path().join("kubeconfig").display().to_string())
+                    .arg(format!("--speed={bad}"))
+                    .timeout(Duration::from_secs(60)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "--speed {bad}: {out:?}");
+        let err = out.stderr_str();
+        assert!(err.contains("--speed"), "{bad}: {err}");
+        assert!(
+            err.contains("more than 0 and at most 100000") || err.contains("is not a number"),
+            "{bad}: {err}"
+        );
+        assert!(
+            !dir.path().join("kubeconfig").exists(),
+            "{bad}: nothing served"
+        );
+    }
+}

@@ -129,6 +129,26 @@ async fn kubectl_shows_the_incident_after_twin_fault_reboot() {
         "{wide}"
     );
 
+    // A node the twin does not have: the server's reason reaches the user.
+    let out: Output = LocalRunner::new()
+        .output(
+            &Command::new(BIN)
+                .args(["twin", "fault", "--kubeconfig"])
+                .arg(kc.display().to_string())
+                .args(["reboot", "nosuch"])
+                .timeout(Duration::from_secs(60)),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!out.success());
+    let err = out.stderr_str();
+    assert!(
+        err.contains("error: twin fault: no node \"nosuch\"")
+            && err.contains("chaos-twin-worker")
+            && err.contains("(404 NotFound)"),
+        "{err}"
+    );
+
     let out: Output = LocalRunner::new()
         .output(
             &Command::new(BIN)

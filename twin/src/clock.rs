@@ -55,7 +55,9 @@ impl VirtualClock {
 
     /// Virtual time elapsed since the clock was made.
     pub fn elapsed(&self) -> Duration {
-        self.origin.elapsed().mul_f64(self.speed)
+        // Saturates instead of panicking at absurd speeds.
+        Duration::try_from_secs_f64(self.origin.elapsed().as_secs_f64() * self.speed)
+            .unwrap_or(Duration::MAX)
     }
 
     /// The current virtual time, with nanosecond precision.
@@ -72,7 +74,8 @@ impl VirtualClock {
 
     /// The tokio duration that corresponds to `virtual_time` at this speed.
     pub fn to_tokio(&self, virtual_time: Duration) -> Duration {
-        virtual_time.div_f64(self.speed)
+        Duration::try_from_secs_f64(virtual_time.as_secs_f64() / self.speed)
+            .unwrap_or(Duration::MAX)
     }
 
     /// Sleeps for `virtual_time` of virtual time.

@@ -268,7 +268,10 @@ mod tests {
         // chosen: a dry run asked for with a typo must not run for real.
         for var in FLAGS {
             let e = cfg(&[(*var, "on")]).unwrap_err().to_string();
-            assert_eq!(e, format!("{var}=\"on\": expected 1 or 0 (true/false, yes/no)"));
+            assert_eq!(
+                e,
+                format!("{var}=\"on\": expected 1 or 0 (true/false, yes/no)")
+            );
         }
         assert!(cfg(&[("CHAOS_DRY_RUN", " Yes ")]).is_ok());
         let e = cfg(&[("CHAOS_SEED", "-1")]).unwrap_err().to_string();

@@ -600,10 +600,7 @@ impl Engine {
             // expected failure is no excuse, and the cluster is replaced
             // (see `ScenarioResult::left_cluster_unhealthy`).
             if c.status == CheckStatus::Error
-                && !matches!(
-                    outcome,
-                    Outcome::HarnessError { .. } | Outcome::Interrupted
-                )
+                && !matches!(outcome, Outcome::HarnessError { .. } | Outcome::Interrupted)
             {
                 let message = match &outcome {
                     Outcome::Passed | Outcome::Planned => c.message.clone(),

@@ -223,15 +223,32 @@ fn reply(code: StatusCode, body: Value) -> Reply {
     )
 }
 
+/// A refused fault, as a Kubernetes `Status` so that clients (kube-rs,
+/// kubectl) show its message.
+fn failure(code: StatusCode, message: String) -> Reply {
+    let reason = match code {
+        StatusCode::BAD_REQUEST => "BadRequest",
+        StatusCode::CONFLICT => "Conflict",
+        _ => "NotFound",
+    };
+    reply(
+        code,
+        json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": message,
+            "reason": reason,
+            "code": code.as_u16(),
+        }),
+    )
+}
+
 async fn post_fault(State(model): State<Arc<Model>>, body: Bytes) -> Reply {
     let op: FaultOp = match serde_json::from_slice(&body) {
         Ok(op) => op,
-        Err(e) => {
-            return reply(
-                StatusCode::BAD_REQUEST,
-                json!({"error": format!("bad fault: {e}")}),
-            );
-        }
+        Err(e) => return failure(StatusCode::BAD_REQUEST, format!("bad fault: {e}")),
     };
     match model.with(|w| op.apply(w)) {
         Ok(done) => reply(StatusCode::OK, json!({"done": done})),
@@ -241,7 +258,7 @@ async fn post_fault(State(model): State<Arc<Model>>, body: Bytes) -> Reply {
                 ModelError::NodeDown { .. } => StatusCode::CONFLICT,
                 _ => StatusCode::NOT_FOUND,
             };
-            reply(code, json!({"error": e.to_string()}))
+            failure(code, e.to_string())
         }
     }
 }

@@ -169,7 +169,12 @@ mod tests {
         assert_eq!(o.logs_dir, PathBuf::from("/w/out/kind-logs"));
         // A typo in an on/off variable is an error, never "off": a dry run
         // asked for as "on" must not run the commands for real.
-        for var in ["CHAOS_DRY_RUN", "CHAOS_NAT_GW", "CHAOS_ALLOW_UNPINNED", "CHAOS_KEEP_CLUSTER"] {
+        for var in [
+            "CHAOS_DRY_RUN",
+            "CHAOS_NAT_GW",
+            "CHAOS_ALLOW_UNPINNED",
+            "CHAOS_KEEP_CLUSTER",
+        ] {
             let err = KindOptions::from_lookup("/w", |k| (k == var).then(|| "on".to_string()))
                 .unwrap_err();
             assert_eq!(err.var, var);
