@@ -1457,6 +1457,38 @@ async fn cni_config_truncate_leaves_zero_bytes_and_a_rewritten_file_is_left_alon
     assert!(e.took_effect, "{e:?}");
 }
 
+/// Truncating a file that is already empty would change nothing: the
+/// fault has no effect, and nothing is run or left to undo.
+#[tokio::test]
+async fn cni_config_truncate_of_an_empty_file_has_no_effect_and_runs_nothing() {
+    let runner = ScriptedRunner::ordered(vec![
+        inspect(T0, true),
+        exec("cat /etc/cni/net.d/00-multus.conf", ""),
+    ]);
+    let (_dir, cluster) = open(&runner);
+    let fault = Fault::CniConfig(CniConfig {
+        target: target(),
+        action: CniConfigAction::Truncate,
+        file: CniFile::Multus,
+    });
+    let e = cluster.inject(&fault, Some(&worker())).await.unwrap();
+    assert!(!e.took_effect, "{e:?}");
+    assert!(
+        e.missing
+            .as_deref()
+            .is_some_and(|m| m.contains("already empty")),
+        "{e:?}"
+    );
+    runner.assert_done();
+    assert!(
+        !runner.call_lines().iter().any(|l| l.contains("truncate")),
+        "{:?}",
+        runner.call_lines()
+    );
+    cluster.revert(&fault, &e).await.unwrap();
+    runner.assert_done();
+}
+
 /// `docker exec -i` of the shim itself from an argv, with the config on
 /// stdin (no shell).
 fn shim_exec() -> Vec<String> {

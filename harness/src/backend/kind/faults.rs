@@ -680,6 +680,16 @@ pub async fn cni_config(
             undo: None,
         });
     };
+    if matches!(action, CniConfigAction::Truncate) && before.is_empty() && !nodes.is_dry_run() {
+        // Truncating an empty file changes nothing: no fault to prove.
+        return Ok(Injected {
+            evidence: Evidence::no_effect(
+                Some(node.into()),
+                format!("{path} on {node} is already empty: truncating it would change nothing"),
+            ),
+            undo: None,
+        });
+    }
     let mode = nodes.file_mode(node, &path).await?;
     let (after_delay, want_empty) = match action {
         CniConfigAction::Remove => {
