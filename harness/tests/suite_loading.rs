@@ -105,3 +105,52 @@ fn validate_passes_the_catalogue_and_lists_every_problem_of_bad_files() {
         );
     }
 }
+
+/// A kind config a suite names is validated with the suite, by `validate`
+/// and by every run (a twin run too), not only when kind reads it.
+#[test]
+fn validate_checks_the_kind_config_a_suite_names() {
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root().join("versions.yaml"),
+        ws.path().join("versions.yaml"),
+    )
+    .unwrap();
+    std::fs::create_dir(ws.path().join("kind-configs")).unwrap();
+    let config = std::fs::read_to_string(root().join("kind-configs/default.yaml")).unwrap();
+    let bad = format!("{config}bogus: 1\n");
+    std::fs::write(ws.path().join("kind-configs/default.yaml"), &bad).unwrap();
+    let suite = ws.path().join("s.yaml");
+    std::fs::write(
+        &suite,
+        "name: s\ndescription: d\nscenarios:\n  - name: a\n    fault: {kind: node-reboot, target: {role: worker}, mode: hard}\n    slos: [{kind: node-ip-stable}]\n",
+    )
+    .unwrap();
+    let out = support::output(
+        support::cni_chaos()
+            .arg("validate")
+            .arg(support::arg(&suite))
+            .cwd(ws.path()),
+    );
+    let stderr = out.stderr_str();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let line = bad.lines().count();
+    assert!(
+        stderr.contains("kind-configs/default.yaml") && stderr.contains("bogus"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(":{line}:")),
+        "line {line}: {stderr}"
+    );
+
+    // The committed config is fine.
+    std::fs::write(ws.path().join("kind-configs/default.yaml"), &config).unwrap();
+    let out = support::output(
+        support::cni_chaos()
+            .arg("validate")
+            .arg(support::arg(&suite))
+            .cwd(ws.path()),
+    );
+    assert!(out.success(), "{}", out.stderr_str());
+}

@@ -72,8 +72,18 @@ pub fn load_suites(
     versions: Option<&str>,
 ) -> Result<Vec<Suite>, String> {
     let mut suites = suite::load(paths).map_err(|e| e.to_string())?;
-    let known = backend::known_profiles(&backend::workspace_root())?;
+    let root = backend::workspace_root();
+    let known = backend::known_profiles(&root)?;
     suite::check_references(&suites, &known).map_err(|e| e.to_string())?;
+    // The kind configs the suites name are checked here too, so that
+    // `validate` and a twin run catch a config only kind would read.
+    let configs: std::collections::BTreeSet<&str> = suites
+        .iter()
+        .map(|s| s.cluster.kind_config.as_str())
+        .collect();
+    for name in configs {
+        backend::kind::KindConfig::load_named(&root, name).map_err(|e| e.to_string())?;
+    }
     if let Some(v) = versions {
         if !known.version_sets.contains(v) {
             return Err(format!(
