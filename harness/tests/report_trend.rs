@@ -237,3 +237,85 @@ fn the_first_run_has_no_trend() {
         serde_json::from_str(&std::fs::read_to_string(dir.join(JSON_FILE)).unwrap()).unwrap();
     assert!(v.get("trend").is_none());
 }
+
+/// Only like with like: a kind baseline for a twin run is refused with a
+/// warning, and a scenario that ran on other component versions than in the
+/// baseline is left out (and listed) while the others are compared.
+#[test]
+fn a_baseline_of_another_backend_or_other_versions_is_not_compared() {
+    let root = tempfile::tempdir().unwrap();
+    let kind_run = fx::record(
+        "20260109T020000Z-1",
+        false,
+        vec![
+            fx::passing_scenario("worker-reboot", 100_000),
+            fx::passing_scenario("worker-reboot-hard", 100_000),
+        ],
+    );
+    write_reports(root.path(), &kind_run).unwrap();
+    let dir = current(root.path(), TrendOptions::default());
+    let md = std::fs::read_to_string(dir.join(MARKDOWN_FILE)).unwrap();
+    assert!(
+        md.contains("> [!WARNING]\n> trend skipped: the baseline ")
+            && md.contains("ran on the kind backend and this run on the twin (simulated) backend"),
+        "{md}"
+    );
+    assert!(!md.contains("regression"), "{md}");
+
+    let root = tempfile::tempdir().unwrap();
+    let with_versions = |name: &str, ms: u64, multus: &str| {
+        let mut r = fx::passing_scenario(name, ms);
+        r.versions = BTreeMap::from([
+            ("kube-ovn".to_string(), "v1.14.41".to_string()),
+            ("multus".to_string(), multus.to_string()),
+        ]);
+        r
+    };
+    let before = fx::record(
+        "20260109T020000Z-1",
+        true,
+        vec![
+            with_versions("worker-reboot", 100_000, "v4.2.1"),
+            fx::passing_scenario("worker-reboot-hard", 100_000),
+        ],
+    );
+    write_reports(root.path(), &before).unwrap();
+    let reporter = Reporter::new(root.path()).with_trend(TrendOptions::default());
+    for e in fx::events(
+        "20260110T020000Z-2",
+        true,
+        vec![
+            with_versions("worker-reboot", 140_000, "v4.2.3"),
+            fx::passing_scenario("worker-reboot-hard", 150_000),
+        ],
+    ) {
+        reporter.emit(e);
+    }
+    let dir = reporter.run_dir().unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(JSON_FILE)).unwrap()).unwrap();
+    let trend = &v["trend"];
+    assert_eq!(
+        trend["not-compared"],
+        serde_json::json!(["incidents::worker-reboot (multus v4.2.1 → v4.2.3)"]),
+        "{trend:#}"
+    );
+    let compared: Vec<&str> = trend["slos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["scenario"].as_str().unwrap())
+        .collect();
+    assert!(
+        !compared.is_empty()
+            && compared
+                .iter()
+                .all(|s| *s == "incidents::worker-reboot-hard"),
+        "{compared:?}"
+    );
+    let md = std::fs::read_to_string(dir.join(MARKDOWN_FILE)).unwrap();
+    assert!(
+        md.contains("not compared, other component versions than in the baseline: incidents::worker-reboot (multus v4.2.1 → v4.2.3)"),
+        "{md}"
+    );
+}

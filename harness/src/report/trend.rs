@@ -9,6 +9,7 @@
 //! testcase name). A baseline that cannot be read is a warning naming the
 //! file, never an error that costs the run its reports.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -238,6 +239,9 @@ pub struct BaselineValue {
     pub slo: String,
     /// What it measured.
     pub measured: Measured,
+    /// The component versions of the cluster it ran on (empty when the
+    /// baseline does not say).
+    pub versions: BTreeMap<String, String>,
 }
 
 /// A baseline run, read from its `results.json`.
@@ -247,6 +251,10 @@ pub struct Baseline {
     pub path: PathBuf,
     /// Its run id, when recorded.
     pub run_id: Option<String>,
+    /// The backend it ran on (`kind`, `twin`, ...), when recorded.
+    pub backend: Option<String>,
+    /// Whether its results were simulated, when recorded.
+    pub simulated: Option<bool>,
     /// Every measured SLO value.
     pub values: Vec<BaselineValue>,
 }
@@ -295,6 +303,15 @@ impl Baseline {
             } else {
                 format!("{suite}::{scenario}")
             };
+            let versions: BTreeMap<String, String> = r
+                .get("versions")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default();
             let checks = r.get("checks").and_then(Value::as_array);
             for c in checks.into_iter().flatten() {
                 if c.get("kind").and_then(Value::as_str) != Some("slo") {
@@ -316,6 +333,7 @@ impl Baseline {
                         scenario: name.clone(),
                         slo: slo_name(check).to_string(),
                         measured,
+                        versions: versions.clone(),
                     });
                 }
             }
@@ -323,17 +341,39 @@ impl Baseline {
         Ok(Baseline {
             path: path.to_path_buf(),
             run_id,
+            backend: v
+                .pointer("/run/backend/name")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            simulated: v.pointer("/run/backend/simulated").and_then(Value::as_bool),
             values,
         })
     }
 
     /// The baseline value of one SLO of one scenario.
     pub fn get(&self, scenario: &str, slo: &str) -> Option<Measured> {
+        self.value(scenario, slo).map(|b| b.measured)
+    }
+
+    /// The baseline record of one SLO of one scenario.
+    pub fn value(&self, scenario: &str, slo: &str) -> Option<&BaselineValue> {
         self.values
             .iter()
             .find(|b| b.scenario == scenario && b.slo == slo)
-            .map(|b| b.measured)
     }
+}
+
+/// What changed between two version sets: `multus v4.2.1 → v4.2.3`.
+fn version_change(before: &BTreeMap<String, String>, now: &BTreeMap<String, String>) -> String {
+    let keys: std::collections::BTreeSet<&String> = before.keys().chain(now.keys()).collect();
+    keys.into_iter()
+        .filter(|k| before.get(*k) != now.get(*k))
+        .map(|k| {
+            let v = |m: &BTreeMap<String, String>| m.get(k).cloned().unwrap_or_else(|| "-".into());
+            format!("{k} {} → {}", v(before), v(now))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A check name without its `slo: ` prefix.
@@ -483,30 +523,77 @@ pub struct Trend {
     pub slos: Vec<SloTrend>,
     /// Why the baseline could not be used, when it could not.
     pub warning: Option<String>,
+    /// Scenarios not compared because they ran on other component versions
+    /// than in the baseline, each with the difference.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_compared: Vec<String>,
 }
 
 impl Trend {
     /// Compares the run's measured SLO values with the baseline's.
+    ///
+    /// Only like with like: a baseline from another backend (or simulated
+    /// where this run is real, or the reverse) is not compared at all, with
+    /// a warning; a scenario that ran on other component versions than in
+    /// the baseline is left out and listed in [`Trend::not_compared`].
     pub fn compare(record: &RunRecord, baseline: &Baseline, threshold: Threshold) -> Self {
-        let mut slos = Vec::new();
+        let mut trend = Trend {
+            baseline: baseline.path.clone(),
+            baseline_run: baseline.run_id.clone(),
+            threshold,
+            slos: Vec::new(),
+            warning: None,
+            not_compared: Vec::new(),
+        };
+        let this = &record.info.backend;
+        let other_backend = baseline.backend.as_ref().is_some_and(|b| *b != this.name);
+        let other_kind = baseline.simulated.is_some_and(|s| s != this.simulated);
+        if other_backend || other_kind {
+            let what = |name: &str, simulated: Option<bool>| match simulated {
+                Some(true) => format!("{name} (simulated)"),
+                _ => name.to_string(),
+            };
+            trend.warning = Some(format!(
+                "trend skipped: the baseline {} ran on the {} backend and this run on the {} backend; their recovery times are not comparable (set CHAOS_BASELINE to a run of the same backend)",
+                baseline.path.display(),
+                what(
+                    baseline.backend.as_deref().unwrap_or("?"),
+                    baseline.simulated
+                ),
+                what(&this.name, Some(this.simulated)),
+            ));
+            return trend;
+        }
         for r in &record.results {
             let scenario = r.display_name();
+            let mut skipped = None;
             for check in r.checks.iter().filter(|c| c.kind == CheckKind::Slo) {
                 let (Some(current), slo) = (check.measured, slo_name(&check.name)) else {
                     continue;
                 };
-                if let Some(before) = baseline.get(&scenario, slo) {
-                    slos.push(SloTrend::new(&scenario, slo, current, before, &threshold));
+                let Some(before) = baseline.value(&scenario, slo) else {
+                    continue;
+                };
+                if !before.versions.is_empty()
+                    && !r.versions.is_empty()
+                    && before.versions != r.versions
+                {
+                    skipped = Some(version_change(&before.versions, &r.versions));
+                    continue;
                 }
+                trend.slos.push(SloTrend::new(
+                    &scenario,
+                    slo,
+                    current,
+                    before.measured,
+                    &threshold,
+                ));
+            }
+            if let Some(change) = skipped {
+                trend.not_compared.push(format!("{scenario} ({change})"));
             }
         }
-        Trend {
-            baseline: baseline.path.clone(),
-            baseline_run: baseline.run_id.clone(),
-            threshold,
-            slos,
-            warning: None,
-        }
+        trend
     }
 
     /// A trend whose baseline could not be read: no values, and a warning
@@ -525,6 +612,7 @@ impl Trend {
             threshold,
             slos: Vec::new(),
             warning: Some(format!("trend skipped: {message}")),
+            not_compared: Vec::new(),
         }
     }
 
@@ -571,10 +659,15 @@ impl Trend {
         };
         #[allow(clippy::cast_possible_truncation)]
         let pct = (self.threshold.ratio * 100.0).round() as i64;
-        format!(
+        let mut out = format!(
             "compared with {run}; a regression is a recovery more than {pct}% and at least {} slower",
             duration::format(self.threshold.floor)
-        )
+        );
+        if !self.not_compared.is_empty() {
+            out.push_str("; not compared, other component versions than in the baseline: ");
+            out.push_str(&self.not_compared.join(", "));
+        }
+        out
     }
 }
 
