@@ -209,6 +209,39 @@ async fn a_failed_slo_names_its_culprits_and_is_diagnosed() {
     );
 }
 
+/// A culprit that fails several SLOs is diagnosed once.
+#[tokio::test(start_paused = true)]
+async fn a_culprit_of_several_slos_is_diagnosed_once() {
+    let plan = ScenarioPlan {
+        fail_all: true,
+        culprits: vec![PlanCulprit {
+            name: "kube-multus-ds-x1".into(),
+            reason: "Init:CrashLoopBackOff".into(),
+            node: Some("scripted-worker2".into()),
+        }],
+        ..ScenarioPlan::default()
+    };
+    let s = setup(&[("reboot", plan)]).await;
+    let r = run(&s, "reboot").await;
+    assert!(
+        matches!(&r.outcome, Outcome::SloFailed { failed } if failed.len() == 2),
+        "{:?}",
+        r.outcome
+    );
+    let journal = s.backend.journal().lines();
+    assert!(journal.contains(&"diagnose 1".to_string()), "{journal:?}");
+    assert_eq!(
+        r.diagnostics
+            .as_deref()
+            .unwrap_or("")
+            .matches("kube-multus-ds-x1")
+            .count(),
+        1,
+        "{:?}",
+        r.diagnostics
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn expected_failures_need_the_expected_culprit() {
     let culprit = |name: &str| ScenarioPlan {

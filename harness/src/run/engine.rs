@@ -13,7 +13,7 @@ use super::event::{EventSink, Phase, RunEvent};
 use super::outcome::{Check, CheckKind, CheckStatus, Outcome, ScenarioResult, Verdict};
 use crate::backend::{Cluster, NodeInfo, select_node};
 use crate::fault::Evidence;
-use crate::slo::{SloStatus, SloVerdict};
+use crate::slo::{Culprit, SloStatus, SloVerdict};
 use crate::suite::{Scenario, ScenarioId};
 use crate::util::duration;
 
@@ -355,7 +355,17 @@ impl Phases {
                 }
             }
         }
-        let culprits: Vec<_> = verdicts.iter().flat_map(|v| v.culprits.clone()).collect();
+        // Each culprit once, however many SLOs it failed: its diagnostics
+        // are the same.
+        let mut culprits: Vec<Culprit> = Vec::new();
+        for c in verdicts.iter().flat_map(|v| &v.culprits) {
+            if !culprits
+                .iter()
+                .any(|o| o.kind == c.kind && o.namespace == c.namespace && o.name == c.name)
+            {
+                culprits.push(c.clone());
+            }
+        }
         self.state().slos = verdicts;
         if failed.is_empty() {
             return Ok(Outcome::Passed);
