@@ -70,59 +70,9 @@ impl Count {
     }
 }
 
-/// The STATUS column kubectl prints for a pod (the init-container part of
-/// printers.go, then the phase and container reasons).
+/// The STATUS column kubectl prints for a pod (the twin API's `printPod`).
 fn status(pod: &Value) -> String {
-    if pod.pointer("/metadata/deletionTimestamp").is_some() {
-        return "Terminating".into();
-    }
-    let inits = pod
-        .pointer("/status/initContainerStatuses")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    for (i, c) in inits.iter().enumerate() {
-        if c.pointer("/state/terminated/exitCode")
-            .and_then(Value::as_i64)
-            == Some(0)
-        {
-            continue;
-        }
-        if let Some(t) = c.pointer("/state/terminated") {
-            let r = t.get("reason").and_then(Value::as_str).unwrap_or("Error");
-            return format!("Init:{r}");
-        }
-        if let Some(r) = c
-            .pointer("/state/waiting/reason")
-            .and_then(Value::as_str)
-            .filter(|r| *r != "PodInitializing")
-        {
-            return format!("Init:{r}");
-        }
-        return format!("Init:{i}/{}", inits.len());
-    }
-    let mut reason = pod
-        .pointer("/status/phase")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    for c in pod
-        .pointer("/status/containerStatuses")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .rev()
-    {
-        if let Some(r) = c
-            .pointer("/state/waiting/reason")
-            .or_else(|| c.pointer("/state/terminated/reason"))
-            .and_then(Value::as_str)
-        {
-            reason = r.to_string();
-        }
-    }
-    reason
+    cni_chaos_twin::api::pod_status_reason(pod, jiff::Timestamp::UNIX_EPOCH).1
 }
 
 /// A `/proc/self/status` field in KiB (`VmRSS`, `VmHWM`).

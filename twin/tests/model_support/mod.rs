@@ -28,68 +28,10 @@ pub fn run(w: &mut World, rec: &mut Recorder, ms: u64) {
     w.drain_into(rec);
 }
 
-/// The STATUS column kubectl prints for a pod (printers.go logic, the
-/// parts the model produces).
+/// The STATUS column kubectl prints for a pod: the twin API's own
+/// `printPod` port, as `kubectl get pods` shows it.
 pub fn status(pod: &Value) -> String {
-    if pod.pointer("/metadata/deletionTimestamp").is_some() {
-        return "Terminating".into();
-    }
-    let mut reason = pod
-        .pointer("/status/phase")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let inits = pod
-        .pointer("/status/initContainerStatuses")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let n_init = inits.len();
-    let mut initializing = false;
-    for (i, c) in inits.iter().enumerate() {
-        if c.pointer("/state/terminated/exitCode")
-            .and_then(Value::as_i64)
-            == Some(0)
-        {
-            continue;
-        }
-        if let Some(t) = c.pointer("/state/terminated") {
-            reason = format!(
-                "Init:{}",
-                t.get("reason").and_then(Value::as_str).unwrap_or("Error")
-            );
-        } else if let Some(r) = c
-            .pointer("/state/waiting/reason")
-            .and_then(Value::as_str)
-            .filter(|r| *r != "PodInitializing")
-        {
-            reason = format!("Init:{r}");
-        } else {
-            reason = format!("Init:{i}/{n_init}");
-        }
-        initializing = true;
-        break;
-    }
-    if !initializing {
-        for c in pod
-            .pointer("/status/containerStatuses")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .rev()
-        {
-            if let Some(r) = c.pointer("/state/waiting/reason").and_then(Value::as_str) {
-                reason = r.to_string();
-            } else if let Some(r) = c
-                .pointer("/state/terminated/reason")
-                .and_then(Value::as_str)
-            {
-                reason = r.to_string();
-            }
-        }
-    }
-    reason
+    cni_chaos_twin::api::pod_status_reason(pod, jiff::Timestamp::UNIX_EPOCH).1
 }
 
 /// The wait in seconds of a kubelet back-off message, `back-off <Go
