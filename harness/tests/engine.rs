@@ -110,6 +110,15 @@ async fn run(s: &Setup, name: &str) -> ScenarioResult {
     s.engine.run(&suite.id_of(sc), sc, 1).await
 }
 
+/// A pod an SLO names as held in `Init:CrashLoopBackOff`.
+fn crash_looping(name: &str, node: Option<&str>) -> PlanCulprit {
+    PlanCulprit {
+        name: name.into(),
+        reason: "Init:CrashLoopBackOff".into(),
+        node: node.map(str::to_string),
+    }
+}
+
 fn check_names(r: &ScenarioResult) -> Vec<(CheckKind, CheckStatus)> {
     r.checks
         .iter()
@@ -169,11 +178,7 @@ async fn a_clean_recovery_passes_with_one_check_per_phase_and_slo() {
 async fn a_failed_slo_names_its_culprits_and_is_diagnosed() {
     let plan = ScenarioPlan {
         fail: vec![1],
-        culprits: vec![PlanCulprit {
-            name: "kube-multus-ds-x1".into(),
-            reason: "Init:CrashLoopBackOff".into(),
-            node: Some("scripted-worker2".into()),
-        }],
+        culprits: vec![crash_looping("kube-multus-ds-x1", Some("scripted-worker2"))],
         ..ScenarioPlan::default()
     };
     let s = setup(&[("reboot", plan)]).await;
@@ -214,11 +219,7 @@ async fn a_failed_slo_names_its_culprits_and_is_diagnosed() {
 async fn a_culprit_of_several_slos_is_diagnosed_once() {
     let plan = ScenarioPlan {
         fail_all: true,
-        culprits: vec![PlanCulprit {
-            name: "kube-multus-ds-x1".into(),
-            reason: "Init:CrashLoopBackOff".into(),
-            node: Some("scripted-worker2".into()),
-        }],
+        culprits: vec![crash_looping("kube-multus-ds-x1", Some("scripted-worker2"))],
         ..ScenarioPlan::default()
     };
     let s = setup(&[("reboot", plan)]).await;
@@ -246,11 +247,7 @@ async fn a_culprit_of_several_slos_is_diagnosed_once() {
 async fn expected_failures_need_the_expected_culprit() {
     let culprit = |name: &str| ScenarioPlan {
         fail_all: true,
-        culprits: vec![PlanCulprit {
-            name: name.into(),
-            reason: "Init:CrashLoopBackOff".into(),
-            node: None,
-        }],
+        culprits: vec![crash_looping(name, None)],
         ..ScenarioPlan::default()
     };
     let s = setup(&[("known-bug", culprit("kube-multus-ds-abc"))]).await;
@@ -447,11 +444,7 @@ async fn remediation_waits_then_applies_steps_on_the_faulted_node() {
 async fn version_conditions_pick_the_expectation() {
     let bug = ScenarioPlan {
         fail_all: true,
-        culprits: vec![PlanCulprit {
-            name: "kube-multus-ds-abc".into(),
-            reason: "Init:CrashLoopBackOff".into(),
-            node: None,
-        }],
+        culprits: vec![crash_looping("kube-multus-ds-abc", None)],
         ..ScenarioPlan::default()
     };
     // Racy Multus reproduces the bug: expected failure.
@@ -535,11 +528,7 @@ async fn a_cluster_left_unhealthy_fails_the_recovery_check() {
 async fn a_failed_revert_is_an_error_even_when_the_failure_was_expected() {
     let plan = ScenarioPlan {
         fail_all: true,
-        culprits: vec![PlanCulprit {
-            name: "kube-multus-ds-abc".into(),
-            reason: "Init:CrashLoopBackOff".into(),
-            node: None,
-        }],
+        culprits: vec![crash_looping("kube-multus-ds-abc", None)],
         revert_error: Some("docker start chaos-worker: exit 1".into()),
         ..ScenarioPlan::default()
     };
@@ -578,11 +567,7 @@ async fn an_expected_bug_that_outlives_the_revert_is_still_an_xfail() {
     let plan = ScenarioPlan {
         fail_all: true,
         unhealthy_after_revert: true,
-        culprits: vec![PlanCulprit {
-            name: "kube-multus-ds-abc".into(),
-            reason: "Init:CrashLoopBackOff".into(),
-            node: None,
-        }],
+        culprits: vec![crash_looping("kube-multus-ds-abc", None)],
         ..ScenarioPlan::default()
     };
     let s = setup(&[("known-bug", plan)]).await;

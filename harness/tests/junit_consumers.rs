@@ -393,29 +393,12 @@ for s in suites:
 print(json.dumps(out))
 "#;
 
-/// Whether junitparser can be imported; prints why not, or panics when
-/// `CHAOS_SYSTEM_TESTS=require`.
-fn junitparser_available() -> bool {
-    let ok = support::try_output(
-        Command::new("python3")
-            .args(["-c", "import junitparser"])
-            .timeout(Duration::from_secs(60)),
-    )
-    .is_ok_and(|o| o.success());
-    if !ok {
-        if std::env::var("CHAOS_SYSTEM_TESTS").as_deref() == Ok("require") {
-            panic!(
-                "junitparser not installed (pip install junitparser) and CHAOS_SYSTEM_TESTS=require"
-            );
-        }
-        eprintln!("SKIPPED: junitparser not installed (pip install junitparser)");
-    }
-    ok
-}
-
 #[test]
 fn junitparser_reads_one_testcase_per_check() {
-    if !junitparser_available() {
+    if !support::tool_runs(
+        Command::new("python3").args(["-c", "import junitparser"]),
+        "pip install junitparser",
+    ) {
         return;
     }
     let root = tempfile::tempdir().unwrap();

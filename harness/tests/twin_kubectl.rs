@@ -7,6 +7,8 @@
 //! Skips with a visible reason when kubectl is absent; fails instead when
 //! `CHAOS_SYSTEM_TESTS=require`.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -23,33 +25,14 @@ struct Served {
     _dir: tempfile::TempDir,
 }
 
-async fn kubectl_available() -> bool {
-    let out = LocalRunner::new()
-        .output(
-            &Command::new("kubectl")
-                .args(["version", "--client"])
-                .timeout(Duration::from_secs(30)),
-        )
-        .await;
-    let ok = out.as_ref().is_ok_and(Output::success);
-    if !ok {
-        let why = match &out {
-            Ok(o) => format!("kubectl version --client failed: {}", o.stderr_str()),
-            Err(e) => format!("kubectl not runnable: {e}"),
-        };
-        if std::env::var("CHAOS_SYSTEM_TESTS").as_deref() == Ok("require") {
-            panic!("{why} and CHAOS_SYSTEM_TESTS=require");
-        }
-        eprintln!("SKIPPED: {why}");
-    }
-    ok
-}
-
 /// Starts the twin (at `speed` virtual seconds per second) and reads the
 /// address and kubeconfig from its first line; `None` (after saying why)
 /// when kubectl is not there.
 async fn serve(speed: &str) -> Option<Served> {
-    if !kubectl_available().await {
+    if !support::tool_runs(
+        Command::new("kubectl").args(["version", "--client"]),
+        "install kubectl 1.27 or newer",
+    ) {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -6,6 +6,8 @@
 //! Skips with a visible reason when kubectl is absent; fails instead when
 //! `CHAOS_SYSTEM_TESTS=require`.
 
+mod support;
+
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -15,23 +17,18 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cni-chaos");
 
-async fn kubectl_available() -> bool {
-    let ok = LocalRunner::new()
+/// `cni-chaos twin fault --kubeconfig <kc> <args>`, whatever its exit.
+async fn twin_fault(kubeconfig: &Path, args: &[&str]) -> Output {
+    LocalRunner::new()
         .output(
-            &Command::new("kubectl")
-                .args(["version", "--client"])
-                .timeout(Duration::from_secs(30)),
+            &Command::new(BIN)
+                .args(["twin", "fault", "--kubeconfig"])
+                .arg(kubeconfig.display().to_string())
+                .args(args.iter().copied())
+                .timeout(Duration::from_secs(60)),
         )
         .await
-        .is_ok_and(|o| o.success());
-    if !ok {
-        let why = "kubectl is not on PATH";
-        if std::env::var("CHAOS_SYSTEM_TESTS").as_deref() == Ok("require") {
-            panic!("{why} and CHAOS_SYSTEM_TESTS=require");
-        }
-        eprintln!("SKIPPED: {why}");
-    }
-    ok
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 async fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
@@ -82,7 +79,10 @@ fn on_node(wide: &str, node: &str) -> Vec<(String, String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_shows_the_incident_after_twin_fault_reboot() {
-    if !kubectl_available().await {
+    if !support::tool_runs(
+        Command::new("kubectl").args(["version", "--client"]),
+        "install kubectl 1.27 or newer",
+    ) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -130,16 +130,7 @@ async fn kubectl_shows_the_incident_after_twin_fault_reboot() {
     );
 
     // A node the twin does not have: the server's reason reaches the user.
-    let out: Output = LocalRunner::new()
-        .output(
-            &Command::new(BIN)
-                .args(["twin", "fault", "--kubeconfig"])
-                .arg(kc.display().to_string())
-                .args(["reboot", "nosuch"])
-                .timeout(Duration::from_secs(60)),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let out = twin_fault(&kc, &["reboot", "nosuch"]).await;
     assert!(!out.success());
     let err = out.stderr_str();
     assert!(
@@ -149,16 +140,7 @@ async fn kubectl_shows_the_incident_after_twin_fault_reboot() {
         "{err}"
     );
 
-    let out: Output = LocalRunner::new()
-        .output(
-            &Command::new(BIN)
-                .args(["twin", "fault", "--kubeconfig"])
-                .arg(kc.display().to_string())
-                .args(["reboot", "worker"])
-                .timeout(Duration::from_secs(60)),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let out = twin_fault(&kc, &["reboot", "worker"]).await;
     assert!(out.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("graceful restart"),

@@ -3,6 +3,8 @@
 //! every `uses:` pinned to a release tag or a commit SHA, and the nightly
 //! workflow shaped as issue #7 asks.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -148,19 +150,10 @@ fn nightly_is_the_workflow_issue_7_asks_for() {
 
 #[tokio::test]
 async fn workflows_validate_against_the_github_workflow_schema() {
-    let probe = LocalRunner::new()
-        .output(
-            &Command::new("check-jsonschema")
-                .arg("--version")
-                .timeout(Duration::from_secs(30)),
-        )
-        .await;
-    if probe.as_ref().map_or(true, |o| !o.success()) {
-        assert!(
-            std::env::var("CHAOS_SYSTEM_TESTS").as_deref() != Ok("require"),
-            "check-jsonschema is required (pip install check-jsonschema): {probe:?}"
-        );
-        eprintln!("SKIPPED: check-jsonschema not installed (pip install check-jsonschema)");
+    if !support::tool_runs(
+        Command::new("check-jsonschema").arg("--version"),
+        "pip install check-jsonschema",
+    ) {
         return;
     }
     let mut cmd = Command::new("check-jsonschema")

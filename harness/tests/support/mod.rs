@@ -45,3 +45,33 @@ pub fn try_output(cmd: Command) -> Result<Output, ExecError> {
         .expect("runner thread")
     })
 }
+
+/// A tool this test needs is missing: fails the test under
+/// `CHAOS_SYSTEM_TESTS=require` (CI), else prints `SKIPPED: <why>` past
+/// libtest's capture and returns `false` so the test can return.
+pub fn missing(why: &str) -> bool {
+    assert!(
+        std::env::var("CHAOS_SYSTEM_TESTS").as_deref() != Ok("require"),
+        "{why}, and CHAOS_SYSTEM_TESTS=require"
+    );
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
+    false
+}
+
+/// Whether `probe` (e.g. `kubectl version --client`) runs and succeeds;
+/// when not, [`missing`] with what went wrong and how to `install` it.
+pub fn tool_runs(probe: Command, install: &str) -> bool {
+    let line = probe.to_string();
+    match try_output(probe.timeout(Duration::from_secs(60))) {
+        Ok(o) if o.success() => true,
+        Ok(o) => missing(&format!(
+            "`{line}` failed ({}): {}; {install}",
+            o.status
+                .code()
+                .map_or("killed".into(), |c| format!("exit {c}")),
+            o.stderr_str().trim()
+        )),
+        Err(e) => missing(&format!("{e}; {install}")),
+    }
+}
