@@ -46,7 +46,8 @@ enum TwinCommand {
     /// `twin: serving http://127.0.0.1:PORT kubeconfig PATH`, then
     /// `export KUBECONFIG=PATH`.
     Serve {
-        /// Seed for names and uids of the cluster snapshot.
+        /// Seed for the snapshot's names and uids and, with --model, every
+        /// timing, name and address choice of the model.
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Virtual seconds per wall-clock second (more than 0, at most

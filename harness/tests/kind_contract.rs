@@ -549,8 +549,8 @@ async fn nat_gateway_and_dual_stack_install_environments() {
     assert_eq!(env, install_env(&f, "false", "true", "false", "01"));
 }
 
-/// A scenario with the nat-gateway-egress probe is refused before any
-/// cluster is made unless CHAOS_NAT_GW=1 installs the NAT gateway.
+/// A scenario with the nat-gateway-egress probe is refused before a
+/// cluster is made for it unless CHAOS_NAT_GW=1 installs the NAT gateway.
 #[tokio::test]
 async fn a_nat_gateway_probe_without_nat_mode_is_refused_before_provisioning() {
     let dir = tempfile::tempdir().unwrap();
