@@ -2011,7 +2011,30 @@ async fn a_reused_cluster_is_attached_privately_and_never_deleted() {
         "{:#?}",
         runner.call_lines()
     );
-    assert!(!root.exists(), "the state folder is removed");
+    assert!(
+        !root.join("chaos-old").exists(),
+        "the cluster's folder is removed"
+    );
+
+    // A replacement (a cluster retired after a failed recovery) is made in
+    // the same state folder, which outlived the first cluster.
+    for e in attach_script(
+        "chaos-old\n",
+        "chaos-old-control-plane\tcontrol-plane\nchaos-old-worker\tworker\n",
+    ) {
+        runner.push(e);
+    }
+    runner.push(node("chaos-old-control-plane", "control-plane"));
+    runner.push(node("chaos-old-worker", "worker"));
+    let again = backend
+        .provision(&profile(), &CancellationToken::new())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    runner.assert_done();
+    assert_eq!(backend.state_dir().as_deref(), Some(root.as_path()));
+    again.teardown().await.unwrap();
+    drop(backend);
+    assert!(!root.exists(), "the state folder goes with the backend");
 }
 
 #[tokio::test]

@@ -48,6 +48,17 @@ pub struct KindBackend {
     events: crate::run::LateSink,
 }
 
+impl Drop for KindBackend {
+    /// Removes the state folder the backend made, when no cluster left
+    /// anything in it (a kept cluster's kubeconfig stays, and so does it).
+    fn drop(&mut self) {
+        let made = self.state_root.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(dir) = &*made {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
 impl KindBackend {
     /// A backend running every command through `runner`; reads and validates
     /// `versions.yaml` from the workspace. `reason` says why kind was chosen.
@@ -928,11 +939,10 @@ fn name_taken(err: &crate::exec::ExecError, name: &str) -> bool {
 
 /// Removes the private folder the backend made for a cluster
 /// (`<state dir>/<cluster>`), and the state dir when that is then empty.
+/// Removes one cluster's state folder. The backend's own state folder
+/// stays until the backend is dropped (the next cluster is made in it).
 fn remove_state(dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
-    if let Some(parent) = dir.parent() {
-        let _ = std::fs::remove_dir(parent);
-    }
 }
 
 async fn kube_client(kubeconfig: &Path, cluster: &str) -> Result<kube::Client, String> {
