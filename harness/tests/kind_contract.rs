@@ -1520,8 +1520,9 @@ const MULTUS_CONF_JSON: &str = "{\"socketDir\":\"/run/multus/\"}";
 
 /// The #1221 race without a reboot: SIGKILL the daemon (no clean exit, the
 /// config stays), start a shim that waits for it (told apart from one the
-/// runtime already runs, PID 311, by a pgrep before and after), replace the
-/// Multus pod; the revert kills only the fault's own shim.
+/// runtime already runs, PID 311, by a pgrep before and after, and from one
+/// the runtime starts meanwhile, PID 978, by its CNI_CONTAINERID), replace
+/// the Multus pod; the revert kills only the fault's own shim.
 #[tokio::test]
 async fn leftover_multus_config_kills_the_daemon_holds_the_shim_busy_and_replaces_the_pod() {
     let mut script = vec![
@@ -1536,7 +1537,18 @@ async fn leftover_multus_config_kills_the_daemon_holds_the_shim_busy_and_replace
         inspect(T0, true),
         Expectation::hang(shim_exec(), ""),
         inspect(T0, true),
-        exec("pgrep -x multus-shim", "311\n977\n"),
+        // 978 is a shim the runtime started meanwhile for a real pod.
+        exec("pgrep -x multus-shim", "311\n977\n978\n"),
+        inspect(T0, true),
+        exec(
+            "cat /proc/977/environ",
+            "PATH=/usr/bin\0CNI_COMMAND=ADD\0CNI_CONTAINERID=cni-chaos-busy-shim\0",
+        ),
+        inspect(T0, true),
+        exec(
+            "cat /proc/978/environ",
+            "CNI_COMMAND=ADD\0CNI_CONTAINERID=5f2d0c1e9a\0",
+        ),
     ];
     script.extend(replace_multus_pod());
     script.extend([
@@ -1584,10 +1596,10 @@ async fn leftover_multus_config_kills_the_daemon_holds_the_shim_busy_and_replace
     assert_eq!(shim.get_timeout(), Duration::from_secs(90));
     let lines = runner.call_lines();
     assert!(
-        lines
-            .iter()
-            .all(|l| !l.contains(" sh -c ") && !l.contains("311")
-                || l.ends_with("pgrep -x multus-shim")),
+        lines.iter().all(|l| !l.contains(" sh -c ")
+            && !l.contains("311")
+            && !l.contains("kill -s KILL 978")
+            || l.ends_with("pgrep -x multus-shim")),
         "no shell, and the runtime's shim is never touched: {lines:#?}"
     );
 }

@@ -298,6 +298,11 @@ impl DockerNodes {
             .stdin(stdin)
             .timeout(timeout);
         let runner = self.runner.clone();
+        if self.dry_run {
+            // Planned, not run: printed in order, here and now.
+            let out = runner.output(&cmd).await;
+            return Ok(tokio::spawn(async move { out }));
+        }
         Ok(tokio::spawn(async move {
             let out = runner.output(&cmd).await;
             match &out {
@@ -339,14 +344,11 @@ impl DockerNodes {
     }
 
     /// The state letter of `pid` in the node (`R`, `S`, `T`, `Z`, ...), or
-    /// `None` when there is no such process, from `/proc/<pid>/stat`.
+    /// `None` when there is no such process, from `/proc/<pid>/stat`. Any
+    /// other failure (the node unreachable, say) is an error, never "gone".
     pub async fn process_state(&self, name: &str, pid: u32) -> Result<Option<char>, KindError> {
-        let path = format!("/proc/{pid}/stat");
-        let out = self.exec_output(name, &["cat", &path], None).await?;
-        if !out.success() {
-            return Ok(None);
-        }
-        Ok(parse_stat(&out.stdout_str()).map(|(_, state)| state))
+        let stat = self.read_file(name, &format!("/proc/{pid}/stat")).await?;
+        Ok(stat.and_then(|b| parse_stat(&String::from_utf8_lossy(&b)).map(|(_, state)| state)))
     }
 
     /// The contents of `path` in the node, or `None` when it does not exist.

@@ -28,6 +28,9 @@ pub const MULTUS_CONF: &str = "/etc/cni/net.d/00-multus.conf";
 pub const MULTUS_SHIM: &str = "/opt/cni/bin/multus-shim";
 /// Its process name.
 const SHIM_NAME: &str = "multus-shim";
+/// The `CNI_CONTAINERID` (and netns name) of the busy shim the
+/// leftover-multus-config fault starts: how it is told from the runtime's.
+const BUSY_SHIM_ID: &str = "cni-chaos-busy-shim";
 /// How long the busy shim's `docker exec` may run: the shim gives up after
 /// its 60 s readiness wait (multus-cni pkg/server/api, APIReadyPollTimeout).
 const SHIM_TIMEOUT: Duration = Duration::from_secs(90);
@@ -541,8 +544,8 @@ async fn leftover_multus(
                 n,
                 &[
                     ("CNI_COMMAND", "ADD"),
-                    ("CNI_CONTAINERID", "cni-chaos-busy-shim"),
-                    ("CNI_NETNS", "/var/run/netns/cni-chaos-busy-shim"),
+                    ("CNI_CONTAINERID", BUSY_SHIM_ID),
+                    ("CNI_NETNS", &format!("/var/run/netns/{BUSY_SHIM_ID}")),
                     ("CNI_IFNAME", "eth0"),
                     ("CNI_PATH", "/opt/cni/bin"),
                 ],
@@ -551,9 +554,25 @@ async fn leftover_multus(
                 SHIM_TIMEOUT,
             )
             .await?;
-        tokio::time::sleep(POLL * 5).await;
-        let after = nodes.pids(n, SHIM_NAME).await?;
-        let mine: Vec<u32> = after.into_iter().filter(|p| !before.contains(p)).collect();
+        if !nodes.is_dry_run() {
+            tokio::time::sleep(POLL * 5).await;
+        }
+        // Ours: new since the fault began and carrying the fault's own
+        // CNI_CONTAINERID, so a shim the runtime started meanwhile for a
+        // real pod is never taken for it (nor killed by the undo).
+        let mut mine = Vec::new();
+        for pid in nodes.pids(n, SHIM_NAME).await? {
+            if before.contains(&pid) {
+                continue;
+            }
+            let environ = nodes.read_file(n, &format!("/proc/{pid}/environ")).await?;
+            if environ.is_some_and(|e| {
+                e.split(|b| *b == 0)
+                    .any(|kv| kv == format!("CNI_CONTAINERID={BUSY_SHIM_ID}").as_bytes())
+            }) {
+                mine.push(pid);
+            }
+        }
         undo = Some(Scheduled {
             undo: Undo::KillShims {
                 node: n.into(),
