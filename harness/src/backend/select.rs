@@ -9,6 +9,7 @@ use super::kind::{
 use super::scripted::ScriptedBackend;
 use super::{Backend, BackendError};
 use crate::exec::{LocalRunner, Runner};
+use crate::run::RunConfig;
 
 /// The backend asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,48 +43,44 @@ impl BackendChoice {
     }
 }
 
-/// Builds the chosen backend, or says clearly why it cannot. Reads
-/// `CHAOS_DRY_RUN`, `CHAOS_CLUSTER`, `CHAOS_ALLOW_UNPINNED`, `CHAOS_KEEP_CLUSTER`,
-/// `CHAOS_NAT_GW` and `CHAOS_REPORT_DIR` for the kind backend.
-pub fn select(choice: &BackendChoice) -> Result<Arc<dyn Backend>, BackendError> {
-    select_with(choice, &|k| std::env::var(k).ok())
+/// Builds the backend `config` chose, or says clearly why it cannot. The
+/// seed and the report folder come from `config`; the kind-only variables
+/// (`CHAOS_DRY_RUN`, `CHAOS_CLUSTER`, `CHAOS_ALLOW_UNPINNED`, `CHAOS_NAT_GW`)
+/// from the environment.
+pub fn select(config: &RunConfig) -> Result<Arc<dyn Backend>, BackendError> {
+    select_with(config, &|k| std::env::var(k).ok())
 }
 
 /// [`select`] with the environment read through `get`.
 pub fn select_with(
-    choice: &BackendChoice,
+    config: &RunConfig,
     get: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Arc<dyn Backend>, BackendError> {
-    match choice {
+    let kind = |reason: String| kind_backend(config, get, reason);
+    let twin = |reason: String| -> Arc<dyn Backend> {
+        Arc::new(super::twin::TwinBackend::new(config.seed_for(true), reason))
+    };
+    match &config.backend {
         BackendChoice::Scripted(plan) => Ok(Arc::new(ScriptedBackend::from_file(plan)?)),
-        BackendChoice::Kind => kind_backend(get, "CHAOS_BACKEND=kind".into()),
-        BackendChoice::Twin => Ok(twin_backend(get, "CHAOS_BACKEND=twin".into())),
+        BackendChoice::Kind => kind("CHAOS_BACKEND=kind".into()),
+        BackendChoice::Twin => Ok(twin("CHAOS_BACKEND=twin".into())),
         BackendChoice::Auto => {
             if dry_run(get)? {
-                return kind_backend(get, "auto: CHAOS_DRY_RUN=1 plans the kind commands".into());
+                return kind("auto: CHAOS_DRY_RUN=1 plans the kind commands".into());
             }
             let found = detect(get);
             if found.kind_usable() {
-                kind_backend(get, format!("auto: {}", found.summary()))
+                kind(format!("auto: {}", found.summary()))
             } else {
                 let reason = format!(
                     "auto: found {}, so the kind backend cannot run; using the digital twin (simulated results)",
                     found.summary()
                 );
                 eprintln!("cni-chaos: {reason}");
-                Ok(twin_backend(get, reason))
+                Ok(twin(reason))
             }
         }
     }
-}
-
-/// The twin backend, seeded with `CHAOS_SEED` (default
-/// [`super::twin::DEFAULT_SEED`], as the runner's [`crate::run::RunConfig::seed_for`]).
-fn twin_backend(get: &dyn Fn(&str) -> Option<String>, reason: String) -> Arc<dyn Backend> {
-    let seed = get("CHAOS_SEED")
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(super::twin::DEFAULT_SEED);
-    Arc::new(super::twin::TwinBackend::new(seed, reason))
 }
 
 fn dry_run(get: &dyn Fn(&str) -> Option<String>) -> Result<bool, BackendError> {
@@ -148,10 +145,12 @@ pub fn known_profiles(root: &Path) -> Result<crate::suite::Known, String> {
 }
 
 fn kind_backend(
+    config: &RunConfig,
     get: &dyn Fn(&str) -> Option<String>,
     reason: String,
 ) -> Result<Arc<dyn Backend>, BackendError> {
-    let options = KindOptions::from_lookup(workspace_root(), get).map_err(config_error)?;
+    let mut options = KindOptions::from_lookup(workspace_root(), get).map_err(config_error)?;
+    options.logs_dir = config.report_dir.join("kind-logs");
     let runner: Arc<dyn Runner> = if options.dry_run {
         Arc::new(LocalRunner::dry_run())
     } else {
@@ -169,9 +168,21 @@ fn kind_backend(
 mod tests {
     use super::*;
 
+    /// The run options with this backend choice and nothing else set.
+    fn config(backend: BackendChoice) -> RunConfig {
+        let defaults = crate::run::RunDefaults {
+            suites_dir: "/w/suites".into(),
+            report_dir: "/w/reports".into(),
+            base: "/w".into(),
+        };
+        let mut c = RunConfig::from_lookup(&defaults, |_| None).unwrap();
+        c.backend = backend;
+        c
+    }
+
     #[test]
     fn auto_without_kind_says_what_it_found() {
-        let b = select_with(&BackendChoice::Auto, &|k| {
+        let b = select_with(&config(BackendChoice::Auto), &|k| {
             (k == "PATH").then(|| "/nonexistent-cni-chaos".to_string())
         })
         .expect("auto falls back to the twin");
@@ -185,16 +196,16 @@ mod tests {
         );
         assert!(info.reason.contains("Docker daemon"), "{}", info.reason);
         assert!(info.reason.contains("digital twin"), "{}", info.reason);
-        let twin = select_with(&BackendChoice::Twin, &|_| None).unwrap();
+        let twin = select_with(&config(BackendChoice::Twin), &|_| None).unwrap();
         assert_eq!(twin.info().reason, "CHAOS_BACKEND=twin");
     }
 
     #[test]
     fn kind_and_dry_run_build_a_kind_backend() {
-        let b = select_with(&BackendChoice::Kind, &|_| None).unwrap();
+        let b = select_with(&config(BackendChoice::Kind), &|_| None).unwrap();
         assert_eq!(b.info().name, "kind");
         assert!(!b.info().simulated);
-        let b = select_with(&BackendChoice::Auto, &|k| {
+        let b = select_with(&config(BackendChoice::Auto), &|k| {
             (k == "CHAOS_DRY_RUN").then(|| "1".to_string())
         })
         .unwrap();

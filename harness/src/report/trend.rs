@@ -170,16 +170,6 @@ impl TrendOptions {
         })
     }
 
-    /// A relative `CHAOS_BASELINE` made relative to `base` (see
-    /// [`crate::run::RunDefaults::base`]).
-    #[must_use]
-    pub fn relative_to(mut self, base: &Path) -> Self {
-        if let Some(p) = self.baseline.take() {
-            self.baseline = Some(if p.is_absolute() { p } else { base.join(p) });
-        }
-        self
-    }
-
     /// Reads the options from the process environment.
     pub fn from_env() -> Result<Self, TrendError> {
         Self::from_lookup(|k| std::env::var(k).ok())

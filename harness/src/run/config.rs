@@ -19,14 +19,10 @@ pub struct RunDefaults {
 }
 
 impl RunDefaults {
-    /// `path` as given when absolute, else under [`RunDefaults::base`].
+    /// `path` as given when absolute, else under [`RunDefaults::base`]
+    /// (what [`Path::join`](std::path::Path::join) does).
     pub fn resolve(&self, path: impl Into<PathBuf>) -> PathBuf {
-        let path = path.into();
-        if path.is_absolute() {
-            path
-        } else {
-            self.base.join(path)
-        }
+        self.base.join(path.into())
     }
 }
 

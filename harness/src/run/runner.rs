@@ -52,7 +52,7 @@ pub fn main(args: Arguments, defaults: RunDefaults) -> ExitCode {
         let trials = trials(&suites, |_, _| Box::new(|| Ok(())));
         return libtest_mimic::run(&args, trials).exit_code();
     }
-    let backend = match backend::select(&config.backend) {
+    let backend = match backend::select(&config) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("error: {e}");
@@ -327,7 +327,10 @@ pub fn run_with(
     };
     // CHAOS_BASELINE and CHAOS_TREND_THRESHOLD (see the README).
     let trend = match TrendOptions::from_env() {
-        Ok(t) => t.relative_to(&config.base),
+        Ok(mut t) => {
+            t.baseline = t.baseline.map(|p| config.base.join(p));
+            t
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);

@@ -84,8 +84,6 @@ pub struct KindOptions {
     pub dry_run: bool,
     /// `CHAOS_ALLOW_UNPINNED=1`: apply manifests that have no sha256 pin.
     pub allow_unpinned: bool,
-    /// `CHAOS_KEEP_CLUSTER=1`: the cluster is kept after the run.
-    pub keep: bool,
     /// Enable Kube-OVN's VPC NAT gateway (`ENABLE_NAT_GW=true`,
     /// `CNI_CONFIG_PRIORITY=10` as in Kube-OVN's `kind-install-vpc-nat-gw`).
     pub nat_gateway: bool,
@@ -106,15 +104,15 @@ impl KindOptions {
             names: NameSource::Random,
             dry_run: false,
             allow_unpinned: false,
-            keep: false,
             nat_gateway: false,
             timeouts: Timeouts::default(),
         }
     }
 
-    /// Reads `CHAOS_CLUSTER`, `CHAOS_DRY_RUN`, `CHAOS_ALLOW_UNPINNED`,
-    /// `CHAOS_KEEP_CLUSTER`, `CHAOS_NAT_GW` and `CHAOS_REPORT_DIR` through
-    /// `get`, on top of [`KindOptions::new`].
+    /// Reads the kind-only variables `CHAOS_CLUSTER`, `CHAOS_DRY_RUN`,
+    /// `CHAOS_ALLOW_UNPINNED` and `CHAOS_NAT_GW` through `get`, on top of
+    /// [`KindOptions::new`]. Where logs go follows the run's report folder
+    /// (set by the caller from [`crate::run::RunConfig::report_dir`]).
     ///
     /// An on/off variable with another value than
     /// [`flag`](crate::run::flag) accepts is an error.
@@ -126,13 +124,7 @@ impl KindOptions {
         o.reuse = get("CHAOS_CLUSTER").filter(|s| !s.trim().is_empty());
         o.dry_run = flag(&get, "CHAOS_DRY_RUN")?;
         o.allow_unpinned = flag(&get, "CHAOS_ALLOW_UNPINNED")?;
-        o.keep = flag(&get, "CHAOS_KEEP_CLUSTER")?;
         o.nat_gateway = flag(&get, "CHAOS_NAT_GW")?;
-        if let Some(r) = get("CHAOS_REPORT_DIR").filter(|s| !s.trim().is_empty()) {
-            // A relative report folder is the workspace's, as for the
-            // reports themselves (cargo runs tests in harness/).
-            o.logs_dir = o.workspace.join(r).join("kind-logs");
-        }
         Ok(o)
     }
 }
@@ -143,11 +135,7 @@ mod tests {
 
     #[test]
     fn env() {
-        let vars = [
-            ("CHAOS_CLUSTER", "chaos-keep"),
-            ("CHAOS_DRY_RUN", "1"),
-            ("CHAOS_REPORT_DIR", "/r"),
-        ];
+        let vars = [("CHAOS_CLUSTER", "chaos-keep"), ("CHAOS_DRY_RUN", "1")];
         let o = KindOptions::from_lookup("/w", |k| {
             vars.iter()
                 .find(|(n, _)| *n == k)
@@ -155,26 +143,13 @@ mod tests {
         })
         .unwrap();
         assert_eq!(o.reuse.as_deref(), Some("chaos-keep"));
-        assert!(o.dry_run && !o.allow_unpinned && !o.keep);
-        assert_eq!(o.logs_dir, PathBuf::from("/r/kind-logs"));
+        assert!(o.dry_run && !o.allow_unpinned && !o.nat_gateway);
         let o = KindOptions::from_lookup("/w", |_| None).unwrap();
         assert!(o.reuse.is_none() && !o.dry_run);
         assert_eq!(o.logs_dir, PathBuf::from("/w/reports/kind-logs"));
-        // A relative report folder is the workspace's, not the test binary's
-        // working directory.
-        let o = KindOptions::from_lookup("/w", |k| {
-            (k == "CHAOS_REPORT_DIR").then(|| "out".to_string())
-        })
-        .unwrap();
-        assert_eq!(o.logs_dir, PathBuf::from("/w/out/kind-logs"));
         // A typo in an on/off variable is an error, never "off": a dry run
         // asked for as "on" must not run the commands for real.
-        for var in [
-            "CHAOS_DRY_RUN",
-            "CHAOS_NAT_GW",
-            "CHAOS_ALLOW_UNPINNED",
-            "CHAOS_KEEP_CLUSTER",
-        ] {
+        for var in ["CHAOS_DRY_RUN", "CHAOS_NAT_GW", "CHAOS_ALLOW_UNPINNED"] {
             let err = KindOptions::from_lookup("/w", |k| (k == var).then(|| "on".to_string()))
                 .unwrap_err();
             assert_eq!(err.var, var);
