@@ -2128,7 +2128,10 @@ async fn dry_run_plan(suite: &str) -> String {
             .inject(&scenario.fault, node.as_ref())
             .await
             .unwrap();
-        assert!(!evidence.took_effect, "a dry run proves nothing");
+        assert!(
+            evidence.planned && !evidence.took_effect,
+            "a dry run is planned and proves nothing: {evidence:?}"
+        );
         cluster.revert(&scenario.fault, &evidence).await.unwrap();
     }
     cluster

@@ -474,11 +474,12 @@ impl TwinCluster {
                 })
             }
             Fault::StaleNetns(s) => {
+                // Named as on kind: each port after its namespace.
                 let netns: Vec<String> = (0..s.count)
-                    .map(|i| format!("cni-chaos-stale-{i}"))
+                    .map(|i| format!("{}{i}", crate::backend::kind::STALE_PREFIX))
                     .collect();
                 let ports: Vec<String> = if s.ovs_ports {
-                    (0..s.count).map(|i| format!("stale{i}_h")).collect()
+                    netns.clone()
                 } else {
                     Vec::new()
                 };
@@ -657,6 +658,7 @@ impl TwinCluster {
                 })
             }
             Fault::NetworkPartition(p) => {
+                let ip_before = info(self).map(|i| i.ip);
                 self.schedule(TwinUndo::Reconnect { node: n.clone() });
                 self.model
                     .with(|w| w.disconnect(&n))
@@ -665,13 +667,11 @@ impl TwinCluster {
                 self.timer(d, move |m| {
                     let _ = m.with(|w| w.reconnect(&node));
                 });
-                let cut = info(self).is_some_and(|i| !i.connected);
+                let after = info(self);
+                let cut = after.as_ref().is_some_and(|i| !i.connected);
                 let facts = vec![
                     ("disconnected for".into(), format!("{d:?}")),
-                    (
-                        "InternalIP before".into(),
-                        info(self).map(|i| i.ip).unwrap_or_default(),
-                    ),
+                    ("InternalIP before".into(), ip_before.unwrap_or_default()),
                 ];
                 Ok(if cut {
                     Evidence::proven(some, facts)

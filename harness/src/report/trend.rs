@@ -340,11 +340,6 @@ impl Baseline {
         })
     }
 
-    /// The baseline value of one SLO of one scenario.
-    pub fn get(&self, scenario: &str, slo: &str) -> Option<Measured> {
-        self.value(scenario, slo).map(|b| b.measured)
-    }
-
     /// The baseline record of one SLO of one scenario.
     pub fn value(&self, scenario: &str, slo: &str) -> Option<&BaselineValue> {
         self.values

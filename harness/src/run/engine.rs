@@ -357,15 +357,7 @@ impl Phases {
         }
         // Each culprit once, however many SLOs it failed: its diagnostics
         // are the same.
-        let mut culprits: Vec<Culprit> = Vec::new();
-        for c in verdicts.iter().flat_map(|v| &v.culprits) {
-            if !culprits
-                .iter()
-                .any(|o| o.kind == c.kind && o.namespace == c.namespace && o.name == c.name)
-            {
-                culprits.push(c.clone());
-            }
-        }
+        let culprits = Culprit::unique(verdicts.iter().flat_map(|v| &v.culprits));
         self.state().slos = verdicts;
         if failed.is_empty() {
             return Ok(Outcome::Passed);

@@ -310,18 +310,9 @@ impl ScenarioResult {
         })
     }
 
-    /// Every culprit of every failed SLO, deduplicated by name.
+    /// Every culprit of every failed SLO, each once (see [`Culprit::unique`]).
     pub fn culprits(&self) -> Vec<Culprit> {
-        let mut out: Vec<Culprit> = Vec::new();
-        for c in self.slos.iter().flat_map(|v| v.culprits.iter()) {
-            if !out
-                .iter()
-                .any(|o| o.name == c.name && o.namespace == c.namespace)
-            {
-                out.push(c.clone());
-            }
-        }
-        out
+        Culprit::unique(self.slos.iter().flat_map(|v| &v.culprits))
     }
 
     /// The testsuite name: `suite::scenario`, with `#n` for repeats.

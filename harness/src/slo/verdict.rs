@@ -83,6 +83,23 @@ pub struct Culprit {
     pub recovered_after: Option<Duration>,
 }
 
+impl Culprit {
+    /// Each culprit once (by kind, namespace and name; the first seen
+    /// wins), in order: one pod failing several SLOs is one culprit.
+    pub fn unique<'a>(all: impl IntoIterator<Item = &'a Culprit>) -> Vec<Culprit> {
+        let mut out: Vec<Culprit> = Vec::new();
+        for c in all {
+            if !out
+                .iter()
+                .any(|o| o.kind == c.kind && o.namespace == c.namespace && o.name == c.name)
+            {
+                out.push(c.clone());
+            }
+        }
+        out
+    }
+}
+
 /// What a culprit is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -159,15 +159,6 @@ impl OvsCommands {
 }
 
 impl NodeOvs<'_> {
-    /// Where the commands run: the `ovs-ovn` pod, or `None` for the node
-    /// container.
-    pub fn pod(&self) -> Option<&str> {
-        match &self.target {
-            Target::Pod { pod, .. } => Some(pod),
-            Target::Node => None,
-        }
-    }
-
     /// Runs `argv` and returns its output whatever its exit.
     pub async fn output(&self, argv: &[&str]) -> Result<Output, KindError> {
         match &self.target {
