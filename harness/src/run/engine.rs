@@ -14,7 +14,7 @@ use super::outcome::{Check, CheckKind, CheckStatus, Outcome, ScenarioResult, Ver
 use crate::backend::{Cluster, NodeInfo, select_node};
 use crate::fault::Evidence;
 use crate::slo::{Culprit, SloStatus, SloVerdict};
-use crate::suite::{Scenario, ScenarioId};
+use crate::suite::{Remediation, Scenario, ScenarioId};
 use crate::util::duration;
 
 /// Slack on top of the longest SLO budget before observation is abandoned.
@@ -234,16 +234,14 @@ impl Phases {
             self.phase(Phase::Remediate, Some(rem.after));
             self.or_cancel(tokio::time::sleep(rem.after)).await?;
             // A workaround applied to a cluster that already recovered
-            // measures nothing: say so, apply nothing, and judge the
-            // recovery from the fault.
+            // measures nothing: say so and apply nothing. Budgets then count
+            // from when the workaround was due: the probes only start now,
+            // and "fine at that moment" is what there is to measure.
             let now = self
                 .or_cancel(cluster.steady_state(scenario, Duration::ZERO))
                 .await?
                 .map_err(|e| self.error(CheckKind::Remediation, "remediation", e.to_string()))?;
             if now.steady {
-                // Budgets then count from when the workaround was due: the
-                // probes only start now, and "fine at that moment" is what
-                // there is to measure.
                 since = Instant::now();
                 let why = format!(
                     "the cluster had recovered by itself within {}; the workaround was not applied, budgets count from when it was due",
@@ -255,44 +253,20 @@ impl Phases {
                     CheckStatus::Skipped(why.clone()),
                     why,
                 ));
+            } else {
+                let started = Instant::now();
+                let done = self.remediate(rem, &nodes, node.as_ref()).await?;
+                since = Instant::now();
+                self.state().remediation_ms = i64::try_from((since - fault_at).as_millis()).ok();
+                let mut c = Check::new(
+                    "remediation",
+                    CheckKind::Remediation,
+                    CheckStatus::Passed,
+                    done.join("; "),
+                );
+                c.elapsed = started.elapsed();
+                self.check(c);
             }
-        }
-        if let Some(rem) = scenario.remediation.as_ref().filter(|_| {
-            !self
-                .state()
-                .checks
-                .iter()
-                .any(|c| c.kind == CheckKind::Remediation)
-        }) {
-            let started = Instant::now();
-            let mut done = Vec::new();
-            for step in &rem.steps {
-                let step_node = match step.target() {
-                    Some(t) => Some(
-                        select_node(&nodes, t, node.as_ref(), self.engine.seed).map_err(|e| {
-                            self.error(CheckKind::Remediation, "remediation", e.to_string())
-                        })?,
-                    ),
-                    None => None,
-                };
-                let what = self
-                    .or_cancel(cluster.remediate(step, step_node.as_ref()))
-                    .await?
-                    .map_err(|e| {
-                        self.error(CheckKind::Remediation, "remediation", e.to_string())
-                    })?;
-                done.push(what);
-            }
-            since = Instant::now();
-            self.state().remediation_ms = i64::try_from((since - fault_at).as_millis()).ok();
-            let mut c = Check::new(
-                "remediation",
-                CheckKind::Remediation,
-                CheckStatus::Passed,
-                done.join("; "),
-            );
-            c.elapsed = started.elapsed();
-            self.check(c);
         }
 
         // 6. Observe, bounded by the longest budget plus slack.
@@ -419,22 +393,7 @@ impl Phases {
         c.elapsed = started.elapsed();
         self.check(c);
         if let Some(rem) = &self.scenario.remediation {
-            let cluster = self.engine.cluster.clone();
-            for step in &rem.steps {
-                let step_node = match step.target() {
-                    Some(t) => {
-                        Some(select_node(nodes, t, node, self.engine.seed).map_err(|e| {
-                            self.error(CheckKind::Remediation, "remediation", e.to_string())
-                        })?)
-                    }
-                    None => None,
-                };
-                self.or_cancel(cluster.remediate(step, step_node.as_ref()))
-                    .await?
-                    .map_err(|e| {
-                        self.error(CheckKind::Remediation, "remediation", e.to_string())
-                    })?;
-            }
+            self.remediate(rem, nodes, node).await?;
             self.check(Check::new(
                 "remediation",
                 CheckKind::Remediation,
@@ -443,6 +402,33 @@ impl Phases {
             ));
         }
         Ok(Outcome::Planned)
+    }
+
+    /// Applies the remediation's steps in order, each on its target node
+    /// (default: the faulted one); what each did.
+    async fn remediate(
+        &self,
+        rem: &Remediation,
+        nodes: &[NodeInfo],
+        node: Option<&NodeInfo>,
+    ) -> Result<Vec<String>, Outcome> {
+        let fail = |e: String| self.error(CheckKind::Remediation, "remediation", e);
+        let mut done = Vec::new();
+        for step in &rem.steps {
+            let step_node = match step.target() {
+                Some(t) => Some(
+                    select_node(nodes, t, node, self.engine.seed)
+                        .map_err(|e| fail(e.to_string()))?,
+                ),
+                None => None,
+            };
+            let what = self
+                .or_cancel(self.engine.cluster.remediate(step, step_node.as_ref()))
+                .await?
+                .map_err(|e| fail(e.to_string()))?;
+            done.push(what);
+        }
+        Ok(done)
     }
 
     /// Records an infrastructure error as a check and returns the outcome.
@@ -597,6 +583,9 @@ impl Engine {
         } else {
             None
         };
+        let reverted = cleanup
+            .as_ref()
+            .is_some_and(|c| c.status == CheckStatus::Passed);
         if let Some(c) = cleanup {
             // A fault left in place is an error whatever the SLOs said: an
             // expected failure is no excuse, and the cluster is replaced
@@ -630,12 +619,6 @@ impl Engine {
         // scenario, so one scenario's lasting damage (a deadlock the suite
         // expects, say) is reported here and not as every later scenario
         // being "not run".
-        let reverted = state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .checks
-            .iter()
-            .any(|c| c.kind == CheckKind::Cleanup && c.status == CheckStatus::Passed);
         if reverted && !self.cancel.is_cancelled() && outcome != Outcome::Planned {
             let check = self.recovery(id, iteration, scenario).await;
             if matches!(outcome, Outcome::Passed) {
