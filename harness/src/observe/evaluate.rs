@@ -82,13 +82,7 @@ fn pods_at<'a>(tl: &'a Timeline, scope: &PodScope, t: Duration) -> Vec<(ObjRef, 
 fn ready_since(tl: &Timeline, obj: &ObjRef, reference: Duration, deadline: Duration) -> Duration {
     let mut since = reference;
     let mut ready = false;
-    // Only the pod's own states count: Events and probe results about it
-    // share its history but say nothing about whether it serves.
-    for tr in tl
-        .history(obj)
-        .take_while(|t| t.at <= deadline)
-        .filter(|t| matches!(t.change, Change::Pod(_) | Change::PodGone))
-    {
+    for tr in tl.states(obj).take_while(|t| t.at <= deadline) {
         let now = matches!(&tr.change, Change::Pod(s) if s.serving());
         if now && !ready {
             since = tr.at.max(reference);
@@ -105,7 +99,7 @@ fn recovered_after(
     after: Duration,
     reference: Duration,
 ) -> Option<Duration> {
-    tl.history(obj)
+    tl.states(obj)
         .filter(|t| t.at > after)
         .find(|t| matches!(&t.change, Change::Pod(s) if s.serving()))
         .map(|t| t.at.saturating_sub(reference))
@@ -132,7 +126,7 @@ fn pod_culprit(
 /// The worst status a pod showed between `from` and `to` (crash loops first).
 fn worst_status(tl: &Timeline, obj: &ObjRef, from: Duration, to: Duration) -> Option<String> {
     let states: Vec<&PodState> = tl
-        .history(obj)
+        .states(obj)
         .filter(|t| t.at >= from && t.at <= to)
         .filter_map(|t| match &t.change {
             Change::Pod(s) => Some(s),
@@ -242,7 +236,7 @@ fn no_crashloop(
         // is Ready again or gone. The kubelet's retries inside one episode
         // (back-off, run, fail, back-off) are the same crash loop.
         for tr in tl
-            .history(&obj)
+            .states(&obj)
             .filter(|t| t.at > w.fault_at && t.at <= w.end)
         {
             let s = match &tr.change {
@@ -251,7 +245,6 @@ fn no_crashloop(
                     looping = false;
                     continue;
                 }
-                // Events and probe results are not the pod's state.
                 _ => continue,
             };
             if !in_scope(&obj, s, scope) {
@@ -270,7 +263,7 @@ fn no_crashloop(
             entries += own;
             let base = restarts_baseline(tl, &obj, w.fault_at);
             let recovered = tl
-                .history(&obj)
+                .states(&obj)
                 .filter(|t| t.at > w.fault_at)
                 .filter(|t| matches!(&t.change, Change::Pod(s) if s.serving()))
                 .last()
@@ -311,7 +304,7 @@ fn max_restarts(tl: &Timeline, w: &Window, scope: &PodScope, max: u32) -> Judged
         let base = restarts_baseline(tl, &obj, w.fault_at);
         let mut peak: Option<&PodState> = None;
         for tr in tl
-            .history(&obj)
+            .states(&obj)
             .filter(|t| t.at > w.fault_at && t.at <= w.end)
         {
             if let Change::Pod(s) = &tr.change
@@ -385,11 +378,7 @@ fn node_ready(tl: &Timeline, w: &Window, scope: NodeScope, budget: Duration) -> 
             Some(s) if s.ready == Some(true) => {
                 let mut since = w.reference;
                 let mut was = false;
-                for tr in tl
-                    .history(obj)
-                    .take_while(|t| t.at <= deadline)
-                    .filter(|t| matches!(t.change, Change::Node(_) | Change::NodeGone))
-                {
+                for tr in tl.states(obj).take_while(|t| t.at <= deadline) {
                     let now = ready(&tr.change);
                     if now && !was {
                         since = tr.at.max(w.reference);
@@ -405,7 +394,7 @@ fn node_ready(tl: &Timeline, w: &Window, scope: NodeScope, budget: Duration) -> 
                     Some(_) => "NotReady".into(),
                 };
                 let recovered = tl
-                    .history(obj)
+                    .states(obj)
                     .filter(|t| t.at > deadline)
                     .find(|t| ready(&t.change))
                     .map(|t| t.at.saturating_sub(w.reference));

@@ -115,7 +115,7 @@ pub async fn wait_steady(observer: &mut Observer, scenario: &Scenario, timeout: 
     let deadline = start + timeout;
     let mut steady_since: Option<Instant> = None;
     loop {
-        let culprits = unsteady(&observer.timeline(), scenario);
+        let culprits = observer.with(|tl| unsteady(tl, scenario));
         let now = Instant::now();
         if culprits.is_empty() {
             let since = *steady_since.get_or_insert(now);
@@ -170,7 +170,7 @@ pub async fn observe_and_judge(
     let stop = tokio_util::sync::CancellationToken::new();
     // Unique per observation on this cluster: milliseconds since the
     // observer started, so repeated scenarios never reuse a pod name.
-    let token = format!("{:x}", observer.timeline().offset(since).as_millis());
+    let token = format!("{:x}", observer.with(|tl| tl.offset(since)).as_millis());
     let mut probes = Vec::new();
     for slo in &scenario.slos {
         if let Slo::ProbeSucceedsWithin { probe, .. } = slo {

@@ -314,6 +314,18 @@ impl Timeline {
         self.transitions.iter().filter(move |t| t.object == object)
     }
 
+    /// The object's own state changes (pod or node appeared, changed or
+    /// gone), in arrival order: its history without the Events and probe
+    /// results about it, which say nothing about its state.
+    pub fn states<'a>(&'a self, object: &ObjRef) -> impl Iterator<Item = &'a Transition> + 'a {
+        self.history(object).filter(|t| {
+            matches!(
+                t.change,
+                Change::Pod(_) | Change::PodGone | Change::Node(_) | Change::NodeGone
+            )
+        })
+    }
+
     /// The pod's state at offset `t` (`None`: absent).
     pub fn pod_at(&self, object: &ObjRef, t: Duration) -> Option<&PodState> {
         let mut state = None;

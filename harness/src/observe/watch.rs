@@ -142,6 +142,11 @@ impl Observer {
         LiveTimeline(self.timeline.clone())
     }
 
+    /// Runs `f` on the timeline as it is now, without copying it.
+    pub fn with<T>(&self, f: impl FnOnce(&Timeline) -> T) -> T {
+        self.live().with(f)
+    }
+
     /// A copy of the timeline so far.
     pub fn timeline(&self) -> Timeline {
         self.timeline
