@@ -136,7 +136,7 @@ async fn kubectl_shows_the_incident_after_twin_fault_reboot() {
     assert!(
         err.contains("error: twin fault: no node \"nosuch\"")
             && err.contains("chaos-twin-worker")
-            && err.contains("(404 NotFound)"),
+            && err.contains("(400 BadRequest)"),
         "{err}"
     );
 

@@ -19,6 +19,7 @@ use super::error::ModelError;
 use super::ops::Signal;
 use super::profile::VersionProfile;
 use super::world::{ModelConfig, World};
+use crate::error::ApiError;
 use crate::serve::{ServeConfig, ServeError, kubeconfig, serve_until, write_atomically};
 use crate::twin::{Twin, TwinConfig};
 
@@ -223,43 +224,32 @@ fn reply(code: StatusCode, body: Value) -> Reply {
     )
 }
 
-/// A refused fault, as a Kubernetes `Status` so that clients (kube-rs,
-/// kubectl) show its message.
-fn failure(code: StatusCode, message: String) -> Reply {
-    let reason = match code {
-        StatusCode::BAD_REQUEST => "BadRequest",
-        StatusCode::CONFLICT => "Conflict",
-        _ => "NotFound",
-    };
-    reply(
-        code,
-        json!({
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": message,
-            "reason": reason,
-            "code": code.as_u16(),
-        }),
-    )
+/// A refused fault, as the API's own `Status` (so kube-rs and kubectl show
+/// its message).
+fn failure(err: &ApiError) -> Reply {
+    let code = StatusCode::from_u16(err.code()).unwrap_or(StatusCode::BAD_REQUEST);
+    reply(code, err.status())
 }
 
 async fn post_fault(State(model): State<Arc<Model>>, body: Bytes) -> Reply {
     let op: FaultOp = match serde_json::from_slice(&body) {
         Ok(op) => op,
-        Err(e) => return failure(StatusCode::BAD_REQUEST, format!("bad fault: {e}")),
+        Err(e) => {
+            return failure(&ApiError::BadRequest {
+                message: format!("bad fault: {e}"),
+            });
+        }
     };
     match model.with(|w| op.apply(w)) {
         Ok(done) => reply(StatusCode::OK, json!({"done": done})),
-        Err(e) => {
-            let code = match e {
-                ModelError::Invalid { .. } => StatusCode::BAD_REQUEST,
-                ModelError::NodeDown { .. } => StatusCode::CONFLICT,
-                _ => StatusCode::NOT_FOUND,
-            };
-            failure(code, e.to_string())
-        }
+        // A node that is down cannot take the fault now (409); anything
+        // else (no such node, file or process; a bad path) is a bad request.
+        Err(e @ ModelError::NodeDown { .. }) => failure(&ApiError::Precondition {
+            message: e.to_string(),
+        }),
+        Err(e) => failure(&ApiError::BadRequest {
+            message: e.to_string(),
+        }),
     }
 }
 
