@@ -224,22 +224,30 @@ fn string(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<String> {
     }
 }
 
-/// A DNS-label-like name: `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63 characters.
+/// A DNS-label-like name: `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, 1 to 63 characters.
 fn name(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<String> {
+    label(
+        cx,
+        node,
+        path,
+        '-',
+        "a name must be 1 to 63 lowercase letters, digits or '-', starting and ending with a letter or digit",
+    )
+}
+
+/// 1 to 63 lowercase letters, digits, '-' or `also`, starting and ending
+/// with a letter or digit; else `rule` is the problem.
+fn label(cx: &mut Cx<'_>, node: &Node, path: &str, also: char, rule: &str) -> Option<String> {
     let s = string(cx, node, path)?;
     let ok = s.len() <= 63
         && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !s.starts_with('-')
-        && !s.ends_with('-');
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == also)
+        && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit());
     if ok {
         Some(s)
     } else {
-        cx.bad(
-            node,
-            path,
-            "a name must be 1 to 63 lowercase letters, digits or '-', starting and ending with a letter or digit",
-        );
+        cx.bad(node, path, rule);
         None
     }
 }
@@ -492,21 +500,13 @@ fn cluster(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<ClusterProfile> {
 /// A version set's name in `versions.yaml`: like [`name`], with dots
 /// (`kube-ovn-1.14-multus-4.2.1`).
 fn set_name(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<String> {
-    let s = string(cx, node, path)?;
-    let ok = s.len() <= 63
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && s.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if !ok {
-        cx.bad(
-            node,
-            path,
-            "a version set name must be 1 to 63 lowercase letters, digits, '-' or '.', starting and ending with a letter or digit",
-        );
-        return None;
-    }
-    Some(s)
+    label(
+        cx,
+        node,
+        path,
+        '.',
+        "a version set name must be 1 to 63 lowercase letters, digits, '-' or '.', starting and ending with a letter or digit",
+    )
 }
 
 /// Per-suite defaults a scenario inherits.
