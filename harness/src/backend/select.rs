@@ -127,14 +127,9 @@ pub fn workspace_root() -> PathBuf {
 /// The kind configs (`kind-configs/*.yaml`) and version sets
 /// (`versions.yaml`) the workspace at `root` offers suites to name.
 pub fn known_profiles(root: &Path) -> Result<crate::suite::Known, String> {
-    let dir = root.join(super::kind::CONFIG_DIR);
-    let entries = std::fs::read_dir(&dir)
-        .map_err(|e| format!("cannot list the kind configs in {}: {e}", dir.display()))?;
-    let kind_configs = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+    let kind_configs = super::kind::KindConfig::names(root)
+        .map_err(|e| e.to_string())?
+        .into_iter()
         .collect();
     let matrix =
         super::kind::VersionMatrix::load(&root.join(MATRIX_FILE)).map_err(|e| e.to_string())?;

@@ -83,19 +83,7 @@ impl KindConfig {
         let dir = workspace.join(CONFIG_DIR);
         let path = dir.join(format!("{name}.yaml"));
         if !path.is_file() {
-            let mut there: Vec<String> = std::fs::read_dir(&dir)
-                .map(|rd| {
-                    rd.filter_map(|e| e.ok())
-                        .filter_map(|e| {
-                            e.file_name()
-                                .to_str()
-                                .and_then(|n| n.strip_suffix(".yaml"))
-                                .map(str::to_string)
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            there.sort();
+            let there = Self::names(workspace).unwrap_or_default();
             return Err(KindError::Invalid {
                 file: path,
                 problems: vec![format!(
@@ -105,6 +93,28 @@ impl KindConfig {
             });
         }
         Ok((Self::load(&path)?, path))
+    }
+
+    /// The names of the configs under `workspace` (`kind-configs/*.yaml`
+    /// without `.yaml`), sorted.
+    pub fn names(workspace: &Path) -> Result<Vec<String>, KindError> {
+        let dir = workspace.join(CONFIG_DIR);
+        let entries = std::fs::read_dir(&dir).map_err(|source| KindError::Io {
+            action: "listing the kind configs in",
+            path: dir.clone(),
+            source,
+        })?;
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".yaml"))
+                    .map(str::to_string)
+            })
+            .collect();
+        names.sort();
+        Ok(names)
     }
 
     /// Reads and validates one config file.
