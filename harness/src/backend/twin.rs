@@ -25,8 +25,8 @@ use super::{
     Backend, BackendError, BackendInfo, Cluster, Gate, NodeInfo, Observation, select_node,
 };
 use crate::fault::{
-    CniConfigAction, CniFile, Evidence, Fault, MULTUS_DAEMON, MULTUS_SELECTOR, NodeRole, OvsSignal,
-    PodDelete, RebootMode,
+    CniConfigAction, CniFile, Evidence, Fault, MULTUS_DAEMON, NodeRole, OvsSignal, PodDelete,
+    RebootMode,
 };
 use crate::observe::{self, Observer, WatchOptions};
 use crate::slo::Culprit;
@@ -562,14 +562,7 @@ impl TwinCluster {
                     facts.push(("busy multus-shim pid".into(), pid.to_string()));
                 }
                 // 3. The Multus pod is replaced: its init container runs again.
-                let replace = PodDelete {
-                    namespace: "kube-system".into(),
-                    selector: cni_chaos_twin::selector::LabelSelector::parse(MULTUS_SELECTOR)
-                        .map_err(|e| model_err("selector", e))?,
-                    target: Some(l.target.clone()),
-                    grace_period: Some(Duration::ZERO),
-                };
-                let deleted = self.delete_pods(&replace, node).await?;
+                let deleted = self.delete_pods(&l.multus_pod_delete(), node).await?;
                 facts.extend(deleted.facts.clone());
                 let conf_left = self
                     .model

@@ -324,6 +324,19 @@ pub struct LeftoverMultusConfig {
     pub busy_shim: bool,
 }
 
+impl LeftoverMultusConfig {
+    /// Step 3 of the fault: the Multus pod on the node is replaced at once
+    /// (grace period 0), so its init container copies `multus-shim` again.
+    pub fn multus_pod_delete(&self) -> PodDelete {
+        PodDelete {
+            namespace: "kube-system".into(),
+            selector: LabelSelector::parse(MULTUS_SELECTOR).expect("a constant, valid selector"),
+            target: Some(self.target.clone()),
+            grace_period: Some(Duration::ZERO),
+        }
+    }
+}
+
 /// The Multus thick daemon's process name inside a node (the
 /// `kube-multus` container's `/usr/src/multus-cni/bin/multus-daemon`).
 pub const MULTUS_DAEMON: &str = "multus-daemon";

@@ -15,10 +15,9 @@ use super::kubectl::{KUBECTL_TIMEOUT, Kubectl};
 use super::ovs;
 use crate::backend::NodeInfo;
 use crate::fault::{
-    CniConfigAction, CniFile, Evidence, Fault, MULTUS_DAEMON, MULTUS_SELECTOR, OvsSignal,
+    CniConfigAction, CniFile, Evidence, Fault, LeftoverMultusConfig, MULTUS_DAEMON, OvsSignal,
     PodDelete, RebootMode,
 };
-use crate::suite::LabelSelector;
 
 /// Where kind nodes (and the runtime) keep CNI configs.
 pub const CNI_CONF_DIR: &str = "/etc/cni/net.d";
@@ -194,7 +193,7 @@ pub async fn inject(
                 why: "no kube client for this cluster (the Multus pod is replaced through it)"
                     .into(),
             })?;
-            leftover_multus(nodes, kubectl, node, l.busy_shim).await?
+            leftover_multus(nodes, kubectl, node, l).await?
         }
         Fault::CniConfig(c) => cni_config(nodes, n, &c.file, c.action).await?,
         Fault::NetworkPartition(p) => partition(nodes, n, p.duration).await?,
@@ -498,7 +497,7 @@ async fn leftover_multus(
     nodes: &DockerNodes,
     kubectl: &Kubectl,
     node: &NodeInfo,
-    busy_shim: bool,
+    fault: &LeftoverMultusConfig,
 ) -> Result<Injected, KindError> {
     let n = node.name.as_str();
     let on = Some(n.to_string());
@@ -537,7 +536,7 @@ async fn leftover_multus(
     // 100 ms for up to 60 s), holding the binary busy.
     let mut undo = None;
     let mut shim_ok = true;
-    if busy_shim {
+    if fault.busy_shim {
         let before = nodes.pids(n, SHIM_NAME).await?;
         let shim = nodes
             .spawn_exec(
@@ -605,16 +604,7 @@ async fn leftover_multus(
         }
     }
     // 3. The Multus pod is replaced: its init container runs again.
-    let replace = PodDelete {
-        namespace: "kube-system".into(),
-        selector: LabelSelector::parse(MULTUS_SELECTOR).map_err(|why| KindError::Invalid {
-            file: "leftover-multus-config".into(),
-            problems: vec![why],
-        })?,
-        target: None,
-        grace_period: Some(Duration::ZERO),
-    };
-    let deleted = pod_delete(kubectl, &replace, Some(node)).await?;
+    let deleted = pod_delete(kubectl, &fault.multus_pod_delete(), Some(node)).await?;
     if nodes.is_dry_run() {
         return Ok(Injected {
             evidence: dry_run(n),
