@@ -103,48 +103,55 @@ impl World {
                 let existing = self.nodes[n].fs.get(&path).map(|f| f.mode);
                 let keep_any = self.cfg.profile.conflist_install == ConflistInstall::KeepExisting;
                 let new_mode = if keep_any { 0o644 } else { 0o600 };
-                match existing {
-                    Some(mode) if keep_any || mode == 0o600 => {
-                        self.inode = ino;
-                        self.clog(k, i, run, format!("CNI config file \"{path}\" already exists with correct permissions, skipping."));
-                        self.note(format!(
-                            "node {node_name}: install-cni: CNI config file {path} already exists (mode {mode:o}), skipping"
-                        ));
-                        self.container_exited(k, i, 0, "Completed");
-                    }
+                // What install-cni logs and the model notes when it is done;
+                // none while a non-atomic write is still under way.
+                let done = match existing {
+                    Some(mode) if keep_any || mode == 0o600 => Some((
+                        format!(
+                            "CNI config file \"{path}\" already exists with correct permissions, skipping."
+                        ),
+                        format!(
+                            "install-cni: CNI config file {path} already exists (mode {mode:o}), skipping"
+                        ),
+                    )),
                     Some(mode) => {
                         if let Some(f) = self.nodes[n].fs.get_mut(&path) {
                             f.mode = 0o600;
                         }
-                        self.inode = ino;
-                        self.clog(
-                            k,
-                            i,
-                            run,
+                        Some((
                             format!(
                                 "Fixing permission of existing CNI config file \"{path}\" to 600"
                             ),
-                        );
-                        self.note(format!(
-                            "node {node_name}: install-cni: fixing permission of existing {path} ({mode:o}) to 600"
-                        ));
-                        self.container_exited(k, i, 0, "Completed");
+                            format!(
+                                "install-cni: fixing permission of existing {path} ({mode:o}) to 600"
+                            ),
+                        ))
                     }
                     None if self.cfg.profile.atomic_cni_conf => {
                         // PR #7035: temporary file, then rename.
                         self.nodes[n].write_atomic(&path, KUBE_OVN_CONFLIST, new_mode, &mut ino);
-                        self.inode = ino;
-                        self.clog(k, i, run, format!("Installing cni config file \"/kube-ovn/01-kube-ovn.conflist\" to \"{path}\""));
-                        self.note(format!(
-                            "node {node_name}: install-cni wrote {path} atomically"
-                        ));
-                        self.container_exited(k, i, 0, "Completed");
+                        Some((
+                            format!(
+                                "Installing cni config file \"/kube-ovn/01-kube-ovn.conflist\" to \"{path}\""
+                            ),
+                            format!("install-cni wrote {path} atomically"),
+                        ))
                     }
                     None => {
                         // os.WriteFile: create and truncate, then write; a
                         // node killed in between keeps an empty file.
                         self.nodes[n].write(&path, "", new_mode, &mut ino);
-                        self.inode = ino;
+                        None
+                    }
+                };
+                self.inode = ino;
+                match done {
+                    Some((log, note)) => {
+                        self.clog(k, i, run, log);
+                        self.note(format!("node {node_name}: {note}"));
+                        self.container_exited(k, i, 0, "Completed");
+                    }
+                    None => {
                         self.stage(k, i).stage = 1;
                         self.after(20, Ev::Tick { pod: k, c: i, run });
                     }
@@ -355,9 +362,7 @@ impl World {
                     return;
                 };
                 let mut ino = self.inode;
-                let conf = format!(
-                    "{{\"cniVersion\":\"0.3.1\",\"name\":\"multus-cni-network\",\"type\":\"multus-shim\",\"logLevel\":\"verbose\",\"clusterNetwork\":\"{p}\"}}"
-                );
+                let conf = multus_conf(&p);
                 self.nodes[n].write_atomic(MULTUS_CONF, &conf, 0o600, &mut ino);
                 self.nodes[n].write(MULTUS_SOCK, "", 0o755, &mut ino);
                 self.inode = ino;
@@ -382,9 +387,7 @@ impl World {
                 if let Some(content) = now.filter(|c| *c != seen) {
                     // A Write or Create event on the primary: regenerate.
                     let conf = if valid_config(&content) {
-                        format!(
-                            "{{\"cniVersion\":\"0.3.1\",\"name\":\"multus-cni-network\",\"type\":\"multus-shim\",\"logLevel\":\"verbose\",\"clusterNetwork\":\"{watched}\"}}"
-                        )
+                        multus_conf(&watched)
                     } else {
                         self.clog(k, i, run, format!("[error] failed to read the primary CNI plugin config from {watched}"));
                         self.note(format!(
@@ -514,3 +517,11 @@ impl World {
 
 /// Kube-OVN's conflist as `install-cni` ships it.
 pub const KUBE_OVN_CONFLIST: &str = r#"{"name":"kube-ovn","cniVersion":"0.3.1","plugins":[{"type":"kube-ovn","server_socket":"/run/openvswitch/kube-ovn-daemon.sock"},{"type":"portmap","capabilities":{"portMappings":true}}]}"#;
+
+/// The `00-multus.conf` the thick daemon generates for the primary config
+/// at `primary` (its shim delegates every ADD to the daemon).
+fn multus_conf(primary: &str) -> String {
+    format!(
+        "{{\"cniVersion\":\"0.3.1\",\"name\":\"multus-cni-network\",\"type\":\"multus-shim\",\"logLevel\":\"verbose\",\"clusterNetwork\":\"{primary}\"}}"
+    )
+}
