@@ -34,8 +34,43 @@ enum Mode {
 /// An [`EventSink`] that shows a run's progress; see the module docs.
 pub struct Progress {
     mode: Mode,
-    bars: Mutex<HashMap<String, ProgressBar>>,
+    bars: Mutex<HashMap<String, Lane>>,
     record: Mutex<Option<RunRecord>>,
+}
+
+/// One spinner and the phase it shows (what is not Ready is added to it).
+struct Lane {
+    bar: ProgressBar,
+    phase: String,
+}
+
+impl Lane {
+    fn new(mp: &MultiProgress, prefix: String) -> Self {
+        let bar = mp.add(ProgressBar::new_spinner());
+        bar.set_style(style());
+        bar.set_prefix(prefix);
+        bar.enable_steady_tick(TICK);
+        Lane {
+            bar,
+            phase: String::new(),
+        }
+    }
+
+    /// Shows `phase`, dropping what was not Ready in the last one.
+    fn phase(&mut self, phase: String) {
+        self.bar.set_message(phase.clone());
+        self.phase = phase;
+    }
+
+    /// The phase, and what holds it back when something does.
+    fn not_ready(&self, names: Option<String>) {
+        match names {
+            Some(nr) => self
+                .bar
+                .set_message(format!("{}; not Ready: {nr}", self.phase)),
+            None => self.bar.set_message(self.phase.clone()),
+        }
+    }
 }
 
 impl std::fmt::Debug for Progress {
@@ -197,13 +232,10 @@ impl Progress {
                 iteration,
                 repeat,
             } => {
-                let bar = mp.add(ProgressBar::new_spinner());
-                bar.set_style(style());
-                bar.set_prefix(name(id, *iteration, *repeat));
-                bar.set_message("starting");
-                bar.enable_steady_tick(TICK);
-                if let Some(old) = bars.insert(key(id, *iteration), bar) {
-                    old.finish_and_clear();
+                let mut lane = Lane::new(mp, name(id, *iteration, *repeat));
+                lane.phase("starting".into());
+                if let Some(old) = bars.insert(key(id, *iteration), lane) {
+                    old.bar.finish_and_clear();
                 }
             }
             RunEvent::PhaseStarted {
@@ -212,13 +244,15 @@ impl Progress {
                 phase,
                 budget,
             } => {
-                if let Some(bar) = bars.get(&key(id, *iteration)) {
-                    bar.reset_elapsed();
+                if let Some(lane) = bars.get_mut(&key(id, *iteration)) {
+                    lane.bar.reset_elapsed();
                     match budget {
-                        Some(b) => bar.set_length(u64::try_from(b.as_millis()).unwrap_or(u64::MAX)),
-                        None => bar.unset_length(),
+                        Some(b) => lane
+                            .bar
+                            .set_length(u64::try_from(b.as_millis()).unwrap_or(u64::MAX)),
+                        None => lane.bar.unset_length(),
                     }
-                    bar.set_message(phase.to_string());
+                    lane.phase(phase.to_string());
                 }
             }
             RunEvent::CheckFinished {
@@ -226,24 +260,19 @@ impl Progress {
                 iteration,
                 check,
             } => {
-                if let (Some(bar), Some(nr)) = (bars.get(&key(id, *iteration)), not_ready(check)) {
-                    bar.set_message(format!("{}; not Ready: {nr}", bar.message()));
+                if let (Some(lane), Some(nr)) = (bars.get(&key(id, *iteration)), not_ready(check)) {
+                    lane.not_ready(Some(nr));
                 }
             }
             RunEvent::ProvisionStep { profile, step } => {
                 let k = format!("cluster {profile}");
-                let bar = bars.entry(k.clone()).or_insert_with(|| {
-                    let bar = mp.add(ProgressBar::new_spinner());
-                    bar.set_style(style());
-                    bar.set_prefix(k);
-                    bar.enable_steady_tick(TICK);
-                    bar
-                });
-                bar.set_message(step.clone());
+                bars.entry(k.clone())
+                    .or_insert_with(|| Lane::new(mp, k))
+                    .phase(step.clone());
             }
             RunEvent::Provisioned { profile, .. } => {
-                if let Some(bar) = bars.remove(&format!("cluster {profile}")) {
-                    bar.finish_and_clear();
+                if let Some(lane) = bars.remove(&format!("cluster {profile}")) {
+                    lane.bar.finish_and_clear();
                 }
                 if let Some(line) = Self::line(event) {
                     let _ = mp.println(line);
@@ -254,23 +283,18 @@ impl Progress {
                 iteration,
                 unready,
             } => {
-                if let Some(bar) = bars.get(&key(id, *iteration)) {
-                    let phase = bar.message();
-                    let phase = phase.split("; not Ready").next().unwrap_or_default();
-                    match named(unready) {
-                        Some(nr) => bar.set_message(format!("{phase}; not Ready: {nr}")),
-                        None => bar.set_message(phase.to_string()),
-                    }
+                if let Some(lane) = bars.get(&key(id, *iteration)) {
+                    lane.not_ready(named(unready));
                 }
             }
             RunEvent::ScenarioFinished(r) => {
-                if let Some(bar) = bars.remove(&key(&r.id, r.iteration)) {
-                    bar.finish_and_clear();
+                if let Some(lane) = bars.remove(&key(&r.id, r.iteration)) {
+                    lane.bar.finish_and_clear();
                 }
             }
             RunEvent::RunFinished { .. } => {
-                for (_, bar) in bars.drain() {
-                    bar.finish_and_clear();
+                for (_, lane) in bars.drain() {
+                    lane.bar.finish_and_clear();
                 }
             }
             RunEvent::RunStarted(_) => {}
@@ -551,10 +575,39 @@ mod tests {
         p.emit(ev[0].clone());
         p.emit(ev[1].clone());
         assert_eq!(lock(&p.bars).len(), 1);
-        let msg = lock(&p.bars)["cluster default@default"].message();
+        let msg = lock(&p.bars)["cluster default@default"].bar.message();
         assert_eq!(msg, "chaos-1: install Kube-OVN (install.sh)");
         p.emit(ev[2].clone());
         assert!(lock(&p.bars).is_empty());
+
+        // A scenario's spinner shows its phase and, while waiting, what is
+        // not Ready yet; each wait replaces the last list.
+        let k = key(&id, 1);
+        p.emit(RunEvent::ScenarioStarted {
+            id: id.clone(),
+            iteration: 1,
+            repeat: 1,
+        });
+        p.emit(RunEvent::PhaseStarted {
+            id: id.clone(),
+            iteration: 1,
+            phase: crate::run::Phase::Observe,
+            budget: None,
+        });
+        p.emit(ev[4].clone());
+        let msg = lock(&p.bars)[&k].bar.message();
+        assert_eq!(
+            msg,
+            "observe; not Ready: pod-0 (ContainerCreating), pod-1 (ContainerCreating), pod-2 (ContainerCreating), +2 more"
+        );
+        p.emit(ev[4].clone());
+        assert_eq!(
+            lock(&p.bars)[&k].bar.message(),
+            msg,
+            "replaced, not appended"
+        );
+        p.emit(ev[5].clone());
+        assert_eq!(lock(&p.bars)[&k].bar.message(), "observe");
     }
 
     #[test]
