@@ -1087,6 +1087,50 @@ async fn ovs_stop_is_sigstop_and_revert_sends_sigcont() {
     assert!(e.took_effect, "{e:?}");
 }
 
+/// A stopped daemon whose PID belongs to another program by revert time
+/// (it was restarted, the PID reused) gets no SIGCONT.
+#[tokio::test]
+async fn ovs_stop_revert_leaves_a_reused_pid_alone() {
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec("cat /run/openvswitch/ovs-vswitchd.pid", "812\n"),
+        inspect(T0, true),
+        exec(
+            "cat /proc/812/stat",
+            "812 (ovs-vswitchd) S 1 812 812 0 -1\n",
+        ),
+        inspect(T0, true),
+        exec("kill -s STOP 812", ""),
+        inspect(T0, true),
+        exec(
+            "cat /proc/812/stat",
+            "812 (ovs-vswitchd) T 1 812 812 0 -1\n",
+        ),
+    ]);
+    inject_and_revert(
+        &runner,
+        Fault::OvsKill(OvsKill {
+            target: target(),
+            process: OvsProcess::OvsVswitchd,
+            signal: OvsSignal::Stop,
+            stop_for: Some(Duration::from_secs(3600)),
+        }),
+        vec![
+            inspect(T0, true),
+            exec("cat /proc/812/stat", "812 (sleep) S 1 812 812 0 -1\n"),
+        ],
+    )
+    .await;
+    assert!(
+        !runner
+            .call_lines()
+            .iter()
+            .any(|l| l.ends_with("kill -s CONT 812")),
+        "{:#?}",
+        runner.call_lines()
+    );
+}
+
 /// `kubectl` against the contract cluster (any kubeconfig path) with `args`.
 fn kc(args: &str) -> Vec<String> {
     let mut v = vec![

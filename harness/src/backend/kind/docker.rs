@@ -347,8 +347,30 @@ impl DockerNodes {
     /// `None` when there is no such process, from `/proc/<pid>/stat`. Any
     /// other failure (the node unreachable, say) is an error, never "gone".
     pub async fn process_state(&self, name: &str, pid: u32) -> Result<Option<char>, KindError> {
+        Ok(self.proc_stat(name, pid).await?.map(|(_, state)| state))
+    }
+
+    /// The name (`comm`) and state letter of `pid` in the node, from
+    /// `/proc/<pid>/stat`; `None` when there is no such process, an error
+    /// when the node cannot be asked.
+    pub async fn proc_stat(
+        &self,
+        name: &str,
+        pid: u32,
+    ) -> Result<Option<(String, char)>, KindError> {
         let stat = self.read_file(name, &format!("/proc/{pid}/stat")).await?;
-        Ok(stat.and_then(|b| parse_stat(&String::from_utf8_lossy(&b)).map(|(_, state)| state)))
+        Ok(stat.and_then(|b| {
+            parse_stat(&String::from_utf8_lossy(&b)).map(|(comm, state)| (comm.to_string(), state))
+        }))
+    }
+
+    /// Whether `pid` is a live process named `comm` in the node (not a
+    /// zombie, not another program that got the PID since).
+    pub async fn is_live(&self, name: &str, pid: u32, comm: &str) -> Result<bool, KindError> {
+        Ok(self
+            .proc_stat(name, pid)
+            .await?
+            .is_some_and(|(c, state)| c == comm && !matches!(state, 'Z' | 'X')))
     }
 
     /// The contents of `path` in the node, or `None` when it does not exist.

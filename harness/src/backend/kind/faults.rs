@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use super::KindError;
-use super::docker::{DockerNodes, non_empty_lines, parse_stat};
+use super::docker::{DockerNodes, non_empty_lines};
 use super::kubectl::{KUBECTL_TIMEOUT, Kubectl};
 use super::ovs;
 use crate::backend::NodeInfo;
@@ -306,12 +306,6 @@ pub async fn kill_process(
         }
         tokio::time::sleep(POLL).await;
     }
-    let list = |p: &[u32]| {
-        p.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
-    };
     let facts = vec![
         fact(format!("{process} PID before"), list(&pids)),
         fact("signal", "SIGKILL"),
@@ -366,11 +360,7 @@ pub async fn stop_process(
     for pid in &pids {
         stopped &= matches!(nodes.process_state(node, *pid).await?, Some('T' | 't'));
     }
-    let list = pids
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
+    let list = list(&pids);
     let facts = vec![
         fact(format!("{process} PID"), &list),
         fact("signal", "SIGSTOP"),
@@ -511,12 +501,6 @@ async fn leftover_multus(
             undo: None,
         });
     }
-    let list = |p: &[u32]| {
-        p.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
-    };
     // 1. The daemon dies without cleanup.
     let daemons = nodes.pids(n, MULTUS_DAEMON).await?;
     if daemons.is_empty() && !nodes.is_dry_run() {
@@ -903,10 +887,16 @@ pub async fn undo(nodes: &DockerNodes, undo: &Undo) -> Result<String, KindError>
                 .await?;
             format!("SIGCONT {process} on {node}")
         }
-        Undo::Continue { node, pids, .. } => {
+        Undo::Continue {
+            node,
+            process,
+            pids,
+        } => {
+            // Only the stopped daemons themselves: a PID reused since by
+            // another program is left alone.
             let mut live = Vec::new();
             for pid in pids {
-                if nodes.process_state(node, *pid).await?.is_some() {
+                if nodes.is_live(node, *pid, process).await? {
                     live.push(*pid);
                 }
             }
@@ -1002,11 +992,7 @@ pub async fn undo(nodes: &DockerNodes, undo: &Undo) -> Result<String, KindError>
             // reused once the shim gave up by itself.
             let mut live = Vec::new();
             for pid in pids {
-                let stat = nodes.read_file(node, &format!("/proc/{pid}/stat")).await?;
-                let text = stat.as_deref().map(String::from_utf8_lossy);
-                if let Some((SHIM_NAME, state)) = text.as_deref().and_then(parse_stat)
-                    && !matches!(state, 'Z' | 'X')
-                {
+                if nodes.is_live(node, *pid, SHIM_NAME).await? {
                     live.push(*pid);
                 }
             }
@@ -1028,6 +1014,14 @@ async fn remove_stale_ports(
         ovs.del_port(INTEGRATION_BRIDGE, port).await?;
     }
     Ok(())
+}
+
+/// PIDs as evidence shows them: `240,311`.
+fn list(pids: &[u32]) -> String {
+    pids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Why a dry run proves nothing.

@@ -11,7 +11,7 @@
 //! code path.
 
 use super::KindError;
-use super::docker::{DockerNodes, non_empty_lines, parse_stat};
+use super::docker::{DockerNodes, non_empty_lines};
 use super::kubectl::{KUBECTL_TIMEOUT, Kubectl};
 use crate::exec::Output;
 
@@ -56,10 +56,7 @@ pub async fn daemon_pid(
     let pid: u32 = text.trim().parse().map_err(|_| {
         KindError::parse(format!("docker exec {node} cat {path}"), "not a PID", &text)
     })?;
-    let Some(stat) = nodes.read_file(node, &format!("/proc/{pid}/stat")).await? else {
-        return Ok(None);
-    };
-    match parse_stat(&String::from_utf8_lossy(&stat)) {
+    match nodes.proc_stat(node, pid).await? {
         Some((comm, state)) if comm == daemon && !matches!(state, 'Z' | 'X') => Ok(Some(pid)),
         found => {
             tracing::warn!(
