@@ -1047,9 +1047,19 @@ async fn ovsdb_server_is_found_by_its_pidfile_and_a_stale_pidfile_is_no_effect()
     );
 }
 
-#[tokio::test]
-async fn ovs_stop_is_sigstop_and_revert_sends_sigcont() {
-    let runner = ScriptedRunner::ordered([
+/// SIGSTOP of ovs-vswitchd (PID 812, from its pidfile) for an hour.
+fn stop_fault() -> Fault {
+    Fault::OvsKill(OvsKill {
+        target: target(),
+        process: OvsProcess::OvsVswitchd,
+        signal: OvsSignal::Stop,
+        stop_for: Some(Duration::from_secs(3600)),
+    })
+}
+
+/// The injection of [`stop_fault`]: pidfile, stat, STOP, stopped.
+fn stop_vswitchd() -> Vec<Expectation> {
+    vec![
         inspect(T0, true),
         exec("cat /run/openvswitch/ovs-vswitchd.pid", "812\n"),
         inspect(T0, true),
@@ -1064,15 +1074,15 @@ async fn ovs_stop_is_sigstop_and_revert_sends_sigcont() {
             "cat /proc/812/stat",
             "812 (ovs-vswitchd) T 1 812 812 0 -1\n",
         ),
-    ]);
+    ]
+}
+
+#[tokio::test]
+async fn ovs_stop_is_sigstop_and_revert_sends_sigcont() {
+    let runner = ScriptedRunner::ordered(stop_vswitchd());
     let e = inject_and_revert(
         &runner,
-        Fault::OvsKill(OvsKill {
-            target: target(),
-            process: OvsProcess::OvsVswitchd,
-            signal: OvsSignal::Stop,
-            stop_for: Some(Duration::from_secs(3600)),
-        }),
+        stop_fault(),
         vec![
             inspect(T0, true),
             exec(
@@ -1091,30 +1101,10 @@ async fn ovs_stop_is_sigstop_and_revert_sends_sigcont() {
 /// (it was restarted, the PID reused) gets no SIGCONT.
 #[tokio::test]
 async fn ovs_stop_revert_leaves_a_reused_pid_alone() {
-    let runner = ScriptedRunner::ordered([
-        inspect(T0, true),
-        exec("cat /run/openvswitch/ovs-vswitchd.pid", "812\n"),
-        inspect(T0, true),
-        exec(
-            "cat /proc/812/stat",
-            "812 (ovs-vswitchd) S 1 812 812 0 -1\n",
-        ),
-        inspect(T0, true),
-        exec("kill -s STOP 812", ""),
-        inspect(T0, true),
-        exec(
-            "cat /proc/812/stat",
-            "812 (ovs-vswitchd) T 1 812 812 0 -1\n",
-        ),
-    ]);
+    let runner = ScriptedRunner::ordered(stop_vswitchd());
     inject_and_revert(
         &runner,
-        Fault::OvsKill(OvsKill {
-            target: target(),
-            process: OvsProcess::OvsVswitchd,
-            signal: OvsSignal::Stop,
-            stop_for: Some(Duration::from_secs(3600)),
-        }),
+        stop_fault(),
         vec![
             inspect(T0, true),
             exec("cat /proc/812/stat", "812 (sleep) S 1 812 812 0 -1\n"),
