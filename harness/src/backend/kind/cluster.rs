@@ -131,32 +131,20 @@ impl KindBackend {
         err: KindError,
         interrupted: bool,
     ) -> KindError {
-        let dir = self.options.logs_dir.join(name);
-        let dir_arg = dir.display().to_string();
-        let export = self.kind(
-            &["export", "logs", &dir_arg, "--name", name],
-            self.options.timeouts.logs,
-        );
-        let logs = if interrupted {
-            eprintln!(
-                "cni-chaos: interrupted; not exporting the logs of {name} before deleting it"
-            );
-            None
-        } else {
-            match self.runner.run(&export).await {
-                Ok(_) => Some(dir),
-                Err(e) => {
-                    tracing::warn!("exporting the logs of {name} failed: {e}");
-                    None
-                }
-            }
-        };
-        let kc = kubeconfig.display().to_string();
-        let delete = self.kind(
-            &["delete", "cluster", "--name", name, "--kubeconfig", &kc],
-            self.options.timeouts.delete,
-        );
-        if let Err(e) = self.runner.run(&delete).await {
+        let t = &self.options.timeouts;
+        let logs = export_logs(
+            &*self.runner,
+            name,
+            &self.options.logs_dir.join(name),
+            t.logs,
+            interrupted,
+        )
+        .await;
+        if let Err(e) = self
+            .runner
+            .run(&delete_cmd(name, kubeconfig, t.delete))
+            .await
+        {
             tracing::error!(
                 "deleting {name} after the failed {step} failed: {e}; delete it with `kind delete cluster --name {name}`"
             );
@@ -1227,17 +1215,10 @@ impl Cluster for KindCluster {
     }
 
     async fn collect_logs(&self, dir: &Path) -> Result<(), BackendError> {
-        let d = dir.display().to_string();
-        let cmd = Command::new("kind")
-            .args([
-                "export",
-                "logs",
-                d.as_str(),
-                "--name",
-                self.inner.name.as_str(),
-            ])
-            .timeout(self.inner.timeouts.logs);
-        self.inner.runner.run(&cmd).await?;
+        let i = &self.inner;
+        i.runner
+            .run(&export_cmd(&i.name, dir, i.timeouts.logs))
+            .await?;
         Ok(())
     }
 
@@ -1262,20 +1243,28 @@ impl Cluster for KindCluster {
         } else {
             i.guard.check_cluster(&i.name)?;
             if i.failed.load(std::sync::atomic::Ordering::Relaxed) {
-                self.export_logs_before_delete().await;
+                // FACTS.md: the logs of a cluster that saw a failure go
+                // with the report; the delete comes next whatever happens.
+                let dir = i.logs_dir.join(&i.name);
+                let interrupted = i.cancel.is_cancelled();
+                if export_logs(&*i.runner, &i.name, &dir, i.timeouts.logs, interrupted)
+                    .await
+                    .is_some()
+                {
+                    eprintln!(
+                        "cni-chaos: a scenario failed on {}; its logs are in {}",
+                        i.name,
+                        dir.display()
+                    );
+                }
             }
-            let kc = i.kubectl.kubeconfig().display().to_string();
-            let cmd = Command::new("kind")
-                .args([
-                    "delete",
-                    "cluster",
-                    "--name",
-                    i.name.as_str(),
-                    "--kubeconfig",
-                    kc.as_str(),
-                ])
-                .timeout(i.timeouts.delete);
-            i.runner.run(&cmd).await?;
+            i.runner
+                .run(&delete_cmd(
+                    &i.name,
+                    i.kubectl.kubeconfig(),
+                    i.timeouts.delete,
+                ))
+                .await?;
         }
         if let Some(dir) = &i.owned_dir {
             remove_state(dir);
@@ -1334,28 +1323,46 @@ impl Cluster for KindCluster {
     }
 }
 
-impl KindCluster {
-    /// FACTS.md: export the logs before deleting a cluster that saw a
-    /// failure; bounded by `timeouts.logs`, and skipped after an interrupt
-    /// (the user wants out). Never fails: the delete comes next whatever
-    /// happens here.
-    async fn export_logs_before_delete(&self) {
-        let i = &self.inner;
-        if i.cancel.is_cancelled() {
-            eprintln!(
-                "cni-chaos: the run was interrupted; not exporting the logs of {} before deleting it",
-                i.name
-            );
-            return;
-        }
-        let dir = i.logs_dir.join(&i.name);
-        match self.collect_logs(&dir).await {
-            Ok(()) => eprintln!(
-                "cni-chaos: a scenario failed on {}; its logs are in {}",
-                i.name,
-                dir.display()
-            ),
-            Err(e) => tracing::warn!("exporting the logs of {} failed: {e}", i.name),
+/// `kind export logs <dir> --name <cluster>`.
+fn export_cmd(cluster: &str, dir: &Path, timeout: Duration) -> Command {
+    Command::new("kind")
+        .args(["export", "logs"])
+        .arg(dir.display().to_string())
+        .args(["--name", cluster])
+        .timeout(timeout)
+}
+
+/// `kind delete cluster --name <cluster> --kubeconfig <kubeconfig>` (the
+/// private kubeconfig, so kind never edits the user's).
+fn delete_cmd(cluster: &str, kubeconfig: &Path, timeout: Duration) -> Command {
+    Command::new("kind")
+        .args(["delete", "cluster", "--name", cluster, "--kubeconfig"])
+        .arg(kubeconfig.display().to_string())
+        .timeout(timeout)
+}
+
+/// Exports a cluster's logs to `dir` before it is deleted: skipped after
+/// an interrupt (the user wants out), bounded by `timeout`, and never an
+/// error (the delete comes next whatever happens). Where they went, if
+/// anywhere.
+async fn export_logs(
+    runner: &dyn Runner,
+    cluster: &str,
+    dir: &Path,
+    timeout: Duration,
+    interrupted: bool,
+) -> Option<PathBuf> {
+    if interrupted {
+        eprintln!(
+            "cni-chaos: the run was interrupted; not exporting the logs of {cluster} before deleting it"
+        );
+        return None;
+    }
+    match runner.run(&export_cmd(cluster, dir, timeout)).await {
+        Ok(_) => Some(dir.to_path_buf()),
+        Err(e) => {
+            tracing::warn!("exporting the logs of {cluster} failed: {e}");
+            None
         }
     }
 }
