@@ -255,9 +255,10 @@ pub struct World {
     pub(super) events: HashMap<(String, String, String), (String, u32, Ms)>,
     pub(super) next_pod_ip: u32,
     pub(super) pending_netns: HashMap<u64, String>,
-    /// Container logs: (pod key, container index) -> run -> lines; the last
-    /// [`LOG_RUNS`] runs, at most [`LOG_LINES`] lines each.
-    pub(super) clogs: HashMap<(u64, usize), std::collections::BTreeMap<u32, Vec<String>>>,
+    /// Container logs: pod key -> container index -> run -> lines; the last
+    /// [`LOG_RUNS`] runs, at most [`LOG_LINES`] lines each. By pod first, so
+    /// a removed pod's logs go in one step.
+    pub(super) clogs: HashMap<u64, HashMap<usize, std::collections::BTreeMap<u32, Vec<String>>>>,
     /// Per Multus daemon pod: the primary config it generated from, and
     /// that file's content then (to notice a write, as its fsnotify watch does).
     pub(super) pods_primary: HashMap<u64, (String, String)>,
@@ -447,7 +448,7 @@ impl World {
     /// as the program would print it (served by `.../pods/{name}/log`).
     pub(super) fn clog(&mut self, k: u64, i: usize, run: u32, line: impl Into<String>) {
         let at = self.timestamp(self.now);
-        let runs = self.clogs.entry((k, i)).or_default();
+        let runs = self.clogs.entry(k).or_default().entry(i).or_default();
         let lines = runs.entry(run).or_default();
         lines.push(format!("{at} {}", line.into()));
         if lines.len() > LOG_LINES {
@@ -481,7 +482,7 @@ impl World {
             Some(c) => names.iter().position(|n| *n == c)?,
             None => p.template.init.len(),
         };
-        let runs = self.clogs.get(&(k, i));
+        let runs = self.clogs.get(&k).and_then(|c| c.get(&i));
         let mut latest = runs.map(|r| r.iter().rev()).into_iter().flatten();
         let lines = if previous {
             latest.nth(1)
@@ -1064,7 +1065,7 @@ impl World {
         self.by_name.remove(&(p.namespace.clone(), p.name.clone()));
         self.pending_netns.remove(&k);
         self.pods_primary.remove(&k);
-        self.clogs.retain(|(pk, _), _| *pk != k);
+        self.clogs.remove(&k);
         if let Some(n) = p.node {
             // A shim still waiting for the Multus daemon outlives its pod
             // until the daemon answers or it gives up (60 s), as a plugin
