@@ -109,6 +109,17 @@ pub trait Cluster: Send + Sync {
     /// The nodes, with their roles and InternalIPs.
     async fn nodes(&self) -> Result<Vec<NodeInfo>, BackendError>;
 
+    /// How many processes named exactly `comm` run on `node` now (on kind:
+    /// `pgrep -x` in the node container); `None` when the backend cannot
+    /// tell. Default: `None`.
+    async fn count_processes(
+        &self,
+        _node: &NodeInfo,
+        _comm: &str,
+    ) -> Result<Option<usize>, BackendError> {
+        Ok(None)
+    }
+
     /// Waits up to `timeout` for the cluster to meet the scenario's SLOs at rest.
     async fn steady_state(
         &self,

@@ -712,6 +712,20 @@ impl Cluster for TwinCluster {
             .collect())
     }
 
+    async fn count_processes(
+        &self,
+        node: &NodeInfo,
+        comm: &str,
+    ) -> Result<Option<usize>, BackendError> {
+        // A node that is down has no processes; one the model does not
+        // know is an error.
+        let procs = self
+            .model
+            .with(|w| w.processes(&node.name))
+            .map_err(|e| model_err("list processes", e))?;
+        Ok(Some(procs.iter().filter(|p| p.comm == comm).count()))
+    }
+
     async fn steady_state(
         &self,
         scenario: &Scenario,

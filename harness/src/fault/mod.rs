@@ -6,7 +6,7 @@
 mod evidence;
 mod spec;
 
-pub use evidence::Evidence;
+pub use evidence::{Evidence, MultusInit, NodeDisk, Precondition, Preconditions};
 pub use spec::{
     CniConfig, CniConfigAction, CniFile, Fault, FaultKind, LeftoverMultusConfig, MULTUS_DAEMON,
     MULTUS_SELECTOR, NetworkPartition, NodeReboot, NodeRole, NodeTarget, OvsKill, OvsProcess,

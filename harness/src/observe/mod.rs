@@ -6,6 +6,7 @@ mod diagnose;
 mod evaluate;
 mod gate;
 mod lanes;
+pub mod multus_init;
 pub mod probe;
 mod timeline;
 mod watch;

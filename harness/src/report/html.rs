@@ -121,6 +121,7 @@ fn verdict_label(v: Verdict) -> &'static str {
         Verdict::XFail => "xfail (expected failure)",
         Verdict::XPass => "XPASS (expected to fail, passed)",
         Verdict::NotRun => "not run",
+        Verdict::Unmet => "precondition unmet (tested something else)",
         Verdict::Error => "ERROR",
         Verdict::Interrupted => "interrupted",
         Verdict::Planned => "planned (dry run)",

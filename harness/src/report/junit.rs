@@ -239,6 +239,7 @@ fn failure_type(r: &ScenarioResult, check: &Check) -> &'static str {
         CheckKind::SteadyState if r.verdict == Verdict::NotRun => "not-run",
         CheckKind::SteadyState => "steady-state",
         CheckKind::FaultEffect => "fault-no-effect",
+        CheckKind::Precondition => "precondition-unmet",
         CheckKind::Remediation => "remediation-failed",
         CheckKind::Slo => "slo-failed",
         CheckKind::Cleanup => "cleanup-failed",

@@ -117,6 +117,7 @@ fn marker(v: Verdict) -> &'static str {
         Verdict::XFail => "⚠️ xfail",
         Verdict::XPass => "❗ XPASS",
         Verdict::NotRun => "⏭ not run",
+        Verdict::Unmet => "🚫 precondition unmet",
         Verdict::Error => "💥 error",
         Verdict::Interrupted => "⏹ interrupted",
         Verdict::Planned => "📝 planned (dry run)",

@@ -143,6 +143,8 @@ pub struct VerdictCounts {
     pub xpass: usize,
     /// [`Verdict::NotRun`].
     pub not_run: usize,
+    /// [`Verdict::Unmet`].
+    pub precondition_unmet: usize,
     /// [`Verdict::Error`].
     pub error: usize,
     /// [`Verdict::Interrupted`].
@@ -176,6 +178,7 @@ impl VerdictCounts {
             Verdict::XFail => &mut self.xfail,
             Verdict::XPass => &mut self.xpass,
             Verdict::NotRun => &mut self.not_run,
+            Verdict::Unmet => &mut self.precondition_unmet,
             Verdict::Error => &mut self.error,
             Verdict::Interrupted => &mut self.interrupted,
             Verdict::Planned => &mut self.planned,
@@ -184,8 +187,8 @@ impl VerdictCounts {
 }
 
 /// A verdict's stable lowercase key, as used in JUnit properties and the
-/// JSON summary: `pass`, `fail`, `xfail`, `xpass`, `not-run`, `error`,
-/// `interrupted`.
+/// JSON summary: `pass`, `fail`, `xfail`, `xpass`, `not-run`,
+/// `precondition-unmet`, `error`, `interrupted`, `planned`.
 pub fn verdict_key(v: Verdict) -> &'static str {
     match v {
         Verdict::Pass => "pass",
@@ -193,6 +196,7 @@ pub fn verdict_key(v: Verdict) -> &'static str {
         Verdict::XFail => "xfail",
         Verdict::XPass => "xpass",
         Verdict::NotRun => "not-run",
+        Verdict::Unmet => "precondition-unmet",
         Verdict::Error => "error",
         Verdict::Interrupted => "interrupted",
         Verdict::Planned => "planned",

@@ -12,9 +12,10 @@ use tokio_util::sync::CancellationToken;
 use super::event::{EventSink, Phase, RunEvent};
 use super::outcome::{Check, CheckKind, CheckStatus, Outcome, ScenarioResult, Verdict};
 use crate::backend::{Cluster, NodeInfo, select_node};
-use crate::fault::Evidence;
+use crate::fault::{Evidence, Fault, Precondition};
+use crate::observe::multus_init;
 use crate::slo::{Culprit, SloStatus, SloVerdict};
-use crate::suite::{Remediation, Scenario, ScenarioId};
+use crate::suite::{Remediation, Scenario, ScenarioId, Unmet};
 use crate::util::duration;
 
 /// Slack on top of the longest SLO budget before observation is abandoned.
@@ -192,6 +193,19 @@ impl Phases {
         };
         self.state().node = node.clone();
 
+        // The node's Multus pod before the fault, to tell its init
+        // container's next run (recorded as a precondition) from its last.
+        let multus_base = match (&node, cluster.kube_client()) {
+            (Some(n), Some(client)) if follows_multus(scenario) => {
+                multus_init::list(&client, &n.name)
+                    .await
+                    .ok()
+                    .and_then(|pods| multus_init::baseline(&pods))
+                    .map(|b| (client, b))
+            }
+            _ => None,
+        };
+
         // 3. Inject, and 4. prove it took effect.
         self.phase(Phase::Inject, None);
         let started = Instant::now();
@@ -226,6 +240,14 @@ impl Phases {
                     .clone()
                     .unwrap_or_else(|| "no evidence".into()),
             });
+        }
+        // What the node's disk showed is known now: a scenario that requires
+        // otherwise has nothing to observe.
+        if let Some(unmet) = scenario
+            .requires
+            .unmet_among(&evidence.preconditions, Precondition::known_after_inject)
+        {
+            return Ok(self.unmet(&unmet));
         }
 
         // 5. Remediation, timed from its application.
@@ -281,12 +303,44 @@ impl Phases {
             Phase::Observe,
             scenario.slos.iter().filter_map(|s| s.budget()).max(),
         );
-        let observed = self
-            .or_cancel(self.reporting_waits(tokio::time::timeout(
-                limit,
-                cluster.observe(scenario, fault_at, since, node.as_ref()),
-            )))
+        // Alongside, the node's Multus pod until its init container ran.
+        let follow = async {
+            match (&multus_base, &node) {
+                (Some((client, base)), Some(n)) => {
+                    let within = scenario
+                        .slos
+                        .iter()
+                        .filter_map(|s| s.budget())
+                        .max()
+                        .unwrap_or(OBSERVE_DEFAULT);
+                    multus_init::follow(cluster.as_ref(), client, n, base, within).await
+                }
+                _ => Ok(None),
+            }
+        };
+        let (observed, followed) = self
+            .or_cancel(self.reporting_waits(async {
+                tokio::join!(
+                    tokio::time::timeout(
+                        limit,
+                        cluster.observe(scenario, fault_at, since, node.as_ref()),
+                    ),
+                    follow
+                )
+            }))
             .await?;
+        let evidence = {
+            let mut s = self.state();
+            let ev = s.evidence.get_or_insert_with(|| evidence.clone());
+            match followed {
+                Ok(found) => ev.preconditions.multus_init = found,
+                Err(e) => ev.facts.push((
+                    "Multus init container".into(),
+                    format!("could not be followed: {e}"),
+                )),
+            }
+            ev.clone()
+        };
         let mut verdicts = match observed {
             Err(_) => {
                 return Err(self.error(
@@ -333,6 +387,18 @@ impl Phases {
         // are the same.
         let culprits = Culprit::unique(verdicts.iter().flat_map(|v| &v.culprits));
         self.state().slos = verdicts;
+        // Every requirement is known now; one unmet makes the SLOs moot.
+        if !scenario.requires.is_empty() {
+            if let Some(unmet) = scenario.requires.unmet(&evidence.preconditions) {
+                return Ok(self.unmet(&unmet));
+            }
+            self.check(Check::new(
+                "precondition",
+                CheckKind::Precondition,
+                CheckStatus::Passed,
+                format!("requires {}: met", scenario.requires),
+            ));
+        }
         if failed.is_empty() {
             return Ok(Outcome::Passed);
         }
@@ -406,6 +472,18 @@ impl Phases {
 
     /// Applies the remediation's steps in order, each on its target node
     /// (default: the faulted one); what each did.
+    /// Records an unmet precondition as a failed check, and its outcome.
+    fn unmet(&self, unmet: &Unmet) -> Outcome {
+        let reason = unmet.to_string();
+        self.check(Check::new(
+            "precondition",
+            CheckKind::Precondition,
+            CheckStatus::Failed,
+            format!("requires {}: {reason}", self.scenario.requires),
+        ));
+        Outcome::PreconditionUnmet { reason }
+    }
+
     async fn remediate(
         &self,
         rem: &Remediation,
@@ -528,7 +606,7 @@ impl Engine {
         };
         // The phases run in their own task so that a panic becomes an outcome
         // and the revert below still runs.
-        let mut outcome = match tokio::spawn(phases.run()).await {
+        let outcome = match tokio::spawn(phases.run()).await {
             Ok(o) => o,
             Err(e) => {
                 let message = match e.try_into_panic() {
@@ -586,19 +664,10 @@ impl Engine {
         let reverted = cleanup
             .as_ref()
             .is_some_and(|c| c.status == CheckStatus::Passed);
+        let cleanup_status = cleanup
+            .as_ref()
+            .map(|c| (c.status.clone(), c.message.clone()));
         if let Some(c) = cleanup {
-            // A fault left in place is an error whatever the SLOs said: an
-            // expected failure is no excuse, and the cluster is replaced
-            // (see `ScenarioResult::left_cluster_unhealthy`).
-            if c.status == CheckStatus::Error
-                && !matches!(outcome, Outcome::HarnessError { .. } | Outcome::Interrupted)
-            {
-                let message = match &outcome {
-                    Outcome::Passed | Outcome::Planned => c.message.clone(),
-                    other => format!("{} (before it: {other})", c.message),
-                };
-                outcome = Outcome::HarnessError { message };
-            }
             self.events.emit(RunEvent::CheckFinished {
                 id: id.clone(),
                 iteration,
@@ -610,32 +679,20 @@ impl Engine {
                 .checks
                 .push(c);
         }
-        if matches!(outcome, Outcome::HarnessError { .. }) && self.cancel.is_cancelled() {
-            outcome = Outcome::Interrupted;
-        }
 
         // 10. Did the cluster come back? The same gate as before the fault;
         // a cluster that does not settle is replaced before the next
         // scenario, so one scenario's lasting damage (a deadlock the suite
         // expects, say) is reported here and not as every later scenario
         // being "not run".
+        let mut recovery = None;
         if reverted && !self.cancel.is_cancelled() && outcome != Outcome::Planned {
             let check = self.recovery(id, iteration, scenario).await;
-            if matches!(outcome, Outcome::Passed) {
-                match check.status {
-                    CheckStatus::Failed => {
-                        outcome = Outcome::SloFailed {
-                            failed: vec![check.name.clone()],
-                        };
-                    }
-                    CheckStatus::Error => {
-                        outcome = Outcome::HarnessError {
-                            message: check.message.clone(),
-                        };
-                    }
-                    CheckStatus::Passed | CheckStatus::Skipped(_) => {}
-                }
-            }
+            recovery = Some((
+                check.status.clone(),
+                check.name.clone(),
+                check.message.clone(),
+            ));
             let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
             s.checks.push(check);
         }
@@ -654,14 +711,22 @@ impl Engine {
             )
             .collect();
         // The expectation may depend on the cluster's versions (racy Multus
-        // fails, fixed Multus passes); one that cannot be resolved is an error.
-        let expect = match scenario.expectation(&self.cluster.versions()) {
-            Ok(e) => e,
-            Err(why) => {
-                outcome = Outcome::HarnessError { message: why };
-                scenario.expect.clone()
-            }
-        };
+        // fails, fixed Multus passes) and on what the fault recorded on the
+        // node; one that cannot be resolved is an error.
+        let found = s
+            .evidence
+            .as_ref()
+            .map(|e| e.preconditions.clone())
+            .unwrap_or_default();
+        let expectation = scenario.expectation(&self.cluster.versions(), &found);
+        let outcome = settle(Ending {
+            phases: outcome,
+            cleanup: cleanup_status,
+            recovery,
+            cancelled: self.cancel.is_cancelled(),
+            expectation: expectation.as_ref().map(|_| ()).map_err(Clone::clone),
+        });
+        let expect = expectation.unwrap_or_else(|_| scenario.expect.clone());
         let fault_node = s.node.as_ref().map(|n| n.name.as_str());
         let verdict = Verdict::judge(&outcome, &expect, &culprits, fault_node);
         let result = ScenarioResult {
@@ -687,5 +752,220 @@ impl Engine {
         self.events
             .emit(RunEvent::ScenarioFinished(Box::new(result.clone())));
         result
+    }
+}
+
+/// Whether the scenario's fault can make the node's Multus pod run its init
+/// container again (recorded as a precondition): a node reboot, or a
+/// replacement of the Multus pod.
+fn follows_multus(scenario: &Scenario) -> bool {
+    matches!(
+        scenario.fault,
+        Fault::NodeReboot(_) | Fault::LeftoverMultusConfig(_)
+    )
+}
+
+/// What the end of a scenario learned, for [`settle`].
+#[derive(Clone, Debug, PartialEq)]
+struct Ending {
+    /// What the phases concluded.
+    phases: Outcome,
+    /// The revert's status and message, when something was injected.
+    cleanup: Option<(CheckStatus, String)>,
+    /// The recovery check's status, name and message, when it ran.
+    recovery: Option<(CheckStatus, String, String)>,
+    /// SIGINT or SIGTERM arrived.
+    cancelled: bool,
+    /// Whether the expectation could be resolved, and why not.
+    expectation: Result<(), String>,
+}
+
+/// The scenario's outcome from everything its end learned, in one place:
+/// - a fault that could not be reverted is a harness error, whatever the
+///   SLOs said (an expected failure is no excuse), unless the run already
+///   erred or was interrupted;
+/// - a harness error during an interrupt is the interrupt;
+/// - a cluster that did not recover fails a scenario that had passed (and
+///   is replaced before the next one); a recovery check that could not run
+///   makes it a harness error;
+/// - an expectation that cannot be resolved is a harness error.
+fn settle(e: Ending) -> Outcome {
+    let mut outcome = e.phases;
+    if let Some((CheckStatus::Error, message)) = &e.cleanup
+        && !matches!(outcome, Outcome::HarnessError { .. } | Outcome::Interrupted)
+    {
+        let message = match &outcome {
+            Outcome::Passed | Outcome::Planned => message.clone(),
+            other => format!("{message} (before it: {other})"),
+        };
+        outcome = Outcome::HarnessError { message };
+    }
+    if matches!(outcome, Outcome::HarnessError { .. }) && e.cancelled {
+        outcome = Outcome::Interrupted;
+    }
+    if let (Outcome::Passed, Some((status, name, message))) = (&outcome, &e.recovery) {
+        match status {
+            CheckStatus::Failed => {
+                outcome = Outcome::SloFailed {
+                    failed: vec![name.clone()],
+                };
+            }
+            CheckStatus::Error => {
+                outcome = Outcome::HarnessError {
+                    message: message.clone(),
+                };
+            }
+            CheckStatus::Passed | CheckStatus::Skipped(_) => {}
+        }
+    }
+    if let Err(why) = e.expectation {
+        outcome = Outcome::HarnessError { message: why };
+    }
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn end(phases: Outcome) -> Ending {
+        Ending {
+            phases,
+            cleanup: Some((CheckStatus::Passed, "reverted".into())),
+            recovery: Some((CheckStatus::Passed, RECOVERY.into(), "steady".into())),
+            cancelled: false,
+            expectation: Ok(()),
+        }
+    }
+
+    fn err(m: &str) -> Outcome {
+        Outcome::HarnessError { message: m.into() }
+    }
+
+    fn failed(name: &str) -> Outcome {
+        Outcome::SloFailed {
+            failed: vec![name.into()],
+        }
+    }
+
+    #[test]
+    fn settle_table() {
+        let unmet = Outcome::PreconditionUnmet {
+            reason: "multus-config-left is false".into(),
+        };
+        let revert_failed = Some((CheckStatus::Error, "revert failed: x".into()));
+        let not_recovered = Some((CheckStatus::Failed, RECOVERY.into(), "not steady".into()));
+        let recovery_erred = Some((CheckStatus::Error, RECOVERY.into(), "gate failed".into()));
+        let cases: Vec<(&str, Ending, Outcome)> = vec![
+            ("all well", end(Outcome::Passed), Outcome::Passed),
+            (
+                "a failed revert turns a pass into an error",
+                Ending {
+                    cleanup: revert_failed.clone(),
+                    recovery: None,
+                    ..end(Outcome::Passed)
+                },
+                err("revert failed: x"),
+            ),
+            (
+                "and keeps what came before it",
+                Ending {
+                    cleanup: revert_failed.clone(),
+                    recovery: None,
+                    ..end(failed("slo"))
+                },
+                err("revert failed: x (before it: SLO failed: slo)"),
+            ),
+            (
+                "an unmet precondition with a failed revert is an error",
+                Ending {
+                    cleanup: revert_failed.clone(),
+                    recovery: None,
+                    ..end(unmet.clone())
+                },
+                err(
+                    "revert failed: x (before it: precondition unmet: multus-config-left is false; the scenario did not test what it is for)",
+                ),
+            ),
+            (
+                "an earlier error stays",
+                Ending {
+                    cleanup: revert_failed.clone(),
+                    recovery: None,
+                    ..end(err("boom"))
+                },
+                err("boom"),
+            ),
+            (
+                "an error during an interrupt is the interrupt",
+                Ending {
+                    cancelled: true,
+                    recovery: None,
+                    ..end(err("boom"))
+                },
+                Outcome::Interrupted,
+            ),
+            (
+                "a failed revert during an interrupt is the interrupt",
+                Ending {
+                    cleanup: revert_failed,
+                    cancelled: true,
+                    recovery: None,
+                    ..end(Outcome::Passed)
+                },
+                Outcome::Interrupted,
+            ),
+            (
+                "a cluster that did not come back fails a pass",
+                Ending {
+                    recovery: not_recovered.clone(),
+                    ..end(Outcome::Passed)
+                },
+                failed(RECOVERY),
+            ),
+            (
+                "but does not change a failure",
+                Ending {
+                    recovery: not_recovered.clone(),
+                    ..end(failed("slo"))
+                },
+                failed("slo"),
+            ),
+            (
+                "nor an unmet precondition",
+                Ending {
+                    recovery: not_recovered,
+                    ..end(unmet.clone())
+                },
+                unmet.clone(),
+            ),
+            (
+                "a recovery check that erred is an error",
+                Ending {
+                    recovery: recovery_erred,
+                    ..end(Outcome::Passed)
+                },
+                err("gate failed"),
+            ),
+            (
+                "an unresolvable expectation is an error",
+                Ending {
+                    expectation: Err("no multus version".into()),
+                    ..end(Outcome::Passed)
+                },
+                err("no multus version"),
+            ),
+            (
+                "a dry run stays planned",
+                Ending {
+                    recovery: None,
+                    ..end(Outcome::Planned)
+                },
+                Outcome::Planned,
+            ),
+        ];
+        for (why, ending, want) in cases {
+            assert_eq!(settle(ending), want, "{why}");
+        }
     }
 }

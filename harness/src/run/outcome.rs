@@ -26,6 +26,13 @@ pub enum Outcome {
         /// What was missing.
         reason: String,
     },
+    /// The fault took effect, but the node did not show what the scenario
+    /// requires (`requires:`): it tested something else, so it neither
+    /// passes nor fails on its SLOs.
+    PreconditionUnmet {
+        /// What was required and what was found, in plain words.
+        reason: String,
+    },
     /// The cluster was never steady before the fault: nothing was injected.
     NotRun {
         /// What was unhealthy.
@@ -48,6 +55,10 @@ impl fmt::Display for Outcome {
             Outcome::Passed => f.write_str("passed"),
             Outcome::SloFailed { failed } => write!(f, "SLO failed: {}", failed.join("; ")),
             Outcome::FaultNoEffect { reason } => write!(f, "fault had no effect: {reason}"),
+            Outcome::PreconditionUnmet { reason } => write!(
+                f,
+                "precondition unmet: {reason}; the scenario did not test what it is for"
+            ),
             Outcome::NotRun { reason } => {
                 write!(f, "not run, steady state never reached: {reason}")
             }
@@ -74,6 +85,10 @@ pub enum Verdict {
     XPass,
     /// Not run: the cluster was never steady (trial fails, reported apart).
     NotRun,
+    /// The fault did not leave the node in the state the scenario requires:
+    /// never a pass, never an XPASS (trial fails, reported apart).
+    #[serde(rename = "precondition-unmet")]
+    Unmet,
     /// The harness or the infrastructure failed.
     Error,
     /// Interrupted by a signal.
@@ -84,12 +99,13 @@ pub enum Verdict {
 
 impl Verdict {
     /// Every verdict, in report order.
-    pub const ALL: [Verdict; 8] = [
+    pub const ALL: [Verdict; 9] = [
         Verdict::Pass,
         Verdict::Fail,
         Verdict::XFail,
         Verdict::XPass,
         Verdict::NotRun,
+        Verdict::Unmet,
         Verdict::Error,
         Verdict::Interrupted,
         Verdict::Planned,
@@ -125,6 +141,7 @@ impl Verdict {
             }
             (Outcome::SloFailed { .. } | Outcome::FaultNoEffect { .. }, _) => Verdict::Fail,
             (Outcome::NotRun { .. }, _) => Verdict::NotRun,
+            (Outcome::PreconditionUnmet { .. }, _) => Verdict::Unmet,
             (Outcome::HarnessError { .. }, _) => Verdict::Error,
             (Outcome::Interrupted, _) => Verdict::Interrupted,
             (Outcome::Planned, _) => Verdict::Planned,
@@ -140,6 +157,7 @@ impl fmt::Display for Verdict {
             Verdict::XFail => "xfail",
             Verdict::XPass => "XPASS",
             Verdict::NotRun => "not run",
+            Verdict::Unmet => "precondition unmet",
             Verdict::Error => "ERROR",
             Verdict::Interrupted => "interrupted",
             Verdict::Planned => "planned",
@@ -155,6 +173,8 @@ pub enum CheckKind {
     SteadyState,
     /// The fault took effect (with evidence).
     FaultEffect,
+    /// The fault left the node in the state the scenario requires.
+    Precondition,
     /// The remediation was applied.
     Remediation,
     /// One SLO.

@@ -11,6 +11,7 @@ use crate::slo::Slo;
 
 use super::version::VersionCondition;
 use super::yaml::Loc;
+use crate::fault::{Precondition, Preconditions};
 
 /// A suite file: a named set of scenarios that share one cluster profile.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -78,9 +79,16 @@ pub struct Scenario {
     pub slos: Vec<Slo>,
     /// Whether the scenario is expected to pass or to reproduce a known bug.
     pub expect: Expect,
-    /// When set, `expect` applies only to clusters whose versions satisfy it;
-    /// on others the scenario is expected to pass (the bug is fixed there).
-    pub expect_when: Option<VersionCondition>,
+    /// When set, `expect` applies only where it holds (the cluster's
+    /// versions, and what the fault recorded on the node); elsewhere the
+    /// scenario is expected to pass (the bug is fixed there, or its
+    /// precondition was absent).
+    pub expect_when: Option<Condition>,
+    /// Preconditions the fault must record for the scenario to mean
+    /// anything (`requires:`); one that is not met (or not recorded) ends
+    /// the scenario as "precondition unmet", never a pass.
+    #[serde(skip_serializing_if = "PreconditionSet::is_empty")]
+    pub requires: PreconditionSet,
     /// When set, the trial is ignored (run it with `--ignored`), with this reason.
     pub ignored: Option<String>,
     /// How many times the scenario is run in one trial (at least 1).
@@ -236,19 +244,107 @@ pub enum RemediationStep {
 }
 
 impl Scenario {
-    /// The expectation for a cluster reporting `versions`.
+    /// The expectation for a cluster reporting `versions`, after a fault
+    /// that recorded `found`.
     pub fn expectation(
         &self,
         versions: &std::collections::BTreeMap<String, String>,
+        found: &Preconditions,
     ) -> Result<Expect, String> {
         match &self.expect_when {
             None => Ok(self.expect.clone()),
-            Some(cond) => Ok(if cond.holds(versions)? {
-                self.expect.clone()
-            } else {
-                Expect::Pass
-            }),
+            Some(cond) => Ok(
+                if cond.versions.holds(versions)? && cond.preconditions.unmet(found).is_none() {
+                    self.expect.clone()
+                } else {
+                    Expect::Pass
+                },
+            ),
         }
+    }
+}
+
+/// `expect.when`: version constraints and recorded preconditions; all must hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Condition {
+    /// Version constraints (may be empty).
+    pub versions: VersionCondition,
+    /// Precondition values (may be empty).
+    #[serde(skip_serializing_if = "PreconditionSet::is_empty")]
+    pub preconditions: PreconditionSet,
+}
+
+/// Precondition names to the values wanted; all must hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PreconditionSet(pub std::collections::BTreeMap<Precondition, bool>);
+
+/// A precondition that did not hold: what was wanted and what was found
+/// (`None`: not recorded).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Unmet {
+    /// Which one.
+    pub precondition: Precondition,
+    /// The value wanted.
+    pub wanted: bool,
+    /// The value recorded, if any.
+    pub found: Option<bool>,
+}
+
+impl fmt::Display for Unmet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.found {
+            Some(v) => write!(
+                f,
+                "{} is {v}, the scenario requires {}",
+                self.precondition, self.wanted
+            ),
+            None => write!(
+                f,
+                "{} was not recorded, the scenario requires it {}",
+                self.precondition, self.wanted
+            ),
+        }
+    }
+}
+
+impl PreconditionSet {
+    /// None wanted.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The first precondition in the set that `found` does not meet, among
+    /// those `known` says can be judged yet.
+    pub fn unmet_among(
+        &self,
+        found: &Preconditions,
+        known: impl Fn(Precondition) -> bool,
+    ) -> Option<Unmet> {
+        self.0.iter().find_map(|(p, wanted)| {
+            if !known(*p) {
+                return None;
+            }
+            let value = found.value(*p);
+            (value != Some(*wanted)).then_some(Unmet {
+                precondition: *p,
+                wanted: *wanted,
+                found: value,
+            })
+        })
+    }
+
+    /// The first precondition in the set that `found` does not meet.
+    pub fn unmet(&self, found: &Preconditions) -> Option<Unmet> {
+        self.unmet_among(found, |_| true)
+    }
+}
+
+impl fmt::Display for PreconditionSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        f.write_str(&parts.join(", "))
     }
 }
 

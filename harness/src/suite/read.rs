@@ -19,8 +19,10 @@ use super::model::{
     ClusterProfile, CulpritMatch, Expect, ExpectedCulprit, Remediation, RemediationStep, Scenario,
     Suite, SuiteLocs,
 };
+use super::model::{Condition, PreconditionSet};
 use super::version::{Constraint, VersionCondition};
 use super::yaml::{Node, Value};
+use crate::fault::Precondition;
 use cni_chaos_twin::selector::LabelSelector;
 
 /// The longest duration a suite may ask for.
@@ -555,6 +557,7 @@ fn scenario(cx: &mut Cx<'_>, node: &Node, path: &str, defaults: &Defaults) -> Op
             "remediation",
             "slos",
             "expect",
+            "requires",
             "ignored",
             "repeat",
             "steady-state-timeout",
@@ -566,6 +569,23 @@ fn scenario(cx: &mut Cx<'_>, node: &Node, path: &str, defaults: &Defaults) -> Op
     let remediation = m.opt(cx, "remediation", remediation);
     let slos = m.opt(cx, "slos", slo_list);
     let expect = m.opt(cx, "expect", expect);
+    let requires = m.opt(cx, "requires", |cx, n, p| {
+        let before = cx.problems.len();
+        let m = cx.map(n, p, PRECONDITION_NAMES)?;
+        let set = preconditions(cx, &m, before)?;
+        if set.is_empty() {
+            cx.at(
+                n,
+                p,
+                format!(
+                    "\"requires\" needs at least one of: {}",
+                    PRECONDITION_NAMES.join(", ")
+                ),
+            );
+            return None;
+        }
+        Some(set)
+    });
     let ignored = m.opt(cx, "ignored", string);
     let repeat = m.opt(cx, "repeat", |cx, n, p| int_in(cx, n, p, 1, 100));
     let timeout = m.opt(cx, "steady-state-timeout", positive_dur);
@@ -586,6 +606,29 @@ fn scenario(cx: &mut Cx<'_>, node: &Node, path: &str, defaults: &Defaults) -> Op
     };
     let fault = fault?;
     let slos = slos?;
+    let requires = requires.ok()?.unwrap_or_default();
+    let when = expect.clone().ok().flatten().and_then(|e| e.1);
+    // A precondition only a node reboot or the leftover-multus-config fault
+    // records can never be met by another fault.
+    for (key, set) in [
+        ("requires", Some(&requires)),
+        ("expect", when.as_ref().map(|w| &w.preconditions)),
+    ] {
+        let Some(set) = set else { continue };
+        if let Some(p) = set.0.keys().find(|p| !records(&fault, **p)) {
+            let at = m.get(key).unwrap_or(node);
+            cx.at(
+                at,
+                &m.path(key),
+                format!(
+                    "{p} is recorded only by {}; a {} fault never records it, so this could never hold",
+                    recorded_by(*p),
+                    fault.kind().as_str()
+                ),
+            );
+            return None;
+        }
+    }
     if fault.target().is_none() {
         let own = m.get("slos");
         for (i, slo) in slos.iter().enumerate() {
@@ -629,7 +672,8 @@ fn scenario(cx: &mut Cx<'_>, node: &Node, path: &str, defaults: &Defaults) -> Op
         remediation: remediation.ok()?,
         slos,
         expect: expect.clone().ok()?.map_or(Expect::Pass, |e| e.0),
-        expect_when: expect.ok()?.and_then(|e| e.1),
+        expect_when: when,
+        requires,
         ignored: ignored.ok()?,
         repeat: repeat.ok()?.unwrap_or(defaults.repeat),
         steady_state_timeout: timeout.ok()?.unwrap_or(defaults.steady_state_timeout),
@@ -637,8 +681,53 @@ fn scenario(cx: &mut Cx<'_>, node: &Node, path: &str, defaults: &Defaults) -> Op
     })
 }
 
-/// An expectation and its optional version condition.
-type Expectation = (Expect, Option<VersionCondition>);
+/// An expectation and its optional condition.
+type Expectation = (Expect, Option<Condition>);
+
+/// The precondition names suite files use.
+const PRECONDITION_NAMES: &[&str] = &[
+    "multus-config-left",
+    "multus-shim-left",
+    "shim-running-at-init",
+    "init-text-file-busy",
+];
+
+/// Whether `fault` records precondition `p`: the disk while down only a
+/// reboot; the Multus init container's run a reboot or a Multus pod
+/// replacement.
+fn records(fault: &Fault, p: Precondition) -> bool {
+    match fault {
+        Fault::NodeReboot(_) => true,
+        Fault::LeftoverMultusConfig(_) => !p.known_after_inject(),
+        _ => false,
+    }
+}
+
+fn recorded_by(p: Precondition) -> &'static str {
+    if p.known_after_inject() {
+        "node-reboot"
+    } else {
+        "node-reboot and leftover-multus-config"
+    }
+}
+
+/// The precondition keys of mapping `m` (read at `path`), each `true` or
+/// `false`; `None` when one is not a boolean or `m` had unknown keys (the
+/// problems recorded since `before`).
+fn preconditions(cx: &mut Cx<'_>, m: &Map<'_>, before: usize) -> Option<PreconditionSet> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut ok = cx.problems.len() == before;
+    for p in Precondition::ALL {
+        match m.opt(cx, p.as_str(), boolean) {
+            Ok(Some(v)) => {
+                out.insert(p, v);
+            }
+            Ok(None) => {}
+            Err(()) => ok = false,
+        }
+    }
+    ok.then_some(PreconditionSet(out))
+}
 
 fn expect(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Expectation> {
     if let Value::Str(_) = node.value {
@@ -660,7 +749,7 @@ fn expect(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Expectation> {
     })?;
     let reason = m.opt(cx, "reason", string);
     let culprits = m.opt(cx, "culprits", |cx, n, p| list(cx, n, p, expected_culprit));
-    let when = m.opt(cx, "when", version_condition);
+    let when = m.opt(cx, "when", condition);
     if pass {
         for key in ["reason", "culprits", "when"] {
             if let Some(n) = m.get(key) {
@@ -729,11 +818,16 @@ fn expected_culprit(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Expected
     Some(ExpectedCulprit { what, reason })
 }
 
-/// `{multus: "<v4.2.3", kube-ovn: ">=v1.15"}`.
-fn version_condition(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<VersionCondition> {
+/// `{multus: "<v4.2.3", kube-ovn: ">=v1.15", multus-config-left: true}`.
+fn condition(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Condition> {
     const COMPONENTS: &[&str] = &["kubernetes", "kube-ovn", "multus"];
+    let allowed: Vec<&str> = COMPONENTS
+        .iter()
+        .chain(PRECONDITION_NAMES)
+        .copied()
+        .collect();
     let before = cx.problems.len();
-    let m = cx.map(node, path, COMPONENTS)?;
+    let m = cx.map(node, path, &allowed)?;
     let unknown_keys = cx.problems.len() > before;
     let mut out = std::collections::BTreeMap::new();
     let mut ok = true;
@@ -757,15 +851,22 @@ fn version_condition(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Version
             Err(()) => ok = false,
         }
     }
-    if out.is_empty() && ok && !unknown_keys {
+    let pre_before = cx.problems.len();
+    let pre = preconditions(cx, &m, pre_before);
+    if out.is_empty() && pre.as_ref().is_some_and(PreconditionSet::is_empty) && ok && !unknown_keys
+    {
         cx.at(
             node,
             path,
-            "\"when\" needs at least one of: kubernetes, kube-ovn, multus",
+            format!("\"when\" needs at least one of: {}", allowed.join(", ")),
         );
         return None;
     }
-    (ok && !unknown_keys).then_some(VersionCondition(out))
+    (ok && !unknown_keys).then_some(())?;
+    Some(Condition {
+        versions: VersionCondition(out),
+        preconditions: pre?,
+    })
 }
 
 fn list<T>(

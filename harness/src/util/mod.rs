@@ -3,3 +3,4 @@
 pub mod atomic;
 pub mod duration;
 pub mod serde_millis;
+pub mod tar;

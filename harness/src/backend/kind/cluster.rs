@@ -1064,6 +1064,18 @@ impl Cluster for KindCluster {
         Ok(out)
     }
 
+    async fn count_processes(
+        &self,
+        node: &NodeInfo,
+        comm: &str,
+    ) -> Result<Option<usize>, BackendError> {
+        let i = &self.inner;
+        if i.dry_run {
+            return Ok(None);
+        }
+        Ok(Some(i.nodes.pids(&node.name, comm).await?.len()))
+    }
+
     async fn steady_state(
         &self,
         scenario: &Scenario,

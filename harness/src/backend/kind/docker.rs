@@ -245,6 +245,45 @@ impl DockerNodes {
         Ok(())
     }
 
+    /// Graceful stop: `docker stop -t <grace> <name>`. On a kind node the
+    /// stop signal is `SIGRTMIN+3` (kind's base image `STOPSIGNAL`), so the
+    /// node's systemd shuts down in order; Docker kills what is left after
+    /// the grace period.
+    pub async fn stop(&self, name: &str, grace: Duration) -> Result<(), KindError> {
+        self.guarded(name).await?;
+        let secs = grace.as_secs().max(1);
+        let cmd = self
+            .docker()
+            .args([
+                "stop".to_string(),
+                "-t".into(),
+                secs.to_string(),
+                name.into(),
+            ])
+            .timeout(grace + DOCKER_TIMEOUT);
+        self.runner.run(&cmd).await?;
+        Ok(())
+    }
+
+    /// `docker cp <name>:<path> -`: `path` (a file or a folder) as a tar
+    /// stream, read from the container's filesystem even while it is
+    /// stopped; `None` when it does not exist there.
+    pub async fn copy_out(&self, name: &str, path: &str) -> Result<Option<Vec<u8>>, KindError> {
+        self.guarded(name).await?;
+        let cmd = self.docker().args(["cp", &format!("{name}:{path}"), "-"]);
+        let out = self.runner.output(&cmd).await?;
+        if out.success() {
+            return Ok(Some(out.stdout));
+        }
+        // Docker 20 to 24 say "No such container:path", newer ones "Could
+        // not find the file".
+        let err = out.stderr_str();
+        if err.contains("No such container:path") || err.contains("Could not find the file") {
+            return Ok(None);
+        }
+        Err(crate::exec::ExecError::failed(&cmd, &out).into())
+    }
+
     /// Runs `argv` in the node and returns its output whatever its exit
     /// (`docker exec [-i] <name> argv...`).
     pub async fn exec_output(

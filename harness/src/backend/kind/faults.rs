@@ -15,9 +15,10 @@ use super::kubectl::{KUBECTL_TIMEOUT, Kubectl};
 use super::ovs;
 use crate::backend::NodeInfo;
 use crate::fault::{
-    CniConfigAction, CniFile, Evidence, Fault, LeftoverMultusConfig, MULTUS_DAEMON, OvsSignal,
-    PodDelete, RebootMode,
+    CniConfigAction, CniFile, Evidence, Fault, LeftoverMultusConfig, MULTUS_DAEMON, NodeDisk,
+    OvsSignal, PodDelete, RebootMode,
 };
+use crate::util::tar;
 
 /// Where kind nodes (and the runtime) keep CNI configs.
 pub const CNI_CONF_DIR: &str = "/etc/cni/net.d";
@@ -202,9 +203,19 @@ pub async fn inject(
     Ok(injected)
 }
 
-/// Restarts the node container: `docker restart -t <grace>` when `grace` is
-/// set, else `docker kill` + `docker start`. Proven when `State.StartedAt`
-/// changed and the container runs again.
+/// Reboots the node container, and records what it had on its disk while
+/// it was down (FACTS.md "kind node facts": reading a node's files after it
+/// comes back races its boot, so they are copied out of the stopped
+/// container):
+/// - graceful (`grace` set): `docker stop -t <grace>`, an orderly systemd
+///   shutdown on a kind node, in which the Multus daemon's clean exit
+///   deletes `00-multus.conf`;
+/// - hard: `docker kill --signal KILL`, a crash: nothing cleans up;
+///
+/// then `docker cp` of `/etc/cni/net.d` and of `/opt/cni/bin/multus-shim`
+/// (only the shim: the folder holds every CNI plugin binary, tens of MB,
+/// and the shim is the one file a verdict depends on), then `docker start`.
+/// Proven when `State.StartedAt` changed and the container runs again.
 pub async fn reboot(
     nodes: &DockerNodes,
     node: &str,
@@ -212,12 +223,14 @@ pub async fn reboot(
 ) -> Result<Evidence, KindError> {
     let before = nodes.guarded(node).await?;
     match grace {
-        Some(grace) => nodes.restart(node, grace).await?,
-        None => {
-            nodes.kill(node).await?;
-            nodes.start(node).await?;
-        }
+        Some(grace) => nodes.stop(node, grace).await?,
+        None => nodes.kill(node).await?,
     }
+    // The node is down: copy, then start it whatever the copy says, so a
+    // failed copy never leaves the node stopped.
+    let copied = node_disk(nodes, node).await;
+    nodes.start(node).await?;
+    let disk = copied?;
     let after = nodes.state(node).await?;
     if nodes.is_dry_run() {
         return Ok(dry_run(node));
@@ -230,12 +243,12 @@ pub async fn reboot(
         fact("IP before", ip(&before)),
         fact("IP after", ip(&after)),
     ];
-    if after.started_at != before.started_at && after.running {
+    let mut evidence = if after.started_at != before.started_at && after.running {
         facts.push(fact(
             "mode",
             if grace.is_some() { "graceful" } else { "hard" },
         ));
-        Ok(Evidence::proven(Some(node.into()), facts))
+        Evidence::proven(Some(node.into()), facts)
     } else {
         let mut e = Evidence::no_effect(
             Some(node.into()),
@@ -246,8 +259,47 @@ pub async fn reboot(
             },
         );
         e.facts = facts;
-        Ok(e)
+        e
+    };
+    evidence.preconditions.disk = disk;
+    Ok(evidence)
+}
+
+/// What a stopped node has in [`CNI_CONF_DIR`] and at [`MULTUS_SHIM`];
+/// `None` in a dry run.
+async fn node_disk(nodes: &DockerNodes, node: &str) -> Result<Option<NodeDisk>, KindError> {
+    let dir = nodes.copy_out(node, CNI_CONF_DIR).await?;
+    let shim = nodes.copy_out(node, MULTUS_SHIM).await?;
+    if nodes.is_dry_run() {
+        return Ok(None);
     }
+    let names = match &dir {
+        None => Vec::new(),
+        Some(bytes) => tar::entries(bytes)
+            .map_err(|problem| KindError::Parse {
+                command: format!("docker cp {node}:{CNI_CONF_DIR} -"),
+                problem,
+                output: format!("{} bytes of tar", bytes.len()),
+            })?
+            .into_iter()
+            // Only what is directly in the folder (Multus keeps its
+            // kubeconfig in multus.d/).
+            .filter(|e| e.is_file() && e.path.trim_start_matches("./").matches('/').count() == 1)
+            .map(|e| e.file_name().to_string())
+            .collect(),
+    };
+    let shim_there = match &shim {
+        None => false,
+        Some(bytes) => tar::entries(bytes)
+            .map_err(|problem| KindError::Parse {
+                command: format!("docker cp {node}:{MULTUS_SHIM} -"),
+                problem,
+                output: format!("{} bytes of tar", bytes.len()),
+            })?
+            .iter()
+            .any(|e| e.file_name() == "multus-shim"),
+    };
+    Ok(Some(NodeDisk::from_names(names, shim_there)))
 }
 
 /// The PIDs of OVS daemon `process` on `node`: the one its pidfile names

@@ -1,0 +1,227 @@
+//! Follows a node's Multus pod after a fault until its init container has
+//! run once more, and records what it met: whether a `multus-shim` ran on
+//! the node then (multus-cni #1221 needs one holding the binary busy), and
+//! the init container's last log line (`Text file busy` for #1221).
+//!
+//! Pod status and logs come through the API (the same on kind and the
+//! twin); processes through the backend ([`Cluster::count_processes`]).
+//! "Ran once more" is told from the init container's terminations before
+//! the fault (a [`Baseline`]), not from clocks: the twin's are virtual.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams, LogParams};
+use tokio::time::Instant;
+
+use crate::backend::{BackendError, Cluster, NodeInfo};
+use crate::fault::{MULTUS_SELECTOR, MultusInit};
+
+/// The Multus DaemonSet's init container (multus-cni
+/// `deployments/multus-daemonset-thick.yml`).
+pub const MULTUS_INIT_CONTAINER: &str = "install-multus-binary";
+/// The shim's process name.
+pub const SHIM_PROCESS: &str = "multus-shim";
+/// How often the pod and the node's processes are sampled.
+pub const POLL: Duration = Duration::from_secs(1);
+
+/// The node's Multus pod and its init container's terminations before the
+/// fault.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Baseline {
+    /// The pod's uid.
+    pub uid: String,
+    /// `finishedAt` of the init container's terminations then known.
+    pub finished: Vec<String>,
+}
+
+/// A termination of the init container that was not in the baseline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewRun {
+    /// The pod.
+    pub pod: String,
+    /// The termination is the container's previous one (read its log with
+    /// `previous=true`), not its current state.
+    pub previous: bool,
+}
+
+/// The node's Multus pod in `pods` (a list of the app=multus pods on it).
+fn multus_pod(pods: &[Pod]) -> Option<&Pod> {
+    pods.iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .max_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0))
+}
+
+/// The init container's terminations, current first: `(finishedAt, previous)`.
+fn terminations(pod: &Pod) -> Vec<(String, bool)> {
+    let Some(s) = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.init_container_statuses.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.name == MULTUS_INIT_CONTAINER))
+    else {
+        return Vec::new();
+    };
+    let at = |t: &k8s_openapi::api::core::v1::ContainerStateTerminated| {
+        t.finished_at
+            .as_ref()
+            .map(|f| f.0.to_string())
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    if let Some(t) = s.state.as_ref().and_then(|st| st.terminated.as_ref()) {
+        out.push((at(t), false));
+    }
+    if let Some(t) = s.last_state.as_ref().and_then(|st| st.terminated.as_ref()) {
+        out.push((at(t), true));
+    }
+    out
+}
+
+/// The baseline of `pods` (the app=multus pods on the node before the fault).
+pub fn baseline(pods: &[Pod]) -> Option<Baseline> {
+    let pod = multus_pod(pods)?;
+    Some(Baseline {
+        uid: pod.metadata.uid.clone().unwrap_or_default(),
+        finished: terminations(pod).into_iter().map(|(f, _)| f).collect(),
+    })
+}
+
+/// A run of the init container that finished after `base` was taken: any
+/// termination of a new pod, or one whose `finishedAt` the baseline lacks.
+pub fn new_run(pods: &[Pod], base: &Baseline) -> Option<NewRun> {
+    let pod = multus_pod(pods)?;
+    let same = pod.metadata.uid.as_deref().unwrap_or_default() == base.uid;
+    terminations(pod)
+        .into_iter()
+        .find(|(f, _)| !same || !base.finished.contains(f))
+        .map(|(_, previous)| NewRun {
+            pod: pod.metadata.name.clone().unwrap_or_default(),
+            previous,
+        })
+}
+
+fn api_err(what: &str, e: kube::Error) -> BackendError {
+    BackendError::other(what.to_string(), e.to_string())
+}
+
+/// The app=multus pods on `node`.
+pub async fn list(client: &kube::Client, node: &str) -> Result<Vec<Pod>, BackendError> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
+    let lp = ListParams::default()
+        .labels(MULTUS_SELECTOR)
+        .fields(&format!("spec.nodeName={node}"));
+    Ok(api
+        .list(&lp)
+        .await
+        .map_err(|e| api_err("list the Multus pods", e))?
+        .items)
+}
+
+/// Follows the node's Multus pod for up to `within` after a fault, from
+/// `base`, sampling every [`POLL`]; `None` when its init container did not
+/// run again within that time.
+pub async fn follow(
+    cluster: &dyn Cluster,
+    client: &kube::Client,
+    node: &NodeInfo,
+    base: &Baseline,
+    within: Duration,
+) -> Result<Option<MultusInit>, BackendError> {
+    let deadline = Instant::now() + within;
+    let mut shim_before = false;
+    loop {
+        // The node may still be booting: a process listing that fails is
+        // "no shim seen", not an error.
+        let shim_now = cluster
+            .count_processes(node, SHIM_PROCESS)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|n| n > 0);
+        // The API may be down while a control-plane node boots.
+        if let Ok(pods) = list(client, &node.name).await
+            && let Some(run) = new_run(&pods, base)
+        {
+            let api: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
+            let lp = LogParams {
+                container: Some(MULTUS_INIT_CONTAINER.into()),
+                previous: run.previous,
+                tail_lines: Some(1),
+                ..LogParams::default()
+            };
+            let last_log = api
+                .logs(&run.pod, &lp)
+                .await
+                .ok()
+                .and_then(|l| l.lines().last().map(|s| s.trim().to_string()))
+                .filter(|l| !l.is_empty());
+            return Ok(Some(MultusInit {
+                pod: run.pod,
+                shim_running: shim_before || shim_now,
+                last_log,
+            }));
+        }
+        if Instant::now() >= deadline {
+            return Ok(None);
+        }
+        shim_before = shim_now;
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(uid: &str, current: Option<&str>, last: Option<&str>) -> Pod {
+        let term = |f: &str| serde_json::json!({"terminated": {"exitCode": 1, "finishedAt": f}});
+        let mut status = serde_json::json!({"name": MULTUS_INIT_CONTAINER, "ready": false, "restartCount": 1, "image": "x", "imageID": ""});
+        if let Some(f) = current {
+            status["state"] = term(f);
+        }
+        if let Some(f) = last {
+            status["lastState"] = term(f);
+        }
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": format!("kube-multus-ds-{uid}"), "uid": uid, "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "status": {"initContainerStatuses": [status]}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_install_before_the_fault_is_not_a_new_run() {
+        let before = [pod("a", Some("2026-01-01T00:01:00Z"), None)];
+        let base = baseline(&before).unwrap();
+        assert_eq!(new_run(&before, &base), None);
+        // After a reboot the same pod's init container runs again.
+        let again = [pod(
+            "a",
+            Some("2026-01-01T00:09:00Z"),
+            Some("2026-01-01T00:01:00Z"),
+        )];
+        assert_eq!(
+            new_run(&again, &base),
+            Some(NewRun {
+                pod: "kube-multus-ds-a".into(),
+                previous: false
+            })
+        );
+        // Waiting after a failure: the last termination is the new run.
+        let waiting = [pod("a", None, Some("2026-01-01T00:09:30Z"))];
+        assert_eq!(new_run(&waiting, &base).unwrap().previous, true);
+        // Running, its earlier run the baseline's: nothing new yet.
+        let running = [pod("a", None, Some("2026-01-01T00:01:00Z"))];
+        assert_eq!(new_run(&running, &base), None);
+    }
+
+    #[test]
+    fn a_replaced_pod_counts_from_its_first_termination() {
+        let base = baseline(&[pod("a", Some("2026-01-01T00:01:00Z"), None)]).unwrap();
+        let replaced = [pod("b", Some("2026-01-01T00:01:00Z"), None)];
+        assert_eq!(new_run(&replaced, &base).unwrap().pod, "kube-multus-ds-b");
+        assert_eq!(new_run(&[], &base), None);
+        assert_eq!(baseline(&[]), None);
+    }
+}
