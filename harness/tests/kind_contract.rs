@@ -15,8 +15,8 @@ use cni_chaos::backend::{Backend, BackendError, Cluster, NodeInfo, select_node};
 use cni_chaos::exec::{ExecError, Expectation, LocalRunner, Runner, ScriptedRunner};
 use cni_chaos::fault::{
     CniConfig, CniConfigAction, CniFile, Evidence, Fault, LeftoverMultusConfig, NetworkPartition,
-    NodeReboot, NodeRole, NodeTarget, OvsKill, OvsProcess, OvsSignal, PodDelete, RebootMode,
-    StaleNetns,
+    NodeReboot, NodeRole, NodeTarget, OvsKill, OvsProcess, OvsSignal, PodDelete, Precondition,
+    RebootMode, StaleNetns,
 };
 use cni_chaos::suite::{ClusterProfile, LabelSelector, RemediationStep};
 use tokio_util::sync::CancellationToken;
@@ -837,12 +837,59 @@ async fn inject_fails(runner: &ScriptedRunner, fault: &Fault) -> String {
     err
 }
 
+/// `docker cp <worker>:<path> -` answering with a tar of `entries`.
+fn copy_out(path: &str, entries: &[(&str, u8, &[u8])]) -> Expectation {
+    Expectation::ok(
+        ["docker", "cp", &format!("{WORKER}:{path}"), "-"],
+        cni_chaos::util::tar::build(entries),
+    )
+}
+
+/// `docker cp` of a path the stopped node does not have.
+fn copy_missing(path: &str) -> Expectation {
+    Expectation::failed(
+        ["docker", "cp", &format!("{WORKER}:{path}"), "-"],
+        1,
+        format!("Error: No such container:path: {WORKER}:{path}"),
+    )
+}
+
+/// The node's disk while it is down: `00-multus.conf` there or not, with
+/// Kube-OVN's conflist and Multus' own folder beside it.
+fn net_d(multus_conf: bool) -> Expectation {
+    let mut entries: Vec<(&str, u8, &[u8])> = vec![
+        ("net.d/", b'5', b""),
+        ("net.d/01-kube-ovn.conflist", b'0', b"{}"),
+        ("net.d/multus.d/", b'5', b""),
+        ("net.d/multus.d/multus.kubeconfig", b'0', b"x"),
+    ];
+    if multus_conf {
+        entries.push(("net.d/00-multus.conf", b'0', b"{}"));
+    }
+    copy_out("/etc/cni/net.d", &entries)
+}
+
+fn shim_there() -> Expectation {
+    copy_out(
+        "/opt/cni/bin/multus-shim",
+        &[("multus-shim", b'0', b"\x7fELF")],
+    )
+}
+
+/// Graceful: `docker stop -t 30` (an orderly systemd shutdown on a kind
+/// node), the node's CNI files copied out while it is down, `docker start`.
 #[tokio::test]
-async fn graceful_reboot_is_docker_restart_with_the_grace_period() {
+async fn graceful_reboot_is_stop_copy_start_and_records_the_disk_while_down() {
     let runner = ScriptedRunner::ordered([
         inspect(T0, true),
         inspect(T0, true),
-        ok(words("docker restart -t 30 chaos-contract-worker")),
+        ok(words("docker stop -t 30 chaos-contract-worker")),
+        inspect(T0, true),
+        net_d(false),
+        inspect(T0, true),
+        shim_there(),
+        inspect(T0, true),
+        ok(words("docker start chaos-contract-worker")),
         inspect(T1, true),
     ]);
     let e = inject_and_revert(
@@ -856,21 +903,41 @@ async fn graceful_reboot_is_docker_restart_with_the_grace_period() {
     )
     .await;
     assert!(e.took_effect, "{e:?}");
+    let summary = e.summary();
     assert!(
-        e.summary().contains(
+        summary.contains(
             "StartedAt before: 2026-11-25T10:00:00.1Z; StartedAt after: 2026-11-25T10:00:31.5Z"
         ),
-        "{}",
-        e.summary()
+        "{summary}"
+    );
+    // The Multus daemon's clean exit removed its config: the runtime
+    // loads Kube-OVN's conflist at boot (the multus #1387 window).
+    let disk = e.preconditions.disk.as_ref().expect("the disk was read");
+    assert!(!disk.multus_config && disk.multus_shim, "{disk:?}");
+    assert_eq!(disk.configs, ["01-kube-ovn.conflist"]);
+    assert_eq!(disk.first_config.as_deref(), Some("01-kube-ovn.conflist"));
+    assert!(
+        summary.contains("00-multus.conf while down: absent"),
+        "{summary}"
+    );
+    assert_eq!(
+        e.preconditions.value(Precondition::MultusConfigLeft),
+        Some(false)
     );
 }
 
+/// Hard: `docker kill --signal KILL`, the copy, `docker start`; here the
+/// start time did not change, which is no effect, but the disk was read.
 #[tokio::test]
-async fn hard_reboot_is_kill_then_start_and_an_unchanged_start_time_is_no_effect() {
+async fn hard_reboot_is_kill_copy_start_and_an_unchanged_start_time_is_no_effect() {
     let runner = ScriptedRunner::ordered([
         inspect(T0, true),
         inspect(T0, true),
         ok(words("docker kill --signal KILL chaos-contract-worker")),
+        inspect(T0, true),
+        net_d(true),
+        inspect(T0, true),
+        copy_missing("/opt/cni/bin/multus-shim"),
         inspect(T0, true),
         ok(words("docker start chaos-contract-worker")),
         inspect(T0, true),
@@ -891,6 +958,43 @@ async fn hard_reboot_is_kill_then_start_and_an_unchanged_start_time_is_no_effect
         "{}",
         e.summary()
     );
+    let disk = e.preconditions.disk.as_ref().expect("the disk was read");
+    assert!(disk.multus_config && !disk.multus_shim, "{disk:?}");
+    assert_eq!(disk.first_config.as_deref(), Some("00-multus.conf"));
+    assert_eq!(disk.first_primary.as_deref(), Some("01-kube-ovn.conflist"));
+}
+
+/// A copy that fails for another reason than a missing path is an error,
+/// and the node is started all the same: a failed copy never leaves it down.
+#[tokio::test]
+async fn a_failed_copy_is_an_error_after_the_node_is_started_again() {
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        inspect(T0, true),
+        ok(words("docker kill --signal KILL chaos-contract-worker")),
+        inspect(T0, true),
+        Expectation::failed(
+            words("docker cp chaos-contract-worker:/etc/cni/net.d -"),
+            1,
+            "Error response from daemon: mount failed",
+        ),
+        inspect(T0, true),
+        ok(words("docker start chaos-contract-worker")),
+    ]);
+    let err = inject_fails(
+        &runner,
+        &Fault::NodeReboot(NodeReboot {
+            target: target(),
+            mode: RebootMode::Hard,
+            timeout: Duration::from_secs(30),
+        }),
+    )
+    .await;
+    assert!(
+        err.contains("`docker cp chaos-contract-worker:/etc/cni/net.d -` failed"),
+        "{err}"
+    );
+    assert!(err.contains("mount failed"), "{err}");
 }
 
 #[tokio::test]
@@ -1860,7 +1964,7 @@ async fn a_hanging_docker_command_times_out_with_its_command_line_and_output() {
         inspect(T0, true),
         inspect(T0, true),
         Expectation::new(
-            words("docker restart -t 30 chaos-contract-worker"),
+            words("docker stop -t 30 chaos-contract-worker"),
             cni_chaos::exec::Respond::Hang {
                 stdout: String::new(),
                 stderr: "Error response from daemon: stopping container: still running\n".into(),
@@ -1884,7 +1988,7 @@ async fn a_hanging_docker_command_times_out_with_its_command_line_and_output() {
     else {
         panic!("expected a timeout, got {err:?}");
     };
-    assert_eq!(command, "docker restart -t 30 chaos-contract-worker");
+    assert_eq!(command, "docker stop -t 30 chaos-contract-worker");
     assert_eq!(*timeout, Duration::from_secs(90));
     assert!(stderr.contains("still running"));
     assert!(err.to_string().contains("timed out after 90s"), "{err}");
@@ -2213,7 +2317,8 @@ async fn dry_run_plan_of_the_smoke_suite_for_the_default_cell() {
 async fn dry_run_plan_of_the_nightly_suite_for_the_default_cell() {
     let plan = dry_run_plan("nightly").await;
     for needle in [
-        "docker restart -t 30 chaos-plan-control-plane",
+        "docker stop -t 30 chaos-plan-control-plane",
+        "docker cp chaos-plan-control-plane:/etc/cni/net.d -",
         "docker kill --signal KILL chaos-plan-worker",
         "cat /run/openvswitch/ovsdb-server.pid",
         "kill -s STOP '<PID in /run/openvswitch/ovsdb-server.pid>'",
@@ -2256,7 +2361,13 @@ async fn failed_cluster(
     for e in [
         inspect(T0, true),
         inspect(T0, true),
-        ok(words("docker restart -t 30 chaos-contract-worker")),
+        ok(words("docker stop -t 30 chaos-contract-worker")),
+        inspect(T0, true),
+        net_d(true),
+        inspect(T0, true),
+        shim_there(),
+        inspect(T0, true),
+        ok(words("docker start chaos-contract-worker")),
         // StartedAt unchanged: the fault had no effect.
         inspect(T0, true),
     ] {
@@ -2682,6 +2793,10 @@ async fn a_failing_docker_kill_or_start_is_an_error() {
         inspect(T0, true),
         inspect(T0, true),
         ok(words("docker kill --signal KILL chaos-contract-worker")),
+        inspect(T0, true),
+        net_d(true),
+        inspect(T0, true),
+        shim_there(),
         inspect(T0, true),
         Expectation::failed(
             words("docker start chaos-contract-worker"),

@@ -381,7 +381,8 @@ fn a_kind_dry_run_prints_the_plan_and_passes_as_planned() {
         "kind create cluster --name chaos-",
         "ENABLE_NAT_GW=false CNI_CONFIG_PRIORITY=01 bash ",
         "-n kube-system rollout status daemonset/kube-multus-ds --timeout=300s",
-        "docker restart -t 30 chaos-",
+        "docker stop -t 30 chaos-",
+        "docker cp chaos-",
         "kill -s KILL '<PID in /run/openvswitch/ovs-vswitchd.pid>'",
         "kind delete cluster --name chaos-",
     ] {

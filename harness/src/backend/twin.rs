@@ -25,8 +25,8 @@ use super::{
     Backend, BackendError, BackendInfo, Cluster, Gate, NodeInfo, Observation, select_node,
 };
 use crate::fault::{
-    CniConfigAction, CniFile, Evidence, Fault, MULTUS_DAEMON, NodeRole, OvsSignal, PodDelete,
-    RebootMode,
+    CniConfigAction, CniFile, Evidence, Fault, MULTUS_DAEMON, NodeDisk, NodeRole, OvsSignal,
+    PodDelete, RebootMode,
 };
 use crate::observe::{self, Observer, WatchOptions};
 use crate::slo::Culprit;
@@ -66,6 +66,23 @@ impl TwinBackend {
         self.ip_reassign_probability = p.clamp(0.0, 1.0);
         self
     }
+}
+
+/// What a node has in `/etc/cni/net.d` and at `/opt/cni/bin/multus-shim`,
+/// read from the model (the twin's `docker cp` of a stopped node).
+fn twin_disk(
+    w: &cni_chaos_twin::model::World,
+    node: &str,
+) -> Result<NodeDisk, cni_chaos_twin::model::ModelError> {
+    let names = w
+        .list_dir(node, "/etc/cni/net.d")?
+        .into_iter()
+        .filter_map(|p| {
+            let rest = p.strip_prefix("/etc/cni/net.d/")?;
+            (!rest.contains('/')).then(|| rest.to_string())
+        });
+    let shim = w.file(node, "/opt/cni/bin/multus-shim")?.is_some();
+    Ok(NodeDisk::from_names(names, shim))
 }
 
 fn model_err(context: &str, e: impl std::fmt::Display) -> BackendError {
@@ -407,8 +424,23 @@ impl TwinCluster {
             Fault::NodeReboot(r) => {
                 let before = info(self)
                     .ok_or_else(|| BackendError::other("reboot", format!("no node {n}")))?;
+                // As on kind: stop, read the disk while the node is down,
+                // start.
+                let graceful = r.mode == RebootMode::Graceful;
                 self.model
-                    .with(|w| w.restart_node(&n, r.mode == RebootMode::Graceful))
+                    .with(|w| w.stop_node(&n, graceful))
+                    .map_err(|e| model_err("reboot", e))?;
+                let stopped = self
+                    .until(r.timeout + Duration::from_secs(5), |c| {
+                        info(c).is_some_and(|a| !a.up)
+                    })
+                    .await;
+                let disk = self
+                    .model
+                    .with(|w| twin_disk(w, &n))
+                    .map_err(|e| model_err("reboot", e))?;
+                self.model
+                    .with(|w| w.start_node(&n))
                     .map_err(|e| model_err("reboot", e))?;
                 let restarted = self
                     .until(Duration::from_secs(60), |c| {
@@ -427,12 +459,20 @@ impl TwinCluster {
                     ),
                     ("InternalIP before".into(), before.ip.clone()),
                     ("InternalIP after".into(), after.ip.clone()),
+                    (
+                        "mode".into(),
+                        if graceful { "graceful" } else { "hard" }.into(),
+                    ),
                 ];
-                Ok(if restarted {
+                let mut evidence = if !stopped {
+                    Evidence::no_effect(some, "the node container did not stop within its timeout")
+                } else if restarted {
                     Evidence::proven(some, facts)
                 } else {
                     Evidence::no_effect(some, "the node container did not start again within 60 s")
-                })
+                };
+                evidence.preconditions.disk = Some(disk);
+                Ok(evidence)
             }
             Fault::OvsKill(k) => {
                 let process = k.process.to_string();

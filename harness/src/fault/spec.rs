@@ -12,7 +12,9 @@ use crate::util::duration;
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
 pub enum Fault {
-    /// Restart a node container: `docker restart` (graceful) or `docker kill` + `start` (hard).
+    /// Reboot a node container: `docker stop` (graceful: an orderly systemd
+    /// shutdown on a kind node) or `docker kill --signal KILL` (hard: a
+    /// crash), the node's CNI files copied out while it is down, then `docker start`.
     NodeReboot(NodeReboot),
     /// Kill or freeze an Open vSwitch daemon on a node.
     OvsKill(OvsKill),
@@ -229,7 +231,7 @@ impl fmt::Display for NodeRole {
 pub struct NodeReboot {
     /// The node.
     pub target: NodeTarget,
-    /// Graceful (`docker restart -t <timeout>`) or hard (`docker kill` + `docker start`).
+    /// Graceful (`docker stop -t <timeout>`) or hard (`docker kill --signal KILL`).
     pub mode: RebootMode,
     /// Grace period before Docker kills a gracefully stopping node. Default 30 s.
     #[serde(with = "crate::util::serde_millis")]
@@ -240,9 +242,11 @@ pub struct NodeReboot {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RebootMode {
-    /// SIGTERM, then SIGKILL after the timeout.
+    /// The node's stop signal (`SIGRTMIN+3` on kind: systemd shuts down in
+    /// order and every pod process gets SIGTERM and its clean exit), then
+    /// SIGKILL after the timeout.
     Graceful,
-    /// SIGKILL at once.
+    /// SIGKILL at once: nothing on the node cleans up (power loss, a panic).
     Hard,
 }
 

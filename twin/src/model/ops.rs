@@ -133,7 +133,7 @@ impl World {
     }
 
     /// `docker stop` (hard) without a start.
-    pub fn stop_node(&mut self, name: &str) -> Result<(), ModelError> {
+    pub fn stop_node(&mut self, name: &str, _graceful: bool) -> Result<(), ModelError> {
         let n = self.up_node(name, "stop")?;
         self.power_off(n);
         self.flush();

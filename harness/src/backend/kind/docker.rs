@@ -210,24 +210,6 @@ impl DockerNodes {
         self.inspect(name).await
     }
 
-    /// Graceful restart: `docker restart -t <grace> <name>` (SIGTERM, then
-    /// SIGKILL after the grace period).
-    pub async fn restart(&self, name: &str, grace: Duration) -> Result<(), KindError> {
-        self.guarded(name).await?;
-        let secs = grace.as_secs().max(1);
-        let cmd = self
-            .docker()
-            .args([
-                "restart".to_string(),
-                "-t".into(),
-                secs.to_string(),
-                name.into(),
-            ])
-            .timeout(grace + DOCKER_TIMEOUT);
-        self.runner.run(&cmd).await?;
-        Ok(())
-    }
-
     /// Hard kill: `docker kill --signal KILL <name>`.
     pub async fn kill(&self, name: &str) -> Result<(), KindError> {
         self.guarded(name).await?;
