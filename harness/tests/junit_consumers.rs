@@ -515,7 +515,7 @@ fn markdown_and_json_tell_the_same_story() {
 
     let text = std::fs::read_to_string(dir.join(JSON_FILE)).unwrap();
     let v: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(v["schema-version"], 1);
+    assert_eq!(v["schema-version"], 2);
     assert_eq!(v["run"]["run-id"], RUN_ID);
     assert_eq!(v["summary"]["total"], 7);
     assert_eq!(v["summary"]["counts"]["xfail"], 1);

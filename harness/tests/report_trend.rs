@@ -315,7 +315,7 @@ fn a_baseline_of_another_backend_or_other_versions_is_not_compared() {
     );
     let md = std::fs::read_to_string(dir.join(MARKDOWN_FILE)).unwrap();
     assert!(
-        md.contains("not compared, other component versions than in the baseline: incidents::worker-reboot (multus v4.2.1 → v4.2.3)"),
+        md.contains("not compared, other component versions or preconditions than in the baseline: incidents::worker-reboot (multus v4.2.1 → v4.2.3)"),
         "{md}"
     );
 }

@@ -203,7 +203,7 @@ fn a_full_run_judges_every_scenario_and_writes_reports() {
     );
 
     let json = results(&env.path("reports"));
-    assert_eq!(json["schema-version"], 1);
+    assert_eq!(json["schema-version"], 2);
     let verdicts: Vec<(String, String)> = json["results"]
         .as_array()
         .unwrap()

@@ -61,6 +61,15 @@ impl Preconditions {
         }
     }
 
+    /// The recorded values on one line, for reports; empty when none.
+    pub fn summary(&self) -> String {
+        self.facts()
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     /// The recorded values as `(name, value)` facts, for reports.
     pub fn facts(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
@@ -241,11 +250,9 @@ impl Evidence {
 
     /// The facts as one line, for messages and JUnit properties.
     pub fn summary(&self) -> String {
-        let pre = self.preconditions.facts();
         let facts: Vec<String> = self
             .facts
             .iter()
-            .chain(pre.iter())
             .map(|(k, v)| format!("{k}: {v}"))
             .collect();
         let mut s = facts.join("; ");

@@ -354,6 +354,10 @@ fn scenario(out: &mut String, record: &RunRecord, i: usize, r: &ScenarioResult) 
         if !s.is_empty() {
             facts.push(("Evidence", s));
         }
+        let pre = e.preconditions.summary();
+        if !pre.is_empty() {
+            facts.push(("Preconditions", pre));
+        }
     }
     if let Expect::Fail { reason, culprits } = &r.expect {
         let mut s = reason.clone();

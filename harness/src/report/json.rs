@@ -6,12 +6,17 @@ use serde_json::{Map, Value};
 use super::record::RunRecord;
 
 /// The JSON report's `schema-version`; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// 2: evidence carries `preconditions` (the node's disk while down, the
+/// Multus init container's run), results may have the verdict
+/// `precondition-unmet` and checks the kind `precondition`, and the summary
+/// counts `precondition-unmet`.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Renders a run as JSON:
 ///
 /// ```text
-/// { "schema-version": 1,
+/// { "schema-version": 2,
 ///   "run": { "run-id", "backend", "seed", "started-at", "harness-version" },
 ///   "summary": { "passed", "total", "counts": { "pass", "fail", "xfail", "xpass",
 ///                "not-run", "error", "interrupted" }, "interrupted",
@@ -78,7 +83,7 @@ mod tests {
     fn has_schema_run_summary_and_results() {
         let record = fixtures::record(true);
         let v = json(&record);
-        assert_eq!(v["schema-version"], 1);
+        assert_eq!(v["schema-version"], 2);
         assert_eq!(v["run"]["run-id"], "20240601-120000-abcd");
         assert_eq!(v["run"]["backend"]["simulated"], true);
         assert_eq!(v["run"]["started-at"], "2024-06-01T12:00:00Z");

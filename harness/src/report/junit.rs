@@ -327,6 +327,9 @@ fn properties(record: &RunRecord, r: &ScenarioResult) -> Vec<Property> {
         for (k, v) in &evidence.facts {
             props.push(Property::new(format!("evidence.{k}"), v.as_str()));
         }
+        for (k, v) in evidence.preconditions.facts() {
+            props.push(Property::new(format!("precondition.{k}"), v));
+        }
         if let Some(missing) = &evidence.missing {
             props.push(Property::new("evidence.missing", missing.as_str()));
         }

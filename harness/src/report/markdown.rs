@@ -290,6 +290,10 @@ fn details(out: &mut String, r: &ScenarioResult) {
         if !summary.is_empty() {
             let _ = writeln!(out, "- **Evidence:** {}", html(&one_line(&summary)));
         }
+        let pre = e.preconditions.summary();
+        if !pre.is_empty() {
+            let _ = writeln!(out, "- **Preconditions:** {}", html(&one_line(&pre)));
+        }
     }
     for check in r
         .checks

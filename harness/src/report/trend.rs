@@ -232,6 +232,11 @@ pub struct BaselineValue {
     /// The component versions of the cluster it ran on (empty when the
     /// baseline does not say).
     pub versions: BTreeMap<String, String>,
+    /// Whether `00-multus.conf` was on the node's disk while it was down
+    /// (the precondition that decides which bug a reboot can show), when
+    /// the baseline recorded it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multus_config_left: Option<bool>,
 }
 
 /// A baseline run, read from its `results.json`.
@@ -302,6 +307,13 @@ impl Baseline {
                         .collect()
                 })
                 .unwrap_or_default();
+            // A run that tested something else has nothing to compare.
+            if r.get("verdict").and_then(Value::as_str) == Some("precondition-unmet") {
+                continue;
+            }
+            let multus_config_left = r
+                .pointer("/evidence/preconditions/disk/multus-config")
+                .and_then(Value::as_bool);
             let checks = r.get("checks").and_then(Value::as_array);
             for c in checks.into_iter().flatten() {
                 if c.get("kind").and_then(Value::as_str) != Some("slo") {
@@ -324,6 +336,7 @@ impl Baseline {
                         slo: slo_name(check).to_string(),
                         measured,
                         versions: versions.clone(),
+                        multus_config_left,
                     });
                 }
             }
@@ -508,7 +521,7 @@ pub struct Trend {
     pub slos: Vec<SloTrend>,
     /// Why the baseline could not be used, when it could not.
     pub warning: Option<String>,
-    /// Scenarios not compared because they ran on other component versions
+    /// Scenarios not compared because they ran on other component versions (or with another recorded precondition)
     /// than in the baseline, each with the difference.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_compared: Vec<String>,
@@ -550,7 +563,15 @@ impl Trend {
             return trend;
         }
         for r in &record.results {
+            if r.verdict == crate::run::Verdict::Unmet {
+                continue;
+            }
             let scenario = r.display_name();
+            let left = r
+                .evidence
+                .as_ref()
+                .and_then(|e| e.preconditions.disk.as_ref())
+                .map(|d| d.multus_config);
             let mut skipped = None;
             for check in r.checks.iter().filter(|c| c.kind == CheckKind::Slo) {
                 let (Some(current), slo) = (check.measured, slo_name(&check.name)) else {
@@ -564,6 +585,14 @@ impl Trend {
                     && before.versions != r.versions
                 {
                     skipped = Some(version_change(&before.versions, &r.versions));
+                    continue;
+                }
+                // A reboot that left 00-multus.conf and one that did not
+                // test different bugs: their recoveries are not comparable.
+                if let (Some(was), Some(now)) = (before.multus_config_left, left)
+                    && was != now
+                {
+                    skipped = Some(format!("00-multus.conf left by the reboot {was} → {now}"));
                     continue;
                 }
                 trend.slos.push(SloTrend::new(
@@ -649,7 +678,9 @@ impl Trend {
             duration::format(self.threshold.floor)
         );
         if !self.not_compared.is_empty() {
-            out.push_str("; not compared, other component versions than in the baseline: ");
+            out.push_str(
+                "; not compared, other component versions or preconditions than in the baseline: ",
+            );
             out.push_str(&self.not_compared.join(", "));
         }
         out
