@@ -22,6 +22,74 @@ fn committed_suites_are_valid() {
     }
 }
 
+/// Every expectation the catalogue writes down, and every reboot's (whose
+/// outcome depends on what a real node does on the way down), was written
+/// from upstream source, and cites it as `owner/repo@tag:path`.
+#[test]
+fn every_committed_expectation_cites_its_upstream_source() {
+    let suites = cni_chaos::run::load_suites(&[root().join("suites")], None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut missing = Vec::new();
+    for s in &suites {
+        for sc in &s.scenarios {
+            let needs = matches!(sc.expect, cni_chaos::suite::Expect::Fail { .. })
+                || matches!(sc.fault, cni_chaos::fault::Fault::NodeReboot(_));
+            let cited = sc.expect_source.as_deref().is_some_and(|src| {
+                src.split(';').all(|one| {
+                    let one = one.trim();
+                    let (repo, rest) = one.split_once('@').unwrap_or(("", ""));
+                    repo.split('/').count() == 2 && rest.contains(':')
+                })
+            });
+            if needs && !cited {
+                missing.push(format!("{}::{} ({:?})", s.name, sc.name, sc.expect_source));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "expectations without an upstream citation: {missing:#?}"
+    );
+}
+
+/// The seed scenario is a crash-like reboot that requires the #1221
+/// precondition, and every hard reboot's #1221 expectation selects on it.
+#[test]
+fn the_seed_is_a_hard_reboot_that_requires_the_leftover_config() {
+    use cni_chaos::fault::{Fault, Precondition, RebootMode};
+    let suites = cni_chaos::run::load_suites(&[root().join("suites")], None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let incident = suites.iter().find(|s| s.name == "incident").unwrap();
+    let seed = &incident.scenarios[0];
+    let Fault::NodeReboot(r) = &seed.fault else {
+        panic!("{:?}", seed.fault)
+    };
+    assert_eq!(r.mode, RebootMode::Hard);
+    assert_eq!(
+        seed.requires.0.get(&Precondition::MultusConfigLeft),
+        Some(&true)
+    );
+    for s in &suites {
+        for sc in &s.scenarios {
+            if let (Fault::NodeReboot(_), cni_chaos::suite::Expect::Fail { .. }) =
+                (&sc.fault, &sc.expect)
+            {
+                let when = sc
+                    .expect_when
+                    .as_ref()
+                    .expect("a reboot's #1221 expectation has a when");
+                assert_eq!(
+                    when.preconditions.0.get(&Precondition::MultusConfigLeft),
+                    Some(&true),
+                    "{}::{}",
+                    s.name,
+                    sc.name
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn a_suite_naming_a_missing_kind_config_or_version_set_is_refused_where_it_says_so() {
     let dir = tempfile::tempdir().unwrap();

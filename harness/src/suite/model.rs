@@ -89,6 +89,10 @@ pub struct Scenario {
     /// the scenario as "precondition unmet", never a pass.
     #[serde(skip_serializing_if = "PreconditionSet::is_empty")]
     pub requires: PreconditionSet,
+    /// The upstream source the expectation was written from
+    /// (`expect.source`, e.g. `k8snetworkplumbingwg/multus-cni@v4.2.1:pkg/server/config/manager.go`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect_source: Option<String>,
     /// When set, the trial is ignored (run it with `--ignored`), with this reason.
     pub ignored: Option<String>,
     /// How many times the scenario is run in one trial (at least 1).

@@ -674,6 +674,7 @@ fn scenario(cx: &mut Cx<'_>, node: &Node, path: &str, defaults: &Defaults) -> Op
         expect: expect.clone().ok()?.map_or(Expect::Pass, |e| e.0),
         expect_when: when,
         requires,
+        expect_source: expect.clone().ok().flatten().and_then(|e| e.2),
         ignored: ignored.ok()?,
         repeat: repeat.ok()?.unwrap_or(defaults.repeat),
         steady_state_timeout: timeout.ok()?.unwrap_or(defaults.steady_state_timeout),
@@ -681,8 +682,8 @@ fn scenario(cx: &mut Cx<'_>, node: &Node, path: &str, defaults: &Defaults) -> Op
     })
 }
 
-/// An expectation and its optional condition.
-type Expectation = (Expect, Option<Condition>);
+/// An expectation, its optional condition and its cited source.
+type Expectation = (Expect, Option<Condition>, Option<String>);
 
 /// The precondition names suite files use.
 const PRECONDITION_NAMES: &[&str] = &[
@@ -732,7 +733,7 @@ fn preconditions(cx: &mut Cx<'_>, m: &Map<'_>, before: usize) -> Option<Precondi
 fn expect(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Expectation> {
     if let Value::Str(_) = node.value {
         return match one_of(cx, node, path, &[("pass", true), ("fail", false)])? {
-            true => Some((Expect::Pass, None)),
+            true => Some((Expect::Pass, None, None)),
             false => {
                 cx.at(
                     node,
@@ -743,13 +744,18 @@ fn expect(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Expectation> {
             }
         };
     }
-    let m = cx.map(node, path, &["outcome", "reason", "culprits", "when"])?;
+    let m = cx.map(
+        node,
+        path,
+        &["outcome", "reason", "culprits", "when", "source"],
+    )?;
     let pass = m.req(cx, "outcome", |cx, n, p| {
         one_of(cx, n, p, &[("pass", true), ("fail", false)])
     })?;
     let reason = m.opt(cx, "reason", string);
     let culprits = m.opt(cx, "culprits", |cx, n, p| list(cx, n, p, expected_culprit));
     let when = m.opt(cx, "when", condition);
+    let source = m.opt(cx, "source", string).ok()?;
     if pass {
         for key in ["reason", "culprits", "when"] {
             if let Some(n) = m.get(key) {
@@ -761,7 +767,7 @@ fn expect(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Expectation> {
                 return None;
             }
         }
-        return Some((Expect::Pass, None));
+        return Some((Expect::Pass, None, source));
     }
     let reason = match reason.ok()? {
         Some(r) => r,
@@ -784,7 +790,7 @@ fn expect(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Expectation> {
         );
         return None;
     };
-    Some((Expect::Fail { reason, culprits }, when.ok()?))
+    Some((Expect::Fail { reason, culprits }, when.ok()?, source))
 }
 
 /// An expected culprit: a name prefix, `{pod: <prefix>, node: fault-target,
