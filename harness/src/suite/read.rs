@@ -621,7 +621,7 @@ fn scenario(cx: &mut Cx<'_>, node: &Node, path: &str, defaults: &Defaults) -> Op
                 at,
                 &m.path(key),
                 format!(
-                    "{p} is recorded only by {}; a {} fault never records it, so this could never hold",
+                    "{p} is recorded only by {}; the {} fault never records it, so this could never hold",
                     recorded_by(*p),
                     fault.kind().as_str()
                 ),
