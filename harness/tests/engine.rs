@@ -41,6 +41,12 @@ scenarios:
     expect: {outcome: fail, reason: "multus-cni #1221", culprits: [kube-multus-ds], when: {multus: "<v4.2.3"}}
     slos:
       - {kind: no-crashloop, containers: init}
+  - name: needs-leftover
+    fault: {kind: node-reboot, target: {role: worker}, mode: hard}
+    requires: {multus-config-left: true}
+    expect: {outcome: fail, reason: "multus-cni #1221", culprits: [kube-multus-ds], when: {multus-config-left: true}}
+    slos:
+      - {kind: no-crashloop, containers: init}
   - name: missing-node
     fault: {kind: node-reboot, target: {role: worker, index: 5}, mode: hard}
     slos:
@@ -626,4 +632,68 @@ async fn a_dry_run_is_planned_not_failed_and_plans_the_remediation_and_revert() 
         ],
         "no SLO is judged and no recovery checked"
     );
+}
+
+/// `requires:` gates the verdict on what the fault recorded: unmet (or not
+/// recorded) is its own verdict, never a pass or an XPASS; met, the
+/// expectation's `when:` selects on the same value.
+#[tokio::test(start_paused = true)]
+async fn a_required_precondition_gates_the_verdict() {
+    let bug = ScenarioPlan {
+        fail_all: true,
+        culprits: vec![crash_looping("kube-multus-ds-abc", None)],
+        multus_config_left: Some(true),
+        ..ScenarioPlan::default()
+    };
+    // Met, and the bug reproduced: xfail, with a passed precondition check.
+    let s = setup(&[("needs-leftover", bug.clone())]).await;
+    let r = run(&s, "needs-leftover").await;
+    assert_eq!(r.verdict, Verdict::XFail, "{:?}", r.outcome);
+    let pre = r
+        .checks
+        .iter()
+        .find(|c| c.kind == CheckKind::Precondition)
+        .expect("a precondition check");
+    assert_eq!(pre.status, CheckStatus::Passed);
+    // Met, and every SLO held: the bug is gone (XPASS), as without requires.
+    let fixed = ScenarioPlan {
+        multus_config_left: Some(true),
+        ..ScenarioPlan::default()
+    };
+    let s = setup(&[("needs-leftover", fixed)]).await;
+    assert_eq!(run(&s, "needs-leftover").await.verdict, Verdict::XPass);
+    // Unmet: the SLOs held, yet it is no pass and no XPASS; nothing was
+    // observed, and the fault is still reverted.
+    for (left, found) in [(Some(false), "is false"), (None, "was not recorded")] {
+        let plan = ScenarioPlan {
+            multus_config_left: left,
+            ..ScenarioPlan::default()
+        };
+        let s = setup(&[("needs-leftover", plan)]).await;
+        let r = run(&s, "needs-leftover").await;
+        assert_eq!(r.verdict, Verdict::Unmet, "{:?}", r.outcome);
+        assert!(!r.verdict.trial_passes());
+        assert!(
+            matches!(&r.outcome, Outcome::PreconditionUnmet { reason } if reason.contains(found) && reason.contains("multus-config-left")),
+            "{:?}",
+            r.outcome
+        );
+        let journal = s.backend.journal().lines();
+        assert!(
+            !journal.iter().any(|l| l.starts_with("observe")),
+            "{journal:?}"
+        );
+        assert!(
+            journal.iter().any(|l| l.starts_with("revert")),
+            "{journal:?}"
+        );
+        let pre = r
+            .checks
+            .iter()
+            .find(|c| c.kind == CheckKind::Precondition)
+            .expect("a precondition check");
+        assert_eq!(pre.status, CheckStatus::Failed);
+        // An unmet precondition expects nothing of the bug.
+        assert_eq!(r.expect, cni_chaos::suite::Expect::Pass);
+    }
 }

@@ -91,6 +91,9 @@ pub struct ScenarioPlan {
     pub planned: bool,
     /// Make the revert fail with this message.
     pub revert_error: Option<String>,
+    /// Record the node's disk as a reboot does: whether `00-multus.conf`
+    /// was there while the node was down (none: nothing recorded).
+    pub multus_config_left: Option<bool>,
 }
 
 impl Default for ScenarioPlan {
@@ -109,6 +112,7 @@ impl Default for ScenarioPlan {
             unhealthy_after_revert: false,
             planned: false,
             revert_error: None,
+            multus_config_left: None,
         }
     }
 }
@@ -360,7 +364,15 @@ impl Cluster for ScriptedCluster {
         Ok(if plan.planned {
             Evidence::planned(on, "scripted dry run")
         } else if plan.effect {
-            Evidence::proven(on, vec![("scripted".into(), "took effect".into())])
+            let mut e = Evidence::proven(on, vec![("scripted".into(), "took effect".into())]);
+            e.preconditions.disk = plan.multus_config_left.map(|left| {
+                let mut names = vec!["01-kube-ovn.conflist".to_string()];
+                if left {
+                    names.push("00-multus.conf".into());
+                }
+                crate::fault::NodeDisk::from_names(names, true)
+            });
+            e
         } else {
             Evidence::no_effect(on, "scripted: the fault changed nothing")
         })
