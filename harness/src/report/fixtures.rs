@@ -310,6 +310,44 @@ pub(crate) fn repeated(iteration: u32) -> ScenarioResult {
 
 /// Every kind of result: pass, SLO fail, xfail, xpass, not run, no effect,
 /// harness error, interrupted and two repeats.
+/// A hard reboot that did not leave `00-multus.conf` behind, in a scenario
+/// that requires it: precondition unmet.
+pub(crate) fn precondition_unmet() -> ScenarioResult {
+    let mut r = base("crash-multus", Expect::Pass);
+    r.fault = "hard reboot of the first worker".into();
+    let mut e = Evidence::proven(
+        Some("kind-worker".into()),
+        vec![("mode".into(), "hard".into())],
+    );
+    e.preconditions.disk = Some(crate::fault::NodeDisk::from_names(
+        ["01-kube-ovn.conflist".to_string()],
+        true,
+    ));
+    r.evidence = Some(e);
+    let reason = "multus-config-left is false, the scenario requires true";
+    r.checks = vec![
+        steady(),
+        check(
+            "fault took effect",
+            CheckKind::FaultEffect,
+            CheckStatus::Passed,
+            "hard reboot",
+        ),
+        check(
+            "precondition",
+            CheckKind::Precondition,
+            CheckStatus::Failed,
+            &format!("requires multus-config-left: true: {reason}"),
+        ),
+        cleanup(),
+    ];
+    r.outcome = Outcome::PreconditionUnmet {
+        reason: reason.into(),
+    };
+    r.verdict = Verdict::Unmet;
+    r
+}
+
 pub(crate) fn record(simulated: bool) -> RunRecord {
     let mut record = RunRecord::new(info(simulated));
     record.results = vec![

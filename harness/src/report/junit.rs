@@ -682,4 +682,43 @@ mod tests {
             assert_eq!(a.system_out, b.system_out);
         }
     }
+
+    #[test]
+    fn an_unmet_precondition_is_a_failed_precondition_testcase_with_the_recorded_disk() {
+        let mut record = fixtures::record(false);
+        record.results = vec![fixtures::precondition_unmet()];
+        let report = junit(&record);
+        let s = &report.test_suites[0];
+        assert_eq!(s.failures, 1, "never a green suite");
+        let case = s
+            .test_cases
+            .iter()
+            .find(|c| c.name.as_str() == "precondition")
+            .expect("a precondition testcase");
+        match &case.status {
+            TestCaseStatus::NonSuccess {
+                kind, ty, message, ..
+            } => {
+                assert_eq!(*kind, NonSuccessKind::Failure);
+                assert_eq!(ty.as_deref(), Some("precondition-unmet"));
+                assert!(
+                    message
+                        .as_deref()
+                        .unwrap()
+                        .contains("multus-config-left is false"),
+                    "{message:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            prop(s, "precondition.00-multus.conf while down"),
+            Some("absent")
+        );
+        assert_eq!(
+            prop(s, "precondition.first CNI config while down"),
+            Some("01-kube-ovn.conflist")
+        );
+        assert_eq!(prop(s, "verdict"), Some("precondition-unmet"));
+    }
 }

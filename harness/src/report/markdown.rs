@@ -470,4 +470,23 @@ mod tests {
         assert!(md.contains("still running"));
         assert!(md.contains("No scenario has finished yet"));
     }
+
+    #[test]
+    fn an_unmet_precondition_is_shown_apart_with_the_recorded_values() {
+        let mut record = fixtures::record(false);
+        record.results = vec![fixtures::precondition_unmet()];
+        let md = markdown(&record);
+        assert!(
+            row(&md, "ovs::crash-multus").contains("🚫 precondition unmet"),
+            "{md}"
+        );
+        assert!(
+            md.contains("- **Preconditions:** 00-multus.conf while down: absent; multus-shim while down: present; first CNI config while down: 01-kube-ovn.conflist"),
+            "{md}"
+        );
+        assert!(
+            md.contains("multus-config-left is false, the scenario requires true"),
+            "{md}"
+        );
+    }
 }
