@@ -31,7 +31,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,6 +44,7 @@ use cni_chaos::fault::{
     CniConfig, CniConfigAction, CniFile, Fault, LeftoverMultusConfig, NetworkPartition, NodeReboot,
     NodeRole, NodeTarget, OvsKill, OvsProcess, OvsSignal, RebootMode, StaleNetns,
 };
+use support::{say, unique};
 
 /// Starts ovsdb-server and ovs-vswitchd inside a node (the database lives in
 /// the container layer, the sockets and pidfiles in the /run tmpfs).
@@ -73,12 +73,6 @@ const BRIDGE_TWO_NETNS: &str = "set -e; IP=/usr/bin/ip; \
 /// PID 1 of a node: a shell that reaps the daemons reparented to it (a
 /// bare `sleep` would leave killed daemons as zombies).
 const INIT: &str = "trap 'exit 0' TERM; while :; do sleep 1 & wait $!; done";
-
-fn say(line: &str) {
-    // Straight to the process's stderr, past libtest's capture, so the CI
-    // log shows it.
-    let _ = writeln!(std::io::stderr(), "{line}");
-}
 
 /// Runs a command on this machine (setup and cleanup, outside the code
 /// under test), blocking, through the harness's own runner. Panics when it
@@ -208,18 +202,6 @@ fn a_missing_docker_cli_is_a_skip_reason_or_a_failure_under_require() {
         "{failure}"
     );
     assert_eq!(verdict("probe", None, true), Ok(None));
-}
-
-fn unique(tag: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "chaos-systest-{tag}-{}-{:05x}",
-        std::process::id(),
-        nanos & 0xfffff
-    )
 }
 
 /// Creates `name` as kind creates its `kind` network

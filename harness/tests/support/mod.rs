@@ -30,6 +30,17 @@ pub fn output(cmd: Command) -> Output {
     try_output(cmd).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// [`try_output`], but a non-zero exit is an error too, with the command
+/// line and what it printed.
+pub fn try_run(cmd: Command) -> Result<Output, ExecError> {
+    let out = try_output(cmd.clone())?;
+    if out.success() {
+        Ok(out)
+    } else {
+        Err(ExecError::failed(&cmd, &out))
+    }
+}
+
 /// [`output`], but a program that cannot be started (or times out) is an
 /// error, for tests that skip when a tool is missing.
 pub fn try_output(cmd: Command) -> Result<Output, ExecError> {
@@ -46,6 +57,28 @@ pub fn try_output(cmd: Command) -> Result<Output, ExecError> {
     })
 }
 
+/// Prints `line` straight to the process's stderr, past libtest's capture,
+/// so the CI log shows it (`.ci/run` greps `SYSTEM:` and `SKIPPED:` lines).
+pub fn say(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// A name no other test run uses at the same time, under the harness's
+/// `chaos-` prefix (so its guard accepts it as a cluster name):
+/// `chaos-systest-<tag>-<pid>-<5 hex digits from the clock>`.
+pub fn unique(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "chaos-systest-{tag}-{}-{:05x}",
+        std::process::id(),
+        nanos & 0xfffff
+    )
+}
+
 /// A tool this test needs is missing: fails the test under
 /// `CHAOS_SYSTEM_TESTS=require` (CI), else prints `SKIPPED: <why>` past
 /// libtest's capture and returns `false` so the test can return.
@@ -54,8 +87,7 @@ pub fn missing(why: &str) -> bool {
         std::env::var("CHAOS_SYSTEM_TESTS").as_deref() != Ok("require"),
         "{why}, and CHAOS_SYSTEM_TESTS=require"
     );
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
+    say(&format!("SKIPPED: {why}"));
     false
 }
 
