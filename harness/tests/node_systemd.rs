@@ -38,15 +38,18 @@
 //! cgroups: on a cgroup v1 Docker host a node runs with `--cap-add SYS_ADMIN
 //! -v /sys/fs/cgroup:/sys/fs/cgroup:ro`; systemd boots as PID 1 without
 //! `--privileged` (measured; FACTS.md). On a cgroup v2 host (GitHub's Ubuntu
-//! runners) systemd needs a writable cgroup2 mount of its own: Docker mounts
-//! it read-only unless the container is privileged, so the node runs as kind
-//! runs every node, `--privileged --cgroupns=private` (kind's
-//! `pkg/cluster/internal/providers/docker/provision.go`), and systemd then
-//! manages the subtree rooted at the container's cgroup. The version comes
-//! from the Docker daemon (`docker info`), which is what mounts it. The v2
-//! path is written from kind's and systemd's documents (systemd's container
-//! interface), not run on this project's v1 machine; its `SYSTEM:` line
-//! names the version it ran on.
+//! runners) that read-only bind no longer boots systemd (moby/moby#42275):
+//! the unified hierarchy must be writable, and Docker's default private
+//! cgroup namespace does not fit a bind of the host's tree. Docker mounts the
+//! container's own cgroup2 subtree writable only for a privileged container,
+//! so there the node runs as kind runs every node, `--privileged
+//! --cgroupns=private` (kind's `pkg/cluster/internal/providers/docker/
+//! provision.go`), and systemd manages the subtree rooted at the container's
+//! cgroup (systemd.io/CONTAINER_INTERFACE). The version comes from the
+//! Docker daemon (`docker info`), which is what mounts it. The v2 path is
+//! written from those sources, not run on this project's v1 machine (which
+//! also refuses `--privileged`); every `SYSTEM:` line names the version it
+//! ran on, and the tests assert the same things on both.
 //!
 //! The stand-in Multus daemon: `dash` copied to
 //! `/usr/local/bin/multus-daemon` (so `pgrep -x multus-daemon` finds it, as
