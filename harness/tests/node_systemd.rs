@@ -63,9 +63,12 @@
 //! no daemon runs then, and read the log for what the handler did.
 //!
 //! Reboots go through `kind::inject` with a `Fault::NodeReboot`, the
-//! harness's public entry, so whatever the injector does (a `docker
-//! restart`, or a stop, copy and start) is what these tests exercise; the
-//! tests assert on the node's files themselves.
+//! harness's public entry, so whatever the injector does (now: `docker
+//! stop -t 30` or `docker kill`, `docker cp` of the CNI files out of the
+//! stopped node, `docker start`) is what these tests exercise. The tests
+//! read the node's files themselves after boot, and check that the
+//! injector's record of the stopped node's disk (`preconditions.disk`,
+//! with a stand-in `multus-shim` that nothing removes) says the same.
 //!
 //! Without Docker, or (when the image must be built) debootstrap, the
 //! keyring, root or the mirror, each test prints `SKIPPED:
@@ -80,10 +83,13 @@ use std::time::{Duration, Instant};
 
 use cni_chaos::backend::NodeInfo;
 use cni_chaos::backend::kind::{
-    self, CLUSTER_LABEL, DockerNodes, Guard, MULTUS_CONF, OvsCommands, ROLE_LABEL, hex_digest,
+    self, CLUSTER_LABEL, DockerNodes, Guard, MULTUS_CONF, MULTUS_SHIM, OvsCommands, ROLE_LABEL,
+    hex_digest,
 };
 use cni_chaos::exec::{Command, LocalRunner, Output};
-use cni_chaos::fault::{Fault, MULTUS_DAEMON, NodeReboot, NodeRole, NodeTarget, RebootMode};
+use cni_chaos::fault::{
+    Evidence, Fault, MULTUS_DAEMON, NodeDisk, NodeReboot, NodeRole, NodeTarget, RebootMode,
+};
 use support::{say, try_output, try_run, unique};
 
 /// The Debian release the node image is built from.
@@ -471,9 +477,10 @@ impl Node {
         argv.push(&host.image);
         node.docker(&argv);
         node.wait_booted();
-        // What a kind node has, and the stand-in daemon's binary.
+        // What a kind node with Multus has (a stand-in shim), and the
+        // stand-in daemon's binary.
         node.sh(&format!(
-            "mkdir -p /etc/cni/net.d /opt/cni/bin && cp /bin/dash /usr/local/bin/{MULTUS_DAEMON}"
+            "mkdir -p /etc/cni/net.d /opt/cni/bin && cp /bin/true {MULTUS_SHIM} && cp /bin/dash /usr/local/bin/{MULTUS_DAEMON}"
         ));
         node
     }
@@ -643,12 +650,26 @@ impl Fixture {
     }
 
     /// Reboots the node through the harness's injector, then reads what
-    /// its disk says (see [`after_boot`]): how long the reboot took, the
-    /// config (if any) and the daemon's log.
-    async fn reboot(&self, mode: RebootMode) -> (Duration, Option<Vec<u8>>, String) {
-        let took = reboot(&self.nodes, &self.node, mode).await;
+    /// its disk says (see [`after_boot`]), and checks that the injector's
+    /// record of the stopped node's disk says the same.
+    async fn reboot(&self, mode: RebootMode) -> Rebooted {
+        let (took, evidence) = reboot(&self.nodes, &self.node, mode).await;
         let (conf, log) = after_boot(&self.nodes, &self.node).await;
-        (took, conf, log)
+        let Some(disk) = evidence.preconditions.disk.clone() else {
+            panic!("the reboot recorded no disk: {evidence:?}");
+        };
+        assert_eq!(
+            disk.multus_config,
+            conf.is_some(),
+            "the injector's copy of the stopped node disagrees with its disk after boot: {disk:?}"
+        );
+        assert!(disk.multus_shim, "{disk:?}");
+        Rebooted {
+            took,
+            conf,
+            log,
+            disk,
+        }
     }
 
     /// Prints this test's `SYSTEM:` line: `facts`, then the host's.
@@ -676,8 +697,35 @@ impl Fixture {
     }
 }
 
-/// Reboots `node` through the harness's injector; how long it took.
-async fn reboot(nodes: &DockerNodes, node: &Node, mode: RebootMode) -> Duration {
+/// What a reboot through the injector did, as the node's disk says after
+/// boot and as the injector recorded it while the node was down.
+struct Rebooted {
+    /// How long the injection took (stop, copy, start).
+    took: Duration,
+    /// `00-multus.conf` after boot.
+    conf: Option<Vec<u8>>,
+    /// The stand-in daemon's log.
+    log: String,
+    /// The injector's record of the stopped node's CNI files.
+    disk: NodeDisk,
+}
+
+impl Rebooted {
+    /// For the `SYSTEM:` lines.
+    fn describe(&self) -> String {
+        format!(
+            "took {:.1} s; {MULTUS_CONF} {} after boot (the injector's copy of the stopped node: 00-multus.conf left {}, multus-shim left {})",
+            self.took.as_secs_f64(),
+            presence(self.conf.as_deref()),
+            self.disk.multus_config,
+            self.disk.multus_shim
+        )
+    }
+}
+
+/// Reboots `node` through the harness's injector; how long it took and its
+/// evidence.
+async fn reboot(nodes: &DockerNodes, node: &Node, mode: RebootMode) -> (Duration, Evidence) {
     let fault = Fault::NodeReboot(NodeReboot {
         target: NodeTarget::Name {
             name: "worker".into(),
@@ -703,7 +751,7 @@ async fn reboot(nodes: &DockerNodes, node: &Node, mode: RebootMode) -> Duration 
             "the graceful reboot took {took:?}: systemd did not halt within the grace period"
         );
     }
-    took
+    (took, injected.evidence)
 }
 
 /// What a node's disk says after it came back: `00-multus.conf` and the
@@ -741,16 +789,11 @@ async fn graceful_reboot_delivers_sigterm_and_the_daemon_removes_its_config() {
     let Some(f) = Fixture::start(test, "nsd-grace").await else {
         return;
     };
-    let (took, conf, log) = f.reboot(RebootMode::Graceful).await;
-    f.assert_cleaned_up(conf.as_deref(), &log);
-    let (grace, took, pid, file) = (
-        GRACE.as_secs(),
-        took.as_secs_f64(),
-        f.pid,
-        presence(conf.as_deref()),
-    );
+    let r = f.reboot(RebootMode::Graceful).await;
+    f.assert_cleaned_up(r.conf.as_deref(), &r.log);
+    let (grace, pid, r) = (GRACE.as_secs(), f.pid, r.describe());
     f.say(test, &format!(
-        "graceful reboot (grace {grace} s) through faults::inject took {took:.1} s; daemon PID {pid} in {STANDIN_UNIT}.scope got SIGTERM; {MULTUS_CONF} {file} after boot"
+        "graceful reboot (grace {grace} s) through faults::inject {r}; daemon PID {pid} in {STANDIN_UNIT}.scope got SIGTERM and ran its handler"
     ));
 }
 
@@ -762,12 +805,15 @@ async fn hard_reboot_keeps_the_config() {
     let Some(f) = Fixture::start(test, "nsd-hard").await else {
         return;
     };
-    let (took, conf, log) = f.reboot(RebootMode::Hard).await;
-    f.assert_kept(conf.as_deref(), &log);
-    let (took, pid, file) = (took.as_secs_f64(), f.pid, presence(conf.as_deref()));
-    f.say(test, &format!(
-        "hard reboot through faults::inject took {took:.1} s; daemon PID {pid} ran no handler; {MULTUS_CONF} {file} after boot, unchanged"
-    ));
+    let r = f.reboot(RebootMode::Hard).await;
+    f.assert_kept(r.conf.as_deref(), &r.log);
+    let (pid, r) = (f.pid, r.describe());
+    f.say(
+        test,
+        &format!(
+            "hard reboot through faults::inject {r}, unchanged; daemon PID {pid} ran no handler"
+        ),
+    );
 }
 
 /// A pod delete through the kubelet and runc: SIGTERM, SIGKILL after the
@@ -814,15 +860,10 @@ async fn graceful_shutdown_wakes_a_frozen_daemon_and_it_cleans_up() {
         return;
     };
     f.freeze().await;
-    let (took, conf, log) = f.reboot(RebootMode::Graceful).await;
-    f.assert_cleaned_up(conf.as_deref(), &log);
-    let (grace, took, pid, file) = (
-        GRACE.as_secs(),
-        took.as_secs_f64(),
-        f.pid,
-        presence(conf.as_deref()),
-    );
+    let r = f.reboot(RebootMode::Graceful).await;
+    f.assert_cleaned_up(r.conf.as_deref(), &r.log);
+    let (grace, pid, r) = (GRACE.as_secs(), f.pid, r.describe());
     f.say(test, &format!(
-        "daemon PID {pid} SIGSTOPped, graceful reboot (grace {grace} s) through faults::inject took {took:.1} s; systemd's SIGTERM+SIGCONT woke it and its handler ran; {MULTUS_CONF} {file} after boot"
+        "daemon PID {pid} SIGSTOPped, graceful reboot (grace {grace} s) through faults::inject {r}; systemd's SIGTERM+SIGCONT woke it and its handler ran"
     ));
 }
