@@ -70,6 +70,17 @@
 //! injector's record of the stopped node's disk (`preconditions.disk`,
 //! with a stand-in `multus-shim` that nothing removes) says the same.
 //!
+//! Timing: a graceful reboot here takes about a second, and now and then
+//! about 11 s. Both times the daemon gets SIGTERM with SIGCONT, from its
+//! scope's stop or from systemd-shutdown's final broadcast (`kill(-1,
+//! SIGSTOP)`, SIGTERM to each process, `kill(-1, SIGCONT)`; systemd
+//! `src/shared/killall.c`). The slow case is that broadcast's wait: it
+//! learns of its own children's exits by SIGCHLD, but checks others (the
+//! daemon's parent is `docker exec`'s, outside the node) only when woken,
+//! at the latest at its 10 s log deadline. The tests only require the
+//! reboot to end within its 30 s grace period, which Docker would otherwise
+//! end with SIGKILL.
+//!
 //! Without Docker, or (when the image must be built) debootstrap, the
 //! keyring, root or the mirror, each test prints `SKIPPED:
 //! node_systemd::<test>: <reason>` and returns; under
