@@ -339,7 +339,9 @@ fn root_cmd(root: &[&str], argv: &[&str]) -> Command {
 }
 
 /// The scratch folder of one build, removed (as root: debootstrap's files
-/// are root's) when the build ends, however it ends.
+/// are root's) when the build ends, however it ends; never across a mount
+/// an interrupted debootstrap may have left in it (its `/proc`, or the
+/// host's device files it binds in a container).
 struct Scratch {
     dir: PathBuf,
     root: Vec<&'static str>,
@@ -348,7 +350,9 @@ struct Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let dir = self.dir.display().to_string();
-        let _ = try_output(root_cmd(&self.root, &["rm", "-rf", &dir]).timeout(DOCKER_TIMEOUT));
+        let _ = try_output(
+            root_cmd(&self.root, &["rm", "-rf", "--one-file-system", &dir]).timeout(DOCKER_TIMEOUT),
+        );
     }
 }
 
