@@ -210,7 +210,7 @@ mod tests {
         );
         // Waiting after a failure: the last termination is the new run.
         let waiting = [pod("a", None, Some("2026-01-01T00:09:30Z"))];
-        assert_eq!(new_run(&waiting, &base).unwrap().previous, true);
+        assert!(new_run(&waiting, &base).unwrap().previous);
         // Running, its earlier run the baseline's: nothing new yet.
         let running = [pod("a", None, Some("2026-01-01T00:01:00Z"))];
         assert_eq!(new_run(&running, &base), None);
