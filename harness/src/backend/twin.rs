@@ -143,13 +143,10 @@ impl Backend for TwinBackend {
             twin.clock().now(),
             WatchOptions::default(),
         );
-        // The twin serves a Kubernetes 1.33 API whatever node image the
-        // cell pins for kind; Kube-OVN and Multus are the cell's.
+        // The cell's releases, as the twin's `/version` and nodes report
+        // them.
         let versions = BTreeMap::from([
-            (
-                "kubernetes".to_string(),
-                cni_chaos_twin::api::KUBE_VERSION.to_string(),
-            ),
+            ("kubernetes".to_string(), twin.kubernetes_version()),
             ("kube-ovn".to_string(), vp.kube_ovn.clone()),
             ("multus".to_string(), vp.multus.clone()),
         ]);

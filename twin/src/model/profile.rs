@@ -54,6 +54,10 @@ pub struct VersionProfile {
     pub kube_ovn: String,
     /// Multus release tag.
     pub multus: String,
+    /// Kubernetes release of the cell's node image (`kindest/node` tag in
+    /// `versions.yaml`): what `/version` and each node's
+    /// `status.nodeInfo.kubeletVersion` report.
+    pub kubernetes: String,
     /// How the Multus init container installs the shim.
     pub shim_install: ShimInstall,
     /// Whether `install-cni` writes its conflist through a temporary file
@@ -93,11 +97,12 @@ impl VersionProfile {
     /// Which Kube-OVN releases write the conflist atomically (#7035) was
     /// read at the matrix's tags only: v1.15.24 and master do, v1.13.15,
     /// v1.14.41 and v1.16.2 do not; other tags are treated as not.
-    pub fn from_versions(name: &str, kube_ovn: &str, multus: &str) -> Self {
+    pub fn from_versions(name: &str, kubernetes: &str, kube_ovn: &str, multus: &str) -> Self {
         VersionProfile {
             name: name.to_string(),
             kube_ovn: kube_ovn.to_string(),
             multus: multus.to_string(),
+            kubernetes: kubernetes.to_string(),
             shim_install: shim_install_for(multus),
             atomic_cni_conf: matches!(kube_ovn, "master" | "v1.15.24"),
             conflist_install: if kube_ovn.starts_with("v1.13.") {
@@ -111,17 +116,41 @@ impl VersionProfile {
 
     /// The profiles of the version matrix, by set name, plus the twin-only
     /// `kube-ovn-master-multus-4.3.0` (Kube-OVN master CI pins Multus
-    /// v4.3.0, FACTS.md #1221 point 5).
+    /// v4.3.0, FACTS.md #1221 point 5). The Kubernetes release is the one
+    /// each Kube-OVN line's CI tested with, among the node images kind
+    /// v0.31.0 publishes: v1.33.7 for release-1.13 and release-1.14,
+    /// v1.35.0 for release-1.15, release-1.16 and master (FACTS.md "kind
+    /// node facts"; the same tags as `versions.yaml`).
     pub fn all() -> Vec<VersionProfile> {
         [
-            ("default", "v1.16.2", "v4.2.4"),
-            ("kube-ovn-1.13-multus-4.1.3", "v1.13.15", "v4.1.3"),
-            ("kube-ovn-1.14-multus-4.2.1", "v1.14.41", "v4.2.1"),
-            ("kube-ovn-1.15-multus-4.2.3", "v1.15.24", "v4.2.3"),
-            ("kube-ovn-master-multus-4.3.0", "master", "v4.3.0"),
+            ("default", "v1.35.0", "v1.16.2", "v4.2.4"),
+            (
+                "kube-ovn-1.13-multus-4.1.3",
+                "v1.33.7",
+                "v1.13.15",
+                "v4.1.3",
+            ),
+            (
+                "kube-ovn-1.14-multus-4.2.1",
+                "v1.33.7",
+                "v1.14.41",
+                "v4.2.1",
+            ),
+            (
+                "kube-ovn-1.15-multus-4.2.3",
+                "v1.35.0",
+                "v1.15.24",
+                "v4.2.3",
+            ),
+            (
+                "kube-ovn-master-multus-4.3.0",
+                "v1.35.0",
+                "master",
+                "v4.3.0",
+            ),
         ]
         .into_iter()
-        .map(|(n, k, m)| VersionProfile::from_versions(n, k, m))
+        .map(|(n, kube, k, m)| VersionProfile::from_versions(n, kube, k, m))
         .collect()
     }
 
