@@ -322,6 +322,9 @@ impl World {
             return;
         };
         let Some(n) = p.node else { return };
+        if !self.nodes[n].active() {
+            return;
+        }
         if self.nodes[n].proc(pid).is_none() {
             // The shim was killed (by a fault): the ADD fails.
             self.sandbox_failed(
@@ -374,7 +377,8 @@ impl World {
             return;
         };
         let Some(n) = p.node else { return };
-        if !self.nodes[n].up {
+        // The runtime is stopped while the node shuts down.
+        if !self.nodes[n].active() {
             return;
         }
         let host = p.template.host_network;
@@ -703,7 +707,6 @@ impl World {
             self.event_for_pod(k, t, reason, &msg, "kubelet");
         }
         if kill {
-            self.program_term(k, i, n, false);
             self.container_exited(k, i, 137, "Error");
             return;
         }
@@ -721,6 +724,11 @@ impl World {
     /// A pod deletion reached the kubelet: stop containers (SIGTERM, so
     /// programs run their clean shutdown), tear down the sandbox, then
     /// remove the pod. A RunPodSandbox in flight is waited for.
+    ///
+    /// Rule `kubelet-stop-sends-no-sigcont`: the kubelet stops a container through the runtime with SIGTERM, then SIGKILL after the grace period, and no SIGCONT, so a frozen (SIGSTOPped) process dies without its clean exit.
+    /// Source: containerd/containerd@v2.1.1:internal/cri/server/container_stop.go (stopContainer: stop signal, wait, then SIGKILL)
+    /// Source: kubernetes/kubernetes@v1.33.7:pkg/kubelet/kuberuntime/kuberuntime_container.go (killContainer: StopContainer with the grace period)
+    /// Pinned by: harness/tests/node_systemd.rs::kubelet_style_delete_of_a_frozen_daemon_runs_no_cleanup
     pub(super) fn terminate(&mut self, k: u64) {
         let Some(p) = self.pods.get(&k) else { return };
         let Some(n) = p.node else {
@@ -755,7 +763,13 @@ impl World {
                 &format!("Stopping container {name}"),
                 "kubelet",
             );
-            self.program_term(k, i, n, true);
+            let frozen = self.pods[&k].ctrs[i]
+                .pid
+                .and_then(|pid| self.nodes[n].proc(pid))
+                .is_some_and(|p| p.stopped);
+            if !frozen {
+                self.clean_exit(k, i, n);
+            }
             if let Some(p) = self.pods.get_mut(&k) {
                 let c = &mut p.ctrs[i];
                 if let CState::Running { since } = c.state {

@@ -76,6 +76,17 @@ pub struct Process {
     pub started: Ms,
 }
 
+/// An orderly shutdown under way: the node's systemd is halting
+/// (`docker stop -t <timeout>` / `docker restart -t <timeout>` sent it
+/// `SIGRTMIN+3`). Only valid while the container still runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Halt {
+    /// When Docker's stop timeout runs out and it kills what is left.
+    pub deadline: Ms,
+    /// Start the container again once it is down (`docker restart`).
+    pub restart: bool,
+}
+
 /// A kind node container.
 #[derive(Clone, Debug)]
 pub struct Node {
@@ -88,6 +99,8 @@ pub struct Node {
     pub ip: String,
     /// The container is running.
     pub up: bool,
+    /// The container runs but its systemd is shutting down.
+    pub halting: Option<Halt>,
     /// The kubelet is running.
     pub kubelet_up: bool,
     /// Attached to the Docker network.
@@ -127,6 +140,7 @@ impl Node {
             role,
             ip,
             up: false,
+            halting: None,
             kubelet_up: false,
             connected: true,
             boot: 0,
@@ -231,10 +245,17 @@ impl Node {
     /// The PID namespace is torn down with it, so nothing gets to clean up.
     pub fn power_off(&mut self) {
         self.up = false;
+        self.halting = None;
         self.kubelet_up = false;
         self.procs.clear();
         self.fs
             .retain(|path, _| !TMPFS.iter().any(|t| path.starts_with(t)));
+    }
+
+    /// The container runs and is not shutting down: its kubelet, runtime
+    /// and programs make progress.
+    pub fn active(&self) -> bool {
+        self.up && self.halting.is_none()
     }
 
     /// The container started: a fresh PID namespace.

@@ -98,58 +98,6 @@ impl World {
             .collect()
     }
 
-    /// `docker restart` (graceful: the node's systemd shuts down for a few
-    /// seconds, then the container starts again) or `docker kill` +
-    /// `docker start` (hard). Either way every process dies without its own
-    /// cleanup and `/run` is wiped (see `power_off`). With the configured
-    /// probability the node comes back with a new IP.
-    pub fn restart_node(&mut self, name: &str, graceful: bool) -> Result<(), ModelError> {
-        let n = self.up_node(name, "restart")?;
-        let boot = self.nodes[n].boot;
-        let node = self.nodes[n].name.clone();
-        self.note(format!(
-            "fault: {} restart of node {node}",
-            if graceful { "graceful" } else { "hard" }
-        ));
-        self.reassign_ip(n);
-        if graceful {
-            self.nodes[n].kubelet_up = false;
-            let d = self.rng.range(1_000, 4_000);
-            self.after(
-                d,
-                Ev::NodeStopped {
-                    n,
-                    boot,
-                    restart: true,
-                },
-            );
-        } else {
-            self.power_off(n);
-            let d = self.rng.range(200, 800);
-            self.after(d, Ev::NodeStart { n });
-        }
-        self.flush();
-        Ok(())
-    }
-
-    /// `docker stop` (hard) without a start.
-    pub fn stop_node(&mut self, name: &str) -> Result<(), ModelError> {
-        let n = self.up_node(name, "stop")?;
-        self.power_off(n);
-        self.flush();
-        Ok(())
-    }
-
-    /// `docker start`.
-    pub fn start_node(&mut self, name: &str) -> Result<(), ModelError> {
-        let n = self.node_index(name)?;
-        if !self.nodes[n].up {
-            let d = self.rng.range(200, 800);
-            self.after(d, Ev::NodeStart { n });
-        }
-        Ok(())
-    }
-
     /// `pkill -<SIG> -x <comm>` inside the node; returns the PIDs signalled.
     /// Killing a container's main process ends the container (exit 137);
     /// killing a child (ovs-vswitchd) leaves the container running.
@@ -209,7 +157,6 @@ impl World {
                             .get(&k)
                             .is_some_and(|pd| pd.ctrs[i].pid == Some(pid));
                         if main {
-                            self.program_term(k, i, n, false);
                             self.container_exited(k, i, 137, "Error");
                         }
                     }
@@ -237,6 +184,24 @@ impl World {
     pub fn file(&self, name: &str, path: &str) -> Result<Option<File>, ModelError> {
         let n = self.node_index(name)?;
         Ok(self.nodes[n].fs.get(path).cloned())
+    }
+
+    /// The files under `dir` with their content and mode, whether the node
+    /// runs or is down (what `docker cp` reads out of a stopped container;
+    /// `/run` is empty while the node is down).
+    pub fn node_files(
+        &self,
+        name: &str,
+        dir: &str,
+    ) -> Result<Vec<(String, String, u32)>, ModelError> {
+        let n = self.node_index(name)?;
+        let dir = format!("{}/", dir.trim_end_matches('/'));
+        Ok(self.nodes[n]
+            .fs
+            .range(dir.clone()..)
+            .take_while(|(p, _)| p.starts_with(&dir))
+            .map(|(p, f)| (p.clone(), f.content.clone(), f.mode))
+            .collect())
     }
 
     /// Files under a directory.

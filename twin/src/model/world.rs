@@ -67,8 +67,12 @@ const LOG_LINES: usize = 200;
 pub(super) enum Ev {
     /// `docker start` finished: the node container runs.
     NodeStart { n: usize },
-    /// A graceful stop finished.
-    NodeStopped { n: usize, boot: u32, restart: bool },
+    /// An orderly shutdown finished: every process exited.
+    NodeStopped { n: usize, boot: u32 },
+    /// Docker's stop timeout ran out during an orderly shutdown.
+    StopTimeout { n: usize, boot: u32 },
+    /// A process finished the exit the shutdown's SIGTERM started.
+    ProcExit { n: usize, boot: u32, pid: u32 },
     /// systemd started containerd and the kubelet.
     KubeletUp { n: usize, boot: u32 },
     /// The kubelet's node status update (every 10 s).
@@ -551,15 +555,8 @@ impl World {
     fn handle(&mut self, ev: Ev) {
         match ev {
             Ev::NodeStart { n } => self.node_start(n),
-            Ev::NodeStopped { n, boot, restart } => {
-                if self.nodes[n].boot == boot && self.nodes[n].up {
-                    self.power_off(n);
-                    if restart {
-                        let d = self.rng.range(300, 1000);
-                        self.after(d, Ev::NodeStart { n });
-                    }
-                }
-            }
+            Ev::NodeStopped { n, boot } | Ev::StopTimeout { n, boot } => self.halted(n, boot),
+            Ev::ProcExit { n, boot, pid } => self.proc_exit(n, boot, pid),
             Ev::KubeletUp { n, boot } => {
                 if self.nodes[n].boot == boot && self.nodes[n].up {
                     self.kubelet_up(n);
@@ -673,13 +670,12 @@ impl World {
         self.after(d, Ev::KubeletUp { n, boot });
     }
 
-    /// The node container stops: every process dies at once and the tmpfs
-    /// `/run` is gone. In a kind node `docker restart`/`docker kill` tear
-    /// down the container's PID namespace, so pod processes are killed
-    /// without running their own shutdown (the kernel kills the rest of a
-    /// PID namespace when its init exits), which is why `00-multus.conf`
-    /// is still on disk after the restart (FACTS.md, #1221 point 1; Multus
-    /// deletes it only on a clean exit, "Multus facts").
+    /// The node container stops: whatever still runs is killed at once
+    /// (the kernel kills the rest of a PID namespace when its init exits)
+    /// and the tmpfs `/run` is gone. After `docker kill` that is every
+    /// process, so none runs its own shutdown; after an orderly shutdown
+    /// (`halt_node`) only what ignored SIGTERM or outlasted the stop
+    /// timeout is left.
     pub(super) fn power_off(&mut self, n: usize) {
         let name = self.nodes[n].name.clone();
         let procs = self.nodes[n].procs.len();
