@@ -5,8 +5,12 @@ use std::collections::BTreeMap;
 
 use super::rng::Ms;
 
-/// Paths that live on a tmpfs in a kind node (`--tmpfs /run --tmpfs /tmp`,
-/// FACTS.md "kind node facts"): a container restart empties them.
+/// Rule `tmpfs-run-wiped-on-restart`: a kind node runs with `--tmpfs /run --tmpfs /tmp`, so a stop or restart of its container empties them (sockets, `/run/netns`, the Multus socket) and keeps `/etc/cni/net.d`, `/opt/cni/bin` and the OVS database on its disk.
+/// Source: kubernetes-sigs/kind@v0.31.0:pkg/cluster/internal/providers/docker/provision.go (--tmpfs /tmp, --tmpfs /run)
+/// Pinned by: harness/tests/kind_system.rs::node_reboot_graceful_and_hard_wipe_run_and_keep_cni
+///
+/// Paths that live on a tmpfs in a kind node: a container restart empties
+/// them.
 pub const TMPFS: [&str; 2] = ["/run/", "/tmp/"];
 
 /// The CNI config directory.
@@ -115,9 +119,11 @@ pub struct Node {
     /// Processes by PID.
     pub procs: BTreeMap<u32, Process>,
     next_pid: u32,
-    /// OVS ports on br-int with the netns they belong to. Kube-OVN keeps the
-    /// OVS database in the host's `/etc/openvswitch`, which is on the node's
-    /// persistent filesystem, so ports survive a restart.
+    /// Rule `ovs-database-survives-a-restart`: ovs-ovn keeps the OVS database in the node's `/etc/origin/openvswitch`, on its persistent disk, so OVS ports (stale ones too) survive a restart.
+    /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/install.sh (ovs-ovn volume host-config-openvswitch: hostPath /etc/origin/openvswitch)
+    /// Pinned by: harness/tests/kind_system.rs::stale_netns_and_ports_are_injected_detected_and_cleaned
+    ///
+    /// OVS ports on br-int with the netns they belong to.
     pub ovs_ports: BTreeMap<String, Option<String>>,
     /// The node is cordoned.
     pub unschedulable: bool,
@@ -186,6 +192,10 @@ impl Node {
         self.fs.remove(path)
     }
 
+    /// Rule `running-binary-is-busy`: opening a file for writing while a process executes it fails with `ETXTBSY` ("Text file busy"); an unlinked or renamed-over path is a new inode and is not busy.
+    /// Source: FACTS.md (root cause as upstream understands it, #1221 points 2-3)
+    /// Pinned by: harness/tests/kind_system.rs::a_busy_multus_shim_makes_a_plain_cp_fail_and_an_atomic_install_succeed
+    ///
     /// Whether some live process executes the file at `path` (what makes an
     /// `open(O_TRUNC|O_WRONLY)` fail with ETXTBSY).
     pub fn busy(&self, path: &str) -> Vec<u32> {
@@ -275,9 +285,11 @@ impl Node {
             .collect()
     }
 
-    /// The CNI config the runtime loads: the lexicographically first
-    /// `.conf`, `.conflist` or `.json` in `/etc/cni/net.d` (FACTS.md,
-    /// "Kubernetes facts": the runtime uses the first config).
+    /// Rule `runtime-uses-the-first-cni-config`: containerd loads the lexicographically first `.conf`, `.conflist` or `.json` in `/etc/cni/net.d`, so `00-multus.conf` wins over `01-kube-ovn.conflist` whenever it is there.
+    /// Source: containerd/go-cni@v1.1.12:opts.go (loadFromConfDir: ConfFiles sorted, the first max of them)
+    /// Pinned by: harness/tests/kind_system.rs::cni_config_removal_truncation_and_delayed_rewrite
+    ///
+    /// The CNI config the runtime loads.
     pub fn first_cni_config(&self) -> Option<(&str, &File)> {
         self.fs
             .range(CNI_DIR.to_string()..)

@@ -98,6 +98,10 @@ impl World {
             .collect()
     }
 
+    /// Rule `ovs-daemon-killed-by-sigkill-stays-dead`: OVS's `--monitor` restarts a daemon only after a crash signal (SIGSEGV, SIGABRT, ...), not after SIGKILL, so a killed ovs-vswitchd or ovsdb-server stays down until the liveness probe restarts the ovs-ovn container.
+    /// Source: openvswitch/ovs@v3.3.0:lib/daemon-unix.c (monitor_daemon: should_restart)
+    /// Pinned by: harness/tests/kind_system.rs::ovs_vswitchd_kill_breaks_forwarding_until_restarted
+    ///
     /// `pkill -<SIG> -x <comm>` inside the node; returns the PIDs signalled.
     /// Killing a container's main process ends the container (exit 137);
     /// killing a child (ovs-vswitchd) leaves the container running.

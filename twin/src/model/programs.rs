@@ -6,10 +6,16 @@ use super::rng::Ms;
 use super::spec::{ProbeKind, Program};
 use super::world::{CState, Ev, Sandbox, World, valid_config};
 
+/// Rule `multus-auto-config-1s-x120`: the thick daemon looks for its primary config, the first `.conf`/`.conflist` in `/etc/cni/net.d` that is not `00-multus*`, every 1 s up to 120 times, then exits 1.
+/// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:pkg/server/config/generator.go (findMasterPlugin)
+/// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:pkg/server/config/manager.go (getPrimaryCNIPluginName: 120 tries)
+///
 /// How often the Multus daemon looks for the primary config, and how many
-/// times (FACTS.md "Multus facts": every 1 s up to 120 times).
+/// times.
 const MULTUS_CONFIG_TRIES: u32 = 120;
-/// `readinessindicatorfile`: polled every 1 s for up to 45 s, then exit 1.
+/// Rule `multus-readiness-indicator-1s-x45`: with `readinessindicatorfile` set (off by default) the daemon polls the file every 1 s for up to 45 s, then exits 1.
+/// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:pkg/types/conf.go (GetReadinessIndicatorFile)
+/// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:cmd/multus-daemon/main.go (exit 1 when the check fails)
 const READINESS_INDICATOR_TRIES: u32 = 45;
 
 impl World {
@@ -45,6 +51,16 @@ impl World {
         &mut self.pods.get_mut(&k).expect("pod exists").ctrs[i]
     }
 
+    /// Rule `ovs-ovn-starts-ovsdb-then-vswitchd`: `start-ovs.sh` starts ovsdb-server, then ovs-vswitchd and ovn-controller, then waits on a log; the container keeps running when a daemon dies.
+    /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/start-ovs.sh (ovs-ctl restart --no-ovs-vswitchd, then --no-ovsdb-server, ovn-ctl restart_controller, tail)
+    ///
+    /// Rule `cni-server-waits-for-ovs`: kube-ovn-cni's `start-cniserver.sh` waits until ovsdb-server and ovs-vswitchd answer, then the daemon initialises its OVS bridges and serves its socket.
+    /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/start-cniserver.sh (waiting for ovs ready)
+    /// Source: kubeovn/kube-ovn@v1.14.41:cmd/daemon/cniserver.go (InitOVSBridges, RunServer)
+    ///
+    /// Rule `nat-gateway-needs-net1`: the VPC NAT gateway's init configures its Multus attachment `net1`; without it the container fails.
+    /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/vpcnatgateway/nat-gateway.sh (EIPs and routes on net1)
+    ///
     /// The next step of a container's program.
     pub(super) fn tick(&mut self, k: u64, i: usize, run: u32) {
         let Some(p) = self.pods.get(&k) else { return };
@@ -286,6 +302,10 @@ impl World {
         }
     }
 
+    /// Rule `multus-watches-its-primary-config`: after writing `00-multus.conf` the daemon regenerates it on a Write or Create of its primary config, writes an empty one when the primary cannot be read, and ignores the primary's removal.
+    /// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:pkg/server/config/manager.go (monitorPluginConfiguration, shouldRegenerateConfig, GenerateConfig)
+    /// Source: k8snetworkplumbingwg/multus-cni@v4.3.0:pkg/server/config/manager.go (same)
+    ///
     /// The Multus thick daemon (FACTS.md "Multus facts"; multus-cni
     /// `pkg/server/config/manager.go`, the same at v4.1.3, v4.2.1, v4.2.4 and
     /// v4.3.0): wait for the primary config (the first `.conf`/`.conflist`
@@ -502,6 +522,12 @@ impl World {
         })
     }
 
+    /// Rule `ovs-healthcheck-needs-both-daemons`: `ovs-healthcheck.sh` fails while ovsdb-server or ovs-vswitchd is not running or does not answer (a frozen one times out).
+    /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/ovs-healthcheck.sh
+    ///
+    /// Rule `cni-server-readyz-needs-ovs`: kube-ovn-cni's `/readyz` fails while its server is not up or OVS is down.
+    /// Source: FACTS.md (Kube-OVN facts: kube-ovn-cni /livez /readyz every 7 s)
+    ///
     /// A probe's health check for container `i`.
     pub(super) fn health(&self, k: u64, i: usize, live: bool) -> Result<(), String> {
         let p = &self.pods[&k];

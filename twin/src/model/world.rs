@@ -696,6 +696,9 @@ impl World {
         }
     }
 
+    /// Rule `node-ip-may-change-on-restart`: Docker may hand a restarted kind node a new address on its network; the model does so with a configured probability (0 by default).
+    /// Source: FACTS.md (kind node facts: kind #2045, #148)
+    /// Pinned by: harness/tests/kind_system.rs::network_partition_heals_on_a_kind_like_network_and_reports_a_changed_address
     pub(super) fn reassign_ip(&mut self, n: usize) {
         if self.rng.chance(self.cfg.ip_reassign_probability) {
             self.next_node_ip += 1;
@@ -706,9 +709,12 @@ impl World {
         }
     }
 
-    /// Whether the runtime's network is ready: the first CNI config loads
-    /// (FACTS.md "Kubernetes facts": no config, NetworkReady=false). A
-    /// config that does not parse (a truncated file) fails the load too.
+    /// Rule `no-valid-cni-config-means-network-not-ready`: with no CNI config, or a first one that does not parse (empty, truncated), the runtime reports NetworkReady=false ("cni plugin not initialized") and the kubelet posts the node NotReady and creates no sandbox that needs a network.
+    /// Source: containerd/go-cni@v1.1.12:opts.go (loadFromConfDir: ErrCNINotInitialized)
+    /// Source: kubernetes/kubernetes@v1.33.7:pkg/kubelet/kubelet_node_status.go (setNodeReadyCondition from the runtime's network status)
+    /// Pinned by: harness/tests/kind_system.rs::cni_config_removal_truncation_and_delayed_rewrite
+    ///
+    /// Whether the runtime's network is ready: the first CNI config loads.
     pub(super) fn network_ready(&self, n: usize) -> bool {
         self.nodes[n]
             .first_cni_config()
@@ -749,6 +755,10 @@ impl World {
         }
     }
 
+    /// Rule `node-monitor-grace-period-50s`: a node whose kubelet has posted no status for 50 s is marked Ready=Unknown by the node lifecycle controller, and its pods NotReady.
+    /// Source: kubernetes/kubernetes@v1.33.7:pkg/controller/nodelifecycle/node_lifecycle_controller.go (monitorNodeHealth, MarkPodsNotReady)
+    /// Source: kubernetes/kubernetes@v1.33.7:cmd/kube-controller-manager/app/options/nodelifecyclecontroller.go (--node-monitor-grace-period)
+    ///
     /// The node lifecycle controller: a node whose kubelet has not posted
     /// status for the grace period (`--node-monitor-grace-period`, 50 s
     /// since Kubernetes 1.32) becomes Unknown and its pods NotReady
@@ -860,6 +870,9 @@ impl World {
         }
     }
 
+    /// Rule `install-sh-deletes-pods-not-in-host-network`: Kube-OVN's `install.sh` deletes every pod not in host network mode once kube-ovn-cni is ready, so pods started before the CNI come back with Kube-OVN addresses.
+    /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/install.sh ([Step 4/6] Delete pod that not in host network mode)
+    ///
     /// Kube-OVN's `install.sh` ends by deleting every pod that is not in
     /// host network mode ("Delete pod that not in host network mode"), so
     /// that pods started before the CNI was ready get Kube-OVN addresses.
@@ -963,6 +976,8 @@ impl World {
         k
     }
 
+    /// Rule `not-ready-nodes-take-no-new-pods`: NotReady, unreachable and cordoned nodes carry NoSchedule taints, so the scheduler places new pods elsewhere, spreading a workload's pods over nodes.
+    /// Source: kubernetes/kubernetes@v1.33.7:pkg/controller/nodelifecycle/node_lifecycle_controller.go (doNoScheduleTaintingPass)
     fn schedule_pending(&mut self) {
         let pending: Vec<u64> = self
             .unscheduled
