@@ -558,7 +558,8 @@ impl World {
             Ev::NodeStopped { n, boot } | Ev::StopTimeout { n, boot } => self.halted(n, boot),
             Ev::ProcExit { n, boot, pid } => self.proc_exit(n, boot, pid),
             Ev::KubeletUp { n, boot } => {
-                if self.nodes[n].boot == boot && self.nodes[n].up {
+                // systemd starts no unit once it is shutting down.
+                if self.nodes[n].boot == boot && self.nodes[n].active() {
                     self.kubelet_up(n);
                 }
             }
