@@ -80,9 +80,20 @@ pub struct Process {
     pub started: Ms,
 }
 
+/// Whether the node container runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Power {
+    /// Stopped (or never started).
+    Off,
+    /// Running.
+    On,
+    /// Running, but its systemd is shutting down.
+    Halting(Halt),
+}
+
 /// An orderly shutdown under way: the node's systemd is halting
 /// (`docker stop -t <timeout>` / `docker restart -t <timeout>` sent it
-/// `SIGRTMIN+3`). Only valid while the container still runs.
+/// `SIGRTMIN+3`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Halt {
     /// When Docker's stop timeout runs out and it kills what is left.
@@ -101,10 +112,8 @@ pub struct Node {
     /// Current InternalIP (Docker may hand out a new one on restart, kind
     /// #2045 and #148).
     pub ip: String,
-    /// The container is running.
-    pub up: bool,
-    /// The container runs but its systemd is shutting down.
-    pub halting: Option<Halt>,
+    /// Whether the container runs, and whether it is shutting down.
+    pub power: Power,
     /// The kubelet is running.
     pub kubelet_up: bool,
     /// Attached to the Docker network.
@@ -145,8 +154,7 @@ impl Node {
             name,
             role,
             ip,
-            up: false,
-            halting: None,
+            power: Power::Off,
             kubelet_up: false,
             connected: true,
             boot: 0,
@@ -254,8 +262,7 @@ impl Node {
     /// The container stopped: every process dies and the tmpfs is emptied.
     /// The PID namespace is torn down with it, so nothing gets to clean up.
     pub fn power_off(&mut self) {
-        self.up = false;
-        self.halting = None;
+        self.power = Power::Off;
         self.kubelet_up = false;
         self.procs.clear();
         self.fs
@@ -265,12 +272,25 @@ impl Node {
     /// The container runs and is not shutting down: its kubelet, runtime
     /// and programs make progress.
     pub fn active(&self) -> bool {
-        self.up && self.halting.is_none()
+        self.power == Power::On
+    }
+
+    /// The container runs (possibly shutting down).
+    pub fn up(&self) -> bool {
+        self.power != Power::Off
+    }
+
+    /// The orderly shutdown under way, if any.
+    pub fn halting(&self) -> Option<Halt> {
+        match self.power {
+            Power::Halting(h) => Some(h),
+            _ => None,
+        }
     }
 
     /// The container started: a fresh PID namespace.
     pub fn power_on(&mut self, now: Ms, first_pid: u32) {
-        self.up = true;
+        self.power = Power::On;
         self.boot += 1;
         self.started_at = now;
         self.next_pid = first_pid;

@@ -73,7 +73,7 @@ impl World {
 
     fn up_node(&self, name: &str, op: &str) -> Result<usize, ModelError> {
         let n = self.node_index(name)?;
-        if !self.nodes[n].up {
+        if !self.nodes[n].up() {
             return Err(ModelError::NodeDown {
                 node: self.nodes[n].name.clone(),
                 op: op.to_string(),
@@ -89,7 +89,7 @@ impl World {
             .map(|n| NodeInfo {
                 name: n.name.clone(),
                 control_plane: n.role == super::node::Role::ControlPlane,
-                up: n.up,
+                up: n.up(),
                 started_at: n.started_at,
                 boot: n.boot,
                 ip: n.ip.clone(),

@@ -33,7 +33,7 @@ impl World {
             self.reassign_ip(n);
         }
         let boot = self.nodes[n].boot;
-        self.nodes[n].halting = Some(super::node::Halt {
+        self.nodes[n].power = super::node::Power::Halting(super::node::Halt {
             deadline: self.now + timeout,
             restart,
         });
@@ -66,7 +66,7 @@ impl World {
     /// clean-exit effects happen now (see [`World::clean_exit`]).
     pub(super) fn proc_exit(&mut self, n: usize, boot: u32, pid: u32) {
         let node = &self.nodes[n];
-        if node.boot != boot || node.halting.is_none() {
+        if node.boot != boot || node.halting().is_none() {
             return;
         }
         let Some(p) = self.nodes[n].procs.remove(&pid) else {
@@ -98,7 +98,7 @@ impl World {
     /// again for a restart.
     pub(super) fn halted(&mut self, n: usize, boot: u32) {
         let node = &self.nodes[n];
-        let Some(halt) = node.halting.filter(|_| node.boot == boot && node.up) else {
+        let Some(halt) = node.halting().filter(|_| node.boot == boot) else {
             return;
         };
         if !self.nodes[n].procs.is_empty() {
@@ -129,7 +129,7 @@ impl World {
     pub fn kill_node(&mut self, name: &str, restart: bool) -> Result<(), ModelError> {
         // A node that is shutting down can still be killed.
         let n = self.node_index(name)?;
-        if !self.nodes[n].up {
+        if !self.nodes[n].up() {
             return Err(ModelError::NodeDown {
                 node: self.nodes[n].name.clone(),
                 op: if restart { "restart" } else { "stop" }.to_string(),
@@ -177,7 +177,7 @@ impl World {
     /// `docker start`.
     pub fn start_node(&mut self, name: &str) -> Result<(), ModelError> {
         let n = self.node_index(name)?;
-        if !self.nodes[n].up {
+        if !self.nodes[n].up() {
             let d = self.rng.range(200, 800);
             self.after(d, Ev::NodeStart { n });
         }

@@ -655,7 +655,7 @@ impl World {
     // ---- nodes ----
 
     fn node_start(&mut self, n: usize) {
-        if self.nodes[n].up {
+        if self.nodes[n].up() {
             return;
         }
         let first_pid = 1 + self.rng.below(50) as u32;
