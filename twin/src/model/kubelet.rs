@@ -671,6 +671,9 @@ impl World {
         self.sync_after(k, d);
     }
 
+    /// Rule `probes-act-after-their-failure-threshold`: a probe runs every period after its initial delay; `failureThreshold` consecutive readiness failures make the container unready, as many liveness failures make the kubelet kill it (exit 137) and restart it with back-off; each failure is an `Unhealthy` event.
+    /// Source: kubernetes/kubernetes@v1.33.7:pkg/kubelet/prober/worker.go (doProbe: initialDelaySeconds, failureThreshold, resultRun)
+    /// Source: kubernetes/kubernetes@v1.33.7:pkg/kubelet/kuberuntime/kuberuntime_manager.go (computePodActions: liveness failure kills the container)
     pub(super) fn probe(&mut self, k: u64, i: usize, run: u32, live: bool) {
         let Some(p) = self.pods.get(&k) else { return };
         let Some(n) = p.node else { return };
