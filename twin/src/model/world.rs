@@ -712,7 +712,7 @@ impl World {
 
     /// Rule `no-valid-cni-config-means-network-not-ready`: with no CNI config, or a first one that does not parse (empty, truncated), the runtime reports NetworkReady=false ("cni plugin not initialized") and the kubelet posts the node NotReady and creates no sandbox that needs a network.
     /// Source: containerd/go-cni@v1.1.12:opts.go (loadFromConfDir: ErrCNINotInitialized)
-    /// Source: kubernetes/kubernetes@v1.33.7:pkg/kubelet/kubelet_node_status.go (setNodeReadyCondition from the runtime's network status)
+    /// Source: kubernetes/kubernetes@v1.33.7:pkg/kubelet/nodestatus/setters.go (ReadyCondition: runtime network errors make the node NotReady)
     /// Pinned by: harness/tests/kind_system.rs::cni_config_removal_truncation_and_delayed_rewrite
     ///
     /// Whether the runtime's network is ready: the first CNI config loads.
@@ -758,7 +758,7 @@ impl World {
 
     /// Rule `node-monitor-grace-period-50s`: a node whose kubelet has posted no status for 50 s is marked Ready=Unknown by the node lifecycle controller, and its pods NotReady.
     /// Source: kubernetes/kubernetes@v1.33.7:pkg/controller/nodelifecycle/node_lifecycle_controller.go (monitorNodeHealth, MarkPodsNotReady)
-    /// Source: kubernetes/kubernetes@v1.33.7:cmd/kube-controller-manager/app/options/nodelifecyclecontroller.go (--node-monitor-grace-period)
+    /// Source: kubernetes/kubernetes@v1.33.7:pkg/controller/nodelifecycle/config/v1alpha1/defaults.go (NodeMonitorGracePeriod default, 50 s since v1.32)
     ///
     /// The node lifecycle controller: a node whose kubelet has not posted
     /// status for the grace period (`--node-monitor-grace-period`, 50 s
