@@ -12,7 +12,11 @@ use cni_chaos_twin::model::{
 use model_support::*;
 
 const RACY: [&str; 2] = ["kube-ovn-1.14-multus-4.2.1", "kube-ovn-1.13-multus-4.1.3"];
-const FIXED: [&str; 2] = ["kube-ovn-1.15-multus-4.2.3", "default"];
+const FIXED: [&str; 3] = [
+    "kube-ovn-1.15-multus-4.2.3",
+    "default",
+    "kube-ovn-master-multus-4.3.0",
+];
 const WORKER: &str = "twin-worker";
 
 /// A recorder that also remembers every kubectl STATUS written for a pod
