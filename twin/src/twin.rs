@@ -62,6 +62,9 @@ struct Inner {
     deletion: RwLock<Arc<dyn DeletionPolicy>>,
     logs: LogSlot,
     seed: u64,
+    /// The Kubernetes release `/version` reports (see
+    /// [`Twin::set_kubernetes_version`]).
+    kubernetes: RwLock<String>,
 }
 
 /// The installed [`LogSource`], if any.
@@ -121,6 +124,7 @@ impl Twin {
                 deletion: RwLock::new(Arc::new(FinalizeAfterGrace)),
                 logs: LogSlot::default(),
                 seed: config.seed,
+                kubernetes: RwLock::new(crate::api::KUBE_VERSION.to_string()),
             }),
         }
     }
@@ -128,6 +132,28 @@ impl Twin {
     /// The seed this twin was built with.
     pub fn seed(&self) -> u64 {
         self.inner.seed
+    }
+
+    /// The Kubernetes release the twin claims to be (`/version`):
+    /// [`crate::api::KUBE_VERSION`] until a cluster model says which
+    /// release its cell runs.
+    pub fn kubernetes_version(&self) -> String {
+        self.inner
+            .kubernetes
+            .read()
+            .map(|v| v.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Sets the release `/version` reports (`v1.35.0`); the model does this
+    /// when it attaches, from its version profile.
+    pub fn set_kubernetes_version(&self, version: &str) {
+        let mut v = self
+            .inner
+            .kubernetes
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        *v = version.to_string();
     }
 
     /// The virtual clock.

@@ -10,7 +10,7 @@ fn log(seed: u64) -> (Vec<String>, Vec<(u64, String)>) {
     let mut rec = Recorder::default();
     let mut w = world("kube-ovn-1.14-multus-4.2.1", seed);
     run(&mut w, &mut rec, 240_000);
-    w.restart_node("worker", true).expect("reboot");
+    w.restart_node("worker2", true).expect("reboot");
     run(&mut w, &mut rec, 600_000);
     (rec.log, rec.notes)
 }
@@ -37,12 +37,15 @@ fn different_seeds_vary_timings_within_the_jitter() {
                 .next()
                 .expect(needle)
         };
-        let stopped = at("twin-worker: container stopped");
-        let started = at("twin-worker: container started");
-        let kubelet = at("twin-worker: kubelet started");
-        // docker restart: the node's shutdown takes 1-4 s, the start 0.3-1 s;
-        // systemd brings the kubelet up 2-5 s later.
-        assert!((241_000..=244_000).contains(&stopped), "{stopped}");
+        let stopped = at("twin-worker2: container stopped");
+        let started = at("twin-worker2: container started");
+        let kubelet = at("twin-worker2: kubelet started");
+        // docker restart: the node's shutdown lasts until its slowest
+        // program has exited (ovs-ovn's quit up to 2 s, CoreDNS' 5 s
+        // lameduck where it runs; worker2 has no NAT gateway, which would
+        // hold it to the stop timeout), then systemd finishes in 0.1-0.4 s;
+        // the start takes 0.3-1 s; systemd brings the kubelet up 2-5 s later.
+        assert!((240_600..=245_600).contains(&stopped), "{stopped}");
         assert!((300..=1_000).contains(&(started - stopped)));
         assert!((2_000..=5_000).contains(&(kubelet - started)));
         stop_delays.push(stopped);

@@ -1,5 +1,6 @@
-//! Node-level mechanisms without the API: InternalIP reassignment on
-//! restart, a network partition, Multus' readinessindicatorfile.
+//! Node-level mechanisms (mostly without the API): InternalIP reassignment on
+//! restart, a network partition, Multus' readinessindicatorfile, the
+//! Kubernetes release each cell reports.
 
 mod model_support;
 
@@ -95,4 +96,31 @@ fn a_missing_readiness_indicator_file_crash_loops_the_multus_daemon() {
             .iter()
             .any(|(_, n)| n.contains("readinessindicatorfile"))
     );
+}
+
+/// The API server and every kubelet report the cell's Kubernetes release
+/// (v1.33.7 where Kube-OVN 1.13 and 1.14 were tested, v1.35.0 for the
+/// later lines), not one version for every cell.
+#[tokio::test(start_paused = true)]
+async fn version_and_kubelet_version_are_the_cells() {
+    use k8s_openapi::api::core::v1::Node;
+    for (cell, want) in [
+        ("kube-ovn-1.14-multus-4.2.1", "v1.33.7"),
+        ("kube-ovn-1.15-multus-4.2.3", "v1.35.0"),
+    ] {
+        let (_twin, _model, client) = api::cluster(cell, 1);
+        api::wait(30).await;
+        let v = client.apiserver_version().await.expect("/version");
+        assert_eq!(v.git_version, want, "{cell}");
+        assert_eq!(v.minor, want.split('.').nth(1).unwrap(), "{cell}");
+        let nodes = kube::Api::<Node>::all(client.clone())
+            .list(&Default::default())
+            .await
+            .expect("nodes");
+        assert_eq!(nodes.items.len(), 3);
+        for n in nodes.items {
+            let info = n.status.and_then(|s| s.node_info).expect("nodeInfo");
+            assert_eq!(info.kubelet_version, want, "{cell}");
+        }
+    }
 }

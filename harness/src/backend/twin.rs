@@ -160,13 +160,10 @@ impl Backend for TwinBackend {
             twin.clock().now(),
             WatchOptions::default(),
         );
-        // The twin serves a Kubernetes 1.33 API whatever node image the
-        // cell pins for kind; Kube-OVN and Multus are the cell's.
+        // The cell's releases, as the twin's `/version` and nodes report
+        // them.
         let versions = BTreeMap::from([
-            (
-                "kubernetes".to_string(),
-                cni_chaos_twin::api::KUBE_VERSION.to_string(),
-            ),
+            ("kubernetes".to_string(), twin.kubernetes_version()),
             ("kube-ovn".to_string(), vp.kube_ovn.clone()),
             ("multus".to_string(), vp.multus.clone()),
         ]);
@@ -427,8 +424,15 @@ impl TwinCluster {
                 // As on kind: stop, read the disk while the node is down,
                 // start.
                 let graceful = r.mode == RebootMode::Graceful;
+                let timeout = u64::try_from(r.timeout.as_millis()).unwrap_or(u64::MAX);
                 self.model
-                    .with(|w| w.stop_node(&n, graceful))
+                    .with(|w| {
+                        if graceful {
+                            w.halt_node(&n, timeout, false)
+                        } else {
+                            w.kill_node(&n, false)
+                        }
+                    })
                     .map_err(|e| model_err("reboot", e))?;
                 let stopped = self
                     .until(r.timeout + Duration::from_secs(5), |c| {

@@ -7,19 +7,34 @@ use serde_json::{Value, json};
 
 use crate::resource::{self, RESOURCES};
 
-/// The Kubernetes version the twin claims to be (kind's node image for 1.33).
+/// The Kubernetes version the twin claims to be without a cluster model
+/// (kind's node image for 1.33); a model reports its cell's release.
 pub const KUBE_VERSION: &str = "v1.33.1";
 
-/// `/version`.
-pub fn version() -> Value {
+/// `/version` for the release `git_version` (`v1.35.0`): major and minor
+/// from it; the build fields the twin cannot know (commit, date, Go
+/// release) are empty, except for [`KUBE_VERSION`]'s own.
+pub fn version(git_version: &str) -> Value {
+    let mut parts = git_version.trim_start_matches('v').split('.');
+    let major = parts.next().unwrap_or("1");
+    let minor = parts.next().unwrap_or("");
+    let (commit, date, go) = if git_version == KUBE_VERSION {
+        (
+            "8adc0f041b8e7ad1d30e29cc59c6ae7a15e19828",
+            "2025-05-15T08:19:08Z",
+            "go1.24.2",
+        )
+    } else {
+        ("", "", "")
+    };
     json!({
-        "major": "1",
-        "minor": "33",
-        "gitVersion": KUBE_VERSION,
-        "gitCommit": "8adc0f041b8e7ad1d30e29cc59c6ae7a15e19828",
+        "major": major,
+        "minor": minor,
+        "gitVersion": git_version,
+        "gitCommit": commit,
         "gitTreeState": "clean",
-        "buildDate": "2025-05-15T08:19:08Z",
-        "goVersion": "go1.24.2",
+        "buildDate": date,
+        "goVersion": go,
         "compiler": "gc",
         "platform": "linux/amd64",
     })
@@ -214,6 +229,9 @@ mod tests {
                 .any(|x| x["name"] == "k8s.cni.cncf.io")
         );
         assert_eq!(api_group("apps").unwrap()["kind"], "APIGroup");
-        assert_eq!(version()["minor"], "33");
+        assert_eq!(version(KUBE_VERSION)["minor"], "33");
+        let v = version("v1.35.0");
+        assert_eq!((&v["major"], &v["minor"]), (&json!("1"), &json!("35")));
+        assert_eq!(v["gitVersion"], "v1.35.0");
     }
 }

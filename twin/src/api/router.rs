@@ -81,7 +81,7 @@ fn dispatch(
             })
     };
     match route {
-        Route::Version => get_only(Some(discovery::version())),
+        Route::Version => get_only(Some(discovery::version(&twin.kubernetes_version()))),
         Route::Health => {
             let mut resp = Response::new(Body::from("ok"));
             resp.headers_mut().insert(

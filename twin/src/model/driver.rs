@@ -195,6 +195,8 @@ impl Model {
     /// kubelet removes them.
     pub fn attach(twin: &Twin, mut cfg: ModelConfig) -> Model {
         twin.set_deletion_policy(Arc::new(KeepTerminating));
+        // The API server is the cell's Kubernetes release.
+        twin.set_kubernetes_version(&cfg.profile.kubernetes);
         cfg.epoch = twin.clock().now();
         let world = Arc::new(Mutex::new(World::new(cfg)));
         let logs = world.clone();

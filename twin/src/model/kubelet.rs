@@ -14,13 +14,16 @@ pub const BACKOFF_RESET: Ms = 600_000;
 /// The kubelet's `--runtime-request-timeout` default (2 min): a
 /// RunPodSandbox call, and the CNI plugin it runs, is cancelled after it.
 pub const RUNTIME_REQUEST_TIMEOUT: Ms = 120_000;
-/// A failed pod sync is retried after 10 s with jitter factor 0.5
-/// (kubelet `pod_workers.go`, `backOffPeriod` and
-/// `workerBackOffPeriodJitterFactor`).
+/// Rule `pod-sync-retry`: a pod sync that fails (no CNI config, a failed sandbox) is retried after 10 s with jitter factor 0.5.
+/// Source: kubernetes/kubernetes@v1.33.7:pkg/kubelet/pod_workers.go (backOffPeriod, workerBackOffPeriodJitterFactor)
 pub const SYNC_RETRY: Ms = 10_000;
-/// How often a blocked multus-shim asks the daemon's health endpoint:
-/// `APIReadyPollDuration`, 100 ms (multus-cni v4.2.1..v4.2.4
-/// `pkg/server/api/api.go`, `WaitUntilAPIReady`).
+/// Rule `multus-shim-waits-for-the-daemon`: a `multus-shim` run for a sandbox polls the daemon's API every 100 ms for up to 60 s, holding `/opt/cni/bin/multus-shim` open meanwhile, then fails the ADD; a shim outlives the pod it was started for.
+/// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:pkg/server/api/api.go (WaitUntilAPIReady, APIReadyPollDuration, APIReadyPollTimeout)
+/// Source: k8snetworkplumbingwg/multus-cni@v4.2.4:pkg/server/api/api.go (same)
+/// Source: FACTS.md (root cause as upstream understands it, #1221 point 2)
+/// Pinned by: harness/tests/kind_system.rs::a_busy_multus_shim_makes_a_plain_cp_fail_and_an_atomic_install_succeed
+///
+/// How often a blocked multus-shim asks the daemon's health endpoint.
 pub const SHIM_POLL: Ms = 100;
 /// How long a multus-shim ADD waits for the daemon before it fails:
 /// `APIReadyPollTimeout`, 60 s (same source). While it waits it holds
@@ -32,6 +35,10 @@ pub const SHIM_API_READY_TIMEOUT: Ms = 60_000;
 pub const CONTAINER_START: (Ms, Ms) = (300, 1_000);
 
 impl World {
+    /// Rule `kubelet-start-recreates-sandboxes`: a kubelet starting after a node restart finds every pod's sandbox gone, creates a new one through CNI, runs the init containers again, reports lost containers as terminated with exit code 255 and starts its back-off over.
+    /// Source: kubernetes/kubernetes@v1.33.7:pkg/kubelet/kuberuntime/kuberuntime_manager.go (computePodActions: sandbox changed, kill and re-create, init containers first)
+    /// Pinned by: harness/tests/kind_system.rs::node_reboot_graceful_and_hard_wipe_run_and_keep_cni
+    ///
     /// The kubelet starts on a node: every pod bound to it gets a new
     /// sandbox, so init containers run again and every container that was
     /// running is reported terminated with reason Unknown, exit code 255
@@ -112,6 +119,9 @@ impl World {
         self.after(d, Ev::Heartbeat { n, boot });
     }
 
+    /// Rule `init-containers-run-in-order`: a pod's init containers run one at a time, in order, each only after the one before exited 0; a failing one is restarted with back-off and blocks the pod (`Init:CrashLoopBackOff`); app containers start after the last.
+    /// Source: kubernetes/kubernetes@v1.33.7:pkg/kubelet/kuberuntime/kuberuntime_container.go (computeInitContainerActions)
+    ///
     /// One pod worker sync.
     pub(super) fn sync(&mut self, k: u64) {
         let Some(p) = self.pods.get(&k) else { return };
@@ -258,6 +268,9 @@ impl World {
         node.fs.contains_key(MULTUS_SOCK) && node.running("multus-daemon")
     }
 
+    /// Rule `multus-loads-the-cluster-network-at-every-add`: at every ADD the thick daemon loads the file `00-multus.conf`'s `clusterNetwork` names, so a missing or unreadable primary config fails every new sandbox on the node while the daemon serves.
+    /// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:pkg/k8sclient/k8sclient.go (GetDefaultNetworks, getNetDelegate)
+    ///
     /// The cluster network the Multus daemon delegates to: at every ADD it
     /// loads the file `00-multus.conf`'s `clusterNetwork` names (multus-cni
     /// `pkg/k8sclient` `GetDefaultNetworks` -> `getNetDelegate`: `os.Stat`,
@@ -282,6 +295,10 @@ impl World {
         }
     }
 
+    /// Rule `kube-ovn-add-needs-cni-server-and-ovs`: the `kube-ovn` plugin asks the cni-server over its socket, which configures the pod's port in OVS, so an ADD needs the binary, a serving cni-server and a running OVS.
+    /// Source: kubeovn/kube-ovn@v1.14.41:cmd/cni/cni.go (cmdAdd: request to the server socket)
+    /// Source: kubeovn/kube-ovn@v1.14.41:pkg/daemon/handler.go (handleAdd: configureNic through ovs-vsctl)
+    ///
     /// Whether a Kube-OVN CNI ADD can succeed: the cni-server socket is
     /// served and OVS is up (the cni-server configures the port in OVS).
     pub(super) fn kube_ovn_add(&self, n: usize) -> Result<(), String> {
@@ -322,6 +339,9 @@ impl World {
             return;
         };
         let Some(n) = p.node else { return };
+        if !self.nodes[n].active() {
+            return;
+        }
         if self.nodes[n].proc(pid).is_none() {
             // The shim was killed (by a fault): the ADD fails.
             self.sandbox_failed(
@@ -362,6 +382,14 @@ impl World {
         self.after(SHIM_POLL.min(left), Ev::ShimPoll { pod: k, attempt });
     }
 
+    /// A RunPodSandbox call completes: the network is set up through
+    /// Multus or straight through Kube-OVN, or the sandbox fails.
+    ///
+    /// Rule `no-secondary-networks-before-multus`: a sandbox created while the first CNI config is Kube-OVN's (Multus not yet in front) gets only the primary network and never its secondary interfaces, until the pod is re-created.
+    /// Source: FACTS.md (Multus facts: multus-cni #1387)
+    ///
+    /// Rule `missing-nad-fails-the-add`: Multus fails the ADD of a pod whose NetworkAttachmentDefinition does not exist.
+    /// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:pkg/k8sclient/k8sclient.go (getKubernetesDelegate: cannot find a network-attachment-definition)
     pub(super) fn sandbox_done(&mut self, k: u64, attempt: u32) {
         let Some(p) = self.pods.get(&k) else { return };
         if p.attempt != attempt {
@@ -374,7 +402,8 @@ impl World {
             return;
         };
         let Some(n) = p.node else { return };
-        if !self.nodes[n].up {
+        // The runtime is stopped while the node shuts down.
+        if !self.nodes[n].active() {
             return;
         }
         let host = p.template.host_network;
@@ -564,6 +593,11 @@ impl World {
         self.reconcile_soon();
     }
 
+    /// Rule `container-restart-backoff`: a container that exits is restarted at once the first time, then after 10 s doubling to a cap of 300 s, shown as `back-off 2m40s restarting failed container=...`; a run of 10 minutes resets the back-off.
+    /// Source: kubernetes/kubernetes@v1.33.7:pkg/kubelet/kubelet.go (containerBackOffPeriod, MaxContainerBackOff)
+    /// Source: kubernetes/kubernetes@v1.33.7:staging/src/k8s.io/client-go/util/flowcontrol/backoff.go (Next, hasExpired after 2 x max)
+    /// Source: kubernetes/kubernetes@v1.33.7:pkg/kubelet/kuberuntime/kuberuntime_manager.go (doBackOff: the message)
+    ///
     /// A container's process exited with `code`. Restarts follow the
     /// back-off: the first restart is immediate, later ones wait 10 s,
     /// doubling to 300 s; a container that ran 10 min starts over
@@ -637,6 +671,9 @@ impl World {
         self.sync_after(k, d);
     }
 
+    /// Rule `probes-act-after-their-failure-threshold`: a probe runs every period after its initial delay; `failureThreshold` consecutive readiness failures make the container unready, as many liveness failures make the kubelet kill it (exit 137) and restart it with back-off; each failure is an `Unhealthy` event.
+    /// Source: kubernetes/kubernetes@v1.33.7:pkg/kubelet/prober/worker.go (doProbe: initialDelaySeconds, failureThreshold, resultRun)
+    /// Source: kubernetes/kubernetes@v1.33.7:pkg/kubelet/kuberuntime/kuberuntime_manager.go (computePodActions: liveness failure kills the container)
     pub(super) fn probe(&mut self, k: u64, i: usize, run: u32, live: bool) {
         let Some(p) = self.pods.get(&k) else { return };
         let Some(n) = p.node else { return };
@@ -703,7 +740,6 @@ impl World {
             self.event_for_pod(k, t, reason, &msg, "kubelet");
         }
         if kill {
-            self.program_term(k, i, n, false);
             self.container_exited(k, i, 137, "Error");
             return;
         }
@@ -721,6 +757,11 @@ impl World {
     /// A pod deletion reached the kubelet: stop containers (SIGTERM, so
     /// programs run their clean shutdown), tear down the sandbox, then
     /// remove the pod. A RunPodSandbox in flight is waited for.
+    ///
+    /// Rule `kubelet-stop-sends-no-sigcont`: the kubelet stops a container through the runtime with SIGTERM, then SIGKILL after the grace period, and no SIGCONT, so a frozen (SIGSTOPped) process dies without its clean exit.
+    /// Source: containerd/containerd@v2.1.1:internal/cri/server/container_stop.go (stopContainer: stop signal, wait, then SIGKILL)
+    /// Source: kubernetes/kubernetes@v1.33.7:pkg/kubelet/kuberuntime/kuberuntime_container.go (killContainer: StopContainer with the grace period)
+    /// Pinned by: harness/tests/node_systemd.rs::kubelet_style_delete_of_a_frozen_daemon_runs_no_cleanup
     pub(super) fn terminate(&mut self, k: u64) {
         let Some(p) = self.pods.get(&k) else { return };
         let Some(n) = p.node else {
@@ -755,7 +796,13 @@ impl World {
                 &format!("Stopping container {name}"),
                 "kubelet",
             );
-            self.program_term(k, i, n, true);
+            let frozen = self.pods[&k].ctrs[i]
+                .pid
+                .and_then(|pid| self.nodes[n].proc(pid))
+                .is_some_and(|p| p.stopped);
+            if !frozen {
+                self.clean_exit(k, i, n);
+            }
             if let Some(p) = self.pods.get_mut(&k) {
                 let c = &mut p.ctrs[i];
                 if let CState::Running { since } = c.state {

@@ -1,9 +1,11 @@
 //! The twin's cluster model: kind node containers running Kube-OVN and
 //! Multus, simulated from mechanisms on a virtual millisecond clock.
 //!
-//! Nothing here scripts an outcome. A node restart kills processes and
-//! wipes `/run`; the kubelet re-creates sandboxes through the first CNI
-//! config; `00-multus.conf` survived, so the runtime runs `multus-shim`,
+//! Nothing here scripts an outcome. A hard node restart kills processes
+//! and wipes `/run` (a graceful one first lets every program run its clean
+//! exit, and Multus' deletes `00-multus.conf`); the kubelet re-creates
+//! sandboxes through the first CNI config; after the crash
+//! `00-multus.conf` survived, so the runtime runs `multus-shim`,
 //! which waits for a daemon socket that is gone and keeps the binary busy;
 //! the Multus init container's `cp` meets that busy file or not, depending
 //! on the version profile. Whether the incident happens follows from those
@@ -25,6 +27,7 @@ mod programs;
 mod render;
 mod rng;
 pub mod serve;
+mod shutdown;
 mod sink;
 mod spec;
 mod world;
@@ -42,6 +45,7 @@ pub use ops::{NodeInfo, ProcessInfo, Signal};
 pub use profile::{ConflistInstall, ShimInstall, VersionProfile, shim_install_for};
 pub use programs::KUBE_OVN_CONFLIST;
 pub use rng::{Ms, Rng};
+pub use shutdown::STOP_TIMEOUT;
 pub use sink::{Output, Recorder, Sink};
 pub use spec::{PROBE_LABEL, ProbeKind};
 pub use world::{ModelConfig, World};

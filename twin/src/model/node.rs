@@ -5,8 +5,12 @@ use std::collections::BTreeMap;
 
 use super::rng::Ms;
 
-/// Paths that live on a tmpfs in a kind node (`--tmpfs /run --tmpfs /tmp`,
-/// FACTS.md "kind node facts"): a container restart empties them.
+/// Rule `tmpfs-run-wiped-on-restart`: a kind node runs with `--tmpfs /run --tmpfs /tmp`, so a stop or restart of its container empties them (sockets, `/run/netns`, the Multus socket) and keeps `/etc/cni/net.d`, `/opt/cni/bin` and the OVS database on its disk.
+/// Source: kubernetes-sigs/kind@v0.31.0:pkg/cluster/internal/providers/docker/provision.go (--tmpfs /tmp, --tmpfs /run)
+/// Pinned by: harness/tests/kind_system.rs::node_reboot_graceful_and_hard_wipe_run_and_keep_cni
+///
+/// Paths that live on a tmpfs in a kind node: a container restart empties
+/// them.
 pub const TMPFS: [&str; 2] = ["/run/", "/tmp/"];
 
 /// The CNI config directory.
@@ -76,6 +80,28 @@ pub struct Process {
     pub started: Ms,
 }
 
+/// Whether the node container runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Power {
+    /// Stopped (or never started).
+    Off,
+    /// Running.
+    On,
+    /// Running, but its systemd is shutting down.
+    Halting(Halt),
+}
+
+/// An orderly shutdown under way: the node's systemd is halting
+/// (`docker stop -t <timeout>` / `docker restart -t <timeout>` sent it
+/// `SIGRTMIN+3`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Halt {
+    /// When Docker's stop timeout runs out and it kills what is left.
+    pub deadline: Ms,
+    /// Start the container again once it is down (`docker restart`).
+    pub restart: bool,
+}
+
 /// A kind node container.
 #[derive(Clone, Debug)]
 pub struct Node {
@@ -86,8 +112,8 @@ pub struct Node {
     /// Current InternalIP (Docker may hand out a new one on restart, kind
     /// #2045 and #148).
     pub ip: String,
-    /// The container is running.
-    pub up: bool,
+    /// Whether the container runs, and whether it is shutting down.
+    pub power: Power,
     /// The kubelet is running.
     pub kubelet_up: bool,
     /// Attached to the Docker network.
@@ -102,9 +128,11 @@ pub struct Node {
     /// Processes by PID.
     pub procs: BTreeMap<u32, Process>,
     next_pid: u32,
-    /// OVS ports on br-int with the netns they belong to. Kube-OVN keeps the
-    /// OVS database in the host's `/etc/openvswitch`, which is on the node's
-    /// persistent filesystem, so ports survive a restart.
+    /// Rule `ovs-database-survives-a-restart`: ovs-ovn keeps the OVS database in the node's `/etc/origin/openvswitch`, on its persistent disk, so OVS ports (stale ones too) survive a restart.
+    /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/install.sh (ovs-ovn volume host-config-openvswitch: hostPath /etc/origin/openvswitch)
+    /// Pinned by: harness/tests/kind_system.rs::stale_netns_and_ports_are_injected_detected_and_cleaned
+    ///
+    /// OVS ports on br-int with the netns they belong to.
     pub ovs_ports: BTreeMap<String, Option<String>>,
     /// The node is cordoned.
     pub unschedulable: bool,
@@ -126,7 +154,7 @@ impl Node {
             name,
             role,
             ip,
-            up: false,
+            power: Power::Off,
             kubelet_up: false,
             connected: true,
             boot: 0,
@@ -172,6 +200,10 @@ impl Node {
         self.fs.remove(path)
     }
 
+    /// Rule `running-binary-is-busy`: opening a file for writing while a process executes it fails with `ETXTBSY` ("Text file busy"); an unlinked or renamed-over path is a new inode and is not busy.
+    /// Source: FACTS.md (root cause as upstream understands it, #1221 points 2-3)
+    /// Pinned by: harness/tests/kind_system.rs::a_busy_multus_shim_makes_a_plain_cp_fail_and_an_atomic_install_succeed
+    ///
     /// Whether some live process executes the file at `path` (what makes an
     /// `open(O_TRUNC|O_WRONLY)` fail with ETXTBSY).
     pub fn busy(&self, path: &str) -> Vec<u32> {
@@ -230,16 +262,35 @@ impl Node {
     /// The container stopped: every process dies and the tmpfs is emptied.
     /// The PID namespace is torn down with it, so nothing gets to clean up.
     pub fn power_off(&mut self) {
-        self.up = false;
+        self.power = Power::Off;
         self.kubelet_up = false;
         self.procs.clear();
         self.fs
             .retain(|path, _| !TMPFS.iter().any(|t| path.starts_with(t)));
     }
 
+    /// The container runs and is not shutting down: its kubelet, runtime
+    /// and programs make progress.
+    pub fn active(&self) -> bool {
+        self.power == Power::On
+    }
+
+    /// The container runs (possibly shutting down).
+    pub fn up(&self) -> bool {
+        self.power != Power::Off
+    }
+
+    /// The orderly shutdown under way, if any.
+    pub fn halting(&self) -> Option<Halt> {
+        match self.power {
+            Power::Halting(h) => Some(h),
+            _ => None,
+        }
+    }
+
     /// The container started: a fresh PID namespace.
     pub fn power_on(&mut self, now: Ms, first_pid: u32) {
-        self.up = true;
+        self.power = Power::On;
         self.boot += 1;
         self.started_at = now;
         self.next_pid = first_pid;
@@ -254,9 +305,11 @@ impl Node {
             .collect()
     }
 
-    /// The CNI config the runtime loads: the lexicographically first
-    /// `.conf`, `.conflist` or `.json` in `/etc/cni/net.d` (FACTS.md,
-    /// "Kubernetes facts": the runtime uses the first config).
+    /// Rule `runtime-uses-the-first-cni-config`: containerd loads the lexicographically first `.conf`, `.conflist` or `.json` in `/etc/cni/net.d`, so `00-multus.conf` wins over `01-kube-ovn.conflist` whenever it is there.
+    /// Source: containerd/go-cni@v1.1.12:opts.go (loadFromConfDir: ConfFiles sorted, the first max of them)
+    /// Pinned by: harness/tests/kind_system.rs::cni_config_removal_truncation_and_delayed_rewrite
+    ///
+    /// The CNI config the runtime loads.
     pub fn first_cni_config(&self) -> Option<(&str, &File)> {
         self.fs
             .range(CNI_DIR.to_string()..)

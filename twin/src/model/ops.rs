@@ -73,7 +73,7 @@ impl World {
 
     fn up_node(&self, name: &str, op: &str) -> Result<usize, ModelError> {
         let n = self.node_index(name)?;
-        if !self.nodes[n].up {
+        if !self.nodes[n].up() {
             return Err(ModelError::NodeDown {
                 node: self.nodes[n].name.clone(),
                 op: op.to_string(),
@@ -89,7 +89,7 @@ impl World {
             .map(|n| NodeInfo {
                 name: n.name.clone(),
                 control_plane: n.role == super::node::Role::ControlPlane,
-                up: n.up,
+                up: n.up(),
                 started_at: n.started_at,
                 boot: n.boot,
                 ip: n.ip.clone(),
@@ -98,58 +98,10 @@ impl World {
             .collect()
     }
 
-    /// `docker restart` (graceful: the node's systemd shuts down for a few
-    /// seconds, then the container starts again) or `docker kill` +
-    /// `docker start` (hard). Either way every process dies without its own
-    /// cleanup and `/run` is wiped (see `power_off`). With the configured
-    /// probability the node comes back with a new IP.
-    pub fn restart_node(&mut self, name: &str, graceful: bool) -> Result<(), ModelError> {
-        let n = self.up_node(name, "restart")?;
-        let boot = self.nodes[n].boot;
-        let node = self.nodes[n].name.clone();
-        self.note(format!(
-            "fault: {} restart of node {node}",
-            if graceful { "graceful" } else { "hard" }
-        ));
-        self.reassign_ip(n);
-        if graceful {
-            self.nodes[n].kubelet_up = false;
-            let d = self.rng.range(1_000, 4_000);
-            self.after(
-                d,
-                Ev::NodeStopped {
-                    n,
-                    boot,
-                    restart: true,
-                },
-            );
-        } else {
-            self.power_off(n);
-            let d = self.rng.range(200, 800);
-            self.after(d, Ev::NodeStart { n });
-        }
-        self.flush();
-        Ok(())
-    }
-
-    /// `docker stop` (hard) without a start.
-    pub fn stop_node(&mut self, name: &str, _graceful: bool) -> Result<(), ModelError> {
-        let n = self.up_node(name, "stop")?;
-        self.power_off(n);
-        self.flush();
-        Ok(())
-    }
-
-    /// `docker start`.
-    pub fn start_node(&mut self, name: &str) -> Result<(), ModelError> {
-        let n = self.node_index(name)?;
-        if !self.nodes[n].up {
-            let d = self.rng.range(200, 800);
-            self.after(d, Ev::NodeStart { n });
-        }
-        Ok(())
-    }
-
+    /// Rule `ovs-daemon-killed-by-sigkill-stays-dead`: OVS's `--monitor` restarts a daemon only after a crash signal (SIGSEGV, SIGABRT, ...), not after SIGKILL, so a killed ovs-vswitchd or ovsdb-server stays down until the liveness probe restarts the ovs-ovn container.
+    /// Source: openvswitch/ovs@v3.3.0:lib/daemon-unix.c (monitor_daemon: should_restart)
+    /// Pinned by: harness/tests/kind_system.rs::ovs_vswitchd_kill_breaks_forwarding_until_restarted
+    ///
     /// `pkill -<SIG> -x <comm>` inside the node; returns the PIDs signalled.
     /// Killing a container's main process ends the container (exit 137);
     /// killing a child (ovs-vswitchd) leaves the container running.
@@ -209,7 +161,6 @@ impl World {
                             .get(&k)
                             .is_some_and(|pd| pd.ctrs[i].pid == Some(pid));
                         if main {
-                            self.program_term(k, i, n, false);
                             self.container_exited(k, i, 137, "Error");
                         }
                     }
@@ -237,6 +188,24 @@ impl World {
     pub fn file(&self, name: &str, path: &str) -> Result<Option<File>, ModelError> {
         let n = self.node_index(name)?;
         Ok(self.nodes[n].fs.get(path).cloned())
+    }
+
+    /// The files under `dir` with their content and mode, whether the node
+    /// runs or is down (what `docker cp` reads out of a stopped container;
+    /// `/run` is empty while the node is down).
+    pub fn node_files(
+        &self,
+        name: &str,
+        dir: &str,
+    ) -> Result<Vec<(String, String, u32)>, ModelError> {
+        let n = self.node_index(name)?;
+        let dir = format!("{}/", dir.trim_end_matches('/'));
+        Ok(self.nodes[n]
+            .fs
+            .range(dir.clone()..)
+            .take_while(|(p, _)| p.starts_with(&dir))
+            .map(|(p, f)| (p.clone(), f.content.clone(), f.mode))
+            .collect())
     }
 
     /// Files under a directory.

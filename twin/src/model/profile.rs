@@ -6,6 +6,13 @@
 
 use std::fmt;
 
+/// Rule `multus-cp-fails-on-a-busy-shim`: Multus v4.1.x to v4.2.2's init container copies the shim with a plain `cp`, which fails with "Text file busy" while any shim runs; v4.2.3 and later run `install_multus`, a copy beside it and a rename, which never touches the busy file.
+/// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:deployments/multus-daemonset-thick.yml (install-multus-binary: cp)
+/// Source: k8snetworkplumbingwg/multus-cni@v4.1.3:deployments/multus-daemonset-thick.yml (install-multus-binary: cp)
+/// Source: k8snetworkplumbingwg/multus-cni@v4.2.3:cmd/install_multus/main.go (CopyFileAtomic)
+/// Source: k8snetworkplumbingwg/multus-cni@v4.2.3:pkg/cmdutils/utils.go (CopyFileAtomic: temp file, then rename)
+/// Pinned by: harness/tests/kind_system.rs::a_busy_multus_shim_makes_a_plain_cp_fail_and_an_atomic_install_succeed
+///
 /// How the Multus init container `install-multus-binary` puts
 /// `/opt/cni/bin/multus-shim` in place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +27,11 @@ pub enum ShimInstall {
     InstallMultus,
 }
 
+/// Rule `kube-ovn-keeps-an-existing-conflist`: `install-cni` never rewrites a conflist that exists: v1.13 keeps any file as it is, v1.14 and later keep a 0600 file and only chmod another one to 0600, so a truncated conflist stays truncated.
+/// Source: kubeovn/kube-ovn@v1.13.15:cmd/daemon/cniserver.go (mvCNIConf)
+/// Source: kubeovn/kube-ovn@v1.14.41:cmd/daemon/cniserver.go (mvCNIConf)
+/// Source: kubeovn/kube-ovn@v1.16.2:cmd/daemon/cniserver.go (mvCNIConf)
+///
 /// What `kube-ovn-daemon --install-cni-config` (the last step of the
 /// `install-cni` init container's `install-cni.sh`) does with a conflist
 /// that is already in `/etc/cni/net.d` (`mvCNIConf` in
@@ -54,8 +66,19 @@ pub struct VersionProfile {
     pub kube_ovn: String,
     /// Multus release tag.
     pub multus: String,
+    /// Rule `kubernetes-release-per-cell`: a cell runs the Kubernetes release its Kube-OVN line's CI tested with, among kind v0.31.0's node images (v1.33.7 for 1.13 and 1.14, v1.35.0 for 1.15, 1.16 and master); `/version` and each node's kubeletVersion say it.
+    /// Source: FACTS.md (kind node facts: node images per Kube-OVN line)
+    ///
+    /// Kubernetes release of the cell's node image (`kindest/node` tag in
+    /// `versions.yaml`): what `/version` and each node's
+    /// `status.nodeInfo.kubeletVersion` report.
+    pub kubernetes: String,
     /// How the Multus init container installs the shim.
     pub shim_install: ShimInstall,
+    /// Rule `kube-ovn-conflist-written-in-place-before-7035`: without kube-ovn PR #7035 a new conflist is written in place (`os.WriteFile`: create and truncate, then write), so a node killed in between keeps an empty file; v1.15.24 and master write it to a temporary file and rename it.
+    /// Source: kubeovn/kube-ovn@v1.14.41:cmd/daemon/cniserver.go (mvCNIConf: os.WriteFile)
+    /// Source: kubeovn/kube-ovn@v1.15.24:cmd/daemon/cniserver.go (mvCNIConf: fileutil.AtomicWriteFile)
+    ///
     /// Whether `install-cni` writes its conflist through a temporary file
     /// and a rename (kube-ovn PR #7035, merged 2026-07-13; at the matrix's
     /// tags only v1.15.24 has it, as `fileutil.AtomicWriteFile` in
@@ -93,11 +116,12 @@ impl VersionProfile {
     /// Which Kube-OVN releases write the conflist atomically (#7035) was
     /// read at the matrix's tags only: v1.15.24 and master do, v1.13.15,
     /// v1.14.41 and v1.16.2 do not; other tags are treated as not.
-    pub fn from_versions(name: &str, kube_ovn: &str, multus: &str) -> Self {
+    pub fn from_versions(name: &str, kubernetes: &str, kube_ovn: &str, multus: &str) -> Self {
         VersionProfile {
             name: name.to_string(),
             kube_ovn: kube_ovn.to_string(),
             multus: multus.to_string(),
+            kubernetes: kubernetes.to_string(),
             shim_install: shim_install_for(multus),
             atomic_cni_conf: matches!(kube_ovn, "master" | "v1.15.24"),
             conflist_install: if kube_ovn.starts_with("v1.13.") {
@@ -111,17 +135,41 @@ impl VersionProfile {
 
     /// The profiles of the version matrix, by set name, plus the twin-only
     /// `kube-ovn-master-multus-4.3.0` (Kube-OVN master CI pins Multus
-    /// v4.3.0, FACTS.md #1221 point 5).
+    /// v4.3.0, FACTS.md #1221 point 5). The Kubernetes release is the one
+    /// each Kube-OVN line's CI tested with, among the node images kind
+    /// v0.31.0 publishes: v1.33.7 for release-1.13 and release-1.14,
+    /// v1.35.0 for release-1.15, release-1.16 and master (FACTS.md "kind
+    /// node facts"; the same tags as `versions.yaml`).
     pub fn all() -> Vec<VersionProfile> {
         [
-            ("default", "v1.16.2", "v4.2.4"),
-            ("kube-ovn-1.13-multus-4.1.3", "v1.13.15", "v4.1.3"),
-            ("kube-ovn-1.14-multus-4.2.1", "v1.14.41", "v4.2.1"),
-            ("kube-ovn-1.15-multus-4.2.3", "v1.15.24", "v4.2.3"),
-            ("kube-ovn-master-multus-4.3.0", "master", "v4.3.0"),
+            ("default", "v1.35.0", "v1.16.2", "v4.2.4"),
+            (
+                "kube-ovn-1.13-multus-4.1.3",
+                "v1.33.7",
+                "v1.13.15",
+                "v4.1.3",
+            ),
+            (
+                "kube-ovn-1.14-multus-4.2.1",
+                "v1.33.7",
+                "v1.14.41",
+                "v4.2.1",
+            ),
+            (
+                "kube-ovn-1.15-multus-4.2.3",
+                "v1.35.0",
+                "v1.15.24",
+                "v4.2.3",
+            ),
+            (
+                "kube-ovn-master-multus-4.3.0",
+                "v1.35.0",
+                "master",
+                "v4.3.0",
+            ),
         ]
         .into_iter()
-        .map(|(n, k, m)| VersionProfile::from_versions(n, k, m))
+        .map(|(n, kube, k, m)| VersionProfile::from_versions(n, kube, k, m))
         .collect()
     }
 

@@ -2,13 +2,20 @@
 
 use super::node::{CNI_SERVER_SOCK, MULTUS_CONF, MULTUS_SOCK, OVSDB_SOCK, Owner, SHIM};
 use super::profile::{ConflistInstall, ShimInstall};
+use super::rng::Ms;
 use super::spec::{ProbeKind, Program};
 use super::world::{CState, Ev, Sandbox, World, valid_config};
 
+/// Rule `multus-auto-config-1s-x120`: the thick daemon looks for its primary config, the first `.conf`/`.conflist` in `/etc/cni/net.d` that is not `00-multus*`, every 1 s up to 120 times, then exits 1.
+/// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:pkg/server/config/generator.go (findMasterPlugin)
+/// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:pkg/server/config/manager.go (getPrimaryCNIPluginName: 120 tries)
+///
 /// How often the Multus daemon looks for the primary config, and how many
-/// times (FACTS.md "Multus facts": every 1 s up to 120 times).
+/// times.
 const MULTUS_CONFIG_TRIES: u32 = 120;
-/// `readinessindicatorfile`: polled every 1 s for up to 45 s, then exit 1.
+/// Rule `multus-readiness-indicator-1s-x45`: with `readinessindicatorfile` set (off by default) the daemon polls the file every 1 s for up to 45 s, then exits 1.
+/// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:pkg/types/conf.go (GetReadinessIndicatorFile)
+/// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:cmd/multus-daemon/main.go (exit 1 when the check fails)
 const READINESS_INDICATOR_TRIES: u32 = 45;
 
 impl World {
@@ -44,12 +51,24 @@ impl World {
         &mut self.pods.get_mut(&k).expect("pod exists").ctrs[i]
     }
 
+    /// Rule `ovs-ovn-starts-ovsdb-then-vswitchd`: `start-ovs.sh` starts ovsdb-server, then ovs-vswitchd and ovn-controller, then waits on a log; the container keeps running when a daemon dies.
+    /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/start-ovs.sh (ovs-ctl restart --no-ovs-vswitchd, then --no-ovsdb-server, ovn-ctl restart_controller, tail)
+    ///
+    /// Rule `cni-server-waits-for-ovs`: kube-ovn-cni's `start-cniserver.sh` waits until ovsdb-server and ovs-vswitchd answer, then the daemon initialises its OVS bridges and serves its socket.
+    /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/start-cniserver.sh (waiting for ovs ready)
+    /// Source: kubeovn/kube-ovn@v1.14.41:cmd/daemon/cniserver.go (InitOVSBridges, RunServer)
+    ///
+    /// Rule `nat-gateway-needs-net1`: the VPC NAT gateway's init configures its Multus attachment `net1`; without it the container fails.
+    /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/vpcnatgateway/nat-gateway.sh (EIPs and routes on net1)
+    ///
     /// The next step of a container's program.
     pub(super) fn tick(&mut self, k: u64, i: usize, run: u32) {
         let Some(p) = self.pods.get(&k) else { return };
         let Some(n) = p.node else { return };
         let c = &p.ctrs[i];
-        if c.runs != run || !matches!(c.state, CState::Running { .. }) || !self.nodes[n].up {
+        // A node shutting down: the process got its SIGTERM and only
+        // exits (`World::on_sigterm`).
+        if c.runs != run || !matches!(c.state, CState::Running { .. }) || !self.nodes[n].active() {
             return;
         }
         // A stopped process makes no progress; look again later.
@@ -283,6 +302,10 @@ impl World {
         }
     }
 
+    /// Rule `multus-watches-its-primary-config`: after writing `00-multus.conf` the daemon regenerates it on a Write or Create of its primary config, writes an empty one when the primary cannot be read, and ignores the primary's removal.
+    /// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:pkg/server/config/manager.go (monitorPluginConfiguration, shouldRegenerateConfig, GenerateConfig)
+    /// Source: k8snetworkplumbingwg/multus-cni@v4.3.0:pkg/server/config/manager.go (same)
+    ///
     /// The Multus thick daemon (FACTS.md "Multus facts"; multus-cni
     /// `pkg/server/config/manager.go`, the same at v4.1.3, v4.2.1, v4.2.4 and
     /// v4.3.0): wait for the primary config (the first `.conf`/`.conflist`
@@ -405,29 +428,106 @@ impl World {
         }
     }
 
-    /// SIGTERM (`graceful`) or SIGKILL of a container's program. Only a
-    /// clean exit runs cleanup: the Multus daemon deletes `00-multus.conf`
-    /// and its socket (FACTS.md "Multus facts").
-    pub(super) fn program_term(&mut self, k: u64, i: usize, n: usize, graceful: bool) {
+    /// Rule `multus-clean-exit-removes-config`: the Multus thick daemon turns SIGTERM into a clean exit whose config manager deletes `00-multus.conf` (its socket goes with `/run`); only once its handler is installed, after the API readiness check, so a daemon still looking for the primary config dies at once and leaves an old `00-multus.conf` in place.
+    /// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:pkg/server/config/manager.go (Start: "Delete old config", os.Remove after monitorPluginConfiguration returns)
+    /// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:cmd/multus-daemon/main.go (signal.Notify SIGINT/SIGTERM -> cancel, installed after WaitUntilAPIReady; wg.Wait)
+    /// Source: k8snetworkplumbingwg/multus-cni@v4.1.3:pkg/server/config/manager.go (Start, same)
+    /// Source: k8snetworkplumbingwg/multus-cni@v4.2.4:pkg/server/config/manager.go (Start, same)
+    /// Source: k8snetworkplumbingwg/multus-cni@v4.3.0:pkg/server/config/manager.go (Start, same)
+    /// Pinned by: harness/tests/node_systemd.rs::graceful_reboot_delivers_sigterm_and_the_daemon_removes_its_config
+    ///
+    /// What a container's program leaves behind on disk when it exits on
+    /// SIGTERM. Every other program of the model changes nothing that
+    /// survives a reboot on a clean exit (see [`World::on_sigterm`]).
+    pub(super) fn clean_exit(&mut self, k: u64, i: usize, n: usize) {
         let Some(prog) = self.program_of(k, i) else {
             return;
         };
-        if graceful && matches!(prog, Program::MultusDaemon(_)) && self.stage(k, i).stage >= 3 {
-            let frozen = self.pods[&k].ctrs[i]
-                .pid
-                .and_then(|pid| self.nodes[n].proc(pid))
-                .is_some_and(|p| p.stopped);
-            if !frozen {
-                self.nodes[n].remove(MULTUS_CONF);
-                self.nodes[n].remove(MULTUS_SOCK);
-                let name = self.nodes[n].name.clone();
-                self.note(format!(
-                    "node {name}: multus-daemon clean exit removed {MULTUS_CONF}"
-                ));
-            }
+        if matches!(prog, Program::MultusDaemon(_)) && self.stage(k, i).stage >= 3 {
+            self.nodes[n].remove(MULTUS_CONF);
+            self.nodes[n].remove(MULTUS_SOCK);
+            let name = self.nodes[n].name.clone();
+            self.note(format!(
+                "node {name}: multus-daemon clean exit removed {MULTUS_CONF}"
+            ));
         }
     }
 
+    /// How long process `pid` takes to exit after the SIGTERM (and
+    /// SIGCONT) of an orderly node shutdown, or `None` when it ignores the
+    /// signal and is killed at the stop timeout. What it does to persistent
+    /// state on the way out is [`World::clean_exit`]; by program, from the
+    /// source at the matrix's tags:
+    ///
+    /// Rule `sigterm-ovs-ovn-keeps-ovs-and-ovn-state`: `start-ovs.sh`'s EXIT trap stops ovn-controller with `--restart` (its chassis and ports stay) and OVS with `ovs-ctl stop` (the database on disk is kept); the OVS daemons' own SIGTERM handling only unlinks pidfiles and sockets under `/run`.
+    /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/start-ovs.sh (quit, trap quit EXIT)
+    /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/grace_stop_ovn_controller (stop_ovn_daemon ovn-controller --restart)
+    /// Source: kubeovn/kube-ovn@v1.13.15:dist/images/start-ovs.sh (quit, same)
+    /// Source: kubeovn/kube-ovn@v1.16.2:dist/images/start-ovs.sh (quit, same)
+    ///
+    /// Rule `sigterm-cni-server-removes-only-its-socket`: kube-ovn-cni's `start-cniserver.sh` EXIT trap removes `/run/openvswitch/kube-ovn-daemon.sock`; the daemon returns from main when its signal context is done; nothing under `/etc/cni` or `/opt/cni/bin` changes.
+    /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/start-cniserver.sh (quit: rm -rf $CNI_SOCK)
+    /// Source: kubeovn/kube-ovn@v1.14.41:cmd/daemon/cniserver.go (signals.SetupSignalHandler; <-stopCh)
+    /// Source: kubeovn/kube-ovn@v1.16.2:cmd/daemon/cniserver.go (same)
+    ///
+    /// Rule `sigterm-install-steps-die-at-once`: the init steps (`install-cni.sh` with `kube-ovn-daemon --install-cni-config`, Multus' `cp` or `install_multus`, `hostpath-init`) install no handler and die on SIGTERM like on SIGKILL; a conflist write in flight stays truncated.
+    /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/install-cni.sh (no trap)
+    /// Source: kubeovn/kube-ovn@v1.14.41:cmd/daemon/cniserver.go (main: mvCNIConf runs before any signal handler)
+    /// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:deployments/multus-daemonset-thick.yml (install-multus-binary: sh -c cp)
+    /// Source: k8snetworkplumbingwg/multus-cni@v4.2.3:cmd/install_multus/main.go (no signal handling)
+    ///
+    /// Rule `sigterm-multus-shim-dies-at-once`: a `multus-shim` waiting for the daemon installs no handler and dies on SIGTERM, releasing the binary.
+    /// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:cmd/multus-shim/main.go (skel.PluginMainFuncs, no signal handling)
+    ///
+    /// Rule `sigterm-coredns-lameduck`: CoreDNS drains for its `health` lameduck of 5 s, then exits; it has no state on the node.
+    /// Source: kubernetes/kubernetes@v1.33.7:cmd/kubeadm/app/phases/addons/dns/manifests.go (CoreDNSConfigMap: health { lameduck 5s })
+    ///
+    /// Rule `sigterm-nat-gateway-ignores-it`: the VPC NAT gateway's container runs `sleep infinity` as the init of its PID namespace, which ignores a SIGTERM it has no handler for, so it holds the shutdown until the stop timeout kills it.
+    /// Source: kubeovn/kube-ovn@v1.14.41:pkg/controller/vpc_nat_gateway.go (genNatGwStatefulSet: Command sleep infinity)
+    /// Source: torvalds/linux@v6.12:kernel/signal.c (sig_task_ignored: SIGNAL_UNKILLABLE init ignores default-action signals)
+    ///
+    /// Rule `sigterm-other-components-change-no-node-state`: kube-ovn-controller, kube-ovn-monitor, kube-ovn-pinger and ovn-central exit on SIGTERM without touching `/etc/cni/net.d`, `/opt/cni/bin` or the OVS database (ovn-central's EXIT trap stops northd; its database files stay; kube-ovn-controller releases its leader Lease, an API object the model does not keep).
+    /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/start-db.sh (quit: ovn-ctl stop_northd)
+    /// Source: kubeovn/kube-ovn@v1.14.41:cmd/pinger/pinger.go (signals.SetupSignalHandler)
+    /// Source: kubeovn/kube-ovn@v1.14.41:cmd/controller/controller.go (ReleaseOnCancel: true)
+    pub(super) fn on_sigterm(&mut self, n: usize, pid: u32) -> Option<Ms> {
+        let owner = self.nodes[n].proc(pid)?.owner;
+        let Owner::Container(k, i, _) = owner else {
+            // multus-shim processes (the runtime's or one started by hand).
+            return Some(0);
+        };
+        let main = self
+            .pods
+            .get(&k)
+            .is_some_and(|p| p.ctrs[i].pid == Some(pid));
+        if !main {
+            // ovsdb-server, ovs-vswitchd, ovn-controller: fatal-signal
+            // handlers unlink their /run files and exit.
+            return Some(self.rng.range(5, 50));
+        }
+        Some(match self.program_of(k, i)? {
+            Program::MultusDaemon(_) if self.stage(k, i).stage >= 3 => self.rng.range(5, 50),
+            Program::MultusDaemon(_)
+            | Program::InstallCni
+            | Program::InstallMultus(_)
+            | Program::Completes
+            | Program::Probe(_) => 0,
+            // quit() asks the API server about the DaemonSet's revisions
+            // with kubectl, then runs ovs-ctl stop.
+            Program::OvsOvn => self.rng.range(500, 2_000),
+            Program::CniServer => self.rng.range(20, 200),
+            Program::CoreDns => 5_000 + self.rng.range(0, 100),
+            Program::Sleep => self.rng.range(10, 200),
+            Program::NatGateway => return None,
+        })
+    }
+
+    /// Rule `ovs-healthcheck-needs-both-daemons`: `ovs-healthcheck.sh` fails while ovsdb-server or ovs-vswitchd is not running or does not answer (a frozen one times out).
+    /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/ovs-healthcheck.sh
+    ///
+    /// Rule `cni-server-readyz-needs-ovs`: kube-ovn-cni's `/readyz` fails while its server is not up or OVS is down.
+    /// Source: FACTS.md (Kube-OVN facts: kube-ovn-cni /livez /readyz every 7 s)
+    ///
     /// A probe's health check for container `i`.
     pub(super) fn health(&self, k: u64, i: usize, live: bool) -> Result<(), String> {
         let p = &self.pods[&k];

@@ -384,7 +384,7 @@ pub(super) fn node(w: &World, n: usize) -> Value {
             "nodeInfo": {
                 "architecture": "amd64", "bootID": format!("{:08x}-0000-4000-8000-{:012x}", node.boot, n),
                 "containerRuntimeVersion": "containerd://2.1.1", "kernelVersion": "6.8.0-twin",
-                "kubeProxyVersion": "", "kubeletVersion": crate::api::KUBE_VERSION, "machineID": format!("{:032x}", n + 1),
+                "kubeProxyVersion": "", "kubeletVersion": w.cfg.profile.kubernetes, "machineID": format!("{:032x}", n + 1),
                 "operatingSystem": "linux", "osImage": "Debian GNU/Linux 12 (bookworm)", "systemUUID": format!("{:032x}", n + 1),
             },
         },

@@ -337,6 +337,12 @@ pub struct Workload {
 
 const KUBE_OVN_IMAGE: &str = "docker.io/kubeovn/kube-ovn";
 
+/// Rule `ovs-ovn-probes`: ovs-ovn's readiness runs `ovs-healthcheck.sh` every 5 s after 10 s, its liveness every 5 s after 60 s and restarts the container after 5 misses.
+/// Source: kubeovn/kube-ovn@v1.14.41:dist/images/install.sh (ovs-ovn readinessProbe, livenessProbe)
+///
+/// Rule `multus-grace-period-10s`: the Multus DaemonSet's pods have a 10 s termination grace period and run with hostPID, so the daemon shares the node's PID namespace.
+/// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:deployments/multus-daemonset-thick.yml (terminationGracePeriodSeconds: 10, hostPID: true)
+///
 /// The kube-system workloads of a kind cluster with Kube-OVN and Multus,
 /// plus a VPC NAT gateway on `nat_node` when given, and `load` extra pods
 /// (a Deployment in `default`, for benchmarks).

@@ -67,8 +67,12 @@ const LOG_LINES: usize = 200;
 pub(super) enum Ev {
     /// `docker start` finished: the node container runs.
     NodeStart { n: usize },
-    /// A graceful stop finished.
-    NodeStopped { n: usize, boot: u32, restart: bool },
+    /// An orderly shutdown finished: every process exited.
+    NodeStopped { n: usize, boot: u32 },
+    /// Docker's stop timeout ran out during an orderly shutdown.
+    StopTimeout { n: usize, boot: u32 },
+    /// A process finished the exit the shutdown's SIGTERM started.
+    ProcExit { n: usize, boot: u32, pid: u32 },
     /// systemd started containerd and the kubelet.
     KubeletUp { n: usize, boot: u32 },
     /// The kubelet's node status update (every 10 s).
@@ -551,17 +555,11 @@ impl World {
     fn handle(&mut self, ev: Ev) {
         match ev {
             Ev::NodeStart { n } => self.node_start(n),
-            Ev::NodeStopped { n, boot, restart } => {
-                if self.nodes[n].boot == boot && self.nodes[n].up {
-                    self.power_off(n);
-                    if restart {
-                        let d = self.rng.range(300, 1000);
-                        self.after(d, Ev::NodeStart { n });
-                    }
-                }
-            }
+            Ev::NodeStopped { n, boot } | Ev::StopTimeout { n, boot } => self.halted(n, boot),
+            Ev::ProcExit { n, boot, pid } => self.proc_exit(n, boot, pid),
             Ev::KubeletUp { n, boot } => {
-                if self.nodes[n].boot == boot && self.nodes[n].up {
+                // systemd starts no unit once it is shutting down.
+                if self.nodes[n].boot == boot && self.nodes[n].active() {
                     self.kubelet_up(n);
                 }
             }
@@ -657,7 +655,7 @@ impl World {
     // ---- nodes ----
 
     fn node_start(&mut self, n: usize) {
-        if self.nodes[n].up {
+        if self.nodes[n].up() {
             return;
         }
         let first_pid = 1 + self.rng.below(50) as u32;
@@ -673,13 +671,12 @@ impl World {
         self.after(d, Ev::KubeletUp { n, boot });
     }
 
-    /// The node container stops: every process dies at once and the tmpfs
-    /// `/run` is gone. In a kind node `docker restart`/`docker kill` tear
-    /// down the container's PID namespace, so pod processes are killed
-    /// without running their own shutdown (the kernel kills the rest of a
-    /// PID namespace when its init exits), which is why `00-multus.conf`
-    /// is still on disk after the restart (FACTS.md, #1221 point 1; Multus
-    /// deletes it only on a clean exit, "Multus facts").
+    /// The node container stops: whatever still runs is killed at once
+    /// (the kernel kills the rest of a PID namespace when its init exits)
+    /// and the tmpfs `/run` is gone. After `docker kill` that is every
+    /// process, so none runs its own shutdown; after an orderly shutdown
+    /// (`halt_node`) only what ignored SIGTERM or outlasted the stop
+    /// timeout is left.
     pub(super) fn power_off(&mut self, n: usize) {
         let name = self.nodes[n].name.clone();
         let procs = self.nodes[n].procs.len();
@@ -700,6 +697,9 @@ impl World {
         }
     }
 
+    /// Rule `node-ip-may-change-on-restart`: Docker may hand a restarted kind node a new address on its network; the model does so with a configured probability (0 by default).
+    /// Source: FACTS.md (kind node facts: kind #2045, #148)
+    /// Pinned by: harness/tests/kind_system.rs::network_partition_heals_on_a_kind_like_network_and_reports_a_changed_address
     pub(super) fn reassign_ip(&mut self, n: usize) {
         if self.rng.chance(self.cfg.ip_reassign_probability) {
             self.next_node_ip += 1;
@@ -710,9 +710,12 @@ impl World {
         }
     }
 
-    /// Whether the runtime's network is ready: the first CNI config loads
-    /// (FACTS.md "Kubernetes facts": no config, NetworkReady=false). A
-    /// config that does not parse (a truncated file) fails the load too.
+    /// Rule `no-valid-cni-config-means-network-not-ready`: with no CNI config, or a first one that does not parse (empty, truncated), the runtime reports NetworkReady=false ("cni plugin not initialized") and the kubelet posts the node NotReady and creates no sandbox that needs a network.
+    /// Source: containerd/go-cni@v1.1.12:opts.go (loadFromConfDir: ErrCNINotInitialized)
+    /// Source: kubernetes/kubernetes@v1.33.7:pkg/kubelet/nodestatus/setters.go (ReadyCondition: runtime network errors make the node NotReady)
+    /// Pinned by: harness/tests/kind_system.rs::cni_config_removal_truncation_and_delayed_rewrite
+    ///
+    /// Whether the runtime's network is ready: the first CNI config loads.
     pub(super) fn network_ready(&self, n: usize) -> bool {
         self.nodes[n]
             .first_cni_config()
@@ -753,6 +756,10 @@ impl World {
         }
     }
 
+    /// Rule `node-monitor-grace-period-50s`: a node whose kubelet has posted no status for 50 s is marked Ready=Unknown by the node lifecycle controller, and its pods NotReady.
+    /// Source: kubernetes/kubernetes@v1.33.7:pkg/controller/nodelifecycle/node_lifecycle_controller.go (monitorNodeHealth, MarkPodsNotReady)
+    /// Source: kubernetes/kubernetes@v1.33.7:pkg/controller/nodelifecycle/config/v1alpha1/defaults.go (NodeMonitorGracePeriod default, 50 s since v1.32)
+    ///
     /// The node lifecycle controller: a node whose kubelet has not posted
     /// status for the grace period (`--node-monitor-grace-period`, 50 s
     /// since Kubernetes 1.32) becomes Unknown and its pods NotReady
@@ -864,6 +871,9 @@ impl World {
         }
     }
 
+    /// Rule `install-sh-deletes-pods-not-in-host-network`: Kube-OVN's `install.sh` deletes every pod not in host network mode once kube-ovn-cni is ready, so pods started before the CNI come back with Kube-OVN addresses.
+    /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/install.sh ([Step 4/6] Delete pod that not in host network mode)
+    ///
     /// Kube-OVN's `install.sh` ends by deleting every pod that is not in
     /// host network mode ("Delete pod that not in host network mode"), so
     /// that pods started before the CNI was ready get Kube-OVN addresses.
@@ -967,6 +977,8 @@ impl World {
         k
     }
 
+    /// Rule `not-ready-nodes-take-no-new-pods`: NotReady, unreachable and cordoned nodes carry NoSchedule taints, so the scheduler places new pods elsewhere, spreading a workload's pods over nodes.
+    /// Source: kubernetes/kubernetes@v1.33.7:pkg/controller/nodelifecycle/node_lifecycle_controller.go (doNoScheduleTaintingPass)
     fn schedule_pending(&mut self) {
         let pending: Vec<u64> = self
             .unscheduled
