@@ -5,8 +5,11 @@
 //!
 //! Pod status and logs come through the API (the same on kind and the
 //! twin); processes through the backend ([`Cluster::count_processes`]).
-//! "Ran once more" is told from the init container's terminations before
-//! the fault (a [`Baseline`]), not from clocks: the twin's are virtual.
+//! "Ran once more" is told from the init container's runs before the fault
+//! (a [`Baseline`]), not from clocks (the twin's are virtual): a run is
+//! known by its `startedAt`, so a run that was lost in a reboot, which the
+//! kubelet then reports terminated (exit 255, `Unknown`) with a new
+//! `finishedAt`, is not taken for a new one.
 
 use std::time::Duration;
 
@@ -25,14 +28,14 @@ pub const SHIM_PROCESS: &str = "multus-shim";
 /// How often the pod and the node's processes are sampled.
 pub const POLL: Duration = Duration::from_secs(1);
 
-/// The node's Multus pod and its init container's terminations before the
-/// fault.
+/// The node's Multus pod and its init container's runs before the fault.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Baseline {
     /// The pod's uid.
     pub uid: String,
-    /// `finishedAt` of the init container's terminations then known.
-    pub finished: Vec<String>,
+    /// The runs then known, by `startedAt` (`finishedAt` when a
+    /// termination has no start).
+    pub runs: Vec<String>,
 }
 
 /// A termination of the init container that was not in the baseline.
@@ -52,8 +55,9 @@ fn multus_pod(pods: &[Pod]) -> Option<&Pod> {
         .max_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0))
 }
 
-/// The init container's terminations, current first: `(finishedAt, previous)`.
-fn terminations(pod: &Pod) -> Vec<(String, bool)> {
+/// The init container's runs, current first: `(run, terminated, previous)`,
+/// a run known by its `startedAt`.
+fn runs(pod: &Pod) -> Vec<(String, bool, bool)> {
     let Some(s) = pod
         .status
         .as_ref()
@@ -63,17 +67,24 @@ fn terminations(pod: &Pod) -> Vec<(String, bool)> {
         return Vec::new();
     };
     let at = |t: &k8s_openapi::api::core::v1::ContainerStateTerminated| {
-        t.finished_at
+        t.started_at
             .as_ref()
+            .or(t.finished_at.as_ref())
             .map(|f| f.0.to_string())
             .unwrap_or_default()
     };
     let mut out = Vec::new();
-    if let Some(t) = s.state.as_ref().and_then(|st| st.terminated.as_ref()) {
-        out.push((at(t), false));
+    if let Some(st) = &s.state {
+        if let Some(t) = &st.terminated {
+            out.push((at(t), true, false));
+        }
+        if let Some(r) = &st.running {
+            let start = r.started_at.as_ref().map(|f| f.0.to_string());
+            out.push((start.unwrap_or_default(), false, false));
+        }
     }
     if let Some(t) = s.last_state.as_ref().and_then(|st| st.terminated.as_ref()) {
-        out.push((at(t), true));
+        out.push((at(t), true, true));
     }
     out
 }
@@ -83,19 +94,19 @@ pub fn baseline(pods: &[Pod]) -> Option<Baseline> {
     let pod = multus_pod(pods)?;
     Some(Baseline {
         uid: pod.metadata.uid.clone().unwrap_or_default(),
-        finished: terminations(pod).into_iter().map(|(f, _)| f).collect(),
+        runs: runs(pod).into_iter().map(|(r, _, _)| r).collect(),
     })
 }
 
-/// A run of the init container that finished after `base` was taken: any
-/// termination of a new pod, or one whose `finishedAt` the baseline lacks.
+/// A run of the init container that started after `base` was taken and
+/// has finished: any finished run of a new pod, or one the baseline lacks.
 pub fn new_run(pods: &[Pod], base: &Baseline) -> Option<NewRun> {
     let pod = multus_pod(pods)?;
     let same = pod.metadata.uid.as_deref().unwrap_or_default() == base.uid;
-    terminations(pod)
+    runs(pod)
         .into_iter()
-        .find(|(f, _)| !same || !base.finished.contains(f))
-        .map(|(_, previous)| NewRun {
+        .find(|(run, terminated, _)| *terminated && (!same || !base.runs.contains(run)))
+        .map(|(_, _, previous)| NewRun {
             pod: pod.metadata.name.clone().unwrap_or_default(),
             previous,
         })
@@ -174,8 +185,10 @@ pub async fn follow(
 mod tests {
     use super::*;
 
+    /// A pod whose init container's current and last runs started at the
+    /// given times (each finished a second later).
     fn pod(uid: &str, current: Option<&str>, last: Option<&str>) -> Pod {
-        let term = |f: &str| serde_json::json!({"terminated": {"exitCode": 1, "finishedAt": f}});
+        let term = |s: &str| serde_json::json!({"terminated": {"exitCode": 1, "startedAt": s, "finishedAt": s.replace(":00Z", ":01Z")}});
         let mut status = serde_json::json!({"name": MULTUS_INIT_CONTAINER, "ready": false, "restartCount": 1, "image": "x", "imageID": ""});
         if let Some(f) = current {
             status["state"] = term(f);
@@ -214,6 +227,23 @@ mod tests {
         // Running, its earlier run the baseline's: nothing new yet.
         let running = [pod("a", None, Some("2026-01-01T00:01:00Z"))];
         assert_eq!(new_run(&running, &base), None);
+    }
+
+    #[test]
+    fn a_run_lost_in_the_reboot_is_not_a_new_run() {
+        let base = baseline(&[pod("a", Some("2026-01-01T00:01:00Z"), None)]).unwrap();
+        // After a crash the kubelet reports the lost run terminated anew
+        // (exit 255, Unknown): same start, new finish.
+        let lost: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "kube-multus-ds-a", "uid": "a", "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "status": {"initContainerStatuses": [{
+                "name": MULTUS_INIT_CONTAINER, "ready": false, "restartCount": 1, "image": "x", "imageID": "",
+                "state": {"running": {"startedAt": "2026-01-01T00:09:10Z"}},
+                "lastState": {"terminated": {"exitCode": 255, "reason": "Unknown", "startedAt": "2026-01-01T00:01:00Z", "finishedAt": "2026-01-01T00:09:00Z"}}
+            }]}
+        }))
+        .unwrap();
+        assert_eq!(new_run(std::slice::from_ref(&lost), &base), None);
     }
 
     #[test]

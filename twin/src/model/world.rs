@@ -486,16 +486,26 @@ impl World {
             Some(c) => names.iter().position(|n| *n == c)?,
             None => p.template.init.len(),
         };
-        let runs = self.clogs.get(&k).and_then(|c| c.get(&i));
-        let mut latest = runs.map(|r| r.iter().rev()).into_iter().flatten();
-        let lines = if previous {
-            latest.nth(1)
+        // The current run is the container's latest start, whether or not
+        // it has printed anything yet; `previous` is the run before it (the
+        // kubelet keeps one terminated instance per container).
+        let current = p.ctrs.get(i).map_or(0, |c| c.runs);
+        let want = if previous {
+            match current.checked_sub(1) {
+                Some(run) => run,
+                None => return Some(String::new()),
+            }
         } else {
-            latest.next()
+            current
         };
+        let lines = self
+            .clogs
+            .get(&k)
+            .and_then(|c| c.get(&i))
+            .and_then(|r| r.get(&want));
         Some(
             lines
-                .map(|(_, l)| l.iter().map(|l| format!("{l}\n")).collect())
+                .map(|l| l.iter().map(|l| format!("{l}\n")).collect())
                 .unwrap_or_default(),
         )
     }
