@@ -4,6 +4,7 @@
 //! backend-independent description and the evidence a fault must produce.
 
 mod evidence;
+pub mod multus;
 mod spec;
 
 pub use evidence::Evidence;

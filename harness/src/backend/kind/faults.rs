@@ -14,6 +14,7 @@ use super::docker::{DockerNodes, ProcessId, Still, non_empty_lines};
 use super::kubectl::{KUBECTL_TIMEOUT, Kubectl};
 use super::ovs;
 use crate::backend::NodeInfo;
+use crate::fault::multus::{InitRun, finished_init_run, init_run_facts, no_init_run_fact};
 use crate::fault::{
     CniConfigAction, CniFile, Evidence, Fault, LeftoverMultusConfig, MULTUS_DAEMON,
     MULTUS_INIT_CONTAINER, MULTUS_SELECTOR, OvsSignal, PodDelete, RebootMode,
@@ -905,16 +906,13 @@ async fn wait_gone(
 
 /// What the replacement Multus pod's init container did on its first run
 /// (its exit and last log line), waited for up to [`INIT_WAIT`]. Facts
-/// only: "Text file busy" is what a racy Multus shows against the busy
-/// shim, a success what `install_multus` shows; neither decides whether
-/// the fault took.
+/// only (see [`crate::fault::multus`]).
 async fn init_container_facts(
     kubectl: &Kubectl,
     node: &str,
     namespace: &str,
     old: &[String],
 ) -> Result<Vec<(String, String)>, KindError> {
-    let key = format!("{MULTUS_INIT_CONTAINER} last log line");
     let deadline = tokio::time::Instant::now() + INIT_WAIT;
     let get = [
         "-n".to_string(),
@@ -931,31 +929,34 @@ async fn init_container_facts(
     let run = loop {
         let out = kubectl.run(get.clone(), KUBECTL_TIMEOUT).await?;
         if kubectl.is_dry_run() {
-            break None;
+            break InitRun {
+                pod: "<the new Multus pod>".into(),
+                exit_code: 0,
+                reason: String::new(),
+            };
         }
-        if let Some(run) = finished_init_run(&out.stdout_str(), old) {
-            break Some(run);
+        let list = serde_json::from_slice(&out.stdout).map_err(|e| {
+            KindError::parse(
+                kubectl.command(get.clone()).to_string(),
+                e.to_string(),
+                &out.stdout_str(),
+            )
+        })?;
+        if let Some(run) = finished_init_run(&list, old) {
+            break run;
         }
         if tokio::time::Instant::now() >= deadline {
-            return Ok(vec![fact(
-                key,
-                format!(
-                    "(no finished run of the new pod's {MULTUS_INIT_CONTAINER} within {})",
-                    duration::format(INIT_WAIT)
-                ),
-            )]);
+            return Ok(vec![no_init_run_fact(INIT_WAIT)]);
         }
         tokio::time::sleep(INIT_POLL).await;
     };
-    let (pod, code, reason) =
-        run.unwrap_or_else(|| ("<the new Multus pod>".into(), 0, String::new()));
     let out = kubectl
         .output(
             [
                 "-n",
                 namespace,
                 "logs",
-                pod.as_str(),
+                run.pod.as_str(),
                 "-c",
                 MULTUS_INIT_CONTAINER,
                 "--tail=1",
@@ -963,59 +964,12 @@ async fn init_container_facts(
             KUBECTL_TIMEOUT,
         )
         .await?;
-    let line = if out.success() {
-        out.stdout_str()
-            .lines()
-            .map(str::trim)
-            .rfind(|l| !l.is_empty())
-            .map_or("(empty)".to_string(), str::to_string)
+    let log = if out.success() {
+        Ok(out.stdout_str().into_owned())
     } else {
-        format!("(could not read: {})", out.stderr_str().trim())
+        Err(out.stderr_str().trim().to_string())
     };
-    Ok(vec![
-        fact("new Multus pod", &pod),
-        fact(
-            format!("{MULTUS_INIT_CONTAINER} exit code"),
-            format!("{code} ({reason})"),
-        ),
-        fact(
-            format!("{MULTUS_INIT_CONTAINER} Text file busy"),
-            if line.contains("Text file busy") {
-                "yes"
-            } else {
-                "no"
-            },
-        ),
-        fact(key, line),
-    ])
-}
-
-/// In `kubectl get pods -o json` output: a pod not in `old` (`pod/<name>`)
-/// whose [`MULTUS_INIT_CONTAINER`] has finished a run (its state or last
-/// state is `terminated`); its name, exit code and reason.
-fn finished_init_run(json: &str, old: &[String]) -> Option<(String, i64, String)> {
-    let list: serde_json::Value = serde_json::from_str(json).ok()?;
-    list["items"].as_array()?.iter().find_map(|pod| {
-        let name = pod["metadata"]["name"].as_str()?;
-        if old.iter().any(|o| o.trim_start_matches("pod/") == name) {
-            return None;
-        }
-        let status = pod["status"]["initContainerStatuses"]
-            .as_array()?
-            .iter()
-            .find(|s| s["name"] == MULTUS_INIT_CONTAINER)?;
-        let t = [
-            &status["state"]["terminated"],
-            &status["lastState"]["terminated"],
-        ]
-        .into_iter()
-        .find(|t| t.is_object())?;
-        Some((
-            name.to_string(),
-            t["exitCode"].as_i64().unwrap_or_default(),
-            t["reason"].as_str().unwrap_or_default().to_string(),
-        ))
-    })
+    Ok(init_run_facts(&run, log.as_deref().map_err(Clone::clone)))
 }
 
 /// The path a [`CniFile`] names on a node; `None` when Kube-OVN's conflist
