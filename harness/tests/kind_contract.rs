@@ -1968,6 +1968,33 @@ async fn leftover_multus_config_whose_old_pod_does_not_go_is_no_effect() {
     );
 }
 
+/// A replacement that fails half-way (the delete is refused) kills what
+/// was frozen before the error is returned: nothing is left stopped.
+#[tokio::test]
+async fn a_failed_multus_pod_delete_kills_what_was_frozen_before_the_error() {
+    let mut script = freeze_daemon_and_shim();
+    script.extend([
+        Expectation::ok(
+            kc(
+                "-n kube-system get pods -l app=multus --field-selector spec.nodeName=chaos-contract-worker -o name",
+            ),
+            "pod/kube-multus-ds-abcde\n",
+        ),
+        Expectation::failed(
+            kc("-n kube-system delete pod/kube-multus-ds-abcde --wait=false"),
+            1,
+            "Error from server (Forbidden): pods \"kube-multus-ds-abcde\" is forbidden",
+        ),
+    ]);
+    script.extend(read_stat(240, "multus-daemon", 'T', 5_000));
+    script.extend([inspect(T0, true), exec("kill -s KILL 240", "")]);
+    script.extend(read_stat(977, "multus-shim", 'T', 9_000));
+    script.extend([inspect(T0, true), exec("kill -s KILL 977", "")]);
+    let runner = ScriptedRunner::ordered(script);
+    let err = inject_fails(&runner, &busy_shim_fault()).await;
+    assert!(err.contains("Forbidden"), "{err}");
+}
+
 /// The worker's `docker inspect` with this address on `kind`.
 fn inspect_at(started: &str, ip: &str) -> Expectation {
     Expectation::ok(
