@@ -423,12 +423,7 @@ async fn stale_netns(
             undo: Some(Scheduled { undo, after: None }),
         }),
         Err(e) => {
-            match self::undo(nodes, &undo).await {
-                Ok(did) => tracing::warn!("stale-netns on {node} failed; {did}"),
-                Err(cleanup) => tracing::error!(
-                    "stale-netns on {node} failed, and so did removing what it made ({undo:?}): {cleanup}"
-                ),
-            }
+            undo_now(nodes, node, "stale-netns", &undo).await;
             Err(e)
         }
     }
