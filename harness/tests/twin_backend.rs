@@ -93,3 +93,102 @@ async fn fixed_multus_passes_the_incident_scenario_on_the_twin() {
     let failed: Vec<_> = verdicts.iter().filter(|v| v.1 != SloStatus::Pass).collect();
     assert!(failed.is_empty(), "{failed:?}");
 }
+
+/// How long after leftover-multus-config with `hold_for` (on a racy Multus)
+/// the faulted node's new Multus pod is Ready, and the fault's evidence.
+async fn leftover_multus(hold_for: Duration) -> (Duration, cni_chaos::fault::Evidence) {
+    use cni_chaos::fault::Fault;
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{Api, ListParams};
+
+    let suites = cni_chaos::suite::load(&[
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../suites/nightly.yaml")
+    ])
+    .expect("nightly suite");
+    let mut scenario = suites[0]
+        .scenarios
+        .iter()
+        .find(|s| s.name == "leftover-multus-config-busy-shim")
+        .expect("scenario")
+        .clone();
+    let Fault::LeftoverMultusConfig(l) = &mut scenario.fault else {
+        panic!("{:?}", scenario.fault);
+    };
+    l.hold_for = hold_for;
+    let cluster = TwinBackend::new(1, "test")
+        .provision(
+            &ClusterProfile {
+                kind_config: "default".into(),
+                versions: "kube-ovn-1.14-multus-4.2.1".into(),
+            },
+            &CancellationToken::new(),
+        )
+        .await
+        .expect("provision");
+    let gate = cluster
+        .steady_state(&scenario, Duration::from_secs(600))
+        .await
+        .expect("gate");
+    assert!(gate.steady, "{:?}", gate.unhealthy);
+    let nodes = cluster.nodes().await.expect("nodes");
+    let node =
+        select_node(&nodes, scenario.fault.target().expect("target"), None, 1).expect("node");
+    let evidence = cluster
+        .inject(&scenario.fault, Some(&node))
+        .await
+        .expect("inject");
+    let injected = Instant::now();
+    let api: Api<Pod> = Api::namespaced(cluster.kube_client().expect("client"), "kube-system");
+    let lp = ListParams::default()
+        .labels("app=multus")
+        .fields(&format!("spec.nodeName={}", node.name));
+    loop {
+        let ready = api.list(&lp).await.expect("pods").items.iter().any(|p| {
+            p.metadata.deletion_timestamp.is_none()
+                && p.status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        });
+        if ready || injected.elapsed() > Duration::from_secs(900) {
+            return (injected.elapsed(), evidence);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+fn fact<'a>(e: &'a cni_chaos::fault::Evidence, key: &str) -> &'a str {
+    e.facts
+        .iter()
+        .find(|(k, _)| k == key)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// On the twin, leftover-multus-config freezes the daemon and the shim,
+/// and the Multus pod's delete honours its grace without cleanup; the
+/// frozen shim then holds the binary for exactly its hold: the new Multus
+/// pod cannot be Ready before `hold-for` is over (whatever the shim's own
+/// 60 s timeout), and a short hold lets it recover sooner.
+#[tokio::test(start_paused = true)]
+async fn leftover_multus_config_on_the_twin_holds_the_binary_for_hold_for() {
+    let (long, e) = leftover_multus(Duration::from_secs(150)).await;
+    assert!(e.took_effect, "{}", e.summary());
+    for (key, want) in [
+        ("old Multus pod gone", "yes"),
+        ("00-multus.conf left", "true"),
+        ("install-multus-binary exit code", "1 (Error)"),
+        ("install-multus-binary Text file busy", "yes"),
+    ] {
+        assert_eq!(fact(&e, key), want, "{key}: {}", e.summary());
+    }
+    assert!(!fact(&e, "busy multus-shim frozen (SIGSTOP)").is_empty());
+    assert!(
+        long > Duration::from_secs(150),
+        "Ready {long:?} after the injection, within the 150 s hold"
+    );
+    let (short, _) = leftover_multus(Duration::from_secs(10)).await;
+    assert!(
+        short < Duration::from_secs(90),
+        "a 10 s hold: Ready after {short:?}"
+    );
+}
