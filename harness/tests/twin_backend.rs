@@ -3,26 +3,37 @@
 //! watchers on the twin's API, for a racy and a fixed Multus.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use cni_chaos::backend::twin::TwinBackend;
-use cni_chaos::backend::{Backend, select_node};
+use cni_chaos::backend::{Backend, Cluster, NodeInfo, select_node};
+use cni_chaos::fault::Evidence;
 use cni_chaos::slo::{Slo, SloStatus};
-use cni_chaos::suite::ClusterProfile;
+use cni_chaos::suite::{ClusterProfile, Scenario};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-async fn run(versions: &str) -> Vec<(String, SloStatus, String)> {
+/// The scenario `name` of suite file `suite` (under `suites/`).
+fn scenario(suite: &str, name: &str) -> Scenario {
     let suites = cni_chaos::suite::load(&[
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../suites/incident.yaml")
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../suites/{suite}.yaml"))
     ])
-    .expect("incident suite");
-    let scenario = suites[0]
+    .expect("suite");
+    suites[0]
         .scenarios
         .iter()
-        .find(|s| s.name == "worker-reboot-multus")
+        .find(|s| s.name == name)
         .expect("scenario")
-        .clone();
+        .clone()
+}
+
+/// A twin cluster on `versions`, steady for `scenario`, with its fault
+/// injected: the cluster, the node, when the fault began and its evidence.
+async fn injected(
+    scenario: &Scenario,
+    versions: &str,
+) -> (Arc<dyn Cluster>, NodeInfo, Instant, Evidence) {
     let backend = TwinBackend::new(1, "test");
     assert!(backend.info().simulated);
     let profile = ClusterProfile {
@@ -34,7 +45,7 @@ async fn run(versions: &str) -> Vec<(String, SloStatus, String)> {
         .await
         .expect("provision");
     let gate = cluster
-        .steady_state(&scenario, Duration::from_secs(600))
+        .steady_state(scenario, Duration::from_secs(600))
         .await
         .expect("gate");
     assert!(gate.steady, "{:?}", gate.unhealthy);
@@ -46,6 +57,12 @@ async fn run(versions: &str) -> Vec<(String, SloStatus, String)> {
         .inject(&scenario.fault, Some(&node))
         .await
         .expect("inject");
+    (cluster, node, fault_at, evidence)
+}
+
+async fn run(versions: &str) -> Vec<(String, SloStatus, String)> {
+    let scenario = scenario("incident", "worker-reboot-multus");
+    let (cluster, node, fault_at, evidence) = injected(&scenario, versions).await;
     assert!(evidence.took_effect, "{}", evidence.summary());
     let observation = cluster
         .observe(&scenario, fault_at, fault_at, Some(&node))
@@ -96,47 +113,17 @@ async fn fixed_multus_passes_the_incident_scenario_on_the_twin() {
 
 /// How long after leftover-multus-config with `hold_for` (on a racy Multus)
 /// the faulted node's new Multus pod is Ready, and the fault's evidence.
-async fn leftover_multus(hold_for: Duration) -> (Duration, cni_chaos::fault::Evidence) {
+async fn leftover_multus(hold_for: Duration) -> (Duration, Evidence) {
     use cni_chaos::fault::Fault;
     use k8s_openapi::api::core::v1::Pod;
     use kube::api::{Api, ListParams};
 
-    let suites = cni_chaos::suite::load(&[
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../suites/nightly.yaml")
-    ])
-    .expect("nightly suite");
-    let mut scenario = suites[0]
-        .scenarios
-        .iter()
-        .find(|s| s.name == "leftover-multus-config-busy-shim")
-        .expect("scenario")
-        .clone();
+    let mut scenario = scenario("nightly", "leftover-multus-config-busy-shim");
     let Fault::LeftoverMultusConfig(l) = &mut scenario.fault else {
         panic!("{:?}", scenario.fault);
     };
     l.hold_for = hold_for;
-    let cluster = TwinBackend::new(1, "test")
-        .provision(
-            &ClusterProfile {
-                kind_config: "default".into(),
-                versions: "kube-ovn-1.14-multus-4.2.1".into(),
-            },
-            &CancellationToken::new(),
-        )
-        .await
-        .expect("provision");
-    let gate = cluster
-        .steady_state(&scenario, Duration::from_secs(600))
-        .await
-        .expect("gate");
-    assert!(gate.steady, "{:?}", gate.unhealthy);
-    let nodes = cluster.nodes().await.expect("nodes");
-    let node =
-        select_node(&nodes, scenario.fault.target().expect("target"), None, 1).expect("node");
-    let evidence = cluster
-        .inject(&scenario.fault, Some(&node))
-        .await
-        .expect("inject");
+    let (cluster, node, _, evidence) = injected(&scenario, "kube-ovn-1.14-multus-4.2.1").await;
     let injected = Instant::now();
     let api: Api<Pod> = Api::namespaced(cluster.kube_client().expect("client"), "kube-system");
     let lp = ListParams::default()
@@ -157,7 +144,7 @@ async fn leftover_multus(hold_for: Duration) -> (Duration, cni_chaos::fault::Evi
     }
 }
 
-fn fact<'a>(e: &'a cni_chaos::fault::Evidence, key: &str) -> &'a str {
+fn fact<'a>(e: &'a Evidence, key: &str) -> &'a str {
     e.facts
         .iter()
         .find(|(k, _)| k == key)
