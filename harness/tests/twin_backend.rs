@@ -169,6 +169,13 @@ async fn leftover_multus_config_on_the_twin_holds_the_binary_for_hold_for() {
         assert_eq!(fact(&e, key), want, "{key}: {}", e.summary());
     }
     assert!(!fact(&e, "busy multus-shim frozen (SIGSTOP)").is_empty());
+    let daemon = fact(&e, "multus-daemon frozen (SIGSTOP)");
+    assert_eq!(
+        fact(&e, &format!("multus-daemon {daemon} after the delete")),
+        "gone, without its clean exit",
+        "{}",
+        e.summary()
+    );
     assert!(
         long > Duration::from_secs(150),
         "Ready {long:?} after the injection, within the 150 s hold"

@@ -366,10 +366,8 @@ impl TwinCluster {
             .with(|w| w.signal(n, MULTUS_DAEMON, Signal::Stop))
             .map_err(|e| model_err("kill -s STOP multus-daemon", e))?;
         let mut frozen = self.frozen(n, &daemons)?;
-        let mut facts = vec![(
-            format!("{MULTUS_DAEMON} frozen (SIGSTOP)"),
-            format!("{daemons:?}"),
-        )];
+        let pids: Vec<String> = daemons.iter().map(ToString::to_string).collect();
+        let mut facts = vec![(format!("{MULTUS_DAEMON} frozen (SIGSTOP)"), pids.join(","))];
         // 2. A shim ADD waits for it, holding the binary busy, frozen
         // before its own 60 s timeout can end it.
         if l.busy_shim {
@@ -432,6 +430,14 @@ impl TwinCluster {
             "old Multus pod gone".into(),
             if gone { "yes" } else { "no" }.into(),
         ));
+        let still = self.frozen(n, &daemons)?;
+        for pid in &daemons {
+            let after = match still.iter().find(|p| p.pid == *pid) {
+                Some(p) => format!("still there (stopped: {})", p.stopped),
+                None => "gone, without its clean exit".into(),
+            };
+            facts.push((format!("{MULTUS_DAEMON} {pid} after the delete"), after));
+        }
         let conf_left = self
             .model
             .with(|w| w.file(n, MULTUS_CONF))
