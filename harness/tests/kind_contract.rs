@@ -14,9 +14,9 @@ use cni_chaos::backend::kind::{
 use cni_chaos::backend::{Backend, BackendError, Cluster, NodeInfo, select_node};
 use cni_chaos::exec::{ExecError, Expectation, LocalRunner, Runner, ScriptedRunner};
 use cni_chaos::fault::{
-    CniConfig, CniConfigAction, CniFile, Evidence, Fault, LeftoverMultusConfig, NetworkPartition,
-    NodeReboot, NodeRole, NodeTarget, OvsKill, OvsProcess, OvsSignal, PodDelete, Precondition,
-    RebootMode, StaleNetns,
+    CniConfig, CniConfigAction, CniFile, DEFAULT_HOLD_FOR, Evidence, Fault, LeftoverMultusConfig,
+    NetworkPartition, NodeReboot, NodeRole, NodeTarget, OvsKill, OvsProcess, OvsSignal, PodDelete,
+    Precondition, RebootMode, StaleNetns,
 };
 use cni_chaos::suite::{ClusterProfile, LabelSelector, RemediationStep};
 use tokio_util::sync::CancellationToken;
@@ -916,10 +916,8 @@ async fn graceful_reboot_is_stop_copy_start_and_records_the_disk_while_down() {
     assert!(!disk.multus_config && disk.multus_shim, "{disk:?}");
     assert_eq!(disk.configs, ["01-kube-ovn.conflist"]);
     assert_eq!(disk.first_config.as_deref(), Some("01-kube-ovn.conflist"));
-    assert!(
-        summary.contains("00-multus.conf while down: absent"),
-        "{summary}"
-    );
+    let pre = e.preconditions.summary();
+    assert!(pre.contains("00-multus.conf while down: absent"), "{pre}");
     assert_eq!(
         e.preconditions.value(Precondition::MultusConfigLeft),
         Some(false)
@@ -1638,9 +1636,82 @@ fn shim_exec() -> Vec<String> {
     v
 }
 
-/// The Multus pod on the worker is replaced with `--grace-period=0`.
-fn replace_multus_pod() -> Vec<Expectation> {
+const MULTUS_CONF_JSON: &str = "{\"socketDir\":\"/run/multus/\"}";
+const TEXT_FILE_BUSY: &str =
+    "cp: cannot create regular file '/host/opt/cni/bin/multus-shim': Text file busy";
+
+/// A whole `/proc/<pid>/stat` line (proc_pid_stat(5)): `starttime`, field
+/// 22, is `start`.
+fn stat(pid: u32, comm: &str, state: char, start: u64) -> String {
+    format!(
+        "{pid} ({comm}) {state} 1 {pid} {pid} 0 -1 4194560 120 0 0 0 1 0 0 0 20 0 5 0 {start} 1253376 310 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"
+    )
+}
+
+fn read_stat(pid: u32, comm: &str, state: char, start: u64) -> Vec<Expectation> {
     vec![
+        inspect(T0, true),
+        exec(
+            &format!("cat /proc/{pid}/stat"),
+            &stat(pid, comm, state, start),
+        ),
+    ]
+}
+
+fn stat_gone(pid: u32) -> Vec<Expectation> {
+    vec![
+        inspect(T0, true),
+        exec_failed(
+            &format!("cat /proc/{pid}/stat"),
+            1,
+            &format!("cat: /proc/{pid}/stat: No such file or directory"),
+        ),
+    ]
+}
+
+/// Steps 1 and 2: the daemon (240) is frozen, then the fault's own shim
+/// (977) is started, told apart from one the runtime already runs (311, by
+/// a pgrep before and after) and from one the runtime starts meanwhile
+/// (976, by its CNI_CONTAINERID), and frozen too.
+fn freeze_daemon_and_shim() -> Vec<Expectation> {
+    let mut s = vec![
+        inspect(T0, true),
+        exec("cat /etc/cni/net.d/00-multus.conf", MULTUS_CONF_JSON),
+        inspect(T0, true),
+        exec("pgrep -x multus-daemon", "240\n"),
+        inspect(T0, true),
+        exec("kill -s STOP 240", ""),
+    ];
+    s.extend(read_stat(240, "multus-daemon", 'T', 5_000));
+    s.extend([
+        inspect(T0, true),
+        exec("pgrep -x multus-shim", "311\n"),
+        inspect(T0, true),
+        Expectation::hang(shim_exec(), ""),
+        inspect(T0, true),
+        exec("pgrep -x multus-shim", "311\n976\n977\n"),
+        inspect(T0, true),
+        exec(
+            "cat /proc/976/environ",
+            "CNI_COMMAND=ADD\0CNI_CONTAINERID=5f2d0c1e9a\0",
+        ),
+        inspect(T0, true),
+        exec(
+            "cat /proc/977/environ",
+            "PATH=/usr/bin\0CNI_COMMAND=ADD\0CNI_CONTAINERID=cni-chaos-busy-shim\0",
+        ),
+        inspect(T0, true),
+        exec("kill -s STOP 977", ""),
+    ]);
+    s.extend(read_stat(977, "multus-shim", 'T', 9_000));
+    s
+}
+
+/// Steps 3 and 4: the Multus pod is deleted with its own grace (no
+/// `--grace-period`), waited for until gone, then the config is read and
+/// the new pod's init container asked for its last run and log line.
+fn replace_multus_pod(init_log: &str) -> Vec<Expectation> {
+    let mut s = vec![
         Expectation::ok(
             kc(
                 "-n kube-system get pods -l app=multus --field-selector spec.nodeName=chaos-contract-worker -o name",
@@ -1648,80 +1719,117 @@ fn replace_multus_pod() -> Vec<Expectation> {
             "pod/kube-multus-ds-abcde\n",
         ),
         Expectation::ok(
-            kc("-n kube-system delete pod/kube-multus-ds-abcde --wait=false --grace-period=0"),
+            kc("-n kube-system delete pod/kube-multus-ds-abcde --wait=false"),
             "pod \"kube-multus-ds-abcde\" deleted\n",
         ),
-    ]
-}
-
-const MULTUS_CONF_JSON: &str = "{\"socketDir\":\"/run/multus/\"}";
-
-/// The #1221 race without a reboot: SIGKILL the daemon (no clean exit, the
-/// config stays), start a shim that waits for it (told apart from one the
-/// runtime already runs, PID 311, by a pgrep before and after, and from one
-/// the runtime starts meanwhile, PID 978, by its CNI_CONTAINERID), replace
-/// the Multus pod; the revert kills only the fault's own shim.
-#[tokio::test]
-async fn leftover_multus_config_kills_the_daemon_holds_the_shim_busy_and_replaces_the_pod() {
-    let mut script = vec![
-        inspect(T0, true),
-        exec("cat /etc/cni/net.d/00-multus.conf", MULTUS_CONF_JSON),
-        inspect(T0, true),
-        exec("pgrep -x multus-daemon", "240\n"),
-        inspect(T0, true),
-        exec("kill -s KILL 240", ""),
-        inspect(T0, true),
-        exec("pgrep -x multus-shim", "311\n"),
-        inspect(T0, true),
-        Expectation::hang(shim_exec(), ""),
-        inspect(T0, true),
-        // 978 is a shim the runtime started meanwhile for a real pod.
-        exec("pgrep -x multus-shim", "311\n977\n978\n"),
-        inspect(T0, true),
-        exec(
-            "cat /proc/977/environ",
-            "PATH=/usr/bin\0CNI_COMMAND=ADD\0CNI_CONTAINERID=cni-chaos-busy-shim\0",
-        ),
-        inspect(T0, true),
-        exec(
-            "cat /proc/978/environ",
-            "CNI_COMMAND=ADD\0CNI_CONTAINERID=5f2d0c1e9a\0",
+        Expectation::ok(
+            kc("-n kube-system wait --for=delete pod/kube-multus-ds-abcde --timeout=60s"),
+            "pod/kube-multus-ds-abcde condition met\n",
         ),
     ];
-    script.extend(replace_multus_pod());
-    script.extend([
+    s.extend(stat_gone(240));
+    s.extend([
         inspect(T0, true),
         exec("cat /etc/cni/net.d/00-multus.conf", MULTUS_CONF_JSON),
+        Expectation::ok(
+            kc(
+                "-n kube-system get pods -l app=multus --field-selector spec.nodeName=chaos-contract-worker -o json",
+            ),
+            serde_json::json!({"items": [
+                {"metadata": {"name": "kube-multus-ds-abcde"}, "status": {"initContainerStatuses": [
+                    {"name": "install-multus-binary", "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}},
+                {"metadata": {"name": "kube-multus-ds-fghij"}, "status": {"initContainerStatuses": [
+                    {"name": "install-multus-binary",
+                     "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                     "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}]}}
+            ]})
+            .to_string(),
+        ),
+        Expectation::ok(
+            kc("-n kube-system logs kube-multus-ds-fghij -c install-multus-binary --tail=1"),
+            format!("{init_log}\n"),
+        ),
     ]);
-    let runner = ScriptedRunner::ordered(script);
-    let (_dir, cluster) = open(&runner);
-    let fault = Fault::LeftoverMultusConfig(LeftoverMultusConfig {
+    s
+}
+
+fn busy_shim_fault() -> Fault {
+    Fault::LeftoverMultusConfig(LeftoverMultusConfig {
         target: target(),
         busy_shim: true,
-    });
-    let e = cluster.inject(&fault, Some(&worker())).await.unwrap();
+        hold_for: DEFAULT_HOLD_FOR,
+    })
+}
+
+/// Injects `fault` on the worker through the kind injector itself, so the
+/// scheduled undo can be looked at.
+async fn inject_directly(runner: &ScriptedRunner, fault: &Fault) -> kind::Injected {
+    let (_dir, cluster) = open(runner);
+    let kubectl = kind::Kubectl::new(Arc::new(runner.clone()), "/kubeconfig", CLUSTER);
+    kind::inject(
+        cluster.node_runtime(),
+        Some(&kubectl),
+        fault,
+        Some(&worker()),
+    )
+    .await
+    .unwrap()
+}
+
+fn frozen(pid: u32, name: &str, start_time: u64) -> kind::ProcessId {
+    kind::ProcessId {
+        pid,
+        start_time,
+        name: name.into(),
+    }
+}
+
+/// The #1221 race without a reboot, deterministic: SIGSTOP the daemon,
+/// start the fault's own shim against it and SIGSTOP that too, delete the
+/// Multus pod with its own grace (the kubelet's SIGTERM reaches a frozen
+/// daemon and its SIGKILL follows: no clean exit), wait until the old pod
+/// is gone, and only then read 00-multus.conf and the new init container's
+/// last log line. The undo, due after hold-for, kills the shim and the
+/// daemon by PID after checking start time and name, and tolerates a
+/// daemon that is gone.
+#[tokio::test]
+async fn leftover_multus_config_freezes_the_daemon_and_a_busy_shim_then_replaces_the_pod() {
+    let mut script = freeze_daemon_and_shim();
+    script.extend(replace_multus_pod(TEXT_FILE_BUSY));
+    let runner = ScriptedRunner::ordered(script);
+    let injected = inject_directly(&runner, &busy_shim_fault()).await;
     runner.assert_done();
+    let e = &injected.evidence;
     assert!(e.took_effect, "{e:?}");
     let summary = e.summary();
     for part in [
-        "multus-daemon killed (SIGKILL): 240",
+        "multus-daemon frozen (SIGSTOP): 240",
         "multus-shim already running (not ours): 311",
-        "busy multus-shim PID: 977",
+        "busy multus-shim frozen (SIGSTOP): 977",
+        "busy multus-shim start time (ticks after boot): 9000",
         "deleted: pod/kube-multus-ds-abcde",
+        "old Multus pod gone: yes",
+        "multus-daemon 240 after the delete: gone, without its clean exit",
         "00-multus.conf left: true",
+        "new Multus pod: kube-multus-ds-fghij",
+        "install-multus-binary exit code: 1 (Error)",
+        "install-multus-binary Text file busy: yes",
+        &format!("install-multus-binary last log line: {TEXT_FILE_BUSY}"),
     ] {
         assert!(summary.contains(part), "{part} not in {summary}");
     }
-    for x in [
-        inspect(T0, true),
-        exec("cat /proc/977/stat", "977 (multus-shim) S 1 977 977 0 -1\n"),
-        inspect(T0, true),
-        exec("kill -s KILL 977", ""),
-    ] {
-        runner.push(x);
-    }
-    cluster.revert(&fault, &e).await.unwrap();
-    runner.assert_done();
+    let scheduled = injected.undo.expect("what was frozen is killed");
+    assert_eq!(scheduled.after, Some(Duration::from_secs(90)), "hold-for");
+    assert_eq!(
+        scheduled.undo,
+        kind::Undo::KillFrozen {
+            node: WORKER.into(),
+            processes: vec![
+                frozen(240, "multus-daemon", 5_000),
+                frozen(977, "multus-shim", 9_000)
+            ],
+        }
+    );
     let shim = runner
         .calls()
         .into_iter()
@@ -1731,42 +1839,169 @@ async fn leftover_multus_config_kills_the_daemon_holds_the_shim_busy_and_replace
         })
         .unwrap();
     assert_eq!(shim.get_stdin(), Some(MULTUS_CONF_JSON.as_bytes()));
-    assert_eq!(shim.get_timeout(), Duration::from_secs(90));
+    assert!(
+        shim.get_timeout() > Duration::from_secs(90),
+        "the shim's docker exec outlives the hold: {:?}",
+        shim.get_timeout()
+    );
     let lines = runner.call_lines();
     assert!(
         lines.iter().all(|l| !l.contains(" sh -c ")
+            && !l.contains("--grace-period")
+            && !l.contains("--force")
+            && !l.contains("-s CONT")
             && !l.contains("311")
-            && !l.contains("kill -s KILL 978")
+            && !l.contains("kill -s STOP 976")
             || l.ends_with("pgrep -x multus-shim")),
-        "no shell, and the runtime's shim is never touched: {lines:#?}"
+        "no shell, no grace override, no SIGCONT, and the runtime's shims are never touched: {lines:#?}"
+    );
+
+    // The undo: the daemon is gone (the kubelet SIGKILLed it), the shim is
+    // still the one frozen and is killed.
+    let mut undo = stat_gone(240);
+    undo.extend(read_stat(977, "multus-shim", 'T', 9_000));
+    undo.extend([inspect(T0, true), exec("kill -s KILL 977", "")]);
+    let runner = ScriptedRunner::ordered(undo);
+    let (_dir, cluster) = open(&runner);
+    let did = kind::undo(cluster.node_runtime(), &scheduled.undo)
+        .await
+        .unwrap();
+    runner.assert_done();
+    assert_eq!(
+        did,
+        "on chaos-contract-worker: killed [multus-shim PID 977 (started at tick 9000)]; already gone [multus-daemon PID 240 (started at tick 5000)]; left alone (PID reused) []"
     );
 }
 
-/// No Multus daemon is no effect, before anything is started or deleted; a
+/// A fixed Multus (install_multus, atomic) installs the shim over the busy
+/// file: the init container succeeds, which is recorded, and the fault
+/// still took (config left, shim busy and frozen, pod replaced).
+#[tokio::test]
+async fn leftover_multus_config_records_an_init_container_that_succeeds_and_still_took_effect() {
+    let mut script = freeze_daemon_and_shim();
+    let mut replace = replace_multus_pod("");
+    // The new pod's init container finished with exit 0.
+    let n = replace.len();
+    replace[n - 2] = Expectation::ok(
+        kc(
+            "-n kube-system get pods -l app=multus --field-selector spec.nodeName=chaos-contract-worker -o json",
+        ),
+        serde_json::json!({"items": [
+            {"metadata": {"name": "kube-multus-ds-fghij"}, "status": {"initContainerStatuses": [
+                {"name": "install-multus-binary", "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}}
+        ]})
+        .to_string(),
+    );
+    script.extend(replace);
+    let runner = ScriptedRunner::ordered(script);
+    let injected = inject_directly(&runner, &busy_shim_fault()).await;
+    runner.assert_done();
+    let e = &injected.evidence;
+    assert!(e.took_effect, "{e:?}");
+    for part in [
+        "install-multus-binary exit code: 0 (Completed)",
+        "install-multus-binary Text file busy: no",
+        "install-multus-binary last log line: (empty)",
+    ] {
+        assert!(e.summary().contains(part), "{part} not in {}", e.summary());
+    }
+}
+
+/// The undo kills only what is still the very process frozen: a daemon
+/// still frozen is killed; a shim PID that another program got since (the
+/// name or the start time changed) is left alone and reported; a process
+/// that ends between the check and the kill is "already gone".
+#[tokio::test]
+async fn the_frozen_multus_undo_checks_start_time_and_name_and_leaves_a_reused_pid_alone() {
+    let undo = kind::Undo::KillFrozen {
+        node: WORKER.into(),
+        processes: vec![
+            frozen(240, "multus-daemon", 5_000),
+            frozen(977, "multus-shim", 9_000),
+            frozen(978, "multus-shim", 9_100),
+            frozen(979, "multus-shim", 9_200),
+        ],
+    };
+    let mut script = read_stat(240, "multus-daemon", 'T', 5_000);
+    script.extend([inspect(T0, true), exec("kill -s KILL 240", "")]);
+    // Same name, another start time: another multus-shim got the PID.
+    script.extend(read_stat(977, "multus-shim", 'S', 12_345));
+    // Another name.
+    script.extend(read_stat(978, "sleep", 'S', 9_100));
+    // Still the one frozen, but gone by the time of the kill.
+    script.extend(read_stat(979, "multus-shim", 'T', 9_200));
+    script.extend([
+        inspect(T0, true),
+        exec_failed("kill -s KILL 979", 1, "kill: (979) - No such process"),
+    ]);
+    let runner = ScriptedRunner::ordered(script);
+    let (_dir, cluster) = open(&runner);
+    let did = kind::undo(cluster.node_runtime(), &undo).await.unwrap();
+    runner.assert_done();
+    assert_eq!(
+        did,
+        "on chaos-contract-worker: killed [multus-daemon PID 240 (started at tick 5000)]; already gone [multus-shim PID 979 (started at tick 9200)]; left alone (PID reused) [multus-shim PID 977 (started at tick 9000): PID now multus-shim started at tick 12345, multus-shim PID 978 (started at tick 9100): PID now sleep started at tick 9100]"
+    );
+    let lines = runner.call_lines();
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.ends_with("KILL 977") || l.ends_with("KILL 978")),
+        "{lines:#?}"
+    );
+    // Any other kill failure is an error with the command and its output.
+    let mut script = read_stat(240, "multus-daemon", 'T', 5_000);
+    script.extend([
+        inspect(T0, true),
+        exec_failed(
+            "kill -s KILL 240",
+            1,
+            "kill: (240) - Operation not permitted",
+        ),
+    ]);
+    let runner = ScriptedRunner::ordered(script);
+    let (_dir, cluster) = open(&runner);
+    let err = kind::undo(
+        cluster.node_runtime(),
+        &kind::Undo::KillFrozen {
+            node: WORKER.into(),
+            processes: vec![frozen(240, "multus-daemon", 5_000)],
+        },
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("kill -s KILL 240") && err.contains("Operation not permitted"),
+        "{err}"
+    );
+}
+
+/// No Multus daemon is no effect, before anything is frozen or deleted; a
 /// shim that exits at once (something answers on the socket) is no effect
-/// with its exit; a shim PID reused by another process by revert time is
-/// not killed.
+/// with its exit, nothing is deleted, and the frozen daemon is still killed
+/// by the undo.
 #[tokio::test]
 async fn leftover_multus_config_without_a_daemon_or_with_an_answering_socket_is_no_effect() {
-    let fault = Fault::LeftoverMultusConfig(LeftoverMultusConfig {
-        target: target(),
-        busy_shim: true,
-    });
+    let fault = busy_shim_fault();
     let runner = ScriptedRunner::ordered([
         inspect(T0, true),
         exec("cat /etc/cni/net.d/00-multus.conf", "{}"),
         inspect(T0, true),
         exec_failed("pgrep -x multus-daemon", 1, ""),
     ]);
-    let (_dir, cluster) = open(&runner);
-    let e = cluster.inject(&fault, Some(&worker())).await.unwrap();
+    let injected = inject_directly(&runner, &fault).await;
     runner.assert_done();
-    assert!(!e.took_effect);
+    assert!(!injected.evidence.took_effect);
     assert!(
-        e.summary().contains("no multus-daemon runs"),
+        injected
+            .evidence
+            .summary()
+            .contains("no multus-daemon runs"),
         "{}",
-        e.summary()
+        injected.evidence.summary()
     );
+    assert_eq!(injected.undo, None, "nothing was frozen");
 
     let mut script = vec![
         inspect(T0, true),
@@ -1774,23 +2009,21 @@ async fn leftover_multus_config_without_a_daemon_or_with_an_answering_socket_is_
         inspect(T0, true),
         exec("pgrep -x multus-daemon", "240\n"),
         inspect(T0, true),
-        exec("kill -s KILL 240", ""),
+        exec("kill -s STOP 240", ""),
+    ];
+    script.extend(read_stat(240, "multus-daemon", 'T', 5_000));
+    script.extend([
         inspect(T0, true),
         exec_failed("pgrep -x multus-shim", 1, ""),
         inspect(T0, true),
         Expectation::failed(shim_exec(), 1, "CmdAdd (shim): invalid CNI configuration"),
         inspect(T0, true),
         exec_failed("pgrep -x multus-shim", 1, ""),
-    ];
-    script.extend(replace_multus_pod());
-    script.extend([
-        inspect(T0, true),
-        exec("cat /etc/cni/net.d/00-multus.conf", "{}"),
     ]);
     let runner = ScriptedRunner::ordered(script);
-    let (_dir, cluster) = open(&runner);
-    let e = cluster.inject(&fault, Some(&worker())).await.unwrap();
+    let injected = inject_directly(&runner, &fault).await;
     runner.assert_done();
+    let e = &injected.evidence;
     assert!(!e.took_effect);
     assert!(
         e.summary()
@@ -1798,25 +2031,70 @@ async fn leftover_multus_config_without_a_daemon_or_with_an_answering_socket_is_
         "{}",
         e.summary()
     );
+    assert!(
+        !runner.call_lines().iter().any(|l| l.contains("delete")),
+        "nothing is deleted when the shim did not take: {:#?}",
+        runner.call_lines()
+    );
+    assert_eq!(
+        injected.undo.map(|s| s.undo),
+        Some(kind::Undo::KillFrozen {
+            node: WORKER.into(),
+            processes: vec![frozen(240, "multus-daemon", 5_000)],
+        })
+    );
+}
 
-    let runner = ScriptedRunner::ordered([
-        inspect(T0, true),
-        exec(
-            "cat /proc/977/stat",
-            "977 (kube-ovn-daemon) S 1 977 977 0 -1\n",
+/// An old pod that is still there when the bounded wait ends is no
+/// effect: the config cannot be judged while the daemon may still exit.
+#[tokio::test]
+async fn leftover_multus_config_whose_old_pod_does_not_go_is_no_effect() {
+    let mut script = freeze_daemon_and_shim();
+    let mut replace = replace_multus_pod(TEXT_FILE_BUSY);
+    replace[2] = Expectation::failed(
+        kc("-n kube-system wait --for=delete pod/kube-multus-ds-abcde --timeout=60s"),
+        1,
+        "error: timed out waiting for the condition on pods/kube-multus-ds-abcde",
+    );
+    script.extend(replace);
+    let runner = ScriptedRunner::ordered(script);
+    let injected = inject_directly(&runner, &busy_shim_fault()).await;
+    runner.assert_done();
+    let e = &injected.evidence;
+    assert!(!e.took_effect, "{e:?}");
+    assert!(
+        e.missing.as_deref().is_some_and(|m| m.contains(
+            "the old Multus pod was not gone 1m after its delete: pod/kube-multus-ds-abcde: error: timed out"
+        )),
+        "{e:?}"
+    );
+}
+
+/// A replacement that fails half-way (the delete is refused) kills what
+/// was frozen before the error is returned: nothing is left stopped.
+#[tokio::test]
+async fn a_failed_multus_pod_delete_kills_what_was_frozen_before_the_error() {
+    let mut script = freeze_daemon_and_shim();
+    script.extend([
+        Expectation::ok(
+            kc(
+                "-n kube-system get pods -l app=multus --field-selector spec.nodeName=chaos-contract-worker -o name",
+            ),
+            "pod/kube-multus-ds-abcde\n",
+        ),
+        Expectation::failed(
+            kc("-n kube-system delete pod/kube-multus-ds-abcde --wait=false"),
+            1,
+            "Error from server (Forbidden): pods \"kube-multus-ds-abcde\" is forbidden",
         ),
     ]);
-    let (_dir, cluster) = open(&runner);
-    let undo = kind::Undo::KillShims {
-        node: WORKER.into(),
-        pids: vec![977],
-    };
-    let did = kind::undo(cluster.node_runtime(), &undo).await.unwrap();
-    runner.assert_done();
-    assert_eq!(
-        did,
-        "killed the multus-shim [] the fault started on chaos-contract-worker"
-    );
+    script.extend(read_stat(240, "multus-daemon", 'T', 5_000));
+    script.extend([inspect(T0, true), exec("kill -s KILL 240", "")]);
+    script.extend(read_stat(977, "multus-shim", 'T', 9_000));
+    script.extend([inspect(T0, true), exec("kill -s KILL 977", "")]);
+    let runner = ScriptedRunner::ordered(script);
+    let err = inject_fails(&runner, &busy_shim_fault()).await;
+    assert!(err.contains("Forbidden"), "{err}");
 }
 
 /// The worker's `docker inspect` with this address on `kind`.
@@ -2822,14 +3100,7 @@ async fn a_pgrep_failure_other_than_no_match_is_an_error() {
         inspect(T0, true),
         exec_failed("pgrep -x multus-daemon", 2, "pgrep: cannot open /proc"),
     ]);
-    let err = inject_fails(
-        &runner,
-        &Fault::LeftoverMultusConfig(LeftoverMultusConfig {
-            target: target(),
-            busy_shim: true,
-        }),
-    )
-    .await;
+    let err = inject_fails(&runner, &busy_shim_fault()).await;
     assert!(
         err.contains(
             "`docker exec chaos-contract-worker pgrep -x multus-daemon` failed with exit code 2"

@@ -41,8 +41,9 @@ use cni_chaos::backend::kind::{
 use cni_chaos::backend::{Cluster, NodeInfo, select_node};
 use cni_chaos::exec::{Command, ExecError, LocalRunner, Output, Runner};
 use cni_chaos::fault::{
-    CniConfig, CniConfigAction, CniFile, Fault, LeftoverMultusConfig, NetworkPartition, NodeReboot,
-    NodeRole, NodeTarget, OvsKill, OvsProcess, OvsSignal, RebootMode, StaleNetns,
+    CniConfig, CniConfigAction, CniFile, DEFAULT_HOLD_FOR, Fault, LeftoverMultusConfig,
+    NetworkPartition, NodeReboot, NodeRole, NodeTarget, OvsKill, OvsProcess, OvsSignal, RebootMode,
+    StaleNetns,
 };
 use support::{say, unique};
 
@@ -901,25 +902,23 @@ async fn the_guard_refuses_containers_that_are_not_nodes_of_the_cluster() {
 }
 
 /// multus-cni #1221 on a real kernel, through the real injector: the
-/// stand-in Multus daemon is killed, the fault's `multus-shim` (the host's
+/// stand-in Multus daemon is frozen, the fault's `multus-shim` (the host's
 /// dash reading a "config" that makes it wait, as the real shim waits for
-/// the daemon's socket) holds the binary busy, and real kubectl deletes the
-/// node's Multus pod through an API server (the twin's, served on loopback,
-/// holding a `kube-multus-ds` pod bound to this node). While the shim runs,
-/// a plain `cp` over the binary fails with "Text file busy" (Multus v4.1.x
-/// to v4.2.2), while an atomic install (copy aside, then rename, as
-/// `install_multus` does from v4.2.3) succeeds.
+/// the daemon's socket) is started and frozen, and real kubectl deletes
+/// the node's Multus pod with its own grace, waits until it is gone and
+/// reads the replacement's init container through an API server (the
+/// twin's, served on loopback). A stand-in kubelet there runs what a racy
+/// init container runs, a plain `cp` over the busy binary in the node, and
+/// reports its real exit and output as the new pod's init container status
+/// and log: "Text file busy" (Multus v4.1.x to v4.2.2), while an atomic
+/// install (copy aside, then rename, as `install_multus` does from v4.2.3)
+/// succeeds. Nothing here SIGKILLs the frozen daemon as a kubelet would,
+/// so the undo finds it still frozen and kills it with the shim, and
+/// leaves the runtime's own shim alone.
 #[tokio::test]
 async fn a_busy_multus_shim_makes_a_plain_cp_fail_and_an_atomic_install_succeed() {
-    if !prerequisites("a_busy_multus_shim_makes_a_plain_cp_fail_and_an_atomic_install_succeed") {
-        return;
-    }
-    let dash = (!std::path::Path::new("/usr/bin/dash").exists())
-        .then(|| "/usr/bin/dash is missing".to_string());
-    if !go_on(
-        "a_busy_multus_shim_makes_a_plain_cp_fail_and_an_atomic_install_succeed",
-        dash,
-    ) {
+    const TEST: &str = "a_busy_multus_shim_makes_a_plain_cp_fail_and_an_atomic_install_succeed";
+    if !prerequisites(TEST) || !go_on(TEST, missing_dash()) {
         return;
     }
     let c = SysCluster::start("shim", 1);
@@ -936,13 +935,7 @@ async fn a_busy_multus_shim_makes_a_plain_cp_fail_and_an_atomic_install_succeed(
     );
     let theirs = nodes.pids(&worker, "multus-shim").await.unwrap();
     assert_eq!(theirs.len(), 1, "{theirs:?}");
-    // The stand-in Multus daemon.
-    c.sh_ok(
-        &worker,
-        "cp /usr/bin/dash /opt/multus-daemon && echo 'sleep 300' > /opt/daemon-script && (/opt/multus-daemon < /opt/daemon-script >/dev/null 2>&1 &)",
-    );
-    let daemon = nodes.pids(&worker, "multus-daemon").await.unwrap();
-    assert_eq!(daemon.len(), 1, "{daemon:?}");
+    let daemon = start_stand_in_daemon(&c, &worker, &nodes).await;
     // An API server with this node's Multus pod, for real kubectl.
     let api_dir = tempfile::tempdir().unwrap();
     let bound = cni_chaos_twin::serve::bind(&cni_chaos_twin::serve::ServeConfig {
@@ -956,16 +949,63 @@ async fn a_busy_multus_shim_makes_a_plain_cp_fail_and_an_atomic_install_succeed(
     .await
     .unwrap();
     let twin = bound.twin.clone();
-    twin.create(
-        "pods",
-        "kube-system",
+    let multus_pod = |name: &str| {
         serde_json::json!({
             "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "kube-multus-ds-sys", "namespace": "kube-system", "labels": {"app": "multus", "name": "multus"}},
-            "spec": {"nodeName": worker, "containers": [{"name": "kube-multus", "image": "multus"}]}
-        }),
-    )
-    .unwrap();
+            "metadata": {"name": name, "namespace": "kube-system", "labels": {"app": "multus", "name": "multus"}},
+            "spec": {"nodeName": worker, "terminationGracePeriodSeconds": 1,
+                     "initContainers": [{"name": "install-multus-binary", "image": "multus"}],
+                     "containers": [{"name": "kube-multus", "image": "multus"}]}
+        })
+    };
+    twin.create("pods", "kube-system", multus_pod("kube-multus-ds-sys"))
+        .unwrap();
+    // The stand-in kubelet: once the old pod is gone, the replacement's
+    // init container runs the racy install in the node.
+    let kubelet = tokio::spawn({
+        let (twin, worker, new_pod) = (
+            twin.clone(),
+            worker.clone(),
+            multus_pod("kube-multus-ds-new"),
+        );
+        async move {
+            while twin
+                .get("pods", "kube-system", "kube-multus-ds-sys")
+                .is_some()
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            twin.create("pods", "kube-system", new_pod).unwrap();
+            let cp = host(&[
+                "docker",
+                "exec",
+                &worker,
+                "cp",
+                "/usr/bin/dash",
+                "/opt/cni/bin/multus-shim",
+            ]);
+            let log = format!("{}{}", cp.stdout_str(), cp.stderr_str());
+            let code = cp.status.code().unwrap_or(-1);
+            twin.set_log_source(Arc::new({
+                let log = log.clone();
+                move |q: &cni_chaos_twin::LogQuery| {
+                    (q.pod == "kube-multus-ds-new").then(|| log.clone())
+                }
+            }));
+            twin.replace_status(
+                "pods",
+                "kube-system",
+                "kube-multus-ds-new",
+                serde_json::json!({"phase": "Pending", "initContainerStatuses": [{
+                    "name": "install-multus-binary", "ready": false, "restartCount": 0,
+                    "image": "multus", "imageID": "", 
+                    "state": {"terminated": {"exitCode": code, "reason": if code == 0 { "Completed" } else { "Error" }}}
+                }]}),
+            )
+            .unwrap();
+            log
+        }
+    });
     let kubeconfig = api_dir.path().join("kubeconfig");
     std::fs::write(
         &kubeconfig,
@@ -983,66 +1023,191 @@ async fn a_busy_multus_shim_makes_a_plain_cp_fail_and_an_atomic_install_succeed(
     let fault = Fault::LeftoverMultusConfig(LeftoverMultusConfig {
         target: fault_target("worker"),
         busy_shim: true,
+        hold_for: DEFAULT_HOLD_FOR,
     });
     let injected = kind::inject(&nodes, Some(&kubectl), &fault, Some(&c.info("worker")))
         .await
         .unwrap();
     stop.cancel();
     let _ = server.await;
+    let init_log = kubelet.await.unwrap();
+    let facts = &injected.evidence.facts;
     assert!(injected.evidence.took_effect, "{:?}", injected.evidence);
-    assert!(
-        nodes
-            .pids(&worker, "multus-daemon")
-            .await
-            .unwrap()
-            .is_empty(),
-        "the daemon was killed"
-    );
-    let pod = twin.get("pods", "kube-system", "kube-multus-ds-sys");
-    assert!(
-        pod.as_ref()
-            .is_none_or(|p| p.pointer("/metadata/deletionTimestamp").is_some()),
-        "the Multus pod was deleted: {pod:?}"
+    assert_eq!(
+        fact(facts, "multus-daemon frozen (SIGSTOP)"),
+        daemon.to_string()
     );
     assert_eq!(
-        fact(&injected.evidence.facts, "multus-daemon killed (SIGKILL)"),
-        daemon[0].to_string()
+        nodes.process_state(&worker, daemon).await.unwrap(),
+        Some('T'),
+        "the daemon is frozen, not killed"
     );
-    let pid = fact(&injected.evidence.facts, "busy multus-shim PID").to_string();
-    assert!(!pid.is_empty());
+    assert_eq!(fact(facts, "old Multus pod gone"), "yes");
+    assert_eq!(fact(facts, "00-multus.conf left"), "true");
+    let pid = fact(facts, "busy multus-shim frozen (SIGSTOP)").to_string();
+    assert!(!pid.is_empty(), "{facts:?}");
     assert_ne!(
         pid,
         theirs[0].to_string(),
         "its own shim, not the runtime's"
     );
     assert_eq!(
-        fact(
-            &injected.evidence.facts,
-            "multus-shim already running (not ours)"
-        ),
+        fact(facts, "multus-shim already running (not ours)"),
         theirs[0].to_string()
     );
-    let plain = c.sh(&worker, "cp /usr/bin/dash /opt/cni/bin/multus-shim");
-    assert!(!plain.success(), "cp over a running binary must fail");
-    assert!(
-        plain.stderr_str().contains("Text file busy"),
-        "{}",
-        plain.stderr_str()
-    );
+    assert!(init_log.contains("Text file busy"), "{init_log}");
+    assert_eq!(fact(facts, "new Multus pod"), "kube-multus-ds-new");
+    assert_eq!(fact(facts, "install-multus-binary exit code"), "1 (Error)");
+    assert_eq!(fact(facts, "install-multus-binary Text file busy"), "yes");
+    let line = fact(facts, "install-multus-binary last log line").to_string();
+    assert!(line.contains("Text file busy"), "{line}");
     c.sh_ok(
         &worker,
         "cp /usr/bin/dash /opt/cni/bin/.multus-shim.new && mv -f /opt/cni/bin/.multus-shim.new /opt/cni/bin/multus-shim",
     );
-    let scheduled = injected.undo.expect("the busy shim is killed on revert");
-    kind::undo(&nodes, &scheduled.undo).await.unwrap();
+    let scheduled = injected.undo.expect("what was frozen is killed on revert");
+    assert_eq!(scheduled.after, Some(DEFAULT_HOLD_FOR));
+    let did = kind::undo(&nodes, &scheduled.undo).await.unwrap();
     assert_eq!(
         nodes.pids(&worker, "multus-shim").await.unwrap(),
         theirs,
-        "the revert kills only the shim the fault started"
+        "the undo kills only the shim the fault started: {did}"
+    );
+    assert!(
+        nodes
+            .pids(&worker, "multus-daemon")
+            .await
+            .unwrap()
+            .is_empty(),
+        "the still-frozen daemon was killed: {did}"
     );
     say(&format!(
-        "SYSTEM: leftover-multus-config on {worker}: daemon PID {} killed, Multus pod deleted by real kubectl, busy multus-shim PID {pid} started from an argv with the config on stdin; plain cp failed with \"Text file busy\", atomic copy-and-rename succeeded (multus-cni #1221); the revert killed it and spared the runtime's shim {}",
-        daemon[0], theirs[0]
+        "SYSTEM: leftover-multus-config on {worker}: daemon PID {daemon} frozen, busy multus-shim PID {pid} started from an argv with the config on stdin and frozen, Multus pod deleted with its own grace and waited for by real kubectl, 00-multus.conf left; the new init container's plain cp said {line:?} (read by real kubectl logs), atomic copy-and-rename succeeded (multus-cni #1221); the undo ({did}) spared the runtime's shim {}",
+        theirs[0]
+    ));
+}
+
+/// Why the busy-shim tests cannot run here: they use the host's dash as a
+/// stand-in ELF binary for `multus-shim` and `multus-daemon`.
+fn missing_dash() -> Option<String> {
+    (!std::path::Path::new("/usr/bin/dash").exists())
+        .then(|| "/usr/bin/dash is missing".to_string())
+}
+
+/// Starts the stand-in Multus daemon in `node` (dash, named
+/// `multus-daemon`, reading a script that sleeps) and returns its PID.
+async fn start_stand_in_daemon(c: &SysCluster, node: &str, nodes: &DockerNodes) -> u32 {
+    c.sh_ok(
+        node,
+        "cp /usr/bin/dash /opt/multus-daemon && echo 'sleep 300' > /opt/daemon-script && (/opt/multus-daemon < /opt/daemon-script >/dev/null 2>&1 &)",
+    );
+    let daemon = nodes.pids(node, "multus-daemon").await.unwrap();
+    assert_eq!(daemon.len(), 1, "{daemon:?}");
+    daemon[0]
+}
+
+/// The host's cgroup version, as `stat -f -c %T /sys/fs/cgroup` tells it.
+fn cgroup_version() -> String {
+    let fs = host_ok(&["stat", "-f", "-c", "%T", "/sys/fs/cgroup"]);
+    match fs.trim() {
+        "cgroup2fs" => "cgroup v2".into(),
+        "tmpfs" => "cgroup v1".into(),
+        other => format!("cgroup unknown ({other})"),
+    }
+}
+
+/// The node-side half of leftover-multus-config on a real kernel, through
+/// the injector's own [`kind::freeze_multus`] and [`kind::undo`]: a frozen
+/// shim keeps `multus-shim` busy for the whole hold, well past the point
+/// where it would have exited by itself. The stand-in shim (dash reading
+/// the "config" on its stdin) gives up after `GIVE_UP`, as the real one
+/// gives up after 60 s; the hold lasts longer, and a plain `cp` over the
+/// binary fails with "Text file busy" at every check across it. After the
+/// undo the `cp` succeeds, and the daemon and the shim are gone.
+#[tokio::test]
+async fn frozen_busy_shim_holds_the_binary_until_undone() {
+    const TEST: &str = "frozen_busy_shim_holds_the_binary_until_undone";
+    /// When the stand-in shim exits unless frozen.
+    const GIVE_UP: Duration = Duration::from_secs(2);
+    /// The hold: more than twice the stand-in's own timeout.
+    const HOLD: Duration = Duration::from_secs(5);
+    if !prerequisites(TEST) || !go_on(TEST, missing_dash()) {
+        return;
+    }
+    let cgroup = cgroup_version();
+    let c = SysCluster::start("frozen", 1);
+    let worker = c.node("worker");
+    let nodes = c.runtime();
+    c.sh_ok(&worker, "cp /usr/bin/dash /opt/cni/bin/multus-shim");
+    // Unfrozen, this shim exits after GIVE_UP, freeing the binary: the
+    // control, so the hold below is the freeze's doing.
+    let conf = format!("sleep {}; exit 1\n", GIVE_UP.as_secs());
+    c.sh_ok(
+        &worker,
+        &format!("printf '{conf}' > /tmp/giveup && (/opt/cni/bin/multus-shim < /tmp/giveup >/dev/null 2>&1 &)"),
+    );
+    let busy = c.sh(&worker, "cp /usr/bin/dash /opt/cni/bin/multus-shim");
+    assert!(
+        busy.stderr_str().contains("Text file busy"),
+        "{}",
+        busy.stderr_str()
+    );
+    tokio::time::sleep(GIVE_UP + Duration::from_secs(1)).await;
+    c.sh_ok(&worker, "cp /usr/bin/dash /opt/cni/bin/multus-shim");
+    let daemon = start_stand_in_daemon(&c, &worker, &nodes).await;
+    let conf = conf.into_bytes();
+    let started = Instant::now();
+    let frozen = kind::freeze_multus(&nodes, &worker, true, HOLD, conf)
+        .await
+        .unwrap();
+    assert_eq!(frozen.missing, None, "{:?}", frozen.facts);
+    let kind::Undo::KillFrozen { processes, .. } = &frozen.undo else {
+        panic!("{:?}", frozen.undo);
+    };
+    assert_eq!(processes.len(), 2, "the daemon and the shim: {processes:?}");
+    assert_eq!(processes[0].pid, daemon);
+    assert_eq!(processes[0].name, "multus-daemon");
+    let shim = processes[1].clone();
+    assert_eq!(shim.name, "multus-shim");
+    for p in processes {
+        assert_eq!(
+            nodes.still(&worker, p).await.unwrap(),
+            kind::Still::Same { state: 'T' },
+            "{p} is frozen"
+        );
+    }
+    assert_eq!(
+        fact(
+            &frozen.facts,
+            "busy multus-shim start time (ticks after boot)"
+        ),
+        shim.start_time.to_string()
+    );
+    let mut checks = 0;
+    while started.elapsed() < HOLD {
+        let cp = c.sh(&worker, "cp /usr/bin/dash /opt/cni/bin/multus-shim");
+        assert!(
+            !cp.success() && cp.stderr_str().contains("Text file busy"),
+            "{:?} into the hold: the binary must still be busy: {}",
+            started.elapsed(),
+            cp.stderr_str()
+        );
+        checks += 1;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        started.elapsed() > GIVE_UP * 2 && checks >= 5,
+        "{checks} checks"
+    );
+    let did = kind::undo(&nodes, &frozen.undo).await.unwrap();
+    c.sh_ok(&worker, "cp /usr/bin/dash /opt/cni/bin/multus-shim");
+    for p in processes {
+        let after = nodes.still(&worker, p).await.unwrap();
+        assert_eq!(after, kind::Still::Gone, "{p} after the undo ({did})");
+    }
+    say(&format!(
+        "SYSTEM: kind_system::{TEST}: on {cgroup}, multus-daemon PID {daemon} and busy multus-shim PID {} (start tick {}) frozen by the injector's freeze_multus; a plain cp over multus-shim failed with \"Text file busy\" {checks} times across a {:?} hold (the stand-in shim gives up after {:?} unless frozen); after the undo ({did}) the cp succeeded and both PIDs are gone",
+        shim.pid, shim.start_time, HOLD, GIVE_UP
     ));
 }
 

@@ -140,10 +140,12 @@ async fn kubectl_shows_the_incident_after_twin_fault_reboot() {
         "{err}"
     );
 
-    let out = twin_fault(&kc, &["reboot", "worker"]).await;
+    // A crash-like reboot: a graceful one is an orderly shutdown in which
+    // the Multus daemon deletes 00-multus.conf, and nothing deadlocks.
+    let out = twin_fault(&kc, &["reboot", "worker", "--hard"]).await;
     assert!(out.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("graceful restart"),
+        String::from_utf8_lossy(&out.stdout).contains("hard restart"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );

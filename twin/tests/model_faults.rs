@@ -284,3 +284,78 @@ async fn truncating_the_kube_ovn_conflist_empties_multus_config_and_the_node_goe
     let bad = not_ready(&pods(&client).await);
     assert!(bad.is_empty(), "{bad:?}");
 }
+
+/// The multus pod on `node` that is not `except`, if any.
+fn multus_on(pods: &[serde_json::Value], node: &str, except: &str) -> Option<String> {
+    on(pods, "kube-multus-ds-", node)
+        .iter()
+        .map(name)
+        .find(|n| n != except)
+}
+
+/// A graceful delete of the Multus pod (its own 10 s grace): an unfrozen
+/// daemon acts on the kubelet's SIGTERM at once and its clean exit removes
+/// `00-multus.conf`; a frozen one (SIGSTOP) cannot, so the kubelet waits
+/// the grace, SIGKILLs it without a SIGCONT, and the file stays (FACTS.md,
+/// "kind node facts" and "Multus facts"). The frozen daemon keeps its pod
+/// Terminating for the whole grace.
+#[tokio::test(start_paused = true)]
+async fn a_frozen_multus_daemon_outlives_its_sigterm_and_dies_at_the_end_of_the_grace_without_cleanup()
+ {
+    const CONTROL: &str = "twin-worker2";
+    let (_twin, model, client) = cluster(FIXED, 3);
+    wait(240).await;
+    let api: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
+    let conf = |node: &str| model.with(|w| w.file(node, MULTUS_CONF)).expect("stat");
+    assert!(conf(WORKER).is_some() && conf(CONTROL).is_some());
+
+    // The control: not frozen, cleaned up on SIGTERM.
+    let plain = multus_on(&pods(&client).await, CONTROL, "").expect("a multus pod");
+    api.delete(&plain, &DeleteParams::default())
+        .await
+        .expect("delete");
+    wait(3).await;
+    assert!(
+        conf(CONTROL).is_none(),
+        "an unfrozen daemon's clean exit removes 00-multus.conf"
+    );
+
+    let frozen = multus_on(&pods(&client).await, WORKER, "").expect("a multus pod");
+    let daemons = model
+        .with(|w| w.signal(WORKER, "multus-daemon", Signal::Stop))
+        .expect("stop");
+    assert_eq!(daemons.len(), 1);
+    api.delete(&frozen, &DeleteParams::default())
+        .await
+        .expect("delete");
+    wait(5).await;
+    let alive = |pid: u32| {
+        model
+            .with(|w| w.processes(WORKER))
+            .expect("ps")
+            .into_iter()
+            .find(|p| p.pid == pid)
+    };
+    assert!(
+        alive(daemons[0]).is_some_and(|p| p.stopped),
+        "5 s into its 10 s grace the frozen daemon is still there"
+    );
+    assert!(
+        on(&pods(&client).await, "kube-multus-ds-", WORKER)
+            .iter()
+            .any(|p| name(p) == frozen),
+        "and its pod is still Terminating"
+    );
+    wait(10).await;
+    assert!(alive(daemons[0]).is_none(), "SIGKILLed after the grace");
+    assert!(
+        conf(WORKER).is_some(),
+        "no SIGCONT, no clean exit: 00-multus.conf stays"
+    );
+    assert!(
+        !on(&pods(&client).await, "kube-multus-ds-", WORKER)
+            .iter()
+            .any(|p| name(p) == frozen),
+        "the old pod is gone"
+    );
+}

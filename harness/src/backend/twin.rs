@@ -14,19 +14,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use cni_chaos_twin::model::{CNI_DIR, MULTUS_CONF, Model, ModelConfig, Signal, VersionProfile};
+use cni_chaos_twin::model::{
+    CNI_DIR, MULTUS_CONF, Model, ModelConfig, ProcessInfo, Signal, VersionProfile,
+};
 use cni_chaos_twin::{Twin, TwinConfig};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DeleteParams, ListParams};
+use kube::api::{Api, DeleteParams, ListParams, LogParams};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{
     Backend, BackendError, BackendInfo, Cluster, Gate, NodeInfo, Observation, select_node,
 };
+use crate::fault::multus::{finished_init_run, init_run_facts, no_init_run_fact};
 use crate::fault::{
-    CniConfigAction, CniFile, Evidence, Fault, MULTUS_DAEMON, NodeDisk, NodeRole, OvsSignal,
-    PodDelete, RebootMode,
+    CniConfigAction, CniFile, Evidence, Fault, LeftoverMultusConfig, MULTUS_DAEMON,
+    MULTUS_INIT_CONTAINER, MULTUS_SELECTOR, NodeDisk, NodeRole, OvsSignal, PodDelete, RebootMode,
 };
 use crate::observe::{self, Observer, WatchOptions};
 use crate::slo::Culprit;
@@ -83,6 +86,30 @@ fn twin_disk(
         });
     let shim = w.file(node, "/opt/cni/bin/multus-shim")?.is_some();
     Ok(NodeDisk::from_names(names, shim))
+}
+
+/// SIGKILLs each of `processes` on `node` that is still the very process
+/// frozen (same PID, name and start time); one gone or replaced is left
+/// alone. What it did, for the log.
+fn kill_frozen(m: &Model, node: &str, processes: &[ProcessInfo]) -> Result<String, BackendError> {
+    let now = m
+        .with(|w| w.processes(node))
+        .map_err(|e| model_err("ps", e))?;
+    let same: Vec<u32> = processes
+        .iter()
+        .filter(|p| {
+            now.iter()
+                .any(|q| q.pid == p.pid && q.comm == p.comm && q.started == p.started)
+        })
+        .map(|p| p.pid)
+        .collect();
+    let killed = m
+        .with(|w| w.signal_pids(node, &same, Signal::Kill))
+        .map_err(|e| model_err("kill -s KILL", e))?;
+    Ok(format!(
+        "killed {killed:?} of the frozen {:?} on {node}",
+        processes.iter().map(|p| p.pid).collect::<Vec<_>>()
+    ))
 }
 
 fn model_err(context: &str, e: impl std::fmt::Display) -> BackendError {
@@ -217,8 +244,12 @@ enum TwinUndo {
         netns: Vec<String>,
         ports: Vec<String>,
     },
-    /// Kill the processes the fault started (the busy multus-shim).
-    Kill { node: String, pids: Vec<u32> },
+    /// Kill what leftover-multus-config froze (its busy shim and any
+    /// daemon left), each only while the same PID, name and start time.
+    KillFrozen {
+        node: String,
+        processes: Vec<ProcessInfo>,
+    },
 }
 
 /// Undos and the timers of timed faults (stop-for, delayed rewrite,
@@ -313,13 +344,197 @@ impl TwinCluster {
                 }
                 format!("removed netns {removed:?} and ports {ports:?} on {node}")
             }
-            TwinUndo::Kill { node, pids } => {
-                let live = m
-                    .with(|w| w.signal_pids(node, pids, Signal::Kill))
-                    .map_err(|e| model_err("kill -s KILL", e))?;
-                format!("killed {live:?} on {node}")
-            }
+            TwinUndo::KillFrozen { node, processes } => kill_frozen(m, node, processes)?,
         })
+    }
+
+    /// leftover-multus-config on the model, in the kind path's order (see
+    /// `backend::kind` `leftover_multus`): SIGSTOP the daemon; with
+    /// `busy-shim`, start a shim against it and SIGSTOP that too; delete
+    /// the Multus pod with its own grace (the model's kubelet SIGTERMs,
+    /// waits the grace and SIGKILLs a frozen daemon, never SIGCONT, so its
+    /// cleanup does not run); wait until the old pod is gone; then check
+    /// `00-multus.conf` and record the new init container's run. The frozen
+    /// processes are killed after `hold-for` and on revert, each only while
+    /// it is the very process frozen.
+    async fn leftover_multus(
+        &self,
+        l: &LeftoverMultusConfig,
+        node: Option<&NodeInfo>,
+        n: &str,
+    ) -> Result<Evidence, BackendError> {
+        let some = Some(n.to_string());
+        let conf = self
+            .model
+            .with(|w| w.file(n, MULTUS_CONF))
+            .map_err(|e| model_err("stat", e))?;
+        if conf.is_none() {
+            return Ok(Evidence::no_effect(
+                some,
+                format!("{MULTUS_CONF} is not on {n}: is Multus installed?"),
+            ));
+        }
+        // 1. The daemon stops answering, without exiting.
+        let daemons = self
+            .model
+            .with(|w| w.signal(n, MULTUS_DAEMON, Signal::Stop))
+            .map_err(|e| model_err("kill -s STOP multus-daemon", e))?;
+        let mut frozen = self.frozen(n, &daemons)?;
+        let pids: Vec<String> = daemons.iter().map(ToString::to_string).collect();
+        let mut facts = vec![(format!("{MULTUS_DAEMON} frozen (SIGSTOP)"), pids.join(","))];
+        // 2. A shim ADD waits for it, holding the binary busy, frozen
+        // before its own 60 s timeout can end it.
+        if l.busy_shim {
+            let pid = self
+                .model
+                .with(|w| w.exec_shim(n))
+                .map_err(|e| model_err("multus-shim", e))?;
+            self.model
+                .with(|w| w.signal_pids(n, &[pid], Signal::Stop))
+                .map_err(|e| model_err("kill -s STOP multus-shim", e))?;
+            let shim = self.frozen(n, &[pid])?;
+            facts.push(("busy multus-shim frozen (SIGSTOP)".into(), pid.to_string()));
+            if let Some(p) = shim.first() {
+                facts.push((
+                    "busy multus-shim start time (virtual ms)".into(),
+                    p.started.to_string(),
+                ));
+            }
+            frozen.extend(shim);
+        }
+        self.schedule(TwinUndo::KillFrozen {
+            node: n.to_string(),
+            processes: frozen.clone(),
+        });
+        let all_stopped = frozen.len() == daemons.len() + usize::from(l.busy_shim)
+            && frozen.iter().all(|p| p.stopped);
+        if !all_stopped {
+            return Ok(Evidence::no_effect(
+                some,
+                format!("not every process is frozen after SIGSTOP: {frozen:?}"),
+            ));
+        }
+        // 3. The Multus pod is deleted with its own grace.
+        let delete = l.multus_pod_delete();
+        let old: Vec<String> = self
+            .model
+            .with(|w| w.pods_with_label(&delete.namespace, "app", "multus"))
+            .into_iter()
+            .filter(|(_, on)| on.as_deref() == Some(n))
+            .map(|(name, _)| name)
+            .collect();
+        let deleted = self.delete_pods(&delete, node).await?;
+        facts.extend(deleted.facts.clone());
+        if !deleted.took_effect {
+            return Ok(Evidence::no_effect(
+                some,
+                deleted.missing.unwrap_or_default(),
+            ));
+        }
+        // 4. The old pod goes only after the kubelet's SIGKILL.
+        let gone = self
+            .until(Duration::from_secs(60), |c| {
+                let now = c
+                    .model
+                    .with(|w| w.pods_with_label(&delete.namespace, "app", "multus"));
+                !now.iter().any(|(name, _)| old.contains(name))
+            })
+            .await;
+        facts.push((
+            "old Multus pod gone".into(),
+            if gone { "yes" } else { "no" }.into(),
+        ));
+        let still = self.frozen(n, &daemons)?;
+        for pid in &daemons {
+            let after = match still.iter().find(|p| p.pid == *pid) {
+                Some(p) => format!("still there (stopped: {})", p.stopped),
+                None => "gone, without its clean exit".into(),
+            };
+            facts.push((format!("{MULTUS_DAEMON} {pid} after the delete"), after));
+        }
+        let conf_left = self
+            .model
+            .with(|w| w.file(n, MULTUS_CONF))
+            .map_err(|e| model_err("stat", e))?
+            .is_some();
+        facts.push(("00-multus.conf left".into(), conf_left.to_string()));
+        facts.extend(
+            self.init_container_facts(&delete.namespace, n, &old)
+                .await?,
+        );
+        // The hold runs from here, as on kind (the undo is scheduled when
+        // the injection returns).
+        if l.busy_shim {
+            let node = n.to_string();
+            self.timer(l.hold_for, move |m| {
+                let _ = kill_frozen(m, &node, &frozen);
+            });
+        }
+        Ok(if !gone {
+            Evidence {
+                facts,
+                ..Evidence::no_effect(some, "the old Multus pod was not gone 1m after its delete")
+            }
+        } else if !conf_left {
+            Evidence {
+                facts,
+                ..Evidence::no_effect(
+                    some,
+                    "00-multus.conf did not survive the frozen daemon's end",
+                )
+            }
+        } else {
+            Evidence::proven(some, facts)
+        })
+    }
+
+    /// The processes `pids` on `node` as they are now (those still there).
+    fn frozen(&self, node: &str, pids: &[u32]) -> Result<Vec<ProcessInfo>, BackendError> {
+        Ok(self
+            .model
+            .with(|w| w.processes(node))
+            .map_err(|e| model_err("ps", e))?
+            .into_iter()
+            .filter(|p| pids.contains(&p.pid))
+            .collect())
+    }
+
+    /// The replacement Multus pod's init container's first finished run,
+    /// waited for up to a minute (virtual), as facts.
+    async fn init_container_facts(
+        &self,
+        namespace: &str,
+        node: &str,
+        old: &[String],
+    ) -> Result<Vec<(String, String)>, BackendError> {
+        const WAIT: Duration = Duration::from_secs(60);
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let lp = ListParams::default()
+            .labels(MULTUS_SELECTOR)
+            .fields(&format!("spec.nodeName={node}"));
+        let deadline = Instant::now() + WAIT;
+        let run = loop {
+            let pods = api
+                .list(&lp)
+                .await
+                .map_err(|e| model_err("listing the Multus pods", e))?;
+            let list = serde_json::to_value(&pods)
+                .map_err(|e| BackendError::other("the Multus pod list", e.to_string()))?;
+            if let Some(run) = finished_init_run(&list, old) {
+                break run;
+            }
+            if Instant::now() >= deadline {
+                return Ok(vec![no_init_run_fact(WAIT)]);
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        };
+        let lp = LogParams {
+            container: Some(MULTUS_INIT_CONTAINER.into()),
+            tail_lines: Some(1),
+            ..LogParams::default()
+        };
+        let log = api.logs(&run.pod, &lp).await.map_err(|e| e.to_string());
+        Ok(init_run_facts(&run, log.as_deref().map_err(Clone::clone)))
     }
 
     fn node_name(node: Option<&NodeInfo>, what: &str) -> Result<String, BackendError> {
@@ -573,69 +788,7 @@ impl TwinCluster {
                     )
                 })
             }
-            Fault::LeftoverMultusConfig(l) => {
-                let conf = self
-                    .model
-                    .with(|w| w.file(&n, MULTUS_CONF))
-                    .map_err(|e| model_err("stat", e))?;
-                if conf.is_none() {
-                    return Ok(Evidence::no_effect(
-                        some,
-                        format!("{MULTUS_CONF} is not on {n}: is Multus installed?"),
-                    ));
-                }
-                // 1. The daemon dies without its clean exit, so
-                // 00-multus.conf stays and nothing answers on the socket.
-                let killed = self
-                    .model
-                    .with(|w| w.signal(&n, MULTUS_DAEMON, Signal::Kill))
-                    .map_err(|e| model_err("kill -s KILL multus-daemon", e))?;
-                let mut facts = vec![("multus-daemon killed".into(), format!("{killed:?}"))];
-                // 2. A shim ADD waits for it, holding the binary busy.
-                let mut shim = None;
-                if l.busy_shim {
-                    let pid = self
-                        .model
-                        .with(|w| w.exec_shim(&n))
-                        .map_err(|e| model_err("multus-shim", e))?;
-                    self.schedule(TwinUndo::Kill {
-                        node: n.clone(),
-                        pids: vec![pid],
-                    });
-                    shim = Some(pid);
-                    facts.push(("busy multus-shim pid".into(), pid.to_string()));
-                }
-                // 3. The Multus pod is replaced: its init container runs again.
-                let deleted = self.delete_pods(&l.multus_pod_delete(), node).await?;
-                facts.extend(deleted.facts.clone());
-                let conf_left = self
-                    .model
-                    .with(|w| w.file(&n, MULTUS_CONF))
-                    .map_err(|e| model_err("stat", e))?
-                    .is_some();
-                facts.push(("00-multus.conf left".into(), conf_left.to_string()));
-                let shim_busy = match shim {
-                    Some(pid) => self
-                        .model
-                        .with(|w| w.processes(&n))
-                        .map_err(|e| model_err("ps", e))?
-                        .iter()
-                        .any(|p| p.pid == pid),
-                    None => true,
-                };
-                Ok(if !deleted.took_effect {
-                    Evidence::no_effect(some, deleted.missing.unwrap_or_default())
-                } else if !conf_left {
-                    Evidence::no_effect(some, "00-multus.conf did not survive the daemon's death")
-                } else if !shim_busy {
-                    Evidence::no_effect(
-                        some,
-                        "the multus-shim exited at once: something answered on the daemon socket",
-                    )
-                } else {
-                    Evidence::proven(some, facts)
-                })
-            }
+            Fault::LeftoverMultusConfig(l) => self.leftover_multus(l, node, &n).await,
             Fault::CniConfig(c) => {
                 let path = self.cni_path(&n, &c.file)?;
                 let before = self

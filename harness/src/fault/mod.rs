@@ -4,11 +4,13 @@
 //! backend-independent description and the evidence a fault must produce.
 
 mod evidence;
+pub mod multus;
 mod spec;
 
 pub use evidence::{Evidence, MultusInit, NodeDisk, Precondition, Preconditions};
 pub use spec::{
-    CniConfig, CniConfigAction, CniFile, Fault, FaultKind, LeftoverMultusConfig, MULTUS_DAEMON,
-    MULTUS_SELECTOR, NetworkPartition, NodeReboot, NodeRole, NodeTarget, OvsKill, OvsProcess,
-    OvsSignal, PodDelete, RebootMode, StaleNetns,
+    CniConfig, CniConfigAction, CniFile, DEFAULT_HOLD_FOR, Fault, FaultKind, LeftoverMultusConfig,
+    MAX_HOLD_FOR, MIN_HOLD_FOR, MULTUS_DAEMON, MULTUS_INIT_CONTAINER, MULTUS_SELECTOR,
+    NetworkPartition, NodeReboot, NodeRole, NodeTarget, OvsKill, OvsProcess, OvsSignal, PodDelete,
+    RebootMode, StaleNetns,
 };

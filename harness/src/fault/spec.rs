@@ -20,10 +20,12 @@ pub enum Fault {
     OvsKill(OvsKill),
     /// Leave network namespaces (optionally with OVS ports) behind, as an unclean shutdown does.
     StaleNetns(StaleNetns),
-    /// The multus-cni #1221 race without a reboot: the Multus daemon dies
-    /// without cleanup (`00-multus.conf` stays), a `multus-shim` waits for it
-    /// and holds its binary busy, and the node's Multus pod is replaced so its
-    /// init container reinstalls the shim over the busy file.
+    /// The multus-cni #1221 race without a reboot: the Multus daemon is
+    /// frozen, a `multus-shim` started against it is frozen too and holds
+    /// its binary busy for `hold-for`, and the node's Multus pod is deleted
+    /// with its own grace period (the kubelet's SIGTERM never reaches the
+    /// frozen daemon's cleanup, so `00-multus.conf` stays) so its
+    /// replacement's init container reinstalls the shim over the busy file.
     LeftoverMultusConfig(LeftoverMultusConfig),
     /// Remove, truncate or rewrite-with-delay a CNI config file.
     CniConfig(CniConfig),
@@ -134,11 +136,15 @@ impl fmt::Display for Fault {
             Fault::LeftoverMultusConfig(l) => {
                 write!(
                     f,
-                    "kill the Multus daemon on {} (00-multus.conf left behind)",
+                    "freeze the Multus daemon on {} (00-multus.conf left behind)",
                     l.target
                 )?;
                 if l.busy_shim {
-                    f.write_str(", hold multus-shim busy")?;
+                    write!(
+                        f,
+                        ", hold multus-shim busy for {}",
+                        duration::format(l.hold_for)
+                    )?;
                 }
                 f.write_str(" and replace the Multus pod")
             }
@@ -321,25 +327,58 @@ pub struct StaleNetns {
 pub struct LeftoverMultusConfig {
     /// The node.
     pub target: NodeTarget,
-    /// Start a `multus-shim` ADD that waits (up to 60 s, multus-cni
-    /// `APIReadyPollTimeout`) for the killed daemon and keeps
-    /// `/opt/cni/bin/multus-shim` busy. Default true; false is the control:
-    /// the same daemon kill and pod replacement with nothing busy.
+    /// Start a `multus-shim` ADD against the frozen daemon and freeze it
+    /// too, so it keeps `/opt/cni/bin/multus-shim` busy for `hold-for`
+    /// whatever its own 60 s timeout (multus-cni `APIReadyPollTimeout`).
+    /// Default true; false is the control: the same frozen daemon and pod
+    /// replacement with nothing busy.
     pub busy_shim: bool,
+    /// How long the frozen shim holds the binary once the fault is in
+    /// place (the old Multus pod gone, its replacement's init container
+    /// seen); then it is killed. Default [`DEFAULT_HOLD_FOR`], between
+    /// [`MIN_HOLD_FOR`] and [`MAX_HOLD_FOR`]; only with `busy-shim: true`.
+    #[serde(with = "crate::util::serde_millis")]
+    pub hold_for: Duration,
 }
 
+/// Default `hold-for`: 90 s. After the replacement's init container first
+/// fails, the kubelet retries it after 10 s, 20 s and 40 s of back-off
+/// (FACTS.md, "Kubernetes facts"): at about +10 s, +30 s and +70 s. A 90 s
+/// hold catches those three retries (four "Text file busy" failures and a
+/// visible `Init:CrashLoopBackOff`) and outlasts the shim's own 60 s
+/// timeout, which no longer ends the hold because the shim is frozen; the
+/// next retry, 80 s later, finds the binary free, so a racy Multus
+/// recovers within a few minutes instead of never.
+pub const DEFAULT_HOLD_FOR: Duration = Duration::from_secs(90);
+/// Shortest `hold-for`: 10 s, the kubelet's first back-off; a shorter hold
+/// ends before the init container is retried even once.
+pub const MIN_HOLD_FOR: Duration = Duration::from_secs(10);
+/// Longest `hold-for`: 15 min. The back-off is capped at 300 s after five
+/// failures, so a longer hold only repeats capped retries while the node's
+/// CNI ADDs stay stuck past any scenario's observation window.
+pub const MAX_HOLD_FOR: Duration = Duration::from_secs(15 * 60);
+
 impl LeftoverMultusConfig {
-    /// Step 3 of the fault: the Multus pod on the node is replaced at once
-    /// (grace period 0), so its init container copies `multus-shim` again.
+    /// Step 3 of the fault: the Multus pod on the node is deleted with its
+    /// own grace period (`terminationGracePeriodSeconds: 10` in
+    /// multus-cni's `deployments/multus-daemonset-thick.yml`). The kubelet
+    /// sends the frozen daemon SIGTERM, waits the grace and SIGKILLs it,
+    /// and neither it nor runc sends SIGCONT (FACTS.md, "kind node facts"):
+    /// the daemon's clean exit, which would delete `00-multus.conf`, never
+    /// runs. Its replacement's init container copies `multus-shim` again.
     pub fn multus_pod_delete(&self) -> PodDelete {
         PodDelete {
             namespace: "kube-system".into(),
             selector: LabelSelector::parse(MULTUS_SELECTOR).expect("a constant, valid selector"),
             target: Some(self.target.clone()),
-            grace_period: Some(Duration::ZERO),
+            grace_period: None,
         }
     }
 }
+
+/// The init container of the Multus pod that installs `multus-shim` on the
+/// node (`deployments/multus-daemonset-thick.yml`).
+pub const MULTUS_INIT_CONTAINER: &str = "install-multus-binary";
 
 /// The Multus thick daemon's process name inside a node (the
 /// `kube-multus` container's `/usr/src/multus-cni/bin/multus-daemon`).

@@ -214,7 +214,11 @@ impl Phases {
             .or_cancel(cluster.inject(&scenario.fault, node.as_ref()))
             .await?
             .map_err(|e| self.error(CheckKind::FaultEffect, "fault took effect", e.to_string()))?;
-        let fault_at = Instant::now();
+        // The fault began when its injection did: an injector that waits
+        // for its effect (a node that stops and starts again, a pod that
+        // goes and comes back) returns after the first changes it caused,
+        // and those belong to the fault, not to the state it found.
+        let fault_at = started;
         self.state().evidence = Some(evidence.clone());
         if evidence.planned {
             return self

@@ -8,8 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::fault::{
-    CniConfig, CniConfigAction, CniFile, Fault, LeftoverMultusConfig, NetworkPartition, NodeReboot,
-    NodeRole, NodeTarget, OvsKill, OvsProcess, OvsSignal, PodDelete, RebootMode, StaleNetns,
+    CniConfig, CniConfigAction, CniFile, DEFAULT_HOLD_FOR, Fault, LeftoverMultusConfig,
+    MAX_HOLD_FOR, MIN_HOLD_FOR, NetworkPartition, NodeReboot, NodeRole, NodeTarget, OvsKill,
+    OvsProcess, OvsSignal, PodDelete, RebootMode, StaleNetns,
 };
 use crate::slo::{CrashLoopContainers, NodeScope, PodScope, ProbeKind, Slo};
 use crate::util::duration;
@@ -329,6 +330,30 @@ fn dur(cx: &mut Cx<'_>, node: &Node, path: &str, positive: bool) -> Option<Durat
         }
         Ok(d) => Some(d),
     }
+}
+
+/// A duration between `min` and `max`, both included.
+fn dur_in(
+    cx: &mut Cx<'_>,
+    node: &Node,
+    path: &str,
+    min: Duration,
+    max: Duration,
+) -> Option<Duration> {
+    let d = dur(cx, node, path, true)?;
+    if d < min || d > max {
+        cx.bad(
+            node,
+            path,
+            format!(
+                "must be between {} and {}",
+                duration::format(min),
+                duration::format(max)
+            ),
+        );
+        return None;
+    }
+    Some(d)
 }
 
 fn positive_dur(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Duration> {
@@ -1047,12 +1072,25 @@ fn fault(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Fault> {
             })
         }
         "leftover-multus-config" => {
-            let m = cx.map(node, path, &["kind", "target", "busy-shim"])?;
+            let m = cx.map(node, path, &["kind", "target", "busy-shim", "hold-for"])?;
             let target = m.req(cx, "target", fault_target);
             let busy = m.opt(cx, "busy-shim", boolean);
+            let hold_for = m.opt(cx, "hold-for", |cx, n, p| {
+                dur_in(cx, n, p, MIN_HOLD_FOR, MAX_HOLD_FOR)
+            });
+            let busy = busy.ok()?.unwrap_or(true);
+            if let (false, Some(n)) = (busy, m.get("hold-for")) {
+                cx.at(
+                    n,
+                    &m.path("hold-for"),
+                    "\"hold-for\" only applies to busy-shim: true (it is how long the frozen shim holds the binary)",
+                );
+                return None;
+            }
             Fault::LeftoverMultusConfig(LeftoverMultusConfig {
                 target: target?,
-                busy_shim: busy.ok()?.unwrap_or(true),
+                busy_shim: busy,
+                hold_for: hold_for.ok()?.unwrap_or(DEFAULT_HOLD_FOR),
             })
         }
         "cni-config" => {

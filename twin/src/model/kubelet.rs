@@ -756,7 +756,10 @@ impl World {
 
     /// A pod deletion reached the kubelet: stop containers (SIGTERM, so
     /// programs run their clean shutdown), tear down the sandbox, then
-    /// remove the pod. A RunPodSandbox in flight is waited for.
+    /// remove the pod. A RunPodSandbox in flight is waited for. A container
+    /// whose main process is frozen (SIGSTOP) cannot act on the SIGTERM:
+    /// it keeps running until the pod's grace period is over, when the
+    /// kubelet SIGKILLs it ([`World::grace_over`]).
     ///
     /// Rule `kubelet-stop-sends-no-sigcont`: the kubelet stops a container through the runtime with SIGTERM, then SIGKILL after the grace period, and no SIGCONT, so a frozen (SIGSTOPped) process dies without its clean exit.
     /// Source: containerd/containerd@v2.1.1:internal/cri/server/container_stop.go (stopContainer: stop signal, wait, then SIGKILL)
@@ -768,7 +771,10 @@ impl World {
             self.finalize(k);
             return;
         };
-        if !self.nodes[n].kubelet_up || matches!(p.sandbox, Sandbox::Creating { .. }) {
+        if !self.nodes[n].kubelet_up
+            || matches!(p.sandbox, Sandbox::Creating { .. })
+            || p.killing_at.is_some()
+        {
             return;
         }
         let n_init = p.n_init();
@@ -788,6 +794,7 @@ impl World {
                 )
             })
             .collect();
+        let mut held = false;
         for (i, name) in running {
             self.event_for_pod(
                 k,
@@ -796,35 +803,84 @@ impl World {
                 &format!("Stopping container {name}"),
                 "kubelet",
             );
-            let frozen = self.pods[&k].ctrs[i]
-                .pid
-                .and_then(|pid| self.nodes[n].proc(pid))
-                .is_some_and(|p| p.stopped);
-            if !frozen {
-                self.clean_exit(k, i, n);
+            if self.main_frozen(k, i, n) {
+                held = true;
+                continue;
             }
-            if let Some(p) = self.pods.get_mut(&k) {
-                let c = &mut p.ctrs[i];
-                if let CState::Running { since } = c.state {
-                    c.state = CState::Terminated {
-                        code: if i < n_init { 137 } else { 0 },
-                        reason: if i < n_init {
-                            "Error".into()
-                        } else {
-                            "Completed".into()
-                        },
-                        started: since,
-                        finished: self.now,
-                    };
-                    let run = c.runs;
-                    c.ready = false;
-                    self.nodes[n].kill_owned(Owner::Container(k, i, run));
-                }
-            }
+            self.clean_exit(k, i, n);
+            let code = if i < n_init { 137 } else { 0 };
+            self.stop_container(k, i, n, code);
         }
+        let grace = self.pods.get(&k).map_or(0, |p| {
+            u64::try_from(p.template.grace_s.max(0)).unwrap_or(0) * 1000
+        });
         if let Some(p) = self.pods.get_mut(&k) {
             p.deleting = p.deleting.or(Some(self.now));
             p.sync_at = None;
+            if held {
+                p.killing_at = Some(self.now + grace);
+            }
+        }
+        self.dirty_pods.insert(k);
+        if held {
+            self.after(grace, Ev::GraceOver { pod: k });
+            return;
+        }
+        let d = self.rng.range(300, 1_500);
+        self.after(d, Ev::Finalize { pod: k });
+    }
+
+    /// Whether container `i`'s main process is stopped (state T).
+    fn main_frozen(&self, k: u64, i: usize, n: usize) -> bool {
+        self.pods[&k].ctrs[i]
+            .pid
+            .and_then(|pid| self.nodes[n].proc(pid))
+            .is_some_and(|p| p.stopped)
+    }
+
+    /// A running container ends with `code`; its processes are killed.
+    fn stop_container(&mut self, k: u64, i: usize, n: usize, code: i32) {
+        let Some(p) = self.pods.get_mut(&k) else {
+            return;
+        };
+        let c = &mut p.ctrs[i];
+        if let CState::Running { since } = c.state {
+            c.state = CState::Terminated {
+                code,
+                reason: if code == 0 { "Completed" } else { "Error" }.into(),
+                started: since,
+                finished: self.now,
+            };
+            let run = c.runs;
+            c.ready = false;
+            self.nodes[n].kill_owned(Owner::Container(k, i, run));
+        }
+    }
+
+    /// A deleted pod's grace period is over: the kubelet SIGKILLs the
+    /// containers still running (no cleanup: a SIGKILL is not a clean
+    /// exit, and a frozen process never saw its SIGTERM), then the pod
+    /// goes.
+    pub(super) fn grace_over(&mut self, k: u64) {
+        let Some(p) = self.pods.get(&k) else { return };
+        let Some(n) = p.node else { return };
+        if p.killing_at.is_none_or(|t| t > self.now) {
+            return;
+        }
+        let running: Vec<usize> = p
+            .ctrs
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| matches!(c.state, CState::Running { .. }))
+            .map(|(i, _)| i)
+            .collect();
+        let node = self.nodes[n].name.clone();
+        let pod = p.name.clone();
+        for i in running {
+            self.note(format!(
+                "node {node}: grace period of {pod} over; SIGKILL of container {i}, which did not stop on SIGTERM"
+            ));
+            self.stop_container(k, i, n, 137);
         }
         self.dirty_pods.insert(k);
         let d = self.rng.range(300, 1_500);

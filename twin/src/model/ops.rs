@@ -28,6 +28,9 @@ pub struct ProcessInfo {
     pub comm: String,
     /// Stopped (state T).
     pub stopped: bool,
+    /// When it started (virtual ms): with the PID and name, what tells it
+    /// from a process that gets the PID later.
+    pub started: u64,
 }
 
 /// A node container as `docker inspect` shows it.
@@ -180,6 +183,7 @@ impl World {
                 pid: p.pid,
                 comm: p.comm.clone(),
                 stopped: p.stopped,
+                started: p.started,
             })
             .collect())
     }
@@ -396,13 +400,20 @@ impl World {
         Ok(pid)
     }
 
-    /// One poll of a hand-started shim (see [`World::exec_shim`]).
+    /// One poll of a hand-started shim (see [`World::exec_shim`]). A frozen
+    /// shim makes no progress: it neither sees the daemon answer nor gives
+    /// up, and keeps its binary busy until it is killed or continued.
     pub(super) fn exec_shim_poll(&mut self, n: usize, boot: u32, pid: u32, since: u64) {
-        if self.nodes[n].boot != boot || self.nodes[n].proc(pid).is_none() {
+        let Some(proc) = self.nodes[n]
+            .proc(pid)
+            .filter(|_| self.nodes[n].boot == boot)
+        else {
             return;
-        }
-        let serving = self.multus_serving(n);
-        if serving || self.now.saturating_sub(since) >= super::SHIM_API_READY_TIMEOUT {
+        };
+        let serving = !proc.stopped && self.multus_serving(n);
+        let gave_up =
+            !proc.stopped && self.now.saturating_sub(since) >= super::SHIM_API_READY_TIMEOUT;
+        if serving || gave_up {
             self.nodes[n].procs.remove(&pid);
             let node = self.nodes[n].name.clone();
             self.note(format!(

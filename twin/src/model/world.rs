@@ -107,6 +107,9 @@ pub(super) enum Ev {
     },
     /// Sandbox torn down after termination: the kubelet removes the pod.
     Finalize { pod: u64 },
+    /// A deleted pod's grace period ran out: the kubelet SIGKILLs what its
+    /// SIGTERM did not stop.
+    GraceOver { pod: u64 },
 }
 
 /// A container's state as the kubelet reports it.
@@ -211,6 +214,9 @@ pub(super) struct Pod {
     pub network_status: Option<String>,
     pub ctrs: Vec<Ctr>,
     pub deleting: Option<Ms>,
+    /// When the kubelet SIGKILLs the containers its SIGTERM did not stop
+    /// (a frozen main process), after the pod's grace period.
+    pub killing_at: Option<Ms>,
     pub node_lost: bool,
     pub sync_at: Option<Ms>,
     /// Condition (type → status, lastTransitionTime).
@@ -608,6 +614,7 @@ impl World {
             Ev::Tick { pod, c, run } => self.tick(pod, c, run),
             Ev::Probe { pod, c, run, live } => self.probe(pod, c, run, live),
             Ev::Finalize { pod } => self.finalize(pod),
+            Ev::GraceOver { pod } => self.grace_over(pod),
         }
     }
 
@@ -973,6 +980,7 @@ impl World {
                 network_status: None,
                 ctrs,
                 deleting: None,
+                killing_at: None,
                 node_lost: false,
                 sync_at: None,
                 conds: BTreeMap::new(),

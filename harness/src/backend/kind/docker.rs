@@ -364,25 +364,40 @@ impl DockerNodes {
         Ok(())
     }
 
+    /// Sends `signal` to `pid` inside the node; `false` when the process
+    /// was gone already (`kill` says "No such process"), an error for any
+    /// other failure.
+    pub async fn signal_unless_gone(
+        &self,
+        name: &str,
+        pid: u32,
+        signal: &str,
+    ) -> Result<bool, KindError> {
+        let pid = pid.to_string();
+        let argv = ["kill", "-s", signal, pid.as_str()];
+        let out = self.exec_output(name, &argv, None).await?;
+        if out.success() {
+            return Ok(true);
+        }
+        if out.stderr_str().contains("No such process") {
+            return Ok(false);
+        }
+        let cmd = self.docker().arg("exec").arg(name).args(argv);
+        Err(crate::exec::ExecError::failed(&cmd, &out).into())
+    }
+
     /// The state letter of `pid` in the node (`R`, `S`, `T`, `Z`, ...), or
     /// `None` when there is no such process, from `/proc/<pid>/stat`. Any
     /// other failure (the node unreachable, say) is an error, never "gone".
     pub async fn process_state(&self, name: &str, pid: u32) -> Result<Option<char>, KindError> {
-        Ok(self.proc_stat(name, pid).await?.map(|(_, state)| state))
+        Ok(self.proc_stat(name, pid).await?.map(|s| s.state))
     }
 
-    /// The name (`comm`) and state letter of `pid` in the node, from
-    /// `/proc/<pid>/stat`; `None` when there is no such process, an error
-    /// when the node cannot be asked.
-    pub async fn proc_stat(
-        &self,
-        name: &str,
-        pid: u32,
-    ) -> Result<Option<(String, char)>, KindError> {
+    /// What `/proc/<pid>/stat` in the node says of `pid`; `None` when there
+    /// is no such process, an error when the node cannot be asked.
+    pub async fn proc_stat(&self, name: &str, pid: u32) -> Result<Option<ProcStat>, KindError> {
         let stat = self.read_file(name, &format!("/proc/{pid}/stat")).await?;
-        Ok(stat.and_then(|b| {
-            parse_stat(&String::from_utf8_lossy(&b)).map(|(comm, state)| (comm.to_string(), state))
-        }))
+        Ok(stat.and_then(|b| parse_stat(&String::from_utf8_lossy(&b))))
     }
 
     /// Whether `pid` is a live process named `comm` in the node (not a
@@ -391,7 +406,46 @@ impl DockerNodes {
         Ok(self
             .proc_stat(name, pid)
             .await?
-            .is_some_and(|(c, state)| c == comm && !matches!(state, 'Z' | 'X')))
+            .is_some_and(|s| s.comm == comm && s.is_live()))
+    }
+
+    /// `pid` as it is now, to be recognised later ([`DockerNodes::still`]),
+    /// and its state letter; `None` when it is gone (or a zombie), or when
+    /// its start time cannot be read (then it could not be told from a
+    /// process that gets the PID later).
+    pub async fn identify(
+        &self,
+        name: &str,
+        pid: u32,
+    ) -> Result<Option<(ProcessId, char)>, KindError> {
+        Ok(self.proc_stat(name, pid).await?.and_then(|s| {
+            let start_time = s.start_time.filter(|_| s.is_live())?;
+            Some((
+                ProcessId {
+                    pid,
+                    start_time,
+                    name: s.comm,
+                },
+                s.state,
+            ))
+        }))
+    }
+
+    /// Whether `process` still runs in the node: the same PID, start time
+    /// and name. A PID that another process got since is [`Still::Other`],
+    /// never the process meant.
+    pub async fn still(&self, name: &str, process: &ProcessId) -> Result<Still, KindError> {
+        Ok(match self.proc_stat(name, process.pid).await? {
+            None => Still::Gone,
+            Some(s) if s.comm == process.name && s.start_time == Some(process.start_time) => {
+                if s.is_live() {
+                    Still::Same { state: s.state }
+                } else {
+                    Still::Gone
+                }
+            }
+            Some(s) => Still::Other(s),
+        })
     }
 
     /// The contents of `path` in the node, or `None` when it does not exist.
@@ -542,14 +596,77 @@ impl DockerNodes {
     }
 }
 
-/// The command name and state letter of a `/proc/<pid>/stat` line
-/// (`pid (comm) S ...`; comm may hold spaces and parentheses).
-pub fn parse_stat(text: &str) -> Option<(&str, char)> {
+/// What `/proc/<pid>/stat` says of a process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcStat {
+    /// Its name (`comm`, at most 15 bytes).
+    pub comm: String,
+    /// Its state letter (`R`, `S`, `T`, `Z`, ...).
+    pub state: char,
+    /// When it started, in clock ticks after boot (field 22,
+    /// `starttime`); `None` when the line is cut short.
+    pub start_time: Option<u64>,
+}
+
+impl ProcStat {
+    /// Not a zombie (`Z`) or dead (`X`).
+    pub fn is_live(&self) -> bool {
+        !matches!(self.state, 'Z' | 'X')
+    }
+}
+
+/// A process as the harness met it. A PID alone may be reused by another
+/// program once the process is gone; PID, start time and name together
+/// are not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessId {
+    /// Its PID in the node.
+    pub pid: u32,
+    /// Its `starttime` (clock ticks after boot).
+    pub start_time: u64,
+    /// Its name (`comm`).
+    pub name: String,
+}
+
+impl std::fmt::Display for ProcessId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} PID {} (started at tick {})",
+            self.name, self.pid, self.start_time
+        )
+    }
+}
+
+/// What became of a [`ProcessId`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Still {
+    /// It still runs, in this state.
+    Same {
+        /// Its state letter.
+        state: char,
+    },
+    /// It is gone (or a zombie).
+    Gone,
+    /// Its PID belongs to another process now.
+    Other(ProcStat),
+}
+
+/// The command name, state letter and start time of a `/proc/<pid>/stat`
+/// line (`pid (comm) S ppid ...`; comm may hold spaces and parentheses).
+pub fn parse_stat(text: &str) -> Option<ProcStat> {
     let open = text.find('(')?;
     let close = text.rfind(')')?;
     let comm = text.get(open + 1..close)?;
-    let state = text[close + 1..].trim_start().chars().next()?;
-    Some((comm, state))
+    let mut fields = text[close + 1..].split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    // Fields 4 to 21 come between the state (3) and starttime (22).
+    let start_time = fields.nth(18).and_then(|f| f.parse().ok());
+    Some(ProcStat {
+        comm: comm.to_string(),
+        state,
+        start_time,
+    })
 }
 
 /// The non-empty lines of a command's stdout, trimmed.
@@ -657,12 +774,26 @@ mod tests {
 
     #[test]
     fn stat_lines() {
-        assert_eq!(
-            parse_stat("812 (ovs-vswitchd) S 1 812 812 0 -1\n"),
-            Some(("ovs-vswitchd", 'S'))
-        );
-        assert_eq!(parse_stat("9 (a (b) c) Z 1"), Some(("a (b) c", 'Z')));
+        let short = parse_stat("812 (ovs-vswitchd) S 1 812 812 0 -1\n").unwrap();
+        assert_eq!((short.comm.as_str(), short.state), ("ovs-vswitchd", 'S'));
+        assert_eq!(short.start_time, None, "cut short before starttime");
+        let odd = parse_stat("9 (a (b) c) Z 1").unwrap();
+        assert_eq!((odd.comm.as_str(), odd.state), ("a (b) c", 'Z'));
+        assert!(!odd.is_live());
         assert_eq!(parse_stat("garbage"), None);
+        // A whole line (Linux 6.x, proc_pid_stat(5)): starttime is field 22.
+        let full = parse_stat(
+            "977 (multus-shim) T 1 977 977 0 -1 4194560 120 0 0 0 1 0 0 0 20 0 5 0 123456 1253376 310 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n",
+        )
+        .unwrap();
+        assert_eq!(
+            full,
+            ProcStat {
+                comm: "multus-shim".into(),
+                state: 'T',
+                start_time: Some(123_456),
+            }
+        );
     }
 
     #[test]

@@ -10,14 +10,16 @@
 use std::time::Duration;
 
 use super::KindError;
-use super::docker::{DockerNodes, non_empty_lines};
+use super::docker::{DockerNodes, ProcessId, Still, non_empty_lines};
 use super::kubectl::{KUBECTL_TIMEOUT, Kubectl};
 use super::ovs;
 use crate::backend::NodeInfo;
+use crate::fault::multus::{InitRun, finished_init_run, init_run_facts, no_init_run_fact};
 use crate::fault::{
-    CniConfigAction, CniFile, Evidence, Fault, LeftoverMultusConfig, MULTUS_DAEMON, NodeDisk,
-    OvsSignal, PodDelete, RebootMode,
+    CniConfigAction, CniFile, Evidence, Fault, LeftoverMultusConfig, MULTUS_DAEMON,
+    MULTUS_INIT_CONTAINER, MULTUS_SELECTOR, NodeDisk, OvsSignal, PodDelete, RebootMode,
 };
+use crate::util::duration;
 use crate::util::tar;
 
 /// Where kind nodes (and the runtime) keep CNI configs.
@@ -30,10 +32,23 @@ pub const MULTUS_SHIM: &str = "/opt/cni/bin/multus-shim";
 const SHIM_NAME: &str = "multus-shim";
 /// The `CNI_CONTAINERID` (and netns name) of the busy shim the
 /// leftover-multus-config fault starts: how it is told from the runtime's.
-const BUSY_SHIM_ID: &str = "cni-chaos-busy-shim";
-/// How long the busy shim's `docker exec` may run: the shim gives up after
-/// its 60 s readiness wait (multus-cni pkg/server/api, APIReadyPollTimeout).
-const SHIM_TIMEOUT: Duration = Duration::from_secs(90);
+pub const BUSY_SHIM_ID: &str = "cni-chaos-busy-shim";
+/// How long the busy shim may take to show up in the node's process list.
+const SHIM_APPEAR: Duration = Duration::from_secs(5);
+/// How long the frozen shim's `docker exec` may run beyond `hold-for`: the
+/// injection's own waits (the old pod's end, the new init container's
+/// first run) plus a minute, so the runner never ends it before the undo.
+const SHIM_EXEC_MARGIN: Duration =
+    Duration::from_secs(POD_GONE_WAIT.as_secs() + INIT_WAIT.as_secs() + KUBECTL_TIMEOUT.as_secs());
+/// How long the old Multus pod may take to go after its delete: its grace
+/// (10 s in multus-cni's thick DaemonSet), the kubelet's SIGKILL and the
+/// sandbox teardown, with room for a slow node.
+const POD_GONE_WAIT: Duration = Duration::from_secs(60);
+/// How long the replacement Multus pod's init container may take to finish
+/// its first run (scheduling, image already on the node, one `cp`).
+const INIT_WAIT: Duration = Duration::from_secs(60);
+/// Poll interval while waiting for it.
+const INIT_POLL: Duration = Duration::from_secs(2);
 /// Kube-OVN's integration bridge, where pod ports live.
 pub const INTEGRATION_BRIDGE: &str = "br-int";
 /// Prefix of the network namespaces and OVS ports the stale-netns fault makes.
@@ -104,13 +119,16 @@ pub enum Undo {
         /// The ports on [`INTEGRATION_BRIDGE`].
         ports: Vec<String>,
     },
-    /// Kill the shims the fault started to keep `multus-shim` busy, and
-    /// only those (never the runtime's own CNI calls).
-    KillShims {
+    /// SIGKILL what the leftover-multus-config fault froze (its busy
+    /// `multus-shim`, and any `multus-daemon` the kubelet has not ended),
+    /// each only while it is still the very process frozen: same PID,
+    /// start time and name. A PID another process got since is left alone
+    /// and reported; a process already gone is fine.
+    KillFrozen {
         /// The node.
         node: String,
-        /// Their PIDs in the node.
-        pids: Vec<u32>,
+        /// The processes.
+        processes: Vec<ProcessId>,
     },
 }
 
@@ -122,7 +140,7 @@ impl Undo {
             | Undo::Reconnect { node, .. }
             | Undo::Restore { node, .. }
             | Undo::RemoveStale { node, .. }
-            | Undo::KillShims { node, .. } => node,
+            | Undo::KillFrozen { node, .. } => node,
         }
     }
 }
@@ -457,12 +475,7 @@ async fn stale_netns(
             undo: Some(Scheduled { undo, after: None }),
         }),
         Err(e) => {
-            match self::undo(nodes, &undo).await {
-                Ok(did) => tracing::warn!("stale-netns on {node} failed; {did}"),
-                Err(cleanup) => tracing::error!(
-                    "stale-netns on {node} failed, and so did removing what it made ({undo:?}): {cleanup}"
-                ),
-            }
+            undo_now(nodes, node, "stale-netns", &undo).await;
             Err(e)
         }
     }
@@ -528,13 +541,28 @@ async fn make_stale(
     })
 }
 
-/// The multus-cni #1221 race without a reboot: SIGKILL the Multus daemon (no
-/// clean exit, so `00-multus.conf` stays and nothing answers on its socket),
-/// optionally start a `multus-shim` ADD that waits for it and keeps the
-/// binary busy, then replace the node's Multus pod (`--grace-period=0`) so
-/// its init container installs the shim again: with a racy Multus the `cp`
-/// meets the busy file. Proven when the daemon was killed, the config is
-/// still there, the shim is running (if asked for) and the pod was deleted.
+/// The multus-cni #1221 race without a reboot, made deterministic:
+///
+/// 1. SIGSTOP the Multus daemon: a SIGKILL would not do, since the kubelet
+///    restarts the container at once and the new daemon answers any waiting
+///    shim within about a second (FACTS.md, "Multus facts").
+/// 2. With `busy-shim`, start a `multus-shim` ADD against the frozen daemon
+///    and SIGSTOP it too, so it holds `/opt/cni/bin/multus-shim` busy for
+///    `hold-for` whatever its own 60 s timeout ([`freeze_multus`]).
+/// 3. Delete the node's Multus pod with its own grace period: the kubelet
+///    sends the frozen daemon SIGTERM, waits, SIGKILLs it, and never sends
+///    SIGCONT, so its clean exit (which deletes `00-multus.conf`) never runs.
+/// 4. Wait (bounded) until the old pod is gone, then check that
+///    `00-multus.conf` is still there, and record what the replacement's
+///    init container said: "Text file busy" on a racy Multus (`cp`), a
+///    success on a fixed one (`install_multus`); either is a fact, not a
+///    verdict.
+///
+/// Proven when the daemon and the shim were frozen, the old pod is gone and
+/// the config was left. The undo ([`Undo::KillFrozen`], after `hold-for`
+/// or on revert, and at once when the injection fails half-way) kills the
+/// shim and any daemon still there, each only while it is the very process
+/// frozen.
 async fn leftover_multus(
     nodes: &DockerNodes,
     kubectl: &Kubectl,
@@ -553,121 +581,442 @@ async fn leftover_multus(
             undo: None,
         });
     }
-    // 1. The daemon dies without cleanup.
-    let daemons = nodes.pids(n, MULTUS_DAEMON).await?;
-    if daemons.is_empty() && !nodes.is_dry_run() {
-        return Ok(Injected {
-            evidence: Evidence::no_effect(on, format!("no {MULTUS_DAEMON} runs on {n}")),
-            undo: None,
-        });
+    let frozen = freeze_multus(
+        nodes,
+        n,
+        fault.busy_shim,
+        fault.hold_for,
+        conf.unwrap_or_default(),
+    )
+    .await?;
+    let hold = fault.busy_shim.then_some(fault.hold_for);
+    let undo = (!frozen.undo_is_empty() || nodes.is_dry_run()).then(|| Scheduled {
+        undo: frozen.undo.clone(),
+        after: hold,
+    });
+    if frozen.missing.is_some() && !nodes.is_dry_run() {
+        // Nothing is deleted when the node-side half did not take.
+        let mut e = Evidence::no_effect(on, frozen.missing.unwrap_or_default());
+        e.facts = frozen.facts;
+        return Ok(Injected { evidence: e, undo });
     }
-    if nodes.is_dry_run() {
-        let placeholder = format!("<PIDs of {MULTUS_DAEMON}>");
-        nodes.exec(n, &["kill", "-s", "KILL", &placeholder]).await?;
-    } else {
-        nodes.signal(n, &daemons, "KILL").await?;
-    }
-    let mut facts = vec![fact("multus-daemon killed (SIGKILL)", list(&daemons))];
-    // 2. A shim ADD waits for it (pkg/server/api WaitUntilAPIReady: every
-    // 100 ms for up to 60 s), holding the binary busy.
-    let mut undo = None;
-    let mut shim_ok = true;
-    if fault.busy_shim {
-        let before = nodes.pids(n, SHIM_NAME).await?;
-        let shim = nodes
-            .spawn_exec(
-                n,
-                &[
-                    ("CNI_COMMAND", "ADD"),
-                    ("CNI_CONTAINERID", BUSY_SHIM_ID),
-                    ("CNI_NETNS", &format!("/var/run/netns/{BUSY_SHIM_ID}")),
-                    ("CNI_IFNAME", "eth0"),
-                    ("CNI_PATH", "/opt/cni/bin"),
-                ],
-                &[MULTUS_SHIM],
-                conf.clone().unwrap_or_default(),
-                SHIM_TIMEOUT,
-            )
-            .await?;
-        if !nodes.is_dry_run() {
-            tokio::time::sleep(POLL * 5).await;
+    let replaced = replace_multus_pod(nodes, kubectl, node, fault, &frozen).await;
+    let (facts, missing) = match replaced {
+        Ok(r) => r,
+        Err(e) => {
+            undo_now(nodes, n, "leftover-multus-config", &frozen.undo).await;
+            return Err(e);
         }
-        // Ours: new since the fault began and carrying the fault's own
-        // CNI_CONTAINERID, so a shim the runtime started meanwhile for a
-        // real pod is never taken for it (nor killed by the undo).
-        let mut mine = Vec::new();
-        for pid in nodes.pids(n, SHIM_NAME).await? {
-            if before.contains(&pid) {
-                continue;
-            }
-            let environ = nodes.read_file(n, &format!("/proc/{pid}/environ")).await?;
-            if environ.is_some_and(|e| {
-                e.split(|b| *b == 0)
-                    .any(|kv| kv == format!("CNI_CONTAINERID={BUSY_SHIM_ID}").as_bytes())
-            }) {
-                mine.push(pid);
-            }
-        }
-        undo = Some(Scheduled {
-            undo: Undo::KillShims {
-                node: n.into(),
-                pids: mine.clone(),
-            },
-            after: None,
-        });
-        if !before.is_empty() {
-            facts.push(fact(
-                "multus-shim already running (not ours)",
-                list(&before),
-            ));
-        }
-        if mine.is_empty() && !nodes.is_dry_run() {
-            shim_ok = false;
-            let why = if shim.is_finished() {
-                match shim.await {
-                    Ok(Ok(out)) => {
-                        format!("it exited with {}: {}", out.status, out.stderr_str().trim())
-                    }
-                    Ok(Err(e)) => e.to_string(),
-                    Err(e) => e.to_string(),
-                }
-            } else {
-                "no new multus-shim process appeared".into()
-            };
-            facts.push(fact("busy multus-shim", why));
-        } else {
-            facts.push(fact("busy multus-shim PID", list(&mine)));
-        }
-    }
-    // 3. The Multus pod is replaced: its init container runs again.
-    let deleted = pod_delete(kubectl, &fault.multus_pod_delete(), Some(node)).await?;
+    };
     if nodes.is_dry_run() {
         return Ok(Injected {
             evidence: dry_run(n),
             undo,
         });
     }
-    facts.extend(deleted.evidence.facts.clone());
-    let conf_left = nodes.read_file(n, MULTUS_CONF).await?.is_some();
-    facts.push(fact("00-multus.conf left", conf_left.to_string()));
-    let missing = if !deleted.evidence.took_effect {
-        deleted.evidence.missing.clone()
-    } else if !conf_left {
-        Some("00-multus.conf did not survive the daemon's death".into())
-    } else if !shim_ok {
-        Some("the multus-shim meant to hold the binary busy is not running; does something answer on the Multus socket?".into())
-    } else {
-        None
-    };
+    let mut all = frozen.facts;
+    all.extend(facts);
     let evidence = match missing {
-        None => Evidence::proven(on, facts),
+        None => Evidence::proven(on, all),
         Some(why) => {
             let mut e = Evidence::no_effect(on, why);
-            e.facts = facts;
+            e.facts = all;
             e
         }
     };
     Ok(Injected { evidence, undo })
+}
+
+/// Runs `undo` at once after `what` failed half-way; logs what it did.
+async fn undo_now(nodes: &DockerNodes, node: &str, what: &str, undo: &Undo) {
+    match self::undo(nodes, undo).await {
+        Ok(did) => tracing::warn!("{what} on {node} failed; {did}"),
+        Err(cleanup) => tracing::error!(
+            "{what} on {node} failed, and so did undoing what it made ({undo:?}): {cleanup}"
+        ),
+    }
+}
+
+/// What the node-side half of leftover-multus-config froze and saw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrozenMultus {
+    /// Kills what was frozen ([`Undo::KillFrozen`]).
+    pub undo: Undo,
+    /// Observations.
+    pub facts: Vec<(String, String)>,
+    /// Why it did not take, when it did not.
+    pub missing: Option<String>,
+}
+
+impl FrozenMultus {
+    /// Whether the undo has nothing to kill.
+    fn undo_is_empty(&self) -> bool {
+        matches!(&self.undo, Undo::KillFrozen { processes, .. } if processes.is_empty())
+    }
+
+    /// The frozen Multus daemons.
+    fn daemons(&self) -> Vec<&ProcessId> {
+        match &self.undo {
+            Undo::KillFrozen { processes, .. } => processes
+                .iter()
+                .filter(|p| p.name == MULTUS_DAEMON)
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The node-side half of leftover-multus-config (steps 1 and 2 of
+/// [`leftover_multus`]): SIGSTOP every `multus-daemon` on `node`, then,
+/// with `busy_shim`, start a `multus-shim` ADD (`conf` on its stdin, the
+/// fault's own `CNI_CONTAINERID` in its environment) and SIGSTOP it. The
+/// shim's `docker exec` may run `hold_for` plus the injection's own bounds
+/// before the runner ends it; the undo kills the shim itself. When a step
+/// fails, what was already frozen is killed again before the error is
+/// returned.
+pub async fn freeze_multus(
+    nodes: &DockerNodes,
+    node: &str,
+    busy_shim: bool,
+    hold_for: Duration,
+    conf: Vec<u8>,
+) -> Result<FrozenMultus, KindError> {
+    let mut frozen = Vec::new();
+    let mut facts = Vec::new();
+    let made = freeze_steps(
+        nodes,
+        node,
+        busy_shim,
+        hold_for,
+        conf,
+        &mut frozen,
+        &mut facts,
+    )
+    .await;
+    let undo = Undo::KillFrozen {
+        node: node.into(),
+        processes: frozen,
+    };
+    match made {
+        Ok(missing) => Ok(FrozenMultus {
+            undo,
+            facts,
+            missing,
+        }),
+        Err(e) => {
+            undo_now(nodes, node, "freezing Multus", &undo).await;
+            Err(e)
+        }
+    }
+}
+
+/// The steps of [`freeze_multus`]; records each process in `frozen` as
+/// soon as it is stopped, and returns why the fault did not take, if it
+/// did not.
+async fn freeze_steps(
+    nodes: &DockerNodes,
+    n: &str,
+    busy_shim: bool,
+    hold_for: Duration,
+    conf: Vec<u8>,
+    frozen: &mut Vec<ProcessId>,
+    facts: &mut Vec<(String, String)>,
+) -> Result<Option<String>, KindError> {
+    // 1. The daemon stops answering, without exiting.
+    let daemons = nodes.pids(n, MULTUS_DAEMON).await?;
+    if nodes.is_dry_run() {
+        let placeholder = format!("<PIDs of {MULTUS_DAEMON}>");
+        nodes.exec(n, &["kill", "-s", "STOP", &placeholder]).await?;
+    } else if daemons.is_empty() {
+        return Ok(Some(format!("no {MULTUS_DAEMON} runs on {n}")));
+    } else {
+        nodes.signal(n, &daemons, "STOP").await?;
+    }
+    let mut stopped = Vec::new();
+    for pid in &daemons {
+        match nodes.identify(n, *pid).await? {
+            Some((id, state)) => {
+                frozen.push(id.clone());
+                if matches!(state, 'T' | 't') {
+                    stopped.push(id);
+                }
+            }
+            None => tracing::warn!("{MULTUS_DAEMON} PID {pid} on {n} is gone after SIGSTOP"),
+        }
+    }
+    facts.push(fact(
+        format!("{MULTUS_DAEMON} frozen (SIGSTOP)"),
+        list(&stopped.iter().map(|p| p.pid).collect::<Vec<_>>()),
+    ));
+    if stopped.len() != daemons.len() && !nodes.is_dry_run() {
+        return Ok(Some(format!(
+            "{MULTUS_DAEMON} PID {} is not stopped after SIGSTOP",
+            list(&daemons)
+        )));
+    }
+    if !busy_shim {
+        return Ok(None);
+    }
+    // 2. A shim ADD waits for the frozen daemon (pkg/server/api
+    // WaitUntilAPIReady: every 100 ms for up to 60 s), holding the binary
+    // busy, and is frozen before its timeout can end it.
+    let before = nodes.pids(n, SHIM_NAME).await?;
+    let shim = nodes
+        .spawn_exec(
+            n,
+            &[
+                ("CNI_COMMAND", "ADD"),
+                ("CNI_CONTAINERID", BUSY_SHIM_ID),
+                ("CNI_NETNS", &format!("/var/run/netns/{BUSY_SHIM_ID}")),
+                ("CNI_IFNAME", "eth0"),
+                ("CNI_PATH", "/opt/cni/bin"),
+            ],
+            &[MULTUS_SHIM],
+            conf,
+            hold_for + SHIM_EXEC_MARGIN,
+        )
+        .await?;
+    if !before.is_empty() {
+        facts.push(fact(
+            "multus-shim already running (not ours)",
+            list(&before),
+        ));
+    }
+    let mine = find_busy_shim(nodes, n, &before, &shim).await?;
+    if nodes.is_dry_run() {
+        let placeholder = format!("<PID of the {SHIM_NAME} with CNI_CONTAINERID={BUSY_SHIM_ID}>");
+        nodes.exec(n, &["kill", "-s", "STOP", &placeholder]).await?;
+        return Ok(None);
+    }
+    let Some(pid) = mine else {
+        let why = if shim.is_finished() {
+            match shim.await {
+                Ok(Ok(out)) => {
+                    format!("it exited with {}: {}", out.status, out.stderr_str().trim())
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => e.to_string(),
+            }
+        } else {
+            "no new multus-shim process appeared".into()
+        };
+        facts.push(fact("busy multus-shim", why));
+        return Ok(Some(
+            "the multus-shim meant to hold the binary busy is not running; does something answer on the Multus socket?"
+                .into(),
+        ));
+    };
+    // The shim's `docker exec` goes on in the background until the undo
+    // kills the shim (or the runner's timeout ends the client).
+    drop(shim);
+    nodes.signal(n, &[pid], "STOP").await?;
+    let Some((id, state)) = nodes.identify(n, pid).await? else {
+        return Ok(Some(format!(
+            "the busy multus-shim PID {pid} exited before it could be frozen"
+        )));
+    };
+    frozen.push(id.clone());
+    facts.push(fact("busy multus-shim frozen (SIGSTOP)", pid.to_string()));
+    facts.push(fact(
+        "busy multus-shim start time (ticks after boot)",
+        id.start_time.to_string(),
+    ));
+    if !matches!(state, 'T' | 't') {
+        return Ok(Some(format!(
+            "the busy multus-shim PID {pid} is in state {state}, not stopped, after SIGSTOP"
+        )));
+    }
+    Ok(None)
+}
+
+/// The shim the fault started: new since `before` and carrying the fault's
+/// own `CNI_CONTAINERID`, so a shim the runtime starts meanwhile for a real
+/// pod is never taken for it (nor frozen, nor killed). Looked for every
+/// [`POLL`] for up to [`SHIM_APPEAR`], or until its `docker exec` ended.
+async fn find_busy_shim(
+    nodes: &DockerNodes,
+    n: &str,
+    before: &[u32],
+    shim: &tokio::task::JoinHandle<Result<crate::exec::Output, crate::exec::ExecError>>,
+) -> Result<Option<u32>, KindError> {
+    let deadline = tokio::time::Instant::now() + SHIM_APPEAR;
+    let wanted = format!("CNI_CONTAINERID={BUSY_SHIM_ID}");
+    loop {
+        if !nodes.is_dry_run() {
+            tokio::time::sleep(POLL).await;
+        }
+        for pid in nodes.pids(n, SHIM_NAME).await? {
+            if before.contains(&pid) {
+                continue;
+            }
+            let environ = nodes.read_file(n, &format!("/proc/{pid}/environ")).await?;
+            if environ.is_some_and(|e| e.split(|b| *b == 0).any(|kv| kv == wanted.as_bytes())) {
+                return Ok(Some(pid));
+            }
+        }
+        if nodes.is_dry_run() || shim.is_finished() || tokio::time::Instant::now() >= deadline {
+            return Ok(None);
+        }
+    }
+}
+
+/// Steps 3 and 4 of [`leftover_multus`] (through the API, then the node):
+/// facts, and why the fault did not take, if it did not.
+async fn replace_multus_pod(
+    nodes: &DockerNodes,
+    kubectl: &Kubectl,
+    node: &NodeInfo,
+    fault: &LeftoverMultusConfig,
+    frozen: &FrozenMultus,
+) -> Result<(Vec<(String, String)>, Option<String>), KindError> {
+    let n = node.name.as_str();
+    let delete = fault.multus_pod_delete();
+    let (old, deleted) = delete_pods(kubectl, &delete, Some(node)).await?;
+    let mut facts = deleted.facts.clone();
+    if !deleted.took_effect && !kubectl.is_dry_run() {
+        return Ok((facts, deleted.missing));
+    }
+    // The kubelet SIGTERMs the frozen daemon, waits the pod's grace, and
+    // SIGKILLs it: the pod is gone only after that.
+    let mut lingering = Vec::new();
+    for pod in &old {
+        if let Some(why) = wait_gone(kubectl, &delete.namespace, pod).await? {
+            lingering.push(format!("{pod}: {why}"));
+        }
+    }
+    facts.push(fact(
+        "old Multus pod gone",
+        if lingering.is_empty() {
+            "yes".to_string()
+        } else {
+            format!("no ({})", lingering.join("; "))
+        },
+    ));
+    for d in frozen.daemons() {
+        let after = match nodes.still(n, d).await? {
+            Still::Gone => "gone, without its clean exit".to_string(),
+            Still::Same { state } => format!("still there (state {state})"),
+            Still::Other(_) => "gone (its PID is another process's now)".to_string(),
+        };
+        facts.push(fact(
+            format!("{MULTUS_DAEMON} {} after the delete", d.pid),
+            after,
+        ));
+    }
+    let conf_left = nodes.read_file(n, MULTUS_CONF).await?.is_some();
+    facts.push(fact("00-multus.conf left", conf_left.to_string()));
+    facts.extend(init_container_facts(kubectl, n, &delete.namespace, &old).await?);
+    let missing = if !lingering.is_empty() {
+        Some(format!(
+            "the old Multus pod was not gone {} after its delete: {}",
+            duration::format(POD_GONE_WAIT),
+            lingering.join("; ")
+        ))
+    } else if !conf_left {
+        Some("00-multus.conf did not survive the frozen daemon's end".into())
+    } else {
+        None
+    };
+    Ok((facts, missing))
+}
+
+/// Waits (up to [`POD_GONE_WAIT`]) until `pod` (`pod/<name>`) is gone;
+/// `None` when it is, else why not.
+async fn wait_gone(
+    kubectl: &Kubectl,
+    namespace: &str,
+    pod: &str,
+) -> Result<Option<String>, KindError> {
+    let out = kubectl
+        .output(
+            [
+                "-n".to_string(),
+                namespace.into(),
+                "wait".into(),
+                "--for=delete".into(),
+                pod.into(),
+                format!("--timeout={}s", POD_GONE_WAIT.as_secs()),
+            ],
+            POD_GONE_WAIT + KUBECTL_TIMEOUT,
+        )
+        .await?;
+    let text = format!("{}{}", out.stdout_str(), out.stderr_str());
+    // A pod that is gone before the watch starts is "not found".
+    Ok(
+        if out.success() || text.contains("NotFound") || text.contains("not found") {
+            None
+        } else {
+            Some(text.trim().to_string())
+        },
+    )
+}
+
+/// What the replacement Multus pod's init container did on its first run
+/// (its exit and last log line), waited for up to [`INIT_WAIT`]. Facts
+/// only (see [`crate::fault::multus`]).
+async fn init_container_facts(
+    kubectl: &Kubectl,
+    node: &str,
+    namespace: &str,
+    old: &[String],
+) -> Result<Vec<(String, String)>, KindError> {
+    let deadline = tokio::time::Instant::now() + INIT_WAIT;
+    let get = [
+        "-n".to_string(),
+        namespace.into(),
+        "get".into(),
+        "pods".into(),
+        "-l".into(),
+        MULTUS_SELECTOR.into(),
+        "--field-selector".into(),
+        format!("spec.nodeName={node}"),
+        "-o".into(),
+        "json".into(),
+    ];
+    let run = loop {
+        let out = kubectl.run(get.clone(), KUBECTL_TIMEOUT).await?;
+        if kubectl.is_dry_run() {
+            break InitRun {
+                pod: "<the new Multus pod>".into(),
+                exit_code: 0,
+                reason: String::new(),
+            };
+        }
+        let list = serde_json::from_slice(&out.stdout).map_err(|e| {
+            KindError::parse(
+                kubectl.command(get.clone()).to_string(),
+                e.to_string(),
+                &out.stdout_str(),
+            )
+        })?;
+        if let Some(run) = finished_init_run(&list, old) {
+            break run;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(vec![no_init_run_fact(INIT_WAIT)]);
+        }
+        tokio::time::sleep(INIT_POLL).await;
+    };
+    let out = kubectl
+        .output(
+            [
+                "-n",
+                namespace,
+                "logs",
+                run.pod.as_str(),
+                "-c",
+                MULTUS_INIT_CONTAINER,
+                "--tail=1",
+            ],
+            KUBECTL_TIMEOUT,
+        )
+        .await?;
+    let log = if out.success() {
+        Ok(out.stdout_str().into_owned())
+    } else {
+        Err(out.stderr_str().trim().to_string())
+    };
+    Ok(init_run_facts(&run, log.as_deref().map_err(Clone::clone)))
 }
 
 /// The path a [`CniFile`] names on a node; `None` when Kube-OVN's conflist
@@ -861,6 +1210,20 @@ pub async fn pod_delete(
     p: &PodDelete,
     node: Option<&NodeInfo>,
 ) -> Result<Injected, KindError> {
+    let (_, evidence) = delete_pods(kubectl, p, node).await?;
+    Ok(Injected {
+        evidence,
+        undo: None,
+    })
+}
+
+/// [`pod_delete`], also returning the pods it deleted (`pod/<name>`; a
+/// placeholder in a dry run).
+async fn delete_pods(
+    kubectl: &Kubectl,
+    p: &PodDelete,
+    node: Option<&NodeInfo>,
+) -> Result<(Vec<String>, Evidence), KindError> {
     let selector = p.selector.to_string();
     let mut get = vec![
         "-n".to_string(),
@@ -882,17 +1245,15 @@ pub async fn pod_delete(
         pods = vec![format!("<pods {selector} lists>")];
     }
     if pods.is_empty() {
-        return Ok(Injected {
-            evidence: Evidence::no_effect(
-                on,
-                format!(
-                    "selector {selector} matched no pod in {}{}",
-                    p.namespace,
-                    node.map(|n| format!(" on {}", n.name)).unwrap_or_default()
-                ),
+        let evidence = Evidence::no_effect(
+            on,
+            format!(
+                "selector {selector} matched no pod in {}{}",
+                p.namespace,
+                node.map(|n| format!(" on {}", n.name)).unwrap_or_default()
             ),
-            undo: None,
-        });
+        );
+        return Ok((pods, evidence));
     }
     let mut del = vec!["-n".to_string(), p.namespace.clone(), "delete".into()];
     del.extend(pods.iter().cloned());
@@ -902,10 +1263,7 @@ pub async fn pod_delete(
     }
     let out = kubectl.run(del, KUBECTL_TIMEOUT).await?;
     if kubectl.is_dry_run() {
-        return Ok(Injected {
-            evidence: Evidence::planned(on, DRY_RUN),
-            undo: None,
-        });
+        return Ok((pods, Evidence::planned(on, DRY_RUN)));
     }
     let text = out.stdout_str();
     let deleted: Vec<&String> = pods
@@ -923,10 +1281,7 @@ pub async fn pod_delete(
             format!("kubectl did not confirm deleting all of {pods:?}: {text}"),
         )
     };
-    Ok(Injected {
-        evidence,
-        undo: None,
-    })
+    Ok((pods, evidence))
 }
 
 /// Runs an undo; returns what it did.
@@ -1032,26 +1387,45 @@ pub async fn undo(nodes: &DockerNodes, undo: &Undo) -> Result<String, KindError>
             ports_removed?;
             format!("removed netns {removed:?} and ports {ports:?} on {node}")
         }
-        Undo::KillShims { node, pids } if nodes.is_dry_run() => {
-            let placeholder = format!("<PIDs of the {SHIM_NAME} the fault started>");
-            nodes
-                .exec(node, &["kill", "-s", "KILL", &placeholder])
-                .await?;
-            format!("killed the {SHIM_NAME} {pids:?} the fault started on {node}")
+        Undo::KillFrozen { node, .. } if nodes.is_dry_run() => {
+            for what in [
+                format!("<PID of the busy {SHIM_NAME}, if still the process frozen>"),
+                format!("<PIDs of {MULTUS_DAEMON}, if still the processes frozen>"),
+            ] {
+                nodes.exec(node, &["kill", "-s", "KILL", &what]).await?;
+            }
+            format!("killed the frozen {SHIM_NAME} and {MULTUS_DAEMON} on {node}")
         }
-        Undo::KillShims { node, pids } => {
-            // Only those still running as multus-shim: a PID may have been
-            // reused once the shim gave up by itself.
-            let mut live = Vec::new();
-            for pid in pids {
-                if nodes.is_live(node, *pid, SHIM_NAME).await? {
-                    live.push(*pid);
+        Undo::KillFrozen { node, processes } => {
+            let (mut killed, mut gone, mut other) = (Vec::new(), Vec::new(), Vec::new());
+            for p in processes {
+                match nodes.still(node, p).await? {
+                    Still::Same { .. } => {
+                        if nodes.signal_unless_gone(node, p.pid, "KILL").await? {
+                            killed.push(p.to_string());
+                        } else {
+                            gone.push(p.to_string());
+                        }
+                    }
+                    Still::Gone => gone.push(p.to_string()),
+                    Still::Other(now) => {
+                        tracing::warn!(
+                            "{p} on {node} is gone and its PID is {now:?} now: left alone"
+                        );
+                        other.push(format!(
+                            "{p}: PID now {} started at tick {}",
+                            now.comm,
+                            now.start_time.map_or("?".into(), |t| t.to_string())
+                        ));
+                    }
                 }
             }
-            if !live.is_empty() {
-                nodes.signal(node, &live, "KILL").await?;
-            }
-            format!("killed the {SHIM_NAME} {live:?} the fault started on {node}")
+            format!(
+                "on {node}: killed [{}]; already gone [{}]; left alone (PID reused) [{}]",
+                killed.join(", "),
+                gone.join(", "),
+                other.join(", ")
+            )
         }
     })
 }

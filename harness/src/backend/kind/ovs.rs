@@ -57,7 +57,7 @@ pub async fn daemon_pid(
         KindError::parse(format!("docker exec {node} cat {path}"), "not a PID", &text)
     })?;
     match nodes.proc_stat(node, pid).await? {
-        Some((comm, state)) if comm == daemon && !matches!(state, 'Z' | 'X') => Ok(Some(pid)),
+        Some(s) if s.comm == daemon && s.is_live() => Ok(Some(pid)),
         found => {
             tracing::warn!(
                 "{path} on {node} names PID {pid}, which is {found:?}, not a live {daemon}: a stale pidfile"
