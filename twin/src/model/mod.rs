@@ -43,5 +43,5 @@ pub use profile::{ConflistInstall, ShimInstall, VersionProfile, shim_install_for
 pub use programs::KUBE_OVN_CONFLIST;
 pub use rng::{Ms, Rng};
 pub use sink::{Output, Recorder, Sink};
-pub use spec::{PROBE_LABEL, ProbeKind};
+pub use spec::{Attachment, NETWORKS_ANNOTATION, PROBE_LABEL, ProbeKind};
 pub use world::{ModelConfig, World};
