@@ -718,7 +718,7 @@ impl Cluster for TwinCluster {
         timeout: Duration,
     ) -> Result<Gate, BackendError> {
         let mut observer = self.observer.lock().await;
-        Ok(observe::wait_steady(&mut observer, scenario, timeout).await)
+        observe::prepare_and_wait_steady(&self.client, &mut observer, scenario, timeout).await
     }
 
     async fn inject(
@@ -766,10 +766,32 @@ impl Cluster for TwinCluster {
         node: Option<&NodeInfo>,
     ) -> Result<Observation, BackendError> {
         let observer = self.observer.lock().await;
-        Ok(
-            observe::observe_and_judge(&self.client, &observer, scenario, fault_at, since, node)
-                .await,
+        Ok(observe::observe_and_judge(
+            &self.client,
+            self,
+            &observer,
+            scenario,
+            fault_at,
+            since,
+            node,
         )
+        .await)
+    }
+
+    /// The model's answer for the pod's sandbox (`World::pod_interfaces`),
+    /// as `ip -o link` in its network namespace on the node would give it.
+    async fn pod_interfaces(
+        &self,
+        namespace: &str,
+        name: &str,
+        node: &str,
+    ) -> Result<Option<Vec<String>>, BackendError> {
+        Ok(self.model.with(|w| {
+            // Only a sandbox on the node asked about, as on kind.
+            (w.pod_node(namespace, name).as_deref() == Some(node))
+                .then(|| w.pod_interfaces(namespace, name))
+                .flatten()
+        }))
     }
 
     async fn diagnose(&self, culprits: &[Culprit], dir: &Path) -> Result<String, BackendError> {

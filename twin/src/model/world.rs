@@ -1217,6 +1217,12 @@ impl World {
         }
     }
 
+    /// The node pod `namespace/name` is bound to.
+    pub fn pod_node(&self, namespace: &str, name: &str) -> Option<String> {
+        let p = self.pods.get(&self.pod_key(namespace, name)?)?;
+        p.node.map(|n| self.nodes[n].name.clone())
+    }
+
     /// A DaemonSet or Deployment created through the API (`resource` is its
     /// plural): from now on the model's controllers keep its pods, which run
     /// [`PodTemplate::from_pod`]'s reading of its pod template, exactly as
