@@ -89,6 +89,17 @@ impl Backend for TwinBackend {
         profile: &ClusterProfile,
         _cancel: &CancellationToken,
     ) -> Result<Arc<dyn Cluster>, BackendError> {
+        Ok(self.provision_twin(profile)?)
+    }
+}
+
+impl TwinBackend {
+    /// [`Backend::provision`], keeping the concrete type, so tests can act
+    /// on the model as a fault would ([`TwinCluster::model`]).
+    pub fn provision_twin(
+        &self,
+        profile: &ClusterProfile,
+    ) -> Result<Arc<TwinCluster>, BackendError> {
         let vp =
             VersionProfile::named(&profile.versions).ok_or_else(|| BackendError::Unavailable {
                 name: "twin".into(),
@@ -216,6 +227,13 @@ struct Pending {
 }
 
 impl TwinCluster {
+    /// The model behind this cluster, for tests that change it the way a
+    /// fault or a slow component would (`model.with(|w| ...)`); scenarios
+    /// only reach it through [`Cluster`].
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
     fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
         // A panic while the lock was held cannot leave `Pending` half
         // updated (every change is a single push), so a poisoned lock is
