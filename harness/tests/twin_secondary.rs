@@ -185,3 +185,39 @@ async fn a_pod_recreated_before_multus_is_back_is_named_with_its_missing_network
     let md = markdown(&record);
     assert!(md.contains(&c.name), "{md}");
 }
+
+/// The gate does not open on a workload that is Ready without its network:
+/// with Multus stuck and its config gone before the workload is deployed,
+/// the pod on that node runs on eth0 only with no network-status, and the
+/// fault must not be blamed for it.
+#[tokio::test(start_paused = true)]
+async fn the_gate_waits_for_the_workload_to_have_its_network() {
+    let (suite, cluster) = cluster();
+    let model = cluster.model();
+    // The cluster's install takes a few virtual minutes.
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    let daemon = model
+        .with(|w| w.processes(NODE))
+        .unwrap()
+        .into_iter()
+        .find(|p| p.comm == "multus-daemon")
+        .expect("Multus runs")
+        .pid;
+    model
+        .with(|w| w.signal_pids(NODE, &[daemon], Signal::Stop))
+        .unwrap();
+    model.with(|w| w.remove_file(NODE, MULTUS_CONF)).unwrap();
+    let gate = cluster
+        .steady_state(&suite.scenarios[0], Duration::from_secs(120))
+        .await
+        .unwrap();
+    assert!(!gate.steady, "{gate:#?}");
+    assert_eq!(gate.unhealthy.len(), 1, "{gate:#?}");
+    let c = &gate.unhealthy[0];
+    assert!(c.name.starts_with(&format!("{WORKLOAD}-")), "{c:?}");
+    assert_eq!(c.node.as_deref(), Some(NODE));
+    assert_eq!(
+        c.reason,
+        "not in network-status: cni-chaos-probes/cni-chaos-probe-net"
+    );
+}

@@ -245,13 +245,27 @@ pub async fn prepare_and_wait_steady(
     scenario: &Scenario,
     timeout: Duration,
 ) -> Result<Gate, crate::backend::BackendError> {
-    if super::workload::wanted(scenario) {
-        super::workload::ensure(client).await.map_err(|e| {
-            crate::backend::BackendError::other(
-                format!("deploying {}", super::workload::WORKLOAD),
-                e.to_string(),
-            )
-        })?;
+    if !super::workload::wanted(scenario) {
+        return Ok(wait_steady(observer, scenario, timeout).await);
     }
-    Ok(wait_steady(observer, scenario, timeout).await)
+    let err = |e: kube::Error| {
+        crate::backend::BackendError::other(
+            format!("deploying {}", super::workload::WORKLOAD),
+            e.to_string(),
+        )
+    };
+    super::workload::ensure(client).await.map_err(err)?;
+    let mut gate = wait_steady(observer, scenario, timeout).await;
+    if gate.steady {
+        // Ready is not enough: a workload pod that came up without its
+        // network before the fault would be blamed on it.
+        let missing = super::workload::without_network(client)
+            .await
+            .map_err(err)?;
+        if !missing.is_empty() {
+            gate.steady = false;
+            gate.unhealthy = missing;
+        }
+    }
+    Ok(gate)
 }

@@ -618,7 +618,7 @@ mod tests {
     #[test]
     fn the_verdict_names_each_pod_and_what_it_lacks() {
         let good = observed("good", Some(&["lo", "eth0", "net1"]), true);
-        let v = judge(&slo(), Ok(&[good.clone()]));
+        let v = judge(&slo(), Ok(std::slice::from_ref(&good)));
         assert_eq!(v.status, SloStatus::Pass, "{v:?}");
         assert_eq!(v.measured, Some(Measured::Count(0)));
 

@@ -14,14 +14,14 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
-use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec, Toleration};
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodTemplateSpec, Toleration};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use kube::api::{Api, PostParams};
+use kube::api::{Api, ListParams, PostParams};
 
-use super::networks::NETWORKS_ANNOTATION;
+use super::networks::{self, NETWORKS_ANNOTATION};
 use super::probe::{PROBE_IMAGE, PROBE_NAD, PROBE_NAMESPACE};
 use super::timeline::{ObjKind, Timeline};
-use crate::slo::{Culprit, CulpritKind, Slo};
+use crate::slo::{Culprit, CulpritKind, PodScope, Slo};
 use crate::suite::Scenario;
 
 /// The DaemonSet's name.
@@ -102,6 +102,47 @@ pub async fn ensure(client: &kube::Client) -> Result<bool, kube::Error> {
         Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// The workload's pods whose network-status lacks a network they asked
+/// for (their links are judged after the fault, by the SLO).
+pub async fn without_network(client: &kube::Client) -> Result<Vec<Culprit>, kube::Error> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), PROBE_NAMESPACE);
+    let lp = ListParams::default().labels(&format!("{WORKLOAD_LABEL}={WORKLOAD}"));
+    let scope = PodScope {
+        namespace: Some(PROBE_NAMESPACE.into()),
+        selector: None,
+    };
+    let mut out = Vec::new();
+    for pod in api.list(&lp).await?.items {
+        let Some(Ok(requested)) = networks::wanted(&pod, &scope) else {
+            continue;
+        };
+        let status = pod
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(networks::NETWORK_STATUS_ANNOTATION))
+            .and_then(|t| networks::parse_network_status(t).ok())
+            .unwrap_or_default();
+        let missing: Vec<String> = networks::gaps(&requested, &status, None)
+            .into_iter()
+            .filter(|g| g.not_in_status)
+            .map(|g| g.network)
+            .collect();
+        if !missing.is_empty() {
+            out.push(Culprit {
+                kind: CulpritKind::Pod,
+                namespace: pod.metadata.namespace.clone(),
+                name: pod.metadata.name.clone().unwrap_or_default(),
+                node: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
+                reason: format!("not in network-status: {}", missing.join(", ")),
+                restarts: None,
+                recovered_after: None,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// What keeps the workload from being steady: each of its pods that is not
