@@ -146,6 +146,9 @@ pub struct PodNetworks {
     pub name: String,
     /// Its node.
     pub node: Option<String>,
+    /// Whether it is Running; else its STATUS as kubectl shows it
+    /// (`ContainerCreating`, `Pending`, ...).
+    pub running: Result<(), String>,
     /// The networks it asks for (an error: the annotation does not parse).
     pub requested: Result<Vec<Attachment>, String>,
     /// What Multus reported: none without the annotation, an error when it
@@ -231,9 +234,12 @@ pub fn gaps(
     out
 }
 
-/// Whether a pod is one the check judges, and what it asks for: running,
-/// not being deleted, on the pod network, in `scope`, not a probe pod, and
-/// asking for at least one network (or for something unparseable).
+/// Whether a pod is one the check judges, and what it asks for: not
+/// finished (a pod that ran to completion needs no network) and not being
+/// deleted, on the pod network, in `scope`, not a probe pod, and asking for
+/// at least one network (or for something unparseable). A pod that is not
+/// Running is judged too, and fails: it has not recovered, so its networks
+/// cannot be shown to be there.
 pub fn wanted(pod: &Pod, scope: &PodScope) -> Option<Result<Vec<Attachment>, String>> {
     let meta = &pod.metadata;
     // An empty annotation asks for nothing (Multus: no networks).
@@ -243,7 +249,8 @@ pub fn wanted(pod: &Pod, scope: &PodScope) -> Option<Result<Vec<Attachment>, Str
         .get(NETWORKS_ANNOTATION)
         .filter(|t| !t.trim().is_empty())?;
     let spec = pod.spec.as_ref()?;
-    let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+    let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+    let finished = matches!(phase, Some("Succeeded" | "Failed"));
     let labels = meta.labels.clone().unwrap_or_default();
     let in_scope = scope
         .namespace
@@ -251,7 +258,7 @@ pub fn wanted(pod: &Pod, scope: &PodScope) -> Option<Result<Vec<Attachment>, Str
         .is_none_or(|ns| meta.namespace.as_ref() == Some(ns))
         && scope.selector.as_ref().is_none_or(|s| s.matches(&labels));
     let probe = labels.contains_key(super::probe::PROBE_LABEL);
-    if !running
+    if finished
         || meta.deletion_timestamp.is_some()
         || spec.host_network == Some(true)
         || !in_scope
@@ -289,23 +296,29 @@ pub async fn read(
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
         let name = pod.metadata.name.clone().unwrap_or_default();
         let node = pod.spec.as_ref().and_then(|s| s.node_name.clone());
+        let running = if pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running") {
+            Ok(())
+        } else {
+            Err(super::conditions::pod_status_text(pod))
+        };
         let status = pod
             .metadata
             .annotations
             .as_ref()
             .and_then(|a| a.get(NETWORK_STATUS_ANNOTATION))
             .map(|t| parse_network_status(t));
-        let interfaces = match &node {
-            Some(n) => cluster
+        let interfaces = match (&node, &running) {
+            (Some(n), Ok(())) => cluster
                 .pod_interfaces(&namespace, &name, n)
                 .await
                 .map_err(|e| e.to_string()),
-            None => Ok(None),
+            _ => Ok(None),
         };
         out.push(PodNetworks {
             namespace,
             name,
             node,
+            running,
             requested,
             status,
             interfaces,
@@ -343,13 +356,11 @@ pub fn judge(slo: &Slo, pods: Result<&[PodNetworks], &str>) -> SloVerdict {
     };
     if pods.is_empty() {
         let hint = if workload {
-            " (the harness's workload was not running either)"
+            " (the harness's workload had no pod either)"
         } else {
             " (workload: true deploys one)"
         };
-        let msg = format!(
-            "no running pod in {scope} asks for a secondary network: nothing to judge{hint}"
-        );
+        let msg = format!("no pod in {scope} asks for a secondary network: nothing to judge{hint}");
         return verdict(SloStatus::Fail, None, Vec::new(), msg);
     }
     let mut culprits = Vec::new();
@@ -374,6 +385,12 @@ pub fn judge(slo: &Slo, pods: Result<&[PodNetworks], &str>) -> SloVerdict {
                 continue;
             }
         };
+        if let Err(status) = &p.running {
+            culprits.push(culprit(format!(
+                "{status}: not Running when observation ended, so its networks cannot be judged"
+            )));
+            continue;
+        }
         networks += requested.len();
         let (status, mut notes) = match &p.status {
             None => (&[][..], Vec::new()),
@@ -560,7 +577,7 @@ mod tests {
     }
 
     #[test]
-    fn only_running_pod_network_pods_that_ask_are_wanted() {
+    fn only_unfinished_pod_network_pods_that_ask_are_wanted() {
         let make = |phase: &str, host: bool, ann: Option<&str>, probe: bool| {
             let mut v = json!({"metadata": {"name": "p", "namespace": "app", "labels": {}},
                 "spec": {"hostNetwork": host, "containers": []}, "status": {"phase": phase}});
@@ -580,8 +597,9 @@ mod tests {
         assert!(
             wanted(&make("Running", false, Some("Bad!"), false), &all).is_some_and(|r| r.is_err())
         );
+        assert!(wanted(&make("Pending", false, Some("a"), false), &all).is_some());
         assert_eq!(
-            wanted(&make("Pending", false, Some("a"), false), &all),
+            wanted(&make("Succeeded", false, Some("a"), false), &all),
             None
         );
         assert_eq!(wanted(&make("Running", true, Some("a"), false), &all), None);
@@ -609,6 +627,7 @@ mod tests {
             namespace: "app".into(),
             name: name.into(),
             node: Some("kind-worker".into()),
+            running: Ok(()),
             requested: Ok(vec![att("app", "a", None)]),
             status: with_status.then(|| Ok(status(&[("kube-ovn", "eth0"), ("app/a", "net1")]))),
             interfaces: Ok(links_.map(links)),
@@ -645,6 +664,16 @@ mod tests {
             v.culprits[0]
                 .reason
                 .contains("no sandbox network namespace found on kind-worker")
+        );
+
+        // A pod that has not come back is not skipped.
+        let mut late = observed("late", None, true);
+        late.running = Err("ContainerCreating".into());
+        let v = judge(&slo(), Ok(&[good, late]));
+        assert_eq!(v.status, SloStatus::Fail);
+        assert_eq!(
+            v.culprits[0].reason,
+            "ContainerCreating: not Running when observation ended, so its networks cannot be judged"
         );
     }
 

@@ -50,12 +50,13 @@ pub enum Slo {
         /// Which nodes.
         nodes: NodeScope,
     },
-    /// At the end of observation, every running pod in scope that asks
+    /// At the end of observation, every pod in scope that asks
     /// Multus for secondary networks (`k8s.v1.cni.cncf.io/networks`) has
     /// each of them both in its `k8s.v1.cni.cncf.io/network-status`
     /// annotation and as an interface in its network namespace, read on its
     /// node (multus-cni #1387: a sandbox re-created before Multus is back
-    /// silently has the primary network only).
+    /// silently has the primary network only). A pod not Running then
+    /// fails; pods that ran to completion are not judged.
     SecondaryNetworksComplete {
         /// Which pods (default: every namespace).
         scope: PodScope,
