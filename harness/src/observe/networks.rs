@@ -146,9 +146,10 @@ pub struct PodNetworks {
     pub name: String,
     /// Its node.
     pub node: Option<String>,
-    /// Whether it is Running; else its STATUS as kubectl shows it
-    /// (`ContainerCreating`, `Pending`, ...).
-    pub running: Result<(), String>,
+    /// Whether its phase is Running.
+    pub running: bool,
+    /// Its STATUS as kubectl shows it (`Running`, `ContainerCreating`, ...).
+    pub state: String,
     /// The networks it asks for (an error: the annotation does not parse).
     pub requested: Result<Vec<Attachment>, String>,
     /// What Multus reported: none without the annotation, an error when it
@@ -296,19 +297,16 @@ pub async fn read(
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
         let name = pod.metadata.name.clone().unwrap_or_default();
         let node = pod.spec.as_ref().and_then(|s| s.node_name.clone());
-        let running = if pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running") {
-            Ok(())
-        } else {
-            Err(super::conditions::pod_status_text(pod))
-        };
+        let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+        let state = super::conditions::pod_status_text(pod);
         let status = pod
             .metadata
             .annotations
             .as_ref()
             .and_then(|a| a.get(NETWORK_STATUS_ANNOTATION))
             .map(|t| parse_network_status(t));
-        let interfaces = match (&node, &running) {
-            (Some(n), Ok(())) => cluster
+        let interfaces = match (&node, running) {
+            (Some(n), true) => cluster
                 .pod_interfaces(&namespace, &name, n)
                 .await
                 .map_err(|e| e.to_string()),
@@ -319,6 +317,7 @@ pub async fn read(
             name,
             node,
             running,
+            state,
             requested,
             status,
             interfaces,
@@ -385,14 +384,14 @@ pub fn judge(slo: &Slo, pods: Result<&[PodNetworks], &str>) -> SloVerdict {
                 continue;
             }
         };
-        if let Err(status) = &p.running {
-            culprits.push(culprit(format!(
-                "{status}: not Running when observation ended, so its networks cannot be judged"
-            )));
+        let not_judged =
+            |why: &str| format!("{}: {why}, so its networks cannot be judged", p.state);
+        if !p.running {
+            culprits.push(culprit(not_judged("not Running when observation ended")));
             continue;
         }
         networks += requested.len();
-        let (status, mut notes) = match &p.status {
+        let (status, notes) = match &p.status {
             None => (&[][..], Vec::new()),
             Some(Ok(s)) => (&s[..], Vec::new()),
             Some(Err(e)) => (&[][..], vec![e.clone()]),
@@ -404,13 +403,14 @@ pub fn judge(slo: &Slo, pods: Result<&[PodNetworks], &str>) -> SloVerdict {
                 continue;
             }
         };
-        if links.is_none() {
-            notes.push(format!(
-                "no sandbox network namespace found on {}",
-                p.node.as_deref().unwrap_or("its node")
-            ));
-        }
-        let gaps = gaps(requested, status, links);
+        let Some(links) = links else {
+            let node = p.node.as_deref().unwrap_or("its node");
+            culprits.push(culprit(not_judged(&format!(
+                "no ready sandbox with a network namespace on {node}"
+            ))));
+            continue;
+        };
+        let gaps = gaps(requested, status, Some(links));
         if !gaps.is_empty() {
             let mut parts: Vec<String> = gaps.iter().map(ToString::to_string).collect();
             parts.extend(notes);
@@ -421,7 +421,7 @@ pub fn judge(slo: &Slo, pods: Result<&[PodNetworks], &str>) -> SloVerdict {
     let count = Measured::Count(u64::try_from(culprits.len()).unwrap_or(u64::MAX));
     if !culprits.is_empty() {
         let mut msg = format!(
-            "{} of {} pods lack secondary networks they asked for",
+            "{} of {} pods do not show every secondary network they asked for",
             culprits.len(),
             pods.len()
         );
@@ -627,7 +627,8 @@ mod tests {
             namespace: "app".into(),
             name: name.into(),
             node: Some("kind-worker".into()),
-            running: Ok(()),
+            running: true,
+            state: "Running".into(),
             requested: Ok(vec![att("app", "a", None)]),
             status: with_status.then(|| Ok(status(&[("kube-ovn", "eth0"), ("app/a", "net1")]))),
             interfaces: Ok(links_.map(links)),
@@ -663,12 +664,13 @@ mod tests {
         assert!(
             v.culprits[0]
                 .reason
-                .contains("no sandbox network namespace found on kind-worker")
+                .contains("no ready sandbox with a network namespace on kind-worker")
         );
 
         // A pod that has not come back is not skipped.
         let mut late = observed("late", None, true);
-        late.running = Err("ContainerCreating".into());
+        late.running = false;
+        late.state = "ContainerCreating".into();
         let v = judge(&slo(), Ok(&[good, late]));
         assert_eq!(v.status, SloStatus::Fail);
         assert_eq!(
