@@ -3153,3 +3153,90 @@ async fn remediation_remove_file_is_a_guarded_rm_on_the_node() {
         .to_string();
     assert!(err.contains("no node to remove the file on"), "{err}");
 }
+
+// ---- a pod's network namespace ---------------------------------------------
+
+const SANDBOX: &str = "5f1e2d3c4b5a";
+const NETNS: &str = "/var/run/netns/cni-0b8c7a52-1c1e-4f7e-9d3e-6a1f2b3c4d5e";
+
+/// `crictl inspectp` of a ready sandbox of pod `ns/name`.
+fn inspectp(ns: &str, name: &str) -> String {
+    serde_json::json!({
+        "status": {"id": SANDBOX, "metadata": {"name": name, "namespace": ns, "uid": "u", "attempt": 0},
+                   "state": "SANDBOX_READY"},
+        "info": {"runtimeSpec": {"linux": {"namespaces": [
+            {"type": "pid"}, {"type": "network", "path": NETNS}]}}}
+    })
+    .to_string()
+}
+
+const LIST_SANDBOX: &str =
+    "crictl pods --name chaos-secondary-x7k2p --namespace cni-chaos-probes --state ready -q";
+
+/// The links of a pod come from its own sandbox's network namespace, on
+/// its node: crictl finds the ready sandbox (checking the exact name, as
+/// `--name` is a pattern), nsenter runs `ip -o link` in it.
+#[tokio::test]
+async fn pod_interfaces_are_read_in_the_sandbox_netns_through_crictl_and_nsenter() {
+    let links = "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\n\
+                 2: eth0@if17: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1400 qdisc noqueue state UP\n";
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec(LIST_SANDBOX, "0aa1\n5f1e2d3c4b5a\n"),
+        inspect(T0, true),
+        // A longer name matching the pattern: not this pod's sandbox.
+        exec(
+            "crictl inspectp 0aa1",
+            &inspectp("cni-chaos-probes", "chaos-secondary-x7k2p-old"),
+        ),
+        inspect(T0, true),
+        exec(
+            &format!("crictl inspectp {SANDBOX}"),
+            &inspectp("cni-chaos-probes", "chaos-secondary-x7k2p"),
+        ),
+        inspect(T0, true),
+        exec(&format!("nsenter --net={NETNS} ip -o link show"), links),
+    ]);
+    let (_dir, cluster) = open(&runner);
+    let got = cluster
+        .pod_interfaces("cni-chaos-probes", "chaos-secondary-x7k2p", WORKER)
+        .await
+        .unwrap();
+    runner.assert_done();
+    assert_eq!(got, Some(vec!["lo".to_string(), "eth0".into()]));
+}
+
+/// No ready sandbox is `None`; a failing crictl is an error with its
+/// command line, never "no interfaces".
+#[tokio::test]
+async fn no_sandbox_is_none_and_a_failing_crictl_is_an_error() {
+    let runner = ScriptedRunner::ordered([inspect(T0, true), exec(LIST_SANDBOX, "")]);
+    let (_dir, cluster) = open(&runner);
+    let got = cluster
+        .pod_interfaces("cni-chaos-probes", "chaos-secondary-x7k2p", WORKER)
+        .await
+        .unwrap();
+    runner.assert_done();
+    assert_eq!(got, None);
+
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        exec_failed(
+            LIST_SANDBOX,
+            1,
+            "time=\"...\" level=fatal msg=\"validate service connection: connect: connection refused\"",
+        ),
+    ]);
+    let (_dir, cluster) = open(&runner);
+    let err = cluster
+        .pod_interfaces("cni-chaos-probes", "chaos-secondary-x7k2p", WORKER)
+        .await
+        .unwrap_err()
+        .to_string();
+    runner.assert_done();
+    assert!(
+        err.contains("crictl pods --name chaos-secondary-x7k2p"),
+        "{err}"
+    );
+    assert!(err.contains("connection refused"), "{err}");
+}

@@ -216,6 +216,10 @@ const SLOS: &[(&str, &[&str])] = &[
     ("node-ready-within", &["nodes", "!budget"]),
     ("node-ip-stable", &["nodes"]),
     ("probe-succeeds-within", &["!probe", "!budget"]),
+    (
+        "secondary-networks-complete",
+        &["namespace", "selector", "workload"],
+    ),
     ("crashloop-free", &["namespace"]),
 ];
 /// Remediation step kinds with their fields; the last kind does not exist.
@@ -234,6 +238,7 @@ const SOME_FIELDS: &[&str] = &[
     "target", "mode", "timeout", "process", "signal", "stop-for", "count", "ovs-ports", "busy-shim",
     "action", "file", "delay", "namespace", "selector", "grace-period", "duration", "budget",
     "containers", "allowance", "max", "nodes", "probe", "name", "kind", "slos", "repeat",
+    "workload",
 ];
 
 /// Valid values for a field (only some combinations of them are valid together).
@@ -245,7 +250,7 @@ fn good_values(field: &str) -> &'static [&'static str] {
         "signal" => &["kill", "stop"],
         "stop-for" => &["10s"],
         "count" => &["1", "3"],
-        "ovs-ports" | "busy-shim" => &["true", "false"],
+        "ovs-ports" | "busy-shim" | "workload" => &["true", "false"],
         "action" => &["remove", "truncate", "delayed-rewrite"],
         "file" => &["kube-ovn", "multus", "/etc/cni/net.d/00-multus.conf"],
         "delay" | "duration" | "after" => &["5s", "30s"],

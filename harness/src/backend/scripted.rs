@@ -36,6 +36,9 @@ pub struct Plan {
     pub versions: BTreeMap<String, String>,
     /// Per scenario name (or `*` for any), what happens.
     pub scenarios: BTreeMap<String, ScenarioPlan>,
+    /// The links in pods' network namespaces, by `<namespace>/<name>`, for
+    /// [`Cluster::pod_interfaces`]; a pod not listed has no sandbox.
+    pub interfaces: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for Plan {
@@ -55,6 +58,7 @@ impl Default for Plan {
             provision_error: None,
             versions: BTreeMap::new(),
             scenarios: BTreeMap::new(),
+            interfaces: BTreeMap::new(),
         }
     }
 }
@@ -457,6 +461,21 @@ impl Cluster for ScriptedCluster {
         })
     }
 
+    async fn pod_interfaces(
+        &self,
+        namespace: &str,
+        name: &str,
+        node: &str,
+    ) -> Result<Option<Vec<String>>, BackendError> {
+        self.journal
+            .record(format!("pod-interfaces {namespace}/{name} on {node}"));
+        Ok(self
+            .plan
+            .interfaces
+            .get(&format!("{namespace}/{name}"))
+            .cloned())
+    }
+
     async fn diagnose(&self, culprits: &[Culprit], _dir: &Path) -> Result<String, BackendError> {
         self.journal.record(format!("diagnose {}", culprits.len()));
         Ok(culprits.iter().map(|c| format!("{c}\n")).collect())
@@ -491,5 +510,36 @@ impl Cluster for ScriptedCluster {
             "kept cluster {name}; delete it with `kind delete cluster --name {name}` when done",
             name = self.name
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn pod_interfaces_come_from_the_plan_and_are_journaled() {
+        let mut plan = Plan::default();
+        plan.interfaces
+            .insert("app/p".into(), vec!["lo".into(), "eth0".into()]);
+        let backend = ScriptedBackend::new(plan);
+        let profile = ClusterProfile {
+            kind_config: "default".into(),
+            versions: "default".into(),
+        };
+        let cluster = backend
+            .provision(&profile, &CancellationToken::new())
+            .await
+            .unwrap();
+        let got = cluster.pod_interfaces("app", "p", "scripted-worker").await;
+        assert_eq!(got.unwrap(), Some(vec!["lo".to_string(), "eth0".into()]));
+        let none = cluster.pod_interfaces("app", "q", "scripted-worker").await;
+        assert_eq!(none.unwrap(), None);
+        assert!(
+            backend
+                .journal()
+                .lines()
+                .contains(&"pod-interfaces app/p on scripted-worker".to_string())
+        );
     }
 }

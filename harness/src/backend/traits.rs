@@ -153,6 +153,28 @@ pub trait Cluster: Send + Sync {
         node: Option<&NodeInfo>,
     ) -> Result<Observation, BackendError>;
 
+    /// The links (`lo`, `eth0`, `net1`, ...) in the network namespace of
+    /// pod `namespace/name`'s sandbox, read on `node` itself rather than
+    /// from the API (on kind: `crictl` finds the sandbox and its network
+    /// namespace, `ip -o link` in it lists the links). `Ok(None)`: no ready
+    /// sandbox of that pod with a network namespace on the node. Default:
+    /// the backend cannot look, which leaves
+    /// [`crate::slo::Slo::SecondaryNetworksComplete`] not evaluated.
+    async fn pod_interfaces(
+        &self,
+        namespace: &str,
+        name: &str,
+        node: &str,
+    ) -> Result<Option<Vec<String>>, BackendError> {
+        Err(BackendError::other(
+            format!("reading the interfaces of pod {namespace}/{name} on {node}"),
+            format!(
+                "cluster {} cannot read a pod's network namespace",
+                self.name()
+            ),
+        ))
+    }
+
     /// Gathers diagnostics for the culprits into `dir`; returns a summary for
     /// the JUnit system-out.
     async fn diagnose(&self, culprits: &[Culprit], dir: &Path) -> Result<String, BackendError>;

@@ -133,6 +133,17 @@ impl Backend for TwinBackend {
         profile: &ClusterProfile,
         _cancel: &CancellationToken,
     ) -> Result<Arc<dyn Cluster>, BackendError> {
+        Ok(self.provision_twin(profile)?)
+    }
+}
+
+impl TwinBackend {
+    /// [`Backend::provision`], keeping the concrete type, so tests can act
+    /// on the model as a fault would ([`TwinCluster::model`]).
+    pub fn provision_twin(
+        &self,
+        profile: &ClusterProfile,
+    ) -> Result<Arc<TwinCluster>, BackendError> {
         let vp =
             VersionProfile::named(&profile.versions).ok_or_else(|| BackendError::Unavailable {
                 name: "twin".into(),
@@ -261,6 +272,13 @@ struct Pending {
 }
 
 impl TwinCluster {
+    /// The model behind this cluster, for tests that change it the way a
+    /// fault or a slow component would (`model.with(|w| ...)`); scenarios
+    /// only reach it through [`Cluster`].
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
     fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
         // A panic while the lock was held cannot leave `Pending` half
         // updated (every change is a single push), so a poisoned lock is
@@ -929,7 +947,7 @@ impl Cluster for TwinCluster {
         timeout: Duration,
     ) -> Result<Gate, BackendError> {
         let mut observer = self.observer.lock().await;
-        Ok(observe::wait_steady(&mut observer, scenario, timeout).await)
+        observe::prepare_and_wait_steady(&self.client, &mut observer, scenario, timeout).await
     }
 
     async fn inject(
@@ -977,10 +995,32 @@ impl Cluster for TwinCluster {
         node: Option<&NodeInfo>,
     ) -> Result<Observation, BackendError> {
         let observer = self.observer.lock().await;
-        Ok(
-            observe::observe_and_judge(&self.client, &observer, scenario, fault_at, since, node)
-                .await,
+        Ok(observe::observe_and_judge(
+            &self.client,
+            self,
+            &observer,
+            scenario,
+            fault_at,
+            since,
+            node,
         )
+        .await)
+    }
+
+    /// The model's answer for the pod's sandbox (`World::pod_interfaces`),
+    /// as `ip -o link` in its network namespace on the node would give it.
+    async fn pod_interfaces(
+        &self,
+        namespace: &str,
+        name: &str,
+        node: &str,
+    ) -> Result<Option<Vec<String>>, BackendError> {
+        Ok(self.model.with(|w| {
+            // Only a sandbox on the node asked about, as on kind.
+            (w.pod_node(namespace, name).as_deref() == Some(node))
+                .then(|| w.pod_interfaces(namespace, name))
+                .flatten()
+        }))
     }
 
     async fn diagnose(&self, culprits: &[Culprit], dir: &Path) -> Result<String, BackendError> {

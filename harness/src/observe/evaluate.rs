@@ -36,6 +36,10 @@ pub fn evaluate(slo: &Slo, tl: &Timeline, w: &Window) -> SloVerdict {
         Slo::NodeReadyWithin { nodes, budget } => node_ready(tl, w, *nodes, *budget),
         Slo::NodeIpStable { nodes } => node_ip_stable(tl, w, *nodes),
         Slo::ProbeSucceedsWithin { probe, budget } => probe_within(tl, w, *probe, *budget),
+        Slo::SecondaryNetworksComplete { .. } => {
+            let why = "judged on the pods and their network namespaces at the end of observation (observe::networks), not on the timeline".to_string();
+            (SloStatus::NotEvaluated(why.clone()), None, Vec::new(), why)
+        }
     };
     SloVerdict {
         slo: slo.clone(),

@@ -7,10 +7,11 @@ use tokio::time::Instant;
 
 use super::evaluate::{Window, evaluate};
 use super::lanes::lanes;
+use super::networks;
 use super::probe;
-use super::timeline::{ObjKind, Timeline};
+use super::timeline::{ObjKind, ObjRef, PodState, Timeline};
 use super::watch::Observer;
-use crate::backend::{Gate, NodeInfo, Observation};
+use crate::backend::{Cluster, Gate, NodeInfo, Observation};
 use crate::slo::{Culprit, CulpritKind, PodScope, Slo};
 use crate::suite::Scenario;
 
@@ -63,6 +64,9 @@ pub fn unsteady(tl: &Timeline, scenario: &Scenario) -> Vec<Culprit> {
             _ => None,
         })
         .collect();
+    if super::workload::wanted(scenario) {
+        culprits.extend(super::workload::unready(tl));
+    }
     let pods = tl.present(ObjKind::Pod);
     for scope in scopes {
         let mut matched = 0;
@@ -76,15 +80,7 @@ pub fn unsteady(tl: &Timeline, scenario: &Scenario) -> Vec<Culprit> {
             matched += 1;
             let bad = !s.ready || s.crashloop || s.init_crashloop;
             if bad && !culprits.iter().any(|c| c.name == p.name) {
-                culprits.push(Culprit {
-                    kind: CulpritKind::Pod,
-                    namespace: p.namespace.clone(),
-                    name: p.name.clone(),
-                    node: s.node.clone(),
-                    reason: s.status.clone(),
-                    restarts: Some(s.restarts),
-                    recovered_after: None,
-                });
+                culprits.push(unready_pod(p, s));
             }
         }
         if matched == 0 {
@@ -100,6 +96,19 @@ pub fn unsteady(tl: &Timeline, scenario: &Scenario) -> Vec<Culprit> {
         }
     }
     culprits
+}
+
+/// A pod the gate waits for, in its current state.
+pub(super) fn unready_pod(p: &ObjRef, s: &PodState) -> Culprit {
+    Culprit {
+        kind: CulpritKind::Pod,
+        namespace: p.namespace.clone(),
+        name: p.name.clone(),
+        node: s.node.clone(),
+        reason: s.status.clone(),
+        restarts: Some(s.restarts),
+        recovered_after: None,
+    }
 }
 
 /// How long the cluster must stay steady before the gate opens: a cluster
@@ -151,9 +160,11 @@ pub const PROBE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Observes until the longest budget (from `since`) plus [`SETTLE`] has
 /// passed, running the scenario's probes as pods meanwhile, then judges every
-/// SLO on the timeline.
+/// SLO on the timeline; [`Slo::SecondaryNetworksComplete`] on the pods as
+/// they are then, their links read on their nodes through `cluster`.
 pub async fn observe_and_judge(
     client: &kube::Client,
+    cluster: &dyn Cluster,
     observer: &Observer,
     scenario: &Scenario,
     fault_at: Instant,
@@ -210,12 +221,51 @@ pub async fn observe_and_judge(
     };
     // Lanes from a minute before the fault to the end of observation.
     let from = window.fault_at.saturating_sub(Duration::from_secs(60));
+    let mut verdicts = Vec::new();
+    for slo in &scenario.slos {
+        verdicts.push(match slo {
+            Slo::SecondaryNetworksComplete { scope, .. } => {
+                let pods = networks::read(client, cluster, scope).await;
+                networks::judge(slo, pods.as_deref().map_err(String::as_str))
+            }
+            _ => evaluate(slo, &tl, &window),
+        });
+    }
     Observation {
-        verdicts: scenario
-            .slos
-            .iter()
-            .map(|slo| evaluate(slo, &tl, &window))
-            .collect(),
+        verdicts,
         lanes: lanes(&tl, from, window.end, window.fault_at),
     }
+}
+
+/// Deploys what the scenario's SLOs need running before the fault (the
+/// workload of [`super::workload`]), then waits as [`wait_steady`] does.
+pub async fn prepare_and_wait_steady(
+    client: &kube::Client,
+    observer: &mut Observer,
+    scenario: &Scenario,
+    timeout: Duration,
+) -> Result<Gate, crate::backend::BackendError> {
+    if !super::workload::wanted(scenario) {
+        return Ok(wait_steady(observer, scenario, timeout).await);
+    }
+    let err = |e: kube::Error| {
+        crate::backend::BackendError::other(
+            format!("deploying {}", super::workload::WORKLOAD),
+            e.to_string(),
+        )
+    };
+    super::workload::ensure(client).await.map_err(err)?;
+    let mut gate = wait_steady(observer, scenario, timeout).await;
+    if gate.steady {
+        // Ready is not enough: a workload pod that came up without its
+        // network before the fault would be blamed on it.
+        let missing = super::workload::without_network(client)
+            .await
+            .map_err(err)?;
+        if !missing.is_empty() {
+            gate.steady = false;
+            gate.unhealthy = missing;
+        }
+    }
+    Ok(gate)
 }

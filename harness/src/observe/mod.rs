@@ -7,13 +7,18 @@ mod evaluate;
 mod gate;
 mod lanes;
 pub mod multus_init;
+pub mod networks;
 pub mod probe;
 mod timeline;
 mod watch;
+pub mod workload;
 
 pub use diagnose::{LOG_LINES, diagnose};
 pub use evaluate::{Window, evaluate};
-pub use gate::{PROBE_INTERVAL, SETTLE, STEADY_FOR, observe_and_judge, unsteady, wait_steady};
+pub use gate::{
+    PROBE_INTERVAL, SETTLE, STEADY_FOR, observe_and_judge, prepare_and_wait_steady, unsteady,
+    wait_steady,
+};
 pub use lanes::{Lane, Segment, lanes};
 pub use timeline::{Change, NodeState, ObjKind, ObjRef, PodState, Timeline, Transition};
 pub use watch::{LiveTimeline, Observer, WatchOptions, WatchStats};

@@ -50,6 +50,21 @@ pub enum Slo {
         /// Which nodes.
         nodes: NodeScope,
     },
+    /// At the end of observation, every pod in scope that asks
+    /// Multus for secondary networks (`k8s.v1.cni.cncf.io/networks`) has
+    /// each of them both in its `k8s.v1.cni.cncf.io/network-status`
+    /// annotation and as an interface in its network namespace, read on its
+    /// node (multus-cni #1387: a sandbox re-created before Multus is back
+    /// silently has the primary network only). A pod not Running then
+    /// fails; pods that ran to completion are not judged.
+    SecondaryNetworksComplete {
+        /// Which pods (default: every namespace).
+        scope: PodScope,
+        /// Whether the harness deploys its own workload asking for a
+        /// secondary network on every node before the fault (default true),
+        /// so the window can show on a cluster with no such pods of its own.
+        workload: bool,
+    },
     /// A data-plane probe succeeds within `budget`.
     ProbeSucceedsWithin {
         /// Which probe.
@@ -76,17 +91,20 @@ pub enum SloKind {
     NodeIpStable,
     /// [`Slo::ProbeSucceedsWithin`]
     ProbeSucceedsWithin,
+    /// [`Slo::SecondaryNetworksComplete`]
+    SecondaryNetworksComplete,
 }
 
 impl SloKind {
     /// Every kind.
-    pub const ALL: [SloKind; 6] = [
+    pub const ALL: [SloKind; 7] = [
         SloKind::WorkloadsReadyWithin,
         SloKind::NoCrashLoop,
         SloKind::MaxRestarts,
         SloKind::NodeReadyWithin,
         SloKind::NodeIpStable,
         SloKind::ProbeSucceedsWithin,
+        SloKind::SecondaryNetworksComplete,
     ];
 
     /// The name used in suite files.
@@ -98,6 +116,7 @@ impl SloKind {
             SloKind::NodeReadyWithin => "node-ready-within",
             SloKind::NodeIpStable => "node-ip-stable",
             SloKind::ProbeSucceedsWithin => "probe-succeeds-within",
+            SloKind::SecondaryNetworksComplete => "secondary-networks-complete",
         }
     }
 }
@@ -112,6 +131,7 @@ impl Slo {
             Slo::NodeReadyWithin { .. } => SloKind::NodeReadyWithin,
             Slo::NodeIpStable { .. } => SloKind::NodeIpStable,
             Slo::ProbeSucceedsWithin { .. } => SloKind::ProbeSucceedsWithin,
+            Slo::SecondaryNetworksComplete { .. } => SloKind::SecondaryNetworksComplete,
         }
     }
 
@@ -153,6 +173,7 @@ impl fmt::Display for Slo {
             Slo::ProbeSucceedsWithin { probe, budget } => {
                 write!(f, "{k} {} ({probe})", duration::format(*budget))
             }
+            Slo::SecondaryNetworksComplete { scope, .. } => write!(f, "{k} ({scope})"),
         }
     }
 }

@@ -1319,6 +1319,7 @@ const SLO_KINDS: &[&str] = &[
     "node-ready-within",
     "node-ip-stable",
     "probe-succeeds-within",
+    "secondary-networks-complete",
 ];
 
 fn slo_list(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Vec<Slo>> {
@@ -1330,7 +1331,7 @@ fn slo(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Slo> {
     Some(match kind {
         "workloads-ready-within" => {
             let m = cx.map(node, path, &["kind", "namespace", "selector", "budget"])?;
-            let scope = pod_scope(cx, &m);
+            let scope = pod_scope(cx, &m, KUBE_SYSTEM);
             let budget = m.req(cx, "budget", positive_dur);
             Slo::WorkloadsReadyWithin {
                 scope: scope?,
@@ -1343,7 +1344,7 @@ fn slo(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Slo> {
                 path,
                 &["kind", "namespace", "selector", "containers", "allowance"],
             )?;
-            let scope = pod_scope(cx, &m);
+            let scope = pod_scope(cx, &m, KUBE_SYSTEM);
             let containers = m.opt(cx, "containers", |cx, n, p| {
                 one_of(
                     cx,
@@ -1365,7 +1366,7 @@ fn slo(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Slo> {
         }
         "max-restarts" => {
             let m = cx.map(node, path, &["kind", "namespace", "selector", "max"])?;
-            let scope = pod_scope(cx, &m);
+            let scope = pod_scope(cx, &m, KUBE_SYSTEM);
             let max = m.req(cx, "max", |cx, n, p| int_in(cx, n, p, 0, 10_000));
             Slo::MaxRestarts {
                 scope: scope?,
@@ -1386,6 +1387,15 @@ fn slo(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Slo> {
             let nodes = m.opt(cx, "nodes", node_scope);
             Slo::NodeIpStable {
                 nodes: nodes.ok()?.unwrap_or(NodeScope::All),
+            }
+        }
+        "secondary-networks-complete" => {
+            let m = cx.map(node, path, &["kind", "namespace", "selector", "workload"])?;
+            let scope = pod_scope(cx, &m, None);
+            let workload = m.opt(cx, "workload", boolean);
+            Slo::SecondaryNetworksComplete {
+                scope: scope?,
+                workload: workload.ok()?.unwrap_or(true),
             }
         }
         _ => {
@@ -1424,8 +1434,12 @@ fn node_scope(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<NodeScope> {
     )
 }
 
-/// `namespace` (default `kube-system`, `"*"` for all) and an optional `selector`.
-fn pod_scope(cx: &mut Cx<'_>, m: &Map<'_>) -> Option<PodScope> {
+/// The default namespace of most pod scopes.
+const KUBE_SYSTEM: Option<&str> = Some("kube-system");
+
+/// `namespace` (default `default_ns`, none meaning all; `"*"` for all) and
+/// an optional `selector`.
+fn pod_scope(cx: &mut Cx<'_>, m: &Map<'_>, default_ns: Option<&str>) -> Option<PodScope> {
     let namespace = m.opt(cx, "namespace", |cx, n, p| {
         if n.value == Value::Str("*".into()) {
             Some(None)
@@ -1437,7 +1451,7 @@ fn pod_scope(cx: &mut Cx<'_>, m: &Map<'_>) -> Option<PodScope> {
     Some(PodScope {
         namespace: namespace
             .ok()?
-            .unwrap_or_else(|| Some("kube-system".into())),
+            .unwrap_or_else(|| default_ns.map(str::to_string)),
         selector: selector.ok()?,
     })
 }

@@ -273,6 +273,7 @@ fn ingest(w: &mut World, resource: &str, change: ChangeType, obj: &Value) {
                 .unwrap_or(false);
             w.api_node_unschedulable(name, u);
         }
+        ("daemonsets" | "deployments", ChangeType::Added) => w.api_create_workload(resource, obj),
         ("network-attachment-definitions", ChangeType::Added) => w.api_nad(ns, name, true),
         ("network-attachment-definitions", ChangeType::Deleted) => w.api_nad(ns, name, false),
         _ => {}

@@ -408,6 +408,10 @@ impl World {
         }
         let host = p.template.host_network;
         let attachments = p.template.attachments(&p.namespace);
+        let keys: Vec<String> = attachments
+            .iter()
+            .map(super::spec::Attachment::key)
+            .collect();
         if let Some(pid) = shim {
             self.nodes[n].procs.remove(&pid);
         }
@@ -425,7 +429,7 @@ impl World {
                 self.kube_ovn_add(n)
                     .map_err(|e| format!("plugin type=\"multus-shim\" name=\"multus-cni-network\" failed (add): [{}/{}:kube-ovn]: error adding container to network \"kube-ovn\": {e}", p.namespace, p.name))
                     .and_then(|()| {
-                        match attachments.iter().find(|a| !self.nads.contains(*a)) {
+                        match keys.iter().find(|a| !self.nads.contains(*a)) {
                             Some(missing) => Err(format!("Multus: [{}/{}]: error loading k8s delegates k8s args: TryLoadPodDelegates: error in getting k8s network for pod: GetNetworkDelegates: failed getting the delegate: getKubernetesDelegate: cannot find a network-attachment-definition ({missing}) in namespace", p.namespace, p.name)),
                             None => Ok(Some(attachments.clone())),
                         }
@@ -446,12 +450,16 @@ impl World {
                     let i = self.next_pod_ip;
                     format!("10.16.{}.{}", (i / 254) % 256, i % 254 + 1)
                 };
+                let interfaces = Self::sandbox_interfaces(host, att.as_deref());
                 let status = att.map(|att| super::render::network_status(&ip, &att));
                 if let Some(p) = self.pods.get_mut(&k) {
-                    p.sandbox = Sandbox::Ready { netns };
+                    p.sandbox = Sandbox::Ready { netns, interfaces };
                     p.had_sandbox = true;
                     p.ip = Some(ip);
-                    if status.is_some() || !host {
+                    // Only Multus writes the annotation: an ADD straight
+                    // through Kube-OVN leaves what an earlier sandbox's
+                    // Multus ADD wrote (see `sandbox_interfaces`).
+                    if status.is_some() {
                         p.network_status = status;
                     }
                 }
@@ -460,6 +468,37 @@ impl World {
             }
             Err(e) => self.sandbox_failed(k, n, &e, None),
         }
+    }
+
+    /// The links in a pod's new sandbox network namespace.
+    ///
+    /// Rule `cni-first-config-wins-1387`: the runtime runs CNI ADD through the lexicographically first
+    /// config in `/etc/cni/net.d`; when `00-multus.conf` is absent (Multus deletes it on its clean
+    /// exit and has not rewritten it since the node booted), the ADD goes straight to the Kube-OVN
+    /// conflist and the sandbox gets `eth0` only, whatever networks the pod asks for, until the pod
+    /// is deleted (multus-cni #1387).
+    /// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:pkg/server/config/manager.go (Start)
+    ///
+    /// Rule `multus-delegates-interfaces`: a CNI ADD through Multus runs the cluster network's
+    /// delegate for `eth0`, then one delegate per requested network, each into its own interface.
+    /// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:pkg/multus/multus.go (CmdAdd)
+    ///
+    /// Rule `multus-network-status-stale`: only a Multus ADD writes the `network-status` annotation
+    /// (a DEL does not clear it), so a sandbox re-created straight through Kube-OVN keeps the
+    /// annotation the pod's previous sandbox got, listing interfaces its namespace lacks.
+    /// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:pkg/multus/multus.go (CmdDel)
+    fn sandbox_interfaces(
+        host: bool,
+        attachments: Option<&[super::spec::Attachment]>,
+    ) -> Vec<String> {
+        if host {
+            return Vec::new();
+        }
+        let mut links = vec!["lo".to_string(), "eth0".to_string()];
+        for (i, a) in attachments.unwrap_or_default().iter().enumerate() {
+            links.push(a.interface_at(i));
+        }
+        links
     }
 
     fn sandbox_failed(&mut self, k: u64, n: usize, err: &str, netns: Option<String>) {
@@ -892,7 +931,13 @@ impl World {
         if p.deleting.is_none() {
             return;
         }
-        if let (Some(n), Sandbox::Ready { netns: Some(ns) }) = (p.node, &p.sandbox) {
+        if let (
+            Some(n),
+            Sandbox::Ready {
+                netns: Some(ns), ..
+            },
+        ) = (p.node, &p.sandbox)
+        {
             let path = format!("/run/netns/{ns}");
             self.nodes[n].remove(&path);
         }

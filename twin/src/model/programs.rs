@@ -272,10 +272,9 @@ impl World {
             }
             Program::MultusDaemon(indicator) => self.multus_tick(k, i, run, n, indicator),
             Program::NatGateway => {
-                let has_net1 = self.pods[&k]
-                    .network_status
-                    .as_ref()
-                    .is_some_and(|s| s.contains("net1"));
+                // What the gateway's script finds in its network namespace,
+                // not what the annotation says (it may be stale).
+                let has_net1 = self.pods[&k].has_interface("net1");
                 if !has_net1 {
                     // The gateway's init script configures net1; without the
                     // Multus attachment it fails (pods that start with only
@@ -606,10 +605,8 @@ impl World {
         match kind {
             ProbeKind::Dns => ready_pod(("k8s-app", "kube-dns")),
             ProbeKind::PodToPod => self.kube_ovn_add(n).is_ok(),
-            ProbeKind::MultusSecondary => p
-                .network_status
-                .as_ref()
-                .is_some_and(|s| s.contains("net1")),
+            // `ip -o link show net1` in the probe pod.
+            ProbeKind::MultusSecondary => p.has_interface("net1"),
             ProbeKind::NatGatewayEgress => ready_pod(("ovn.kubernetes.io/vpc-nat-gw", "true")),
         }
     }

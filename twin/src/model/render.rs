@@ -479,12 +479,18 @@ pub(super) fn nad(ns: &str, name: &str) -> Value {
 }
 
 /// The `k8s.v1.cni.cncf.io/network-status` annotation Multus writes.
-pub(super) fn network_status(ip: &str, attachments: &[String]) -> String {
+///
+/// Rule `multus-network-status-annotation`: after a CNI ADD through Multus, the pod's
+/// `k8s.v1.cni.cncf.io/network-status` is a JSON list with one entry per delegate: the cluster
+/// network (`default: true`, `eth0`) and each requested network named `<namespace>/<name>` with its
+/// interface.
+/// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:pkg/multus/multus.go (CmdAdd)
+pub(super) fn network_status(ip: &str, attachments: &[super::spec::Attachment]) -> String {
     let mut v = vec![
         json!({"name": "kube-ovn", "interface": "eth0", "ips": [ip], "default": true, "dns": {}}),
     ];
     for (i, a) in attachments.iter().enumerate() {
-        v.push(json!({"name": a, "interface": format!("net{}", i + 1), "ips": [format!("172.19.0.{}", 10 + i)], "dns": {}}));
+        v.push(json!({"name": a.key(), "interface": a.interface_at(i), "ips": [format!("172.19.0.{}", 10 + i)], "dns": {}}));
     }
     Value::Array(v).to_string()
 }

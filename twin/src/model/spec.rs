@@ -267,25 +267,81 @@ impl PodTemplate {
         }
     }
 
-    /// The Multus attachments the pod asks for
-    /// (`k8s.v1.cni.cncf.io/networks`, comma-separated `ns/name`).
-    pub fn attachments(&self, namespace: &str) -> Vec<String> {
-        self.annotations
-            .get("k8s.v1.cni.cncf.io/networks")
-            .map(|s| {
-                s.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(|s| {
-                        if s.contains('/') {
-                            s.to_string()
-                        } else {
-                            format!("{namespace}/{s}")
-                        }
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+    /// The Multus attachments the pod asks for, in order.
+    ///
+    /// Rule `multus-networks-annotation`: `k8s.v1.cni.cncf.io/networks` is either a JSON list of
+    /// selection elements (`name`, `namespace`, `interface`) or a comma list of
+    /// `[<namespace>/]<name>[@<ifname>]`, the namespace defaulting to the pod's.
+    /// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:pkg/k8sclient/k8sclient.go (parsePodNetworkAnnotation)
+    ///
+    /// A list that does not parse asks for nothing here (Multus fails the
+    /// ADD with a parse error; the model does not go that far).
+    pub fn attachments(&self, namespace: &str) -> Vec<Attachment> {
+        let Some(text) = self.annotations.get(NETWORKS_ANNOTATION) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if text.contains(['[', '{', '"']) {
+            let elements: Vec<Value> = serde_json::from_str(text).unwrap_or_default();
+            for e in elements {
+                let field = |k: &str| e.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+                let Some(name) = field("name") else { continue };
+                out.push(Attachment {
+                    namespace: field("namespace").unwrap_or(namespace).to_string(),
+                    name: name.to_string(),
+                    interface: field("interface")
+                        .or_else(|| field("interfaceRequest"))
+                        .map(str::to_string),
+                });
+            }
+            return out;
+        }
+        for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (ns, rest) = item.split_once('/').unwrap_or((namespace, item));
+            let (name, interface) = match rest.split_once('@') {
+                Some((n, i)) => (n, Some(i.trim().to_string())),
+                None => (rest, None),
+            };
+            out.push(Attachment {
+                namespace: ns.trim().to_string(),
+                name: name.trim().to_string(),
+                interface,
+            });
+        }
+        out
+    }
+}
+
+/// The annotation a pod asks Multus for secondary networks with.
+pub const NETWORKS_ANNOTATION: &str = "k8s.v1.cni.cncf.io/networks";
+
+/// One network a pod asks Multus for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    /// The NetworkAttachmentDefinition's namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// The interface name asked for (`@ifname`, `"interface"`), if any.
+    pub interface: Option<String>,
+}
+
+impl Attachment {
+    /// `<namespace>/<name>`, as Multus names the network in `network-status`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// The interface Multus gives the attachment at `index` (0 for the
+    /// first secondary network).
+    ///
+    /// Rule `multus-secondary-ifname`: a delegate gets the interface it asks for, else `net<i>` where
+    /// `i` is its position among the delegates, the cluster network being 0.
+    /// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:pkg/multus/multus.go (getIfname)
+    pub fn interface_at(&self, index: usize) -> String {
+        self.interface
+            .clone()
+            .unwrap_or_else(|| format!("net{}", index + 1))
     }
 }
 

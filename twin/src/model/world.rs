@@ -191,8 +191,12 @@ pub(super) enum Sandbox {
         shim: Option<u32>,
         since: Ms,
     },
+    /// The sandbox runs. `netns` is its network namespace under `/run/netns`
+    /// (none for host-network pods); `interfaces` are the links in it, as
+    /// `ip -o link` in that namespace lists them (`lo`, `eth0`, `net1`, ...).
     Ready {
         netns: Option<String>,
+        interfaces: Vec<String>,
     },
 }
 
@@ -229,6 +233,20 @@ pub(super) struct Pod {
 impl Pod {
     pub(super) fn n_init(&self) -> usize {
         self.template.init.len()
+    }
+
+    /// The links in its sandbox's network namespace; none without a sandbox.
+    pub(super) fn interfaces(&self) -> Option<&[String]> {
+        match &self.sandbox {
+            Sandbox::Ready { interfaces, .. } => Some(interfaces),
+            _ => None,
+        }
+    }
+
+    /// Whether its sandbox's network namespace has link `name`.
+    pub(super) fn has_interface(&self, name: &str) -> bool {
+        self.interfaces()
+            .is_some_and(|links| links.iter().any(|l| l == name))
     }
 }
 
@@ -830,11 +848,11 @@ impl World {
                         .filter_map(|k| self.pods.get(k).and_then(|p| p.node))
                         .collect();
                     for n in 0..self.nodes.len() {
-                        if !selects(
-                            &self.workloads[i].spec.template.node_selector,
-                            &self.nodes[n],
-                            n,
-                        ) {
+                        let template = &self.workloads[i].spec.template;
+                        if !selects(&template.node_selector, &self.nodes[n], n)
+                            || (self.nodes[n].role == Role::ControlPlane
+                                && !template.tolerates_control_plane)
+                        {
                             continue;
                         }
                         if !covered.contains(&n) {
@@ -1211,6 +1229,80 @@ impl World {
         self.by_name
             .get(&(ns.to_string(), name.to_string()))
             .copied()
+    }
+
+    /// The links in the network namespace of pod `namespace/name`'s
+    /// sandbox (`lo`, `eth0`, `net1`, ...), as `ip -o link` there would
+    /// list them; `None` when the pod has no running sandbox with a network
+    /// namespace of its own (no such pod, a sandbox not created yet, a
+    /// host-network pod).
+    pub fn pod_interfaces(&self, namespace: &str, name: &str) -> Option<Vec<String>> {
+        let p = self.pods.get(&self.pod_key(namespace, name)?)?;
+        match &p.sandbox {
+            Sandbox::Ready {
+                netns: Some(_),
+                interfaces,
+            } => Some(interfaces.clone()),
+            _ => None,
+        }
+    }
+
+    /// The node pod `namespace/name` is bound to.
+    pub fn pod_node(&self, namespace: &str, name: &str) -> Option<String> {
+        let p = self.pods.get(&self.pod_key(namespace, name)?)?;
+        p.node.map(|n| self.nodes[n].name.clone())
+    }
+
+    /// A DaemonSet or Deployment created through the API (`resource` is its
+    /// plural): from now on the model's controllers keep its pods, which run
+    /// [`PodTemplate::from_pod`]'s reading of its pod template, exactly as
+    /// they keep the catalogue's. One the model already runs is left alone.
+    pub fn api_create_workload(&mut self, resource: &str, obj: &Value) {
+        let kind = match resource {
+            "daemonsets" => WorkloadKind::DaemonSet,
+            "deployments" => WorkloadKind::Deployment,
+            _ => return,
+        };
+        let field = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or("");
+        let (namespace, name) = (field("/metadata/namespace"), field("/metadata/name"));
+        if name.is_empty()
+            || self
+                .workloads
+                .iter()
+                .any(|w| w.spec.namespace == namespace && w.spec.name == name)
+        {
+            return;
+        }
+        let template = obj
+            .pointer("/spec/template")
+            .map(PodTemplate::from_pod)
+            .unwrap_or_else(|| PodTemplate::from_pod(&Value::Null));
+        let replicas = obj
+            .pointer("/spec/replicas")
+            .and_then(Value::as_u64)
+            .unwrap_or(1) as u32;
+        let uid = match field("/metadata/uid") {
+            "" => uid(&mut self.rng),
+            u => u.to_string(),
+        };
+        self.note(format!(
+            "controllers: {} {namespace}/{name} created through the API",
+            kind.kind()
+        ));
+        self.workloads.push(WorkloadRt {
+            spec: Workload {
+                kind,
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                replicas,
+                template,
+            },
+            uid,
+            hash: self.rng.suffix(10),
+            pods: BTreeSet::new(),
+            last_status: None,
+        });
+        self.reconcile_soon();
     }
 
     /// Adds a network attachment definition (from the API).

@@ -1081,8 +1081,13 @@ impl Cluster for KindCluster {
         scenario: &Scenario,
         timeout: Duration,
     ) -> Result<Gate, BackendError> {
-        if let Some(observer) = self.inner.observer.lock().await.as_mut() {
-            let gate = observe::wait_steady(observer, scenario, timeout).await;
+        if let (Some(client), Some(observer)) = (
+            self.inner.client.as_ref(),
+            self.inner.observer.lock().await.as_mut(),
+        ) {
+            let gate = observe::prepare_and_wait_steady(client, observer, scenario, timeout)
+                .await
+                .inspect_err(|_| self.mark_failed(true))?;
             self.mark_failed(!gate.steady);
             return Ok(gate);
         }
@@ -1163,9 +1168,10 @@ impl Cluster for KindCluster {
         let guard = self.inner.observer.lock().await;
         match (&self.inner.client, guard.as_ref()) {
             (Some(client), Some(observer)) => {
-                let observation =
-                    observe::observe_and_judge(client, observer, scenario, fault_at, since, node)
-                        .await;
+                let observation = observe::observe_and_judge(
+                    client, self, observer, scenario, fault_at, since, node,
+                )
+                .await;
                 self.mark_failed(
                     observation
                         .verdicts
@@ -1186,6 +1192,19 @@ impl Cluster for KindCluster {
                 },
             }),
         }
+    }
+
+    async fn pod_interfaces(
+        &self,
+        namespace: &str,
+        name: &str,
+        node: &str,
+    ) -> Result<Option<Vec<String>>, BackendError> {
+        Ok(self
+            .inner
+            .nodes
+            .pod_interfaces(node, namespace, name)
+            .await?)
     }
 
     async fn diagnose(&self, culprits: &[Culprit], dir: &Path) -> Result<String, BackendError> {

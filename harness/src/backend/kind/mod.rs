@@ -13,6 +13,7 @@ mod options;
 mod ovs;
 mod prereq;
 mod safety;
+mod sandbox;
 mod sha256;
 mod versions;
 
@@ -37,6 +38,7 @@ pub use ovs::{
 };
 pub use prereq::{Detected, ToolVersions, docker_reachable, kind_on_path};
 pub use safety::{CLUSTER_LABEL, Guard, NAME_PREFIX, ROLE_LABEL, new_cluster_name};
+pub use sandbox::{parse_links, sandbox_netns};
 pub use sha256::hex_digest;
 pub use versions::{
     KindPins, KubeOvnPins, KubernetesPins, MATRIX_FILE, MultusPins, PinnedUrl, ShimInstall,
