@@ -126,6 +126,27 @@ fn a_graceful_reboot_removes_the_config_and_only_a_crash_deadlocks_racy_multus()
             "seed {seed}: graceful deadlocked: {g:#}"
         );
         assert_eq!(g["verdict"], "pass", "seed {seed}: {}", g["outcome"]);
+        // Every pod that asks for a secondary network was judged, on the
+        // twin's timings with all of them back (a pod without one would be
+        // named with its network, and fail the scenario).
+        let sec = g["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| {
+                c["name"]
+                    .as_str()
+                    .is_some_and(|n| n.contains("secondary-networks-complete"))
+            })
+            .unwrap_or_else(|| panic!("seed {seed}: no secondary-networks check: {g:#}"));
+        assert_eq!(sec["status"]["status"], "passed", "seed {seed}: {sec:#}");
+        assert!(
+            sec["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("4 pods have all 4 secondary networks"),
+            "seed {seed}: one workload pod per node and the probe: {sec:#}"
+        );
 
         let h = result(&results, HARD);
         assert_eq!(disk(h, "multus-config"), Some(true), "seed {seed}: {h:#}");
