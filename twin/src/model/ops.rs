@@ -400,6 +400,11 @@ impl World {
         Ok(pid)
     }
 
+    /// Rule `a-frozen-process-keeps-its-binary-busy`: a SIGSTOPped process makes no progress (no poll, no timeout of its own) and keeps the executable it runs open, so writing over that file fails with ETXTBSY ("Text file busy") until the process is killed or continued.
+    /// Source: torvalds/linux@v6.1:kernel/signal.c (SIGSTOP stops the task until SIGCONT or SIGKILL)
+    /// Source: torvalds/linux@v6.1:fs/open.c (do_dentry_open: get_write_access fails with ETXTBSY while exec holds deny_write_access)
+    /// Pinned by: harness/tests/kind_system.rs::frozen_busy_shim_holds_the_binary_until_undone
+    ///
     /// One poll of a hand-started shim (see [`World::exec_shim`]). A frozen
     /// shim makes no progress: it neither sees the daemon answer nor gives
     /// up, and keeps its binary busy until it is killed or continued.
