@@ -876,22 +876,40 @@ fn shim_there() -> Expectation {
     )
 }
 
+/// The whole reboot as the node runtime runs it, each command after the
+/// guard's inspect: `stop` (`docker stop -t 30` or `docker kill`), the two
+/// copies out of the stopped node, `docker start`, and the inspect that
+/// reads the new start time (`started_after`).
+fn reboot_script(
+    stop: &str,
+    net_d: Expectation,
+    shim: Expectation,
+    started_after: &str,
+) -> Vec<Expectation> {
+    vec![
+        inspect(T0, true),
+        inspect(T0, true),
+        ok(words(stop)),
+        inspect(T0, true),
+        net_d,
+        inspect(T0, true),
+        shim,
+        inspect(T0, true),
+        ok(words("docker start chaos-contract-worker")),
+        inspect(started_after, true),
+    ]
+}
+
 /// Graceful: `docker stop -t 30` (an orderly systemd shutdown on a kind
 /// node), the node's CNI files copied out while it is down, `docker start`.
 #[tokio::test]
 async fn graceful_reboot_is_stop_copy_start_and_records_the_disk_while_down() {
-    let runner = ScriptedRunner::ordered([
-        inspect(T0, true),
-        inspect(T0, true),
-        ok(words("docker stop -t 30 chaos-contract-worker")),
-        inspect(T0, true),
+    let runner = ScriptedRunner::ordered(reboot_script(
+        "docker stop -t 30 chaos-contract-worker",
         net_d(false),
-        inspect(T0, true),
         shim_there(),
-        inspect(T0, true),
-        ok(words("docker start chaos-contract-worker")),
-        inspect(T1, true),
-    ]);
+        T1,
+    ));
     let e = inject_and_revert(
         &runner,
         Fault::NodeReboot(NodeReboot {
@@ -928,18 +946,12 @@ async fn graceful_reboot_is_stop_copy_start_and_records_the_disk_while_down() {
 /// start time did not change, which is no effect, but the disk was read.
 #[tokio::test]
 async fn hard_reboot_is_kill_copy_start_and_an_unchanged_start_time_is_no_effect() {
-    let runner = ScriptedRunner::ordered([
-        inspect(T0, true),
-        inspect(T0, true),
-        ok(words("docker kill --signal KILL chaos-contract-worker")),
-        inspect(T0, true),
+    let runner = ScriptedRunner::ordered(reboot_script(
+        "docker kill --signal KILL chaos-contract-worker",
         net_d(true),
-        inspect(T0, true),
         copy_missing("/opt/cni/bin/multus-shim"),
-        inspect(T0, true),
-        ok(words("docker start chaos-contract-worker")),
-        inspect(T0, true),
-    ]);
+        T0,
+    ));
     let e = inject_and_revert(
         &runner,
         Fault::NodeReboot(NodeReboot {
@@ -2636,19 +2648,13 @@ async fn failed_cluster(
     runner: &ScriptedRunner,
     cancel: &CancellationToken,
 ) -> (tempfile::TempDir, KindCluster) {
-    for e in [
-        inspect(T0, true),
-        inspect(T0, true),
-        ok(words("docker stop -t 30 chaos-contract-worker")),
-        inspect(T0, true),
+    // StartedAt unchanged: the fault had no effect.
+    for e in reboot_script(
+        "docker stop -t 30 chaos-contract-worker",
         net_d(true),
-        inspect(T0, true),
         shim_there(),
-        inspect(T0, true),
-        ok(words("docker start chaos-contract-worker")),
-        // StartedAt unchanged: the fault had no effect.
-        inspect(T0, true),
-    ] {
+        T0,
+    ) {
         runner.push(e);
     }
     let (dir, cluster) = open(runner);

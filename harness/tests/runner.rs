@@ -115,8 +115,7 @@ fn status(stdout: &str, trial: &str) -> String {
 }
 
 fn results(dir: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(dir.join("latest/results.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
+    support::latest_results(dir)
 }
 
 #[test]
@@ -210,11 +209,7 @@ fn a_full_run_judges_every_scenario_and_writes_reports() {
         .iter()
         .map(|r| {
             (
-                format!(
-                    "{}::{}",
-                    r["id"]["suite"].as_str().unwrap(),
-                    r["id"]["scenario"].as_str().unwrap()
-                ),
+                support::trial_name(r),
                 r["verdict"].as_str().unwrap().to_string(),
             )
         })

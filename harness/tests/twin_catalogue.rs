@@ -9,8 +9,6 @@ mod support;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use serde_json::Value;
-
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -53,28 +51,18 @@ fn the_catalogue_is_green_on_every_cell_with_exactly_the_known_bugs_as_xfail() {
     assert!(cells.len() >= 4, "{cells:?}");
     for cell in cells {
         let reports = tempfile::tempdir().unwrap();
-        let out = support::output(
-            support::cni_chaos()
-                .arg("run")
-                .env("CHAOS_BACKEND", "twin")
-                .env("CHAOS_SUITES", support::arg(root().join("suites")))
-                .env("CHAOS_VERSIONS", cell.as_str())
-                .env("CHAOS_REPORT_DIR", support::arg(reports.path()))
-                .env_remove("CHAOS_SEED")
-                .env_remove("CHAOS_BASELINE")
-                .env_remove("GITHUB_ACTIONS")
-                .env_remove("GITHUB_STEP_SUMMARY"),
-        );
+        let out = support::output(support::twin_run(
+            root().join("suites"),
+            &cell,
+            reports.path(),
+        ));
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
             "{cell}:\n{stdout}\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let json: Value = serde_json::from_str(
-            &std::fs::read_to_string(reports.path().join("latest/results.json")).unwrap(),
-        )
-        .unwrap();
+        let json = support::latest_results(reports.path());
         let results = json["results"].as_array().unwrap();
         assert_eq!(results.len(), 21, "{cell}: one result per scenario");
         // Every scenario ran on this cell's versions (the reported ones are

@@ -15,7 +15,6 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use support::arg;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -28,16 +27,9 @@ const HARD: &str = "nightly::worker-hard-reboot";
 /// returns their results by trial name.
 fn run(cell: &str, seed: u64, reports: &Path) -> Vec<(String, Value)> {
     let out = support::output(
-        support::cni_chaos()
-            .args(["run", "--", "nightly::worker-"])
-            .env("CHAOS_BACKEND", "twin")
-            .env("CHAOS_SUITES", arg(root().join("suites/nightly.yaml")))
-            .env("CHAOS_VERSIONS", cell)
-            .env("CHAOS_SEED", seed.to_string())
-            .env("CHAOS_REPORT_DIR", arg(reports))
-            .env_remove("CHAOS_BASELINE")
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("GITHUB_STEP_SUMMARY"),
+        support::twin_run(root().join("suites/nightly.yaml"), cell, reports)
+            .args(["--", "nightly::worker-"])
+            .env("CHAOS_SEED", seed.to_string()),
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -45,24 +37,11 @@ fn run(cell: &str, seed: u64, reports: &Path) -> Vec<(String, Value)> {
         "{cell} seed {seed}: both trials pass (pass or xfail)\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let json: Value = serde_json::from_str(
-        &std::fs::read_to_string(reports.join("latest/results.json")).unwrap(),
-    )
-    .unwrap();
-    json["results"]
+    support::latest_results(reports)["results"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| {
-            (
-                format!(
-                    "{}::{}",
-                    r["id"]["suite"].as_str().unwrap(),
-                    r["id"]["scenario"].as_str().unwrap()
-                ),
-                r.clone(),
-            )
-        })
+        .map(|r| (support::trial_name(r), r.clone()))
         .collect()
 }
 

@@ -107,3 +107,36 @@ pub fn tool_runs(probe: Command, install: &str) -> bool {
         Err(e) => missing(&format!("{e}; {install}")),
     }
 }
+
+/// `cni-chaos run` on the twin backend, with the suites at `suites` on
+/// version set `cell`, its reports in `reports`, and none of the caller's
+/// run-shaping variables (seed, baseline, GitHub's summary) leaking in.
+pub fn twin_run(suites: impl AsRef<Path>, cell: &str, reports: &Path) -> Command {
+    cni_chaos()
+        .arg("run")
+        .env("CHAOS_BACKEND", "twin")
+        .env("CHAOS_SUITES", arg(suites))
+        .env("CHAOS_VERSIONS", cell)
+        .env("CHAOS_REPORT_DIR", arg(reports))
+        .env_remove("CHAOS_SEED")
+        .env_remove("CHAOS_BASELINE")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+}
+
+/// The `results.json` of the latest run in `reports`.
+pub fn latest_results(reports: &Path) -> serde_json::Value {
+    let path = reports.join("latest/results.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// A result's trial name, `suite::scenario`.
+pub fn trial_name(result: &serde_json::Value) -> String {
+    format!(
+        "{}::{}",
+        result["id"]["suite"].as_str().unwrap_or_default(),
+        result["id"]["scenario"].as_str().unwrap_or_default()
+    )
+}
