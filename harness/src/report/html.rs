@@ -1069,6 +1069,21 @@ mod tests {
     }
 
     #[test]
+    fn an_unmet_precondition_has_its_own_row_and_shows_what_was_recorded() {
+        let mut record = fixtures::record(false);
+        record.results = vec![fixtures::precondition_unmet()];
+        let page = html(&record);
+        assert!(
+            page.contains("<tr class=\"verdict-precondition-unmet\""),
+            "{page}"
+        );
+        assert!(page.contains("precondition unmet (tested something else)"));
+        assert!(page.contains("Preconditions"));
+        assert!(page.contains("00-multus.conf while down: absent"));
+        assert!(page.contains("multus-config-left is false, the scenario requires true"));
+    }
+
+    #[test]
     fn budgets_after_a_remediation_count_from_it() {
         let mut record = fixtures::record(false);
         let r = &mut record.results[1];
