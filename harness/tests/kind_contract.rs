@@ -1007,6 +1007,57 @@ async fn a_failed_copy_is_an_error_after_the_node_is_started_again() {
     assert!(err.contains("mount failed"), "{err}");
 }
 
+/// An interrupt while the node is down (the engine drops its wait for the
+/// injection) does not leave it down: the reboot runs to its end in its own
+/// task, and the revert waits for it, so `docker start` still runs.
+#[tokio::test(start_paused = true)]
+async fn an_interrupted_reboot_still_starts_the_node_before_the_revert_returns() {
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, true),
+        inspect(T0, true),
+        ok(words("docker kill --signal KILL chaos-contract-worker")),
+        inspect(T0, true),
+        Expectation::new(
+            words("docker cp chaos-contract-worker:/etc/cni/net.d -"),
+            cni_chaos::exec::Respond::Hang {
+                stdout: String::new(),
+                stderr: String::new(),
+            },
+        ),
+        inspect(T0, true),
+        ok(words("docker start chaos-contract-worker")),
+    ]);
+    let (_dir, cluster) = open(&runner);
+    let fault = Fault::NodeReboot(NodeReboot {
+        target: target(),
+        mode: RebootMode::Hard,
+        timeout: Duration::from_secs(30),
+    });
+    // The interrupt: the engine stops waiting one second in.
+    let cut = tokio::time::timeout(
+        Duration::from_secs(1),
+        cluster.inject(&fault, Some(&worker())),
+    )
+    .await;
+    assert!(cut.is_err(), "the copy hangs, so the wait is cut: {cut:?}");
+    assert!(
+        !runner
+            .call_lines()
+            .iter()
+            .any(|l| l.starts_with("docker start")),
+        "not yet started: {:#?}",
+        runner.call_lines()
+    );
+    // The revert waits for the injection, whose copy times out; the node
+    // is started all the same.
+    cluster.revert(&fault, &Evidence::default()).await.unwrap();
+    runner.assert_done();
+    assert_eq!(
+        runner.call_lines().last().map(String::as_str),
+        Some("docker start chaos-contract-worker")
+    );
+}
+
 #[tokio::test]
 async fn ovs_kill_proves_the_old_pid_is_gone_or_a_zombie() {
     let runner = ScriptedRunner::ordered([
@@ -1961,7 +2012,9 @@ async fn the_frozen_multus_undo_checks_start_time_and_name_and_leaves_a_reused_p
             .any(|l| l.ends_with("KILL 977") || l.ends_with("KILL 978")),
         "{lines:#?}"
     );
-    // Any other kill failure is an error with the command and its output.
+    // Any other kill failure is an error with the command and its output,
+    // after every other process got its kill: the busy shim does not stay
+    // frozen because the daemon could not be killed.
     let mut script = read_stat(240, "multus-daemon", 'T', 5_000);
     script.extend([
         inspect(T0, true),
@@ -1971,18 +2024,24 @@ async fn the_frozen_multus_undo_checks_start_time_and_name_and_leaves_a_reused_p
             "kill: (240) - Operation not permitted",
         ),
     ]);
+    script.extend(read_stat(979, "multus-shim", 'T', 9_200));
+    script.extend([inspect(T0, true), exec("kill -s KILL 979", "")]);
     let runner = ScriptedRunner::ordered(script);
     let (_dir, cluster) = open(&runner);
     let err = kind::undo(
         cluster.node_runtime(),
         &kind::Undo::KillFrozen {
             node: WORKER.into(),
-            processes: vec![frozen(240, "multus-daemon", 5_000)],
+            processes: vec![
+                frozen(240, "multus-daemon", 5_000),
+                frozen(979, "multus-shim", 9_200),
+            ],
         },
     )
     .await
     .unwrap_err()
     .to_string();
+    runner.assert_done();
     assert!(
         err.contains("kill -s KILL 240") && err.contains("Operation not permitted"),
         "{err}"

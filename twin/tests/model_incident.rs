@@ -119,14 +119,59 @@ async fn racy_multus_deadlocks_after_a_hard_reboot_and_the_workaround_recovers()
         "back-off reaches minutes: {backoffs:?}"
     );
 
-    // The upstream workaround: remove the busy shim, delete the Multus pod.
-    model
-        .with(|w| w.remove_file(WORKER, SHIM))
-        .expect("rm shim");
+    // In back-off the init container waits: there is no current instance,
+    // and `kubectl logs --previous` (lastState.terminated) is the run that
+    // just failed, with its "Text file busy".
     let multus = on(&pods(&client).await, "kube-multus-ds-", WORKER)[0]["metadata"]["name"]
         .as_str()
         .unwrap()
         .to_string();
+    let api: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
+    let waiting = api.get(&multus).await.unwrap();
+    let st = &waiting
+        .status
+        .as_ref()
+        .unwrap()
+        .init_container_statuses
+        .as_ref()
+        .unwrap()[0];
+    assert!(
+        st.state.as_ref().unwrap().waiting.is_some(),
+        "in back-off: {st:?}"
+    );
+    let previous = api
+        .logs(
+            &multus,
+            &kube::api::LogParams {
+                container: Some("install-multus-binary".into()),
+                previous: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(previous.contains("Text file busy"), "{previous:?}");
+    // And it is that run's, not an earlier one's: its line is stamped when
+    // lastState says the run finished.
+    let finished = st
+        .last_state
+        .as_ref()
+        .unwrap()
+        .terminated
+        .as_ref()
+        .unwrap()
+        .finished_at
+        .as_ref()
+        .unwrap()
+        .0;
+    let stamped: jiff::Timestamp = previous.split_whitespace().next().unwrap().parse().unwrap();
+    let apart = (stamped.as_second() - finished.as_second()).abs();
+    assert!(apart <= 1, "logged at {stamped}, finished at {finished}");
+
+    // The upstream workaround: remove the busy shim, delete the Multus pod.
+    model
+        .with(|w| w.remove_file(WORKER, SHIM))
+        .expect("rm shim");
     delete(&client, &multus).await;
     wait(240).await;
     let pods = pods(&client).await;

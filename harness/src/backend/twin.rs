@@ -427,10 +427,13 @@ impl TwinCluster {
         let all_stopped = frozen.len() == daemons.len() + usize::from(l.busy_shim)
             && frozen.iter().all(|p| p.stopped);
         if !all_stopped {
-            return Ok(Evidence::no_effect(
-                some,
-                format!("not every process is frozen after SIGSTOP: {frozen:?}"),
-            ));
+            return Ok(Evidence {
+                facts,
+                ..Evidence::no_effect(
+                    some,
+                    format!("not every process is frozen after SIGSTOP: {frozen:?}"),
+                )
+            });
         }
         // 3. The Multus pod is deleted with its own grace.
         let delete = l.multus_pod_delete();
@@ -444,10 +447,10 @@ impl TwinCluster {
         let deleted = self.delete_pods(&delete, node).await?;
         facts.extend(deleted.facts.clone());
         if !deleted.took_effect {
-            return Ok(Evidence::no_effect(
-                some,
-                deleted.missing.unwrap_or_default(),
-            ));
+            return Ok(Evidence {
+                facts,
+                ..Evidence::no_effect(some, deleted.missing.unwrap_or_default())
+            });
         }
         // 4. The old pod goes only after the kubelet's SIGKILL.
         let gone = self

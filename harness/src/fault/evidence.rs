@@ -52,12 +52,14 @@ impl Preconditions {
         match p {
             Precondition::MultusConfigLeft => self.disk.as_ref().map(|d| d.multus_config),
             Precondition::MultusShimLeft => self.disk.as_ref().map(|d| d.multus_shim),
-            Precondition::ShimRunningAtInit => self.multus_init.as_ref().map(|m| m.shim_running),
-            Precondition::InitTextFileBusy => self.multus_init.as_ref().map(|m| {
-                m.last_log
-                    .as_deref()
-                    .is_some_and(|l| l.contains("Text file busy"))
-            }),
+            Precondition::ShimRunningAtInit => {
+                self.multus_init.as_ref().and_then(|m| m.shim_running)
+            }
+            Precondition::InitTextFileBusy => self
+                .multus_init
+                .as_ref()
+                .and_then(|m| m.last_log.as_deref())
+                .map(|l| l.contains("Text file busy")),
         }
     }
 
@@ -86,13 +88,23 @@ impl Preconditions {
             ));
         }
         if let Some(m) = &self.multus_init {
+            let unknown = || {
+                format!(
+                    "not recorded ({})",
+                    m.unrecorded.as_deref().unwrap_or("no reason given")
+                )
+            };
             out.push((
                 "multus-shim running when the Multus init container ran".into(),
-                m.shim_running.to_string(),
+                m.shim_running.map_or_else(unknown, |b| b.to_string()),
             ));
             out.push((
                 "Multus init container last log line".into(),
-                m.last_log.clone().unwrap_or_else(|| "(none)".into()),
+                match m.last_log.as_deref() {
+                    Some("") => "(empty)".into(),
+                    Some(l) => l.to_string(),
+                    None => unknown(),
+                },
             ));
         }
         out
@@ -154,12 +166,18 @@ impl NodeDisk {
 pub struct MultusInit {
     /// The Multus pod.
     pub pod: String,
-    /// A `multus-shim` process ran on the node when the init container
-    /// finished (the #1221 deadlock needs one holding the binary busy).
-    pub shim_running: bool,
+    /// A `multus-shim` process ran on the node when the end of the init
+    /// container's run was seen (polled every second; the #1221 deadlock
+    /// needs one holding the binary busy); `None` when the node's
+    /// processes could not be listed.
+    pub shim_running: Option<bool>,
     /// The init container's last log line (for #1221: `cp: cannot create
-    /// regular file '/host/opt/cni/bin/multus-shim': Text file busy`).
+    /// regular file '/host/opt/cni/bin/multus-shim': Text file busy`),
+    /// empty when it printed nothing; `None` when the log could not be read.
     pub last_log: Option<String>,
+    /// Why a part could not be recorded, when one could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unrecorded: Option<String>,
 }
 
 /// A recorded precondition, by its suite-file name.
@@ -318,19 +336,37 @@ mod tests {
             disk: None,
             multus_init: Some(MultusInit {
                 pod: "kube-multus-ds-x".into(),
-                shim_running: true,
+                shim_running: Some(true),
                 last_log: Some(
                     "cp: cannot create regular file '/host/opt/cni/bin/multus-shim': Text file busy"
                         .into(),
                 ),
+                unrecorded: None,
             }),
         };
         assert_eq!(p.value(Precondition::InitTextFileBusy), Some(true));
         assert_eq!(p.value(Precondition::ShimRunningAtInit), Some(true));
-        let none = Preconditions {
+        // An empty log is a recorded "no"; an unreadable one is not recorded.
+        let empty = Preconditions {
             disk: None,
-            multus_init: Some(MultusInit::default()),
+            multus_init: Some(MultusInit {
+                last_log: Some(String::new()),
+                ..MultusInit::default()
+            }),
         };
-        assert_eq!(none.value(Precondition::InitTextFileBusy), Some(false));
+        assert_eq!(empty.value(Precondition::InitTextFileBusy), Some(false));
+        let unread = Preconditions {
+            disk: None,
+            multus_init: Some(MultusInit {
+                unrecorded: Some("logs: connection refused".into()),
+                ..MultusInit::default()
+            }),
+        };
+        assert_eq!(unread.value(Precondition::InitTextFileBusy), None);
+        assert_eq!(unread.value(Precondition::ShimRunningAtInit), None);
+        assert!(unread.facts().contains(&(
+            "Multus init container last log line".into(),
+            "not recorded (logs: connection refused)".into()
+        )));
     }
 }

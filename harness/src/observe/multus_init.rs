@@ -140,20 +140,27 @@ pub async fn follow(
     within: Duration,
 ) -> Result<Option<MultusInit>, BackendError> {
     let deadline = Instant::now() + within;
-    let mut shim_before = false;
+    // The last two samples of the node's processes (`None`: could not be
+    // listed, e.g. while the node boots), and the last errors seen.
+    let mut shim_before: Option<bool> = None;
+    let mut last_error: Option<String> = None;
     loop {
-        // The node may still be booting: a process listing that fails is
-        // "no shim seen", not an error.
-        let shim_now = cluster
-            .count_processes(node, SHIM_PROCESS)
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|n| n > 0);
+        let shim_now = match cluster.count_processes(node, SHIM_PROCESS).await {
+            Ok(n) => n.map(|n| n > 0),
+            Err(e) => {
+                last_error = Some(format!("listing the node's processes: {e}"));
+                None
+            }
+        };
         // The API may be down while a control-plane node boots.
-        if let Ok(pods) = list(client, &node.name).await
-            && let Some(run) = new_run(&pods, base)
-        {
+        let run = match list(client, &node.name).await {
+            Ok(pods) => new_run(&pods, base),
+            Err(e) => {
+                last_error = Some(e.to_string());
+                None
+            }
+        };
+        if let Some(run) = run {
             let api: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
             let lp = LogParams {
                 container: Some(MULTUS_INIT_CONTAINER.into()),
@@ -161,16 +168,35 @@ pub async fn follow(
                 tail_lines: Some(1),
                 ..LogParams::default()
             };
-            let last_log = api
-                .logs(&run.pod, &lp)
-                .await
-                .ok()
-                .and_then(|l| l.lines().last().map(|s| s.trim().to_string()))
-                .filter(|l| !l.is_empty());
+            let (last_log, log_error) = match api.logs(&run.pod, &lp).await {
+                Ok(l) => (
+                    Some(
+                        l.lines()
+                            .last()
+                            .map(|s| s.trim().to_string())
+                            .unwrap_or_default(),
+                    ),
+                    None,
+                ),
+                Err(e) => (None, Some(format!("reading its log: {e}"))),
+            };
+            // A shim seen at the sample that found the run's end, or at the
+            // one before it (the run ended between the two).
+            let shim_running = match (shim_before, shim_now) {
+                (Some(true), _) | (_, Some(true)) => Some(true),
+                (Some(false), Some(false)) | (None, Some(false)) => Some(false),
+                (_, None) => None,
+            };
+            let unrecorded = match (&log_error, shim_running) {
+                (Some(e), _) => Some(e.clone()),
+                (None, None) => last_error.clone(),
+                (None, Some(_)) => None,
+            };
             return Ok(Some(MultusInit {
                 pod: run.pod,
-                shim_running: shim_before || shim_now,
+                shim_running,
                 last_log,
+                unrecorded,
             }));
         }
         if Instant::now() >= deadline {

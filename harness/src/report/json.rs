@@ -9,8 +9,9 @@ use super::record::RunRecord;
 ///
 /// 2: evidence carries `preconditions` (the node's disk while down, the
 /// Multus init container's run), results may have the verdict
-/// `precondition-unmet` and checks the kind `precondition`, and the summary
-/// counts `precondition-unmet`.
+/// `precondition-unmet` and checks the kind `precondition`, the summary
+/// counts `precondition-unmet`, and measured recoveries count from the
+/// start of a fault's injection (before: from its end).
 pub const SCHEMA_VERSION: u32 = 2;
 
 /// Renders a run as JSON:
@@ -19,7 +20,8 @@ pub const SCHEMA_VERSION: u32 = 2;
 /// { "schema-version": 2,
 ///   "run": { "run-id", "backend", "seed", "started-at", "harness-version" },
 ///   "summary": { "passed", "total", "counts": { "pass", "fail", "xfail", "xpass",
-///                "not-run", "error", "interrupted" }, "interrupted",
+///                "not-run", "precondition-unmet", "error", "interrupted", "planned" },
+///                "interrupted",
 ///                "teardown-errors", "finished-at", "elapsed", "simulated", "banner" },
 ///   "results": [ <ScenarioResult as serialized by serde> ],
 ///   "trend": { "baseline", "baseline-run", "threshold", "slos": [ { "scenario",

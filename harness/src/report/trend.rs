@@ -274,6 +274,15 @@ impl Baseline {
             path: path.to_path_buf(),
             reason: reason.to_string(),
         };
+        // Before schema 2 recoveries counted from the end of a fault's
+        // injection, from schema 2 on from its start: not comparable.
+        if let Some(schema) = v.get("schema-version").and_then(Value::as_u64)
+            && schema < 2
+        {
+            return Err(shape(&format!(
+                "schema-version {schema}: its recovery times count from the end of each fault's injection, this run's from its start (schema 2), so they are not comparable"
+            )));
+        }
         let results = v
             .get("results")
             .and_then(Value::as_array)
@@ -809,6 +818,12 @@ mod tests {
         assert!(e.to_string().contains("results[0]"), "{e}");
         let e = Baseline::load(&dir.path().join("missing.json")).unwrap_err();
         assert!(matches!(e, TrendError::Read { .. }), "{e}");
+        std::fs::write(&path, "{\"schema-version\": 1, \"results\": []}").unwrap();
+        let e = Baseline::load(&path).unwrap_err();
+        assert!(
+            e.to_string().contains("schema-version 1") && e.to_string().contains("not comparable"),
+            "{e}"
+        );
     }
 
     #[test]

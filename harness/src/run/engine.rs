@@ -28,6 +28,8 @@ const WAITING_EVERY: Duration = Duration::from_secs(10);
 const REVERT_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long collecting a cluster's logs after a failure may take.
 const LOGS_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long the end of observation waits for the Multus follow's last poll.
+const FOLLOW_GRACE: Duration = Duration::from_secs(2);
 /// The recovery check's testcase name.
 const RECOVERY: &str = "cluster recovered";
 
@@ -245,6 +247,26 @@ impl Phases {
                     .unwrap_or_else(|| "no evidence".into()),
             });
         }
+        // From now on, the node's Multus pod until its init container has
+        // run again: through a remediation too, so that what is recorded is
+        // the fault's run, not the workaround's. Stopped with the scenario.
+        let follow = multus_base.map(|(client, base)| {
+            let cluster = cluster.clone();
+            let n = node.clone().expect("a baseline is taken only with a node");
+            let within = scenario
+                .remediation
+                .as_ref()
+                .map_or(Duration::ZERO, |r| r.after)
+                + scenario
+                    .slos
+                    .iter()
+                    .filter_map(|s| s.budget())
+                    .max()
+                    .unwrap_or(OBSERVE_DEFAULT);
+            AbortOnDrop(tokio::spawn(async move {
+                multus_init::follow(cluster.as_ref(), &client, &n, &base, within).await
+            }))
+        });
         // What the node's disk showed is known now: a scenario that requires
         // otherwise has nothing to observe.
         if let Some(unmet) = scenario
@@ -307,38 +329,33 @@ impl Phases {
             Phase::Observe,
             scenario.slos.iter().filter_map(|s| s.budget()).max(),
         );
-        // Alongside, the node's Multus pod until its init container ran.
-        let follow = async {
-            match (&multus_base, &node) {
-                (Some((client, base)), Some(n)) => {
-                    let within = scenario
-                        .slos
-                        .iter()
-                        .filter_map(|s| s.budget())
-                        .max()
-                        .unwrap_or(OBSERVE_DEFAULT);
-                    multus_init::follow(cluster.as_ref(), client, n, base, within).await
-                }
-                _ => Ok(None),
-            }
-        };
-        let (observed, followed) = self
-            .or_cancel(self.reporting_waits(async {
-                tokio::join!(
-                    tokio::time::timeout(
-                        limit,
-                        cluster.observe(scenario, fault_at, since, node.as_ref()),
-                    ),
-                    follow
-                )
-            }))
+        let observed = self
+            .or_cancel(self.reporting_waits(tokio::time::timeout(
+                limit,
+                cluster.observe(scenario, fault_at, since, node.as_ref()),
+            )))
             .await?;
+        // The follow has had the whole observation; what it has not seen by
+        // now (a Multus pod that never ran its init container again) is not
+        // recorded, and it is not waited for past a last poll.
+        let followed = match follow {
+            None => None,
+            Some(mut task) => match tokio::time::timeout(FOLLOW_GRACE, &mut task.0).await {
+                Ok(Ok(found)) => Some(found),
+                Ok(Err(e)) => Some(Err(crate::backend::BackendError::other(
+                    "following the Multus init container",
+                    e.to_string(),
+                ))),
+                Err(_) => Some(Ok(None)),
+            },
+        };
         let evidence = {
             let mut s = self.state();
             let ev = s.evidence.get_or_insert_with(|| evidence.clone());
             match followed {
-                Ok(found) => ev.preconditions.multus_init = found,
-                Err(e) => ev.facts.push((
+                None => {}
+                Some(Ok(found)) => ev.preconditions.multus_init = found,
+                Some(Err(e)) => ev.facts.push((
                     "Multus init container".into(),
                     format!("could not be followed: {e}"),
                 )),
@@ -474,8 +491,6 @@ impl Phases {
         Ok(Outcome::Planned)
     }
 
-    /// Applies the remediation's steps in order, each on its target node
-    /// (default: the faulted one); what each did.
     /// Records an unmet precondition as a failed check, and its outcome.
     fn unmet(&self, unmet: &Unmet) -> Outcome {
         let reason = unmet.to_string();
@@ -488,6 +503,8 @@ impl Phases {
         Outcome::PreconditionUnmet { reason }
     }
 
+    /// Applies the remediation's steps in order, each on its target node
+    /// (default: the faulted one); what each did.
     async fn remediate(
         &self,
         rem: &Remediation,
@@ -767,6 +784,16 @@ fn follows_multus(scenario: &Scenario) -> bool {
         scenario.fault,
         Fault::NodeReboot(_) | Fault::LeftoverMultusConfig(_)
     )
+}
+
+/// A task that is aborted when its handle is dropped (a scenario that ends
+/// early stops its Multus follow).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// What the end of a scenario learned, for [`settle`].

@@ -510,17 +510,23 @@ impl World {
             Some(c) => names.iter().position(|n| *n == c)?,
             None => p.template.init.len(),
         };
-        // The current run is the container's latest start, whether or not
-        // it has printed anything yet; `previous` is the run before it (the
-        // kubelet keeps one terminated instance per container).
-        let current = p.ctrs.get(i).map_or(0, |c| c.runs);
-        let want = if previous {
-            match current.checked_sub(1) {
+        // The current container is the latest start, whether or not it has
+        // printed anything yet; `previous` is the last terminated one
+        // (`lastState.terminated`): the run before the current one while it
+        // runs or has ended, but the latest run itself while the container
+        // waits to be restarted (back-off), when there is no current one.
+        let Some(c) = p.ctrs.get(i) else {
+            return Some(String::new());
+        };
+        let latest = c.runs;
+        let waiting = matches!(c.state, CState::Waiting { .. });
+        let want = match (previous, waiting) {
+            (false, _) => latest,
+            (true, true) => latest,
+            (true, false) => match latest.checked_sub(1) {
                 Some(run) => run,
                 None => return Some(String::new()),
-            }
-        } else {
-            current
+            },
         };
         let lines = self
             .clogs

@@ -557,6 +557,12 @@ struct Inner {
     /// Set when a gate, a fault, an SLO or a revert failed on this cluster.
     failed: std::sync::atomic::AtomicBool,
     pending: tokio::sync::Mutex<Vec<Undo>>,
+    /// The injection under way, if any. It runs in a task of its own, so
+    /// that an interrupt that drops the engine's wait cannot cut a fault
+    /// short between its steps (a node stopped but not started again, a
+    /// daemon frozen before its undo was known); a revert or teardown first
+    /// waits for it, which registers its undo.
+    inflight: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Component versions of the cell it runs, for version-conditional
     /// expectations.
     versions: std::sync::OnceLock<BTreeMap<String, String>>,
@@ -669,6 +675,7 @@ impl KindCluster {
                 cancel,
                 failed: std::sync::atomic::AtomicBool::new(false),
                 pending: tokio::sync::Mutex::new(Vec::new()),
+                inflight: tokio::sync::Mutex::new(None),
                 versions: std::sync::OnceLock::new(),
             }),
         }
@@ -765,6 +772,17 @@ impl KindCluster {
 
     /// Runs every pending undo now (each at most once).
     async fn run_pending(&self) -> Result<Vec<String>, KindError> {
+        // An injection still under way (its caller was interrupted) ends
+        // first, and leaves its undo.
+        let inflight = self.inner.inflight.lock().await.take();
+        if let Some(task) = inflight
+            && let Err(e) = task.await
+        {
+            tracing::error!(
+                "the interrupted injection on {} failed: {e}",
+                self.inner.name
+            );
+        }
         let due: Vec<Undo> = std::mem::take(&mut *self.inner.pending.lock().await);
         let mut done = Vec::new();
         let mut first_err = None;
@@ -1120,14 +1138,38 @@ impl Cluster for KindCluster {
         fault: &Fault,
         node: Option<&NodeInfo>,
     ) -> Result<Evidence, BackendError> {
-        let injected = faults::inject(&self.inner.nodes, Some(&self.inner.kubectl), fault, node)
-            .await
-            .inspect_err(|_| self.mark_failed(true))?;
-        if let Some(s) = injected.undo {
-            self.schedule(s.undo, s.after).await;
+        // In a task of its own (see `Inner::inflight`): the fault runs to its
+        // end and registers its undo even when this call is dropped.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let me = self.clone();
+        let (fault, node) = (fault.clone(), node.cloned());
+        let task = tokio::spawn(async move {
+            let i = &me.inner;
+            let result = faults::inject(&i.nodes, Some(&i.kubectl), &fault, node.as_ref()).await;
+            let result = match result {
+                Ok(injected) => {
+                    if let Some(s) = injected.undo {
+                        me.schedule(s.undo, s.after).await;
+                    }
+                    me.mark_failed(!injected.evidence.took_effect);
+                    Ok(injected.evidence)
+                }
+                Err(e) => {
+                    me.mark_failed(true);
+                    Err(e)
+                }
+            };
+            let _ = tx.send(result);
+        });
+        *self.inner.inflight.lock().await = Some(task);
+        let result = rx.await.map_err(|_| {
+            BackendError::other("inject", "the injection task ended without a result")
+        })?;
+        // Done: nothing for a revert to wait for.
+        if let Some(task) = self.inner.inflight.lock().await.take() {
+            let _ = task.await;
         }
-        self.mark_failed(!injected.evidence.took_effect);
-        Ok(injected.evidence)
+        Ok(result?)
     }
 
     async fn remediate(

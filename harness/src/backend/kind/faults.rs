@@ -1398,15 +1398,29 @@ pub async fn undo(nodes: &DockerNodes, undo: &Undo) -> Result<String, KindError>
         }
         Undo::KillFrozen { node, processes } => {
             let (mut killed, mut gone, mut other) = (Vec::new(), Vec::new(), Vec::new());
+            // Every process gets its try: one that cannot be checked or
+            // killed does not leave the others frozen; the first error is
+            // returned after.
+            let mut first_err = None;
             for p in processes {
-                match nodes.still(node, p).await? {
-                    Still::Same { .. } => {
-                        if nodes.signal_unless_gone(node, p.pid, "KILL").await? {
-                            killed.push(p.to_string());
-                        } else {
-                            gone.push(p.to_string());
-                        }
+                let still = match nodes.still(node, p).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::error!("checking {p} on {node} failed: {e}");
+                        first_err.get_or_insert(e);
+                        continue;
                     }
+                };
+                match still {
+                    Still::Same { .. } => match nodes.signal_unless_gone(node, p.pid, "KILL").await
+                    {
+                        Ok(true) => killed.push(p.to_string()),
+                        Ok(false) => gone.push(p.to_string()),
+                        Err(e) => {
+                            tracing::error!("killing {p} on {node} failed: {e}");
+                            first_err.get_or_insert(e);
+                        }
+                    },
                     Still::Gone => gone.push(p.to_string()),
                     Still::Other(now) => {
                         tracing::warn!(
@@ -1419,6 +1433,9 @@ pub async fn undo(nodes: &DockerNodes, undo: &Undo) -> Result<String, KindError>
                         ));
                     }
                 }
+            }
+            if let Some(e) = first_err {
+                return Err(e);
             }
             format!(
                 "on {node}: killed [{}]; already gone [{}]; left alone (PID reused) [{}]",
