@@ -75,6 +75,16 @@ pub enum KindError {
         problem: String,
     },
 
+    /// A pinned script does not have the shape the harness relies on to
+    /// run it (e.g. `install.sh`'s last step is not the expected lines).
+    #[error("{url}: {problem}")]
+    Script {
+        /// Where it came from.
+        url: String,
+        /// What differs from the expectation.
+        problem: String,
+    },
+
     /// A command's output could not be understood.
     #[error("cannot parse the output of `{command}`: {problem}\n--- output ---\n{output}")]
     Parse {

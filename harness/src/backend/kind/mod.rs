@@ -17,7 +17,11 @@ mod sandbox;
 mod sha256;
 mod versions;
 
-pub use addons::{Addons, PROBE_MANIFEST, patch_multus_manifest, probe_manifest};
+pub use addons::{
+    Addons, DIAGNOSE_STEP, IMAGE_ARCHIVE, INSTALL_SCRIPT, INSTALL_SCRIPT_RUN, ImageStore,
+    KUBECTL_KO, PROBE_MANIFEST, parse_driver_status, patch_multus_manifest, probe_manifest,
+    without_diagnose,
+};
 pub use cluster::{KindBackend, KindCluster};
 pub use config::{CONFIG_DIR, IpFamily, KindConfig, KindNode, Networking};
 pub use docker::{
