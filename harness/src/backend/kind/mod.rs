@@ -12,6 +12,7 @@ mod kubectl;
 mod options;
 mod ovs;
 mod prereq;
+mod pull;
 mod safety;
 mod sandbox;
 mod sha256;
@@ -41,6 +42,7 @@ pub use ovs::{
     pidfile,
 };
 pub use prereq::{Detected, ToolVersions, docker_reachable, kind_on_path};
+pub use pull::{PinnedImage, pinned_images, pull_all};
 pub use safety::{CLUSTER_LABEL, Guard, NAME_PREFIX, ROLE_LABEL, new_cluster_name};
 pub use sandbox::{parse_links, sandbox_netns};
 pub use sha256::hex_digest;

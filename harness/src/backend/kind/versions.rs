@@ -282,10 +282,11 @@ pub fn parse_semver(v: &str) -> Option<(u64, u64, u64)> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn workspace_matrix() -> VersionMatrix {
+    /// The workspace's `versions.yaml`, for tests.
+    pub(crate) fn workspace_matrix() -> VersionMatrix {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("..")
             .join(MATRIX_FILE);
