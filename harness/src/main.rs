@@ -1,8 +1,9 @@
 //! The `cni-chaos` command: validate suite files, run them (the same runner
 //! as `cargo test --test chaos`), or serve the digital twin for kubectl.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +32,22 @@ enum Command {
         /// libtest arguments.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+    /// Pull every image versions.yaml pins (node images by digest; Kube-OVN,
+    /// its NAT gateway and Multus by tag, as they are pinned) and the probes'
+    /// images with `docker pull`, attempting each; exits non-zero listing
+    /// every image that failed and where it is pinned. The nightly's first
+    /// step, so a wrong pin fails at once.
+    PullImages {
+        /// Only this cell of versions.yaml [default: every cell].
+        #[arg(long)]
+        cell: Option<String>,
+        /// The version matrix.
+        #[arg(long, default_value = "versions.yaml")]
+        matrix: PathBuf,
+        /// Time limit of one pull, in seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
     },
     /// The digital twin.
     Twin {
@@ -227,6 +244,40 @@ fn parse_speed(s: &str) -> Result<f64, String> {
 /// time, beyond which nothing could observe it anyway.
 const MAX_SPEED: f64 = 100_000.0;
 
+/// `cni-chaos pull-images`: every image `matrix` pins for `cell` (or all
+/// cells), pulled on the host.
+fn pull_images(matrix: &Path, cell: Option<&str>, timeout: Duration) -> ExitCode {
+    use cni_chaos::backend::kind::{VersionMatrix, pinned_images, pull_all};
+    let images = match VersionMatrix::load(matrix).and_then(|m| pinned_images(&m, cell)) {
+        Ok(images) => images,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for p in &images {
+        println!("docker pull {} ({}; {})", p.image, p.source, p.how());
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runner = cni_chaos::exec::LocalRunner::new();
+    match runtime.block_on(pull_all(&runner, &images, timeout)) {
+        Ok(()) => {
+            println!("ok: {} pinned images pulled", images.len());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Posts a fault to the served twin named by `kubeconfig`.
 fn twin_fault(kubeconfig: Option<PathBuf>, fault: FaultCommand) -> ExitCode {
     let path = kubeconfig
@@ -409,6 +460,11 @@ fn main() -> ExitCode {
                 },
             )
         }
+        Command::PullImages {
+            cell,
+            matrix,
+            timeout,
+        } => pull_images(&matrix, cell.as_deref(), Duration::from_secs(timeout)),
         Command::Twin {
             command:
                 TwinCommand::Serve {

@@ -8,11 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cni_chaos::backend::kind::{
-    self, Guard, KindBackend, KindCluster, KindConfig, KindError, KindOptions, NameSource,
-    hex_digest, inspect_json,
+    self, Addons, DIAGNOSE_STEP, Guard, IMAGE_ARCHIVE, INSTALL_SCRIPT, INSTALL_SCRIPT_RUN,
+    ImageStore, KUBECTL_KO, KindBackend, KindCluster, KindConfig, KindError, KindOptions, Kubectl,
+    NameSource, VersionMatrix, hex_digest, inspect_json,
 };
 use cni_chaos::backend::{Backend, BackendError, Cluster, NodeInfo, select_node};
-use cni_chaos::exec::{ExecError, Expectation, LocalRunner, Runner, ScriptedRunner};
+use cni_chaos::exec::{
+    ExecError, Expectation, LocalRunner, Output, Respond, Runner, ScriptedRunner,
+};
 use cni_chaos::fault::{
     CniConfig, CniConfigAction, CniFile, DEFAULT_HOLD_FOR, Evidence, Fault, LeftoverMultusConfig,
     NetworkPartition, NodeReboot, NodeRole, NodeTarget, OvsKill, OvsProcess, OvsSignal, PodDelete,
@@ -23,7 +26,15 @@ use tokio_util::sync::CancellationToken;
 
 const CLUSTER: &str = "chaos-contract";
 const WORKER: &str = "chaos-contract-worker";
-const INSTALL_SH: &str = "#!/usr/bin/env bash\necho install kube-ovn\n";
+const INSTALL_HEAD: &str = "#!/usr/bin/env bash\nset -euo pipefail\necho install kube-ovn\n";
+const INSTALL_TAIL: &str = "\necho \"Thanks for choosing Kube-OVN!\"\n";
+const KUBECTL_KO_SH: &str = "#!/bin/bash\necho kubectl-ko \"$@\"\n";
+
+/// A stand-in for the pinned `install.sh`: ends, as the real one at every
+/// pinned tag, with the diagnose step the harness cuts.
+fn install_sh() -> String {
+    format!("{INSTALL_HEAD}{DIAGNOSE_STEP}{INSTALL_TAIL}")
+}
 const MULTUS_YML: &str = "image: ghcr.io/k8snetworkplumbingwg/multus-cni:snapshot-thick\n";
 
 fn repo() -> PathBuf {
@@ -58,6 +69,7 @@ sets:
     kube-ovn:
       version: v1.16.2
       install-script: {{url: 'https://example.invalid/v1.16.2/install.sh', sha256: {}}}
+      kubectl-ko: {{url: 'https://example.invalid/v1.16.2/kubectl-ko', sha256: {}}}
       image: docker.io/kubeovn/kube-ovn:v1.16.2
       nat-gateway-image: docker.io/kubeovn/vpc-nat-gateway:v1.16.2
     multus:
@@ -66,7 +78,8 @@ sets:
       image: ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.4-thick
       shim-install: install-multus
 ",
-        hex_digest(INSTALL_SH.as_bytes())
+        hex_digest(install_sh().as_bytes()),
+        hex_digest(KUBECTL_KO_SH.as_bytes()),
     );
     std::fs::write(ws.path().join("versions.yaml"), matrix).unwrap();
     ws
@@ -76,6 +89,8 @@ struct Fixture {
     _ws: tempfile::TempDir,
     state: tempfile::TempDir,
     backend: KindBackend,
+    /// What `docker info` reports for the image store (default: Docker's).
+    store: ImageStore,
 }
 
 impl Fixture {
@@ -98,7 +113,8 @@ impl Fixture {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .unwrap();
-        std::fs::write(dir.join("kube-ovn-install.sh"), INSTALL_SH).unwrap();
+        std::fs::write(dir.join(INSTALL_SCRIPT), install_sh()).unwrap();
+        std::fs::write(dir.join(KUBECTL_KO), KUBECTL_KO_SH).unwrap();
         std::fs::write(dir.join("multus-daemonset-thick.yml"), MULTUS_YML).unwrap();
         std::fs::write(
             dir.join("kubeconfig"),
@@ -111,7 +127,13 @@ impl Fixture {
             _ws: ws,
             state,
             backend,
+            store: ImageStore::Docker,
         }
+    }
+
+    /// The cluster's private state folder.
+    fn dir(&self) -> PathBuf {
+        self.state.path().join(CLUSTER)
     }
 
     fn path(&self, file: &str) -> String {
@@ -194,11 +216,28 @@ fn images(f: &Fixture) -> Vec<&'static str> {
     images
 }
 
+/// `docker info`'s DriverStatus for the fixture's image store (moby
+/// #45600 shows the containerd one; the other is overlay2's).
+fn driver_status(f: &Fixture) -> Expectation {
+    let status = match f.store {
+        ImageStore::Containerd => r#"[["driver-type","io.containerd.snapshotter.v1"]]"#,
+        ImageStore::Docker => {
+            r#"[["Backing Filesystem","extfs"],["Supports d_type","true"],["Using metacopy","false"],["Native Overlay Diff","true"],["userxattr","false"]]"#
+        }
+    };
+    Expectation::ok(
+        ["docker", "info", "--format", "{{json .DriverStatus}}"],
+        format!("{status}\n"),
+    )
+}
+
 /// What runs between the probes and `kind create cluster`: the check that
-/// no cluster of the name exists (another one is listed), then the pulls.
+/// no cluster of the name exists (another one is listed), the image store
+/// detection, then the pulls.
 fn pulls(f: &Fixture) -> Vec<Expectation> {
     let check = Expectation::ok(["kind", "get", "clusters"], "kind\nchaos-other\n");
-    std::iter::once(check)
+    [check, driver_status(f)]
+        .into_iter()
         .chain(
             images(f)
                 .into_iter()
@@ -254,15 +293,25 @@ fn provision_script(f: &Fixture, steps: usize) -> Vec<Expectation> {
         .collect()
 }
 
+/// `install.sh` as it runs: the copy without its last step, in the
+/// cluster's state folder.
+fn install_run(f: &Fixture) -> Expectation {
+    ok(vec!["bash".into(), f.path(INSTALL_SCRIPT_RUN)]).in_dir(f.dir())
+}
+
+/// `e` failing with `stderr` (same argv and working directory).
+fn failing(e: &Expectation, stderr: &str) -> Expectation {
+    let mut failed = Expectation::failed(e.argv.clone(), 1, stderr);
+    failed.cwd = e.cwd.clone();
+    failed
+}
+
 /// Provisioning runs until `install.sh`, which hangs after printing `stdout`.
 fn hang_in_install(runner: &ScriptedRunner, f: &Fixture, stdout: &str) {
     for e in provision_script(f, install_step(f, "bash")) {
         runner.push(e);
     }
-    runner.push(Expectation::hang(
-        vec!["bash".to_string(), f.path("kube-ovn-install.sh")],
-        stdout,
-    ));
+    runner.push(Expectation::hang(install_run(f).argv, stdout).in_dir(f.dir()));
 }
 
 /// The index in [`install_sequence`] of the first step whose command line
@@ -286,21 +335,65 @@ fn install_step(f: &Fixture, pattern: &str) -> usize {
         .unwrap_or_else(|| panic!("no install step matches {pattern:?}"))
 }
 
-fn install_sequence(f: &Fixture) -> Vec<Expectation> {
-    let mut s: Vec<Expectation> = images(f)
+/// How the fixture's images get into the nodes: `kind load docker-image`
+/// with Docker's store; with containerd's, per image its platform, `docker
+/// save --platform` into the state folder and `kind load image-archive`.
+fn loads(f: &Fixture) -> Vec<Expectation> {
+    let tar = f.path(IMAGE_ARCHIVE);
+    images(f)
         .into_iter()
-        .map(|i| {
-            ok(words(&format!(
+        .flat_map(|i| match f.store {
+            ImageStore::Docker => vec![ok(words(&format!(
                 "kind load docker-image {i} --name chaos-contract"
-            )))
+            )))],
+            ImageStore::Containerd => vec![
+                Expectation::ok(
+                    [
+                        "docker",
+                        "image",
+                        "inspect",
+                        "--format",
+                        "{{.Os}}/{{.Architecture}}{{with .Variant}}/{{.}}{{end}}",
+                        i,
+                    ],
+                    "linux/amd64\n",
+                ),
+                ok(words(&format!(
+                    "docker save --platform linux/amd64 -o {tar} {i}"
+                ))),
+                ok(words(&format!(
+                    "kind load image-archive {tar} --name chaos-contract"
+                ))),
+            ],
         })
-        .collect();
+        .collect()
+}
+
+/// The diagnose `install.sh` would have ended with, run from the state
+/// folder with the pinned plugin.
+fn diagnose(f: &Fixture) -> Expectation {
+    ok(vec![
+        "bash".into(),
+        f.path(KUBECTL_KO),
+        "diagnose".into(),
+        "all".into(),
+    ])
+    .in_dir(f.dir())
+}
+
+fn install_sequence(f: &Fixture) -> Vec<Expectation> {
+    let mut s = loads(f);
     s.extend([
         ok(curl(
             "https://example.invalid/v1.16.2/install.sh",
-            f.path("kube-ovn-install.sh"),
+            f.path(INSTALL_SCRIPT),
         )),
-        ok(vec!["bash".into(), f.path("kube-ovn-install.sh")]),
+        ok(curl(
+            "https://example.invalid/v1.16.2/kubectl-ko",
+            f.path(KUBECTL_KO),
+        )),
+        install_run(f),
+        diagnose(f),
         ok(curl(
             "https://example.invalid/v4.2.4/multus-daemonset-thick.yml",
             f.path("multus-daemonset-thick.yml"),
@@ -420,6 +513,295 @@ async fn create_installs_the_pinned_addons_in_order_and_delete_cleans_up() {
     runner.assert_done();
 }
 
+/// install.sh runs in the cluster's private state folder (where it writes
+/// its manifests) from a copy without its last step, which the harness
+/// runs afterwards with the pinned plugin: nothing goes to
+/// `/usr/local/bin`, nothing into the process's working directory.
+#[tokio::test]
+async fn install_sh_runs_in_the_state_folder_without_its_diagnose_step() {
+    let runner = ScriptedRunner::ordered([]);
+    let f = Fixture::new(&runner, true);
+    for e in provision_script(&f, install_sequence(&f).len()) {
+        runner.push(e);
+    }
+    let _cluster = f
+        .backend
+        .provision(&profile(), &CancellationToken::new())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    runner.assert_done();
+    let calls = runner.calls();
+    let bash: Vec<_> = calls.iter().filter(|c| c.get_program() == "bash").collect();
+    assert_eq!(bash.len(), 2, "install.sh, then the diagnose");
+    for c in &bash {
+        assert_eq!(c.get_cwd(), Some(f.dir().as_path()), "{c}");
+        assert_eq!(c.get_envs()[0], ("KUBECONFIG".into(), f.path("kubeconfig")));
+    }
+    assert_eq!(bash[0].get_args(), [f.path(INSTALL_SCRIPT_RUN)]);
+    assert_eq!(
+        bash[1].get_args(),
+        [f.path(KUBECTL_KO), "diagnose".into(), "all".into()]
+    );
+    // Only commands that write run in a folder, and only in the cluster's.
+    assert!(
+        calls
+            .iter()
+            .filter(|c| c.get_program() != "bash")
+            .all(|c| c.get_cwd().is_none()),
+        "{:#?}",
+        runner.call_lines()
+    );
+    let ran = std::fs::read_to_string(f.path(INSTALL_SCRIPT_RUN)).unwrap();
+    assert!(
+        ran.starts_with(INSTALL_HEAD) && ran.ends_with(INSTALL_TAIL),
+        "{ran}"
+    );
+    assert!(
+        !ran.contains(DIAGNOSE_STEP) && !ran.contains("/usr/local/bin/kubectl-ko"),
+        "{ran}"
+    );
+    // The verified original is kept as downloaded.
+    assert_eq!(
+        std::fs::read_to_string(f.path(INSTALL_SCRIPT)).unwrap(),
+        install_sh()
+    );
+}
+
+/// The diagnose pings external addresses (kube-ovn #5002): its failure is
+/// a warning with its output, and the install goes on.
+#[tokio::test]
+async fn a_failing_diagnose_is_a_warning_and_the_install_goes_on() {
+    let runner = ScriptedRunner::ordered([]);
+    let f = Fixture::new(&runner, true);
+    let at = install_step(&f, "diagnose all");
+    for (i, e) in provision_script(&f, install_sequence(&f).len())
+        .into_iter()
+        .enumerate()
+    {
+        let step = i.checked_sub(probes().len() + pulls(&f).len() + 1);
+        runner.push(if step == Some(at) {
+            failing(&e, "### pinger diagnose results:\nping 1.1.1.1 failed")
+        } else {
+            e
+        });
+    }
+    f.backend
+        .provision(&profile(), &CancellationToken::new())
+        .await
+        .unwrap_or_else(|e| panic!("a failed diagnose must not fail the install: {e}"));
+    runner.assert_done();
+}
+
+/// A cluster's addon steps, without a backend: for tests that need their
+/// own pins or several clusters.
+struct AddonsFixture {
+    _ws: tempfile::TempDir,
+    dir: PathBuf,
+    name: String,
+    kubectl: Kubectl,
+    matrix: VersionMatrix,
+    config: KindConfig,
+    options: KindOptions,
+    runner: ScriptedRunner,
+}
+
+impl AddonsFixture {
+    /// Cluster `name` with its state folder under `root`, whose pinned and
+    /// downloaded `install.sh` is `script`.
+    fn new(runner: &ScriptedRunner, root: &Path, name: &str, script: &str) -> Self {
+        let ws = workspace(true);
+        let matrix = ws.path().join("versions.yaml");
+        let text = std::fs::read_to_string(&matrix).unwrap().replace(
+            &hex_digest(install_sh().as_bytes()),
+            &hex_digest(script.as_bytes()),
+        );
+        std::fs::write(&matrix, text).unwrap();
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(INSTALL_SCRIPT), script).unwrap();
+        std::fs::write(dir.join(KUBECTL_KO), KUBECTL_KO_SH).unwrap();
+        let kubectl = Kubectl::new(Arc::new(runner.clone()), dir.join("kubeconfig"), name);
+        AddonsFixture {
+            matrix: VersionMatrix::load(&matrix).unwrap(),
+            config: KindConfig::load(&repo().join("kind-configs/default.yaml")).unwrap(),
+            options: KindOptions::new(ws.path()),
+            _ws: ws,
+            dir,
+            name: name.into(),
+            kubectl,
+            runner: runner.clone(),
+        }
+    }
+
+    fn addons(&self) -> Addons<'_> {
+        Addons {
+            runner: Arc::new(self.runner.clone()),
+            kubectl: &self.kubectl,
+            set: self.matrix.get("default").unwrap(),
+            config: &self.config,
+            options: &self.options,
+            cluster: &self.name,
+            state: &self.dir,
+        }
+    }
+}
+
+/// A script whose last step is not the one the harness cuts is refused
+/// (saying so) before anything runs it; its sha256 was right.
+#[tokio::test]
+async fn an_install_sh_whose_last_step_changed_is_refused_before_it_runs() {
+    let runner = ScriptedRunner::lenient([]);
+    let root = tempfile::tempdir().unwrap();
+    let changed = install_sh().replace(
+        "kubectl ko diagnose all\n",
+        "kubectl ko diagnose all || true\n",
+    );
+    let a = AddonsFixture::new(&runner, root.path(), "chaos-a", &changed);
+    let err = a.addons().install_kube_ovn().await.unwrap_err();
+    assert!(matches!(err, KindError::Script { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("https://example.invalid/v1.16.2/install.sh"),
+        "{msg}"
+    );
+    assert!(msg.contains("not the expected 6 lines"), "{msg}");
+    assert!(
+        runner.calls().iter().all(|c| c.get_program() == "curl"),
+        "only the downloads ran: {:#?}",
+        runner.call_lines()
+    );
+    assert!(!a.dir.join(INSTALL_SCRIPT_RUN).exists());
+}
+
+/// Two clusters' addon steps at once: each install.sh, diagnose and image
+/// archive stays in its own cluster's folder, and nothing is written to the
+/// process's working directory (under cargo test, harness/).
+#[tokio::test]
+async fn two_clusters_installed_at_once_share_no_folder_and_leave_the_cwd_alone() {
+    let cwd = std::env::current_dir().unwrap();
+    let listing = |dir: &Path| {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing(&cwd);
+    // Every command succeeds; `docker image inspect` reads the platform.
+    let runner =
+        ScriptedRunner::lenient([]).with_fallback(Respond::Output(Output::ok("linux/amd64\n")));
+    let root = tempfile::tempdir().unwrap();
+    let a = AddonsFixture::new(&runner, root.path(), "chaos-a", &install_sh());
+    let b = AddonsFixture::new(&runner, root.path(), "chaos-b", &install_sh());
+    let (ra, rb) = tokio::join!(
+        async {
+            let x = a.addons();
+            x.load_images(ImageStore::Containerd).await?;
+            x.install_kube_ovn().await?;
+            Ok::<_, KindError>(x.diagnose_kube_ovn().await)
+        },
+        async {
+            let x = b.addons();
+            x.load_images(ImageStore::Containerd).await?;
+            x.install_kube_ovn().await?;
+            Ok::<_, KindError>(x.diagnose_kube_ovn().await)
+        },
+    );
+    assert_eq!(ra.unwrap(), None);
+    assert_eq!(rb.unwrap(), None);
+
+    for (own, other) in [(&a, &b), (&b, &a)] {
+        let of = |c: &cni_chaos::exec::Command| {
+            c.argv()
+                .iter()
+                .any(|w| w.contains(&format!("{}", own.dir.display())))
+        };
+        let calls: Vec<_> = runner.calls().into_iter().filter(of).collect();
+        // Its install.sh and diagnose ran in its own folder, on its files.
+        let bash: Vec<_> = calls.iter().filter(|c| c.get_program() == "bash").collect();
+        assert_eq!(bash.len(), 2);
+        for c in &bash {
+            assert_eq!(c.get_cwd(), Some(own.dir.as_path()), "{c}");
+        }
+        // Its images went through an archive in its own folder.
+        let tar = own.dir.join(IMAGE_ARCHIVE).display().to_string();
+        assert!(
+            calls
+                .iter()
+                .any(|c| c.argv()[..2] == ["kind", "load"] && c.argv().contains(&tar.as_str())),
+            "{:#?}",
+            runner.call_lines()
+        );
+        // No command of this cluster names the other's folder.
+        let theirs = format!("{}", other.dir.display());
+        assert!(
+            calls
+                .iter()
+                .all(|c| !c.to_string().contains(&format!("{theirs}/"))),
+            "{:#?}",
+            runner.call_lines()
+        );
+        assert!(own.dir.join(INSTALL_SCRIPT_RUN).exists());
+        assert!(!own.dir.join(IMAGE_ARCHIVE).exists());
+    }
+    assert_eq!(listing(&cwd), before, "files appeared in {}", cwd.display());
+}
+
+/// Docker's containerd image store (kind #3795): detected up front, and
+/// every image goes through `docker save --platform` into an archive in the
+/// state folder and `kind load image-archive`; the archive is removed.
+#[tokio::test]
+async fn the_containerd_image_store_loads_through_an_archive() {
+    let runner = ScriptedRunner::ordered([]);
+    let mut f = Fixture::new(&runner, true);
+    f.store = ImageStore::Containerd;
+    for e in provision_script(&f, install_sequence(&f).len()) {
+        runner.push(e);
+    }
+    // What a `docker save -o` would leave; the load removes it.
+    std::fs::write(f.path(IMAGE_ARCHIVE), "tar").unwrap();
+    f.backend
+        .provision(&profile(), &CancellationToken::new())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    runner.assert_done();
+    assert!(!Path::new(&f.path(IMAGE_ARCHIVE)).exists());
+    assert!(
+        !runner
+            .call_lines()
+            .iter()
+            .any(|l| l.contains("load docker-image")),
+        "{:#?}",
+        runner.call_lines()
+    );
+}
+
+/// A failed `docker save` (e.g. an old Docker without `--platform`) fails
+/// provisioning with its output, then the cluster is cleaned up.
+#[tokio::test]
+async fn a_failing_docker_save_exports_logs_and_deletes() {
+    let runner = ScriptedRunner::ordered([]);
+    let mut f = Fixture::new(&runner, true);
+    f.store = ImageStore::Containerd;
+    let step = install_step(&f, "docker save");
+    let stderr = "unknown flag: --platform";
+    for e in provision_script(&f, step)
+        .into_iter()
+        .chain([failing(&install_sequence(&f)[step], stderr)])
+        .chain(export_and_delete(&f))
+    {
+        runner.push(e);
+    }
+    let msg = fails(&f.backend).await;
+    runner.assert_done();
+    assert!(
+        msg.contains("docker save + kind load image-archive failed"),
+        "{msg}"
+    );
+    assert!(msg.contains(stderr), "{msg}");
+}
+
 /// A fixture whose provisioning reaches `kind create cluster`, which fails
 /// with `stderr`.
 fn create_fails_with(stderr: &str) -> (ScriptedRunner, Fixture) {
@@ -495,9 +877,8 @@ async fn install_env_of(
     {
         runner.push(e);
     }
-    runner.push(Expectation::failed(
-        vec!["bash".to_string(), f.path("kube-ovn-install.sh")],
-        1,
+    runner.push(failing(
+        &install_run(f),
         "error: the server doesn't have a resource type \"vpc-nat-gateways\"",
     ));
     for e in export_and_delete(f) {
@@ -701,9 +1082,10 @@ async fn an_install_timeout_carries_the_command_and_its_output_then_cleans_up() 
     assert!(msg.contains("install Kube-OVN failed"), "{msg}");
     assert!(
         msg.contains(&format!(
-            "`KUBECONFIG={} IPV6=false DUAL_STACK=false ENABLE_NAT_GW=false CNI_CONFIG_PRIORITY=01 bash {}` timed out after 900s",
+            "`(cd {} && KUBECONFIG={} IPV6=false DUAL_STACK=false ENABLE_NAT_GW=false CNI_CONFIG_PRIORITY=01 bash {})` timed out after 900s",
+            f.dir().display(),
             f.path("kubeconfig"),
-            f.path("kube-ovn-install.sh")
+            f.path(INSTALL_SCRIPT_RUN)
         )),
         "{msg}"
     );
@@ -2923,10 +3305,10 @@ async fn install_step_fails(pattern: &str, stderr: &str) -> String {
     let runner = ScriptedRunner::ordered([]);
     let f = Fixture::new(&runner, true);
     let step = install_step(&f, pattern);
-    let failing = Expectation::failed(install_sequence(&f)[step].argv.clone(), 1, stderr);
+    let failed = failing(&install_sequence(&f)[step], stderr);
     for e in provision_script(&f, step)
         .into_iter()
-        .chain([failing])
+        .chain([failed])
         .chain(export_and_delete(&f))
     {
         runner.push(e);
@@ -2962,7 +3344,8 @@ async fn a_failing_docker_pull_creates_and_deletes_nothing() {
     let runner = ScriptedRunner::ordered(probes());
     let f = Fixture::new(&runner, true);
     let mut before = pulls(&f);
-    before.truncate(1);
+    // The name check and the image store detection.
+    before.truncate(2);
     for e in before {
         runner.push(e);
     }

@@ -151,8 +151,26 @@ impl Command {
     }
 }
 
+/// The command line as a POSIX shell would take it: `K=V` assignments (or
+/// `env` when a key is not a shell name), the program and its quoted
+/// arguments; with a working directory, wrapped as `(cd DIR && ...)` so the
+/// line still runs as shown when pasted into a shell.
 impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(dir) = &self.cwd {
+            write!(f, "(cd {} && ", shell_quote(&dir.display().to_string()))?;
+        }
+        self.fmt_line(f)?;
+        if self.cwd.is_some() {
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}
+
+impl Command {
+    /// The command line without its working directory.
+    fn fmt_line(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;
         let mut word = |f: &mut fmt::Formatter<'_>, w: &str| {
             if !first {
@@ -329,6 +347,22 @@ mod tests {
             "env -u GITHUB_ACTIONS CHAOS_SEED=3 cni-chaos run"
         );
         assert_eq!(cmd.get_env_removes(), ["GITHUB_ACTIONS"]);
+    }
+
+    #[test]
+    fn display_wraps_a_working_directory_in_a_subshell() {
+        let cmd = Command::new("bash")
+            .arg("install.sh")
+            .env("IPV6", "false")
+            .cwd("/state/my cluster");
+        assert_eq!(
+            cmd.to_string(),
+            "(cd '/state/my cluster' && IPV6=false bash install.sh)"
+        );
+        assert_eq!(
+            Command::new("ls").cwd("/tmp").to_string(),
+            "(cd /tmp && ls)"
+        );
     }
 
     #[test]

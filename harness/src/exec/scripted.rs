@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::command::{Command, shell_quote};
@@ -39,6 +40,9 @@ pub struct Expectation {
     pub argv: Vec<String>,
     /// The response to a matching command.
     pub respond: Respond,
+    /// The working directory the command must run in; `None` matches only
+    /// a command without one (see [`Expectation::in_dir`]).
+    pub cwd: Option<PathBuf>,
 }
 
 impl Expectation {
@@ -51,7 +55,15 @@ impl Expectation {
         Self {
             argv: argv.into_iter().map(Into::into).collect(),
             respond,
+            cwd: None,
         }
+    }
+
+    /// Requires the command to run in `dir` (its [`Command::cwd`]).
+    #[must_use]
+    pub fn in_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
     }
 
     /// `argv` succeeds with this stdout.
@@ -94,10 +106,11 @@ impl Expectation {
         Self::new(argv, Respond::SpawnError(message.into()))
     }
 
-    /// Whether `cmd`'s argv matches this expectation.
+    /// Whether `cmd`'s argv and working directory match this expectation.
     pub fn matches(&self, cmd: &Command) -> bool {
         let argv = cmd.argv();
-        argv.len() == self.argv.len()
+        self.cwd.as_deref() == cmd.get_cwd()
+            && argv.len() == self.argv.len()
             && self
                 .argv
                 .iter()
@@ -106,9 +119,23 @@ impl Expectation {
     }
 }
 
-/// The expected argv as a command line, `*` placeholders left unquoted.
+/// The expected argv as a command line, `*` placeholders left unquoted,
+/// in `(cd DIR && ...)` with a working directory (as [`Command`] shows it).
 impl fmt::Display for Expectation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(dir) = &self.cwd {
+            write!(f, "(cd {} && ", shell_quote(&dir.display().to_string()))?;
+        }
+        self.fmt_argv(f)?;
+        if self.cwd.is_some() {
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}
+
+impl Expectation {
+    fn fmt_argv(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, a) in self.argv.iter().enumerate() {
             if i > 0 {
                 f.write_str(" ")?;
@@ -369,6 +396,33 @@ mod tests {
             .unwrap();
         runner.output(&kubectl(&["get", "nodes"])).await.unwrap();
         runner.assert_done();
+    }
+
+    #[tokio::test]
+    async fn the_working_directory_is_matched_recorded_and_shown() {
+        let runner = ScriptedRunner::ordered([
+            Expectation::ok(["bash", "install.sh"], "").in_dir("/state/a")
+        ]);
+        let elsewhere = Command::new("bash").arg("install.sh").cwd("/state/b");
+        let err = runner.output(&elsewhere).await.unwrap_err();
+        let ExecError::Unexpected { command, expected } = &err else {
+            panic!("expected Unexpected, got {err:?}");
+        };
+        assert_eq!(command, "(cd /state/b && bash install.sh)");
+        assert_eq!(expected, "`(cd /state/a && bash install.sh)`");
+        let err = runner
+            .output(&Command::new("bash").arg("install.sh"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ExecError::Unexpected { .. }), "{err:?}");
+
+        let here = Command::new("bash").arg("install.sh").cwd("/state/a");
+        runner.output(&here).await.unwrap();
+        runner.assert_done();
+        assert_eq!(
+            runner.calls()[2].get_cwd(),
+            Some(std::path::Path::new("/state/a"))
+        );
     }
 
     #[tokio::test]

@@ -3,6 +3,17 @@
 //! Manifests are downloaded at run time and checked against their pinned
 //! sha256; images are pulled on the host and `kind load`ed into the nodes.
 //!
+//! Everything a cluster's install writes goes into that cluster's private
+//! state folder: `install.sh` runs with it as its working directory (the
+//! script writes `kube-ovn-crd.yaml`, `ovn.yaml`, `ovs-ovn-ds.yaml`,
+//! `kube-ovn.yaml`, ... into the current directory and applies them from
+//! there), so two clusters provisioned at once share no file and nothing
+//! lands in the process's working directory. Its last step (copy
+//! `kubectl-ko` into `/usr/local/bin`, then `kubectl ko diagnose all` under
+//! `set -e`: kube-ovn #5002) is cut from the copy that runs, and the
+//! harness runs the diagnose itself from the state folder as an optional
+//! step ([`DIAGNOSE_STEP`]).
+//!
 //! The steps follow Kube-OVN's own kind targets (kubeovn/kube-ovn
 //! makefiles/kind.mk on release-1.16): `kind-install` runs `install.sh`,
 //! `kind-install-multus` loads `$(MULTUS_IMAGE)`, applies the manifest with
@@ -43,6 +54,97 @@ pub struct Addons<'a> {
     pub state: &'a Path,
 }
 
+/// The pinned `install.sh` as downloaded and verified, in the state folder.
+pub const INSTALL_SCRIPT: &str = "kube-ovn-install.sh";
+/// The copy of [`INSTALL_SCRIPT`] that runs: [`DIAGNOSE_STEP`] cut out.
+pub const INSTALL_SCRIPT_RUN: &str = "kube-ovn-install.no-diagnose.sh";
+/// Kube-OVN's kubectl plugin at the pinned tag, in the state folder.
+pub const KUBECTL_KO: &str = "kubectl-ko";
+
+/// `install.sh`'s last step, byte for byte the same at every pinned tag
+/// (v1.13.15, v1.14.41, v1.15.24, v1.16.2: `git show
+/// <tag>:dist/images/install.sh` in kubeovn/kube-ovn). It writes into the
+/// host's `/usr/local/bin` and its diagnose pings external addresses
+/// (1.1.1.1) under `set -e`, so it fails installs on machines without that
+/// write access or that egress (kube-ovn #5002). [`without_diagnose`] cuts
+/// exactly these lines; the harness runs the same diagnose afterwards with
+/// the pinned `kubectl-ko` from the state folder, a failure being a warning.
+pub const DIAGNOSE_STEP: &str = r#"echo "[Step 6/6] Run network diagnose"
+kubectl cp kube-system/"$(kubectl -n kube-system get pods -o wide | grep cni | awk '{print $1}' | awk 'NR==1{print}')":/kube-ovn/kubectl-ko /usr/local/bin/kubectl-ko
+chmod +x /usr/local/bin/kubectl-ko
+# show pod status in kube-system namespace before diagnose
+kubectl get pod -n kube-system -o wide
+kubectl ko diagnose all
+"#;
+
+/// What replaces [`DIAGNOSE_STEP`] in the copy that runs.
+const DIAGNOSE_CUT: &str = "# cni-chaos: step 6/6 (kubectl-ko into /usr/local/bin, kubectl ko diagnose all) cut; the harness runs the diagnose from the cluster's state folder\n";
+
+/// `script` with [`DIAGNOSE_STEP`] cut out. The step must appear exactly
+/// once, as whole lines: a script whose last step changed is refused
+/// (saying how), never run with a guessed cut.
+pub fn without_diagnose(script: &str) -> Result<String, String> {
+    let at_line_start = |i: usize| i == 0 || script.as_bytes()[i - 1] == b'\n';
+    let found: Vec<usize> = script
+        .match_indices(DIAGNOSE_STEP)
+        .map(|(i, _)| i)
+        .filter(|&i| at_line_start(i))
+        .collect();
+    match found.as_slice() {
+        [i] => Ok(format!(
+            "{}{DIAGNOSE_CUT}{}",
+            &script[..*i],
+            &script[i + DIAGNOSE_STEP.len()..]
+        )),
+        [] => Err(format!(
+            "its last step is not the expected {} lines (copy kubectl-ko into /usr/local/bin, then `kubectl ko diagnose all`), so the harness cannot cut it; compare the script with addons::DIAGNOSE_STEP and update the cut for this tag",
+            DIAGNOSE_STEP.lines().count()
+        )),
+        many => Err(format!(
+            "the step `kubectl ko diagnose all` appears {} times; the harness cuts it only when it appears once",
+            many.len()
+        )),
+    }
+}
+
+/// Where the host's Docker keeps its images, which decides how they get
+/// into the nodes (see [`Addons::load_images`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageStore {
+    /// Docker's own store (a graph driver such as overlay2).
+    Docker,
+    /// containerd's image store (`features.containerd-snapshotter`; the
+    /// default of Docker Desktop and of fresh Docker 29 installs).
+    Containerd,
+}
+
+/// The archive one image goes through with containerd's image store, in the
+/// cluster's state folder; removed after each load.
+pub const IMAGE_ARCHIVE: &str = "image-archive.tar";
+
+/// `docker image inspect` format of the platform the host holds an image
+/// in, as `docker save --platform` takes it.
+const PLATFORM_FORMAT: &str = "{{.Os}}/{{.Architecture}}{{with .Variant}}/{{.}}{{end}}";
+
+/// Reads `docker info --format '{{json .DriverStatus}}'`: Docker lists
+/// `["driver-type", "io.containerd.snapshotter.v1"]` there when it uses
+/// containerd's image store (`docker info` prints it as `Storage Driver:
+/// overlayfs` / `driver-type: io.containerd.snapshotter.v1`, moby #45600);
+/// a graph driver lists its own pairs (`Backing Filesystem`, ...) or
+/// nothing (`null`).
+pub fn parse_driver_status(text: &str) -> Result<ImageStore, String> {
+    let pairs: Option<Vec<Vec<String>>> = serde_json::from_str(text.trim())
+        .map_err(|e| format!("expected a JSON list of [name, value] pairs: {e}"))?;
+    let containerd = pairs.unwrap_or_default().iter().any(|pair| {
+        matches!(pair.as_slice(), [k, v] if k == "driver-type" && v == "io.containerd.snapshotter.v1")
+    });
+    Ok(if containerd {
+        ImageStore::Containerd
+    } else {
+        ImageStore::Docker
+    })
+}
+
 /// Replaces the manifest's `:snapshot-thick` image tag with the release's
 /// (Kube-OVN makefiles/kind.mk, `kind-install-multus`).
 pub fn patch_multus_manifest(text: &str, version: &str) -> String {
@@ -75,20 +177,95 @@ impl Addons<'_> {
         Ok(())
     }
 
-    /// `kind load docker-image <image> --name <cluster>` for every image.
-    pub async fn load_images(&self) -> Result<(), KindError> {
-        for image in self.images() {
-            let cmd = Command::new("kind")
-                .args([
-                    "load",
-                    "docker-image",
-                    image.as_str(),
-                    "--name",
-                    self.cluster,
-                ])
-                .timeout(self.options.timeouts.load);
-            self.runner.run(&cmd).await?;
+    /// Which image store the host's Docker uses: `docker info --format
+    /// '{{json .DriverStatus}}'`, see [`parse_driver_status`]. A dry run
+    /// plans the command and assumes Docker's own store.
+    pub async fn image_store(&self) -> Result<ImageStore, KindError> {
+        let cmd = Command::new("docker")
+            .args(["info", "--format", "{{json .DriverStatus}}"])
+            .timeout(Duration::from_secs(30));
+        let out = self.runner.run(&cmd).await?;
+        if self.options.dry_run {
+            return Ok(ImageStore::Docker);
         }
+        parse_driver_status(&out.stdout_str())
+            .map_err(|problem| KindError::parse(cmd.to_string(), problem, &out.stdout_str()))
+    }
+
+    /// Loads every image into the nodes, the way `store` allows:
+    /// `kind load docker-image <image> --name <cluster>` with Docker's own
+    /// store; with containerd's (kind #3795: there `docker save` exports
+    /// the image's whole multi-platform index while only the host's
+    /// platform was pulled, and the node's `ctr import --all-platforms`
+    /// fails on the first missing blob), per image: `docker image inspect`
+    /// for the platform the host holds it in, `docker save --platform <it>
+    /// -o $STATE/<cluster>/image-archive.tar <image>`, `kind load
+    /// image-archive <tar> --name <cluster>`, and the tar removed, also
+    /// when a step failed. (Kube-OVN v1.16.2 makefiles/kind.mk pipes
+    /// `docker save` into `kind load image-archive` after `kind load
+    /// docker-image` failed; kind's maintainers point to `docker save
+    /// --platform`. A file instead of a pipe keeps every program an argv
+    /// with its own timeout.)
+    pub async fn load_images(&self, store: ImageStore) -> Result<(), KindError> {
+        for image in self.images() {
+            match store {
+                ImageStore::Docker => {
+                    let cmd = self.kind_load(["docker-image", image.as_str()]);
+                    self.runner.run(&cmd).await?;
+                }
+                ImageStore::Containerd => {
+                    let tar = self.state_file(IMAGE_ARCHIVE);
+                    let loaded = self.load_archive(&image, &tar).await;
+                    if let Err(e) = std::fs::remove_file(&tar)
+                        && e.kind() != std::io::ErrorKind::NotFound
+                    {
+                        tracing::warn!("removing {}: {e}", tar.display());
+                    }
+                    loaded?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `kind load <what...> --name <cluster>`.
+    fn kind_load<'s>(&self, what: impl IntoIterator<Item = &'s str>) -> Command {
+        Command::new("kind")
+            .arg("load")
+            .args(what)
+            .args(["--name", self.cluster])
+            .timeout(self.options.timeouts.load)
+    }
+
+    /// One image through an archive at `tar` (containerd's image store).
+    async fn load_archive(&self, image: &str, tar: &Path) -> Result<(), KindError> {
+        let inspect = Command::new("docker")
+            .args(["image", "inspect", "--format", PLATFORM_FORMAT, image])
+            .timeout(Duration::from_secs(30));
+        let out = self.runner.run(&inspect).await?;
+        let platform = out.stdout_str().trim().to_string();
+        if platform.split('/').count() < 2 || platform.contains(char::is_whitespace) {
+            return Err(KindError::parse(
+                inspect.to_string(),
+                "expected the image's platform as os/architecture[/variant]",
+                &out.stdout_str(),
+            ));
+        }
+        let tar = tar.display().to_string();
+        let save = Command::new("docker")
+            .args([
+                "save",
+                "--platform",
+                platform.as_str(),
+                "-o",
+                tar.as_str(),
+                image,
+            ])
+            .timeout(self.options.timeouts.load);
+        self.runner.run(&save).await?;
+        self.runner
+            .run(&self.kind_load(["image-archive", tar.as_str()]))
+            .await?;
         Ok(())
     }
 
@@ -126,23 +303,74 @@ impl Addons<'_> {
         self.state.join(name)
     }
 
-    /// Runs Kube-OVN's `install.sh` at the pinned tag.
+    /// Runs Kube-OVN's `install.sh` at the pinned tag, in the cluster's
+    /// state folder: downloads and verifies it ([`INSTALL_SCRIPT`]) and the
+    /// pinned `kubectl-ko` ([`KUBECTL_KO`], before the long install, so a
+    /// bad pin fails fast), writes the copy without its last step
+    /// ([`INSTALL_SCRIPT_RUN`], see [`without_diagnose`]) and runs it as
+    /// `(cd $STATE/<cluster> && KUBECONFIG=... <install env> bash
+    /// $STATE/<cluster>/kube-ovn-install.no-diagnose.sh)`.
     pub async fn install_kube_ovn(&self) -> Result<(), KindError> {
-        let script = self.state_file("kube-ovn-install.sh");
-        self.download(&self.set.kube_ovn.install_script, &script)
+        let pin = &self.set.kube_ovn.install_script;
+        let script = self.state_file(INSTALL_SCRIPT);
+        let bytes = self.download(pin, &script).await?;
+        self.download(&self.set.kube_ovn.kubectl_ko, &self.state_file(KUBECTL_KO))
             .await?;
-        let mut cmd = Command::new("bash")
-            .arg(script.display().to_string())
-            .env(
-                "KUBECONFIG",
-                self.kubectl.kubeconfig().display().to_string(),
-            )
+        let run = self.state_file(INSTALL_SCRIPT_RUN);
+        if !self.options.dry_run {
+            let text = String::from_utf8(bytes).map_err(|_| KindError::Script {
+                url: pin.url.clone(),
+                problem: "it is not UTF-8 text".into(),
+            })?;
+            let cut = without_diagnose(&text).map_err(|problem| KindError::Script {
+                url: pin.url.clone(),
+                problem,
+            })?;
+            std::fs::write(&run, cut).map_err(|source| KindError::Io {
+                action: "writing",
+                path: run.clone(),
+                source,
+            })?;
+        }
+        let mut cmd = self
+            .in_state(Command::new("bash").arg(run.display().to_string()))
             .timeout(self.options.timeouts.install);
         for (k, v) in self.install_env() {
             cmd = cmd.env(k, v);
         }
         self.runner.run(&cmd).await?;
         Ok(())
+    }
+
+    /// `cmd` run in the cluster's state folder with its kubeconfig.
+    fn in_state(&self, cmd: Command) -> Command {
+        cmd.cwd(self.state).env(
+            "KUBECONFIG",
+            self.kubectl.kubeconfig().display().to_string(),
+        )
+    }
+
+    /// `install.sh`'s cut last step, run by the harness: `(cd
+    /// $STATE/<cluster> && KUBECONFIG=... bash $STATE/<cluster>/kubectl-ko
+    /// diagnose all)` (what `kubectl ko diagnose all` runs, without putting
+    /// the plugin on the host's PATH). It is optional: it pings external
+    /// addresses, which a laptop or CI runner may not reach, so a failure
+    /// or timeout is returned as a warning carrying its command line and
+    /// output, and the install goes on. `None` when it passed.
+    pub async fn diagnose_kube_ovn(&self) -> Option<String> {
+        let cmd = self
+            .in_state(
+                Command::new("bash")
+                    .arg(self.state_file(KUBECTL_KO).display().to_string())
+                    .args(["diagnose", "all"]),
+            )
+            .timeout(DIAGNOSE_TIMEOUT);
+        match self.runner.run(&cmd).await {
+            Ok(_) => None,
+            Err(e) => Some(format!(
+                "Kube-OVN's diagnose (install.sh's last step, run separately) failed; the install goes on: {e}"
+            )),
+        }
     }
 
     /// `install.sh`'s stack and NAT gateway settings, every one set
@@ -295,6 +523,9 @@ impl Addons<'_> {
     }
 }
 
+/// Time limit of `kubectl ko diagnose all` (it runs a pinger job per node).
+const DIAGNOSE_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// The file the probe manifest is rendered to, in the cluster's state folder.
 pub const PROBE_MANIFEST: &str = "cni-chaos-probes.json";
 /// Multus' NetworkAttachmentDefinition CRD (in its thick manifest).
@@ -382,6 +613,48 @@ mod tests {
             serde_json::from_str(items[1]["spec"]["config"].as_str().unwrap()).unwrap();
         assert_eq!(config["type"], "ptp");
         assert_eq!(config["ipam"]["type"], "host-local");
+    }
+
+    #[test]
+    fn the_diagnose_step_is_cut_only_when_it_is_exactly_there_once() {
+        let head = "#!/bin/bash\nset -euo pipefail\necho \"[Step 5/6] Install Kube-OVN\"\n";
+        let tail = "\necho \"-------------------------------\"\n";
+        let script = format!("{head}{DIAGNOSE_STEP}{tail}");
+        let cut = without_diagnose(&script).unwrap();
+        assert_eq!(cut, format!("{head}{DIAGNOSE_CUT}{tail}"));
+        assert!(!cut.contains("kubectl cp ") && !cut.contains("\nkubectl ko diagnose all\n"));
+
+        // A changed step (here: another diagnose) is refused, not guessed.
+        let changed = script.replace("kubectl ko diagnose all", "kubectl ko diagnose all -v");
+        let err = without_diagnose(&changed).unwrap_err();
+        assert!(err.contains("not the expected 6 lines"), "{err}");
+        // Not at the start of a line: the text is not the step.
+        let inline = format!("{head}# {DIAGNOSE_STEP}{tail}");
+        assert!(without_diagnose(&inline).is_err());
+        let twice = format!("{head}{DIAGNOSE_STEP}{DIAGNOSE_STEP}{tail}");
+        let err = without_diagnose(&twice).unwrap_err();
+        assert!(err.contains("appears 2 times"), "{err}");
+    }
+
+    #[test]
+    fn the_containerd_image_store_is_read_from_driver_status() {
+        for (text, want) in [
+            (
+                r#"[["driver-type","io.containerd.snapshotter.v1"]]"#,
+                ImageStore::Containerd,
+            ),
+            (
+                r#"[["Backing Filesystem","extfs"],["Supports d_type","true"],["Using metacopy","false"],["Native Overlay Diff","true"],["userxattr","false"]]"#,
+                ImageStore::Docker,
+            ),
+            ("null\n", ImageStore::Docker),
+            ("[]", ImageStore::Docker),
+        ] {
+            assert_eq!(parse_driver_status(text), Ok(want), "{text}");
+        }
+        for bad in ["", "overlay2", r#"{"driver-type":"x"}"#] {
+            assert!(parse_driver_status(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::KindError;
-use super::addons::Addons;
+use super::addons::{Addons, ImageStore};
 use super::config::KindConfig;
 use super::docker::DockerNodes;
 use super::faults::{self, Undo};
@@ -236,12 +236,19 @@ impl KindBackend {
         let pulled = tokio::select! {
             biased;
             () = cancel.cancelled() => Err(KindError::Interrupted { step: "docker pull".into() }),
-            r = addons.pull_images() => r,
+            r = async {
+                let store = addons.image_store().await?;
+                addons.pull_images().await?;
+                Ok(store)
+            } => r,
         };
-        if let Err(e) = pulled {
-            remove_state(&dir);
-            return Err(e);
-        }
+        let store = match pulled {
+            Ok(store) => store,
+            Err(e) => {
+                remove_state(&dir);
+                return Err(e);
+            }
+        };
 
         let kc = kubeconfig.display().to_string();
         let cfg = config_path.display().to_string();
@@ -299,16 +306,25 @@ impl KindBackend {
                     .check_kubeconfig(name, &text)
                     .map_err(|e| (step, e))?;
             }
-            self.step(profile, &format!("{name}: kind load docker-image"));
-            addons
-                .load_images()
-                .await
-                .map_err(|e| ("kind load docker-image", e))?;
+            let load = match store {
+                ImageStore::Docker => "kind load docker-image",
+                ImageStore::Containerd => "docker save + kind load image-archive",
+            };
+            self.step(profile, &format!("{name}: {load}"));
+            addons.load_images(store).await.map_err(|e| (load, e))?;
             self.step(profile, &format!("{name}: install Kube-OVN (install.sh)"));
             addons
                 .install_kube_ovn()
                 .await
                 .map_err(|e| ("install Kube-OVN", e))?;
+            self.step(
+                profile,
+                &format!("{name}: kubectl ko diagnose all (optional)"),
+            );
+            if let Some(warning) = addons.diagnose_kube_ovn().await {
+                tracing::warn!("{name}: {warning}");
+                self.step(profile, &format!("{name}: warning: {warning}"));
+            }
             self.step(profile, &format!("{name}: install Multus (thick manifest)"));
             addons
                 .install_multus()

@@ -75,6 +75,23 @@ pub enum KindError {
         problem: String,
     },
 
+    /// A pinned script does not have the shape the harness relies on to
+    /// run it (e.g. `install.sh`'s last step is not the expected lines).
+    #[error("{url}: {problem}")]
+    Script {
+        /// Where it came from.
+        url: String,
+        /// What differs from the expectation.
+        problem: String,
+    },
+
+    /// Pinned images could not be pulled (`cni-chaos pull-images`).
+    #[error("{} pinned image(s) could not be pulled:\n{}", .failed.len(), .failed.iter().map(|f| format!("  - {f}")).collect::<Vec<_>>().join("\n"))]
+    Pull {
+        /// Each failed image with where it is pinned and the failed command.
+        failed: Vec<String>,
+    },
+
     /// A command's output could not be understood.
     #[error("cannot parse the output of `{command}`: {problem}\n--- output ---\n{output}")]
     Parse {

@@ -12,12 +12,17 @@ mod kubectl;
 mod options;
 mod ovs;
 mod prereq;
+mod pull;
 mod safety;
 mod sandbox;
 mod sha256;
 mod versions;
 
-pub use addons::{Addons, PROBE_MANIFEST, patch_multus_manifest, probe_manifest};
+pub use addons::{
+    Addons, DIAGNOSE_STEP, IMAGE_ARCHIVE, INSTALL_SCRIPT, INSTALL_SCRIPT_RUN, ImageStore,
+    KUBECTL_KO, PROBE_MANIFEST, parse_driver_status, patch_multus_manifest, probe_manifest,
+    without_diagnose,
+};
 pub use cluster::{KindBackend, KindCluster};
 pub use config::{CONFIG_DIR, IpFamily, KindConfig, KindNode, Networking};
 pub use docker::{
@@ -37,6 +42,7 @@ pub use ovs::{
     pidfile,
 };
 pub use prereq::{Detected, ToolVersions, docker_reachable, kind_on_path};
+pub use pull::{PinnedImage, pinned_images, pull_all};
 pub use safety::{CLUSTER_LABEL, Guard, NAME_PREFIX, ROLE_LABEL, new_cluster_name};
 pub use sandbox::{parse_links, sandbox_netns};
 pub use sha256::hex_digest;

@@ -63,6 +63,11 @@ pub struct KubeOvnPins {
     pub version: String,
     /// `dist/images/install.sh` at that tag.
     pub install_script: PinnedUrl,
+    /// `dist/images/kubectl-ko` at that tag: the plugin `install.sh`'s last
+    /// step copies out of a kube-ovn-cni pod into `/usr/local/bin` before
+    /// `kubectl ko diagnose all`; the harness runs that diagnose itself,
+    /// from the cluster's state folder (see `addons::DIAGNOSE_STEP`).
+    pub kubectl_ko: PinnedUrl,
     /// The one image `install.sh` deploys (`$REGISTRY/kube-ovn:$VERSION`).
     pub image: String,
     /// The VPC NAT gateway image, loaded when NAT-gateway mode is on.
@@ -165,6 +170,11 @@ impl VersionMatrix {
                 (
                     "kube-ovn.install-script",
                     &set.kube_ovn.install_script,
+                    &set.kube_ovn.version,
+                ),
+                (
+                    "kube-ovn.kubectl-ko",
+                    &set.kube_ovn.kubectl_ko,
                     &set.kube_ovn.version,
                 ),
                 ("multus.manifest", &set.multus.manifest, &set.multus.version),
@@ -272,10 +282,11 @@ pub fn parse_semver(v: &str) -> Option<(u64, u64, u64)> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn workspace_matrix() -> VersionMatrix {
+    /// The workspace's `versions.yaml`, for tests.
+    pub(crate) fn workspace_matrix() -> VersionMatrix {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("..")
             .join(MATRIX_FILE);
@@ -292,6 +303,7 @@ mod tests {
         assert_eq!(fixed.multus.shim_install, ShimInstall::InstallMultus);
         for set in m.sets.values() {
             assert!(set.kube_ovn.install_script.sha256.is_some());
+            assert!(set.kube_ovn.kubectl_ko.sha256.is_some());
             assert!(set.multus.manifest.sha256.is_some());
         }
     }
@@ -308,6 +320,7 @@ sets:
     kube-ovn:
       version: v1.16.2
       install-script: {url: "http://x/v1.16.2/install.sh", sha256: "ABC"}
+      kubectl-ko: {url: "https://x/v1.16.1/kubectl-ko"}
       image: docker.io/kubeovn/kube-ovn:v1.16.1
       nat-gateway-image: docker.io/kubeovn/vpc-nat-gateway:v1.16.2
     multus:
@@ -332,11 +345,12 @@ sets:
             "multus.manifest.url: must name the pinned tag v4.2.1",
             "multus.image: must end with :v4.2.1-thick",
             "kube-ovn.image: must be tagged v1.16.2",
+            "kube-ovn.kubectl-ko.url: must name the pinned tag v1.16.2",
             "Multus v4.2.1 installs the shim with cp, not install-multus",
         ] {
             assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
         }
-        assert_eq!(problems.len(), 11, "{all}");
+        assert_eq!(problems.len(), 12, "{all}");
     }
 
     #[test]
