@@ -189,18 +189,22 @@ fn df(avail_kib: u64) -> Expectation {
     )
 }
 
-/// `cat` of the inotify limits, answering `watches` and `instances`.
+/// `cat` of this host's kernel release and inotify limits, answering
+/// `watches` and `instances` on the Docker daemon's kernel.
 fn inotify(watches: u64, instances: u64) -> Expectation {
     Expectation::ok(
-        kind::INOTIFY_FILES
+        kind::KERNEL_FILES
             .iter()
             .fold(vec!["cat".to_string()], |mut v, f| {
                 v.push(f.to_string());
                 v
             }),
-        format!("{watches}\n{instances}\n"),
+        format!("{KERNEL}\n{watches}\n{instances}\n"),
     )
 }
+
+/// The kernel release Docker and this host report.
+const KERNEL: &str = "6.8.0-60-generic";
 
 /// The preflight's probes, in order, answered with good versions, 40 GiB
 /// free and kind's recommended inotify limits.
@@ -217,11 +221,16 @@ fn probes() -> Vec<Expectation> {
         ),
         Expectation::ok(["curl", "--version"], "curl 8.5.0 (x86_64-pc-linux-gnu)\n"),
         Expectation::ok(
-            ["docker", "info", "--format", "{{.DockerRootDir}}"],
-            "/var/lib/docker\n",
+            [
+                "docker",
+                "info",
+                "--format",
+                "{{.KernelVersion}} {{.DockerRootDir}}",
+            ],
+            format!("{KERNEL} /var/lib/docker\n"),
         ),
-        df(40 << 20),
         inotify(524_288, 512),
+        df(40 << 20),
     ]
 }
 
@@ -847,9 +856,9 @@ const DOCKER: usize = 0;
 const KIND: usize = 1;
 const KUBECTL: usize = 2;
 const CURL: usize = 3;
-const DOCKER_ROOT: usize = 4;
-const DF: usize = 5;
-const INOTIFY: usize = 6;
+const DOCKER_INFO: usize = 4;
+const INOTIFY: usize = 5;
+const DF: usize = 6;
 
 /// Each preflight check's failure stops the run before anything is made,
 /// with its problem and its fix; the other checks still ran.
@@ -984,9 +993,9 @@ async fn several_preflight_problems_are_reported_together() {
         "kind backend: this machine is not ready for the kind backend (5 problems):
   - kind: found v0.29.0, need v0.31.0 or newer; fix: install kind v0.31.0 or newer (https://kind.sigs.k8s.io/docs/user/quick-start/#installation, e.g. `go install sigs.k8s.io/kind@v0.31.0`)
   - kubectl: not found on PATH; fix: install kubectl 1.27 or newer (https://kubernetes.io/docs/tasks/tools/)
-  - disk space: 10.0 GiB free under Docker's data root /var/lib/docker, need 15.5 GiB for a 3-node cluster (the node image, the Kube-OVN, Multus and busybox images, and their copies loaded into every node); fix: free space there (`docker system prune -a` removes stopped containers and unused images) or move Docker's data-root to a larger disk
   - inotify limits: fs.inotify.max_user_watches is 8192, multi-node kind clusters need 524288 or more (kind's known issue \"too many open files\"; every node shares the host's kernel); fix: run `sudo sysctl -w fs.inotify.max_user_watches=524288` (and add `fs.inotify.max_user_watches = 524288` to /etc/sysctl.d/99-kind.conf to keep it after a reboot)
-  - inotify limits: fs.inotify.max_user_instances is 128, multi-node kind clusters need 512 or more (kind's known issue \"too many open files\"; every node shares the host's kernel); fix: run `sudo sysctl -w fs.inotify.max_user_instances=512` (and add `fs.inotify.max_user_instances = 512` to /etc/sysctl.d/99-kind.conf to keep it after a reboot)"
+  - inotify limits: fs.inotify.max_user_instances is 128, multi-node kind clusters need 512 or more (kind's known issue \"too many open files\"; every node shares the host's kernel); fix: run `sudo sysctl -w fs.inotify.max_user_instances=512` (and add `fs.inotify.max_user_instances = 512` to /etc/sysctl.d/99-kind.conf to keep it after a reboot)
+  - disk space: 10.0 GiB free under Docker's data root /var/lib/docker, need 15.5 GiB for a 3-node cluster (the node image, the Kube-OVN, Multus and busybox images, and their copies loaded into every node); fix: free space there (`docker system prune -a` removes stopped containers and unused images) or move Docker's data-root to a larger disk"
     );
 }
 
@@ -1010,7 +1019,7 @@ async fn what_the_preflight_cannot_read_is_a_warning() {
             Expectation::failed(
                 p[INOTIFY].argv.clone(),
                 1,
-                "cat: /proc/sys/fs/inotify/max_user_watches: No such file or directory\n",
+                "cat: /proc/sys/kernel/osrelease: No such file or directory\n",
             ),
         ),
     ]));
@@ -1020,15 +1029,15 @@ async fn what_the_preflight_cannot_read_is_a_warning() {
     assert_eq!(
         found.warnings,
         [
-            "Docker's data root /var/lib/docker is not readable from this host (`df -Pk /var/lib/docker` failed: df: /var/lib/docker: No such file or directory): a remote daemon (DOCKER_HOST) or Docker Desktop's VM; check by hand that Docker's data root has 15.5 GiB free for a 3-node cluster",
-            "cannot read the inotify limits (`cat /proc/sys/fs/inotify/max_user_watches /proc/sys/fs/inotify/max_user_instances` failed: cat: /proc/sys/fs/inotify/max_user_watches: No such file or directory); check on the machine that runs the Docker daemon that fs.inotify.max_user_watches >= 524288 and fs.inotify.max_user_instances >= 512 (kind's known issue \"too many open files\")",
+            "cannot read this host's kernel release and inotify limits (`cat /proc/sys/kernel/osrelease /proc/sys/fs/inotify/max_user_watches /proc/sys/fs/inotify/max_user_instances` failed: cat: /proc/sys/kernel/osrelease: No such file or directory); check on the machine that runs the Docker daemon that fs.inotify.max_user_watches >= 524288 and fs.inotify.max_user_instances >= 512 (kind's known issue \"too many open files\")",
+            "Docker's data root /var/lib/docker is not readable from this host (`df -Pk /var/lib/docker` failed: df: /var/lib/docker: No such file or directory); check by hand that Docker's data root has 15.5 GiB free for a 3-node cluster",
         ]
     );
 
     // No data root at all, and a df whose output is not POSIX format.
     let mut script = probes_with([(
-        DOCKER_ROOT,
-        Expectation::failed(p[DOCKER_ROOT].argv.clone(), 1, "permission denied\n"),
+        DOCKER_INFO,
+        Expectation::failed(p[DOCKER_INFO].argv.clone(), 1, "permission denied\n"),
     )]);
     script.remove(DF);
     let runner = ScriptedRunner::ordered(script);
@@ -1036,7 +1045,7 @@ async fn what_the_preflight_cannot_read_is_a_warning() {
     assert_eq!(
         found.warnings,
         [
-            "cannot read Docker's data root (`docker info --format '{{.DockerRootDir}}'` failed: permission denied); check by hand that Docker's data root has 9.5 GiB free for a 1-node cluster"
+            "cannot read Docker's data root (`docker info --format '{{.KernelVersion}} {{.DockerRootDir}}'` failed: permission denied); check by hand that Docker's data root has 9.5 GiB free for a 1-node cluster"
         ]
     );
     let runner = ScriptedRunner::ordered(probes_with([(
@@ -1048,6 +1057,30 @@ async fn what_the_preflight_cannot_read_is_a_warning() {
         found.warnings,
         [
             "cannot read the free space from `df -Pk /var/lib/docker` (\"weird\"); check by hand that Docker's data root has 9.5 GiB free for a 1-node cluster"
+        ]
+    );
+
+    // A daemon on another kernel (Docker Desktop's VM, a remote
+    // DOCKER_HOST): this host's df and /proc say nothing about the nodes,
+    // even when their limits here are short; df is not run.
+    let mut script = probes_with([
+        (
+            DOCKER_INFO,
+            Expectation::ok(
+                p[DOCKER_INFO].argv.clone(),
+                "6.10.14-linuxkit /var/lib/docker\n",
+            ),
+        ),
+        (INOTIFY, inotify(8192, 128)),
+    ]);
+    script.remove(DF);
+    let runner = ScriptedRunner::ordered(script);
+    let found = kind::preflight(&runner, "v0.31.0", 3, false).await.unwrap();
+    runner.assert_done();
+    assert_eq!(
+        found.warnings,
+        [
+            "the Docker daemon runs on kernel 6.10.14-linuxkit and this host on 6.8.0-60-generic (a remote DOCKER_HOST or a VM such as Docker Desktop's), so neither this host's disk nor its /proc is the nodes'; check by hand that Docker's data root has 15.5 GiB free for a 3-node cluster, and check on the machine that runs the Docker daemon that fs.inotify.max_user_watches >= 524288 and fs.inotify.max_user_instances >= 512 (kind's known issue \"too many open files\")"
         ]
     );
 }
@@ -2603,7 +2636,7 @@ fn destructive(line: &str) -> bool {
         "curl --version",
         "docker info --format",
         "df -Pk",
-        "cat /proc/sys/fs/inotify/",
+        "cat /proc/sys/kernel/osrelease /proc/sys/fs/inotify/",
     ];
     !read_only.iter().any(|p| line.starts_with(p))
 }

@@ -37,7 +37,7 @@ pub use ovs::{
     pidfile,
 };
 pub use prereq::{
-    Detected, INOTIFY_FILES, MIN_INOTIFY_INSTANCES, MIN_INOTIFY_WATCHES, Preflight, ToolVersions,
+    Detected, KERNEL_FILES, MIN_INOTIFY_INSTANCES, MIN_INOTIFY_WATCHES, Preflight, ToolVersions,
     check as preflight, disk_needed, docker_reachable, kind_on_path,
 };
 pub use safety::{CLUSTER_LABEL, Guard, NAME_PREFIX, ROLE_LABEL, new_cluster_name};

@@ -26,8 +26,10 @@ pub const MIN_INOTIFY_WATCHES: u64 = 524_288;
 /// `fs.inotify.max_user_instances`, from the same kind known issue
 /// (`sysctl fs.inotify.max_user_instances=512`).
 pub const MIN_INOTIFY_INSTANCES: u64 = 512;
-/// Where the host kernel exposes those limits.
-pub const INOTIFY_FILES: [&str; 2] = [
+/// What the inotify check reads from this host's kernel: its release (to
+/// compare with the Docker daemon's kernel) and the two limits.
+pub const KERNEL_FILES: [&str; 3] = [
+    "/proc/sys/kernel/osrelease",
     "/proc/sys/fs/inotify/max_user_watches",
     "/proc/sys/fs/inotify/max_user_instances",
 ];
@@ -341,12 +343,7 @@ pub async fn check(
         Err(e) => f.unmet(PreflightCheck::Curl, why(&e), curl_fix),
     }
 
-    // Without a daemon there is no data root to measure; the docker
-    // problem above already says so.
-    if docker_up {
-        check_disk(runner, nodes, dry_run, &mut f).await;
-    }
-    check_inotify(runner, dry_run, &mut f).await;
+    host_checks(runner, docker_up, nodes, dry_run, &mut f).await;
 
     if f.problems.is_empty() {
         Ok(Preflight {
@@ -364,36 +361,83 @@ fn gib(bytes: u64) -> String {
     format!("{:.1} GiB", bytes as f64 / GIB as f64)
 }
 
-/// Free space under Docker's data root (`docker info --format
-/// {{.DockerRootDir}}`, then `df -Pk <root>`) against [`disk_needed`].
-async fn check_disk(runner: &dyn Runner, nodes: usize, dry_run: bool, f: &mut Findings) {
+/// The checks of the machine the nodes run on: `docker info` for the
+/// daemon's kernel and data root (skipped without a daemon: the docker
+/// problem already says so), this host's kernel release and inotify limits
+/// (`cat` of [`KERNEL_FILES`]), then the free space under the data root.
+/// When the daemon runs on another kernel than this host (a remote
+/// `DOCKER_HOST`, Docker Desktop's VM), neither `df` nor `/proc` here says
+/// anything about the nodes: one warning says what to check there.
+async fn host_checks(
+    runner: &dyn Runner,
+    docker_up: bool,
+    nodes: usize,
+    dry_run: bool,
+    f: &mut Findings,
+) {
     let need = disk_needed(nodes);
-    let by_hand = format!(
+    let disk_by_hand = format!(
         "check by hand that Docker's data root has {} free for a {nodes}-node cluster",
         gib(need)
     );
-    let Some(out) = probe_or_warn(
-        runner,
-        Command::new("docker").args(["info", "--format", "{{.DockerRootDir}}"]),
-        f,
-        |why| format!("cannot read Docker's data root ({why}); {by_hand}"),
-    )
-    .await
-    else {
-        return;
+    let inotify_by_hand = format!(
+        "check on the machine that runs the Docker daemon that fs.inotify.max_user_watches >= {MIN_INOTIFY_WATCHES} and fs.inotify.max_user_instances >= {MIN_INOTIFY_INSTANCES} (kind's known issue \"too many open files\")"
+    );
+    let daemon = if docker_up {
+        probe_or_warn(
+            runner,
+            Command::new("docker").args(["info", "--format", DOCKER_INFO_FORMAT]),
+            f,
+            |why| format!("cannot read Docker's data root ({why}); {disk_by_hand}"),
+        )
+        .await
+    } else {
+        None
     };
-    let root = out.stdout_str().trim().to_string();
+    // "6.8.0-60-generic /var/lib/docker": a kernel release has no spaces.
+    let daemon = daemon.map(|o| {
+        let text = o.stdout_str().trim().to_string();
+        let (kernel, root) = text.split_once(' ').unwrap_or((&text, ""));
+        (kernel.to_string(), root.trim().to_string())
+    });
+    let host = probe_or_warn(runner, Command::new("cat").args(KERNEL_FILES), f, |why| {
+        format!(
+            "cannot read this host's kernel release and inotify limits ({why}); {inotify_by_hand}"
+        )
+    })
+    .await
+    .map(|o| o.stdout_str().to_string());
+    let here = host
+        .as_deref()
+        .and_then(|t| t.lines().next())
+        .unwrap_or("")
+        .trim();
+    if let Some((there, _)) = daemon
+        .as_ref()
+        .filter(|(k, _)| !k.is_empty() && !here.is_empty() && k != here)
+    {
+        f.warn(format!(
+            "the Docker daemon runs on kernel {there} and this host on {here} (a remote DOCKER_HOST or a VM such as Docker Desktop's), so neither this host's disk nor its /proc is the nodes'; {disk_by_hand}, and {inotify_by_hand}"
+        ));
+        return;
+    }
+    if let Some(text) = &host {
+        judge_inotify(text, dry_run, &inotify_by_hand, f);
+    }
+    let Some((_, root)) = daemon else { return };
     let root = match (root.is_empty(), dry_run) {
         (false, _) => root,
         // A dry run plans the measurement of a root it cannot know.
         (true, true) => "<DockerRootDir from docker info>".to_string(),
         (true, false) => {
-            f.warn(format!("`docker info` printed no DockerRootDir; {by_hand}"));
+            f.warn(format!(
+                "`docker info` printed no DockerRootDir; {disk_by_hand}"
+            ));
             return;
         }
     };
     let Some(out) = probe_or_warn(runner, Command::new("df").args(["-Pk", &root]), f, |why| {
-        format!("Docker's data root {root} is not readable from this host ({why}): a remote daemon (DOCKER_HOST) or Docker Desktop's VM; {by_hand}")
+        format!("Docker's data root {root} is not readable from this host ({why}); {disk_by_hand}")
     })
     .await
     else {
@@ -420,44 +464,39 @@ async fn check_disk(runner: &dyn Runner, nodes: usize, dry_run: bool, f: &mut Fi
         Some(_) => {}
         None if dry_run => {}
         None => f.warn(format!(
-            "cannot read the free space from `df -Pk {root}` ({:?}); {by_hand}",
+            "cannot read the free space from `df -Pk {root}` ({:?}); {disk_by_hand}",
             first_line(&text)
         )),
     }
 }
 
-/// The host kernel's inotify limits (`cat` of [`INOTIFY_FILES`]) against
-/// kind's known-issue minimums; each short limit is its own problem.
-async fn check_inotify(runner: &dyn Runner, dry_run: bool, f: &mut Findings) {
+/// `docker info`'s answer: the daemon's kernel release and data root.
+const DOCKER_INFO_FORMAT: &str = "{{.KernelVersion}} {{.DockerRootDir}}";
+
+/// The inotify limits in `text` (the `cat` of [`KERNEL_FILES`]) against
+/// kind's known-issue minimums; each short limit is its own problem, one
+/// that cannot be read a warning.
+fn judge_inotify(text: &str, dry_run: bool, by_hand: &str, f: &mut Findings) {
+    let values: Vec<&str> = text.lines().skip(1).map(str::trim).collect();
+    if values.is_empty() && dry_run {
+        return;
+    }
     let wanted = [
         ("fs.inotify.max_user_watches", MIN_INOTIFY_WATCHES),
         ("fs.inotify.max_user_instances", MIN_INOTIFY_INSTANCES),
     ];
-    let by_hand = "check on the machine that runs the Docker daemon that fs.inotify.max_user_watches >= 524288 and fs.inotify.max_user_instances >= 512 (kind's known issue \"too many open files\")";
-    let Some(out) = probe_or_warn(runner, Command::new("cat").args(INOTIFY_FILES), f, |why| {
-        format!("cannot read the inotify limits ({why}); {by_hand}")
-    })
-    .await
-    else {
-        return;
-    };
-    let text = out.stdout_str();
-    let values: Vec<Option<u64>> = text.lines().map(|l| l.trim().parse().ok()).collect();
-    if values.is_empty() && dry_run {
-        return;
-    }
     for (i, (key, min)) in wanted.into_iter().enumerate() {
-        match values.get(i).copied().flatten() {
-            Some(have) if have >= min => {}
-            Some(have) => f.unmet(
+        let value = values.get(i).copied().unwrap_or("");
+        match value.parse::<u64>() {
+            Ok(have) if have >= min => {}
+            Ok(have) => f.unmet(
                 PreflightCheck::Inotify,
                 format!("{key} is {have}, multi-node kind clusters need {min} or more (kind's known issue \"too many open files\"; every node shares the host's kernel)"),
                 format!("run `sudo sysctl -w {key}={min}` (and add `{key} = {min}` to /etc/sysctl.d/99-kind.conf to keep it after a reboot)"),
             ),
-            None => f.warn(format!(
-                "cannot read {key} from {} ({:?}); {by_hand}",
-                INOTIFY_FILES[i],
-                text.trim()
+            Err(_) => f.warn(format!(
+                "cannot read {key} from {} ({value:?}); {by_hand}",
+                KERNEL_FILES[i + 1],
             )),
         }
     }
