@@ -41,6 +41,11 @@ scenarios:
     expect: {outcome: fail, reason: "multus-cni #1221", culprits: [kube-multus-ds], when: {multus: "<v4.2.3"}}
     slos:
       - {kind: no-crashloop, containers: init}
+  - name: old-kubernetes-bug
+    fault: {kind: node-reboot, target: {role: worker}, mode: graceful}
+    expect: {outcome: fail, reason: "a bug of Kubernetes before 1.34", culprits: [kube-multus-ds], when: {kubernetes: "<v1.34"}}
+    slos:
+      - {kind: no-crashloop, containers: init}
   - name: needs-leftover
     fault: {kind: node-reboot, target: {role: worker}, mode: hard}
     requires: {multus-config-left: true}
@@ -446,13 +451,37 @@ async fn remediation_waits_then_applies_steps_on_the_faulted_node() {
     drop(s.cluster);
 }
 
-#[tokio::test(start_paused = true)]
-async fn version_conditions_pick_the_expectation() {
-    let bug = ScenarioPlan {
+/// Every SLO fails, held back by a Multus pod in `Init:CrashLoopBackOff`.
+fn multus_bug() -> ScenarioPlan {
+    ScenarioPlan {
         fail_all: true,
         culprits: vec![crash_looping("kube-multus-ds-abc", None)],
         ..ScenarioPlan::default()
-    };
+    }
+}
+
+/// `when: {kubernetes: ...}` selects on the Kubernetes version the cluster
+/// reports: the node image's on kind (v1.33.7 for the Kube-OVN 1.13 and
+/// 1.14 cells, v1.35.0 for the others), the cell's on the twin.
+#[tokio::test(start_paused = true)]
+async fn a_kubernetes_condition_picks_the_expectation_by_the_node_image_version() {
+    let bug = multus_bug();
+    let s = setup_with(
+        &[("old-kubernetes-bug", bug.clone())],
+        &[("kubernetes", "v1.33.7")],
+    )
+    .await;
+    let r = run(&s, "old-kubernetes-bug").await;
+    assert_eq!(r.verdict, Verdict::XFail, "{:?}", r.outcome);
+    let s = setup_with(&[("old-kubernetes-bug", bug)], &[("kubernetes", "v1.35.0")]).await;
+    let r = run(&s, "old-kubernetes-bug").await;
+    assert_eq!(r.verdict, Verdict::Fail, "{:?}", r.outcome);
+    assert_eq!(r.expect, cni_chaos::suite::Expect::Pass);
+}
+
+#[tokio::test(start_paused = true)]
+async fn version_conditions_pick_the_expectation() {
+    let bug = multus_bug();
     // Racy Multus reproduces the bug: expected failure.
     let s = setup_with(&[("versioned-bug", bug.clone())], &[("multus", "v4.2.1")]).await;
     let r = run(&s, "versioned-bug").await;

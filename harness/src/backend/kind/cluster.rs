@@ -497,13 +497,14 @@ impl Backend for KindBackend {
             cluster.set_versions(&set);
             return Ok(Arc::new(cluster));
         }
-        let tools = prereq::check(
+        let preflight = prereq::check(
             &*self.runner,
             &self.matrix.kind.min_version,
+            config.nodes.len(),
             self.options.dry_run,
         )
         .await?;
-        *self.tools.lock().unwrap_or_else(|p| p.into_inner()) = Some(tools);
+        *self.tools.lock().unwrap_or_else(|p| p.into_inner()) = Some(preflight.tools);
         let name = match &self.options.names {
             NameSource::Random => new_cluster_name(&self.options.prefix),
             NameSource::Fixed(n) => n.clone(),

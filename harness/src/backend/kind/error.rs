@@ -5,20 +5,58 @@ use std::path::PathBuf;
 use crate::backend::BackendError;
 use crate::exec::ExecError;
 
+/// What a preflight check looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PreflightCheck {
+    /// The Docker CLI and its daemon.
+    Docker,
+    /// The kind CLI and its version.
+    Kind,
+    /// The kubectl client and its version.
+    Kubectl,
+    /// curl (downloads the pinned manifests).
+    Curl,
+    /// Free space under Docker's data root.
+    Disk,
+    /// The host kernel's inotify limits.
+    Inotify,
+}
+
+impl std::fmt::Display for PreflightCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Docker => "docker",
+            Self::Kind => "kind",
+            Self::Kubectl => "kubectl",
+            Self::Curl => "curl",
+            Self::Disk => "disk space",
+            Self::Inotify => "inotify limits",
+        })
+    }
+}
+
+/// One thing the kind backend needs that this machine lacks.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{check}: {problem}; fix: {fix}")]
+pub struct Unmet {
+    /// The check that found it.
+    pub check: PreflightCheck,
+    /// What is wrong.
+    pub problem: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
 /// A kind backend operation failed. Every variant that comes from a command
 /// carries its command line and captured output (through [`ExecError`]).
 #[derive(Debug, thiserror::Error)]
 pub enum KindError {
-    /// A required tool is missing, too old, or (Docker) its daemon does not
-    /// answer.
-    #[error("{tool} is not usable: {problem}; {fix}")]
-    Prerequisite {
-        /// The tool (`docker`, `kind`, `kubectl`, `curl`, `bash`).
-        tool: String,
-        /// What is wrong with it.
-        problem: String,
-        /// How to fix it.
-        fix: String,
+    /// The preflight found problems before any cluster was made: every one
+    /// is listed, each with its fix.
+    #[error("this machine is not ready for the kind backend ({} problem{}):\n{}", .problems.len(), if .problems.len() == 1 { "" } else { "s" }, .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Preflight {
+        /// Every problem found, in check order.
+        problems: Vec<Unmet>,
     },
 
     /// The harness refused to act because the target is not a cluster it made

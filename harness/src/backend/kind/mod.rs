@@ -29,7 +29,7 @@ pub use docker::{
     DOCKER_TIMEOUT, DockerNodes, KIND_NETWORK, NodeState, ProcStat, ProcessId, Still, inspect_json,
     parse_inspect, parse_stat,
 };
-pub use error::KindError;
+pub use error::{KindError, PreflightCheck, Unmet};
 pub use faults::{
     BUSY_SHIM_ID, CNI_CONF_DIR, FrozenMultus, INTEGRATION_BRIDGE, Injected, MULTUS_CONF,
     MULTUS_SHIM, STALE_PREFIX, Scheduled, Undo, cni_config, freeze_multus, inject, kill_process,
@@ -41,7 +41,10 @@ pub use ovs::{
     NodeOvs, OVS_CONTAINER, OVS_NAMESPACE, OVS_RUN_DIR, OVS_SELECTOR, OvsCommands, daemon_pid,
     pidfile,
 };
-pub use prereq::{Detected, ToolVersions, docker_reachable, kind_on_path};
+pub use prereq::{
+    Detected, KERNEL_FILES, MIN_INOTIFY_INSTANCES, MIN_INOTIFY_WATCHES, Preflight, ToolVersions,
+    check as preflight, disk_needed, docker_reachable, kind_on_path,
+};
 pub use pull::{PinnedImage, pinned_images, pull_all};
 pub use safety::{CLUSTER_LABEL, Guard, NAME_PREFIX, ROLE_LABEL, new_cluster_name};
 pub use sandbox::{parse_links, sandbox_netns};
