@@ -1270,7 +1270,13 @@ fn ovs_exec(argv: &str, stdout: &str) -> Expectation {
     )
 }
 
-const ADD_STALE_PORT: &str = "ovs-vsctl --timeout=10 add-port br-int chaos-stale-0 -- set Interface chaos-stale-0 type=internal external_ids:cni-chaos=stale";
+/// The port Kube-OVN's CNI server would have written for a pod
+/// `chaos-stale-0` in `cni-chaos-stale` (kube-ovn v1.16.2
+/// pkg/daemon/ovs_linux.go `configureNic`), with no device behind it.
+const ADD_STALE_PORT: &str = "ovs-vsctl --timeout=10 add-port br-int chaos-stale-0 -- set Interface chaos-stale-0 external_ids:iface-id=chaos-stale-0.cni-chaos-stale external_ids:vendor=kube-ovn external_ids:pod_name=chaos-stale-0 external_ids:pod_namespace=cni-chaos-stale external_ids:ip=198.51.100.1 external_ids:pod_netns=/var/run/netns/chaos-stale-0 external_ids:cni-chaos=stale";
+
+/// OVS's verdict on the stale port.
+const GET_STALE_PORT: &str = "ovs-vsctl --timeout=10 get Interface chaos-stale-0 error ofport";
 
 /// The namespace `chaos-stale-0` and its port are made.
 fn netns0_and_port() -> Vec<Expectation> {
@@ -1296,9 +1302,11 @@ async fn stale_netns_with_ports_and_their_cleanup() {
         exec("ip netns pids chaos-stale-0", ""),
         inspect(T0, true),
         exec("ip netns pids cni-1234", "4711\n"),
+        // OVS needs a moment to give up on the device.
+        ovs_exec(GET_STALE_PORT, "[]\n[]\n"),
         ovs_exec(
-            "ovs-vsctl --timeout=10 list-ports br-int",
-            "chaos-stale-0\nveth1234\n",
+            GET_STALE_PORT,
+            "\"could not open network device chaos-stale-0 (No such device)\"\n-1\n",
         ),
     ] {
         runner.push(e);
@@ -1324,6 +1332,13 @@ async fn stale_netns_with_ports_and_their_cleanup() {
     )
     .await;
     assert!(e.took_effect, "{e:?}");
+    assert!(
+        e.facts.contains(&(
+            "OVS verdict".to_string(),
+            "chaos-stale-0: ofport -1, error \"could not open network device chaos-stale-0 (No such device)\"".to_string()
+        )),
+        "{e:?}"
+    );
     assert!(
         runner
             .call_lines()

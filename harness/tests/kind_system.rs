@@ -676,6 +676,12 @@ async fn stale_netns_and_ports_are_injected_detected_and_cleaned() {
         &worker,
         "/usr/bin/ip netns add busy && (/usr/bin/ip netns exec busy sleep 300 >/dev/null 2>&1 &)",
     );
+    // A healthy pod-like port (its veth is there): OVS gives it a port
+    // number and no error, so it is not stale.
+    c.sh_ok(
+        &worker,
+        "/usr/bin/ip link add healthy0 type veth peer name healthy1 && /usr/bin/ip link set healthy0 up && ovs-vsctl --timeout=10 add-port br-int healthy0",
+    );
     let injected = kind::inject(&nodes, None, &fault, Some(&c.info("worker")))
         .await
         .unwrap();
@@ -686,18 +692,70 @@ async fn stale_netns_and_ports_are_injected_detected_and_cleaned() {
         assert!(stale.contains(ns), "{ns} not detected as stale: {stale:?}");
     }
     assert!(!stale.contains(&"busy".to_string()), "{stale:?}");
+    let mut present = nodes.netns_list(&worker).await.unwrap();
+    present.sort();
+    let mut want = mine.clone();
+    want.push("busy".into());
+    want.sort();
+    assert_eq!(present, want);
     let ovs = nodes.ovs(&worker).await.unwrap();
-    let ports = ovs.ports("br-int").await.unwrap();
-    assert_eq!(ports, mine);
+    let mut ports = ovs.ports("br-int").await.unwrap();
+    ports.sort();
+    let mut want_ports = mine.clone();
+    want_ports.push("healthy0".into());
+    want_ports.sort();
+    assert_eq!(ports, want_ports);
+    // OVS's own verdict: each injected port has no device.
+    let mut verdict = String::new();
+    for p in &mine {
+        let state = ovs.interface(p).await.unwrap().expect("not a dry run");
+        assert!(state.is_stale(), "{p}: {state}");
+        assert!(
+            state.error.as_deref().unwrap_or("").contains(p.as_str()),
+            "{p}: {state}"
+        );
+        assert!(
+            !c.sh(&worker, &format!("/usr/bin/ip link show {p}"))
+                .success(),
+            "{p}'s device must be gone"
+        );
+        verdict = state.to_string();
+    }
+    let healthy = ovs
+        .interface("healthy0")
+        .await
+        .unwrap()
+        .expect("not a dry run");
+    assert!(!healthy.is_stale(), "{healthy}");
+    assert!(healthy.ofport.is_some_and(|n| n > 0), "{healthy}");
+    let ids = c.sh_ok(
+        &worker,
+        "ovs-vsctl --timeout=10 get Interface chaos-stale-0 external_ids:iface-id external_ids:pod_netns",
+    );
+    assert_eq!(
+        ids.lines().collect::<Vec<_>>(),
+        [
+            "chaos-stale-0.cni-chaos-stale",
+            "\"/var/run/netns/chaos-stale-0\""
+        ]
+    );
+    assert_eq!(
+        fact(&injected.evidence.facts, "stale ports on br-int"),
+        mine.join(",")
+    );
     let scheduled = injected.undo.expect("stale netns are cleaned on revert");
     assert!(matches!(scheduled.undo, Undo::RemoveStale { .. }));
     kind::undo(&nodes, &scheduled.undo).await.unwrap();
     let left = nodes.netns_list(&worker).await.unwrap();
     assert_eq!(left, vec!["busy".to_string()]);
-    assert!(ovs.ports("br-int").await.unwrap().is_empty());
+    assert_eq!(
+        ovs.ports("br-int").await.unwrap(),
+        vec!["healthy0".to_string()]
+    );
     say(&format!(
-        "SYSTEM: stale-netns on {worker}: a failed injection (no br-int) left no namespace behind; {} namespaces and ports injected, detected as stale (the busy one was not), cleaned",
-        mine.len()
+        "SYSTEM: stale-netns on {worker}: a failed injection (no br-int) left no namespace behind; {} namespaces and pod ports injected, the namespaces detected as stale (the busy one was not), OVS reports each port {verdict} (the healthy port has ofport {:?}, no error); cleaned, the healthy port kept",
+        mine.len(),
+        healthy.ofport
     ));
 }
 

@@ -53,6 +53,11 @@ const INIT_POLL: Duration = Duration::from_secs(2);
 pub const INTEGRATION_BRIDGE: &str = "br-int";
 /// Prefix of the network namespaces and OVS ports the stale-netns fault makes.
 pub const STALE_PREFIX: &str = "chaos-stale-";
+/// The Kubernetes namespace written into a stale port's `external_ids`
+/// (no such pods exist; the names only look like Kube-OVN's).
+pub const STALE_POD_NAMESPACE: &str = "cni-chaos-stale";
+/// How long OVS may take to notice that a stale port's device is gone.
+const STALE_SETTLE: Duration = Duration::from_secs(10);
 /// How long an injector waits for a killed process to disappear.
 const KILL_SETTLE: Duration = Duration::from_secs(10);
 /// Poll interval while waiting for a killed process.
@@ -450,8 +455,10 @@ pub async fn stop_process(
     Ok((evidence, pids))
 }
 
-/// Creates `count` unused network namespaces (and, with `ovs_ports`, an
-/// unused OVS port for each). When a step fails, whatever was already
+/// Creates `count` unused network namespaces and, with `ovs_ports`, for
+/// each a port on `br-int` as an unclean shutdown leaves it: Kube-OVN's
+/// pod `external_ids` on it, and no device behind it
+/// ([`make_stale_port`]). When a step fails, whatever was already
 /// created is removed again before the error is returned, so a failed
 /// injection leaks nothing.
 async fn stale_netns(
@@ -482,7 +489,9 @@ async fn stale_netns(
 }
 
 /// The steps of [`stale_netns`]; records each namespace and port in `netns`
-/// and `ports` as soon as it exists.
+/// and `ports` as soon as it exists. Proven when every namespace is there
+/// with no process in it and OVS itself reports every port's device
+/// missing (`ofport` -1 and an `error`).
 async fn make_stale(
     nodes: &DockerNodes,
     node: &str,
@@ -501,22 +510,25 @@ async fn make_stale(
         None
     };
     if let Some(ovs) = &ovs {
-        for ns in names {
-            ovs.add_stale_port(INTEGRATION_BRIDGE, ns).await?;
-            ports.push(ns.clone());
+        for (i, name) in names.iter().enumerate() {
+            make_stale_port(ovs, name, i, ports).await?;
         }
     }
     let present = nodes.netns_list(node).await?;
     let stale = nodes.stale_netns(node).await?;
-    let listed_ports = match &ovs {
-        Some(ovs) => ovs.ports(INTEGRATION_BRIDGE).await?,
+    let verdicts = match &ovs {
+        Some(ovs) => ovs_verdicts(nodes, ovs, ports).await?,
         None => Vec::new(),
     };
     if nodes.is_dry_run() {
         return Ok(dry_run(node));
     }
     let missing: Vec<&String> = names.iter().filter(|n| !stale.contains(n)).collect();
-    let missing_ports: Vec<&String> = ports.iter().filter(|p| !listed_ports.contains(p)).collect();
+    let not_stale: Vec<String> = verdicts
+        .iter()
+        .filter(|(_, v)| !v.is_stale())
+        .map(|(p, v)| format!("{p} ({v})"))
+        .collect();
     let mut facts = vec![
         fact("stale netns", names.join(",")),
         fact("netns on node", present.len().to_string()),
@@ -526,19 +538,83 @@ async fn make_stale(
             format!("stale ports on {INTEGRATION_BRIDGE}"),
             ports.join(","),
         ));
+        facts.push(fact(
+            "OVS verdict",
+            verdicts
+                .iter()
+                .map(|(p, v)| format!("{p}: {v}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ));
     }
-    Ok(if missing.is_empty() && missing_ports.is_empty() {
+    Ok(if missing.is_empty() && not_stale.is_empty() {
         Evidence::proven(Some(node.into()), facts)
     } else {
         let mut e = Evidence::no_effect(
             Some(node.into()),
             format!(
-                "not present (or not stale) after creation: netns {missing:?}, ports {missing_ports:?}"
+                "not present (or not stale) after creation: netns {missing:?}; ports OVS does not report broken: {not_stale:?}"
             ),
         );
         e.facts = facts;
         e
     })
+}
+
+/// One stale port, as OVS finds a pod's port when it starts again after
+/// an unclean shutdown: the row Kube-OVN wrote for the pod is still in its
+/// database (`br-int`, the pod's `external_ids`, `pod_netns` naming the
+/// stale namespace `name`), and the pod's veth is gone with the pod.
+/// ovs-vswitchd opens the device when it (re)reads the row, finds none and
+/// records `ofport` -1 with `could not open network device <p> (No such
+/// device)`, so the port is added without a device behind it. Measured on
+/// userspace OVS (the system test's first version): a port whose veth
+/// vanished after it was added kept its ofport and no error, because
+/// ovs-vswitchd does not reopen a device it already has until it restarts;
+/// that would not be what a rebooted node shows. The port is recorded as
+/// soon as it exists.
+async fn make_stale_port(
+    ovs: &ovs::NodeOvs<'_>,
+    name: &str,
+    index: usize,
+    ports: &mut Vec<String>,
+) -> Result<(), KindError> {
+    let pod = ovs::PodPort {
+        name: name.to_string(),
+        namespace: STALE_POD_NAMESPACE.to_string(),
+        // TEST-NET-2 (RFC 5737): never a real pod's address.
+        ip: format!("198.51.100.{}", index % 254 + 1),
+        netns: format!("/var/run/netns/{name}"),
+    };
+    ovs.add_pod_port(INTEGRATION_BRIDGE, name, &pod).await?;
+    ports.push(name.to_string());
+    Ok(())
+}
+
+/// OVS's verdict on each of `ports`, waiting (bounded) until it reports
+/// every device missing: ovs-vswitchd learns of a vanished device from the
+/// kernel asynchronously.
+async fn ovs_verdicts(
+    nodes: &DockerNodes,
+    ovs: &ovs::NodeOvs<'_>,
+    ports: &[String],
+) -> Result<Vec<(String, ovs::InterfaceState)>, KindError> {
+    let deadline = tokio::time::Instant::now() + STALE_SETTLE;
+    loop {
+        let mut verdicts = Vec::new();
+        for p in ports {
+            if let Some(v) = ovs.interface(p).await? {
+                verdicts.push((p.clone(), v));
+            }
+        }
+        if nodes.is_dry_run()
+            || verdicts.iter().all(|(_, v)| v.is_stale())
+            || tokio::time::Instant::now() >= deadline
+        {
+            return Ok(verdicts);
+        }
+        tokio::time::sleep(POLL).await;
+    }
 }
 
 /// The multus-cni #1221 race without a reboot, made deterministic:

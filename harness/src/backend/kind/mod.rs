@@ -27,14 +27,14 @@ pub use docker::{
 pub use error::KindError;
 pub use faults::{
     BUSY_SHIM_ID, CNI_CONF_DIR, FrozenMultus, INTEGRATION_BRIDGE, Injected, MULTUS_CONF,
-    MULTUS_SHIM, STALE_PREFIX, Scheduled, Undo, cni_config, freeze_multus, inject, kill_process,
-    pod_delete, reboot, resolve_cni_file, stop_process, undo,
+    MULTUS_SHIM, STALE_POD_NAMESPACE, STALE_PREFIX, Scheduled, Undo, cni_config, freeze_multus,
+    inject, kill_process, pod_delete, reboot, resolve_cni_file, stop_process, undo,
 };
 pub use kubectl::{KUBECTL_TIMEOUT, Kubectl};
 pub use options::{KindOptions, NameSource, Timeouts};
 pub use ovs::{
-    NodeOvs, OVS_CONTAINER, OVS_NAMESPACE, OVS_RUN_DIR, OVS_SELECTOR, OvsCommands, daemon_pid,
-    pidfile,
+    InterfaceState, NodeOvs, OVS_CONTAINER, OVS_NAMESPACE, OVS_RUN_DIR, OVS_SELECTOR, OvsCommands,
+    PodPort, daemon_pid, parse_interface_state, pidfile,
 };
 pub use prereq::{Detected, ToolVersions, docker_reachable, kind_on_path};
 pub use safety::{CLUSTER_LABEL, Guard, NAME_PREFIX, ROLE_LABEL, new_cluster_name};
