@@ -19,6 +19,7 @@ use crate::fault::{
     CniConfigAction, CniFile, Evidence, Fault, LeftoverMultusConfig, MULTUS_DAEMON,
     MULTUS_INIT_CONTAINER, MULTUS_SELECTOR, NodeDisk, OvsSignal, PodDelete, RebootMode,
 };
+use crate::observe::HealedAddress;
 use crate::util::duration;
 use crate::util::tar;
 
@@ -93,14 +94,15 @@ pub enum Undo {
         /// The processes.
         pids: Vec<u32>,
     },
-    /// Reconnect the node to the cluster network (Docker picks the
-    /// address; see [`DockerNodes::connect`]).
+    /// Reconnect the node to the cluster network with the addresses it
+    /// had (see [`DockerNodes::connect`] for when Docker picks IPv4).
     Reconnect {
         /// The node.
         node: String,
-        /// Its address on the network before the partition, to report
-        /// whether it came back with the same one.
+        /// Its IPv4 address on the network before the partition.
         ip_before: Option<String>,
+        /// Its global IPv6 address there, if it had one.
+        ip6_before: Option<String>,
     },
     /// Write a file back if it is still missing or empty.
     Restore {
@@ -1231,6 +1233,7 @@ async fn partition(
     let before = nodes.guarded(node).await?;
     let net = nodes.network().to_string();
     let ip = before.networks.get(&net).cloned();
+    let ip6 = before.networks_v6.get(&net).cloned();
     if ip.is_none() && !nodes.is_dry_run() {
         return Ok(Injected {
             evidence: Evidence::no_effect(
@@ -1248,6 +1251,7 @@ async fn partition(
             ip_before: ip
                 .clone()
                 .filter(|ip| !ip.is_empty() && !nodes.is_dry_run()),
+            ip6_before: ip6.clone().filter(|_| !nodes.is_dry_run()),
         },
         after: Some(duration),
     });
@@ -1257,12 +1261,15 @@ async fn partition(
             undo,
         });
     }
-    // The address after the heal is reported by the reconnect (it may
-    // differ: Docker's IPAM picks it).
-    let facts = vec![
+    // The address after the heal is reported by the reconnect and judged
+    // by node-ip-stable (it may differ: see DockerNodes::connect).
+    let mut facts = vec![
         fact("network", &net),
         fact("IP before", ip.unwrap_or_default()),
     ];
+    if let Some(ip6) = ip6 {
+        facts.push(fact("IPv6 before", ip6));
+    }
     let evidence = if after.networks.contains_key(&net) {
         let mut e = Evidence::no_effect(
             Some(node.into()),
@@ -1271,7 +1278,6 @@ async fn partition(
         e.facts = facts;
         e
     } else {
-        let mut facts = facts;
         facts.push(fact("attached after", "no"));
         Evidence::proven(Some(node.into()), facts)
     };
@@ -1362,7 +1368,16 @@ async fn delete_pods(
 
 /// Runs an undo; returns what it did.
 pub async fn undo(nodes: &DockerNodes, undo: &Undo) -> Result<String, KindError> {
-    Ok(match undo {
+    Ok(undo_recorded(nodes, undo).await?.0)
+}
+
+/// [`undo`], with the node container's addresses when it healed a
+/// partition (the guard of `node-ip-stable`).
+pub async fn undo_recorded(
+    nodes: &DockerNodes,
+    undo: &Undo,
+) -> Result<(String, Option<HealedAddress>), KindError> {
+    let text = match undo {
         Undo::Continue { node, process, .. } if nodes.is_dry_run() => {
             let placeholder = pid_placeholder(process);
             nodes
@@ -1388,30 +1403,11 @@ pub async fn undo(nodes: &DockerNodes, undo: &Undo) -> Result<String, KindError>
             }
             format!("SIGCONT {live:?} on {node}")
         }
-        Undo::Reconnect { node, ip_before } => {
-            let state = nodes.state(node).await?;
-            let net = nodes.network();
-            if !nodes.is_dry_run() && state.networks.contains_key(net) {
-                return Ok(format!("{node} was already connected to {net}"));
-            }
-            nodes.connect(node).await?;
-            if nodes.is_dry_run() {
-                return Ok(format!("reconnected {node} to {net}"));
-            }
-            let after = nodes.state(node).await?;
-            let ip_after = after.networks.get(net).cloned().unwrap_or_default();
-            let before = ip_before.as_deref().unwrap_or("unknown");
-            if ip_before.as_deref() == Some(ip_after.as_str()) {
-                format!("reconnected {node} to {net}: IP before {before}, after {ip_after} (kept)")
-            } else {
-                tracing::warn!(
-                    "{node} came back on {net} with another address: {before} -> {ip_after}; the node-ip-stable SLO judges whether its InternalIP followed"
-                );
-                format!(
-                    "reconnected {node} to {net}: IP before {before}, after {ip_after} (changed)"
-                )
-            }
-        }
+        Undo::Reconnect {
+            node,
+            ip_before,
+            ip6_before,
+        } => return reconnect(nodes, node, ip_before.as_deref(), ip6_before.as_deref()).await,
         Undo::Restore {
             node,
             path,
@@ -1503,7 +1499,64 @@ pub async fn undo(nodes: &DockerNodes, undo: &Undo) -> Result<String, KindError>
                 other.join(", ")
             )
         }
-    })
+    };
+    Ok((text, None))
+}
+
+/// Reconnects a partitioned node with its old addresses
+/// ([`DockerNodes::connect`]) and reports whether it kept them.
+async fn reconnect(
+    nodes: &DockerNodes,
+    node: &str,
+    ip_before: Option<&str>,
+    ip6_before: Option<&str>,
+) -> Result<(String, Option<HealedAddress>), KindError> {
+    let state = nodes.state(node).await?;
+    let net = nodes.network();
+    if !nodes.is_dry_run() && state.networks.contains_key(net) {
+        return Ok((format!("{node} was already connected to {net}"), None));
+    }
+    let (ip, ip6) = if nodes.is_dry_run() {
+        (
+            Some(format!("<IPv4 of {node} on {net} before the partition>")),
+            Some(format!(
+                "<IPv6 of {node} on {net} before the partition, if any>"
+            )),
+        )
+    } else {
+        (
+            ip_before.map(str::to_string),
+            ip6_before.map(str::to_string),
+        )
+    };
+    let how = nodes.connect(node, ip.as_deref(), ip6.as_deref()).await?;
+    if nodes.is_dry_run() {
+        return Ok((format!("reconnected {node} to {net}"), None));
+    }
+    let after = nodes.state(node).await?;
+    let ip_after = after.networks.get(net).cloned().unwrap_or_default();
+    let before = ip_before.unwrap_or("unknown");
+    let pinned = if ip_before.is_none() && ip6_before.is_none() {
+        "(no address was recorded)".to_string()
+    } else {
+        format!("({how})")
+    };
+    let text = if ip_before == Some(ip_after.as_str()) {
+        format!("reconnected {node} to {net} {pinned}: IP before {before}, after {ip_after} (kept)")
+    } else {
+        tracing::warn!(
+            "{node} came back on {net} with another address: {before} -> {ip_after}; node-ip-stable compares it with the node's InternalIP"
+        );
+        format!(
+            "reconnected {node} to {net} {pinned}: IP before {before}, after {ip_after} (changed)"
+        )
+    };
+    let heal = HealedAddress {
+        node: node.to_string(),
+        before: ip_before.map(str::to_string),
+        after: ip_after,
+    };
+    Ok((text, Some(heal)))
 }
 
 async fn remove_stale_ports(
