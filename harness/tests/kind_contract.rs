@@ -2235,11 +2235,7 @@ async fn on_kinds_network_the_heal_keeps_ipv6_and_lets_ipam_pick_ipv4() {
         runner.push(x);
     }
     let nodes = cluster.node_runtime();
-    let undo = kind::Undo::Reconnect {
-        node: WORKER.into(),
-        ip_before: Some("172.18.0.3".into()),
-        ip6_before: Some("fc00:f853:ccd:e793::3".into()),
-    };
+    let undo = reconnect_undo(Some("fc00:f853:ccd:e793::3"));
     let did = kind::undo(nodes, &undo).await.unwrap();
     runner.assert_done();
     assert_eq!(
@@ -2248,26 +2244,76 @@ async fn on_kinds_network_the_heal_keeps_ipv6_and_lets_ipam_pick_ipv4() {
     );
 }
 
+/// Docker refusing `docker network connect <flags> kind <worker>` with `why`.
+fn connect_refused(flags: &str, why: &str) -> Expectation {
+    Expectation::failed(
+        words(&format!(
+            "docker network connect {flags} kind chaos-contract-worker"
+        )),
+        1,
+        format!("Error response from daemon: {why}"),
+    )
+}
+
+/// Docker's words for a fixed address on a family without a configured subnet.
+const NO_USER_SUBNET: &str = "user specified IP address is supported only when connecting to networks with user configured subnets";
+
+/// The heal of the worker's partition, with its old addresses.
+fn reconnect_undo(ip6: Option<&str>) -> kind::Undo {
+    kind::Undo::Reconnect {
+        node: WORKER.into(),
+        ip_before: Some("172.18.0.3".into()),
+        ip6_before: ip6.map(str::to_string),
+    }
+}
+
+/// An old address another container holds cannot come back: after the
+/// IPv4 refusal, `--ip6` is refused as in use, and the node is reconnected
+/// with IPAM's addresses rather than left partitioned; the heal records the
+/// change for node-ip-stable.
+#[tokio::test]
+async fn a_heal_whose_old_addresses_are_taken_reconnects_with_ipams() {
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, false),
+        inspect(T0, false),
+        connect_refused(
+            "--ip 172.18.0.3 --ip6 fc00:f853:ccd:e793::3",
+            NO_USER_SUBNET,
+        ),
+        connect_refused("--ip6 fc00:f853:ccd:e793::3", "Address already in use"),
+        ok(words("docker network connect kind chaos-contract-worker")),
+        inspect_at(T0, "172.18.0.5"),
+    ]);
+    let (_dir, cluster) = open(&runner);
+    let undo = reconnect_undo(Some("fc00:f853:ccd:e793::3"));
+    let (did, heal) = kind::undo_recorded(cluster.node_runtime(), &undo)
+        .await
+        .unwrap();
+    runner.assert_done();
+    assert!(
+        did.contains("(IPv4 from Docker's IPAM, IPv6 from Docker's IPAM (Docker refused: "),
+        "{did}"
+    );
+    assert!(did.contains("Address already in use"), "{did}");
+    assert!(
+        did.ends_with("IP before 172.18.0.3, after 172.18.0.5 (changed)"),
+        "{did}"
+    );
+    assert_eq!(heal.map(|h| h.after), Some("172.18.0.5".to_string()));
+}
+
 #[tokio::test]
 async fn a_healed_partition_reports_a_changed_address_and_a_failed_connect_is_an_error() {
     let runner = ScriptedRunner::ordered([
         inspect(T0, false),
         inspect(T0, false),
-        Expectation::failed(
-            words("docker network connect --ip 172.18.0.3 kind chaos-contract-worker"),
-            1,
-            "Error response from daemon: user specified IP address is supported only when connecting to networks with user configured subnets",
-        ),
+        connect_refused("--ip 172.18.0.3", NO_USER_SUBNET),
         ok(words("docker network connect kind chaos-contract-worker")),
         inspect_at(T0, "172.18.0.9"),
     ]);
     let (_dir, cluster) = open(&runner);
     let nodes = cluster.node_runtime();
-    let undo = kind::Undo::Reconnect {
-        node: WORKER.into(),
-        ip_before: Some("172.18.0.3".into()),
-        ip6_before: None,
-    };
+    let undo = reconnect_undo(None);
     let (did, heal) = kind::undo_recorded(nodes, &undo).await.unwrap();
     runner.assert_done();
     assert!(
@@ -2287,11 +2333,7 @@ async fn a_healed_partition_reports_a_changed_address_and_a_failed_connect_is_an
     let runner = ScriptedRunner::ordered([
         inspect(T0, false),
         inspect(T0, false),
-        Expectation::failed(
-            words("docker network connect --ip 172.18.0.3 kind chaos-contract-worker"),
-            1,
-            "Error response from daemon: network kind not found",
-        ),
+        connect_refused("--ip 172.18.0.3", "network kind not found"),
     ]);
     let (_dir, cluster) = open(&runner);
     let nodes = cluster.node_runtime();
