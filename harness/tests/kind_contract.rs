@@ -2041,7 +2041,13 @@ fn ovs_exec(argv: &str, stdout: &str) -> Expectation {
     )
 }
 
-const ADD_STALE_PORT: &str = "ovs-vsctl --timeout=10 add-port br-int chaos-stale-0 -- set Interface chaos-stale-0 type=internal external_ids:cni-chaos=stale";
+/// The port Kube-OVN's CNI server would have written for a pod
+/// `chaos-stale-0` in `cni-chaos-stale` (kube-ovn v1.16.2
+/// pkg/daemon/ovs_linux.go `configureNic`), with no device behind it.
+const ADD_STALE_PORT: &str = "ovs-vsctl --timeout=10 add-port br-int chaos-stale-0 -- set Interface chaos-stale-0 external_ids:iface-id=chaos-stale-0.cni-chaos-stale external_ids:vendor=kube-ovn external_ids:pod_name=chaos-stale-0 external_ids:pod_namespace=cni-chaos-stale external_ids:ip=198.51.100.1 external_ids:pod_netns=/var/run/netns/chaos-stale-0 external_ids:cni-chaos=stale";
+
+/// OVS's verdict on the stale port.
+const GET_STALE_PORT: &str = "ovs-vsctl --timeout=10 get Interface chaos-stale-0 error ofport";
 
 /// The namespace `chaos-stale-0` and its port are made.
 fn netns0_and_port() -> Vec<Expectation> {
@@ -2067,9 +2073,11 @@ async fn stale_netns_with_ports_and_their_cleanup() {
         exec("ip netns pids chaos-stale-0", ""),
         inspect(T0, true),
         exec("ip netns pids cni-1234", "4711\n"),
+        // OVS needs a moment to give up on the device.
+        ovs_exec(GET_STALE_PORT, "[]\n[]\n"),
         ovs_exec(
-            "ovs-vsctl --timeout=10 list-ports br-int",
-            "chaos-stale-0\nveth1234\n",
+            GET_STALE_PORT,
+            "\"could not open network device chaos-stale-0 (No such device)\"\n-1\n",
         ),
     ] {
         runner.push(e);
@@ -2095,6 +2103,13 @@ async fn stale_netns_with_ports_and_their_cleanup() {
     )
     .await;
     assert!(e.took_effect, "{e:?}");
+    assert!(
+        e.facts.contains(&(
+            "OVS verdict".to_string(),
+            "chaos-stale-0: ofport -1, error \"could not open network device chaos-stale-0 (No such device)\"".to_string()
+        )),
+        "{e:?}"
+    );
     assert!(
         runner
             .call_lines()
@@ -2908,11 +2923,30 @@ fn disconnect() -> Vec<Expectation> {
     ]
 }
 
-/// kind's `kind` network has a user-set subnet only for IPv6, so Docker
-/// refuses `docker network connect --ip <IPv4>`: the heal reconnects without
-/// `--ip` and reports the address before and after.
+/// The worker's `docker inspect` on `kind` with IPv4 172.18.0.3 and an
+/// IPv6 address from kind's ULA subnet.
+fn inspect_dual(attached: bool) -> Expectation {
+    let nets: &[(&str, &str)] = if attached {
+        &[("kind", "172.18.0.3")]
+    } else {
+        &[]
+    };
+    let mut json: serde_json::Value =
+        serde_json::from_str(&inspect_json(WORKER, Some(CLUSTER), "worker", T0, nets)).unwrap();
+    if attached {
+        json[0]["NetworkSettings"]["Networks"]["kind"]["GlobalIPv6Address"] =
+            "fc00:f853:ccd:e793::3".into();
+    }
+    Expectation::ok(
+        ["docker", "inspect", "--type", "container", WORKER],
+        json.to_string(),
+    )
+}
+
+/// A real partition keeps the node's address: the heal reconnects with
+/// `--ip <the old IPv4>`.
 #[tokio::test]
-async fn partition_disconnects_and_revert_reconnects_without_a_fixed_address() {
+async fn partition_disconnects_and_revert_reconnects_with_the_old_address() {
     let runner = ScriptedRunner::ordered(disconnect());
     let e = inject_and_revert(
         &runner,
@@ -2923,7 +2957,9 @@ async fn partition_disconnects_and_revert_reconnects_without_a_fixed_address() {
         vec![
             inspect(T0, false),
             inspect(T0, false),
-            ok(words("docker network connect kind chaos-contract-worker")),
+            ok(words(
+                "docker network connect --ip 172.18.0.3 kind chaos-contract-worker",
+            )),
             inspect(T0, true),
         ],
     )
@@ -2934,11 +2970,115 @@ async fn partition_disconnects_and_revert_reconnects_without_a_fixed_address() {
         "{}",
         e.summary()
     );
+}
+
+/// kind's `kind` network has a user-set subnet only for IPv6, so Docker
+/// refuses a fixed IPv4 address there (moby api/types/network/endpoint.go,
+/// per family): the heal asks for both, and on that refusal reconnects with
+/// `--ip6` alone and reports where IPv4 came from.
+#[tokio::test]
+async fn on_kinds_network_the_heal_keeps_ipv6_and_lets_ipam_pick_ipv4() {
+    let mut inject = vec![inspect_dual(true), inspect_dual(true)];
+    inject.push(ok(words(
+        "docker network disconnect kind chaos-contract-worker",
+    )));
+    inject.push(inspect_dual(false));
+    let runner = ScriptedRunner::ordered(inject);
+    let (_dir, cluster) = open(&runner);
+    let fault = Fault::NetworkPartition(NetworkPartition {
+        target: target(),
+        duration: Duration::from_secs(3600),
+    });
+    let e = cluster.inject(&fault, Some(&worker())).await.unwrap();
+    runner.assert_done();
     assert!(
-        runner.call_lines().iter().all(|l| !l.contains("--ip")),
-        "{:#?}",
-        runner.call_lines()
+        e.facts
+            .contains(&("IPv6 before".into(), "fc00:f853:ccd:e793::3".into())),
+        "{e:?}"
     );
+    for x in [
+        inspect_dual(false),
+        inspect_dual(false),
+        Expectation::failed(
+            words(
+                "docker network connect --ip 172.18.0.3 --ip6 fc00:f853:ccd:e793::3 kind chaos-contract-worker",
+            ),
+            1,
+            "Error response from daemon: user specified IP address is supported only when connecting to networks with user configured subnets\n",
+        ),
+        ok(words(
+            "docker network connect --ip6 fc00:f853:ccd:e793::3 kind chaos-contract-worker",
+        )),
+        inspect_dual(true),
+    ] {
+        runner.push(x);
+    }
+    let nodes = cluster.node_runtime();
+    let undo = reconnect_undo(Some("fc00:f853:ccd:e793::3"));
+    let did = kind::undo(nodes, &undo).await.unwrap();
+    runner.assert_done();
+    assert_eq!(
+        did,
+        "reconnected chaos-contract-worker to kind (IPv4 from Docker's IPAM, IPv6 kept with --ip6 (Docker refused: Error response from daemon: user specified IP address is supported only when connecting to networks with user configured subnets)): IP before 172.18.0.3, after 172.18.0.3 (kept)"
+    );
+}
+
+/// Docker refusing `docker network connect <flags> kind <worker>` with `why`.
+fn connect_refused(flags: &str, why: &str) -> Expectation {
+    Expectation::failed(
+        words(&format!(
+            "docker network connect {flags} kind chaos-contract-worker"
+        )),
+        1,
+        format!("Error response from daemon: {why}"),
+    )
+}
+
+/// Docker's words for a fixed address on a family without a configured subnet.
+const NO_USER_SUBNET: &str = "user specified IP address is supported only when connecting to networks with user configured subnets";
+
+/// The heal of the worker's partition, with its old addresses.
+fn reconnect_undo(ip6: Option<&str>) -> kind::Undo {
+    kind::Undo::Reconnect {
+        node: WORKER.into(),
+        ip_before: Some("172.18.0.3".into()),
+        ip6_before: ip6.map(str::to_string),
+    }
+}
+
+/// An old address another container holds cannot come back: after the
+/// IPv4 refusal, `--ip6` is refused as in use, and the node is reconnected
+/// with IPAM's addresses rather than left partitioned; the heal records the
+/// change for node-ip-stable.
+#[tokio::test]
+async fn a_heal_whose_old_addresses_are_taken_reconnects_with_ipams() {
+    let runner = ScriptedRunner::ordered([
+        inspect(T0, false),
+        inspect(T0, false),
+        connect_refused(
+            "--ip 172.18.0.3 --ip6 fc00:f853:ccd:e793::3",
+            NO_USER_SUBNET,
+        ),
+        connect_refused("--ip6 fc00:f853:ccd:e793::3", "Address already in use"),
+        ok(words("docker network connect kind chaos-contract-worker")),
+        inspect_at(T0, "172.18.0.5"),
+    ]);
+    let (_dir, cluster) = open(&runner);
+    let undo = reconnect_undo(Some("fc00:f853:ccd:e793::3"));
+    let (did, heal) = kind::undo_recorded(cluster.node_runtime(), &undo)
+        .await
+        .unwrap();
+    runner.assert_done();
+    assert!(
+        did.contains("(IPv4 from Docker's IPAM, IPv6 from Docker's IPAM (Docker refused: "),
+        "{did}"
+    );
+    assert!(did.contains("Address already in use"), "{did}");
+    assert!(
+        did.ends_with("IP before 172.18.0.3, after 172.18.0.5 (changed)"),
+        "{did}"
+    );
+    assert_eq!(heal.map(|h| h.after), Some("172.18.0.5".to_string()));
 }
 
 #[tokio::test]
@@ -2946,38 +3086,40 @@ async fn a_healed_partition_reports_a_changed_address_and_a_failed_connect_is_an
     let runner = ScriptedRunner::ordered([
         inspect(T0, false),
         inspect(T0, false),
+        connect_refused("--ip 172.18.0.3", NO_USER_SUBNET),
         ok(words("docker network connect kind chaos-contract-worker")),
         inspect_at(T0, "172.18.0.9"),
     ]);
     let (_dir, cluster) = open(&runner);
     let nodes = cluster.node_runtime();
-    let undo = kind::Undo::Reconnect {
-        node: WORKER.into(),
-        ip_before: Some("172.18.0.3".into()),
-    };
-    let did = kind::undo(nodes, &undo).await.unwrap();
+    let undo = reconnect_undo(None);
+    let (did, heal) = kind::undo_recorded(nodes, &undo).await.unwrap();
     runner.assert_done();
+    assert!(
+        did.ends_with("IP before 172.18.0.3, after 172.18.0.9 (changed)"),
+        "{did}"
+    );
     assert_eq!(
-        did,
-        "reconnected chaos-contract-worker to kind: IP before 172.18.0.3, after 172.18.0.9 (changed)"
+        heal,
+        Some(cni_chaos::observe::HealedAddress {
+            node: WORKER.into(),
+            before: Some("172.18.0.3".into()),
+            after: "172.18.0.9".into(),
+        })
     );
 
-    // Docker refuses the connect: the error carries its command and stderr.
+    // Any other refusal is an error carrying its command and stderr.
     let runner = ScriptedRunner::ordered([
         inspect(T0, false),
         inspect(T0, false),
-        Expectation::failed(
-            words("docker network connect kind chaos-contract-worker"),
-            1,
-            "Error response from daemon: network kind not found",
-        ),
+        connect_refused("--ip 172.18.0.3", "network kind not found"),
     ]);
     let (_dir, cluster) = open(&runner);
     let nodes = cluster.node_runtime();
     let err = kind::undo(nodes, &undo).await.unwrap_err().to_string();
     runner.assert_done();
     assert!(
-        err.contains("`docker network connect kind chaos-contract-worker` failed with exit code 1"),
+        err.contains("`docker network connect --ip 172.18.0.3 kind chaos-contract-worker` failed with exit code 1"),
         "{err}"
     );
     assert!(err.contains("network kind not found"), "{err}");
@@ -3404,7 +3546,7 @@ async fn dry_run_plan_of_the_nightly_suite_for_the_default_cell() {
         "truncate -s 0 /etc/cni/net.d/01-kube-ovn.conflist",
         "delete '<pods",
         "docker network disconnect kind chaos-plan-worker",
-        "docker network connect kind chaos-plan-worker",
+        "docker network connect --ip '<IPv4 of chaos-plan-worker on kind before the partition>' --ip6 '<IPv6 of chaos-plan-worker on kind before the partition, if any>' kind chaos-plan-worker",
     ] {
         assert!(plan.contains(needle), "no {needle:?} in the plan:\n{plan}");
     }
@@ -3486,7 +3628,9 @@ async fn a_kept_cluster_is_healed_but_not_deleted_and_says_how_to_delete_it() {
     for e in [
         inspect(T0, false),
         inspect(T0, false),
-        ok(words("docker network connect kind chaos-contract-worker")),
+        ok(words(
+            "docker network connect --ip 172.18.0.3 kind chaos-contract-worker",
+        )),
         inspect(T0, true),
     ] {
         runner.push(e);

@@ -676,6 +676,12 @@ async fn stale_netns_and_ports_are_injected_detected_and_cleaned() {
         &worker,
         "/usr/bin/ip netns add busy && (/usr/bin/ip netns exec busy sleep 300 >/dev/null 2>&1 &)",
     );
+    // A healthy pod-like port (its veth is there): OVS gives it a port
+    // number and no error, so it is not stale.
+    c.sh_ok(
+        &worker,
+        "/usr/bin/ip link add healthy0 type veth peer name healthy1 && /usr/bin/ip link set healthy0 up && ovs-vsctl --timeout=10 add-port br-int healthy0",
+    );
     let injected = kind::inject(&nodes, None, &fault, Some(&c.info("worker")))
         .await
         .unwrap();
@@ -686,18 +692,70 @@ async fn stale_netns_and_ports_are_injected_detected_and_cleaned() {
         assert!(stale.contains(ns), "{ns} not detected as stale: {stale:?}");
     }
     assert!(!stale.contains(&"busy".to_string()), "{stale:?}");
+    let mut present = nodes.netns_list(&worker).await.unwrap();
+    present.sort();
+    let mut want = mine.clone();
+    want.push("busy".into());
+    want.sort();
+    assert_eq!(present, want);
     let ovs = nodes.ovs(&worker).await.unwrap();
-    let ports = ovs.ports("br-int").await.unwrap();
-    assert_eq!(ports, mine);
+    let mut ports = ovs.ports("br-int").await.unwrap();
+    ports.sort();
+    let mut want_ports = mine.clone();
+    want_ports.push("healthy0".into());
+    want_ports.sort();
+    assert_eq!(ports, want_ports);
+    // OVS's own verdict: each injected port has no device.
+    let mut verdict = String::new();
+    for p in &mine {
+        let state = ovs.interface(p).await.unwrap().expect("not a dry run");
+        assert!(state.is_stale(), "{p}: {state}");
+        assert!(
+            state.error.as_deref().unwrap_or("").contains(p.as_str()),
+            "{p}: {state}"
+        );
+        assert!(
+            !c.sh(&worker, &format!("/usr/bin/ip link show {p}"))
+                .success(),
+            "{p}'s device must be gone"
+        );
+        verdict = state.to_string();
+    }
+    let healthy = ovs
+        .interface("healthy0")
+        .await
+        .unwrap()
+        .expect("not a dry run");
+    assert!(!healthy.is_stale(), "{healthy}");
+    assert!(healthy.ofport.is_some_and(|n| n > 0), "{healthy}");
+    let ids = c.sh_ok(
+        &worker,
+        "ovs-vsctl --timeout=10 get Interface chaos-stale-0 external_ids:iface-id external_ids:pod_netns",
+    );
+    assert_eq!(
+        ids.lines().collect::<Vec<_>>(),
+        [
+            "chaos-stale-0.cni-chaos-stale",
+            "\"/var/run/netns/chaos-stale-0\""
+        ]
+    );
+    assert_eq!(
+        fact(&injected.evidence.facts, "stale ports on br-int"),
+        mine.join(",")
+    );
     let scheduled = injected.undo.expect("stale netns are cleaned on revert");
     assert!(matches!(scheduled.undo, Undo::RemoveStale { .. }));
     kind::undo(&nodes, &scheduled.undo).await.unwrap();
     let left = nodes.netns_list(&worker).await.unwrap();
     assert_eq!(left, vec!["busy".to_string()]);
-    assert!(ovs.ports("br-int").await.unwrap().is_empty());
+    assert_eq!(
+        ovs.ports("br-int").await.unwrap(),
+        vec!["healthy0".to_string()]
+    );
     say(&format!(
-        "SYSTEM: stale-netns on {worker}: a failed injection (no br-int) left no namespace behind; {} namespaces and ports injected, detected as stale (the busy one was not), cleaned",
-        mine.len()
+        "SYSTEM: stale-netns on {worker}: a failed injection (no br-int) left no namespace behind; {} namespaces and pod ports injected, the namespaces detected as stale (the busy one was not), OVS reports each port {verdict} (the healthy port has ofport {:?}, no error); cleaned, the healthy port kept",
+        mine.len(),
+        healthy.ofport
     ));
 }
 
@@ -770,11 +828,15 @@ async fn cni_config_removal_truncation_and_delayed_rewrite() {
     ));
 }
 
-/// On a network like kind's (no user-set IPv4 subnet) the heal must
-/// reconnect without `--ip`: Docker refuses a fixed IPv4 address there. A
-/// container started during the partition takes the freed address, so the
-/// node comes back with another one, as a rebooted kind node may (kind
-/// #2045), and the heal reports both.
+/// On a network like kind's (a user-set subnet for IPv6 only) the heal
+/// asks for the node's old addresses; Docker refuses the fixed IPv4 (moby
+/// checks each family against user-configured subnets), so the node is
+/// reconnected with `--ip6` and IPAM's IPv4. With the old address still
+/// free, IPAM hands it back and the node keeps both addresses. A container
+/// started during a second partition takes the freed IPv4, so the node
+/// comes back with another one, as a rebooted kind node may (kind #2045):
+/// the heal reports both addresses, which is what the `node-ip-stable`
+/// guard compares with the node's InternalIP.
 #[tokio::test]
 async fn network_partition_heals_on_a_kind_like_network_and_reports_a_changed_address() {
     if !prerequisites(
@@ -791,6 +853,7 @@ async fn network_partition_heals_on_a_kind_like_network_and_reports_a_changed_ad
     let nodes = c.runtime();
     let before = nodes.inspect(&worker).await.unwrap();
     let ip = before.networks[&c.network].clone();
+    let ip6 = before.networks_v6.get(&c.network).cloned();
     let reach = |addr: &str| c.sh(&cp, &format!("ping -c1 -W1 {addr}")).success();
     assert!(
         reach(&ip),
@@ -800,13 +863,43 @@ async fn network_partition_heals_on_a_kind_like_network_and_reports_a_changed_ad
         target: fault_target("worker"),
         duration: Duration::from_millis(500),
     });
+
+    // 1. Nothing took the address: the node keeps it.
     let injected = kind::inject(&nodes, None, &fault, Some(&c.info("worker")))
         .await
         .unwrap();
     assert!(injected.evidence.took_effect, "{:?}", injected.evidence);
     assert_eq!(fact(&injected.evidence.facts, "IP before"), ip);
     assert!(!reach(&ip), "the partitioned node must be unreachable");
-    // Docker hands the freed address to the next container.
+    let scheduled = injected.undo.expect("a partition heals");
+    assert_eq!(scheduled.after, Some(Duration::from_millis(500)));
+    let (did, heal) = kind::undo_recorded(&nodes, &scheduled.undo).await.unwrap();
+    assert!(
+        did.contains(kind::FIXED_IP_REFUSED),
+        "Docker refuses --ip on a kind-like network: {did}"
+    );
+    assert!(did.ends_with(&format!("after {ip} (kept)")), "{did}");
+    let heal = heal.expect("a reconnect records the addresses");
+    assert_eq!(
+        (heal.before.as_deref(), heal.after.as_str()),
+        (Some(ip.as_str()), ip.as_str())
+    );
+    let kept = nodes.inspect(&worker).await.unwrap();
+    assert_eq!(
+        kept.networks_v6.get(&c.network),
+        ip6.as_ref(),
+        "--ip6 keeps IPv6"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !reach(&ip) {
+        assert!(Instant::now() < deadline, "never reachable again");
+    }
+
+    // 2. Docker hands the freed address to the next container meanwhile.
+    let injected = kind::inject(&nodes, None, &fault, Some(&c.info("worker")))
+        .await
+        .unwrap();
+    assert!(injected.evidence.took_effect, "{:?}", injected.evidence);
     host_ok(&[
         "docker",
         "run",
@@ -822,10 +915,8 @@ async fn network_partition_heals_on_a_kind_like_network_and_reports_a_changed_ad
     ]);
     let taken = nodes.inspect(&squatter).await.unwrap().networks[&c.network].clone();
     assert_eq!(taken, ip, "Docker's IPAM reuses the lowest free address");
-
     let scheduled = injected.undo.expect("a partition heals");
-    assert_eq!(scheduled.after, Some(Duration::from_millis(500)));
-    let did = kind::undo(&nodes, &scheduled.undo).await.unwrap();
+    let (did, heal) = kind::undo_recorded(&nodes, &scheduled.undo).await.unwrap();
     let after = nodes.inspect(&worker).await.unwrap();
     let new_ip = after
         .networks
@@ -833,12 +924,22 @@ async fn network_partition_heals_on_a_kind_like_network_and_reports_a_changed_ad
         .cloned()
         .expect("reconnected");
     assert_ne!(new_ip, ip);
+    assert!(
+        did.ends_with(&format!("IP before {ip}, after {new_ip} (changed)")),
+        "{did}"
+    );
+    if ip6.is_some() {
+        // The squatter got the lowest free IPv6 too: --ip6 is refused as
+        // well, and IPAM picks both.
+        assert!(did.contains(kind::ADDRESS_IN_USE), "{did}");
+    }
     assert_eq!(
-        did,
-        format!(
-            "reconnected {worker} to {}: IP before {ip}, after {new_ip} (changed)",
-            c.network
-        )
+        heal,
+        Some(cni_chaos::observe::HealedAddress {
+            node: worker.clone(),
+            before: Some(ip.clone()),
+            after: new_ip.clone(),
+        })
     );
     let deadline = Instant::now() + Duration::from_secs(10);
     while !reach(&new_ip) {
@@ -848,7 +949,8 @@ async fn network_partition_heals_on_a_kind_like_network_and_reports_a_changed_ad
     let again = kind::undo(&nodes, &scheduled.undo).await.unwrap();
     assert!(again.contains("already connected"), "{again}");
     say(&format!(
-        "SYSTEM: network-partition of {worker} on a kind-like network (no user IPv4 subnet): disconnected, unreachable, reconnected without --ip; its address {ip} was taken meanwhile, so it came back as {new_ip}"
+        "SYSTEM: network-partition of {worker} on a kind-like network (user subnet for IPv6 only: {}): Docker refused --ip {ip}; reconnected with --ip6 and IPAM's IPv4, it kept {ip}; after a container took {ip} (and the freed IPv6) during a second partition, --ip6 was refused too (Address already in use) and it came back as {new_ip}, and the heal recorded both",
+        ip6.as_deref().unwrap_or("no IPv6 here")
     ));
 }
 

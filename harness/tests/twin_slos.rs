@@ -242,6 +242,26 @@ async fn an_ovs_kill_restarts_ovs_ovn_once_and_max_restarts_zero_names_it() {
     assert_eq!(probe.status, SloStatus::Pass, "{}", probe.message);
 }
 
+/// The pod-to-pod probe crosses nodes: it runs on the faulted worker and
+/// reaches a server pod on another node, and its failures name the pair.
+#[tokio::test(start_paused = true)]
+async fn pod_to_pod_crosses_nodes_and_names_the_pair_it_tested() {
+    let body = "    fault: {kind: ovs-kill, target: {role: worker}, process: ovs-vswitchd, signal: stop, stop-for: 3m}\n    slos:\n      - {kind: probe-succeeds-within, probe: pod-to-pod, budget: 1m}\n";
+    let r = run(TwinBackend::new(1, "test"), FIXED, body).await;
+    let node = r.node.clone().expect("a faulted node");
+    let probe = verdict(&r, "probe-succeeds-within", "pod-to-pod");
+    assert_eq!(probe.status, SloStatus::Fail, "{}", probe.message);
+    let reason = &probe.culprits[0].reason;
+    let pair = format!("{node} -> ");
+    assert!(reason.contains(&pair), "{reason}");
+    let to = reason
+        .split(&pair)
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_default();
+    assert!(!to.is_empty() && to != node, "another node: {reason}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn probe_pods_are_cleaned_up_and_never_clash_across_iterations() {
     use k8s_openapi::api::core::v1::Pod;

@@ -468,6 +468,63 @@ fn node_ip_stable(tl: &Timeline, w: &Window, scope: NodeScope) -> Judged {
     }
 }
 
+/// A partitioned node container's address on the cluster network before
+/// the partition and after its heal (`docker inspect`), as the heal
+/// recorded them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealedAddress {
+    /// The node (= its container's name on kind).
+    pub node: String,
+    /// Its address before the partition, when known.
+    pub before: Option<String>,
+    /// Its address after the heal.
+    pub after: String,
+}
+
+/// The guard `node-ip-stable` needs after a partition heals: kind pins each
+/// node's InternalIP (the kubelet's `--node-ip`), so the timeline alone
+/// cannot see a node container that came back with another Docker
+/// address. When the container's address after the heal differs from the
+/// node's InternalIP at `end`, every `node-ip-stable` verdict fails (the
+/// healed node is in each scope: it is the faulted one), with a culprit
+/// naming the node and both addresses.
+pub fn guard_healed_address(
+    verdicts: &mut [SloVerdict],
+    tl: &Timeline,
+    end: Duration,
+    heal: &HealedAddress,
+) {
+    let internal = tl
+        .node_at(&ObjRef::node(&heal.node), end)
+        .and_then(|s| s.internal_ip.clone());
+    if internal.as_deref() == Some(heal.after.as_str()) {
+        return;
+    }
+    let reason = format!(
+        "container address {} after the heal (before the partition {}) but InternalIP {}",
+        heal.after,
+        heal.before.as_deref().unwrap_or("unknown"),
+        internal.as_deref().unwrap_or("none")
+    );
+    for v in verdicts
+        .iter_mut()
+        .filter(|v| matches!(v.slo, Slo::NodeIpStable { .. }))
+    {
+        if v.culprits.iter().any(|c| c.name == heal.node) {
+            continue;
+        }
+        v.culprits
+            .push(node_culprit(&heal.node, reason.clone(), None));
+        let mismatched = u64::try_from(v.culprits.len()).unwrap_or(u64::MAX);
+        v.status = SloStatus::Fail;
+        v.measured = Some(Measured::Count(mismatched));
+        v.message = format!(
+            "{mismatched} nodes changed address; {} has {reason}",
+            heal.node
+        );
+    }
+}
+
 fn probe_within(
     tl: &Timeline,
     w: &Window,
@@ -878,6 +935,32 @@ mod tests {
         let v = evaluate(&ip, &f.tl, &window(10, 200));
         assert_eq!(v.status, SloStatus::Fail);
         assert_eq!(v.culprits[0].reason, "InternalIP 172.18.0.3 -> 172.18.0.7");
+
+        // The container came back with another address, but the InternalIP
+        // is pinned: the guard fails the SLO the timeline passes.
+        let mut f = Feed::new();
+        f.node(0, node("kind-worker", true, "172.18.0.3"));
+        let heal = |after: &str| HealedAddress {
+            node: "kind-worker".into(),
+            before: Some("172.18.0.3".into()),
+            after: after.into(),
+        };
+        let mut vs = vec![evaluate(&ip, &f.tl, &window(10, 200))];
+        assert_eq!(vs[0].status, SloStatus::Pass);
+        guard_healed_address(&mut vs, &f.tl, secs(200), &heal("172.18.0.3"));
+        assert_eq!(vs[0].status, SloStatus::Pass, "kept: nothing to guard");
+        guard_healed_address(&mut vs, &f.tl, secs(200), &heal("172.18.0.5"));
+        assert_eq!(vs[0].status, SloStatus::Fail);
+        assert_eq!(vs[0].measured, Some(Measured::Count(1)));
+        assert_eq!(vs[0].culprits[0].name, "kind-worker");
+        assert_eq!(
+            vs[0].culprits[0].reason,
+            "container address 172.18.0.5 after the heal (before the partition 172.18.0.3) but InternalIP 172.18.0.3"
+        );
+        let mut others = vec![evaluate(&ready(60), &f.tl, &window(10, 200))];
+        let before = others.clone();
+        guard_healed_address(&mut others, &f.tl, secs(200), &heal("172.18.0.5"));
+        assert_eq!(others, before, "only node-ip-stable is guarded");
 
         let mut w = window(10, 200);
         w.fault_node = None;

@@ -14,7 +14,7 @@ mod watch;
 pub mod workload;
 
 pub use diagnose::{LOG_LINES, diagnose};
-pub use evaluate::{Window, evaluate};
+pub use evaluate::{HealedAddress, Window, evaluate, guard_healed_address};
 pub use gate::{
     PROBE_INTERVAL, SETTLE, STEADY_FOR, observe_and_judge, prepare_and_wait_steady, unsteady,
     wait_steady,

@@ -4,8 +4,11 @@
 //! * labels `app.kubernetes.io/managed-by=cni-chaos` and `cni-chaos.io/probe=<kind>`,
 //!   namespace [`PROBE_NAMESPACE`], `restartPolicy: Never`;
 //! * `dns`: `nslookup kubernetes.default.svc.cluster.local` through CoreDNS;
-//! * `pod-to-pod`: `wget` of the API server's service IP from a pod network
-//!   (crosses nodes through the overlay);
+//! * `pod-to-pod`: `wget` from the probe pod to a small server pod
+//!   ([`server_pod`], busybox `httpd`) pinned to another node, by its pod
+//!   IP: the request crosses nodes through Kube-OVN's overlay, so it needs
+//!   both nodes' CNI and OVS. The probe pod carries the server's name in
+//!   [`TARGET_LABEL`], and each result names the node pair it tested;
 //! * `multus-secondary`: a pod annotated `k8s.v1.cni.cncf.io/networks: <nad>`;
 //!   success is read from its `k8s.v1.cni.cncf.io/network-status` annotation
 //!   listing a second interface;
@@ -41,9 +44,84 @@ pub const PROBE_NAD: &str = "cni-chaos-probe-net";
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Label marking probe pods.
 pub const PROBE_LABEL: &str = "cni-chaos.io/probe";
+/// Label of a pod-to-pod probe pod naming the server pod it reaches.
+pub const TARGET_LABEL: &str = "cni-chaos.io/probe-target";
+/// Label marking the pod-to-pod probe's server pods.
+pub const SERVER_LABEL: &str = "cni-chaos.io/probe-server";
+/// The port the pod-to-pod server listens on.
+pub const SERVER_PORT: u16 = 8080;
 
-/// The pod for one attempt of `kind`, named `name`, optionally pinned to a node.
-pub fn probe_pod(kind: ProbeKind, name: &str, node: Option<&str>) -> Pod {
+/// The server pod a pod-to-pod probe reaches, and where it runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// Its name.
+    pub pod: String,
+    /// Its pod IP.
+    pub ip: String,
+    /// Its node.
+    pub node: String,
+}
+
+/// The pod-to-pod probe's node pair: the probe runs on `probe` (the one
+/// asked for, else the first Ready node by name) and its server on the
+/// first other Ready node by name; on a single-node cluster both are the
+/// same node, and the results say so. `None` when no node is Ready.
+pub fn node_pair(ready: &[String], probe: Option<&str>) -> Option<(String, String)> {
+    let mut ready: Vec<&String> = ready.iter().collect();
+    ready.sort();
+    let from = match probe {
+        Some(p) => p.to_string(),
+        None => (*ready.first()?).clone(),
+    };
+    let to = ready
+        .iter()
+        .find(|n| **n != &from)
+        .map(|n| (*n).clone())
+        .or_else(|| ready.first().map(|n| (*n).clone()))?;
+    Some((from, to))
+}
+
+/// The pod-to-pod probe's server: busybox `httpd` on [`SERVER_PORT`],
+/// pinned to `node`, in [`PROBE_NAMESPACE`] (so no SLO counts it).
+pub fn server_pod(name: &str, node: &str) -> Pod {
+    let labels = BTreeMap::from([
+        (
+            "app.kubernetes.io/managed-by".to_string(),
+            "cni-chaos".to_string(),
+        ),
+        (SERVER_LABEL.to_string(), ProbeKind::PodToPod.to_string()),
+    ]);
+    Pod {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(PROBE_NAMESPACE.to_string()),
+            labels: Some(labels),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PodSpec {
+            node_name: Some(node.to_string()),
+            termination_grace_period_seconds: Some(0),
+            containers: vec![Container {
+                name: "server".into(),
+                image: Some(PROBE_IMAGE.into()),
+                command: Some(vec![
+                    "sh".into(),
+                    "-c".into(),
+                    format!(
+                        "mkdir -p /tmp/www && echo ok > /tmp/www/index.html && exec httpd -f -p {SERVER_PORT} -h /tmp/www"
+                    ),
+                ]),
+                ..Container::default()
+            }],
+            ..PodSpec::default()
+        }),
+        status: None,
+    }
+}
+
+/// The pod for one attempt of `kind`, named `name`, optionally pinned to a
+/// node; a pod-to-pod probe reaches `target`.
+pub fn probe_pod(kind: ProbeKind, name: &str, node: Option<&str>, target: Option<&Target>) -> Pod {
     let mut labels = BTreeMap::new();
     labels.insert(
         "app.kubernetes.io/managed-by".to_string(),
@@ -52,19 +130,50 @@ pub fn probe_pod(kind: ProbeKind, name: &str, node: Option<&str>) -> Pod {
     labels.insert(PROBE_LABEL.to_string(), kind.to_string());
     let mut annotations = BTreeMap::new();
     let command: Vec<String> = match kind {
-        ProbeKind::Dns => vec!["nslookup".into(), "kubernetes.default.svc.cluster.local".into()],
-        ProbeKind::PodToPod => vec![
-            "sh".into(),
-            "-c".into(),
-            "wget -T 5 -q -O /dev/null --no-check-certificate https://kubernetes.default.svc/healthz || wget -T 5 -S -O /dev/null --no-check-certificate https://kubernetes.default.svc/ 2>&1 | grep -q HTTP/".into(),
+        ProbeKind::Dns => vec![
+            "nslookup".into(),
+            "kubernetes.default.svc.cluster.local".into(),
         ],
+        ProbeKind::PodToPod => {
+            let url = match target {
+                Some(t) => {
+                    labels.insert(TARGET_LABEL.to_string(), t.pod.clone());
+                    format!("http://{}:{SERVER_PORT}/", bracket_v6(&t.ip))
+                }
+                // Never reached: run_probe always has a target first.
+                None => format!("http://server-not-found:{SERVER_PORT}/"),
+            };
+            vec![
+                "wget".into(),
+                "-T".into(),
+                "5".into(),
+                "-q".into(),
+                "-O".into(),
+                "/dev/null".into(),
+                url,
+            ]
+        }
         ProbeKind::MultusSecondary => {
-            annotations.insert("k8s.v1.cni.cncf.io/networks".to_string(), PROBE_NAD.to_string());
-            vec!["sh".into(), "-c".into(), "ip -o link show net1 && sleep 5".into()]
+            annotations.insert(
+                "k8s.v1.cni.cncf.io/networks".to_string(),
+                PROBE_NAD.to_string(),
+            );
+            vec![
+                "sh".into(),
+                "-c".into(),
+                "ip -o link show net1 && sleep 5".into(),
+            ]
         }
         ProbeKind::NatGatewayEgress => {
-            annotations.insert("ovn.kubernetes.io/logical_switch".to_string(), "cni-chaos-vpc-subnet".to_string());
-            vec!["sh".into(), "-c".into(), "ping -c 2 -W 2 $(ip route | awk '/default/ {print $3}')".into()]
+            annotations.insert(
+                "ovn.kubernetes.io/logical_switch".to_string(),
+                "cni-chaos-vpc-subnet".to_string(),
+            );
+            vec![
+                "sh".into(),
+                "-c".into(),
+                "ping -c 2 -W 2 $(ip route | awk '/default/ {print $3}')".into(),
+            ]
         }
     };
     Pod {
@@ -88,6 +197,15 @@ pub fn probe_pod(kind: ProbeKind, name: &str, node: Option<&str>) -> Pod {
             ..PodSpec::default()
         }),
         status: None,
+    }
+}
+
+/// An IPv6 address in brackets, for a URL.
+fn bracket_v6(ip: &str) -> String {
+    if ip.contains(':') {
+        format!("[{ip}]")
+    } else {
+        ip.to_string()
     }
 }
 
@@ -164,25 +282,54 @@ pub async fn run_probe(
         until,
         interval,
     } = spec;
-    let api: Api<Pod> = Api::namespaced(client, PROBE_NAMESPACE);
+    let api: Api<Pod> = Api::namespaced(client.clone(), PROBE_NAMESPACE);
+    let server = match kind {
+        ProbeKind::PodToPod => Some(Server::start(&client, &api, &token, node.as_deref()).await),
+        _ => None,
+    };
+    let node = match &server {
+        Some(Ok(s)) => Some(s.from.clone()),
+        _ => node,
+    };
     let mut n = 0u32;
     while Instant::now() < until && !stop.is_cancelled() {
         n += 1;
         let name = format!("probe-{kind}-{token}-{n}");
         let started = Instant::now();
-        let created = api
-            .create(
-                &PostParams::default(),
-                &probe_pod(kind, &name, node.as_deref()),
-            )
-            .await;
-        let outcome = match created {
-            Err(e) => Some((false, format!("could not create the probe pod: {e}"))),
-            Ok(_) => tokio::select! {
-                biased;
-                () = stop.cancelled() => None,
-                out = attempt(&api, kind, &name) => Some(out),
-            },
+        let target = match &server {
+            Some(Ok(s)) => Some(
+                s.target(&api)
+                    .await
+                    .map_err(|why| format!("{} -> {}: {why}", s.from, s.to)),
+            ),
+            Some(Err(e)) => Some(Err(e.clone())),
+            None => None,
+        };
+        let outcome = match target {
+            Some(Err(why)) => Some((false, why)),
+            target => {
+                let target = target.and_then(Result::ok);
+                let created = api
+                    .create(
+                        &PostParams::default(),
+                        &probe_pod(kind, &name, node.as_deref(), target.as_ref()),
+                    )
+                    .await;
+                let out = match created {
+                    Err(e) => Some((false, format!("could not create the probe pod: {e}"))),
+                    Ok(_) => tokio::select! {
+                        biased;
+                        () = stop.cancelled() => None,
+                        out = attempt(&api, kind, &name) => Some(out),
+                    },
+                };
+                out.map(|(ok, detail)| match (&target, &node) {
+                    (Some(t), Some(from)) => {
+                        (ok, format!("{from} -> {} ({}): {detail}", t.node, t.ip))
+                    }
+                    _ => (ok, detail),
+                })
+            }
         };
         if let Some((ok, detail)) = outcome {
             record(kind, ok, &detail, Instant::now());
@@ -193,6 +340,91 @@ pub async fn run_probe(
         tokio::select! {
             () = stop.cancelled() => {}
             () = tokio::time::sleep_until((started + interval).max(Instant::now())) => {}
+        }
+    }
+    if let Some(Ok(s)) = &server {
+        let _ = api
+            .delete(&s.pod, &DeleteParams::default().grace_period(0))
+            .await;
+    }
+}
+
+/// The pod-to-pod probe's server pod, made once per probe loop.
+struct Server {
+    pod: String,
+    from: String,
+    to: String,
+}
+
+impl Server {
+    /// Picks the node pair ([`node_pair`]) from the Ready nodes and creates
+    /// the server pod; the error says why there is none.
+    async fn start(
+        client: &kube::Client,
+        api: &Api<Pod>,
+        token: &str,
+        probe_node: Option<&str>,
+    ) -> Result<Server, String> {
+        let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(client.clone());
+        let list = nodes
+            .list(&kube::api::ListParams::default())
+            .await
+            .map_err(|e| format!("could not list nodes for the pod-to-pod server: {e}"))?;
+        let ready: Vec<String> = list
+            .items
+            .iter()
+            .filter(|n| conditions::node_ready(n) == Some(true))
+            .filter_map(|n| n.metadata.name.clone())
+            .collect();
+        let (from, to) = node_pair(&ready, probe_node)
+            .ok_or_else(|| "no Ready node to run the pod-to-pod server on".to_string())?;
+        let pod = format!("probe-server-{token}");
+        api.create(&PostParams::default(), &server_pod(&pod, &to))
+            .await
+            .map_err(|e| format!("could not create the pod-to-pod server {pod} on {to}: {e}"))?;
+        let server = Server { pod, from, to };
+        // Give it one attempt's time to start, so the first attempts do
+        // not fail on a server still being created; a server that cannot
+        // start is each attempt's failure.
+        let deadline = Instant::now() + ATTEMPT_TIMEOUT;
+        while server.target(api).await.is_err() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        Ok(server)
+    }
+
+    /// The server's address once it runs; recreated when it is gone (the
+    /// error is that attempt's failure).
+    async fn target(&self, api: &Api<Pod>) -> Result<Target, String> {
+        let (pod, to) = (&self.pod, &self.to);
+        match api.get_opt(pod).await {
+            Ok(Some(p)) => {
+                let status = p.status.as_ref();
+                let running = status.and_then(|s| s.phase.as_deref()) == Some("Running");
+                match status.and_then(|s| s.pod_ip.clone()) {
+                    Some(ip) if running => Ok(Target {
+                        pod: pod.clone(),
+                        ip,
+                        node: to.clone(),
+                    }),
+                    _ => Err(format!(
+                        "the pod-to-pod server {pod} on {to} is not running: {}",
+                        conditions::pod_status_text(&p)
+                    )),
+                }
+            }
+            Ok(None) => {
+                let made = api
+                    .create(&PostParams::default(), &server_pod(pod, to))
+                    .await;
+                Err(format!(
+                    "the pod-to-pod server {pod} on {to} was gone; recreated: {}",
+                    made.map_or_else(|e| e.to_string(), |_| "ok".into())
+                ))
+            }
+            Err(e) => Err(format!(
+                "API error reading the pod-to-pod server {pod}: {e}"
+            )),
         }
     }
 }
@@ -230,6 +462,7 @@ mod tests {
             ProbeKind::MultusSecondary,
             "probe-multus-secondary-1",
             Some("kind-worker"),
+            None,
         );
         let labels = p.metadata.labels.clone().unwrap();
         assert_eq!(labels[PROBE_LABEL], "multus-secondary");
@@ -241,11 +474,76 @@ mod tests {
         assert_eq!(spec.restart_policy.as_deref(), Some("Never"));
         assert_eq!(spec.node_name.as_deref(), Some("kind-worker"));
         assert_eq!(spec.containers[0].image.as_deref(), Some(PROBE_IMAGE));
-        let dns = probe_pod(ProbeKind::Dns, "d", None);
+        let dns = probe_pod(ProbeKind::Dns, "d", None, None);
         assert!(dns.metadata.annotations.is_none());
         assert_eq!(
             dns.spec.unwrap().containers[0].command.clone().unwrap()[0],
             "nslookup"
+        );
+    }
+
+    #[test]
+    fn pod_to_pod_crosses_to_another_node() {
+        let nodes = |ns: &[&str]| ns.iter().map(|n| (*n).to_string()).collect::<Vec<_>>();
+        let three = nodes(&["kind-worker2", "kind-control-plane", "kind-worker"]);
+        let pair = |a: &str, b: &str| Some((a.to_string(), b.to_string()));
+        assert_eq!(
+            node_pair(&three, Some("kind-worker")),
+            pair("kind-worker", "kind-control-plane")
+        );
+        assert_eq!(
+            node_pair(&three, Some("kind-control-plane")),
+            pair("kind-control-plane", "kind-worker")
+        );
+        assert_eq!(
+            node_pair(&three, None),
+            pair("kind-control-plane", "kind-worker")
+        );
+        // A NotReady faulted node still gets its probe; the server avoids it.
+        assert_eq!(node_pair(&nodes(&["a"]), Some("b")), pair("b", "a"));
+        assert_eq!(node_pair(&nodes(&["solo"]), None), pair("solo", "solo"));
+        assert_eq!(node_pair(&[], None), None);
+
+        let server = server_pod("probe-server-1", "kind-worker2");
+        assert_eq!(
+            server.metadata.labels.as_ref().unwrap()[SERVER_LABEL],
+            "pod-to-pod"
+        );
+        let spec = server.spec.unwrap();
+        assert_eq!(spec.node_name.as_deref(), Some("kind-worker2"));
+        assert_eq!(spec.containers[0].image.as_deref(), Some(PROBE_IMAGE));
+        assert!(spec.containers[0].command.as_ref().unwrap()[2].contains("httpd -f -p 8080"));
+
+        let t = Target {
+            pod: "probe-server-1".into(),
+            ip: "10.16.0.9".into(),
+            node: "kind-worker2".into(),
+        };
+        let p = probe_pod(
+            ProbeKind::PodToPod,
+            "probe-pod-to-pod-1",
+            Some("kind-worker"),
+            Some(&t),
+        );
+        assert_eq!(
+            p.metadata.labels.as_ref().unwrap()[TARGET_LABEL],
+            "probe-server-1"
+        );
+        let cmd = p.spec.unwrap().containers[0].command.clone().unwrap();
+        assert_eq!(cmd.last().unwrap(), "http://10.16.0.9:8080/");
+        let t6 = Target {
+            ip: "fd00:10:16::9".into(),
+            ..t
+        };
+        let p = probe_pod(ProbeKind::PodToPod, "p", None, Some(&t6));
+        assert_eq!(
+            p.spec.unwrap().containers[0]
+                .command
+                .clone()
+                .unwrap()
+                .last()
+                .unwrap(),
+            "http://[fd00:10:16::9]:8080/"
         );
     }
 

@@ -47,5 +47,5 @@ pub use programs::KUBE_OVN_CONFLIST;
 pub use rng::{Ms, Rng};
 pub use shutdown::STOP_TIMEOUT;
 pub use sink::{Output, Recorder, Sink};
-pub use spec::{Attachment, NETWORKS_ANNOTATION, PROBE_LABEL, ProbeKind};
+pub use spec::{Attachment, NETWORKS_ANNOTATION, PROBE_LABEL, PROBE_TARGET_LABEL, ProbeKind};
 pub use world::{ModelConfig, World};

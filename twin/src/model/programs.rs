@@ -3,7 +3,7 @@
 use super::node::{CNI_SERVER_SOCK, MULTUS_CONF, MULTUS_SOCK, OVSDB_SOCK, Owner, SHIM};
 use super::profile::{ConflistInstall, ShimInstall};
 use super::rng::Ms;
-use super::spec::{ProbeKind, Program};
+use super::spec::{PROBE_TARGET_LABEL, ProbeKind, Program};
 use super::world::{CState, Ev, Sandbox, World, valid_config};
 
 /// Rule `multus-auto-config-1s-x120`: the thick daemon looks for its primary config, the first `.conf`/`.conflist` in `/etc/cni/net.d` that is not `00-multus*`, every 1 s up to 120 times, then exits 1.
@@ -604,7 +604,28 @@ impl World {
         };
         match kind {
             ProbeKind::Dns => ready_pod(("k8s-app", "kube-dns")),
-            ProbeKind::PodToPod => self.kube_ovn_add(n).is_ok(),
+            // `wget http://<server pod IP>:8080/` to the server pod the probe
+            // names (label cni-chaos.io/probe-target), pinned to another
+            // node: through the overlay, so both nodes' CNI and OVS must be
+            // healthy and both nodes connected.
+            ProbeKind::PodToPod => {
+                self.kube_ovn_add(n).is_ok()
+                    && p.template
+                        .labels
+                        .get(PROBE_TARGET_LABEL)
+                        .is_some_and(|server| {
+                            self.pods.values().any(|q| {
+                                q.namespace == p.namespace
+                                    && &q.name == server
+                                    && q.deleting.is_none()
+                                    && q.ip.is_some()
+                                    && q.node.is_some_and(|m| {
+                                        self.nodes[m].connected && self.kube_ovn_add(m).is_ok()
+                                    })
+                                    && super::render::pod_ready(self, q)
+                            })
+                        })
+            }
             // `ip -o link show net1` in the probe pod.
             ProbeKind::MultusSecondary => p.has_interface("net1"),
             ProbeKind::NatGatewayEgress => ready_pod(("ovn.kubernetes.io/vpc-nat-gw", "true")),

@@ -25,6 +25,9 @@ pub enum ProbeKind {
 /// The label that marks an API-created pod as a harness probe; its value is
 /// `dns`, `pod-to-pod`, `multus-secondary` or `nat-gateway-egress`.
 pub const PROBE_LABEL: &str = "cni-chaos.io/probe";
+/// Label of a pod-to-pod probe pod naming the server pod it reaches
+/// (the harness's `observe::probe::TARGET_LABEL`).
+pub const PROBE_TARGET_LABEL: &str = "cni-chaos.io/probe-target";
 
 impl ProbeKind {
     /// Parses the label value.

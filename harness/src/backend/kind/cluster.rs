@@ -580,6 +580,9 @@ struct Inner {
     /// daemon frozen before its undo was known); a revert or teardown first
     /// waits for it, which registers its undo.
     inflight: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The container addresses partition heals recorded since the last
+    /// observation judged them (see [`observe::guard_healed_address`]).
+    heals: std::sync::Mutex<Vec<observe::HealedAddress>>,
     /// Component versions of the cell it runs, for version-conditional
     /// expectations.
     versions: std::sync::OnceLock<BTreeMap<String, String>>,
@@ -693,6 +696,7 @@ impl KindCluster {
                 failed: std::sync::atomic::AtomicBool::new(false),
                 pending: tokio::sync::Mutex::new(Vec::new()),
                 inflight: tokio::sync::Mutex::new(None),
+                heals: std::sync::Mutex::new(Vec::new()),
                 versions: std::sync::OnceLock::new(),
             }),
         }
@@ -804,7 +808,7 @@ impl KindCluster {
         let mut done = Vec::new();
         let mut first_err = None;
         for u in due {
-            match faults::undo(&self.inner.nodes, &u).await {
+            match self.undo(&u).await {
                 Ok(s) => done.push(s),
                 Err(e) => {
                     tracing::error!("undoing {u:?} failed: {e}");
@@ -816,6 +820,19 @@ impl KindCluster {
             Some(e) => Err(e),
             None => Ok(done),
         }
+    }
+
+    /// Runs one undo and keeps the address a partition heal recorded.
+    async fn undo(&self, undo: &Undo) -> Result<String, KindError> {
+        let (text, heal) = faults::undo_recorded(&self.inner.nodes, undo).await?;
+        if let Some(h) = heal {
+            self.inner
+                .heals
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(h);
+        }
+        Ok(text)
     }
 
     /// Registers `undo`, and runs it after `after` unless a revert ran it first.
@@ -833,7 +850,7 @@ impl KindCluster {
                     .map(|i| pending.remove(i))
             };
             if let Some(u) = mine {
-                match faults::undo(&me.inner.nodes, &u).await {
+                match me.undo(&u).await {
                     Ok(s) => tracing::info!("{s}"),
                     Err(e) => tracing::error!("timed undo failed: {e}"),
                 }
@@ -1227,10 +1244,22 @@ impl Cluster for KindCluster {
         let guard = self.inner.observer.lock().await;
         match (&self.inner.client, guard.as_ref()) {
             (Some(client), Some(observer)) => {
-                let observation = observe::observe_and_judge(
+                let mut observation = observe::observe_and_judge(
                     client, self, observer, scenario, fault_at, since, node,
                 )
                 .await;
+                let heals = std::mem::take(
+                    &mut *self
+                        .inner
+                        .heals
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                );
+                let tl = observer.timeline();
+                let end = tl.offset(Instant::now());
+                for heal in &heals {
+                    observe::guard_healed_address(&mut observation.verdicts, &tl, end, heal);
+                }
                 self.mark_failed(
                     observation
                         .verdicts

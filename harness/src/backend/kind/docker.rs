@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::KindError;
 use super::ovs::{NodeOvs, OvsCommands};
 use super::safety::{CLUSTER_LABEL, Guard, ROLE_LABEL};
-use crate::exec::{Command, Output, Runner};
+use crate::exec::{Command, ExecError, Output, Runner};
 use crate::fault::NodeRole;
 
 /// The Docker network kind attaches nodes to (kubernetes-sigs/kind
@@ -40,6 +40,8 @@ pub struct NodeState {
     pub labels: BTreeMap<String, String>,
     /// IPv4 address per attached network.
     pub networks: BTreeMap<String, String>,
+    /// Global IPv6 address per attached network that gave it one.
+    pub networks_v6: BTreeMap<String, String>,
 }
 
 impl NodeState {
@@ -196,6 +198,7 @@ impl DockerNodes {
             pid: 0,
             labels: BTreeMap::from([(CLUSTER_LABEL.to_string(), self.cluster.clone())]),
             networks: BTreeMap::from([(self.network.clone(), "(dry run)".into())]),
+            networks_v6: BTreeMap::new(),
         }
     }
 
@@ -576,22 +579,115 @@ impl DockerNodes {
         Ok(())
     }
 
-    /// Reconnects the node to the cluster network
-    /// (`docker network connect <network> <name>`), letting Docker's IPAM
-    /// pick the address. Never with `--ip`: kind's `kind` network has a
-    /// user-configured subnet only for IPv6 (kubernetes-sigs/kind
-    /// pkg/cluster/internal/providers/docker/network.go, `createNetwork`), and
-    /// Docker refuses a fixed IPv4 address on a network without a
-    /// user-configured IPv4 subnet ("user specified IP address is supported
-    /// only when connecting to networks with user configured subnets").
-    /// The node may therefore come back with another address (FACTS.md:
-    /// kind #2045, #148), which the `node-ip-stable` SLO judges.
-    pub async fn connect(&self, name: &str) -> Result<(), KindError> {
+    /// Reconnects the node to the cluster network with the addresses it
+    /// had (`docker network connect --ip <v4> [--ip6 <v6>] <network>
+    /// <name>`): a real partition keeps a node's address, a changed one is
+    /// an artefact of the harness.
+    ///
+    /// Docker accepts a fixed address of a family only on a network with a
+    /// user-configured subnet of that family (moby
+    /// api/types/network/endpoint.go, `IsInRange` and
+    /// `validateEndpointIPAddress`, per family: "user specified IP address
+    /// is supported only when connecting to networks with user configured
+    /// subnets"). kind's `kind` network configures only its IPv6 ULA subnet
+    /// and lets IPAM pick IPv4 (kubernetes-sigs/kind
+    /// pkg/cluster/internal/providers/docker/network.go, `createNetwork`),
+    /// and `docker network inspect` lists the IPAM-picked IPv4 subnet like a
+    /// configured one, so which it is can only be learnt by asking. On that
+    /// refusal the node is reconnected with `--ip6` alone and IPv4 comes
+    /// from IPAM: the lowest free address, its old one unless another
+    /// container took it meanwhile. When an old address is taken ("Address
+    /// already in use") nothing can bring it back, and the node is
+    /// reconnected with IPAM's addresses rather than left partitioned. Both
+    /// measured on Docker 20.10 by the system test. The caller compares the
+    /// addresses and reports a change; `node-ip-stable` fails on it.
+    pub async fn connect(
+        &self,
+        name: &str,
+        ip: Option<&str>,
+        ip6: Option<&str>,
+    ) -> Result<Reconnected, KindError> {
         self.guarded(name).await?;
-        let cmd = self
-            .docker()
-            .args(["network", "connect", self.network.as_str(), name]);
-        self.runner.run(&cmd).await?;
+        let mut how = Reconnected {
+            ip: ip.map(|_| true),
+            ip6: ip6.map(|_| true),
+            refusals: Vec::new(),
+        };
+        loop {
+            let pin_ip = ip.filter(|_| how.ip == Some(true));
+            let pin_ip6 = ip6.filter(|_| how.ip6 == Some(true));
+            let cmd = self.connect_cmd(name, pin_ip, pin_ip6);
+            if pin_ip.is_none() && pin_ip6.is_none() {
+                self.runner.run(&cmd).await?;
+                return Ok(how);
+            }
+            let out = self.runner.output(&cmd).await?;
+            if out.success() {
+                return Ok(how);
+            }
+            let stderr = out.stderr_str();
+            if pin_ip.is_some() && stderr.contains(FIXED_IP_REFUSED) {
+                how.ip = Some(false);
+            } else if stderr.contains(ADDRESS_IN_USE) {
+                how.ip = how.ip.map(|_| false);
+                how.ip6 = how.ip6.map(|_| false);
+            } else {
+                return Err(ExecError::failed(&cmd, &out).into());
+            }
+            how.refusals.push(stderr.trim().to_string());
+        }
+    }
+
+    fn connect_cmd(&self, name: &str, ip: Option<&str>, ip6: Option<&str>) -> Command {
+        let mut cmd = self.docker().args(["network", "connect"]);
+        if let Some(ip) = ip {
+            cmd = cmd.args(["--ip", ip]);
+        }
+        if let Some(ip6) = ip6 {
+            cmd = cmd.args(["--ip6", ip6]);
+        }
+        cmd.args([self.network.as_str(), name])
+    }
+}
+
+/// Docker's refusal of a fixed address on a network without a
+/// user-configured subnet of its family (moby api/types/network/endpoint.go).
+pub const FIXED_IP_REFUSED: &str = "user specified IP address is supported only when connecting to networks with user configured subnets";
+
+/// Docker's refusal of a fixed address another container holds.
+pub const ADDRESS_IN_USE: &str = "Address already in use";
+
+/// How [`DockerNodes::connect`] reconnected a node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reconnected {
+    /// Whether the IPv4 address asked for was kept (`--ip`); `None`: none
+    /// was asked for.
+    pub ip: Option<bool>,
+    /// Whether the IPv6 address asked for was kept (`--ip6`); `None`: none
+    /// was asked for.
+    pub ip6: Option<bool>,
+    /// Docker's refusals on the way, in order.
+    pub refusals: Vec<String>,
+}
+
+impl std::fmt::Display for Reconnected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let family = |pinned: Option<bool>, flag: &str, fam: &str| match pinned {
+            Some(true) => Some(format!("{fam} kept with {flag}")),
+            Some(false) => Some(format!("{fam} from Docker's IPAM")),
+            None => None,
+        };
+        let parts: Vec<String> = [
+            family(self.ip, "--ip", "IPv4"),
+            family(self.ip6, "--ip6", "IPv6"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        f.write_str(&parts.join(", "))?;
+        if !self.refusals.is_empty() {
+            write!(f, " (Docker refused: {})", self.refusals.join("; "))?;
+        }
         Ok(())
     }
 }
@@ -713,6 +809,8 @@ struct InspectedNetworkSettings {
 struct InspectedNetwork {
     #[serde(rename = "IPAddress", default)]
     ip_address: String,
+    #[serde(rename = "GlobalIPv6Address", default)]
+    global_ipv6_address: String,
 }
 
 /// Parses `docker inspect` JSON (an array with one container).
@@ -726,16 +824,19 @@ pub fn parse_inspect(command: &str, text: &str) -> Result<NodeState, KindError> 
             text,
         ));
     };
+    let attached = c.network_settings.networks.unwrap_or_default();
     Ok(NodeState {
         name: c.name.trim_start_matches('/').to_string(),
         running: c.state.running,
         started_at: c.state.started_at,
         pid: c.state.pid,
         labels: c.config.labels.unwrap_or_default(),
-        networks: c
-            .network_settings
-            .networks
-            .unwrap_or_default()
+        networks_v6: attached
+            .iter()
+            .filter(|(_, v)| !v.global_ipv6_address.is_empty())
+            .map(|(k, v)| (k.clone(), v.global_ipv6_address.clone()))
+            .collect(),
+        networks: attached
             .into_iter()
             .map(|(k, v)| (k, v.ip_address))
             .collect(),

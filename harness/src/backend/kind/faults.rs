@@ -19,6 +19,7 @@ use crate::fault::{
     CniConfigAction, CniFile, Evidence, Fault, LeftoverMultusConfig, MULTUS_DAEMON,
     MULTUS_INIT_CONTAINER, MULTUS_SELECTOR, NodeDisk, OvsSignal, PodDelete, RebootMode,
 };
+use crate::observe::HealedAddress;
 use crate::util::duration;
 use crate::util::tar;
 
@@ -53,6 +54,11 @@ const INIT_POLL: Duration = Duration::from_secs(2);
 pub const INTEGRATION_BRIDGE: &str = "br-int";
 /// Prefix of the network namespaces and OVS ports the stale-netns fault makes.
 pub const STALE_PREFIX: &str = "chaos-stale-";
+/// The Kubernetes namespace written into a stale port's `external_ids`
+/// (no such pods exist; the names only look like Kube-OVN's).
+pub const STALE_POD_NAMESPACE: &str = "cni-chaos-stale";
+/// How long OVS may take to notice that a stale port's device is gone.
+const STALE_SETTLE: Duration = Duration::from_secs(10);
 /// How long an injector waits for a killed process to disappear.
 const KILL_SETTLE: Duration = Duration::from_secs(10);
 /// Poll interval while waiting for a killed process.
@@ -88,14 +94,15 @@ pub enum Undo {
         /// The processes.
         pids: Vec<u32>,
     },
-    /// Reconnect the node to the cluster network (Docker picks the
-    /// address; see [`DockerNodes::connect`]).
+    /// Reconnect the node to the cluster network with the addresses it
+    /// had (see [`DockerNodes::connect`] for when Docker picks IPv4).
     Reconnect {
         /// The node.
         node: String,
-        /// Its address on the network before the partition, to report
-        /// whether it came back with the same one.
+        /// Its IPv4 address on the network before the partition.
         ip_before: Option<String>,
+        /// Its global IPv6 address there, if it had one.
+        ip6_before: Option<String>,
     },
     /// Write a file back if it is still missing or empty.
     Restore {
@@ -450,8 +457,10 @@ pub async fn stop_process(
     Ok((evidence, pids))
 }
 
-/// Creates `count` unused network namespaces (and, with `ovs_ports`, an
-/// unused OVS port for each). When a step fails, whatever was already
+/// Creates `count` unused network namespaces and, with `ovs_ports`, for
+/// each a port on `br-int` as an unclean shutdown leaves it: Kube-OVN's
+/// pod `external_ids` on it, and no device behind it
+/// ([`make_stale_port`]). When a step fails, whatever was already
 /// created is removed again before the error is returned, so a failed
 /// injection leaks nothing.
 async fn stale_netns(
@@ -482,7 +491,9 @@ async fn stale_netns(
 }
 
 /// The steps of [`stale_netns`]; records each namespace and port in `netns`
-/// and `ports` as soon as it exists.
+/// and `ports` as soon as it exists. Proven when every namespace is there
+/// with no process in it and OVS itself reports every port's device
+/// missing (`ofport` -1 and an `error`).
 async fn make_stale(
     nodes: &DockerNodes,
     node: &str,
@@ -501,22 +512,25 @@ async fn make_stale(
         None
     };
     if let Some(ovs) = &ovs {
-        for ns in names {
-            ovs.add_stale_port(INTEGRATION_BRIDGE, ns).await?;
-            ports.push(ns.clone());
+        for (i, name) in names.iter().enumerate() {
+            make_stale_port(ovs, name, i, ports).await?;
         }
     }
     let present = nodes.netns_list(node).await?;
     let stale = nodes.stale_netns(node).await?;
-    let listed_ports = match &ovs {
-        Some(ovs) => ovs.ports(INTEGRATION_BRIDGE).await?,
+    let verdicts = match &ovs {
+        Some(ovs) => ovs_verdicts(nodes, ovs, ports).await?,
         None => Vec::new(),
     };
     if nodes.is_dry_run() {
         return Ok(dry_run(node));
     }
     let missing: Vec<&String> = names.iter().filter(|n| !stale.contains(n)).collect();
-    let missing_ports: Vec<&String> = ports.iter().filter(|p| !listed_ports.contains(p)).collect();
+    let not_stale: Vec<String> = verdicts
+        .iter()
+        .filter(|(_, v)| !v.is_stale())
+        .map(|(p, v)| format!("{p} ({v})"))
+        .collect();
     let mut facts = vec![
         fact("stale netns", names.join(",")),
         fact("netns on node", present.len().to_string()),
@@ -526,19 +540,83 @@ async fn make_stale(
             format!("stale ports on {INTEGRATION_BRIDGE}"),
             ports.join(","),
         ));
+        facts.push(fact(
+            "OVS verdict",
+            verdicts
+                .iter()
+                .map(|(p, v)| format!("{p}: {v}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ));
     }
-    Ok(if missing.is_empty() && missing_ports.is_empty() {
+    Ok(if missing.is_empty() && not_stale.is_empty() {
         Evidence::proven(Some(node.into()), facts)
     } else {
         let mut e = Evidence::no_effect(
             Some(node.into()),
             format!(
-                "not present (or not stale) after creation: netns {missing:?}, ports {missing_ports:?}"
+                "not present (or not stale) after creation: netns {missing:?}; ports OVS does not report broken: {not_stale:?}"
             ),
         );
         e.facts = facts;
         e
     })
+}
+
+/// One stale port, as OVS finds a pod's port when it starts again after
+/// an unclean shutdown: the row Kube-OVN wrote for the pod is still in its
+/// database (`br-int`, the pod's `external_ids`, `pod_netns` naming the
+/// stale namespace `name`), and the pod's veth is gone with the pod.
+/// ovs-vswitchd opens the device when it (re)reads the row, finds none and
+/// records `ofport` -1 with `could not open network device <p> (No such
+/// device)`, so the port is added without a device behind it. Measured on
+/// userspace OVS (the system test's first version): a port whose veth
+/// vanished after it was added kept its ofport and no error, because
+/// ovs-vswitchd does not reopen a device it already has until it restarts;
+/// that would not be what a rebooted node shows. The port is recorded as
+/// soon as it exists.
+async fn make_stale_port(
+    ovs: &ovs::NodeOvs<'_>,
+    name: &str,
+    index: usize,
+    ports: &mut Vec<String>,
+) -> Result<(), KindError> {
+    let pod = ovs::PodPort {
+        name: name.to_string(),
+        namespace: STALE_POD_NAMESPACE.to_string(),
+        // TEST-NET-2 (RFC 5737): never a real pod's address.
+        ip: format!("198.51.100.{}", index % 254 + 1),
+        netns: format!("/var/run/netns/{name}"),
+    };
+    ovs.add_pod_port(INTEGRATION_BRIDGE, name, &pod).await?;
+    ports.push(name.to_string());
+    Ok(())
+}
+
+/// OVS's verdict on each of `ports`, waiting (bounded) until it reports
+/// every device missing: ovs-vswitchd learns of a vanished device from the
+/// kernel asynchronously.
+async fn ovs_verdicts(
+    nodes: &DockerNodes,
+    ovs: &ovs::NodeOvs<'_>,
+    ports: &[String],
+) -> Result<Vec<(String, ovs::InterfaceState)>, KindError> {
+    let deadline = tokio::time::Instant::now() + STALE_SETTLE;
+    loop {
+        let mut verdicts = Vec::new();
+        for p in ports {
+            if let Some(v) = ovs.interface(p).await? {
+                verdicts.push((p.clone(), v));
+            }
+        }
+        if nodes.is_dry_run()
+            || verdicts.iter().all(|(_, v)| v.is_stale())
+            || tokio::time::Instant::now() >= deadline
+        {
+            return Ok(verdicts);
+        }
+        tokio::time::sleep(POLL).await;
+    }
 }
 
 /// The multus-cni #1221 race without a reboot, made deterministic:
@@ -1155,6 +1233,7 @@ async fn partition(
     let before = nodes.guarded(node).await?;
     let net = nodes.network().to_string();
     let ip = before.networks.get(&net).cloned();
+    let ip6 = before.networks_v6.get(&net).cloned();
     if ip.is_none() && !nodes.is_dry_run() {
         return Ok(Injected {
             evidence: Evidence::no_effect(
@@ -1172,6 +1251,7 @@ async fn partition(
             ip_before: ip
                 .clone()
                 .filter(|ip| !ip.is_empty() && !nodes.is_dry_run()),
+            ip6_before: ip6.clone().filter(|_| !nodes.is_dry_run()),
         },
         after: Some(duration),
     });
@@ -1181,12 +1261,15 @@ async fn partition(
             undo,
         });
     }
-    // The address after the heal is reported by the reconnect (it may
-    // differ: Docker's IPAM picks it).
-    let facts = vec![
+    // The address after the heal is reported by the reconnect and judged
+    // by node-ip-stable (it may differ: see DockerNodes::connect).
+    let mut facts = vec![
         fact("network", &net),
         fact("IP before", ip.unwrap_or_default()),
     ];
+    if let Some(ip6) = ip6 {
+        facts.push(fact("IPv6 before", ip6));
+    }
     let evidence = if after.networks.contains_key(&net) {
         let mut e = Evidence::no_effect(
             Some(node.into()),
@@ -1195,7 +1278,6 @@ async fn partition(
         e.facts = facts;
         e
     } else {
-        let mut facts = facts;
         facts.push(fact("attached after", "no"));
         Evidence::proven(Some(node.into()), facts)
     };
@@ -1286,7 +1368,16 @@ async fn delete_pods(
 
 /// Runs an undo; returns what it did.
 pub async fn undo(nodes: &DockerNodes, undo: &Undo) -> Result<String, KindError> {
-    Ok(match undo {
+    Ok(undo_recorded(nodes, undo).await?.0)
+}
+
+/// [`undo`], with the node container's addresses when it healed a
+/// partition (the guard of `node-ip-stable`).
+pub async fn undo_recorded(
+    nodes: &DockerNodes,
+    undo: &Undo,
+) -> Result<(String, Option<HealedAddress>), KindError> {
+    let text = match undo {
         Undo::Continue { node, process, .. } if nodes.is_dry_run() => {
             let placeholder = pid_placeholder(process);
             nodes
@@ -1312,30 +1403,11 @@ pub async fn undo(nodes: &DockerNodes, undo: &Undo) -> Result<String, KindError>
             }
             format!("SIGCONT {live:?} on {node}")
         }
-        Undo::Reconnect { node, ip_before } => {
-            let state = nodes.state(node).await?;
-            let net = nodes.network();
-            if !nodes.is_dry_run() && state.networks.contains_key(net) {
-                return Ok(format!("{node} was already connected to {net}"));
-            }
-            nodes.connect(node).await?;
-            if nodes.is_dry_run() {
-                return Ok(format!("reconnected {node} to {net}"));
-            }
-            let after = nodes.state(node).await?;
-            let ip_after = after.networks.get(net).cloned().unwrap_or_default();
-            let before = ip_before.as_deref().unwrap_or("unknown");
-            if ip_before.as_deref() == Some(ip_after.as_str()) {
-                format!("reconnected {node} to {net}: IP before {before}, after {ip_after} (kept)")
-            } else {
-                tracing::warn!(
-                    "{node} came back on {net} with another address: {before} -> {ip_after}; the node-ip-stable SLO judges whether its InternalIP followed"
-                );
-                format!(
-                    "reconnected {node} to {net}: IP before {before}, after {ip_after} (changed)"
-                )
-            }
-        }
+        Undo::Reconnect {
+            node,
+            ip_before,
+            ip6_before,
+        } => return reconnect(nodes, node, ip_before.as_deref(), ip6_before.as_deref()).await,
         Undo::Restore {
             node,
             path,
@@ -1444,7 +1516,64 @@ pub async fn undo(nodes: &DockerNodes, undo: &Undo) -> Result<String, KindError>
                 other.join(", ")
             )
         }
-    })
+    };
+    Ok((text, None))
+}
+
+/// Reconnects a partitioned node with its old addresses
+/// ([`DockerNodes::connect`]) and reports whether it kept them.
+async fn reconnect(
+    nodes: &DockerNodes,
+    node: &str,
+    ip_before: Option<&str>,
+    ip6_before: Option<&str>,
+) -> Result<(String, Option<HealedAddress>), KindError> {
+    let state = nodes.state(node).await?;
+    let net = nodes.network();
+    if !nodes.is_dry_run() && state.networks.contains_key(net) {
+        return Ok((format!("{node} was already connected to {net}"), None));
+    }
+    let (ip, ip6) = if nodes.is_dry_run() {
+        (
+            Some(format!("<IPv4 of {node} on {net} before the partition>")),
+            Some(format!(
+                "<IPv6 of {node} on {net} before the partition, if any>"
+            )),
+        )
+    } else {
+        (
+            ip_before.map(str::to_string),
+            ip6_before.map(str::to_string),
+        )
+    };
+    let how = nodes.connect(node, ip.as_deref(), ip6.as_deref()).await?;
+    if nodes.is_dry_run() {
+        return Ok((format!("reconnected {node} to {net}"), None));
+    }
+    let after = nodes.state(node).await?;
+    let ip_after = after.networks.get(net).cloned().unwrap_or_default();
+    let before = ip_before.unwrap_or("unknown");
+    let pinned = if ip_before.is_none() && ip6_before.is_none() {
+        "(no address was recorded)".to_string()
+    } else {
+        format!("({how})")
+    };
+    let text = if ip_before == Some(ip_after.as_str()) {
+        format!("reconnected {node} to {net} {pinned}: IP before {before}, after {ip_after} (kept)")
+    } else {
+        tracing::warn!(
+            "{node} came back on {net} with another address: {before} -> {ip_after}; node-ip-stable compares it with the node's InternalIP"
+        );
+        format!(
+            "reconnected {node} to {net} {pinned}: IP before {before}, after {ip_after} (changed)"
+        )
+    };
+    let heal = HealedAddress {
+        node: node.to_string(),
+        before: ip_before.map(str::to_string),
+        after: ip_after,
+    };
+    Ok((text, Some(heal)))
 }
 
 async fn remove_stale_ports(

@@ -26,20 +26,20 @@ pub use addons::{
 pub use cluster::{KindBackend, KindCluster};
 pub use config::{CONFIG_DIR, IpFamily, KindConfig, KindNode, Networking};
 pub use docker::{
-    DOCKER_TIMEOUT, DockerNodes, KIND_NETWORK, NodeState, ProcStat, ProcessId, Still, inspect_json,
-    parse_inspect, parse_stat,
+    ADDRESS_IN_USE, DOCKER_TIMEOUT, DockerNodes, FIXED_IP_REFUSED, KIND_NETWORK, NodeState,
+    ProcStat, ProcessId, Reconnected, Still, inspect_json, parse_inspect, parse_stat,
 };
 pub use error::{KindError, PreflightCheck, Unmet};
 pub use faults::{
     BUSY_SHIM_ID, CNI_CONF_DIR, FrozenMultus, INTEGRATION_BRIDGE, Injected, MULTUS_CONF,
-    MULTUS_SHIM, STALE_PREFIX, Scheduled, Undo, cni_config, freeze_multus, inject, kill_process,
-    pod_delete, reboot, resolve_cni_file, stop_process, undo,
+    MULTUS_SHIM, STALE_POD_NAMESPACE, STALE_PREFIX, Scheduled, Undo, cni_config, freeze_multus,
+    inject, kill_process, pod_delete, reboot, resolve_cni_file, stop_process, undo, undo_recorded,
 };
 pub use kubectl::{KUBECTL_TIMEOUT, Kubectl};
 pub use options::{KindOptions, NameSource, Timeouts};
 pub use ovs::{
-    NodeOvs, OVS_CONTAINER, OVS_NAMESPACE, OVS_RUN_DIR, OVS_SELECTOR, OvsCommands, daemon_pid,
-    pidfile,
+    InterfaceState, NodeOvs, OVS_CONTAINER, OVS_NAMESPACE, OVS_RUN_DIR, OVS_SELECTOR, OvsCommands,
+    PodPort, daemon_pid, parse_interface_state, pidfile,
 };
 pub use prereq::{
     Detected, KERNEL_FILES, MIN_INOTIFY_INSTANCES, MIN_INOTIFY_WATCHES, Preflight, ToolVersions,

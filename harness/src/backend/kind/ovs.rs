@@ -179,11 +179,32 @@ impl NodeOvs<'_> {
         }
     }
 
-    /// Adds an internal OVS port `port` on `bridge` that nothing uses
-    /// (`ovs-vsctl add-port <bridge> <port> -- set Interface <port>
-    /// type=internal external_ids:cni-chaos=stale`).
-    pub async fn add_stale_port(&self, bridge: &str, port: &str) -> Result<(), KindError> {
-        self.run(&[
+    /// Adds the existing device `port` to `bridge` as Kube-OVN's CNI server
+    /// adds a pod's host-side veth: `ovs-vsctl add-port <bridge> <port> --
+    /// set Interface <port> external_ids:iface-id=<pod>.<namespace>
+    /// external_ids:vendor=kube-ovn external_ids:pod_name=...
+    /// external_ids:pod_namespace=... external_ids:ip=...
+    /// external_ids:pod_netns=...` (kubeovn/kube-ovn v1.16.2
+    /// pkg/daemon/ovs_linux.go `configureNic`; `iface-id` is
+    /// `ovs.PodNameToPortName`, `<pod>.<namespace>` for the default
+    /// provider), plus `external_ids:cni-chaos=stale` to tell it from a
+    /// real pod's port.
+    pub async fn add_pod_port(
+        &self,
+        bridge: &str,
+        port: &str,
+        pod: &PodPort,
+    ) -> Result<(), KindError> {
+        let ids = [
+            format!("external_ids:iface-id={}.{}", pod.name, pod.namespace),
+            "external_ids:vendor=kube-ovn".to_string(),
+            format!("external_ids:pod_name={}", pod.name),
+            format!("external_ids:pod_namespace={}", pod.namespace),
+            format!("external_ids:ip={}", pod.ip),
+            format!("external_ids:pod_netns={}", pod.netns),
+            "external_ids:cni-chaos=stale".to_string(),
+        ];
+        let mut argv = vec![
             "ovs-vsctl",
             "--timeout=10",
             "add-port",
@@ -193,11 +214,36 @@ impl NodeOvs<'_> {
             "set",
             "Interface",
             port,
-            "type=internal",
-            "external_ids:cni-chaos=stale",
-        ])
-        .await?;
+        ];
+        argv.extend(ids.iter().map(String::as_str));
+        self.run(&argv).await?;
         Ok(())
+    }
+
+    /// OVS's own verdict on interface `port`
+    /// (`ovs-vsctl get Interface <port> error ofport`); `None` in a dry run.
+    pub async fn interface(&self, port: &str) -> Result<Option<InterfaceState>, KindError> {
+        let argv = [
+            "ovs-vsctl",
+            "--timeout=10",
+            "get",
+            "Interface",
+            port,
+            "error",
+            "ofport",
+        ];
+        let out = self.run(&argv).await?;
+        if self.nodes.is_dry_run() {
+            return Ok(None);
+        }
+        let text = out.stdout_str();
+        parse_interface_state(&text).map(Some).ok_or_else(|| {
+            KindError::parse(
+                argv.join(" "),
+                "not an error line and an ofport line",
+                &text,
+            )
+        })
     }
 
     /// The ports on an OVS bridge (`ovs-vsctl list-ports`).
@@ -232,6 +278,75 @@ impl NodeOvs<'_> {
     }
 }
 
+/// What Kube-OVN records on a pod's OVS port ([`NodeOvs::add_pod_port`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodPort {
+    /// The pod's name.
+    pub name: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// Its IP address.
+    pub ip: String,
+    /// Its network namespace's path.
+    pub netns: String,
+}
+
+/// An OVS interface's `error` and `ofport` columns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterfaceState {
+    /// The OpenFlow port number; `-1` when OVS could not open the device,
+    /// `None` while none is assigned yet (`[]`).
+    pub ofport: Option<i64>,
+    /// Why OVS could not open it (`could not open network device <p> (No
+    /// such device)`); `None` when empty (`[]`).
+    pub error: Option<String>,
+}
+
+impl InterfaceState {
+    /// What OVS shows for a port whose device is gone: no OpenFlow port
+    /// (`-1`) and an error. A healthy port has a port number and no error.
+    pub fn is_stale(&self) -> bool {
+        self.ofport == Some(-1) && self.error.is_some()
+    }
+}
+
+impl std::fmt::Display for InterfaceState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.ofport {
+            Some(n) => write!(f, "ofport {n}")?,
+            None => f.write_str("no ofport")?,
+        }
+        match &self.error {
+            Some(e) => write!(f, ", error {e:?}"),
+            None => f.write_str(", no error"),
+        }
+    }
+}
+
+/// Parses `ovs-vsctl get Interface <p> error ofport`: the `error` column
+/// (`[]` or a quoted string), then `ofport` (`[]` or an integer).
+pub fn parse_interface_state(text: &str) -> Option<InterfaceState> {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let error = match lines.next()? {
+        "[]" | "\"\"" => None,
+        // OVS quotes a string unless it looks like an identifier.
+        text => Some(
+            match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+                Some(inner) => inner.replace("\\\"", "\"").replace("\\\\", "\\"),
+                None => text.to_string(),
+            },
+        ),
+    };
+    let ofport = match lines.next()? {
+        "[]" => None,
+        n => Some(n.parse().ok()?),
+    };
+    if lines.next().is_some() {
+        return None;
+    }
+    Some(InterfaceState { ofport, error })
+}
+
 /// `-n kube-system exec <pod> -c openvswitch -- <argv>`.
 fn pod_exec_args(pod: &str, argv: &[&str]) -> Vec<String> {
     ["-n", OVS_NAMESPACE, "exec", pod, "-c", OVS_CONTAINER, "--"]
@@ -244,6 +359,36 @@ fn pod_exec_args(pod: &str, argv: &[&str]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interface_states() {
+        let stale = parse_interface_state(
+            "\"could not open network device chaos-stale-0 (No such device)\"\n-1\n",
+        )
+        .unwrap();
+        assert_eq!(stale.ofport, Some(-1));
+        assert_eq!(
+            stale.error.as_deref(),
+            Some("could not open network device chaos-stale-0 (No such device)")
+        );
+        assert!(stale.is_stale());
+        let healthy = parse_interface_state("[]\n3\n").unwrap();
+        assert_eq!(
+            healthy,
+            InterfaceState {
+                ofport: Some(3),
+                error: None
+            }
+        );
+        assert!(!healthy.is_stale());
+        assert_eq!(healthy.to_string(), "ofport 3, no error");
+        // Not yet assigned is not stale either.
+        assert!(!parse_interface_state("[]\n[]\n").unwrap().is_stale());
+        assert!(parse_interface_state("oops\n-1\n").unwrap().is_stale());
+        for bad in ["", "[]", "[]\nx\n", "[]\n1\n2\n"] {
+            assert_eq!(parse_interface_state(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn pidfiles() {
