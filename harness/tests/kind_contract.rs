@@ -839,14 +839,7 @@ async fn the_containerd_image_store_loads_through_an_archive() {
         .unwrap_or_else(|e| panic!("{e}"));
     runner.assert_done();
     assert!(!Path::new(&f.path(IMAGE_ARCHIVE)).exists());
-    assert!(
-        !runner
-            .call_lines()
-            .iter()
-            .any(|l| l.contains("load docker-image")),
-        "{:#?}",
-        runner.call_lines()
-    );
+    assert_never_ran(&runner, "load docker-image");
 }
 
 /// A failed `docker save` (e.g. an old Docker without `--platform`) fails
@@ -1555,6 +1548,15 @@ async fn inject_fails(runner: &ScriptedRunner, fault: &Fault) -> String {
         .to_string();
     runner.assert_done();
     err
+}
+
+/// No command the runner saw contains `needle`.
+fn assert_never_ran(runner: &ScriptedRunner, needle: &str) {
+    let lines = runner.call_lines();
+    assert!(
+        !lines.iter().any(|l| l.contains(needle)),
+        "{needle:?} ran: {lines:#?}"
+    );
 }
 
 /// `docker cp <worker>:<path> -` answering with a tar of `entries`.
@@ -3708,14 +3710,7 @@ async fn an_interrupted_teardown_skips_the_log_export_and_deletes() {
     runner.push(ok(delete_argv(dir.path())));
     cluster.teardown().await.unwrap();
     runner.assert_done();
-    assert!(
-        !runner
-            .call_lines()
-            .iter()
-            .any(|l| l.contains("export logs")),
-        "{:#?}",
-        runner.call_lines()
-    );
+    assert_never_ran(&runner, "export logs");
 }
 
 #[tokio::test]
