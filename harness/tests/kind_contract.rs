@@ -2613,11 +2613,16 @@ async fn leftover_multus_config_freezes_the_daemon_and_a_busy_shim_then_replaces
         "00-multus.conf left: true",
         "new Multus pod: kube-multus-ds-fghij",
         "install-multus-binary exit code: 1 (Error)",
-        "install-multus-binary Text file busy: yes",
-        &format!("install-multus-binary last log line: {TEXT_FILE_BUSY}"),
     ] {
         assert!(summary.contains(part), "{part} not in {summary}");
     }
+    // The new init container's run is the fault's record, read once here:
+    // its own frozen shim held the binary through it.
+    let pre = &injected.evidence.preconditions;
+    let init = pre.multus_init.as_ref().expect("the init container's run");
+    assert_eq!(init.last_log.as_deref(), Some(TEXT_FILE_BUSY));
+    assert_eq!(pre.value(Precondition::InitTextFileBusy), Some(true));
+    assert_eq!(pre.value(Precondition::ShimRunningAtInit), Some(true));
     let scheduled = injected.undo.expect("what was frozen is killed");
     assert_eq!(scheduled.after, Some(Duration::from_secs(90)), "hold-for");
     assert_eq!(
@@ -2698,13 +2703,18 @@ async fn leftover_multus_config_records_an_init_container_that_succeeds_and_stil
     runner.assert_done();
     let e = &injected.evidence;
     assert!(e.took_effect, "{e:?}");
-    for part in [
-        "install-multus-binary exit code: 0 (Completed)",
-        "install-multus-binary Text file busy: no",
-        "install-multus-binary last log line: (empty)",
-    ] {
-        assert!(e.summary().contains(part), "{part} not in {}", e.summary());
-    }
+    assert!(
+        e.summary()
+            .contains("install-multus-binary exit code: 0 (Completed)"),
+        "{}",
+        e.summary()
+    );
+    let init = e.preconditions.multus_init.as_ref().expect("the run");
+    assert_eq!(init.last_log.as_deref(), Some(""));
+    assert_eq!(
+        e.preconditions.value(Precondition::InitTextFileBusy),
+        Some(false)
+    );
 }
 
 /// The undo kills only what is still the very process frozen: a daemon

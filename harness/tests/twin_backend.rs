@@ -164,10 +164,16 @@ async fn leftover_multus_config_on_the_twin_holds_the_binary_for_hold_for() {
         ("old Multus pod gone", "yes"),
         ("00-multus.conf left", "true"),
         ("install-multus-binary exit code", "1 (Error)"),
-        ("install-multus-binary Text file busy", "yes"),
     ] {
         assert_eq!(fact(&e, key), want, "{key}: {}", e.summary());
     }
+    assert_eq!(
+        e.preconditions
+            .value(cni_chaos::fault::Precondition::InitTextFileBusy),
+        Some(true),
+        "{:?}",
+        e.preconditions
+    );
     assert!(!fact(&e, "busy multus-shim frozen (SIGSTOP)").is_empty());
     let daemon = fact(&e, "multus-daemon frozen (SIGSTOP)");
     assert_eq!(

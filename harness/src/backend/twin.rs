@@ -26,7 +26,8 @@ use tokio_util::sync::CancellationToken;
 use super::{
     Backend, BackendError, BackendInfo, Cluster, Gate, NodeInfo, Observation, select_node,
 };
-use crate::fault::multus::{finished_init_run, init_run_facts, no_init_run_fact};
+use crate::fault::MultusInit;
+use crate::fault::multus::{finished_init_run, init_run_facts, init_run_record, no_init_run_fact};
 use crate::fault::{
     CniConfigAction, CniFile, Evidence, Fault, LeftoverMultusConfig, MULTUS_DAEMON,
     MULTUS_INIT_CONTAINER, MULTUS_SELECTOR, NodeDisk, NodeRole, OvsSignal, PodDelete, RebootMode,
@@ -479,10 +480,10 @@ impl TwinCluster {
             .map_err(|e| model_err("stat", e))?
             .is_some();
         facts.push(("00-multus.conf left".into(), conf_left.to_string()));
-        facts.extend(
-            self.init_container_facts(&delete.namespace, n, &old)
-                .await?,
-        );
+        let (init_facts, init) = self
+            .init_container_run(&delete.namespace, n, &old, l.busy_shim)
+            .await?;
+        facts.extend(init_facts);
         // The hold runs from here, as on kind (the undo is scheduled when
         // the injection returns).
         if l.busy_shim {
@@ -491,7 +492,7 @@ impl TwinCluster {
                 let _ = kill_frozen(m, &node, &frozen);
             });
         }
-        Ok(if !gone {
+        let mut evidence = if !gone {
             Evidence {
                 facts,
                 ..Evidence::no_effect(some, "the old Multus pod was not gone 1m after its delete")
@@ -506,7 +507,9 @@ impl TwinCluster {
             }
         } else {
             Evidence::proven(some, facts)
-        })
+        };
+        evidence.preconditions.multus_init = init;
+        Ok(evidence)
     }
 
     /// The processes `pids` on `node` as they are now (those still there).
@@ -521,13 +524,15 @@ impl TwinCluster {
     }
 
     /// The replacement Multus pod's init container's first finished run,
-    /// waited for up to a minute (virtual), as facts.
-    async fn init_container_facts(
+    /// waited for up to a minute (virtual): its exit as facts, its last log
+    /// line as the fault's record, as on kind.
+    async fn init_container_run(
         &self,
         namespace: &str,
         node: &str,
         old: &[String],
-    ) -> Result<Vec<(String, String)>, BackendError> {
+        shim_held: bool,
+    ) -> Result<(Vec<(String, String)>, Option<MultusInit>), BackendError> {
         const WAIT: Duration = Duration::from_secs(60);
         let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
         let lp = ListParams::default()
@@ -545,7 +550,7 @@ impl TwinCluster {
                 break run;
             }
             if Instant::now() >= deadline {
-                return Ok(vec![no_init_run_fact(WAIT)]);
+                return Ok((vec![no_init_run_fact(WAIT)], None));
             }
             tokio::time::sleep(Duration::from_secs(2)).await;
         };
@@ -555,7 +560,8 @@ impl TwinCluster {
             ..LogParams::default()
         };
         let log = api.logs(&run.pod, &lp).await.map_err(|e| e.to_string());
-        Ok(init_run_facts(&run, log.as_deref().map_err(Clone::clone)))
+        let record = init_run_record(&run, log.as_deref().map_err(Clone::clone), shim_held);
+        Ok((init_run_facts(&run), Some(record)))
     }
 
     fn node_name(node: Option<&NodeInfo>, what: &str) -> Result<String, BackendError> {

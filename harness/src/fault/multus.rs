@@ -1,15 +1,17 @@
 //! What leftover-multus-config records about the replacement Multus pod's
 //! init container, the same way on every backend: its first finished run
-//! (exit code, reason) and last log line. Facts, not a verdict: a racy
-//! Multus (`cp`) says "Text file busy" against the busy shim, a fixed one
-//! (`install_multus`, atomic) succeeds, and the fault took effect either
-//! way.
+//! (exit code, reason) as facts, and its last log line as the fault's
+//! [`MultusInit`] precondition record (the engine follows the Multus pod
+//! itself only after a reboot, so this run is read once). Not a verdict: a
+//! racy Multus (`cp`) says "Text file busy" against the busy shim, a fixed
+//! one (`install_multus`, atomic) succeeds, and the fault took effect
+//! either way.
 
 use std::time::Duration;
 
 use serde_json::Value;
 
-use super::MULTUS_INIT_CONTAINER;
+use super::{MULTUS_INIT_CONTAINER, MultusInit};
 use crate::util::duration;
 
 /// A finished run of [`MULTUS_INIT_CONTAINER`].
@@ -51,43 +53,48 @@ pub fn finished_init_run(list: &Value, old: &[String]) -> Option<InitRun> {
     })
 }
 
-fn key() -> String {
-    format!("{MULTUS_INIT_CONTAINER} last log line")
-}
-
-/// The facts of `run`, whose log (or why it could not be read) is `log`.
-pub fn init_run_facts(run: &InitRun, log: Result<&str, String>) -> Vec<(String, String)> {
-    let line = match log {
-        Ok(text) => text
-            .lines()
-            .map(str::trim)
-            .rfind(|l| !l.is_empty())
-            .map_or("(empty)".to_string(), str::to_string),
-        Err(why) => format!("(could not read: {why})"),
-    };
+/// The facts of `run`: the new pod and how its init container exited.
+pub fn init_run_facts(run: &InitRun) -> Vec<(String, String)> {
     vec![
         ("new Multus pod".into(), run.pod.clone()),
         (
             format!("{MULTUS_INIT_CONTAINER} exit code"),
             format!("{} ({})", run.exit_code, run.reason),
         ),
-        (
-            format!("{MULTUS_INIT_CONTAINER} Text file busy"),
-            if line.contains("Text file busy") {
-                "yes"
-            } else {
-                "no"
-            }
-            .into(),
-        ),
-        (key(), line),
     ]
+}
+
+/// `run` as the fault's record of the Multus init container: its last log
+/// line (empty when it printed nothing), or why the log could not be read;
+/// a shim was running when `shim_held` (the fault's own frozen shim holds
+/// the binary through the run), else it was not sampled.
+pub fn init_run_record(run: &InitRun, log: Result<&str, String>, shim_held: bool) -> MultusInit {
+    let (last_log, unrecorded) = match log {
+        Ok(text) => (
+            Some(
+                text.lines()
+                    .map(str::trim)
+                    .rfind(|l| !l.is_empty())
+                    .unwrap_or_default()
+                    .to_string(),
+            ),
+            None,
+        ),
+        Err(why) => (None, Some(format!("reading its log: {why}"))),
+    };
+    MultusInit {
+        pod: run.pod.clone(),
+        shim_running: shim_held.then_some(true),
+        last_log,
+        unrecorded: unrecorded
+            .or_else(|| (!shim_held).then(|| "the node's processes were not sampled".to_string())),
+    }
 }
 
 /// The fact when no run finished within `waited`.
 pub fn no_init_run_fact(waited: Duration) -> (String, String) {
     (
-        key(),
+        format!("{MULTUS_INIT_CONTAINER} first run"),
         format!(
             "(no finished run of the new pod's {MULTUS_INIT_CONTAINER} within {})",
             duration::format(waited)
@@ -119,11 +126,15 @@ mod tests {
                 reason: "Error".into()
             }
         );
-        let facts = init_run_facts(&run, Ok("copying\ncp: x: Text file busy\n\n"));
-        assert_eq!(facts[2].1, "yes");
-        assert_eq!(facts[3].1, "cp: x: Text file busy");
-        assert_eq!(init_run_facts(&run, Ok(""))[3].1, "(empty)");
-        assert_eq!(init_run_facts(&run, Err("gone".into()))[2].1, "no");
+        assert_eq!(init_run_facts(&run)[1].1, "1 (Error)");
+        let busy = init_run_record(&run, Ok("copying\ncp: x: Text file busy\n\n"), true);
+        assert_eq!(busy.last_log.as_deref(), Some("cp: x: Text file busy"));
+        assert_eq!((busy.shim_running, busy.unrecorded), (Some(true), None));
+        let empty = init_run_record(&run, Ok(""), true);
+        assert_eq!(empty.last_log.as_deref(), Some(""));
+        let unread = init_run_record(&run, Err("gone".into()), false);
+        assert_eq!((unread.last_log, unread.shim_running), (None, None));
+        assert!(unread.unrecorded.unwrap().contains("gone"));
         assert_eq!(
             finished_init_run(&list, &["old".into(), "new".into()]),
             None

@@ -18,11 +18,8 @@ use kube::api::{Api, ListParams, LogParams};
 use tokio::time::Instant;
 
 use crate::backend::{BackendError, Cluster, NodeInfo};
-use crate::fault::{MULTUS_SELECTOR, MultusInit};
+use crate::fault::{MULTUS_INIT_CONTAINER, MULTUS_SELECTOR, MultusInit};
 
-/// The Multus DaemonSet's init container (multus-cni
-/// `deployments/multus-daemonset-thick.yml`).
-pub const MULTUS_INIT_CONTAINER: &str = "install-multus-binary";
 /// The shim's process name.
 pub const SHIM_PROCESS: &str = "multus-shim";
 /// How often the pod and the node's processes are sampled.

@@ -776,14 +776,12 @@ impl Engine {
     }
 }
 
-/// Whether the scenario's fault can make the node's Multus pod run its init
-/// container again (recorded as a precondition): a node reboot, or a
-/// replacement of the Multus pod.
+/// Whether the engine follows the node's Multus pod after the scenario's
+/// fault to record its init container's next run: after a node reboot.
+/// leftover-multus-config replaces the pod itself and records the new
+/// pod's run in its own evidence, so it is not read twice.
 fn follows_multus(scenario: &Scenario) -> bool {
-    matches!(
-        scenario.fault,
-        Fault::NodeReboot(_) | Fault::LeftoverMultusConfig(_)
-    )
+    matches!(scenario.fault, Fault::NodeReboot(_))
 }
 
 /// A task that is aborted when its handle is dropped (a scenario that ends

@@ -14,10 +14,12 @@ use super::docker::{DockerNodes, ProcessId, Still, non_empty_lines};
 use super::kubectl::{KUBECTL_TIMEOUT, Kubectl};
 use super::ovs;
 use crate::backend::NodeInfo;
-use crate::fault::multus::{InitRun, finished_init_run, init_run_facts, no_init_run_fact};
+use crate::fault::multus::{
+    InitRun, finished_init_run, init_run_facts, init_run_record, no_init_run_fact,
+};
 use crate::fault::{
     CniConfigAction, CniFile, Evidence, Fault, LeftoverMultusConfig, MULTUS_DAEMON,
-    MULTUS_INIT_CONTAINER, MULTUS_SELECTOR, NodeDisk, OvsSignal, PodDelete, RebootMode,
+    MULTUS_INIT_CONTAINER, MULTUS_SELECTOR, MultusInit, NodeDisk, OvsSignal, PodDelete, RebootMode,
 };
 use crate::observe::HealedAddress;
 use crate::util::duration;
@@ -679,7 +681,7 @@ async fn leftover_multus(
         return Ok(Injected { evidence: e, undo });
     }
     let replaced = replace_multus_pod(nodes, kubectl, node, fault, &frozen).await;
-    let (facts, missing) = match replaced {
+    let (facts, missing, init) = match replaced {
         Ok(r) => r,
         Err(e) => {
             undo_now(nodes, n, "leftover-multus-config", &frozen.undo).await;
@@ -694,7 +696,7 @@ async fn leftover_multus(
     }
     let mut all = frozen.facts;
     all.extend(facts);
-    let evidence = match missing {
+    let mut evidence = match missing {
         None => Evidence::proven(on, all),
         Some(why) => {
             let mut e = Evidence::no_effect(on, why);
@@ -702,6 +704,7 @@ async fn leftover_multus(
             e
         }
     };
+    evidence.preconditions.multus_init = init;
     Ok(Injected { evidence, undo })
 }
 
@@ -939,20 +942,21 @@ async fn find_busy_shim(
 }
 
 /// Steps 3 and 4 of [`leftover_multus`] (through the API, then the node):
-/// facts, and why the fault did not take, if it did not.
+/// facts, why the fault did not take if it did not, and the new init
+/// container's first run.
 async fn replace_multus_pod(
     nodes: &DockerNodes,
     kubectl: &Kubectl,
     node: &NodeInfo,
     fault: &LeftoverMultusConfig,
     frozen: &FrozenMultus,
-) -> Result<(Vec<(String, String)>, Option<String>), KindError> {
+) -> Result<(Vec<(String, String)>, Option<String>, Option<MultusInit>), KindError> {
     let n = node.name.as_str();
     let delete = fault.multus_pod_delete();
     let (old, deleted) = delete_pods(kubectl, &delete, Some(node)).await?;
     let mut facts = deleted.facts.clone();
     if !deleted.took_effect && !kubectl.is_dry_run() {
-        return Ok((facts, deleted.missing));
+        return Ok((facts, deleted.missing, None));
     }
     // The kubelet SIGTERMs the frozen daemon, waits the pod's grace, and
     // SIGKILLs it: the pod is gone only after that.
@@ -983,7 +987,9 @@ async fn replace_multus_pod(
     }
     let conf_left = nodes.read_file(n, MULTUS_CONF).await?.is_some();
     facts.push(fact("00-multus.conf left", conf_left.to_string()));
-    facts.extend(init_container_facts(kubectl, n, &delete.namespace, &old).await?);
+    let (init_facts, init) =
+        init_container_run(kubectl, n, &delete.namespace, &old, fault.busy_shim).await?;
+    facts.extend(init_facts);
     let missing = if !lingering.is_empty() {
         Some(format!(
             "the old Multus pod was not gone {} after its delete: {}",
@@ -995,7 +1001,7 @@ async fn replace_multus_pod(
     } else {
         None
     };
-    Ok((facts, missing))
+    Ok((facts, missing, init))
 }
 
 /// Waits (up to [`POD_GONE_WAIT`]) until `pod` (`pod/<name>`) is gone;
@@ -1029,15 +1035,17 @@ async fn wait_gone(
     )
 }
 
-/// What the replacement Multus pod's init container did on its first run
-/// (its exit and last log line), waited for up to [`INIT_WAIT`]. Facts
-/// only (see [`crate::fault::multus`]).
-async fn init_container_facts(
+/// What the replacement Multus pod's init container did on its first run,
+/// waited for up to [`INIT_WAIT`]: its exit as facts, its last log line as
+/// the fault's record (see [`crate::fault::multus`]); `shim_held` when the
+/// fault's own frozen shim holds the binary through it.
+async fn init_container_run(
     kubectl: &Kubectl,
     node: &str,
     namespace: &str,
     old: &[String],
-) -> Result<Vec<(String, String)>, KindError> {
+    shim_held: bool,
+) -> Result<(Vec<(String, String)>, Option<MultusInit>), KindError> {
     let deadline = tokio::time::Instant::now() + INIT_WAIT;
     let get = [
         "-n".to_string(),
@@ -1071,7 +1079,7 @@ async fn init_container_facts(
             break run;
         }
         if tokio::time::Instant::now() >= deadline {
-            return Ok(vec![no_init_run_fact(INIT_WAIT)]);
+            return Ok((vec![no_init_run_fact(INIT_WAIT)], None));
         }
         tokio::time::sleep(INIT_POLL).await;
     };
@@ -1094,7 +1102,8 @@ async fn init_container_facts(
     } else {
         Err(out.stderr_str().trim().to_string())
     };
-    Ok(init_run_facts(&run, log.as_deref().map_err(Clone::clone)))
+    let record = init_run_record(&run, log.as_deref().map_err(Clone::clone), shim_held);
+    Ok((init_run_facts(&run), Some(record)))
 }
 
 /// The path a [`CniFile`] names on a node; `None` when Kube-OVN's conflist
