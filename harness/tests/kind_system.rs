@@ -468,6 +468,13 @@ async fn node_reboot_graceful_and_hard_wipe_run_and_keep_cni() {
             c.sh_ok(&worker, "cat /opt/cni/bin/multus-shim").trim(),
             "shim"
         );
+        // The injector's copy of the stopped node, read from a real
+        // `docker cp` tar: what is on its disk, the folder Multus keeps its
+        // kubeconfig in left out.
+        c.sh_ok(&worker, "mkdir -p /etc/cni/net.d/multus.d");
+        let disk = e.preconditions.disk.as_ref().expect("the disk was read");
+        assert!(disk.multus_config && disk.multus_shim, "{mode:?}: {disk:?}");
+        assert_eq!(disk.configs, ["00-multus.conf"], "{mode:?}");
         say(&format!(
             "SYSTEM: node-reboot {mode:?} of {worker}: StartedAt {} -> {} in {:?}; /run wiped, /etc/cni/net.d and /opt/cni/bin kept",
             before.started_at,
@@ -475,6 +482,19 @@ async fn node_reboot_graceful_and_hard_wipe_run_and_keep_cni() {
             started.elapsed()
         ));
     }
+    // A path the stopped node does not have is "not there" to the
+    // runtime's copy (Docker's own wording for it), not an error.
+    nodes.kill(&worker).await.unwrap();
+    let missing = nodes
+        .copy_out(&worker, "/opt/cni/bin/cni-chaos-no-such-plugin")
+        .await;
+    let there = nodes.copy_out(&worker, "/opt/cni/bin/multus-shim").await;
+    nodes.start(&worker).await.unwrap();
+    assert_eq!(missing.unwrap(), None);
+    let tar = there.unwrap().expect("the shim is there");
+    let entries = cni_chaos::util::tar::entries(&tar).unwrap();
+    assert_eq!(entries[0].file_name(), "multus-shim");
+    assert_eq!(entries[0].size, 5, "\"shim\\n\"");
 }
 
 #[tokio::test]

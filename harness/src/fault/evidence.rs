@@ -126,7 +126,11 @@ pub struct NodeDisk {
     /// The config files in `/etc/cni/net.d`, sorted.
     pub configs: Vec<String>,
     /// The one the runtime loads: the lexicographically first `.conf`,
-    /// `.conflist` or `.json` (libcni `ConfFiles`, sorted).
+    /// `.conflist` or `.json` file, folders skipped
+    /// (containernetworking/cni@v1.2.3:libcni/conf.go `ConfFiles`, whose
+    /// list containerd's go-cni sorts and takes the first of; FACTS.md
+    /// "Kubernetes facts"). Pinned on real Docker by
+    /// harness/tests/kind_system.rs::node_reboot_graceful_and_hard_wipe_run_and_keep_cni.
     pub first_config: Option<String>,
     /// The one Multus' auto config would pick: the first that is not
     /// `00-multus*`.
