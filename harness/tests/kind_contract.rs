@@ -534,12 +534,7 @@ async fn create_installs_the_pinned_addons_in_order_and_delete_cleans_up() {
     {
         runner.push(e);
     }
-    let cluster = f
-        .backend
-        .provision(&profile(), &CancellationToken::new())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    runner.assert_done();
+    let cluster = provisioned(&f, &runner).await;
     assert_eq!(cluster.name(), CLUSTER);
     // The cell's versions, for version-conditional expectations.
     let v = cluster.versions();
@@ -596,12 +591,7 @@ async fn install_sh_runs_in_the_state_folder_without_its_diagnose_step() {
     for e in provision_script(&f, install_sequence(&f).len()) {
         runner.push(e);
     }
-    let _cluster = f
-        .backend
-        .provision(&profile(), &CancellationToken::new())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    runner.assert_done();
+    let _cluster = provisioned(&f, &runner).await;
     let calls = runner.calls();
     let bash: Vec<_> = calls.iter().filter(|c| c.get_program() == "bash").collect();
     assert_eq!(bash.len(), 2, "install.sh, then the diagnose");
@@ -934,6 +924,18 @@ scenarios:
             "{cell}: {expect:?}"
         );
     }
+}
+
+/// Provisions the default profile with `f`'s backend, which must succeed
+/// and use up `runner`'s whole script.
+async fn provisioned(f: &Fixture, runner: &ScriptedRunner) -> Arc<dyn Cluster> {
+    let cluster = f
+        .backend
+        .provision(&profile(), &CancellationToken::new())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    runner.assert_done();
+    cluster
 }
 
 /// A fixture whose provisioning reaches `kind create cluster`, which fails
