@@ -11,6 +11,6 @@ pub use evidence::{Evidence, MultusInit, NodeDisk, Precondition, Preconditions};
 pub use spec::{
     CniConfig, CniConfigAction, CniFile, DEFAULT_HOLD_FOR, Fault, FaultKind, LeftoverMultusConfig,
     MAX_HOLD_FOR, MIN_HOLD_FOR, MULTUS_DAEMON, MULTUS_INIT_CONTAINER, MULTUS_SELECTOR,
-    NetworkPartition, NodeReboot, NodeRole, NodeTarget, OvsKill, OvsProcess, OvsSignal, PodDelete,
-    RebootMode, StaleNetns,
+    MULTUS_SHIM_PROCESS, NetworkPartition, NodeReboot, NodeRole, NodeTarget, OvsKill, OvsProcess,
+    OvsSignal, PodDelete, RebootMode, StaleNetns,
 };

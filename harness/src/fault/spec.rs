@@ -383,6 +383,9 @@ pub const MULTUS_INIT_CONTAINER: &str = "install-multus-binary";
 /// The Multus thick daemon's process name inside a node (the
 /// `kube-multus` container's `/usr/src/multus-cni/bin/multus-daemon`).
 pub const MULTUS_DAEMON: &str = "multus-daemon";
+/// The Multus shim's process name inside a node (`/opt/cni/bin/multus-shim`,
+/// run by the runtime for every sandbox while `00-multus.conf` is first).
+pub const MULTUS_SHIM_PROCESS: &str = "multus-shim";
 /// The Multus DaemonSet's pod label (`deployments/multus-daemonset-thick.yml`).
 pub const MULTUS_SELECTOR: &str = "app=multus";
 

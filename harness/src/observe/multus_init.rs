@@ -18,10 +18,8 @@ use kube::api::{Api, ListParams, LogParams};
 use tokio::time::Instant;
 
 use crate::backend::{BackendError, Cluster, NodeInfo};
-use crate::fault::{MULTUS_INIT_CONTAINER, MULTUS_SELECTOR, MultusInit};
+use crate::fault::{MULTUS_INIT_CONTAINER, MULTUS_SELECTOR, MULTUS_SHIM_PROCESS, MultusInit};
 
-/// The shim's process name.
-pub const SHIM_PROCESS: &str = "multus-shim";
 /// How often the pod and the node's processes are sampled.
 pub const POLL: Duration = Duration::from_secs(1);
 
@@ -142,7 +140,7 @@ pub async fn follow(
     let mut shim_before: Option<bool> = None;
     let mut last_error: Option<String> = None;
     loop {
-        let shim_now = match cluster.count_processes(node, SHIM_PROCESS).await {
+        let shim_now = match cluster.count_processes(node, MULTUS_SHIM_PROCESS).await {
             Ok(n) => n.map(|n| n > 0),
             Err(e) => {
                 last_error = Some(format!("listing the node's processes: {e}"));

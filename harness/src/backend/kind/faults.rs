@@ -19,7 +19,8 @@ use crate::fault::multus::{
 };
 use crate::fault::{
     CniConfigAction, CniFile, Evidence, Fault, LeftoverMultusConfig, MULTUS_DAEMON,
-    MULTUS_INIT_CONTAINER, MULTUS_SELECTOR, MultusInit, NodeDisk, OvsSignal, PodDelete, RebootMode,
+    MULTUS_INIT_CONTAINER, MULTUS_SELECTOR, MULTUS_SHIM_PROCESS, MultusInit, NodeDisk, OvsSignal,
+    PodDelete, RebootMode,
 };
 use crate::observe::HealedAddress;
 use crate::util::duration;
@@ -31,8 +32,6 @@ pub const CNI_CONF_DIR: &str = "/etc/cni/net.d";
 pub const MULTUS_CONF: &str = "/etc/cni/net.d/00-multus.conf";
 /// Multus' shim binary.
 pub const MULTUS_SHIM: &str = "/opt/cni/bin/multus-shim";
-/// Its process name.
-const SHIM_NAME: &str = "multus-shim";
 /// The `CNI_CONTAINERID` (and netns name) of the busy shim the
 /// leftover-multus-config fault starts: how it is told from the runtime's.
 pub const BUSY_SHIM_ID: &str = "cni-chaos-busy-shim";
@@ -841,7 +840,7 @@ async fn freeze_steps(
     // 2. A shim ADD waits for the frozen daemon (pkg/server/api
     // WaitUntilAPIReady: every 100 ms for up to 60 s), holding the binary
     // busy, and is frozen before its timeout can end it.
-    let before = nodes.pids(n, SHIM_NAME).await?;
+    let before = nodes.pids(n, MULTUS_SHIM_PROCESS).await?;
     let shim = nodes
         .spawn_exec(
             n,
@@ -865,7 +864,8 @@ async fn freeze_steps(
     }
     let mine = find_busy_shim(nodes, n, &before, &shim).await?;
     if nodes.is_dry_run() {
-        let placeholder = format!("<PID of the {SHIM_NAME} with CNI_CONTAINERID={BUSY_SHIM_ID}>");
+        let placeholder =
+            format!("<PID of the {MULTUS_SHIM_PROCESS} with CNI_CONTAINERID={BUSY_SHIM_ID}>");
         nodes.exec(n, &["kill", "-s", "STOP", &placeholder]).await?;
         return Ok(None);
     }
@@ -926,7 +926,7 @@ async fn find_busy_shim(
         if !nodes.is_dry_run() {
             tokio::time::sleep(POLL).await;
         }
-        for pid in nodes.pids(n, SHIM_NAME).await? {
+        for pid in nodes.pids(n, MULTUS_SHIM_PROCESS).await? {
             if before.contains(&pid) {
                 continue;
             }
@@ -1470,12 +1470,12 @@ pub async fn undo_recorded(
         }
         Undo::KillFrozen { node, .. } if nodes.is_dry_run() => {
             for what in [
-                format!("<PID of the busy {SHIM_NAME}, if still the process frozen>"),
+                format!("<PID of the busy {MULTUS_SHIM_PROCESS}, if still the process frozen>"),
                 format!("<PIDs of {MULTUS_DAEMON}, if still the processes frozen>"),
             ] {
                 nodes.exec(node, &["kill", "-s", "KILL", &what]).await?;
             }
-            format!("killed the frozen {SHIM_NAME} and {MULTUS_DAEMON} on {node}")
+            format!("killed the frozen {MULTUS_SHIM_PROCESS} and {MULTUS_DAEMON} on {node}")
         }
         Undo::KillFrozen { node, processes } => {
             let (mut killed, mut gone, mut other) = (Vec::new(), Vec::new(), Vec::new());
