@@ -7,11 +7,13 @@
 //! evidence; [`observe`] watches the cluster into a timeline and judges the
 //! recovery against [`slo`]s; [`report`]ers turn the run's events into JUnit,
 //! JSON, Markdown and an HTML timeline. Every external program runs through
-//! [`exec`].
+//! [`exec`]; everything the harness makes is recorded in the [`journal`]
+//! first.
 
 pub mod backend;
 pub mod exec;
 pub mod fault;
+pub mod journal;
 pub mod observe;
 pub mod report;
 pub mod run;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinHandle;
 
+use super::children::{ChildLog, host_process};
 use super::command::Command;
 use super::error::ExecError;
 use super::output::{Exit, Output};
@@ -27,6 +28,15 @@ const DRAIN_AFTER_KILL: Duration = Duration::from_millis(200);
 /// * Each child gets its own process group, so a terminal Ctrl-C reaches only
 ///   the harness, which decides how to tear down; children are killed when
 ///   the future running them is dropped.
+/// * Each child gets SIGKILL as its parent-death signal
+///   (`PR_SET_PDEATHSIG`), so it dies with the runner even when the runner
+///   is SIGKILLed and no destructor runs. Linux sends it when the *thread*
+///   that started the child ends: tokio's worker threads and a `block_on`
+///   thread live as long as their runtime, so start children there, not
+///   from `spawn_blocking`. Grandchildren do not inherit it; they are in
+///   the child's process group, which a [`ChildLog`] records.
+/// * With [`LocalRunner::with_child_log`], every child's PID and start
+///   time are reported when it starts and again when it is reaped.
 /// * On timeout the child is killed (SIGKILL) and reaped, and
 ///   [`ExecError::Timeout`] carries the output captured so far. Only the
 ///   direct child is killed; descendants it started may outlive it.
@@ -38,6 +48,8 @@ const DRAIN_AFTER_KILL: Duration = Duration::from_millis(200);
 pub struct LocalRunner {
     /// `Some` in dry-run mode: the command lines "run" so far.
     planned: Option<Arc<Mutex<Vec<String>>>>,
+    /// Told of every child started and reaped.
+    children: Option<Arc<dyn ChildLog>>,
 }
 
 impl LocalRunner {
@@ -52,7 +64,15 @@ impl LocalRunner {
     pub fn dry_run() -> Self {
         Self {
             planned: Some(Arc::default()),
+            children: None,
         }
+    }
+
+    /// Reports every child this runner starts and reaps to `log`.
+    #[must_use]
+    pub fn with_child_log(mut self, log: Arc<dyn ChildLog>) -> Self {
+        self.children = Some(log);
+        self
     }
 
     /// `true` for a runner built with [`LocalRunner::dry_run`].
@@ -82,11 +102,51 @@ impl Runner for LocalRunner {
                 .push(line);
             return Ok(Output::ok(""));
         }
-        execute(cmd, &line).await
+        execute(cmd, &line, self.children.as_deref()).await
     }
 }
 
-async fn execute(cmd: &Command, line: &str) -> Result<Output, ExecError> {
+/// Makes the child die with its parent: SIGKILL as its parent-death
+/// signal, and an exit at once when the parent is already gone (the signal
+/// is only sent for a death after `prctl`).
+fn die_with_parent(proc: &mut tokio::process::Command) {
+    // SAFETY: the closure runs in the child between fork and exec, and
+    // calls only async-signal-safe functions (getppid, prctl, _exit) on
+    // values copied in; it allocates nothing and takes no lock.
+    #[allow(unsafe_code)]
+    unsafe {
+        let parent = libc::getpid();
+        proc.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::_exit(137);
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Reports a reaped child when dropped, whichever way [`execute`] ends.
+struct Reaped<'a> {
+    log: Option<&'a dyn ChildLog>,
+    pid: Option<u32>,
+}
+
+impl Drop for Reaped<'_> {
+    fn drop(&mut self) {
+        if let (Some(log), Some(pid)) = (self.log, self.pid) {
+            log.reaped(pid);
+        }
+    }
+}
+
+async fn execute(
+    cmd: &Command,
+    line: &str,
+    children: Option<&dyn ChildLog>,
+) -> Result<Output, ExecError> {
     tracing::debug!(command = %line, "exec");
 
     let mut proc = tokio::process::Command::new(cmd.get_program());
@@ -107,10 +167,18 @@ async fn execute(cmd: &Command, line: &str) -> Result<Output, ExecError> {
     if let Some(dir) = cmd.get_cwd() {
         proc.current_dir(dir);
     }
+    die_with_parent(&mut proc);
 
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + cmd.get_timeout();
     let mut child = proc.spawn().map_err(|e| ExecError::spawn(cmd, e))?;
+    let pid = child.id();
+    if let (Some(log), Some(pid)) = (children, pid) {
+        log.started(pid, host_process(pid).map(|(start, _)| start), line);
+    }
+    // Dropped last: reported once the child is reaped (kill_on_drop reaps
+    // a child whose future is dropped).
+    let _reaped = Reaped { log: children, pid };
 
     let stdin_task = match (child.stdin.take(), cmd.get_stdin()) {
         (Some(mut pipe), Some(bytes)) => {
@@ -462,6 +530,45 @@ mod tests {
         let pid = lines.next().unwrap();
         let pgid = lines.next().unwrap();
         assert_eq!(pid, pgid, "{text}");
+    }
+
+    #[derive(Debug, Default)]
+    struct Recorded(Mutex<Vec<String>>);
+
+    impl ChildLog for Recorded {
+        fn started(&self, pid: u32, start_time: Option<u64>, command: &str) {
+            let mut seen = self.0.lock().unwrap();
+            seen.push(format!("started {pid} {} {command}", start_time.is_some()));
+        }
+        fn reaped(&self, pid: u32) {
+            self.0.lock().unwrap().push(format!("reaped {pid}"));
+        }
+    }
+
+    #[tokio::test]
+    async fn the_child_log_hears_of_every_start_and_end() {
+        let log = Arc::new(Recorded::default());
+        let runner = LocalRunner::new().with_child_log(log.clone());
+        let out = runner.run(&sh("echo $$")).await.unwrap();
+        let pid = out.stdout_str().trim().to_string();
+        let _ = runner
+            .output(
+                &Command::new("sleep")
+                    .arg("5")
+                    .timeout(Duration::from_millis(100)),
+            )
+            .await
+            .unwrap_err();
+        let seen = log.0.lock().unwrap().clone();
+        assert_eq!(seen.len(), 4, "{seen:?}");
+        assert_eq!(seen[0], format!("started {pid} true sh -c 'echo $$'"));
+        assert_eq!(seen[1], format!("reaped {pid}"));
+        assert!(
+            seen[2].starts_with("started ") && seen[2].ends_with(" true sleep 5"),
+            "{seen:?}"
+        );
+        let sleep_pid = seen[2].split(' ').nth(1).unwrap();
+        assert_eq!(seen[3], format!("reaped {sleep_pid}"));
     }
 
     #[tokio::test]

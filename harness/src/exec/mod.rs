@@ -5,6 +5,7 @@
 //! [`LocalRunner`] executes it on this machine with a timeout, and
 //! [`ScriptedRunner`] replays canned responses in tests.
 
+mod children;
 mod command;
 mod error;
 mod local;
@@ -12,6 +13,7 @@ mod output;
 mod runner;
 mod scripted;
 
+pub use children::{ChildLog, host_process};
 pub use command::{Command, DEFAULT_TIMEOUT};
 pub use error::ExecError;
 pub use local::LocalRunner;

@@ -714,7 +714,8 @@ impl ProcStat {
 /// A process as the harness met it. A PID alone may be reused by another
 /// program once the process is gone; PID, start time and name together
 /// are not.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ProcessId {
     /// Its PID in the node.
     pub pid: u32,

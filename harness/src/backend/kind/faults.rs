@@ -83,8 +83,11 @@ pub struct Scheduled {
     pub after: Option<Duration>,
 }
 
-/// What undoes a fault.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What undoes a fault. Recorded in the undo journal before the fault
+/// runs (see [`crate::journal`]), so it also tolerates a fault that never
+/// happened.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Undo {
     /// SIGCONT the frozen processes.
     Continue {
@@ -141,6 +144,32 @@ pub enum Undo {
 }
 
 impl Undo {
+    /// What it undoes, in a few words.
+    pub fn describe(&self) -> String {
+        match self {
+            Undo::Continue { process, pids, .. } => format!("SIGCONT of frozen {process} {pids:?}"),
+            Undo::Reconnect { .. } => "reconnecting a partitioned node".into(),
+            Undo::Restore { path, .. } => format!("restoring {path}"),
+            Undo::RemoveStale { netns, ports, .. } => {
+                format!("removing stale netns {netns:?} and OVS ports {ports:?}")
+            }
+            Undo::KillFrozen { processes, .. } => format!(
+                "SIGKILL of frozen [{}]",
+                processes
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+
+    /// Whether it acts on processes, which a node restart ends anyway (and
+    /// whose PIDs then name other processes).
+    pub fn is_process_undo(&self) -> bool {
+        matches!(self, Undo::Continue { .. } | Undo::KillFrozen { .. })
+    }
+
     /// The node it acts on.
     pub fn node(&self) -> &str {
         match self {
