@@ -49,6 +49,24 @@ enum Command {
         #[arg(long, default_value_t = 600)]
         timeout: u64,
     },
+    /// Clean up after kind runs that died without their teardown (SIGKILL,
+    /// OOM, a cancelled CI job): reads the undo journal
+    /// ($CHAOS_JOURNAL_DIR, else $XDG_STATE_HOME/cni-chaos/journal, else
+    /// ~/.local/state/cni-chaos/journal), and for each run of this host
+    /// whose owner is gone kills its leftover child processes, undoes its
+    /// faults on nodes (only while each node container is still the one
+    /// recorded), and deletes the clusters it created (never a
+    /// CHAOS_CLUSTER one; kept ones only with --delete-kept). Prints
+    /// `did:`, `left:`, `live:` and `warning:` lines; exits non-zero when
+    /// something was left or a journal could not be read.
+    Clean {
+        /// Say what would be done, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also delete clusters kept with CHAOS_KEEP_CLUSTER.
+        #[arg(long)]
+        delete_kept: bool,
+    },
     /// The digital twin.
     Twin {
         #[command(subcommand)]
@@ -278,6 +296,60 @@ fn pull_images(matrix: &Path, cell: Option<&str>, timeout: Duration) -> ExitCode
     }
 }
 
+/// `cni-chaos clean`: replays the undo journal of dead runs.
+fn clean(dry_run: bool, delete_kept: bool) -> ExitCode {
+    use cni_chaos::backend::kind::{CleanOptions, clean};
+    let journal = match cni_chaos::journal::Journal::from_env() {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = CleanOptions::from_env(dry_run, delete_kept);
+    let runner = std::sync::Arc::new(cni_chaos::exec::LocalRunner::new());
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|rt| {
+            rt.block_on(clean(&journal, runner, &options))
+                .map_err(|e| e.to_string())
+        });
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: clean: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "clean{}: journal {}",
+        if dry_run {
+            " --dry-run (nothing is changed)"
+        } else {
+            ""
+        },
+        journal.root().display()
+    );
+    for line in report.lines() {
+        println!("{line}");
+    }
+    println!(
+        "clean: {} dead run(s); {} done, {} left, {} live run(s), {} warning(s)",
+        report.dead_runs,
+        report.did.len(),
+        report.left.len(),
+        report.live.len(),
+        report.warnings.len()
+    );
+    if report.left.is_empty() && report.warnings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 /// Posts a fault to the served twin named by `kubeconfig`.
 fn twin_fault(kubeconfig: Option<PathBuf>, fault: FaultCommand) -> ExitCode {
     let path = kubeconfig
@@ -465,6 +537,10 @@ fn main() -> ExitCode {
             matrix,
             timeout,
         } => pull_images(&matrix, cell.as_deref(), Duration::from_secs(timeout)),
+        Command::Clean {
+            dry_run,
+            delete_kept,
+        } => clean(dry_run, delete_kept),
         Command::Twin {
             command:
                 TwinCommand::Serve {

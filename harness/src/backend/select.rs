@@ -4,11 +4,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::kind::{
-    Detected, KindBackend, KindOptions, MATRIX_FILE, docker_reachable, kind_on_path,
+    CleanOptions, Detected, KindBackend, KindOptions, MATRIX_FILE, clean, docker_reachable,
+    kind_on_path,
 };
 use super::scripted::ScriptedBackend;
 use super::{Backend, BackendError};
 use crate::exec::{LocalRunner, Runner};
+use crate::journal::{Journal, RunJournal};
 use crate::run::RunConfig;
 
 /// The backend asked for.
@@ -146,17 +148,72 @@ fn kind_backend(
 ) -> Result<Arc<dyn Backend>, BackendError> {
     let mut options = KindOptions::from_lookup(workspace_root(), get).map_err(config_error)?;
     options.logs_dir = config.report_dir.join("kind-logs");
-    let runner: Arc<dyn Runner> = if options.dry_run {
-        Arc::new(LocalRunner::dry_run())
+    // A dry run makes nothing, so it writes no journal (and neither does
+    // the twin).
+    let journal = if options.dry_run {
+        None
     } else {
-        Arc::new(LocalRunner::new())
+        start_journal()
+    };
+    let runner: Arc<dyn Runner> = match (&journal, options.dry_run) {
+        (_, true) => Arc::new(LocalRunner::dry_run()),
+        (Some(j), false) => Arc::new(LocalRunner::new().with_child_log(j.clone())),
+        (None, false) => Arc::new(LocalRunner::new()),
     };
     let reason = if options.dry_run {
         format!("{reason}; CHAOS_DRY_RUN=1: commands are printed, none is run")
     } else {
         reason
     };
-    Ok(Arc::new(KindBackend::new(runner, options, reason)?))
+    Ok(Arc::new(
+        KindBackend::new(runner, options, reason)?.with_journal(journal),
+    ))
+}
+
+/// The sweep every kind run starts with (`cni-chaos clean` for runs of
+/// this host whose owner is gone), then this run's undo journal. Neither
+/// ever stops the run: a problem is a warning, and the run goes on without
+/// a journal if it cannot start one.
+fn start_journal() -> Option<Arc<RunJournal>> {
+    let journal = match Journal::from_env() {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("cni-chaos: warning: running without an undo journal: {e}");
+            return None;
+        }
+    };
+    let options = CleanOptions::from_env(false, false);
+    let swept = std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+                .and_then(|rt| {
+                    rt.block_on(clean(&journal, Arc::new(LocalRunner::new()), &options))
+                        .map_err(|e| e.to_string())
+                })
+        })
+        .join()
+        .unwrap_or_else(|_| Err("the sweep panicked".into()))
+    });
+    match swept {
+        Ok(report) => {
+            for line in report.lines() {
+                if !line.starts_with("live:") {
+                    eprintln!("cni-chaos: sweep: {line}");
+                }
+            }
+        }
+        Err(e) => eprintln!("cni-chaos: warning: the sweep of dead runs failed: {e}"),
+    }
+    match journal.begin(options.docker_host) {
+        Ok(run) => Some(Arc::new(run)),
+        Err(e) => {
+            eprintln!("cni-chaos: warning: running without an undo journal: {e}");
+            None
+        }
+    }
 }
 
 #[cfg(test)]

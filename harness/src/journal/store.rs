@@ -220,15 +220,27 @@ impl RunJournal {
         Ok(())
     }
 
-    /// Records that the newest pending fault undone by `undo` is undone.
+    /// Records that `undo` ran: every pending fault on its node whose undo
+    /// is of the same kind is undone. (A fault records its undo before it
+    /// acts, from what it plans; what it returns may name less, e.g. only
+    /// the namespaces it got to make, or more, e.g. a busy shim frozen
+    /// after the daemon; one fault of a kind runs on a node at a time.)
     pub fn undone_fault(&self, undo: &Undo) -> Result<(), JournalError> {
-        let id = self.state().pending.iter().rev().find_map(|(id, r)| {
-            matches!(r, Resource::NodeFault { undo: u, .. } if u == undo).then_some(*id)
-        });
-        match id {
-            Some(id) => self.undone(id),
-            None => Ok(()),
+        let kind = std::mem::discriminant(undo);
+        let ids: Vec<u64> = self
+            .state()
+            .pending
+            .iter()
+            .filter(|(_, r)| {
+                matches!(r, Resource::NodeFault { undo: u, .. }
+                    if std::mem::discriminant(u) == kind && u.node() == undo.node())
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.undone(id)?;
         }
+        Ok(())
     }
 
     /// The pending intent for cluster `name`, if any.

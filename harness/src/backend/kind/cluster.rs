@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::KindError;
 use super::addons::{Addons, ImageStore};
+use super::clean::cluster_containers;
 use super::config::KindConfig;
 use super::docker::DockerNodes;
 use super::faults::{self, Undo};
@@ -26,6 +27,7 @@ use super::versions::{MATRIX_FILE, VersionMatrix, VersionSet};
 use crate::backend::{Backend, BackendError, BackendInfo, Cluster, Gate, NodeInfo, Observation};
 use crate::exec::{Command, Runner};
 use crate::fault::{Evidence, Fault};
+use crate::journal::{Resource, RunJournal};
 use crate::observe::{self, Observer, WatchOptions};
 use crate::slo::{Culprit, CulpritKind, ProbeKind, Slo, SloStatus};
 use crate::suite::{ClusterProfile, RemediationStep, Scenario};
@@ -46,12 +48,22 @@ pub struct KindBackend {
     state_root: Mutex<Option<PathBuf>>,
     /// Where provisioning steps are reported, when the run attached a sink.
     events: crate::run::LateSink,
+    /// The run's undo journal (`None` in a dry run, and when it could not
+    /// be started).
+    journal: Option<Arc<RunJournal>>,
 }
 
 impl Drop for KindBackend {
     /// Removes the state folder the backend made, when no cluster left
-    /// anything in it (a kept cluster's kubeconfig stays, and so does it).
+    /// anything in it (a kept cluster's kubeconfig stays, and so does it),
+    /// and ends the run's journal (which stays while it lists a kept
+    /// cluster or anything not undone).
     fn drop(&mut self) {
+        if let Some(journal) = &self.journal
+            && let Err(e) = journal.finish()
+        {
+            tracing::warn!("ending the undo journal: {e}");
+        }
         let made = self.state_root.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(dir) = &*made {
             let _ = std::fs::remove_dir(dir);
@@ -76,7 +88,30 @@ impl KindBackend {
             tools: Mutex::new(None),
             state_root: Mutex::new(None),
             events: crate::run::LateSink::default(),
+            journal: None,
         })
+    }
+
+    /// Records every cluster it creates and every fault it injects in
+    /// `journal` before acting (never in a dry run).
+    #[must_use]
+    pub fn with_journal(mut self, journal: Option<Arc<RunJournal>>) -> Self {
+        self.journal = journal.filter(|_| !self.options.dry_run);
+        self
+    }
+
+    /// Records an intent in the journal, if there is one.
+    fn intent(&self, resource: Resource) -> Result<Option<u64>, KindError> {
+        self.journal
+            .as_ref()
+            .map(|j| j.intent(resource))
+            .transpose()
+            .map_err(KindError::journal)
+    }
+
+    /// Records that intent `id` (if any) is undone; a failure is a warning.
+    fn forget(&self, id: Option<u64>) {
+        forget(self.journal.as_ref(), id);
     }
 
     /// Reports a provisioning step for `profile` to the attached sink.
@@ -273,11 +308,29 @@ impl KindBackend {
             ],
             self.options.timeouts.create,
         );
+        // Write-ahead: the cluster is recorded before kind makes it, so a
+        // runner killed from here on leaves it to `cni-chaos clean`.
+        let intent = match self.intent(Resource::Cluster { name: name.into() }) {
+            Ok(id) => id,
+            Err(e) => {
+                remove_state(&dir);
+                return Err(e);
+            }
+        };
         let steps = async {
             let step = "kind create cluster";
             self.step(profile, &format!("{name}: {step}"));
             match self.runner.run(&create).await {
-                Ok(_) => {}
+                Ok(_) => {
+                    if let (Some(journal), Some(id)) = (&self.journal, intent) {
+                        let made = cluster_containers(&self.runner, name)
+                            .await
+                            .map_err(|e| (step, e))?;
+                        journal
+                            .done(id, made)
+                            .map_err(|e| (step, KindError::journal(e)))?;
+                    }
+                }
                 // Another cluster of this name appeared since the check:
                 // it is not this run's, so it is neither exported nor deleted.
                 Err(e) if name_taken(&e, name) => {
@@ -349,18 +402,34 @@ impl KindBackend {
         };
         if let Err((step, err)) = outcome {
             if matches!(err, KindError::ClusterExists { .. }) {
+                // Not this run's: it is never deleted, by clean either.
+                self.forget(intent);
                 remove_state(&dir);
                 return Err(err);
             }
-            return Err(self
+            let err = self
                 .fail(name, &kubeconfig, step, err, cancel.is_cancelled())
-                .await);
+                .await;
+            if self.options.dry_run || !self.cluster_listed(name).await {
+                self.forget(intent);
+            }
+            return Err(err);
         }
         tracing::info!(
             "kind cluster {name} is ready; kubeconfig {} (context kind-{name})",
             kubeconfig.display()
         );
-        KindCluster::build(self, name, config, kubeconfig, false, cancel).await
+        KindCluster::build(self, name, config, kubeconfig, false, cancel, intent).await
+    }
+
+    /// Whether containers with kind's label for `name` still exist (a
+    /// failed delete leaves the cluster's intent to `clean`). An error
+    /// counts as "still there".
+    async fn cluster_listed(&self, name: &str) -> bool {
+        match cluster_containers(&self.runner, name).await {
+            Ok(containers) => !containers.is_empty(),
+            Err(_) => true,
+        }
     }
 
     /// Attaches to the cluster named in `CHAOS_CLUSTER`, after checking that
@@ -424,7 +493,7 @@ impl KindBackend {
                 nodes.guarded(n).await?;
             }
         }
-        KindCluster::build(self, name, config, kubeconfig, true, cancel).await
+        KindCluster::build(self, name, config, kubeconfig, true, cancel, None).await
     }
 }
 
@@ -586,6 +655,26 @@ struct Inner {
     /// Component versions of the cell it runs, for version-conditional
     /// expectations.
     versions: std::sync::OnceLock<BTreeMap<String, String>>,
+    /// The run's journal and the cluster's intent in it.
+    journaled: Journaled,
+}
+
+/// A cluster's place in the run's undo journal.
+#[derive(Debug, Default)]
+struct Journaled {
+    journal: Option<Arc<RunJournal>>,
+    /// The intent that created it (`None` when reused or unjournaled).
+    intent: Option<u64>,
+}
+
+/// Records that intent `id` (if any) is undone; a failure is a warning
+/// (the sweep then finds a cluster that is gone, and says so).
+fn forget(journal: Option<&Arc<RunJournal>>, id: Option<u64>) {
+    if let (Some(journal), Some(id)) = (journal, id)
+        && let Err(e) = journal.undone(id)
+    {
+        tracing::warn!("journal: {e}");
+    }
 }
 
 impl KindCluster {
@@ -614,6 +703,7 @@ impl KindCluster {
         kubeconfig: PathBuf,
         reused: bool,
         cancel: &CancellationToken,
+        intent: Option<u64>,
     ) -> Result<Self, KindError> {
         let dry_run = backend.options.dry_run;
         // build() is only reached from create() and attach(), which made
@@ -643,6 +733,10 @@ impl KindCluster {
             backend.options.logs_dir.clone(),
             owned_dir,
             cancel.clone(),
+            Journaled {
+                journal: backend.journal.clone(),
+                intent,
+            },
         ))
     }
 
@@ -660,6 +754,7 @@ impl KindCluster {
         logs_dir: PathBuf,
         owned_dir: Option<PathBuf>,
         cancel: CancellationToken,
+        journaled: Journaled,
     ) -> Self {
         let kubectl = Kubectl::new(runner.clone(), kubeconfig, name).dry_run(dry_run);
         let observer = client.clone().map(|c| {
@@ -679,7 +774,8 @@ impl KindCluster {
                     guard.clone(),
                     OvsCommands::OvsOvnPod(kubectl.clone()),
                 )
-                .dry_run(dry_run),
+                .dry_run(dry_run)
+                .with_journal(journaled.journal.clone()),
                 guard,
                 kubectl,
                 runner,
@@ -698,6 +794,7 @@ impl KindCluster {
                 inflight: tokio::sync::Mutex::new(None),
                 heals: std::sync::Mutex::new(Vec::new()),
                 versions: std::sync::OnceLock::new(),
+                journaled,
             }),
         }
     }
@@ -735,6 +832,7 @@ impl KindCluster {
             PathBuf::from("reports/kind-logs"),
             None,
             CancellationToken::new(),
+            Journaled::default(),
         ))
     }
 
@@ -1384,6 +1482,7 @@ impl Cluster for KindCluster {
                     i.timeouts.delete,
                 ))
                 .await?;
+            forget(i.journaled.journal.as_ref(), i.journaled.intent);
         }
         if let Some(dir) = &i.owned_dir {
             remove_state(dir);
@@ -1424,6 +1523,15 @@ impl Cluster for KindCluster {
                 "cluster {} came from CHAOS_CLUSTER and is left in place",
                 i.name
             ));
+        }
+        if let Some(journal) = &i.journaled.journal {
+            // Listed by `clean`, deleted only with --delete-kept.
+            journal
+                .intent(Resource::Kept {
+                    name: i.name.clone(),
+                })
+                .map_err(|e| BackendError::other("undo journal", e.to_string()))?;
+            forget(Some(journal), i.journaled.intent);
         }
         Ok(format!(
             "kept kind cluster {name}; kubeconfig {kc} (context {ctx}): `kubectl --kubeconfig {kc} --context {ctx} get pods -A`; delete it with `kind delete cluster --name {name} --kubeconfig {kc}`{rm}",

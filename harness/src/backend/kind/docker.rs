@@ -13,10 +13,12 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::KindError;
+use super::faults::Undo;
 use super::ovs::{NodeOvs, OvsCommands};
 use super::safety::{CLUSTER_LABEL, Guard, ROLE_LABEL};
 use crate::exec::{Command, ExecError, Output, Runner};
 use crate::fault::NodeRole;
+use crate::journal::{OvsPlace, Resource, RunJournal};
 
 /// The Docker network kind attaches nodes to (kubernetes-sigs/kind
 /// pkg/cluster/internal/providers/docker/network.go, `fixedNetworkName`).
@@ -30,6 +32,8 @@ pub const DOCKER_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct NodeState {
     /// Container name (= Kubernetes node name on kind).
     pub name: String,
+    /// Full container ID (empty when the output has none).
+    pub id: String,
     /// Whether it is running.
     pub running: bool,
     /// `State.StartedAt`, RFC 3339; changes on every (re)start.
@@ -65,6 +69,8 @@ pub struct DockerNodes {
     network: String,
     ovs: OvsCommands,
     dry_run: bool,
+    /// The run's undo journal: faults are recorded in it before they run.
+    journal: Option<Arc<RunJournal>>,
 }
 
 impl DockerNodes {
@@ -85,6 +91,58 @@ impl DockerNodes {
             network: KIND_NETWORK.into(),
             ovs,
             dry_run: false,
+            journal: None,
+        }
+    }
+
+    /// Records every fault in `journal` before it runs, with its undo
+    /// (never in a dry run, which makes nothing).
+    #[must_use]
+    pub fn with_journal(mut self, journal: Option<Arc<RunJournal>>) -> Self {
+        self.journal = journal;
+        self
+    }
+
+    /// Records, before a fault on `node` runs, the undo that takes it away
+    /// again, with the node's container ID and start time (see
+    /// [`Resource::NodeFault`]). Without a journal (or in a dry run) it
+    /// runs nothing.
+    pub async fn intend(&self, node: &str, undo: &Undo) -> Result<(), KindError> {
+        let Some(journal) = self.journal.as_ref().filter(|_| !self.dry_run) else {
+            return Ok(());
+        };
+        let state = self.guarded(node).await?;
+        let ovs = match self.ovs {
+            OvsCommands::OvsOvnPod(_) => OvsPlace::OvsOvnPod,
+            OvsCommands::NodeContainer => OvsPlace::NodeContainer,
+        };
+        journal
+            .intent(Resource::NodeFault {
+                cluster: self.cluster.clone(),
+                node: node.to_string(),
+                container_id: state.id,
+                started_at: state.started_at,
+                network: self.network.clone(),
+                ovs,
+                undo: undo.clone(),
+            })
+            .map_err(KindError::journal)?;
+        Ok(())
+    }
+
+    /// Whether faults are recorded in a journal before they run.
+    pub fn is_journaled(&self) -> bool {
+        self.journal.is_some() && !self.dry_run
+    }
+
+    /// Records that `undo` ran: the journal forgets the faults on its node
+    /// that an undo of its kind takes away.
+    pub fn undone(&self, undo: &Undo) -> Result<(), KindError> {
+        match &self.journal {
+            Some(journal) if !self.dry_run => {
+                journal.undone_fault(undo).map_err(KindError::journal)
+            }
+            _ => Ok(()),
         }
     }
 
@@ -192,6 +250,7 @@ impl DockerNodes {
     /// What a node is assumed to look like in a dry run.
     fn planned_state(&self, name: &str) -> NodeState {
         NodeState {
+            id: "(dry run)".into(),
             name: name.to_string(),
             running: true,
             started_at: "(dry run)".into(),
@@ -779,6 +838,8 @@ pub fn non_empty_lines(out: &Output) -> Vec<String> {
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Inspected {
+    #[serde(default)]
+    id: String,
     name: String,
     state: InspectedState,
     config: InspectedConfig,
@@ -827,6 +888,7 @@ pub fn parse_inspect(command: &str, text: &str) -> Result<NodeState, KindError> 
     };
     let attached = c.network_settings.networks.unwrap_or_default();
     Ok(NodeState {
+        id: c.id,
         name: c.name.trim_start_matches('/').to_string(),
         running: c.state.running,
         started_at: c.state.started_at,

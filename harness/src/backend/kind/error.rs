@@ -199,9 +199,19 @@ pub enum KindError {
     /// A command failed or timed out.
     #[error(transparent)]
     Exec(#[from] ExecError),
+
+    /// The undo journal could not be written or read: a fault whose undo
+    /// cannot be recorded is not injected.
+    #[error("undo journal: {0}")]
+    Journal(#[source] Box<crate::journal::JournalError>),
 }
 
 impl KindError {
+    /// A [`KindError::Journal`].
+    pub fn journal(e: crate::journal::JournalError) -> Self {
+        KindError::Journal(Box::new(e))
+    }
+
     /// A [`KindError::Parse`] for output `text` of `command`.
     pub fn parse(command: impl Into<String>, problem: impl Into<String>, text: &str) -> Self {
         let mut output = text.to_string();

@@ -130,6 +130,14 @@ pub enum Undo {
         /// The ports on [`INTEGRATION_BRIDGE`].
         ports: Vec<String>,
     },
+    /// Start a node container the runner left stopped (it died between a
+    /// reboot's stop and start); a running node is left alone. Only ever
+    /// recorded in the undo journal: a reboot that finishes starts its
+    /// node itself.
+    Start {
+        /// The node.
+        node: String,
+    },
     /// SIGKILL what the leftover-multus-config fault froze (its busy
     /// `multus-shim`, and any `multus-daemon` the kubelet has not ended),
     /// each only while it is still the very process frozen: same PID,
@@ -149,6 +157,7 @@ impl Undo {
         match self {
             Undo::Continue { process, pids, .. } => format!("SIGCONT of frozen {process} {pids:?}"),
             Undo::Reconnect { .. } => "reconnecting a partitioned node".into(),
+            Undo::Start { .. } => "starting a node stopped by a reboot".into(),
             Undo::Restore { path, .. } => format!("restoring {path}"),
             Undo::RemoveStale { netns, ports, .. } => {
                 format!("removing stale netns {netns:?} and OVS ports {ports:?}")
@@ -177,6 +186,7 @@ impl Undo {
             | Undo::Reconnect { node, .. }
             | Undo::Restore { node, .. }
             | Undo::RemoveStale { node, .. }
+            | Undo::Start { node }
             | Undo::KillFrozen { node, .. } => node,
         }
     }
@@ -277,6 +287,8 @@ pub async fn reboot(
     grace: Option<Duration>,
 ) -> Result<Evidence, KindError> {
     let before = nodes.guarded(node).await?;
+    let start = Undo::Start { node: node.into() };
+    nodes.intend(node, &start).await?;
     match grace {
         Some(grace) => nodes.stop(node, grace).await?,
         None => nodes.kill(node).await?,
@@ -285,6 +297,7 @@ pub async fn reboot(
     // failed copy never leaves the node stopped.
     let copied = node_disk(nodes, node).await;
     nodes.start(node).await?;
+    nodes.undone(&start)?;
     let disk = copied?;
     let after = nodes.state(node).await?;
     if nodes.is_dry_run() {
@@ -462,6 +475,16 @@ pub async fn stop_process(
             pids,
         ));
     }
+    nodes
+        .intend(
+            node,
+            &Undo::Continue {
+                node: node.into(),
+                process: process.into(),
+                pids: pids.clone(),
+            },
+        )
+        .await?;
     nodes.signal(node, &pids, "STOP").await?;
     let mut stopped = true;
     for pid in &pids {
@@ -500,6 +523,12 @@ async fn stale_netns(
     ovs_ports: bool,
 ) -> Result<Injected, KindError> {
     let names: Vec<String> = (0..count).map(|i| format!("{STALE_PREFIX}{i}")).collect();
+    let planned = Undo::RemoveStale {
+        node: node.into(),
+        netns: names.clone(),
+        ports: if ovs_ports { names.clone() } else { Vec::new() },
+    };
+    nodes.intend(node, &planned).await?;
     let mut netns = Vec::new();
     let mut ports = Vec::new();
     let made = make_stale(nodes, node, &names, ovs_ports, &mut netns, &mut ports).await;
@@ -839,6 +868,9 @@ async fn freeze_steps(
     } else if daemons.is_empty() {
         return Ok(Some(format!("no {MULTUS_DAEMON} runs on {n}")));
     } else {
+        if nodes.is_journaled() {
+            journal_frozen(nodes, n, &daemons).await?;
+        }
         nodes.signal(n, &daemons, "STOP").await?;
     }
     let mut stopped = Vec::new();
@@ -919,6 +951,9 @@ async fn freeze_steps(
     // The shim's `docker exec` goes on in the background until the undo
     // kills the shim (or the runner's timeout ends the client).
     drop(shim);
+    if nodes.is_journaled() {
+        journal_frozen(nodes, n, &[pid]).await?;
+    }
     nodes.signal(n, &[pid], "STOP").await?;
     let Some((id, state)) = nodes.identify(n, pid).await? else {
         return Ok(Some(format!(
@@ -937,6 +972,26 @@ async fn freeze_steps(
         )));
     }
     Ok(None)
+}
+
+/// Records, before `pids` on `n` are frozen, the undo that kills them
+/// again: each by PID, start time and name, read before the signal.
+async fn journal_frozen(nodes: &DockerNodes, n: &str, pids: &[u32]) -> Result<(), KindError> {
+    let mut processes = Vec::new();
+    for pid in pids {
+        if let Some((id, _)) = nodes.identify(n, *pid).await? {
+            processes.push(id);
+        }
+    }
+    nodes
+        .intend(
+            n,
+            &Undo::KillFrozen {
+                node: n.into(),
+                processes,
+            },
+        )
+        .await
 }
 
 /// The shim the fault started: new since `before` and carrying the fault's
@@ -1201,6 +1256,13 @@ pub async fn cni_config(
         });
     }
     let mode = nodes.file_mode(node, &path).await?;
+    let restore = Undo::Restore {
+        node: node.into(),
+        path: path.clone(),
+        bytes: before.clone(),
+        mode: mode.clone(),
+    };
+    nodes.intend(node, &restore).await?;
     let (after_delay, want_empty) = match action {
         CniConfigAction::Remove => {
             nodes.remove_file(node, &path).await?;
@@ -1217,12 +1279,7 @@ pub async fn cni_config(
     };
     let after = nodes.read_file(node, &path).await?;
     let undo = Some(Scheduled {
-        undo: Undo::Restore {
-            node: node.into(),
-            path: path.clone(),
-            bytes: before.clone(),
-            mode: mode.clone(),
-        },
+        undo: restore,
         after: after_delay,
     });
     if nodes.is_dry_run() {
@@ -1281,16 +1338,18 @@ async fn partition(
             undo: None,
         });
     }
+    let reconnect = Undo::Reconnect {
+        node: node.into(),
+        ip_before: ip
+            .clone()
+            .filter(|ip| !ip.is_empty() && !nodes.is_dry_run()),
+        ip6_before: ip6.clone().filter(|_| !nodes.is_dry_run()),
+    };
+    nodes.intend(node, &reconnect).await?;
     nodes.disconnect(node).await?;
     let after = nodes.state(node).await?;
     let undo = Some(Scheduled {
-        undo: Undo::Reconnect {
-            node: node.into(),
-            ip_before: ip
-                .clone()
-                .filter(|ip| !ip.is_empty() && !nodes.is_dry_run()),
-            ip6_before: ip6.clone().filter(|_| !nodes.is_dry_run()),
-        },
+        undo: reconnect,
         after: Some(duration),
     });
     if nodes.is_dry_run() {
@@ -1415,7 +1474,25 @@ pub async fn undo_recorded(
     nodes: &DockerNodes,
     undo: &Undo,
 ) -> Result<(String, Option<HealedAddress>), KindError> {
+    let done = undo_steps(nodes, undo).await?;
+    nodes.undone(undo)?;
+    Ok(done)
+}
+
+async fn undo_steps(
+    nodes: &DockerNodes,
+    undo: &Undo,
+) -> Result<(String, Option<HealedAddress>), KindError> {
     let text = match undo {
+        Undo::Start { node } => {
+            let state = nodes.state(node).await?;
+            if state.running && !nodes.is_dry_run() {
+                format!("{node} is running; left as is")
+            } else {
+                nodes.start(node).await?;
+                format!("started {node}")
+            }
+        }
         Undo::Continue { node, process, .. } if nodes.is_dry_run() => {
             let placeholder = pid_placeholder(process);
             nodes

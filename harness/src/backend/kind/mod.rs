@@ -3,6 +3,7 @@
 //! safety guard that keeps the harness off clusters it did not create.
 
 mod addons;
+mod clean;
 mod cluster;
 mod config;
 mod docker;
@@ -23,6 +24,7 @@ pub use addons::{
     KUBECTL_KO, PROBE_MANIFEST, parse_driver_status, patch_multus_manifest, probe_manifest,
     without_diagnose,
 };
+pub use clean::{CleanOptions, CleanReport, clean, cluster_containers};
 pub use cluster::{KindBackend, KindCluster};
 pub use config::{CONFIG_DIR, IpFamily, KindConfig, KindNode, Networking};
 pub use docker::{
