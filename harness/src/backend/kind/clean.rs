@@ -227,8 +227,9 @@ async fn replay(
         {
             if deleted.contains(cluster) {
                 report.did.push(format!(
-                    "{run}: {} went with its cluster",
-                    p.resource.describe()
+                    "{run}: {} {} with its cluster",
+                    p.resource.describe(),
+                    if options.dry_run { "would go" } else { "went" }
                 ));
                 forget.push(p.id);
             } else {
@@ -523,4 +524,276 @@ pub async fn cluster_containers(
     name: &str,
 ) -> Result<Vec<ContainerRef>, KindError> {
     labelled(runner, name).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::kind::inspect_json;
+    use crate::exec::{Expectation, ScriptedRunner};
+    use crate::journal::{Owner, Record};
+
+    /// Writes a run's journal by hand: the run record of `owner`, then
+    /// `records` under their own file names.
+    fn write_run(root: &std::path::Path, run: &str, owner: &Owner, records: &[(&str, Record)]) {
+        let dir = root.join(run);
+        std::fs::create_dir_all(&dir).unwrap();
+        let head = Record::Run {
+            run_id: run.into(),
+            owner: owner.clone(),
+            docker_host: None,
+        };
+        std::fs::write(
+            dir.join("00000000-run.json"),
+            serde_json::to_vec(&head).unwrap(),
+        )
+        .unwrap();
+        for (name, r) in records {
+            std::fs::write(dir.join(name), serde_json::to_vec(r).unwrap()).unwrap();
+        }
+    }
+
+    fn dead_owner() -> Owner {
+        let me = Owner::current().unwrap();
+        Owner {
+            start_time: me.start_time + 1,
+            ..me
+        }
+    }
+
+    fn files(root: &std::path::Path) -> Vec<String> {
+        let mut all = Vec::new();
+        for run in std::fs::read_dir(root).unwrap() {
+            for f in std::fs::read_dir(run.unwrap().path()).unwrap() {
+                all.push(f.unwrap().path().display().to_string());
+            }
+        }
+        all.sort();
+        all
+    }
+
+    fn fault(cluster: &str, node: &str, id: &str) -> Resource {
+        Resource::NodeFault {
+            cluster: cluster.into(),
+            node: node.into(),
+            container_id: id.into(),
+            started_at: "2026-12-03T10:00:00Z".into(),
+            network: "kind".into(),
+            ovs: OvsPlace::OvsOvnPod,
+            undo: faults::Undo::Restore {
+                node: node.into(),
+                path: "/etc/cni/net.d/01-kube-ovn.conflist".into(),
+                bytes: b"{}".to_vec(),
+                mode: Some("600".into()),
+            },
+        }
+    }
+
+    fn ps_name(node: &str) -> Vec<String> {
+        [
+            "docker",
+            "ps",
+            "-a",
+            "--no-trunc",
+            "--filter",
+            &format!("name=^/{node}$"),
+            "--format",
+            "{{.ID}}",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_lists_a_dead_runs_cluster_and_pending_undos_and_changes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let journal = Journal::at(tmp.path());
+        write_run(
+            tmp.path(),
+            "1-dead",
+            &dead_owner(),
+            &[
+                (
+                    "00000001-intent.json",
+                    Record::Intent {
+                        id: 1,
+                        resource: Resource::Cluster {
+                            name: "chaos-a".into(),
+                        },
+                    },
+                ),
+                (
+                    "00000001-done.json",
+                    Record::Done {
+                        id: 1,
+                        containers: vec![ContainerRef {
+                            name: "chaos-a-control-plane".into(),
+                            id: "c0ffee".into(),
+                        }],
+                    },
+                ),
+                (
+                    "00000002-intent.json",
+                    Record::Intent {
+                        id: 2,
+                        resource: fault("chaos-a", "chaos-a-control-plane", "c0ffee"),
+                    },
+                ),
+                (
+                    "00000003-intent.json",
+                    Record::Intent {
+                        id: 3,
+                        resource: fault("dev", "dev-worker", "beef"),
+                    },
+                ),
+            ],
+        );
+        let before = files(tmp.path());
+        let runner = Arc::new(
+            ScriptedRunner::ordered([
+                // Newest first: the fault on the CHAOS_CLUSTER cluster, its
+                // node confirmed by ID and labels...
+                Expectation::ok(ps_name("dev-worker"), "beef\n"),
+                Expectation::ok(
+                    ["docker", "inspect", "--type", "container", "dev-worker"],
+                    inspect_json(
+                        "dev-worker",
+                        Some("dev"),
+                        "worker",
+                        "2026-12-03T10:00:00Z",
+                        &[("kind", "172.18.0.3")],
+                    ),
+                ),
+                // ...then the run's own cluster, confirmed by its label.
+                Expectation::ok(
+                    [
+                        "docker",
+                        "ps",
+                        "-a",
+                        "--no-trunc",
+                        "--filter",
+                        "label=io.x-k8s.kind.cluster=chaos-a",
+                        "--format",
+                        "{{.ID}} {{.Names}}",
+                    ],
+                    "c0ffee chaos-a-control-plane\n",
+                ),
+            ])
+            .without_fallback(),
+        );
+        let options = CleanOptions {
+            dry_run: true,
+            ..CleanOptions::default()
+        };
+        let report = clean(&journal, runner.clone(), &options).await.unwrap();
+        assert_eq!(report.dead_runs, 1);
+        assert!(
+            report.left.is_empty() && report.warnings.is_empty(),
+            "{report:?}"
+        );
+        let did = report.did.join("\n");
+        assert_eq!(report.did.len(), 3, "{did}");
+        assert!(did.contains("would undo restoring /etc/cni/net.d/01-kube-ovn.conflist on node dev-worker of dev (intent 3)"), "{did}");
+        assert!(
+            did.contains("would delete kind cluster chaos-a (nodes chaos-a-control-plane)"),
+            "{did}"
+        );
+        assert!(
+            did.contains("on node chaos-a-control-plane of chaos-a would go with its cluster"),
+            "{did}"
+        );
+        assert!(runner.remaining().is_empty());
+        // Nothing changed: no command beyond the reads above, no record gone.
+        assert_eq!(runner.calls().len(), 3);
+        assert_eq!(files(tmp.path()), before);
+    }
+
+    #[tokio::test]
+    async fn live_runs_unreadable_journals_and_replaced_containers_are_left_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let journal = Journal::at(tmp.path());
+        // A live owner that is not this process: our parent.
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let ppid: u32 = stat[stat.rfind(')').unwrap() + 1..]
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let parent = Owner {
+            pid: ppid,
+            start_time: host_process(ppid).unwrap().0,
+            name: "parent".into(),
+            ..Owner::current().unwrap()
+        };
+        let cluster = |id| Record::Intent {
+            id,
+            resource: Resource::Cluster {
+                name: "chaos-live".into(),
+            },
+        };
+        write_run(
+            tmp.path(),
+            "1-live",
+            &parent,
+            &[("00000001-intent.json", cluster(1))],
+        );
+        // An unreadable older record: the run is left, the file named.
+        write_run(
+            tmp.path(),
+            "2-corrupt",
+            &dead_owner(),
+            &[
+                ("00000001-intent.json", cluster(1)),
+                ("00000002-intent.json", cluster(2)),
+            ],
+        );
+        let bad = tmp.path().join("2-corrupt/00000001-intent.json");
+        std::fs::write(&bad, "{not json").unwrap();
+        // A node container that is another container now.
+        write_run(
+            tmp.path(),
+            "3-replaced",
+            &dead_owner(),
+            &[(
+                "00000001-intent.json",
+                Record::Intent {
+                    id: 1,
+                    resource: fault("dev", "dev-worker", "beef"),
+                },
+            )],
+        );
+        let before = files(tmp.path());
+        let runner = Arc::new(
+            ScriptedRunner::ordered([Expectation::ok(ps_name("dev-worker"), "f00d\n")])
+                .without_fallback(),
+        );
+        let report = clean(&journal, runner.clone(), &CleanOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(report.live.len(), 1, "{report:?}");
+        assert!(
+            report.live[0].starts_with("run 1-live of parent PID"),
+            "{report:?}"
+        );
+        assert_eq!(report.warnings.len(), 1, "{report:?}");
+        assert!(
+            report.warnings[0]
+                .starts_with(&format!("{}: unreadable journal record", bad.display())),
+            "{report:?}"
+        );
+        assert!(report.did.is_empty(), "{report:?}");
+        assert_eq!(report.left.len(), 2, "{report:?}");
+        assert!(
+            report.left[0].contains("2-corrupt: left alone"),
+            "{report:?}"
+        );
+        assert!(
+            report.left[1]
+                .contains("container dev-worker is f00d now, not the recorded beef; not touched"),
+            "{report:?}"
+        );
+        assert_eq!(runner.calls().len(), 1);
+        assert_eq!(files(tmp.path()), before);
+    }
 }
