@@ -46,8 +46,8 @@ use cni_chaos::backend::kind::{
 };
 use cni_chaos::exec::{Command, ExecError, LocalRunner, Output, Runner};
 use cni_chaos::fault::{
-    CniConfig, CniConfigAction, CniFile, Fault, NetworkPartition, NodeReboot, NodeRole,
-    NodeTarget, OvsKill, OvsProcess, OvsSignal, RebootMode, StaleNetns,
+    CniConfig, CniConfigAction, CniFile, Fault, NetworkPartition, NodeReboot, NodeRole, NodeTarget,
+    OvsKill, OvsProcess, OvsSignal, RebootMode, StaleNetns,
 };
 use cni_chaos::journal::{JOURNAL_DIR_ENV, Journal, Resource};
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -72,7 +72,8 @@ const START_OVS: &str = "set -e; mkdir -p /run/openvswitch /var/log/openvswitch 
 
 /// The CNI config the cni-config faults remove or truncate.
 const CONFLIST: &str = "/etc/cni/net.d/10-kube-ovn.conflist";
-const CONFLIST_BODY: &str = r#"{"cniVersion":"0.3.1","name":"kube-ovn","plugins":[{"type":"kube-ovn"}]}"#;
+const CONFLIST_BODY: &str =
+    r#"{"cniVersion":"0.3.1","name":"kube-ovn","plugins":[{"type":"kube-ovn"}]}"#;
 
 /// The stand-in `kind`: node containers named and labelled as kind makes
 /// them (kubernetes-sigs/kind pkg/cluster/internal/providers/docker
@@ -205,6 +206,9 @@ fn main() -> ExitCode {
             "clean_leaves_live_runs_other_clusters_and_unlabelled_containers_alone",
             || isolation().map_err(Failed::from),
         ),
+        Trial::test("every_kind_run_starts_with_the_sweep", || {
+            sweep().map_err(Failed::from)
+        }),
     ];
     libtest_mimic::run(&args, trials).exit_code()
 }
@@ -381,9 +385,9 @@ fn missing_prerequisite() -> Option<String> {
 fn prerequisites(test: &str) -> Result<bool, String> {
     match missing_prerequisite() {
         None => Ok(true),
-        Some(reason) if std::env::var("CHAOS_SYSTEM_TESTS").as_deref() == Ok("require") => Err(
-            format!("{test}: CHAOS_SYSTEM_TESTS=require, but {reason}"),
-        ),
+        Some(reason) if std::env::var("CHAOS_SYSTEM_TESTS").as_deref() == Ok("require") => {
+            Err(format!("{test}: CHAOS_SYSTEM_TESTS=require, but {reason}"))
+        }
         Some(reason) => {
             say(&format!("SKIPPED: kill_clean::{test}: {reason}"));
             Ok(false)
@@ -466,9 +470,9 @@ impl World {
     fn cluster(&mut self, suffix: &str) -> String {
         let name = format!("{}-{suffix}", self.tag);
         self.clusters.push(name.clone());
-        let out = support::output(self.env(Command::new("kind").args([
-            "create", "cluster", "--name", &name,
-        ])));
+        let out = support::output(
+            self.env(Command::new("kind").args(["create", "cluster", "--name", &name])),
+        );
         assert!(out.success(), "{}", out.stderr_str());
         let worker = format!("{name}-worker");
         self.sh_ok(&worker, START_OVS);
@@ -517,8 +521,11 @@ impl World {
             Command::new(support::arg(
                 std::env::current_exe().map_err(|e| e.to_string())?,
             ))
-                .env(VICTIM_ENV, serde_json::to_string(spec).map_err(|e| e.to_string())?)
-                .timeout(kill_after.unwrap_or(Duration::from_secs(300))),
+            .env(
+                VICTIM_ENV,
+                serde_json::to_string(spec).map_err(|e| e.to_string())?,
+            )
+            .timeout(kill_after.unwrap_or(Duration::from_secs(300))),
         );
         match support::try_output(cmd) {
             Ok(out) if out.success() => Ok(Victim {
@@ -602,9 +609,16 @@ impl World {
         );
         left.insert(
             "stopped processes",
-            stopped.stdout_str().lines().filter(|l| l.trim() == "T").count(),
+            stopped
+                .stdout_str()
+                .lines()
+                .filter(|l| l.trim() == "T")
+                .count(),
         );
-        let conf = self.sh(&worker, &format!("cat {CONFLIST}; echo; stat -c %a {CONFLIST}"));
+        let conf = self.sh(
+            &worker,
+            &format!("cat {CONFLIST}; echo; stat -c %a {CONFLIST}"),
+        );
         left.insert(
             "CNI configs not restored",
             usize::from(conf.stdout_str() != format!("{CONFLIST_BODY}\n600\n")),
@@ -680,7 +694,11 @@ fn stray_processes(tag: &str) -> Vec<String> {
     for attempt in 0..30 {
         found.clear();
         for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
                 continue;
             };
             if pid == me {
@@ -701,6 +719,15 @@ fn stray_processes(tag: &str) -> Vec<String> {
         std::thread::sleep(Duration::from_millis(100));
     }
     found
+}
+
+/// Each phase's start and end (the next phase's start), in ms after the
+/// victim's start.
+fn phase_windows(phases: &[(String, u64)]) -> BTreeMap<String, (u64, u64)> {
+    phases
+        .windows(2)
+        .map(|p| (p[0].0.clone(), (p[0].1, p[1].1.max(p[0].1 + 1))))
+        .collect()
 }
 
 /// xorshift64*: the kill offsets, from the printed seed.
@@ -740,7 +767,9 @@ fn kills_leave_nothing() -> Result<(), String> {
                 .unwrap_or(1)
         })
         | 1;
-    say(&format!("SYSTEM: kill_clean: seed {seed} (replay with {SEED_ENV}={seed})"));
+    say(&format!(
+        "SYSTEM: kill_clean: seed {seed} (replay with {SEED_ENV}={seed})"
+    ));
     let mut rng = Rng(seed);
     let mut w = World::start("kill");
     let target = w.cluster("shared");
@@ -750,7 +779,12 @@ fn kills_leave_nothing() -> Result<(), String> {
             column: f,
             fault: Some(f),
             own: false,
-            phases: &["injection", "observation", "revert"],
+            // A reboot starts its node again itself: it has no revert.
+            phases: if f.starts_with("node-reboot") {
+                &["injection", "observation"]
+            } else {
+                &["injection", "observation", "revert"]
+            },
         })
         .collect();
     cases.push(Case {
@@ -784,19 +818,25 @@ fn kills_leave_nothing() -> Result<(), String> {
         if left.values().sum::<usize>() != 0 {
             problems.push(format!("{}: an unkilled run left {left:?}", case.column));
         }
-        let times: BTreeMap<&str, (u64, u64)> = run
-            .phases
-            .windows(2)
-            .map(|p| (p[0].0.as_str(), (p[0].1, p[1].1.max(p[0].1 + 1))))
-            .collect();
-        // Two kills per phase of the case (three for the cluster's own).
+        let mut times = phase_windows(&run.phases);
+        // Kills per phase of the case (more for the cluster's own, which
+        // has fewer cases); a run that ends before its kill re-times the
+        // phases and is tried again, up to four times as often.
         let per_phase = if case.own { 4 } else { 2 };
-        for (pi, phase) in case.phases.iter().enumerate() {
-            let Some(&(from, to)) = times.get(phase) else {
-                return Err(format!("{}: the calibration run never reached {phase}: {:?}", case.column, run.phases));
-            };
-            for k in 0..per_phase {
-                let n = 1 + pi * per_phase + k;
+        let mut n = 0;
+        for phase in case.phases {
+            let mut landed = 0;
+            for _ in 0..per_phase * 4 {
+                if landed >= per_phase {
+                    break;
+                }
+                let Some(&(from, to)) = times.get(*phase) else {
+                    return Err(format!(
+                        "{}: the victim never reached {phase}: {:?}",
+                        case.column, run.phases
+                    ));
+                };
+                n += 1;
                 let spec = spec(n);
                 if case.own {
                     w.clusters.push(spec.cluster.clone());
@@ -806,19 +846,30 @@ fn kills_leave_nothing() -> Result<(), String> {
                 let victim = w.run_victim(&spec, Some(at))?;
                 if !victim.killed {
                     finished += 1;
+                    times = phase_windows(&victim.phases);
+                    let left = w.leftovers(&target, case.own.then_some(spec.cluster.as_str()));
+                    if left.values().sum::<usize>() != 0 {
+                        problems.push(format!("{}: an unkilled run left {left:?}", case.column));
+                    }
                     continue;
                 }
                 kills += 1;
+                landed += usize::from(victim.last() == *phase);
                 *table
                     .entry((victim.last().to_string(), case.column.to_string()))
                     .or_default() += 1;
                 // Killed with an intent written and its action unfinished?
-                let runs = Journal::at(w.journal_dir()).runs().map_err(|e| e.to_string())?;
-                let open = runs.iter().flat_map(|r| &r.pending).any(|p| match &p.resource {
-                    Resource::Cluster { .. } => !p.done,
-                    Resource::NodeFault { .. } => victim.last() == "injection",
-                    _ => false,
-                });
+                let runs = Journal::at(w.journal_dir())
+                    .runs()
+                    .map_err(|e| e.to_string())?;
+                let open = runs
+                    .iter()
+                    .flat_map(|r| &r.pending)
+                    .any(|p| match &p.resource {
+                        Resource::Cluster { .. } => !p.done,
+                        Resource::NodeFault { .. } => victim.last() == "injection",
+                        _ => false,
+                    });
                 mid_intent += usize::from(open);
                 // Like OVS on kind, which ovs-ovn restarts.
                 w.heal_ovs(&format!("{target}-worker"));
@@ -857,14 +908,34 @@ fn kills_leave_nothing() -> Result<(), String> {
         took.as_secs_f64()
     ));
     let columns: Vec<&str> = cases.iter().map(|c| c.column).collect();
-    say(&format!("SYSTEM: kill_clean: coverage (kills) | phase | {} |", columns.join(" | ")));
-    for phase in ["provisioning", "injection", "observation", "revert", "teardown", "end", "start"] {
+    say(&format!(
+        "SYSTEM: kill_clean: coverage (kills) | phase | {} |",
+        columns.join(" | ")
+    ));
+    for phase in [
+        "provisioning",
+        "injection",
+        "observation",
+        "revert",
+        "teardown",
+        "end",
+        "start",
+    ] {
         let row: Vec<String> = columns
             .iter()
-            .map(|c| table.get(&(phase.to_string(), c.to_string())).copied().unwrap_or(0).to_string())
+            .map(|c| {
+                table
+                    .get(&(phase.to_string(), c.to_string()))
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string()
+            })
             .collect();
         if row.iter().any(|v| v != "0") || phase != "start" && phase != "end" {
-            say(&format!("SYSTEM: kill_clean: coverage | {phase} | {} |", row.join(" | ")));
+            say(&format!(
+                "SYSTEM: kill_clean: coverage | {phase} | {} |",
+                row.join(" | ")
+            ));
         }
     }
     let all: usize = totals.values().sum();
@@ -925,22 +996,38 @@ fn isolation() -> Result<(), String> {
     w.clusters.push(dead.cluster.clone());
     let victim = w.run_victim(&dead, Some(Duration::from_secs(8)))?;
     if !victim.killed || victim.last() != "observation" {
-        return Err(format!("the dead run was not killed while observing: {:?}", victim.phases));
+        return Err(format!(
+            "the dead run was not killed while observing: {:?}",
+            victim.phases
+        ));
     }
     // A container named like a node of the dead cluster, without kind's
     // labels: not a node of it.
     let impostor = format!("{}-worker2", dead.cluster);
     w.extra.push(impostor.clone());
     host_ok(&[
-        "docker", "run", "-d", "--pull", "never", "--name", &impostor, "--network", &w.network,
-        &w.image, "/bin/sh", "-c", INIT,
+        "docker",
+        "run",
+        "-d",
+        "--pull",
+        "never",
+        "--name",
+        &impostor,
+        "--network",
+        &w.network,
+        &w.image,
+        "/bin/sh",
+        "-c",
+        INIT,
     ]);
     std::thread::scope(|s| -> Result<(), String> {
         let live_run = s.spawn(|| w.run_victim(&live, None));
         // Wait until the live run has injected.
         let deadline = Instant::now() + Duration::from_secs(30);
         let live_dir = loop {
-            let runs = Journal::at(w.journal_dir()).runs().map_err(|e| e.to_string())?;
+            let runs = Journal::at(w.journal_dir())
+                .runs()
+                .map_err(|e| e.to_string())?;
             let injected = runs.iter().find(|r| {
                 r.pending.iter().any(|p| {
                     matches!(&p.resource, Resource::NodeFault { cluster, .. } if *cluster == live_cluster)
@@ -964,7 +1051,10 @@ fn isolation() -> Result<(), String> {
                 .count()
         };
         if stale(&w) != 2 {
-            return Err(format!("the live run's fault is not in place: {} stale netns", stale(&w)));
+            return Err(format!(
+                "the live run's fault is not in place: {} stale netns",
+                stale(&w)
+            ));
         }
 
         // --dry-run: lists the dead run's cluster and its pending undo,
@@ -990,7 +1080,10 @@ fn isolation() -> Result<(), String> {
             ))
             && text.contains("live: run ");
         if !dry_ok {
-            return Err(format!("clean --dry-run did not list the dead run's cluster and undo:\n{text}{}", out.stderr_str()));
+            return Err(format!(
+                "clean --dry-run did not list the dead run's cluster and undo:\n{text}{}",
+                out.stderr_str()
+            ));
         }
         if w.labelled(&dead.cluster) != 2 || dead_files(&w) != files {
             return Err(format!("clean --dry-run changed something:\n{text}"));
@@ -1000,7 +1093,10 @@ fn isolation() -> Result<(), String> {
         let out = w.clean(&[]);
         let text = out.stdout_str().into_owned();
         if !out.success() || !text.contains(&format!("deleted kind cluster {}", dead.cluster)) {
-            return Err(format!("clean did not delete the dead run's cluster:\n{text}{}", out.stderr_str()));
+            return Err(format!(
+                "clean did not delete the dead run's cluster:\n{text}{}",
+                out.stderr_str()
+            ));
         }
         let mut problems = Vec::new();
         if w.labelled(&dead.cluster) != 0 || !dead_files(&w).is_empty() {
@@ -1042,4 +1138,71 @@ fn isolation() -> Result<(), String> {
             Err(problems.join("\n"))
         }
     })
+}
+
+/// A kind run sweeps dead runs before anything else: here its preflight
+/// then fails (the stand-in kind has no `kind version`), after the sweep
+/// deleted a killed run's cluster; the run's own journal ends empty.
+fn sweep() -> Result<(), String> {
+    const TEST: &str = "every_kind_run_starts_with_the_sweep";
+    if !prerequisites(TEST)? {
+        return Ok(());
+    }
+    let mut w = World::start("sweep");
+    let dead = Spec {
+        cluster: format!("{}-dead", w.tag),
+        own: true,
+        fault: None,
+        network: w.network.clone(),
+        observe_ms: 60_000,
+    };
+    w.clusters.push(dead.cluster.clone());
+    let victim = w.run_victim(&dead, Some(Duration::from_secs(6)))?;
+    if !victim.killed || w.labelled(&dead.cluster) != 2 || w.journal_files().is_empty() {
+        return Err(format!(
+            "the dead run did not leave its cluster and journal: {:?}",
+            victim.phases
+        ));
+    }
+    let reports = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = support::output(
+        w.env(support::cni_chaos().arg("run"))
+            .env("CHAOS_BACKEND", "kind")
+            .env("CHAOS_SUITES", support::arg(root.join("suites/smoke.yaml")))
+            .env("CHAOS_REPORT_DIR", support::arg(reports.path()))
+            .env("CI", "true")
+            .env_remove("CHAOS_CLUSTER")
+            .env_remove("CHAOS_DRY_RUN")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("CHAOS_BASELINE"),
+    );
+    let stderr = out.stderr_str();
+    let swept = "cni-chaos: sweep: did: run ";
+    let deleted = format!("deleted kind cluster {}", dead.cluster);
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with(swept) && l.contains(&deleted));
+    let mut problems = Vec::new();
+    if line.is_none() {
+        problems.push(format!(
+            "no sweep line deleting {}:\n{stderr}",
+            dead.cluster
+        ));
+    }
+    if w.labelled(&dead.cluster) != 0 {
+        problems.push("the dead run's cluster is still there".into());
+    }
+    if !w.journal_files().is_empty() {
+        problems.push(format!("journal left: {:?}", w.journal_files()));
+    }
+    say(&format!(
+        "SYSTEM: kill_clean: sweep: a kind run's start deleted a killed run's cluster and ended with an empty journal ({} problems)",
+        problems.len()
+    ));
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
 }

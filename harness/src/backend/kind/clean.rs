@@ -28,6 +28,9 @@ use crate::journal::{ContainerRef, Journal, Liveness, OvsPlace, Pending, Resourc
 
 /// How long `kind delete cluster` may take.
 const DELETE_TIMEOUT: Duration = Duration::from_secs(300);
+/// How often `kind delete cluster` is tried, and how long apart.
+const DELETE_TRIES: u32 = 5;
+const DELETE_RETRY: Duration = Duration::from_secs(2);
 /// How long killed children may take to go.
 const CHILD_GONE: Duration = Duration::from_secs(10);
 
@@ -484,17 +487,34 @@ async fn delete_cluster(
         .args(["delete", "cluster", "--name", name, "--kubeconfig"])
         .arg(tmp.path().join("kubeconfig").display().to_string())
         .timeout(DELETE_TIMEOUT);
-    if let Err(e) = runner.run(&delete).await {
-        return Step::Left(format!("deleting kind cluster {name} failed: {e}"));
+    // The dead run's own `kind delete` (killed above with its process
+    // group) may have left Docker removing a node: "removal of container
+    // ... is already in progress". Docker finishes that by itself; the
+    // delete is tried again after it.
+    let mut why = String::new();
+    for attempt in 0..DELETE_TRIES {
+        if attempt > 0 {
+            tokio::time::sleep(DELETE_RETRY).await;
+        }
+        why.clear();
+        if let Err(e) = runner.run(&delete).await {
+            why = format!("deleting kind cluster {name} failed: {e}");
+        }
+        match labelled(runner, name).await {
+            Ok(l) if l.is_empty() => {
+                return Step::Done(format!("deleted kind cluster {name} (nodes {names})"));
+            }
+            Ok(l) if why.is_empty() => {
+                why = format!(
+                    "kind cluster {name}: {} containers still carry its label after the delete",
+                    l.len()
+                );
+            }
+            Ok(_) => {}
+            Err(e) => why = format!("kind cluster {name}: {e}"),
+        }
     }
-    match labelled(runner, name).await {
-        Ok(l) if l.is_empty() => Step::Done(format!("deleted kind cluster {name} (nodes {names})")),
-        Ok(l) => Step::Left(format!(
-            "kind cluster {name}: {} containers still carry its label after the delete",
-            l.len()
-        )),
-        Err(e) => Step::Left(format!("kind cluster {name}: {e}")),
-    }
+    Step::Left(why)
 }
 
 /// The containers carrying kind's cluster label for `name`.

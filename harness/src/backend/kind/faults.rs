@@ -1530,7 +1530,29 @@ async fn undo_steps(
             mode,
         } => {
             let now = nodes.read_file(node, path).await?;
-            if nodes.is_dry_run() || now.as_ref().is_none_or(Vec::is_empty) {
+            // A restore cut short by a kill (the journal replays it) may
+            // have written part of the file, or all of it but not the mode.
+            let torn = now
+                .as_ref()
+                .is_some_and(|n| !n.is_empty() && n.len() < bytes.len() && bytes.starts_with(n));
+            let back = !bytes.is_empty() && now.as_deref() == Some(bytes.as_slice());
+            if back && !nodes.is_dry_run() {
+                let had = nodes.file_mode(node, path).await?;
+                return Ok((
+                    match mode {
+                        Some(m) if had.as_ref() != Some(m) => {
+                            nodes.chmod(node, m, path).await?;
+                            format!(
+                                "{path} on {node} has its contents back; mode {} set to {m}",
+                                had.as_deref().unwrap_or("unknown")
+                            )
+                        }
+                        _ => format!("{path} on {node} has its contents and mode back; left as is"),
+                    },
+                    None,
+                ));
+            }
+            if nodes.is_dry_run() || now.as_ref().is_none_or(Vec::is_empty) || torn {
                 nodes.write_file(node, path, bytes).await?;
                 // tee makes a missing file with the umask's mode (0644) and
                 // keeps a truncated one's: set the one it had.
