@@ -23,6 +23,14 @@
 //! else), set from a calibration run's phase times plus a seeded offset;
 //! the phase a kill landed in is the last marker the victim printed.
 //!
+//! Phases: provisioning and teardown of a cluster the victim creates (its
+//! observation too); injection, observation and revert of each fault on a
+//! cluster the test made, as a `CHAOS_CLUSTER` one is (a reboot starts its
+//! node again itself, so it has no revert). Each kill is followed by
+//! `cni-chaos clean` and a count of what is left (containers, network
+//! namespaces, OVS ports, stopped or stray processes, CNI configs,
+//! disconnected or stopped nodes, journal entries), which must be 0.
+//!
 //! Faults driven: node-reboot (hard and graceful), ovs-kill with SIGSTOP,
 //! stale-netns with OVS ports, cni-config removal and truncation,
 //! network-partition. Not driven, and why: leftover-multus-config needs a
