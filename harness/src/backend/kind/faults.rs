@@ -1739,3 +1739,123 @@ const DRY_RUN: &str = "dry run (CHAOS_DRY_RUN=1): nothing was executed, so nothi
 fn dry_run(node: &str) -> Evidence {
     Evidence::planned(Some(node.into()), DRY_RUN)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::backend::kind::{Guard, OvsCommands, inspect_json};
+    use crate::exec::{Command, ExecError, Output, Runner};
+    use crate::fault::{CniConfig, NetworkPartition, NodeReboot, NodeRole, NodeTarget};
+    use crate::journal::{Journal, Resource};
+
+    /// Answers like node `chaos-a-worker` of cluster `chaos-a`, and notes
+    /// for every command how many faults the journal in `journal` held
+    /// when it ran.
+    #[derive(Debug)]
+    struct Node {
+        journal: PathBuf,
+        seen: Mutex<Vec<(String, usize)>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Runner for Node {
+        async fn output(&self, cmd: &Command) -> Result<Output, ExecError> {
+            let line = cmd.to_string();
+            let faults = Journal::at(&self.journal)
+                .runs()
+                .unwrap()
+                .iter()
+                .flat_map(|r| r.pending.clone())
+                .filter(|p| matches!(p.resource, Resource::NodeFault { .. }))
+                .count();
+            self.seen.lock().unwrap().push((line.clone(), faults));
+            Ok(if line.starts_with("docker inspect") {
+                Output::ok(inspect_json(
+                    "chaos-a-worker",
+                    Some("chaos-a"),
+                    "worker",
+                    "2026-12-03T10:00:00Z",
+                    &[("kind", "172.18.0.3")],
+                ))
+            } else if line.starts_with("docker cp ") {
+                // An empty tar archive: its two end-of-archive blocks.
+                Output::ok(vec![0u8; 1024])
+            } else if line.contains(" cat ") {
+                Output::ok("{}")
+            } else if line.contains(" stat -c ") {
+                Output::ok("600\n")
+            } else {
+                Output::ok("")
+            })
+        }
+    }
+
+    /// Each injector records its undo in the journal after reading what
+    /// it needs and before its first destructive command: the write-ahead
+    /// rule the kill tests rely on.
+    #[tokio::test]
+    async fn the_undo_is_journaled_before_the_fault_acts() {
+        let target = NodeTarget::Name {
+            name: "worker".into(),
+        };
+        let cases = [
+            (
+                Fault::NetworkPartition(NetworkPartition {
+                    target: target.clone(),
+                    duration: Duration::from_secs(1),
+                }),
+                "docker network disconnect kind chaos-a-worker",
+            ),
+            (
+                Fault::CniConfig(CniConfig {
+                    target: target.clone(),
+                    action: CniConfigAction::Remove,
+                    file: CniFile::Path("/etc/cni/net.d/01-kube-ovn.conflist".into()),
+                }),
+                "docker exec chaos-a-worker rm -f /etc/cni/net.d/01-kube-ovn.conflist",
+            ),
+            (
+                Fault::NodeReboot(NodeReboot {
+                    target,
+                    mode: RebootMode::Hard,
+                    timeout: Duration::from_secs(1),
+                }),
+                "docker kill --signal KILL chaos-a-worker",
+            ),
+        ];
+        let node = NodeInfo {
+            name: "chaos-a-worker".into(),
+            role: NodeRole::Worker,
+            internal_ip: None,
+        };
+        for (fault, action) in cases {
+            let tmp = tempfile::tempdir().unwrap();
+            let journal = Arc::new(Journal::at(tmp.path()).begin(None).unwrap());
+            let runner = Arc::new(Node {
+                journal: tmp.path().to_path_buf(),
+                seen: Mutex::default(),
+            });
+            let nodes = DockerNodes::new(
+                runner.clone(),
+                "chaos-a",
+                Guard::harness(None),
+                OvsCommands::NodeContainer,
+            )
+            .with_journal(Some(journal.clone()));
+            let _ = inject(&nodes, None, &fault, Some(&node)).await.unwrap();
+            let seen = runner.seen.lock().unwrap().clone();
+            let at = seen
+                .iter()
+                .position(|(l, _)| l == action)
+                .unwrap_or_else(|| panic!("{fault}: no `{action}` in {seen:?}"));
+            assert_eq!(seen[0].1, 0, "{fault}: {seen:?}");
+            assert_eq!(
+                seen[at].1, 1,
+                "{fault}: not journaled before `{action}`: {seen:?}"
+            );
+        }
+    }
+}
