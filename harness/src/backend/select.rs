@@ -170,6 +170,10 @@ fn kind_backend(
     ))
 }
 
+/// How long the sweep may hold up a run's start. Cut short, it leaves the
+/// journal consistent: a record goes only after its undo succeeded.
+const SWEEP_BUDGET: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// The sweep every kind run starts with (`cni-chaos clean` for runs of
 /// this host whose owner is gone), then this run's undo journal. Neither
 /// ever stops the run: a problem is a warning, and the run goes on without
@@ -190,8 +194,17 @@ fn start_journal() -> Option<Arc<RunJournal>> {
                 .build()
                 .map_err(|e| e.to_string())
                 .and_then(|rt| {
-                    rt.block_on(clean(&journal, Arc::new(LocalRunner::new()), &options))
-                        .map_err(|e| e.to_string())
+                    rt.block_on(tokio::time::timeout(
+                        SWEEP_BUDGET,
+                        clean(&journal, Arc::new(LocalRunner::new()), &options),
+                    ))
+                    .map_err(|_| {
+                        format!(
+                            "not done within {}; what it had not finished is still in the journal: run `cni-chaos clean`",
+                            crate::util::duration::format(SWEEP_BUDGET)
+                        )
+                    })
+                    .and_then(|r| r.map_err(|e| e.to_string()))
                 })
         })
         .join()

@@ -32,6 +32,14 @@ pub enum JournalError {
         /// The override variable.
         env: &'static str,
     },
+    /// A run's folder still holds records: it is not removed.
+    #[error("not removing {dir}: it still holds {files:?}")]
+    NotEmpty {
+        /// The run's folder.
+        dir: PathBuf,
+        /// What is in it.
+        files: Vec<String>,
+    },
     /// This process's own identity could not be read.
     #[error("reading this process's identity from /proc/self/stat failed")]
     NoOwner,

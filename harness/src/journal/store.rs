@@ -410,11 +410,34 @@ impl RunLog {
     /// torn records, then the folder itself, which fails (and leaves it) if
     /// anything else is still in it.
     pub fn remove(&self) -> Result<(), JournalError> {
+        // Nothing goes while a record this reading did not account for is
+        // there (written since, or unknown): the run record stays with it.
+        let mut others = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(&self.dir) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if entry.file_name() != RUN_FILE && !self.torn.contains(&path) {
+                    others.push(path.display().to_string());
+                }
+            }
+        }
+        if !others.is_empty() {
+            return Err(JournalError::NotEmpty {
+                dir: self.dir.clone(),
+                files: others,
+            });
+        }
         for torn in &self.torn {
             remove_file(torn)?;
         }
         remove_file(&self.dir.join(RUN_FILE))?;
-        std::fs::remove_dir(&self.dir).map_err(|e| JournalError::io("removing", &self.dir, e))
+        // Another sweep (a second run starting at the same time) may have
+        // removed it first.
+        match std::fs::remove_dir(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(JournalError::io("removing", &self.dir, e)),
+        }
     }
 }
 
@@ -509,8 +532,16 @@ mod tests {
         // is in it.
         log.forget(1).unwrap();
         log.forget(3).unwrap();
-        assert!(log.remove().is_err());
-        assert!(run.dir().exists());
+        let err = log.remove().unwrap_err().to_string();
+        assert!(err.contains(&path.display().to_string()), "{err}");
+        assert!(run.dir().join(RUN_FILE).exists());
+        // Once empty it goes, and a second removal (another sweep) is fine.
+        std::fs::remove_file(&path).unwrap();
+        let log = &journal.runs().unwrap()[0];
+        assert!(log.run.is_some());
+        log.remove().unwrap();
+        assert!(!run.dir().exists());
+        log.remove().unwrap();
     }
 
     #[test]
