@@ -113,6 +113,15 @@ impl Fixture {
 
     /// A fixture whose options `tweak` changes.
     fn with(runner: &ScriptedRunner, pin_ok: bool, tweak: impl FnOnce(&mut KindOptions)) -> Self {
+        Self::through(Arc::new(runner.clone()), pin_ok, tweak)
+    }
+
+    /// [`Fixture::with`], its backend running commands through `runner`.
+    fn through(
+        runner: Arc<dyn Runner>,
+        pin_ok: bool,
+        tweak: impl FnOnce(&mut KindOptions),
+    ) -> Self {
         let ws = workspace(pin_ok);
         let state = tempfile::tempdir().unwrap();
         let mut options = KindOptions::new(ws.path());
@@ -134,13 +143,28 @@ impl Fixture {
             format!("apiVersion: v1\ncurrent-context: kind-{CLUSTER}\n"),
         )
         .unwrap();
-        let runner: Arc<dyn Runner> = Arc::new(runner.clone());
         let backend = KindBackend::new(runner, options, "contract").unwrap();
         Fixture {
             _ws: ws,
             state,
             backend,
             store: ImageStore::Docker,
+        }
+    }
+
+    /// The same fixture, its backend keeping `journal`.
+    fn journaled(self, journal: Arc<cni_chaos::journal::RunJournal>) -> Self {
+        let Fixture {
+            _ws,
+            state,
+            backend,
+            store,
+        } = self;
+        Fixture {
+            _ws,
+            state,
+            backend: backend.with_journal(Some(journal)),
+            store,
         }
     }
 
@@ -578,6 +602,100 @@ async fn create_installs_the_pinned_addons_in_order_and_delete_cleans_up() {
     cluster.collect_logs(&logs).await.unwrap();
     cluster.teardown().await.unwrap();
     runner.assert_done();
+}
+
+/// Runs commands through a [`ScriptedRunner`], noting what the journal in
+/// `journal` held when `kind create cluster` ran.
+#[derive(Debug)]
+struct Snoop {
+    inner: ScriptedRunner,
+    journal: PathBuf,
+    at_create: std::sync::Mutex<Option<Vec<cni_chaos::journal::Pending>>>,
+}
+
+#[async_trait::async_trait]
+impl Runner for Snoop {
+    async fn output(&self, cmd: &cni_chaos::exec::Command) -> Result<Output, ExecError> {
+        if cmd.get_program() == "kind"
+            && cmd.get_args().first().map(String::as_str) == Some("create")
+        {
+            let runs = cni_chaos::journal::Journal::at(&self.journal)
+                .runs()
+                .unwrap();
+            *self.at_create.lock().unwrap() = Some(runs[0].pending.clone());
+        }
+        self.inner.output(cmd).await
+    }
+}
+
+/// A journaled run records the cluster before `kind create cluster`, its
+/// node containers by ID after it, and forgets it once deleted; the run's
+/// journal folder goes with the backend.
+#[tokio::test]
+async fn the_journal_holds_a_cluster_from_before_its_create_until_its_delete() {
+    use cni_chaos::journal::{ContainerRef, Journal, Resource};
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = Arc::new(Journal::at(tmp.path()).begin(None).unwrap());
+    let runner = ScriptedRunner::ordered([]);
+    let snoop = Arc::new(Snoop {
+        inner: runner.clone(),
+        journal: tmp.path().to_path_buf(),
+        at_create: std::sync::Mutex::default(),
+    });
+    let f = Fixture::through(snoop.clone(), true, |_| {}).journaled(journal.clone());
+    let pending = || Journal::at(tmp.path()).runs().unwrap()[0].pending.clone();
+    for e in probes()
+        .into_iter()
+        .chain(pulls(&f))
+        .chain([ok(create_argv(&f))])
+    {
+        runner.push(e);
+    }
+    let mut ps = words(
+        "docker ps -a --no-trunc --filter label=io.x-k8s.kind.cluster=chaos-contract --format",
+    );
+    ps.push("{{.ID}} {{.Names}}".into());
+    runner.push(Expectation::ok(ps, "c0ffee chaos-contract-control-plane\n"));
+    for e in install_sequence(&f) {
+        runner.push(e);
+    }
+    let cluster = provisioned(&f, &runner).await;
+    let at_create = snoop
+        .at_create
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("kind create ran");
+    assert_eq!(at_create.len(), 1, "{at_create:?}");
+    assert_eq!(
+        at_create[0].resource,
+        Resource::Cluster {
+            name: CLUSTER.into()
+        }
+    );
+    assert!(!at_create[0].done);
+    let now = pending();
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert!(now[0].done);
+    assert_eq!(
+        now[0].containers,
+        [ContainerRef {
+            name: "chaos-contract-control-plane".into(),
+            id: "c0ffee".into()
+        }]
+    );
+    let mut delete = words("kind delete cluster --name chaos-contract --kubeconfig");
+    delete.push(f.path("kubeconfig"));
+    runner.push(ok(delete));
+    cluster.teardown().await.unwrap();
+    runner.assert_done();
+    assert!(pending().is_empty(), "{:?}", pending());
+    drop(cluster);
+    drop(f);
+    assert!(
+        Journal::at(tmp.path()).runs().unwrap().is_empty(),
+        "the run's journal outlived its backend"
+    );
 }
 
 /// install.sh runs in the cluster's private state folder (where it writes

@@ -194,10 +194,14 @@ fn start_journal() -> Option<Arc<RunJournal>> {
                 .build()
                 .map_err(|e| e.to_string())
                 .and_then(|rt| {
-                    rt.block_on(tokio::time::timeout(
-                        SWEEP_BUDGET,
-                        clean(&journal, Arc::new(LocalRunner::new()), &options),
-                    ))
+                    // The timer is made inside the runtime.
+                    rt.block_on(async {
+                        tokio::time::timeout(
+                            SWEEP_BUDGET,
+                            clean(&journal, Arc::new(LocalRunner::new()), &options),
+                        )
+                        .await
+                    })
                     .map_err(|_| {
                         format!(
                             "not done within {}; what it had not finished is still in the journal: run `cni-chaos clean`",

@@ -410,7 +410,7 @@ impl KindBackend {
             let err = self
                 .fail(name, &kubeconfig, step, err, cancel.is_cancelled())
                 .await;
-            if self.options.dry_run || !self.cluster_listed(name).await {
+            if intent.is_some() && !self.cluster_listed(name).await {
                 self.forget(intent);
             }
             return Err(err);
