@@ -208,9 +208,15 @@ async fn replay(
                 }
                 step
             }
-            Resource::Kept { name } => Step::Left(format!(
-                "kind cluster {name} was kept (CHAOS_KEEP_CLUSTER); delete it with `cni-chaos clean --delete-kept` or `kind delete cluster --name {name}`"
-            )),
+            Resource::Kept { name } => match labelled(runner, name).await {
+                Ok(l) if l.is_empty() => Step::Done(format!(
+                    "kept kind cluster {name} is gone (deleted by hand)"
+                )),
+                Ok(_) => Step::Left(format!(
+                    "kind cluster {name} was kept (CHAOS_KEEP_CLUSTER); delete it with `cni-chaos clean --delete-kept` or `kind delete cluster --name {name}`"
+                )),
+                Err(e) => Step::Left(format!("kept kind cluster {name}: {e}")),
+            },
         };
         match outcome {
             Step::Done(what) => {
@@ -726,6 +732,105 @@ mod tests {
         // Nothing changed: no command beyond the reads above, no record gone.
         assert_eq!(runner.calls().len(), 3);
         assert_eq!(files(tmp.path()), before);
+    }
+
+    /// `docker ps` for the kept cluster's nodes.
+    const KEPT_PS: [&str; 8] = [
+        "docker",
+        "ps",
+        "-a",
+        "--no-trunc",
+        "--filter",
+        "label=io.x-k8s.kind.cluster=chaos-kept",
+        "--format",
+        "{{.ID}} {{.Names}}",
+    ];
+
+    /// A dead run's journal in `root` that kept cluster `chaos-kept`.
+    fn kept_run(root: &std::path::Path) -> Journal {
+        let kept = Record::Intent {
+            id: 1,
+            resource: Resource::Kept {
+                name: "chaos-kept".into(),
+            },
+        };
+        write_run(
+            root,
+            "1-kept",
+            &dead_owner(),
+            &[("00000001-intent.json", kept)],
+        );
+        Journal::at(root)
+    }
+
+    #[tokio::test]
+    async fn a_kept_cluster_is_listed_until_it_is_gone_or_deletion_is_asked_for() {
+        let tmp = tempfile::tempdir().unwrap();
+        let journal = kept_run(tmp.path());
+        let ps = KEPT_PS;
+        let there = "abc chaos-kept-control-plane\n";
+        // Listed, not deleted.
+        let runner =
+            Arc::new(ScriptedRunner::ordered([Expectation::ok(ps, there)]).without_fallback());
+        let report = clean(&journal, runner, &CleanOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(report.left.len(), 1, "{report:?}");
+        assert!(
+            report.left[0].contains("was kept (CHAOS_KEEP_CLUSTER)"),
+            "{report:?}"
+        );
+        assert_eq!(journal.runs().unwrap().len(), 1);
+        // Deleted when asked.
+        let delete_kept = CleanOptions {
+            delete_kept: true,
+            ..CleanOptions::default()
+        };
+        let runner = Arc::new(
+            ScriptedRunner::ordered([
+                Expectation::ok(ps, there),
+                Expectation::ok(
+                    [
+                        "kind",
+                        "delete",
+                        "cluster",
+                        "--name",
+                        "chaos-kept",
+                        "--kubeconfig",
+                        "*",
+                    ],
+                    "",
+                ),
+                Expectation::ok(ps, ""),
+            ])
+            .without_fallback(),
+        );
+        let report = clean(&journal, runner.clone(), &delete_kept).await.unwrap();
+        assert!(report.left.is_empty(), "{report:?}");
+        assert!(
+            report.did[0].contains("deleted kind cluster chaos-kept"),
+            "{report:?}"
+        );
+        assert!(runner.remaining().is_empty());
+        assert!(journal.runs().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_kept_cluster_deleted_by_hand_is_forgotten() {
+        let tmp = tempfile::tempdir().unwrap();
+        let journal = kept_run(tmp.path());
+        let ps = KEPT_PS;
+        let runner =
+            Arc::new(ScriptedRunner::ordered([Expectation::ok(ps, "")]).without_fallback());
+        let report = clean(&journal, runner, &CleanOptions::default())
+            .await
+            .unwrap();
+        assert!(report.left.is_empty(), "{report:?}");
+        assert!(
+            report.did[0].contains("kept kind cluster chaos-kept is gone (deleted by hand)"),
+            "{report:?}"
+        );
+        assert!(journal.runs().unwrap().is_empty());
     }
 
     #[tokio::test]
