@@ -458,6 +458,8 @@ impl Cluster for ScriptedCluster {
         Ok(Observation {
             verdicts,
             lanes: Vec::new(),
+            window: None,
+            early: None,
         })
     }
 

@@ -243,6 +243,7 @@ fn failure_type(r: &ScenarioResult, check: &Check) -> &'static str {
         CheckKind::Remediation => "remediation-failed",
         CheckKind::Slo => "slo-failed",
         CheckKind::Cleanup => "cleanup-failed",
+        CheckKind::Healing => "healing-failed",
         CheckKind::Recovery => "cluster-not-recovered",
     }
 }
@@ -333,6 +334,23 @@ fn properties(record: &RunRecord, r: &ScenarioResult) -> Vec<Property> {
         if let Some(missing) = &evidence.missing {
             props.push(Property::new("evidence.missing", missing.as_str()));
         }
+    }
+    if let Some(w) = &r.observation {
+        let ms = |d: Duration| d.as_millis().to_string();
+        props.push(Property::new("observation.settle-ms", ms(w.settle)));
+        props.push(Property::new("observation.floor-ms", ms(w.floor)));
+        props.push(Property::new("observation.floor", w.floor_why.as_str()));
+        if let Some(d) = w.decided {
+            props.push(Property::new("observation.decided-ms", ms(d)));
+        }
+        props.push(Property::new("observation.ended-ms", ms(w.ended)));
+        props.push(Property::new("observation.full-window-ms", ms(w.full)));
+    }
+    for l in &r.late_relapses {
+        props.push(Property::new(
+            format!("late-relapse.{}", l.slo),
+            l.message.as_str(),
+        ));
     }
     for check in r.checks.iter().filter(|c| c.kind == CheckKind::Slo) {
         if let Some(m) = check.measured {

@@ -285,6 +285,15 @@ fn details(out: &mut String, r: &ScenarioResult) {
         );
     }
     let _ = writeln!(out, "- **Fault:** {}", html(&one_line(&fault(r))));
+    for l in &r.late_relapses {
+        let _ = writeln!(
+            out,
+            "- 🔁 **Late relapse** of {} (watched until {} after the fault): {}",
+            html(&one_line(&l.slo)),
+            duration::format(l.seen_until),
+            html(&one_line(&l.message))
+        );
+    }
     if let Some(e) = &r.evidence {
         let summary = e.summary();
         if !summary.is_empty() {

@@ -47,6 +47,10 @@ pub struct RunConfig {
     /// `CHAOS_VERSIONS`: run every suite on this version set (a matrix cell
     /// of `versions.yaml`) instead of the one its `cluster.versions` names.
     pub versions: Option<String>,
+    /// `CHAOS_OBSERVE`: `early` (default) ends observation as soon as every
+    /// verdict is known; `full` observes the whole window and keeps the
+    /// early verdicts beside the final ones, to compare them.
+    pub observe: crate::observe::ObserveMode,
 }
 
 /// A variable has a value the harness cannot use.
@@ -156,7 +160,22 @@ impl RunConfig {
                 });
             }
         };
+        let observe = match get("CHAOS_OBSERVE")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("" | "early") => crate::observe::ObserveMode::Early,
+            Some("full") => crate::observe::ObserveMode::Full,
+            Some(_) => {
+                return Err(ConfigError {
+                    var: "CHAOS_OBSERVE",
+                    value: get("CHAOS_OBSERVE").unwrap_or_default(),
+                    rule: "expected early or full".into(),
+                });
+            }
+        };
         Ok(RunConfig {
+            observe,
             base: defaults.base.clone(),
             backend,
             suites,

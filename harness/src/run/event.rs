@@ -112,7 +112,7 @@ pub enum Phase {
     Inject,
     /// Waiting for and applying the remediation.
     Remediate,
-    /// Watching the recovery until the longest budget has passed.
+    /// Watching the recovery until every verdict is known.
     Observe,
     /// Collecting diagnostics of the culprits.
     Diagnose,
@@ -120,6 +120,9 @@ pub enum Phase {
     Revert,
     /// Waiting for the cluster to be steady again after the revert.
     Recovery,
+    /// Applying the scenario's healing steps to a cluster that did not
+    /// recover by itself, then waiting for it.
+    Heal,
 }
 
 impl fmt::Display for Phase {
@@ -132,6 +135,7 @@ impl fmt::Display for Phase {
             Phase::Diagnose => "diagnose",
             Phase::Revert => "revert",
             Phase::Recovery => "recovery",
+            Phase::Heal => "heal",
         })
     }
 }

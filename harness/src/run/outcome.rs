@@ -181,8 +181,11 @@ pub enum CheckKind {
     Slo,
     /// Revert and teardown.
     Cleanup,
-    /// After the revert, the cluster returned to steady state (else it is
-    /// replaced before the next scenario).
+    /// The scenario's healing steps ran because the cluster had not
+    /// recovered by itself after the revert.
+    Healing,
+    /// After the revert (and healing), the cluster returned to steady state
+    /// (else it is replaced before the next scenario).
     Recovery,
 }
 
@@ -311,11 +314,42 @@ pub struct ScenarioResult {
     /// Per pod and node state lanes around the fault (HTML timeline).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub lanes: Vec<crate::observe::Lane>,
+    /// How observation ended: the settle window, the floor and why, when
+    /// every verdict was known, when it ended, and where the full window
+    /// would have ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observation: Option<crate::observe::ObservedWindow>,
+    /// With `CHAOS_OBSERVE=full`: the verdicts known at the moment an
+    /// early end would have ended observation (`slos` are the full
+    /// window's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_slos: Option<Vec<SloVerdict>>,
+    /// SLOs that passed when observation ended and fail when judged again
+    /// on what the watchers saw afterwards (up to the next scenario's gate,
+    /// at most to the end of the full window): reported, never hidden, and
+    /// they do not change the verdict.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub late_relapses: Vec<LateRelapse>,
     /// Wall-clock start.
     pub started_at: jiff::Timestamp,
     /// How long it took.
     #[serde(with = "crate::util::serde_millis")]
     pub elapsed: Duration,
+}
+
+/// An SLO that passed when observation ended and failed later.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LateRelapse {
+    /// The SLO, as in its check's name.
+    pub slo: String,
+    /// What the later judgement said.
+    pub message: String,
+    /// Whom it blamed.
+    pub culprits: Vec<Culprit>,
+    /// How long after the fault the later judgement looked.
+    #[serde(with = "crate::util::serde_millis")]
+    pub seen_until: Duration,
 }
 
 impl ScenarioResult {

@@ -36,7 +36,12 @@ pub fn main(args: Arguments, defaults: RunDefaults) -> ExitCode {
         }
     };
     let suites = match load_suites(&config.suites, config.versions.as_deref()) {
-        Ok(s) => s,
+        Ok(mut s) => {
+            for scenario in s.iter_mut().flat_map(|s| s.scenarios.iter_mut()) {
+                scenario.observe = config.observe;
+            }
+            s
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
@@ -264,6 +269,9 @@ impl Ctx {
             slos: Vec::new(),
             diagnostics: None,
             lanes: Vec::new(),
+            observation: None,
+            early_slos: None,
+            late_relapses: Vec::new(),
             remediation_ms: None,
             started_at: jiff::Timestamp::now(),
             elapsed: std::time::Duration::ZERO,
