@@ -391,4 +391,36 @@ fn a_kind_dry_run_prints_the_plan_and_passes_as_planned() {
     for r in json["results"].as_array().unwrap() {
         assert_eq!(r["verdict"], "planned", "{r}");
     }
+    // The estimate, per cluster and in total, before anything starts: from
+    // the committed twin times of smoke's scenarios on the default cell plus
+    // one cluster's provisioning and teardown.
+    use cni_chaos::plan::{Constants, ESTIMATES_FILE, Estimates};
+    let estimates = Estimates::load(&root.join(ESTIMATES_FILE)).unwrap();
+    let twin_ms: u64 = ["smoke::ovs-vswitchd-kill", "smoke::worker-reboot"]
+        .iter()
+        .map(|id| estimates.get("default", id).unwrap().elapsed_ms)
+        .sum();
+    let c = Constants::default();
+    let total_ms = twin_ms + u64::try_from((c.provision + c.teardown).as_millis()).unwrap();
+    assert_eq!(json["run"]["estimate"]["total"], total_ms);
+    assert_eq!(json["summary"]["estimate"], total_ms);
+    assert_eq!(json["summary"]["estimate-scenarios"], twin_ms);
+    let at = |needle: &str| {
+        stderr
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in:\n{stderr}"))
+    };
+    let cluster = at(&format!(
+        "cni-chaos: estimate: default@default: {} min (2 scenario(s) {} min on the twin; 1 cluster(s) provisioned and torn down 12 min, after 0 replacement(s))",
+        total_ms.div_ceil(60_000),
+        twin_ms.div_ceil(60_000),
+    ));
+    let total = at(&format!(
+        "cni-chaos: estimate: total {} min",
+        total_ms.div_ceil(60_000)
+    ));
+    assert!(
+        cluster < total && total < at("kind create cluster"),
+        "{stderr}"
+    );
 }
