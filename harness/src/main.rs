@@ -377,18 +377,24 @@ fn print_matrix(
         }
         return ExitCode::SUCCESS;
     }
+    // A Markdown table: readable in a terminal and in a job summary.
+    println!("| cell | kind | node image | Kube-OVN | Multus |\n|---|---|---|---|---|");
     for c in &m.cells {
         println!(
-            "cell {}: kind {}, {}, Kube-OVN {}, Multus {}",
+            "| {} | {} | `{}` | {} | {} |",
             c.name, c.kind_version, c.node_image, c.kube_ovn, c.multus
         );
     }
+    println!(
+        "\n| shard | estimate (limit {} min) | scenarios | clusters provisioned | profiles |\n|---|---|---|---|---|",
+        m.limit_minutes
+    );
     for s in &m.shards {
+        let provisions: u32 = s.clusters.iter().map(|c| c.provisions).sum();
         println!(
-            "shard {}: {} min (limit {}), {} scenarios on {}",
+            "| {} | {} min | {} | {provisions} | {} |",
             s.id,
             s.estimate_minutes,
-            m.limit_minutes,
             s.scenarios.len(),
             s.profiles.join(", ")
         );
