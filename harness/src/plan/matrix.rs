@@ -77,9 +77,10 @@ pub struct Matrix {
 }
 
 /// The matrix of `cells` (every cell of `versions` when none) over the
-/// suites at `suite_paths`. Scenarios are packed into shards in run order,
-/// a new shard starting when the next scenario would take the shard past
-/// `limit`; a shard provisions its own cluster, which its estimate counts.
+/// suites at `suite_paths`. Each cell's scenarios are cut, in run order,
+/// into the fewest shards of at most `limit` (then the fewest
+/// runner-minutes); a shard provisions its own cluster, which its estimate
+/// counts.
 pub fn matrix(
     versions: &Path,
     suite_paths: &[PathBuf],
@@ -180,22 +181,39 @@ fn pack(
         }
     };
     let over = |s: &Shard| s.estimate_minutes > minutes(limit);
-    let mut shards: Vec<Shard> = Vec::new();
-    let mut current: Vec<String> = Vec::new();
-    for id in order {
-        let mut next = current.clone();
-        next.push(id.clone());
-        let candidate = build(&next);
-        if over(&candidate) && !current.is_empty() {
-            shards.push(build(&current));
-            current = vec![id.clone()];
-        } else {
-            current = next;
+    // The fewest shards, then the fewest runner-minutes, over every way of
+    // cutting the run order into consecutive shards (n is a few dozen: the
+    // O(n^2) shard estimates are instant). Cutting right after a scenario
+    // that leaves its cluster to be replaced saves a provisioning, which a
+    // greedy packing would not see.
+    let n = order.len();
+    let mut best: Vec<Option<(usize, u64, usize)>> = vec![None; n + 1];
+    best[0] = Some((0, 0, 0));
+    for end in 1..=n {
+        for start in 0..end {
+            let Some((count, total, _)) = best[start] else {
+                continue;
+            };
+            let shard = build(&order[start..end]);
+            // A lone scenario over the limit is still a shard: reported below.
+            if over(&shard) && end - start > 1 {
+                continue;
+            }
+            let candidate = (count + 1, total + shard.estimate_minutes, start);
+            if best[end].is_none_or(|(c, t, _)| (candidate.0, candidate.1) < (c, t)) {
+                best[end] = Some(candidate);
+            }
         }
     }
-    if !current.is_empty() {
-        shards.push(build(&current));
+    let mut cuts = vec![n];
+    while let Some(&end) = cuts.last()
+        && end > 0
+    {
+        let (_, _, start) = best[end].unwrap_or((0, 0, 0));
+        cuts.push(start);
     }
+    cuts.reverse();
+    let mut shards: Vec<Shard> = cuts.windows(2).map(|w| build(&order[w[0]..w[1]])).collect();
     // Stable ids: the cell, the suites, and the shard's place among the
     // cell's shards of the same suites.
     let mut seen: std::collections::BTreeMap<String, u32> = Default::default();
