@@ -423,4 +423,44 @@ fn a_kind_dry_run_prints_the_plan_and_passes_as_planned() {
         cluster < total && total < at("kind create cluster"),
         "{stderr}"
     );
+    // Every report shows it beside the actual time.
+    let fmt = |ms: u64| cni_chaos::util::duration::format(std::time::Duration::from_millis(ms));
+    let md = std::fs::read_to_string(reports.path().join("latest/summary.md")).unwrap();
+    assert!(
+        md.contains(&format!(
+            "estimated {} (scenarios {}), took ",
+            fmt(total_ms),
+            fmt(twin_ms)
+        )),
+        "{md}"
+    );
+    let xml = std::fs::read_to_string(reports.path().join("latest/junit.xml")).unwrap();
+    let report = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    let suite = report
+        .test_suites
+        .iter()
+        .find(|s| s.name.as_str() == "smoke::worker-reboot")
+        .unwrap();
+    let prop = |name: &str| {
+        suite
+            .properties
+            .iter()
+            .find(|p| p.name.as_str() == name)
+            .map(|p| p.value.as_str().to_string())
+            .unwrap_or_else(|| panic!("no property {name}"))
+    };
+    assert!(
+        prop("run-estimate").starts_with(&format!("estimated {}", fmt(total_ms))),
+        "{}",
+        prop("run-estimate")
+    );
+    let own = estimates
+        .get("default", "smoke::worker-reboot")
+        .unwrap()
+        .elapsed_ms;
+    assert!(
+        prop("estimate").starts_with(&format!("{} (took ", fmt(own))),
+        "{}",
+        prop("estimate")
+    );
 }
