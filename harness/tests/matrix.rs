@@ -294,3 +294,96 @@ fn a_gh_failure_is_an_error_with_its_output() {
         out.stderr_str()
     );
 }
+
+/// A suite of four scenarios on the default profile, and estimates for
+/// them on the default cell: 5, 5 (replaces the cluster), 5 and 20 minutes.
+fn synthetic(dir: &Path) {
+    let suites = dir.join("suites");
+    std::fs::create_dir_all(&suites).unwrap();
+    let mut yaml = String::from("name: s\ndescription: packing\nscenarios:\n");
+    for name in ["a1", "a2", "a3", "a4"] {
+        yaml.push_str(&format!(
+            "  - name: {name}\n    fault: {{kind: pod-delete, selector: app=ovs}}\n    slos: [{{kind: workloads-ready-within, budget: 1m}}]\n"
+        ));
+    }
+    std::fs::write(suites.join("s.yaml"), yaml).unwrap();
+    let mut e = cni_chaos::plan::Estimates::new(1);
+    let cell = e.cells.entry("default".into()).or_default();
+    for (id, minutes, replaced) in [
+        ("s::a1", 5, false),
+        ("s::a2", 5, true),
+        ("s::a3", 5, false),
+        ("s::a4", 20, false),
+    ] {
+        cell.insert(
+            id.into(),
+            cni_chaos::plan::ScenarioEstimate {
+                elapsed_ms: minutes * 60_000,
+                replaced,
+            },
+        );
+    }
+    std::fs::write(dir.join("estimates.json"), e.to_json()).unwrap();
+}
+
+fn synthetic_matrix(dir: &Path, limit: &str) -> Value {
+    let out = matrix(&[
+        "--json",
+        "--cell",
+        "default",
+        "--suites-dir",
+        &support::arg(dir.join("suites")),
+        "--estimates",
+        &support::arg(dir.join("estimates.json")),
+        "--limit-minutes",
+        limit,
+    ]);
+    assert!(out.success(), "{}", out.stderr_str());
+    serde_json::from_str(&out.stdout_str()).unwrap()
+}
+
+fn shape(m: &Value) -> Vec<(Vec<String>, u64, u64)> {
+    m["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["scenarios"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap().to_string())
+                    .collect(),
+                s["estimate-minutes"].as_u64().unwrap(),
+                s["clusters"][0]["provisions"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_replacement_inside_a_shard_costs_a_provisioning_and_shards_end_on_one() {
+    let dir = tempfile::tempdir().unwrap();
+    synthetic(dir.path());
+    let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // One shard: 5 setup + 2 clusters x (10 + 2) + 35 of scenarios.
+    let one = synthetic_matrix(dir.path(), "100");
+    assert_eq!(
+        shape(&one),
+        vec![(ids(&["s::a1", "s::a2", "s::a3", "s::a4"]), 64, 2)]
+    );
+    // Under 45: two shards either way, but cutting after a2 (whose
+    // replacement then costs only its teardown) needs one provisioning per
+    // shard: 27 + 42 minutes, where [a1 a2 a3] + [a4] would take 44 + 37.
+    let two = synthetic_matrix(dir.path(), "45");
+    assert_eq!(
+        shape(&two),
+        vec![
+            (ids(&["s::a1", "s::a2"]), 27, 1),
+            (ids(&["s::a3", "s::a4"]), 42, 1)
+        ]
+    );
+    assert_eq!(two["shards"][0]["id"], "default--s-1");
+    assert_eq!(two["shards"][1]["id"], "default--s-2");
+}
