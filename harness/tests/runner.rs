@@ -79,7 +79,9 @@ impl Env {
             .env_remove("GITHUB_ACTIONS")
             .env_remove("GITHUB_STEP_SUMMARY")
             .env_remove("CHAOS_BASELINE")
-            .env_remove("CHAOS_TREND_THRESHOLD");
+            .env_remove("CHAOS_TREND_THRESHOLD")
+            .env_remove("CHAOS_DEADLINE")
+            .env_remove("CHAOS_SCENARIOS");
         for (k, v) in extra_env {
             cmd = cmd.env(*k, *v);
         }
@@ -316,6 +318,36 @@ fn bad_input_is_a_clear_error_and_runs_nothing() {
         stderr(&out).contains("CHAOS_SEED=\"soon\""),
         "{}",
         stderr(&out)
+    );
+}
+
+#[test]
+fn chaos_scenarios_runs_only_the_shards_scenarios_and_refuses_unknown_ids() {
+    let env = Env::new();
+    let out = env.run(&[], &[("CHAOS_SCENARIOS", "beta::passes, alpha::passes")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json = results(&env.path("reports"));
+    let mut ran: Vec<String> = json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(support::trial_name)
+        .collect();
+    ran.sort();
+    assert_eq!(ran, vec!["alpha::passes", "beta::passes"]);
+
+    let env = Env::new();
+    let out = env.run(&[], &[("CHAOS_SCENARIOS", "alpha::passes,alpha::gone")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out)
+            .contains("CHAOS_SCENARIOS: alpha::gone not among the loaded suites' scenarios"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        env.journal().is_empty(),
+        "a shard that lost a scenario runs nothing"
     );
 }
 
