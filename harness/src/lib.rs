@@ -13,6 +13,7 @@ pub mod backend;
 pub mod exec;
 pub mod fault;
 pub mod observe;
+pub mod plan;
 pub mod report;
 pub mod run;
 pub mod slo;

@@ -39,6 +39,7 @@ fn info() -> RunInfo {
         seed: 7,
         started_at: "2024-06-01T12:00:00Z".parse().unwrap(),
         harness_version: "0.1.0".into(),
+        estimate: None,
     }
 }
 

@@ -29,6 +29,7 @@ pub(crate) fn info(simulated: bool) -> RunInfo {
         seed: 42,
         started_at: "2024-06-01T12:00:00Z".parse().unwrap(),
         harness_version: "0.1.0".into(),
+        estimate: None,
     }
 }
 

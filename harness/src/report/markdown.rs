@@ -155,6 +155,9 @@ fn totals(record: &RunRecord) -> String {
         }
         None => line.push_str(", still running"),
     }
+    if let Some(e) = record.estimate_line() {
+        let _ = write!(line, " — {e}");
+    }
     if record.interrupted {
         line.push_str(" — **run interrupted**");
     }

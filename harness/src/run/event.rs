@@ -23,6 +23,11 @@ pub struct RunInfo {
     pub started_at: jiff::Timestamp,
     /// This harness's version.
     pub harness_version: String,
+    /// The expected wall time of the run on kind, per cluster and in total
+    /// (see [`crate::plan::estimate_run`]); none when the estimates file
+    /// could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<crate::plan::RunEstimate>,
 }
 
 /// One thing that happened during a run.

@@ -38,6 +38,14 @@ pub enum Outcome {
         /// What was unhealthy.
         reason: String,
     },
+    /// The run's deadline (`CHAOS_DEADLINE`) had passed before the scenario
+    /// could start: it was never started. Not a pass and not a skip: the
+    /// trial fails, and the reports say why.
+    Deadline {
+        /// The deadline, as configured (an instant, or a duration after the
+        /// run's start).
+        deadline: String,
+    },
     /// The harness or the infrastructure failed (a command, a panic, a timeout).
     HarnessError {
         /// What went wrong.
@@ -62,6 +70,10 @@ impl fmt::Display for Outcome {
             Outcome::NotRun { reason } => {
                 write!(f, "not run, steady state never reached: {reason}")
             }
+            Outcome::Deadline { deadline } => write!(
+                f,
+                "not run: deadline: the run's deadline ({deadline}) passed before it could start"
+            ),
             Outcome::HarnessError { message } => write!(f, "harness error: {message}"),
             Outcome::Interrupted => f.write_str("interrupted"),
             Outcome::Planned => f.write_str("planned (dry run): commands printed, none executed"),
@@ -83,7 +95,8 @@ pub enum Verdict {
     /// Expected to fail but passed: the bug is gone, update the suite (trial fails).
     #[serde(rename = "xpass")]
     XPass,
-    /// Not run: the cluster was never steady (trial fails, reported apart).
+    /// Not run: the cluster was never steady, or the run's deadline passed
+    /// before it started (trial fails, reported apart).
     NotRun,
     /// The fault did not leave the node in the state the scenario requires:
     /// never a pass, never an XPASS (trial fails, reported apart).
@@ -140,7 +153,7 @@ impl Verdict {
                 }
             }
             (Outcome::SloFailed { .. } | Outcome::FaultNoEffect { .. }, _) => Verdict::Fail,
-            (Outcome::NotRun { .. }, _) => Verdict::NotRun,
+            (Outcome::NotRun { .. } | Outcome::Deadline { .. }, _) => Verdict::NotRun,
             (Outcome::PreconditionUnmet { .. }, _) => Verdict::Unmet,
             (Outcome::HarnessError { .. }, _) => Verdict::Error,
             (Outcome::Interrupted, _) => Verdict::Interrupted,
@@ -425,6 +438,16 @@ mod tests {
             Verdict::judge(&Outcome::Passed, &xfail, &[], None),
             Verdict::XPass
         );
+        let late = Outcome::Deadline {
+            deadline: "40m after the start".into(),
+        };
+        assert_eq!(
+            Verdict::judge(&late, &Expect::Pass, &[], None),
+            Verdict::NotRun,
+            "a scenario the deadline kept from starting did not pass"
+        );
+        assert_eq!(Verdict::judge(&late, &xfail, &[], None), Verdict::NotRun);
+        assert!(late.to_string().starts_with("not run: deadline"), "{late}");
         let none = Outcome::FaultNoEffect { reason: "x".into() };
         assert_eq!(
             Verdict::judge(&none, &xfail, &multus, None),
