@@ -310,6 +310,7 @@ impl Phases {
                 .map_err(|e| self.error(CheckKind::Remediation, "remediation", e.to_string()))?;
             if now.steady {
                 since = Instant::now();
+                self.state().remediation_ms = i64::try_from((since - fault_at).as_millis()).ok();
                 let why = format!(
                     "the cluster had recovered by itself within {}; the workaround was not applied, budgets count from when it was due",
                     duration::format(rem.after)

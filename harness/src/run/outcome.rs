@@ -320,8 +320,9 @@ pub struct ScenarioResult {
     pub slos: Vec<SloVerdict>,
     /// Diagnostics text (for JUnit system-out).
     pub diagnostics: Option<String>,
-    /// When the remediation was applied, in milliseconds after the fault
-    /// (budgets count from it).
+    /// When the remediation was applied (or was due, when the cluster had
+    /// recovered and it was skipped), in milliseconds after the fault:
+    /// budgets count from it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remediation_ms: Option<i64>,
     /// Per pod and node state lanes around the fault (HTML timeline).
