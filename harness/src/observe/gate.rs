@@ -178,6 +178,11 @@ pub async fn wait_steady(observer: &mut Observer, scenario: &Scenario, timeout: 
 /// How often a probe is attempted during observation.
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(5);
 
+/// How far past the budgets' end (plus [`SETTLE`]) a floor may keep
+/// observation going: a pod spec's own liveness timer can be anything, and
+/// the engine abandons an observation 300 s past the longest budget.
+pub const FLOOR_PAST_BUDGETS: Duration = Duration::from_secs(240);
+
 /// How often observation asks whether every verdict is known.
 pub const DECIDE_EVERY: Duration = Duration::from_secs(1);
 
@@ -245,15 +250,19 @@ pub async fn observe_and_judge(
         let (known, floor, tl_now) = observer.with(|tl| {
             let t = tl.offset(now);
             let w = window_at(t);
+            // Timers count from what happened before the budgets ran out:
+            // a component that keeps restarting after them cannot stretch
+            // the window by more than one timer.
             let floor = settle::floor(
                 &scenario.fault,
                 tl,
                 &base,
                 fault_off,
-                t,
+                t.min(tl.offset(budgets_end)),
                 settle,
                 fault_node.as_deref(),
-            );
+            )
+            .capped(tl.offset(budgets_end), FLOOR_PAST_BUDGETS);
             let known = t >= floor.at
                 && scenario
                     .slos

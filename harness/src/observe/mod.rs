@@ -17,8 +17,8 @@ pub mod workload;
 pub use diagnose::{LOG_LINES, diagnose};
 pub use evaluate::{HealedAddress, Window, evaluate, guard_healed_address};
 pub use gate::{
-    DECIDE_EVERY, PROBE_INTERVAL, SETTLE, STEADY_FOR, observe_and_judge, prepare_and_wait_steady,
-    rejudge, unsteady, wait_steady,
+    DECIDE_EVERY, FLOOR_PAST_BUDGETS, PROBE_INTERVAL, SETTLE, STEADY_FOR, observe_and_judge,
+    prepare_and_wait_steady, rejudge, unsteady, wait_steady,
 };
 pub use lanes::{Lane, Segment, lanes};
 pub use settle::{DEFAULT_SETTLE, Floor, ObserveMode, ObservedWindow};

@@ -91,6 +91,23 @@ pub struct Floor {
 }
 
 impl Floor {
+    /// A floor that is never reached (pods that never reported back) ends
+    /// with the full window at `budgets_end`; any other is at most
+    /// `past` beyond it, saying so when it was later.
+    pub fn capped(mut self, budgets_end: Duration, past: Duration) -> Self {
+        if self.at == Duration::MAX {
+            self.at = budgets_end;
+        } else if self.at > budgets_end + past {
+            self.at = budgets_end + past;
+            self.why = format!(
+                "{}, capped: observation goes on at most {} past the budgets",
+                self.why,
+                duration::format(past)
+            );
+        }
+        self
+    }
+
     fn raise(&mut self, at: Duration, why: impl FnOnce() -> String) {
         if at > self.at {
             self.at = at;
@@ -720,4 +737,19 @@ mod tests {
         assert_eq!(tick, secs(45), "quiet for the settle window after 15 s");
         assert_ne!(early, full_v);
     }
+
+    #[test]
+    fn an_unreached_floor_ends_with_the_full_window_and_a_late_one_is_capped() {
+        let f = |at| Floor {
+            at,
+            why: "w".into(),
+        };
+        let end = secs(185);
+        assert_eq!(f(Duration::MAX).capped(end, secs(240)).at, end);
+        let late = f(secs(600)).capped(end, secs(240));
+        assert_eq!(late.at, secs(425));
+        assert!(late.why.contains("capped"), "{}", late.why);
+        assert_eq!(f(secs(100)).capped(end, secs(240)), f(secs(100)));
+    }
+
 }
