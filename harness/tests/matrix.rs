@@ -107,8 +107,13 @@ fn a_shard_that_cannot_fit_is_an_error_naming_it_and_bad_cells_are_named() {
     let out = matrix(&["--json", "--cell", "default", "--limit-minutes", "10"]);
     assert!(!out.success());
     let e = out.stderr_str();
+    // The figures come from estimates.json, re-blessed whenever the
+    // twin's times change; the shape of the error does not.
     assert!(
-        e.contains("error: shard default--incident-1 is estimated at 21 min, over the 10 min limit: incident::worker-reboot-multus alone; job setup 5 min; default@default: 16 min"),
+        e.contains("error: shard default--incident-1 is estimated at ")
+            && e.contains(
+                " min, over the 10 min limit: incident::worker-reboot-multus alone; job setup 5 min; default@default: "
+            ),
         "{e}"
     );
     let out = matrix(&["--cell", "nope"]);
