@@ -751,5 +751,4 @@ mod tests {
         assert!(late.why.contains("capped"), "{}", late.why);
         assert_eq!(f(secs(100)).capped(end, secs(240)), f(secs(100)));
     }
-
 }
