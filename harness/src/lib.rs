@@ -15,6 +15,7 @@ pub mod exec;
 pub mod fault;
 pub mod journal;
 pub mod observe;
+pub mod plan;
 pub mod report;
 pub mod run;
 pub mod slo;

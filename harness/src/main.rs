@@ -49,6 +49,63 @@ enum Command {
         #[arg(long, default_value_t = 600)]
         timeout: u64,
     },
+    /// Print the nightly's matrix: the cells of versions.yaml (kind version,
+    /// node image) and shards of each cell's scenarios with stable ids, each
+    /// with its suites, scenarios, cluster profiles and an estimate in
+    /// minutes from harness/estimates.json. Fails, naming the shard, when a
+    /// shard cannot be kept under the limit.
+    Matrix {
+        /// Print JSON (what the nightly workflow reads) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Only these cells (comma-separated) [default: every cell].
+        #[arg(long, value_delimiter = ',')]
+        cell: Vec<String>,
+        /// Only these suites (comma-separated names in --suites-dir)
+        /// [default: every suite].
+        #[arg(long, value_delimiter = ',')]
+        suites: Vec<String>,
+        /// The version matrix.
+        #[arg(long, default_value = "versions.yaml")]
+        matrix: PathBuf,
+        /// The suites folder.
+        #[arg(long, default_value = "suites")]
+        suites_dir: PathBuf,
+        /// The per-scenario twin times.
+        #[arg(long, default_value = cni_chaos::plan::ESTIMATES_FILE)]
+        estimates: PathBuf,
+        /// The longest a shard may be estimated at, in minutes.
+        #[arg(long, default_value_t = 45)]
+        limit_minutes: u64,
+    },
+    /// Find and download a shard's trend baseline with `gh`: the newest
+    /// completed scheduled run of the workflow on the branch with an
+    /// unexpired `reports-<cell>--*` artifact; every such artifact of that
+    /// run goes to DIR/<artifact>. No such run prints "baseline: none" and
+    /// succeeds.
+    Baseline {
+        /// owner/name [default: $GITHUB_REPOSITORY].
+        #[arg(long)]
+        repo: Option<String>,
+        /// The workflow file.
+        #[arg(long, default_value = "nightly.yml")]
+        workflow: String,
+        /// The default branch.
+        #[arg(long)]
+        branch: String,
+        /// The cell whose shards' artifacts count.
+        #[arg(long)]
+        cell: String,
+        /// Where to download.
+        #[arg(long, default_value = "baseline")]
+        dir: PathBuf,
+        /// How many of the newest scheduled runs to look at.
+        #[arg(long, default_value_t = 30)]
+        runs: u32,
+        /// Time limit of each gh command, in seconds.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
     /// Clean up after kind runs that died without their teardown (SIGKILL,
     /// OOM, a cancelled CI job): reads the undo journal
     /// ($CHAOS_JOURNAL_DIR, else $XDG_STATE_HOME/cni-chaos/journal, else
@@ -287,6 +344,106 @@ fn pull_images(matrix: &Path, cell: Option<&str>, timeout: Duration) -> ExitCode
     match runtime.block_on(pull_all(&runner, &images, timeout)) {
         Ok(()) => {
             println!("ok: {} pinned images pulled", images.len());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `cni-chaos matrix`.
+fn print_matrix(
+    json: bool,
+    cells: &[String],
+    suites: &[String],
+    paths: (&Path, &Path, &Path),
+    limit: Duration,
+) -> ExitCode {
+    let (versions, suites_dir, estimates) = paths;
+    let suite_paths: Vec<PathBuf> = if suites.is_empty() {
+        vec![suites_dir.to_path_buf()]
+    } else {
+        suites
+            .iter()
+            .map(|s| suites_dir.join(format!("{}.yaml", s.trim())))
+            .collect()
+    };
+    let cells = (!cells.is_empty()).then_some(cells);
+    let m = match cni_chaos::plan::matrix(
+        versions,
+        &suite_paths,
+        estimates,
+        cells,
+        cni_chaos::plan::Constants::default(),
+        limit,
+    ) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if json {
+        match serde_json::to_string(&m) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("error: cannot render the matrix as JSON: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    // A Markdown table: readable in a terminal and in a job summary.
+    println!("| cell | kind | node image | Kube-OVN | Multus |\n|---|---|---|---|---|");
+    for c in &m.cells {
+        println!(
+            "| {} | {} | `{}` | {} | {} |",
+            c.name, c.kind_version, c.node_image, c.kube_ovn, c.multus
+        );
+    }
+    println!(
+        "\n| shard | estimate (limit {} min) | scenarios | clusters provisioned | profiles |\n|---|---|---|---|---|",
+        m.limit_minutes
+    );
+    for s in &m.shards {
+        let provisions: u32 = s.clusters.iter().map(|c| c.provisions).sum();
+        println!(
+            "| {} | {} min | {} | {provisions} | {} |",
+            s.id,
+            s.estimate_minutes,
+            s.scenarios.len(),
+            s.profiles.join(", ")
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+/// `cni-chaos baseline`.
+fn baseline(query: cni_chaos::plan::BaselineQuery) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runner = cni_chaos::exec::LocalRunner::new();
+    match runtime.block_on(cni_chaos::plan::find_baseline(&runner, &query)) {
+        Ok(found) => {
+            match (found.run_id, &found.none) {
+                (Some(id), _) => println!(
+                    "baseline: run {id}: {} in {}",
+                    found.artifacts.join(", "),
+                    query.dir.display()
+                ),
+                (None, Some(why)) => println!("baseline: none: {why}"),
+                (None, None) => println!("baseline: none"),
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -537,6 +694,44 @@ fn main() -> ExitCode {
             matrix,
             timeout,
         } => pull_images(&matrix, cell.as_deref(), Duration::from_secs(timeout)),
+        Command::Matrix {
+            json,
+            cell,
+            suites,
+            matrix,
+            suites_dir,
+            estimates,
+            limit_minutes,
+        } => print_matrix(
+            json,
+            &cell,
+            &suites,
+            (&matrix, &suites_dir, &estimates),
+            Duration::from_secs(limit_minutes * 60),
+        ),
+        Command::Baseline {
+            repo,
+            workflow,
+            branch,
+            cell,
+            dir,
+            runs,
+            timeout,
+        } => {
+            let Some(repo) = repo.or_else(|| std::env::var("GITHUB_REPOSITORY").ok()) else {
+                eprintln!("error: --repo is not given and GITHUB_REPOSITORY is not set");
+                return ExitCode::FAILURE;
+            };
+            baseline(cni_chaos::plan::BaselineQuery {
+                repo,
+                workflow,
+                branch,
+                artifact_prefix: format!("reports-{cell}--"),
+                dir,
+                runs,
+                timeout: Duration::from_secs(timeout),
+            })
+        }
         Command::Clean {
             dry_run,
             delete_kept,

@@ -39,6 +39,7 @@ fn info() -> RunInfo {
         seed: 7,
         started_at: "2024-06-01T12:00:00Z".parse().unwrap(),
         harness_version: "0.1.0".into(),
+        estimate: None,
     }
 }
 
@@ -124,6 +125,9 @@ fn result(scenario: &str, expect: Expect, verdict: Verdict, slo: SloVerdict) -> 
         slos: vec![slo],
         diagnostics: Some("describe: kube-multus-ds-abcde Init:CrashLoopBackOff".into()),
         lanes: Vec::new(),
+        observation: None,
+        early_slos: None,
+        late_relapses: Vec::new(),
         remediation_ms: None,
         started_at: "2024-06-01T12:00:01Z".parse().unwrap(),
         elapsed: Duration::from_secs(200),

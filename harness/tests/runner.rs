@@ -79,7 +79,9 @@ impl Env {
             .env_remove("GITHUB_ACTIONS")
             .env_remove("GITHUB_STEP_SUMMARY")
             .env_remove("CHAOS_BASELINE")
-            .env_remove("CHAOS_TREND_THRESHOLD");
+            .env_remove("CHAOS_TREND_THRESHOLD")
+            .env_remove("CHAOS_DEADLINE")
+            .env_remove("CHAOS_SCENARIOS");
         for (k, v) in extra_env {
             cmd = cmd.env(*k, *v);
         }
@@ -320,6 +322,36 @@ fn bad_input_is_a_clear_error_and_runs_nothing() {
 }
 
 #[test]
+fn chaos_scenarios_runs_only_the_shards_scenarios_and_refuses_unknown_ids() {
+    let env = Env::new();
+    let out = env.run(&[], &[("CHAOS_SCENARIOS", "beta::passes, alpha::passes")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json = results(&env.path("reports"));
+    let mut ran: Vec<String> = json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(support::trial_name)
+        .collect();
+    ran.sort();
+    assert_eq!(ran, vec!["alpha::passes", "beta::passes"]);
+
+    let env = Env::new();
+    let out = env.run(&[], &[("CHAOS_SCENARIOS", "alpha::passes,alpha::gone")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out)
+            .contains("CHAOS_SCENARIOS: alpha::gone not among the loaded suites' scenarios"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        env.journal().is_empty(),
+        "a shard that lost a scenario runs nothing"
+    );
+}
+
+#[test]
 fn a_provisioning_failure_fails_every_scenario_on_that_cluster_once() {
     let env = Env::new();
     let plan = serde_json::json!({"journal": env.path("journal.log"), "provision-error": "kind create cluster: exit 1"});
@@ -391,4 +423,76 @@ fn a_kind_dry_run_prints_the_plan_and_passes_as_planned() {
     for r in json["results"].as_array().unwrap() {
         assert_eq!(r["verdict"], "planned", "{r}");
     }
+    // The estimate, per cluster and in total, before anything starts: from
+    // the committed twin times of smoke's scenarios on the default cell plus
+    // one cluster's provisioning and teardown.
+    use cni_chaos::plan::{Constants, ESTIMATES_FILE, Estimates};
+    let estimates = Estimates::load(&root.join(ESTIMATES_FILE)).unwrap();
+    let twin_ms: u64 = ["smoke::ovs-vswitchd-kill", "smoke::worker-reboot"]
+        .iter()
+        .map(|id| estimates.get("default", id).unwrap().elapsed_ms)
+        .sum();
+    let c = Constants::default();
+    let total_ms = twin_ms + u64::try_from((c.provision + c.teardown).as_millis()).unwrap();
+    assert_eq!(json["run"]["estimate"]["total"], total_ms);
+    assert_eq!(json["summary"]["estimate"], total_ms);
+    assert_eq!(json["summary"]["estimate-scenarios"], twin_ms);
+    let at = |needle: &str| {
+        stderr
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in:\n{stderr}"))
+    };
+    let cluster = at(&format!(
+        "cni-chaos: estimate: default@default: {} min (2 scenario(s) {} min on the twin; 1 cluster(s) provisioned and torn down 12 min, after 0 replacement(s))",
+        total_ms.div_ceil(60_000),
+        twin_ms.div_ceil(60_000),
+    ));
+    let total = at(&format!(
+        "cni-chaos: estimate: total {} min",
+        total_ms.div_ceil(60_000)
+    ));
+    assert!(
+        cluster < total && total < at("kind create cluster"),
+        "{stderr}"
+    );
+    // Every report shows it beside the actual time.
+    let fmt = |ms: u64| cni_chaos::util::duration::format(std::time::Duration::from_millis(ms));
+    let md = std::fs::read_to_string(reports.path().join("latest/summary.md")).unwrap();
+    assert!(
+        md.contains(&format!(
+            "estimated {} (scenarios {}), took ",
+            fmt(total_ms),
+            fmt(twin_ms)
+        )),
+        "{md}"
+    );
+    let xml = std::fs::read_to_string(reports.path().join("latest/junit.xml")).unwrap();
+    let report = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    let suite = report
+        .test_suites
+        .iter()
+        .find(|s| s.name.as_str() == "smoke::worker-reboot")
+        .unwrap();
+    let prop = |name: &str| {
+        suite
+            .properties
+            .iter()
+            .find(|p| p.name.as_str() == name)
+            .map(|p| p.value.as_str().to_string())
+            .unwrap_or_else(|| panic!("no property {name}"))
+    };
+    assert!(
+        prop("run-estimate").starts_with(&format!("estimated {}", fmt(total_ms))),
+        "{}",
+        prop("run-estimate")
+    );
+    let own = estimates
+        .get("default", "smoke::worker-reboot")
+        .unwrap()
+        .elapsed_ms;
+    assert!(
+        prop("estimate").starts_with(&format!("{} (took ", fmt(own))),
+        "{}",
+        prop("estimate")
+    );
 }

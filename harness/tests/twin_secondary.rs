@@ -173,6 +173,7 @@ async fn a_pod_recreated_before_multus_is_back_is_named_with_its_missing_network
         seed: 1,
         started_at: "2026-12-03T12:00:00Z".parse().unwrap(),
         harness_version: "0.1.0".into(),
+        estimate: None,
     };
     let record = RunRecord::from_events([
         RunEvent::RunStarted(info),

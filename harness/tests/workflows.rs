@@ -122,19 +122,60 @@ fn nightly_is_the_workflow_issue_7_asks_for() {
     );
     let text = std::fs::read_to_string(&path).unwrap();
     for needle in [
-        "cargo test --locked --test chaos",
+        // Issue 13: one build, the matrix from the binary, shards that run it.
+        "cargo build --locked -p cni-chaos --bin cni-chaos",
+        "target/debug/cni-chaos matrix --json",
+        "include: ${{ fromJSON(needs.build.outputs.matrix).shards }}",
+        "actions/download-artifact@",
+        "bin/cni-chaos run -- --test-threads 1",
         "CHAOS_BACKEND: kind",
         "CHAOS_VERSIONS: ${{ matrix.cell }}",
+        "CHAOS_SUITES: ${{ join(matrix.suites, ',') }}",
+        "CHAOS_SCENARIOS: ${{ join(matrix.scenarios, ',') }}",
         "versions.yaml",
-        "KIND_VERSION: v0.31.0",
+        "KIND_VERSION: ${{ matrix.kind-version }}",
         "sha256sum -c",
         "if: always()",
         "reports/latest/junit.xml",
+        "name: reports-${{ matrix.id }}",
         "CHAOS_BASELINE",
+        "bin/cni-chaos baseline --workflow nightly.yml",
+        // Kube-OVN's CI frees disk space the same way; kind needs the
+        // inotify limits.
+        "uses: jlumbroso/free-disk-space@",
+        "sudo sysctl -w fs.inotify.max_user_watches=524288",
+        "sudo sysctl -w fs.inotify.max_user_instances=512",
     ] {
         assert!(text.contains(needle), "nightly.yml lacks {needle:?}");
     }
+    // The deadline is set below the job's limit, leaving room for the
+    // scenario in flight, teardown and the reports; and above the longest
+    // shard estimate, so a run on time never meets it.
+    let timeout = match get(chaos, "timeout-minutes").map(|n| &n.value) {
+        Some(Value::Int(m)) => u64::try_from(*m).unwrap(),
+        other => panic!("chaos timeout-minutes: {other:?}"),
+    };
+    let deadline: u64 = text
+        .split_once("CHAOS_DEADLINE=$(date -u -d '+")
+        .and_then(|(_, rest)| rest.split_once(" minutes'"))
+        .map(|(m, _)| m.parse().unwrap())
+        .expect("CHAOS_DEADLINE set from the job's start");
+    let limit = cni_chaos::plan::SHARD_LIMIT.as_secs() / 60;
+    assert!(
+        limit < deadline && deadline + 20 <= timeout,
+        "shard limit {limit} < deadline {deadline} <= timeout {timeout} - 20"
+    );
     let ci = std::fs::read_to_string(path.with_file_name("ci.yml")).unwrap();
+    // Neither workflow reads versions.yaml itself: the binary does.
+    for (name, body) in [("nightly.yml", &text), ("ci.yml", &ci)] {
+        for regex in ["import re", "re.findall", "re.match", "grep -E", "sed -n"] {
+            assert!(!body.contains(regex), "{name} parses with {regex:?}");
+        }
+        assert!(
+            body.contains("matrix --json"),
+            "{name}: matrix from the binary"
+        );
+    }
     assert!(
         ci.contains("CHAOS_BACKEND=twin")
             && ci.contains("--test chaos")

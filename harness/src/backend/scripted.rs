@@ -91,6 +91,9 @@ pub struct ScenarioPlan {
     /// Whether the cluster stays unhealthy after the revert (the recovery
     /// check fails and the cluster is replaced).
     pub unhealthy_after_revert: bool,
+    /// Whether remediation steps applied after the revert (the scenario's
+    /// healing) make such a cluster steady again.
+    pub healed_by_steps: bool,
     /// Whether injection is only planned (a dry run).
     pub planned: bool,
     /// Make the revert fail with this message.
@@ -114,6 +117,7 @@ impl Default for ScenarioPlan {
             panic_in: None,
             heals_before_remediation: false,
             unhealthy_after_revert: false,
+            healed_by_steps: false,
             planned: false,
             revert_error: None,
             multus_config_left: None,
@@ -251,6 +255,7 @@ impl Backend for ScriptedBackend {
             journal: self.journal.clone(),
             current: Mutex::new(ScenarioPlan::default()),
             stage: Mutex::default(),
+            healed: Mutex::default(),
         }))
     }
 }
@@ -261,6 +266,8 @@ struct ScriptedCluster {
     journal: Journal,
     current: Mutex<ScenarioPlan>,
     stage: Mutex<Stage>,
+    /// Remediation steps were applied after the revert.
+    healed: Mutex<bool>,
 }
 
 impl ScriptedCluster {
@@ -313,7 +320,11 @@ impl Cluster for ScriptedCluster {
         let steady = match stage {
             Stage::Before => plan.steady,
             Stage::Faulted => plan.heals_before_remediation,
-            Stage::Reverted => !plan.unhealthy_after_revert,
+            Stage::Reverted => {
+                !plan.unhealthy_after_revert
+                    || (plan.healed_by_steps
+                        && *self.healed.lock().unwrap_or_else(|p| p.into_inner()))
+            }
         };
         if stage == Stage::Before {
             *self.current.lock().unwrap_or_else(|p| p.into_inner()) = plan.clone();
@@ -321,9 +332,10 @@ impl Cluster for ScriptedCluster {
         self.journal
             .record(format!("steady-state {}", scenario.name));
         self.maybe_panic("steady-state");
-        if stage == Stage::Reverted {
+        if stage == Stage::Reverted && steady {
             // The next scenario starts from the top.
             *self.stage.lock().unwrap_or_else(|p| p.into_inner()) = Stage::Before;
+            *self.healed.lock().unwrap_or_else(|p| p.into_inner()) = false;
         }
         if steady {
             Ok(Gate {
@@ -395,6 +407,9 @@ impl Cluster for ScriptedCluster {
             "remediate {what} on {}",
             node.map_or("-", |n| n.name.as_str())
         ));
+        if *self.stage.lock().unwrap_or_else(|p| p.into_inner()) == Stage::Reverted {
+            *self.healed.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        }
         Ok(what)
     }
 
@@ -458,6 +473,8 @@ impl Cluster for ScriptedCluster {
         Ok(Observation {
             verdicts,
             lanes: Vec::new(),
+            window: None,
+            early: None,
         })
     }
 

@@ -82,6 +82,11 @@ pub struct Observation {
     pub verdicts: Vec<SloVerdict>,
     /// Per pod and node state lanes around the fault, for the HTML report.
     pub lanes: Vec<Lane>,
+    /// How observation ended (`None`: the backend does not say).
+    pub window: Option<crate::observe::ObservedWindow>,
+    /// In [`crate::observe::ObserveMode::Full`], the verdicts known at the
+    /// moment an early end would have ended observation.
+    pub early: Option<Vec<SloVerdict>>,
 }
 
 /// One provisioned cluster. Scenarios that share it run one at a time.
@@ -152,6 +157,22 @@ pub trait Cluster: Send + Sync {
         since: Instant,
         node: Option<&NodeInfo>,
     ) -> Result<Observation, BackendError>;
+
+    /// Judges the scenario's timeline SLOs again on everything the watchers
+    /// have seen up to `until` (at most now): the verdict the full window
+    /// would have given, as far as it has been watched. Probe and
+    /// secondary-network SLOs are not judged again (their probes and reads
+    /// ended with observation). `None`: this backend keeps no timeline.
+    async fn rejudge(
+        &self,
+        _scenario: &Scenario,
+        _fault_at: Instant,
+        _since: Instant,
+        _node: Option<&NodeInfo>,
+        _until: Instant,
+    ) -> Option<Vec<SloVerdict>> {
+        None
+    }
 
     /// The links (`lo`, `eth0`, `net1`, ...) in the network namespace of
     /// pod `namespace/name`'s sandbox, read on `node` itself rather than

@@ -1016,6 +1016,20 @@ impl Cluster for TwinCluster {
         .await)
     }
 
+    async fn rejudge(
+        &self,
+        scenario: &Scenario,
+        fault_at: Instant,
+        since: Instant,
+        node: Option<&NodeInfo>,
+        until: Instant,
+    ) -> Option<Vec<crate::slo::SloVerdict>> {
+        let observer = self.observer.lock().await;
+        Some(observe::rejudge(
+            &observer, scenario, fault_at, since, node, until,
+        ))
+    }
+
     /// The model's answer for the pod's sandbox (`World::pod_interfaces`),
     /// as `ip -o link` in its network namespace on the node would give it.
     async fn pod_interfaces(
@@ -1051,6 +1065,11 @@ impl Cluster for TwinCluster {
                 Ok(done) => self.twin.note(format!("harness: revert: {done}")),
                 Err(e) => errors.push(e.to_string()),
             }
+        }
+        // Steadiness counts from the end of a revert that did something,
+        // not from before it.
+        if !pending.undos.is_empty() {
+            self.observer.lock().await.fence(Instant::now());
         }
         if errors.is_empty() {
             Ok(())

@@ -95,6 +95,27 @@ impl Fault {
         }
     }
 
+    /// How long after its injection the fault still acts by itself: the
+    /// SIGCONT after `stop-for`, the rewrite after `delay`, the frozen
+    /// shim's end after `hold-for`, the heal after a partition's
+    /// `duration`. Observation never ends before this has passed (with a
+    /// settle window after it): what the fault does then is part of it.
+    pub fn acts_until(&self) -> Duration {
+        match self {
+            Fault::OvsKill(k) => k.stop_for.unwrap_or_default(),
+            Fault::LeftoverMultusConfig(l) if l.busy_shim => l.hold_for,
+            Fault::CniConfig(c) => match c.action {
+                CniConfigAction::DelayedRewrite { delay } => delay,
+                _ => Duration::ZERO,
+            },
+            Fault::NetworkPartition(p) => p.duration,
+            Fault::NodeReboot(_)
+            | Fault::StaleNetns(_)
+            | Fault::LeftoverMultusConfig(_)
+            | Fault::PodDelete(_) => Duration::ZERO,
+        }
+    }
+
     /// The node the fault acts on, if it acts on one.
     pub fn target(&self) -> Option<&NodeTarget> {
         match self {

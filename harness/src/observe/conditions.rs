@@ -3,6 +3,46 @@
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 
+/// How late a pod's liveness probes can still kill one of its containers
+/// (a delayed-failure timer the observation window must outlast).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LivenessTimer {
+    /// From a container's start: `initialDelaySeconds` plus
+    /// `periodSeconds` times `failureThreshold`, the longest of the pod's
+    /// containers.
+    pub after_start: std::time::Duration,
+    /// From the last change of a running container: `periodSeconds` times
+    /// `failureThreshold` (consecutive failures), the longest.
+    pub after_change: std::time::Duration,
+}
+
+/// The pod's [`LivenessTimer`], from its containers' `livenessProbe`s with
+/// the API's defaults (`periodSeconds` 10, `failureThreshold` 3,
+/// `initialDelaySeconds` 0: kubernetes/api@v0.33.0 core/v1/types.go,
+/// `Probe`); `None` when no container has one.
+pub fn liveness_timer(pod: &Pod) -> Option<LivenessTimer> {
+    let secs =
+        |v: Option<i32>, default: u64| v.and_then(|v| u64::try_from(v).ok()).unwrap_or(default);
+    pod.spec
+        .as_ref()?
+        .containers
+        .iter()
+        .filter_map(|c| c.liveness_probe.as_ref())
+        .map(|p| {
+            let detect = secs(p.period_seconds, 10) * secs(p.failure_threshold, 3);
+            LivenessTimer {
+                after_start: std::time::Duration::from_secs(
+                    secs(p.initial_delay_seconds, 0) + detect,
+                ),
+                after_change: std::time::Duration::from_secs(detect),
+            }
+        })
+        .reduce(|a, b| LivenessTimer {
+            after_start: a.after_start.max(b.after_start),
+            after_change: a.after_change.max(b.after_change),
+        })
+}
+
 /// Whether the pod's `Ready` condition is `True`.
 pub fn pod_ready(pod: &Pod) -> bool {
     condition_true(
@@ -305,5 +345,24 @@ mod tests {
         assert_eq!(node_ready(&bare), None);
         assert!(!node_network_unavailable(&bare));
         assert_eq!(node_internal_ip(&bare), None);
+    }
+    #[test]
+    fn liveness_timer_takes_the_longest_container_and_the_api_defaults() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "ovs-ovn-x"},
+            "spec": {"containers": [
+                {"name": "openvswitch", "livenessProbe": {"initialDelaySeconds": 60, "periodSeconds": 5, "failureThreshold": 5}},
+                {"name": "defaults", "livenessProbe": {}},
+                {"name": "none"}
+            ]}
+        }))
+        .unwrap();
+        let t = liveness_timer(&pod).unwrap();
+        assert_eq!(t.after_start, std::time::Duration::from_secs(85));
+        assert_eq!(t.after_change, std::time::Duration::from_secs(30));
+        let bare: Pod =
+            serde_json::from_value(serde_json::json!({"spec": {"containers": [{"name": "a"}]}}))
+                .unwrap();
+        assert_eq!(liveness_timer(&bare), None);
     }
 }

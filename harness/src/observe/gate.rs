@@ -9,6 +9,7 @@ use super::evaluate::{Window, evaluate};
 use super::lanes::lanes;
 use super::networks;
 use super::probe;
+use super::settle::{self, ObserveMode, ObservedWindow};
 use super::timeline::{ObjKind, ObjRef, PodState, Timeline};
 use super::watch::Observer;
 use crate::backend::{Cluster, Gate, NodeInfo, Observation};
@@ -117,8 +118,17 @@ pub(super) fn unready_pod(p: &ObjRef, s: &PodState) -> Culprit {
 /// fault injected into it compounds with the last one.
 pub const STEADY_FOR: Duration = Duration::from_secs(10);
 
-/// Waits up to `timeout` for [`unsteady`] to stay empty for [`STEADY_FOR`].
-/// A zero `timeout` asks whether the cluster is steady right now.
+/// How long the gate waits at least, even for a cluster whose timeline has
+/// been quiet for [`STEADY_FOR`] already: a change made just before the
+/// call (a pod the harness just touched) reaches the watchers within a
+/// watch round trip.
+pub const IN_FLIGHT: Duration = Duration::from_secs(2);
+
+/// Waits up to `timeout` for [`unsteady`] to stay empty for [`STEADY_FOR`],
+/// counting a quiet stretch that began before the call (the timeline shows
+/// no change since, and never before the harness's last action,
+/// [`Timeline::fence`]). A zero `timeout` asks whether the cluster is
+/// steady right now.
 pub async fn wait_steady(observer: &mut Observer, scenario: &Scenario, timeout: Duration) -> Gate {
     let start = Instant::now();
     let deadline = start + timeout;
@@ -127,8 +137,18 @@ pub async fn wait_steady(observer: &mut Observer, scenario: &Scenario, timeout: 
         let culprits = observer.with(|tl| unsteady(tl, scenario));
         let now = Instant::now();
         if culprits.is_empty() {
-            let since = *steady_since.get_or_insert(now);
-            if timeout.is_zero() || now.duration_since(since) >= STEADY_FOR {
+            // Nothing has changed since the last state change (or the
+            // harness's last action), and the cluster is steady now: it has
+            // been steady since then.
+            let since = *steady_since.get_or_insert_with(|| {
+                observer
+                    .with(|tl| tl.origin() + tl.unchanged_since())
+                    .min(now)
+            });
+            // A quiet stretch from before the call counts, but changes on
+            // their way through the API get a watch round trip to arrive.
+            let ready_at = (since + STEADY_FOR).max(start + IN_FLIGHT);
+            if timeout.is_zero() || now >= ready_at {
                 return Gate {
                     steady: true,
                     waited: start.elapsed(),
@@ -138,7 +158,7 @@ pub async fn wait_steady(observer: &mut Observer, scenario: &Scenario, timeout: 
             // Until the quiet window is over (even past the deadline: a
             // cluster steady at the deadline gets its window), unless
             // something changes first.
-            let _ = tokio::time::timeout_at(since + STEADY_FOR, observer.changed()).await;
+            let _ = tokio::time::timeout_at(ready_at, observer.changed()).await;
             continue;
         }
         steady_since = None;
@@ -158,10 +178,22 @@ pub async fn wait_steady(observer: &mut Observer, scenario: &Scenario, timeout: 
 /// How often a probe is attempted during observation.
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Observes until the longest budget (from `since`) plus [`SETTLE`] has
-/// passed, running the scenario's probes as pods meanwhile, then judges every
-/// SLO on the timeline; [`Slo::SecondaryNetworksComplete`] on the pods as
-/// they are then, their links read on their nodes through `cluster`.
+/// How far past the budgets' end (plus [`SETTLE`]) a floor may keep
+/// observation going: a pod spec's own liveness timer can be anything, and
+/// the engine abandons an observation 300 s past the longest budget.
+pub const FLOOR_PAST_BUDGETS: Duration = Duration::from_secs(240);
+
+/// How often observation asks whether every verdict is known.
+pub const DECIDE_EVERY: Duration = Duration::from_secs(1);
+
+/// Observes, running the scenario's probes as pods meanwhile, until every
+/// SLO's verdict is known and the window's floor has passed
+/// ([`super::settle`]), or in [`ObserveMode::Full`] until the longest
+/// budget (from `since`) plus [`SETTLE`] and the floor have passed; then
+/// judges every SLO on the timeline ([`Slo::SecondaryNetworksComplete`] on
+/// the pods as they are then, their links read on their nodes through
+/// `cluster`). In full mode the verdicts known at the early end are kept
+/// beside the final ones.
 pub async fn observe_and_judge(
     client: &kube::Client,
     cluster: &dyn Cluster,
@@ -177,7 +209,7 @@ pub async fn observe_and_judge(
         .filter_map(Slo::budget)
         .max()
         .unwrap_or(Duration::from_secs(60));
-    let until = since + longest + SETTLE;
+    let budgets_end = since + longest + SETTLE;
     let stop = tokio_util::sync::CancellationToken::new();
     // Unique per observation on this cluster: milliseconds since the
     // observer started, so repeated scenarios never reuse a pod name.
@@ -189,7 +221,7 @@ pub async fn observe_and_judge(
                 kind: *probe,
                 node: node.map(|n| n.name.clone()),
                 token: token.clone(),
-                until,
+                until: budgets_end,
                 interval: PROBE_INTERVAL,
             };
             probes.push(tokio::spawn(probe::run_probe(
@@ -200,7 +232,62 @@ pub async fn observe_and_judge(
             )));
         }
     }
-    tokio::time::sleep_until(until).await;
+    let settle = scenario.settle;
+    let (fault_off, since_off) = observer.with(|tl| (tl.offset(fault_at), tl.offset(since)));
+    let base = observer.with(|tl| settle::Baseline::at(tl, fault_off));
+    let fault_node = node.map(|n| n.name.clone());
+    let window_at = |end: Duration| Window {
+        fault_at: fault_off,
+        reference: since_off,
+        end,
+        fault_node: fault_node.clone(),
+    };
+    // Each tick: is every verdict known, and has the floor passed?
+    let mut early: Option<(Timeline, Duration)> = None;
+    let mut early_networks = Vec::new();
+    let floor = loop {
+        let now = Instant::now();
+        let (known, floor, tl_now) = observer.with(|tl| {
+            let t = tl.offset(now);
+            let w = window_at(t);
+            // Timers count from what happened before the budgets ran out:
+            // a component that keeps restarting after them cannot stretch
+            // the window by more than one timer.
+            let floor = settle::floor(
+                &scenario.fault,
+                tl,
+                &base,
+                fault_off,
+                t.min(tl.offset(budgets_end)),
+                settle,
+                fault_node.as_deref(),
+            )
+            .capped(tl.offset(budgets_end), FLOOR_PAST_BUDGETS);
+            let known = t >= floor.at
+                && scenario
+                    .slos
+                    .iter()
+                    .all(|s| settle::whole_window(s) || settle::known(s, tl, &w, settle));
+            (known, floor, t)
+        });
+        if known && early.is_none() {
+            if scenario.observe == ObserveMode::Early {
+                break floor;
+            }
+            early = Some((observer.timeline(), tl_now));
+            early_networks = read_networks(client, cluster, scenario).await;
+        }
+        let full_end = budgets_end.max(
+            observer
+                .with(|tl| tl.origin())
+                .checked_add(floor.at)
+                .unwrap_or(budgets_end),
+        );
+        if now >= full_end {
+            break floor;
+        }
+        tokio::time::sleep(DECIDE_EVERY.min(full_end - now)).await;
+    };
     // Each probe deletes the pod of the attempt it is in; give that an API
     // round trip's worth of time, then let go.
     stop.cancel();
@@ -213,28 +300,103 @@ pub async fn observe_and_judge(
         }
     }
     let tl = observer.timeline();
-    let window = Window {
-        fault_at: tl.offset(fault_at),
-        reference: tl.offset(since),
-        end: tl.offset(Instant::now()),
-        fault_node: node.map(|n| n.name.clone()),
+    let window = window_at(tl.offset(Instant::now()));
+    let networks = read_networks(client, cluster, scenario).await;
+    let verdicts = judge(scenario, &tl, &window, networks);
+    let decided = match &early {
+        Some((_, at)) => Some(*at),
+        None if scenario.observe == ObserveMode::Early => Some(window.end),
+        None => None,
     };
+    let early_verdicts =
+        early.map(|(etl, at)| judge(scenario, &etl, &window_at(at), early_networks));
     // Lanes from a minute before the fault to the end of observation.
     let from = window.fault_at.saturating_sub(Duration::from_secs(60));
-    let mut verdicts = Vec::new();
-    for slo in &scenario.slos {
-        verdicts.push(match slo {
-            Slo::SecondaryNetworksComplete { scope, .. } => {
-                let pods = networks::read(client, cluster, scope).await;
-                networks::judge(slo, pods.as_deref().map_err(String::as_str))
-            }
-            _ => evaluate(slo, &tl, &window),
-        });
-    }
+    let rel = |t: Duration| t.saturating_sub(fault_off);
     Observation {
         verdicts,
+        early: early_verdicts,
+        window: Some(ObservedWindow {
+            mode: scenario.observe,
+            settle,
+            floor: rel(floor.at.min(window.end)),
+            floor_why: floor.why,
+            decided: decided.map(rel),
+            ended: rel(window.end),
+            full: rel(tl.offset(budgets_end).max(floor.at.min(window.end))),
+        }),
         lanes: lanes(&tl, from, window.end, window.fault_at),
     }
+}
+
+/// [`crate::backend::Cluster::rejudge`] on an observer's timeline: the
+/// timeline SLOs judged up to `until` (or now, if earlier).
+pub fn rejudge(
+    observer: &Observer,
+    scenario: &Scenario,
+    fault_at: Instant,
+    since: Instant,
+    node: Option<&NodeInfo>,
+    until: Instant,
+) -> Vec<crate::slo::SloVerdict> {
+    observer.with(|tl| {
+        let w = Window {
+            fault_at: tl.offset(fault_at),
+            reference: tl.offset(since),
+            end: tl.offset(until.min(Instant::now())),
+            fault_node: node.map(|n| n.name.clone()),
+        };
+        scenario
+            .slos
+            .iter()
+            .filter(|s| {
+                !matches!(
+                    s,
+                    Slo::ProbeSucceedsWithin { .. } | Slo::SecondaryNetworksComplete { .. }
+                )
+            })
+            .map(|s| evaluate(s, tl, &w))
+            .collect()
+    })
+}
+
+/// The pods [`Slo::SecondaryNetworksComplete`] judges, read now, one
+/// answer per such SLO in the scenario's order.
+async fn read_networks(
+    client: &kube::Client,
+    cluster: &dyn Cluster,
+    scenario: &Scenario,
+) -> Vec<Result<Vec<networks::PodNetworks>, String>> {
+    let mut out = Vec::new();
+    for slo in &scenario.slos {
+        if let Slo::SecondaryNetworksComplete { scope, .. } = slo {
+            out.push(networks::read(client, cluster, scope).await);
+        }
+    }
+    out
+}
+
+/// Every SLO's verdict on `tl` up to `w.end`.
+fn judge(
+    scenario: &Scenario,
+    tl: &Timeline,
+    w: &Window,
+    networks: Vec<Result<Vec<networks::PodNetworks>, String>>,
+) -> Vec<crate::slo::SloVerdict> {
+    let mut networks = networks.into_iter();
+    scenario
+        .slos
+        .iter()
+        .map(|slo| match slo {
+            Slo::SecondaryNetworksComplete { .. } => {
+                let pods = networks
+                    .next()
+                    .unwrap_or_else(|| Err("the pods were not read".into()));
+                networks::judge(slo, pods.as_deref().map_err(String::as_str))
+            }
+            _ => evaluate(slo, tl, w),
+        })
+        .collect()
 }
 
 /// Deploys what the scenario's SLOs need running before the fault (the

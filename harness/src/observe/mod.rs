@@ -9,6 +9,7 @@ mod lanes;
 pub mod multus_init;
 pub mod networks;
 pub mod probe;
+pub mod settle;
 mod timeline;
 mod watch;
 pub mod workload;
@@ -16,9 +17,10 @@ pub mod workload;
 pub use diagnose::{LOG_LINES, diagnose};
 pub use evaluate::{HealedAddress, Window, evaluate, guard_healed_address};
 pub use gate::{
-    PROBE_INTERVAL, SETTLE, STEADY_FOR, observe_and_judge, prepare_and_wait_steady, unsteady,
-    wait_steady,
+    DECIDE_EVERY, FLOOR_PAST_BUDGETS, PROBE_INTERVAL, SETTLE, STEADY_FOR, observe_and_judge,
+    prepare_and_wait_steady, rejudge, unsteady, wait_steady,
 };
 pub use lanes::{Lane, Segment, lanes};
+pub use settle::{DEFAULT_SETTLE, Floor, ObserveMode, ObservedWindow};
 pub use timeline::{Change, NodeState, ObjKind, ObjRef, PodState, Timeline, Transition};
 pub use watch::{LiveTimeline, Observer, WatchOptions, WatchStats};

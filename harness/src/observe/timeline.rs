@@ -82,6 +82,9 @@ pub struct PodState {
     /// Its labels, for SLO scopes.
     #[serde(skip)]
     pub labels: BTreeMap<String, String>,
+    /// How late its liveness probes can still restart a container.
+    #[serde(skip)]
+    pub liveness: Option<conditions::LivenessTimer>,
 }
 
 impl PodState {
@@ -96,6 +99,7 @@ impl PodState {
             node: conditions::pod_node(pod).map(str::to_string),
             deleting: pod.metadata.deletion_timestamp.is_some(),
             labels: pod.metadata.labels.clone().unwrap_or_default(),
+            liveness: conditions::liveness_timer(pod),
         }
     }
 
@@ -182,6 +186,8 @@ pub struct Timeline {
     origin_wall: jiff::Timestamp,
     transitions: Vec<Transition>,
     last: HashMap<ObjRef, Change>,
+    /// When the harness last acted on the cluster (see [`Timeline::fence`]).
+    fence: Duration,
 }
 
 impl Timeline {
@@ -192,6 +198,7 @@ impl Timeline {
             origin_wall,
             transitions: Vec::new(),
             last: HashMap::new(),
+            fence: Duration::ZERO,
         }
     }
 
@@ -362,6 +369,43 @@ impl Timeline {
             .collect();
         out.sort();
         out
+    }
+
+    /// The objects of a kind present now, with their last state.
+    pub fn current(&self, kind: ObjKind) -> impl Iterator<Item = (&ObjRef, &Change)> + '_ {
+        self.last.iter().filter(move |(o, _)| o.kind == kind)
+    }
+
+    /// Records that the harness acted on the cluster at `at` (a revert):
+    /// what the timeline showed before then says nothing about how steady
+    /// the cluster is after it, since the action's effects may still be on
+    /// their way through the API.
+    pub fn fence(&mut self, at: Instant) {
+        self.fence = self.fence.max(self.offset(at));
+    }
+
+    /// Since when the cluster's pods and nodes have not changed, as an
+    /// offset: the last state change (not counting the harness's own probe
+    /// pods), and never before the last [`Timeline::fence`].
+    pub fn unchanged_since(&self) -> Duration {
+        let last = self
+            .transitions
+            .iter()
+            .rev()
+            .find(|t| match &t.change {
+                Change::Pod(s) => {
+                    !s.labels.contains_key(crate::observe::probe::PROBE_LABEL)
+                        && t.object.namespace.as_deref()
+                            != Some(crate::observe::probe::PROBE_NAMESPACE)
+                }
+                Change::PodGone => {
+                    t.object.namespace.as_deref() != Some(crate::observe::probe::PROBE_NAMESPACE)
+                }
+                Change::Node(_) | Change::NodeGone => true,
+                Change::Event { .. } | Change::Probe { .. } => false,
+            })
+            .map_or(Duration::ZERO, |t| t.at);
+        last.max(self.fence)
     }
 
     /// The offset of the last transition, if any.

@@ -147,6 +147,14 @@ impl Observer {
         self.live().with(f)
     }
 
+    /// Records that the harness acted on the cluster now ([`Timeline::fence`]).
+    pub fn fence(&self, at: Instant) {
+        self.timeline
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .fence(at);
+    }
+
     /// A copy of the timeline so far.
     pub fn timeline(&self) -> Timeline {
         self.timeline

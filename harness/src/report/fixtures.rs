@@ -29,6 +29,7 @@ pub(crate) fn info(simulated: bool) -> RunInfo {
         seed: 42,
         started_at: "2024-06-01T12:00:00Z".parse().unwrap(),
         harness_version: "0.1.0".into(),
+        estimate: None,
     }
 }
 
@@ -138,6 +139,9 @@ fn base(scenario: &str, expect: Expect) -> ScenarioResult {
         slos: Vec::new(),
         diagnostics: None,
         lanes: Vec::new(),
+        observation: None,
+        early_slos: None,
+        late_relapses: Vec::new(),
         remediation_ms: None,
         started_at: "2024-06-01T12:00:05Z".parse().unwrap(),
         elapsed: Duration::from_secs(75),

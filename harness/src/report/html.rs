@@ -566,8 +566,7 @@ fn timeline(out: &mut String, i: usize, r: &ScenarioResult) {
         return;
     }
     // Budget lines: from the fault, or from the remediation when there was
-    // one. Results without the remediation instant (older JSON) place it where
-    // observation ends: SETTLE after the longest budget counted from it.
+    // one.
     let lane_end = r
         .lanes
         .iter()
@@ -580,19 +579,11 @@ fn timeline(out: &mut String, i: usize, r: &ScenarioResult) {
         .flat_map(|l| l.segments.iter().map(|s| s.from_ms))
         .min()
         .unwrap_or(0);
-    let remediated = r.checks.iter().any(|c| c.kind == CheckKind::Remediation);
-    let longest = r
-        .slos
-        .iter()
-        .filter_map(|v| v.slo.budget())
-        .max()
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    let settle = i64::try_from(crate::observe::SETTLE.as_millis()).unwrap_or(0);
-    let reference = match (remediated, r.remediation_ms) {
-        (true, Some(ms)) => ms,
-        (true, None) => (lane_end - longest - settle).max(0),
-        (false, _) => 0,
-    };
+    // Budgets count from the remediation when there was one (applied, or
+    // due and skipped because the cluster had recovered): the engine
+    // records when, so nothing here guesses it.
+    let remediated = r.remediation_ms.is_some();
+    let reference = r.remediation_ms.unwrap_or(0);
     let mut budgets: Vec<(String, i64, bool, String)> = Vec::new();
     for v in &r.slos {
         if let Some(b) = v.slo.budget() {
@@ -1095,8 +1086,8 @@ mod tests {
             CheckStatus::Passed,
             "deleted kube-multus-ds-abcde",
         ));
-        // Observation ends SETTLE after the longest budget from the
-        // remediation: 245 s - 180 s - 5 s = 60 s after the fault.
+        // The engine recorded when it was applied: 60 s after the fault.
+        r.remediation_ms = Some(60_000);
         let page = html(&record);
         assert!(
             page.contains("class=\"remediation-line\" style=\"left:"),

@@ -18,11 +18,13 @@ pub const SCHEMA_VERSION: u32 = 2;
 ///
 /// ```text
 /// { "schema-version": 2,
-///   "run": { "run-id", "backend", "seed", "started-at", "harness-version" },
+///   "run": { "run-id", "backend", "seed", "started-at", "harness-version",
+///            "estimate": { "clusters", "total", "per-scenario", "constants", "source" } },
 ///   "summary": { "passed", "total", "counts": { "pass", "fail", "xfail", "xpass",
 ///                "not-run", "precondition-unmet", "error", "interrupted", "planned" },
 ///                "interrupted",
-///                "teardown-errors", "finished-at", "elapsed", "simulated", "banner" },
+///                "teardown-errors", "finished-at", "elapsed", "estimate",
+///                "scenarios-elapsed", "estimate-scenarios", "simulated", "banner" },
 ///   "results": [ <ScenarioResult as serialized by serde> ],
 ///   "trend": { "baseline", "baseline-run", "threshold", "slos": [ { "scenario",
 ///              "slo", "current", "baseline", "direction", "regression" } ],
@@ -47,6 +49,26 @@ pub fn json(record: &RunRecord) -> Value {
             &record
                 .elapsed()
                 .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        ),
+    );
+    // The estimate beside the actual time, so that it can be calibrated.
+    let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    summary.insert(
+        "estimate".into(),
+        value(&record.info.estimate.as_ref().map(|e| ms(e.total))),
+    );
+    summary.insert(
+        "scenarios-elapsed".into(),
+        value(&ms(record.scenarios_elapsed())),
+    );
+    summary.insert(
+        "estimate-scenarios".into(),
+        value(
+            &record
+                .info
+                .estimate
+                .as_ref()
+                .map(|e| ms(e.clusters.iter().map(|c| c.scenarios_time).sum())),
         ),
     );
     summary.insert("simulated".into(), Value::Bool(record.simulated()));

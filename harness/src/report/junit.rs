@@ -7,7 +7,7 @@ use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, Te
 
 use super::record::{RunRecord, verdict_key};
 use super::trend::SloTrend;
-use crate::run::{Check, CheckKind, CheckStatus, ScenarioResult, Verdict};
+use crate::run::{Check, CheckKind, CheckStatus, Outcome, ScenarioResult, Verdict};
 use crate::slo::Measured;
 use crate::suite::Expect;
 
@@ -79,6 +79,17 @@ fn scenario_suite(record: &RunRecord, r: &ScenarioResult) -> TestSuite {
         suite.add_test_case(case);
     };
     match r.verdict {
+        Verdict::NotRun if matches!(r.outcome, Outcome::Deadline { .. }) => {
+            extra(
+                &mut suite,
+                "deadline",
+                non_success(
+                    NonSuccessKind::Failure,
+                    "not-run-deadline",
+                    &r.outcome.to_string(),
+                ),
+            );
+        }
         Verdict::NotRun if !r.checks.iter().any(|c| c.kind == CheckKind::SteadyState) => {
             extra(
                 &mut suite,
@@ -243,6 +254,7 @@ fn failure_type(r: &ScenarioResult, check: &Check) -> &'static str {
         CheckKind::Remediation => "remediation-failed",
         CheckKind::Slo => "slo-failed",
         CheckKind::Cleanup => "cleanup-failed",
+        CheckKind::Healing => "healing-failed",
         CheckKind::Recovery => "cluster-not-recovered",
     }
 }
@@ -293,6 +305,9 @@ fn run_properties(record: &RunRecord) -> Vec<Property> {
     for (k, v) in &info.backend.versions {
         props.push(Property::new(format!("version.{k}"), v.as_str()));
     }
+    if let Some(line) = record.estimate_line() {
+        props.push(Property::new("run-estimate", line));
+    }
     props
 }
 
@@ -307,6 +322,22 @@ fn properties(record: &RunRecord, r: &ScenarioResult) -> Vec<Property> {
         let name = format!("version.{k}");
         props.retain(|p| p.name.as_str() != name);
         props.push(Property::new(name, v.as_str()));
+    }
+    // This scenario's twin time beside its actual time (the testsuite's).
+    if let Some(ms) = record
+        .info
+        .estimate
+        .as_ref()
+        .and_then(|e| e.per_scenario.get(&r.id.to_string()))
+    {
+        props.push(Property::new(
+            "estimate",
+            format!(
+                "{} (took {})",
+                crate::util::duration::format(Duration::from_millis(*ms)),
+                crate::util::duration::format(r.elapsed)
+            ),
+        ));
     }
     props.push(Property::new("fault", r.fault.as_str()));
     if let Some(node) = &r.node {
@@ -333,6 +364,23 @@ fn properties(record: &RunRecord, r: &ScenarioResult) -> Vec<Property> {
         if let Some(missing) = &evidence.missing {
             props.push(Property::new("evidence.missing", missing.as_str()));
         }
+    }
+    if let Some(w) = &r.observation {
+        let ms = |d: Duration| d.as_millis().to_string();
+        props.push(Property::new("observation.settle-ms", ms(w.settle)));
+        props.push(Property::new("observation.floor-ms", ms(w.floor)));
+        props.push(Property::new("observation.floor", w.floor_why.as_str()));
+        if let Some(d) = w.decided {
+            props.push(Property::new("observation.decided-ms", ms(d)));
+        }
+        props.push(Property::new("observation.ended-ms", ms(w.ended)));
+        props.push(Property::new("observation.full-window-ms", ms(w.full)));
+    }
+    for l in &r.late_relapses {
+        props.push(Property::new(
+            format!("late-relapse.{}", l.slo),
+            l.message.as_str(),
+        ));
     }
     for check in r.checks.iter().filter(|c| c.kind == CheckKind::Slo) {
         if let Some(m) = check.measured {

@@ -155,6 +155,9 @@ fn totals(record: &RunRecord) -> String {
         }
         None => line.push_str(", still running"),
     }
+    if let Some(e) = record.estimate_line() {
+        let _ = write!(line, " — {e}");
+    }
     if record.interrupted {
         line.push_str(" — **run interrupted**");
     }
@@ -285,6 +288,15 @@ fn details(out: &mut String, r: &ScenarioResult) {
         );
     }
     let _ = writeln!(out, "- **Fault:** {}", html(&one_line(&fault(r))));
+    for l in &r.late_relapses {
+        let _ = writeln!(
+            out,
+            "- 🔁 **Late relapse** of {} (watched until {} after the fault): {}",
+            html(&one_line(&l.slo)),
+            duration::format(l.seen_until),
+            html(&one_line(&l.message))
+        );
+    }
     if let Some(e) = &r.evidence {
         let summary = e.summary();
         if !summary.is_empty() {

@@ -119,6 +119,31 @@ impl RunRecord {
         })
     }
 
+    /// The scenarios' own time, summed (virtual on the twin): what
+    /// [`RunEstimate`](crate::plan::RunEstimate)'s scenario times estimate.
+    pub fn scenarios_elapsed(&self) -> Duration {
+        self.results.iter().map(|r| r.elapsed).sum()
+    }
+
+    /// The estimate beside the actual time, in one line: `estimated 52m
+    /// (scenarios 30m), took 47m 10s (scenarios 28m 3s)`; none without an
+    /// estimate.
+    pub fn estimate_line(&self) -> Option<String> {
+        let e = self.info.estimate.as_ref()?;
+        let scenarios: Duration = e.clusters.iter().map(|c| c.scenarios_time).sum();
+        let fmt = crate::util::duration::format;
+        let took = match self.elapsed() {
+            Some(d) => format!("took {}", fmt(d)),
+            None => "still running".to_string(),
+        };
+        Some(format!(
+            "estimated {} (scenarios {}), {took} (scenarios {})",
+            fmt(e.total),
+            fmt(scenarios),
+            fmt(self.scenarios_elapsed())
+        ))
+    }
+
     /// Wall-clock time from start to finish, once the run has finished.
     pub fn elapsed(&self) -> Option<Duration> {
         let end = self.finished_at?;

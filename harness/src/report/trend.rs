@@ -180,7 +180,12 @@ impl TrendOptions {
     /// run's. None when there is no previous run.
     pub fn baseline_file(&self, root: &Path, run_id: &str) -> Option<PathBuf> {
         match &self.baseline {
-            Some(p) if p.is_dir() => Some(p.join(super::writer::JSON_FILE)),
+            // A folder without its own results.json is a set of
+            // downloaded artifacts (one per shard): Baseline::load merges
+            // every results.json under it.
+            Some(p) if p.is_dir() && p.join(super::writer::JSON_FILE).is_file() => {
+                Some(p.join(super::writer::JSON_FILE))
+            }
             Some(p) => Some(p.clone()),
             None => previous_run(root, run_id),
         }
@@ -219,6 +224,26 @@ pub fn previous_run(root: &Path, run_id: &str) -> Option<PathBuf> {
     best.map(|(_, _, f)| f)
 }
 
+/// Every `results.json` under `dir`, `depth` levels down at most.
+fn collect_results(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) {
+    let file = dir.join(super::writer::JSON_FILE);
+    if file.is_file() {
+        out.push(file);
+        return;
+    }
+    if depth == 0 {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.path().is_dir() {
+            collect_results(&entry.path(), depth - 1, out);
+        }
+    }
+}
+
 /// One measured SLO value of the baseline run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -255,8 +280,44 @@ pub struct Baseline {
 }
 
 impl Baseline {
-    /// Reads a baseline from a `results.json`.
+    /// Reads a baseline from a `results.json`, or from every `results.json`
+    /// under a folder (at most three levels down: `<artifact>/<run-id>/`),
+    /// merged: the nightly downloads one artifact per shard of the cell, and
+    /// scenarios are matched by id whichever shard ran them. Where two files
+    /// hold the same scenario, the first in path order wins.
     pub fn load(path: &Path) -> Result<Self, TrendError> {
+        if path.is_dir() {
+            return Self::load_dir(path);
+        }
+        Self::load_file(path)
+    }
+
+    fn load_dir(dir: &Path) -> Result<Self, TrendError> {
+        let mut files = Vec::new();
+        collect_results(dir, 3, &mut files);
+        files.sort();
+        let mut merged: Option<Baseline> = None;
+        for file in &files {
+            let b = Self::load_file(file)?;
+            match &mut merged {
+                None => merged = Some(b),
+                Some(m) => {
+                    let have: std::collections::BTreeSet<String> =
+                        m.values.iter().map(|v| v.scenario.clone()).collect();
+                    m.values
+                        .extend(b.values.into_iter().filter(|v| !have.contains(&v.scenario)));
+                }
+            }
+        }
+        let mut b = merged.ok_or_else(|| TrendError::Shape {
+            path: dir.to_path_buf(),
+            reason: format!("no {} in it or in its subfolders", super::writer::JSON_FILE),
+        })?;
+        b.path = dir.to_path_buf();
+        Ok(b)
+    }
+
+    fn load_file(path: &Path) -> Result<Self, TrendError> {
         let text = std::fs::read_to_string(path).map_err(|source| TrendError::Read {
             path: path.to_path_buf(),
             source,
@@ -846,6 +907,60 @@ mod tests {
         assert_eq!(
             o.baseline_file(root.path(), "now"),
             Some(root.path().join("a").join("results.json"))
+        );
+    }
+
+    #[test]
+    fn a_folder_of_shard_artifacts_is_one_baseline_matched_by_scenario_id() {
+        let root = tempfile::tempdir().unwrap();
+        let result = |suite: &str, scenario: &str, ms: u64| {
+            serde_json::json!({
+                "id": {"suite": suite, "scenario": scenario},
+                "checks": [{"kind": "slo", "name": "slo: x", "measured": {"value": ms, "unit": "millis"}}]
+            })
+        };
+        let write = |artifact: &str, results: Vec<Value>| {
+            let dir = root.path().join(artifact).join("20261202T021700Z-1");
+            std::fs::create_dir_all(&dir).unwrap();
+            let v = serde_json::json!({"schema-version": 2, "run": {"run-id": "r", "backend": {"name": "kind", "simulated": false}}, "results": results});
+            std::fs::write(dir.join("results.json"), v.to_string()).unwrap();
+        };
+        // Last night's shards held other scenarios than tonight's.
+        write(
+            "reports-default--nightly-1",
+            vec![result("nightly", "a", 10), result("smoke", "b", 20)],
+        );
+        write(
+            "reports-default--nightly-2",
+            vec![result("nightly", "c", 30), result("nightly", "a", 99)],
+        );
+        let o = TrendOptions {
+            baseline: Some(root.path().to_path_buf()),
+            ..TrendOptions::default()
+        };
+        let path = o.baseline_file(root.path(), "now").unwrap();
+        assert_eq!(path, root.path());
+        let b = Baseline::load(&path).unwrap();
+        let got: Vec<(&str, &Measured)> = b
+            .values
+            .iter()
+            .map(|v| (v.scenario.as_str(), &v.measured))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("nightly::a", &Measured::Millis(10)),
+                ("smoke::b", &Measured::Millis(20)),
+                ("nightly::c", &Measured::Millis(30)),
+            ],
+            "every artifact's scenarios, each once (the first file wins)"
+        );
+        assert_eq!(b.backend.as_deref(), Some("kind"));
+        let empty = tempfile::tempdir().unwrap();
+        let e = Baseline::load(empty.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("no results.json in it or in its subfolders"),
+            "{e}"
         );
     }
 }

@@ -47,6 +47,57 @@ pub struct RunConfig {
     /// `CHAOS_VERSIONS`: run every suite on this version set (a matrix cell
     /// of `versions.yaml`) instead of the one its `cluster.versions` names.
     pub versions: Option<String>,
+    /// `CHAOS_OBSERVE`: `early` (default) ends observation as soon as every
+    /// verdict is known; `full` observes the whole window and keeps the
+    /// early verdicts beside the final ones, to compare them.
+    pub observe: crate::observe::ObserveMode,
+    /// `CHAOS_DRY_RUN=1`: print the plan (and the estimate), execute nothing.
+    pub dry_run: bool,
+    /// `CHAOS_DEADLINE`: past it no new scenario starts; the rest are
+    /// reported as "not run: deadline".
+    pub deadline: Option<Deadline>,
+    /// `CHAOS_SCENARIOS`: comma-separated `suite::scenario` ids; only these
+    /// run (a shard of `cni-chaos matrix`). Unset: every loaded scenario.
+    pub scenarios: Option<Vec<String>>,
+}
+
+/// When a run stops starting scenarios (`CHAOS_DEADLINE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deadline {
+    /// An RFC 3339 instant on the wall clock (`2026-12-03T04:05:00Z`), as a
+    /// workflow computes it from the job's start and its `timeout-minutes`.
+    At(jiff::Timestamp),
+    /// A duration (`40m`, `1h 10m`) from the run's start on the run's clock:
+    /// the virtual clock on the twin, so a twin run can be tested past it.
+    After(std::time::Duration),
+}
+
+impl Deadline {
+    /// Parses `CHAOS_DEADLINE`: an RFC 3339 instant, else a duration.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        if let Ok(at) = t.parse::<jiff::Timestamp>() {
+            return Ok(Deadline::At(at));
+        }
+        match crate::util::duration::parse(t) {
+            Ok(d) if !d.is_zero() => Ok(Deadline::After(d)),
+            _ => Err(
+                "expected an RFC 3339 instant (2026-12-03T04:05:00Z) or a duration from the run's start (40m, 1h 10m) greater than zero"
+                    .into(),
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for Deadline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Deadline::At(t) => write!(f, "{t}"),
+            Deadline::After(d) => {
+                write!(f, "{} after the start", crate::util::duration::format(*d))
+            }
+        }
+    }
 }
 
 /// A variable has a value the harness cannot use.
@@ -156,7 +207,59 @@ impl RunConfig {
                 });
             }
         };
+        let observe = match get("CHAOS_OBSERVE")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("" | "early") => crate::observe::ObserveMode::Early,
+            Some("full") => crate::observe::ObserveMode::Full,
+            Some(_) => {
+                return Err(ConfigError {
+                    var: "CHAOS_OBSERVE",
+                    value: get("CHAOS_OBSERVE").unwrap_or_default(),
+                    rule: "expected early or full".into(),
+                });
+            }
+        };
+        let deadline = match get("CHAOS_DEADLINE") {
+            Some(v) if !v.trim().is_empty() => {
+                Some(Deadline::parse(&v).map_err(|rule| ConfigError {
+                    var: "CHAOS_DEADLINE",
+                    value: v.clone(),
+                    rule,
+                })?)
+            }
+            _ => None,
+        };
+        let scenarios = match get("CHAOS_SCENARIOS") {
+            Some(v) if !v.trim().is_empty() => {
+                let ids: Vec<String> = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                if let Some(bad) = ids.iter().find(|id| {
+                    id.split_once("::")
+                        .is_none_or(|(a, b)| a.is_empty() || b.is_empty() || b.contains("::"))
+                }) {
+                    return Err(ConfigError {
+                        var: "CHAOS_SCENARIOS",
+                        value: v.clone(),
+                        rule: format!(
+                            "{bad:?} is not a scenario id: expected comma-separated suite::scenario ids"
+                        ),
+                    });
+                }
+                Some(ids)
+            }
+            _ => None,
+        };
         Ok(RunConfig {
+            observe,
+            dry_run: flag(&get, "CHAOS_DRY_RUN")?,
+            deadline,
+            scenarios,
             base: defaults.base.clone(),
             backend,
             suites,
@@ -226,6 +329,26 @@ mod tests {
     }
 
     #[test]
+    fn a_deadline_is_an_instant_or_a_duration_from_the_start() {
+        let c = cfg(&[("CHAOS_DEADLINE", "2026-12-03T04:05:00Z")]).unwrap();
+        assert_eq!(
+            c.deadline,
+            Some(Deadline::At("2026-12-03T04:05:00Z".parse().unwrap()))
+        );
+        let c = cfg(&[("CHAOS_DEADLINE", " 1h 10m ")]).unwrap();
+        assert_eq!(
+            c.deadline,
+            Some(Deadline::After(std::time::Duration::from_secs(70 * 60)))
+        );
+        assert_eq!(cfg(&[("CHAOS_DEADLINE", "")]).unwrap().deadline, None);
+        let c = cfg(&[("CHAOS_SCENARIOS", "smoke::a, nightly::b")]).unwrap();
+        assert_eq!(
+            c.scenarios,
+            Some(vec!["smoke::a".to_string(), "nightly::b".to_string()])
+        );
+    }
+
+    #[test]
     fn suites_by_name_and_path() {
         let c = cfg(&[("CHAOS_SUITES", "smoke, ./x/y.yaml,incident")]).unwrap();
         assert_eq!(
@@ -272,6 +395,17 @@ mod tests {
         assert!(cfg(&[("CHAOS_DRY_RUN", " Yes ")]).is_ok());
         let e = cfg(&[("CHAOS_SEED", "-1")]).unwrap_err().to_string();
         assert!(e.contains("unsigned integer"), "{e}");
+        let e = cfg(&[("CHAOS_DEADLINE", "soon")]).unwrap_err().to_string();
+        assert!(
+            e.starts_with("CHAOS_DEADLINE=\"soon\": expected an RFC 3339"),
+            "{e}"
+        );
+        let e = cfg(&[("CHAOS_DEADLINE", "0s")]).unwrap_err().to_string();
+        assert!(e.contains("greater than zero"), "{e}");
+        let e = cfg(&[("CHAOS_SCENARIOS", "smoke::a,nightly")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"nightly\" is not a scenario id"), "{e}");
         let e = cfg(&[("CHAOS_BACKEND", "scripted")])
             .unwrap_err()
             .to_string();

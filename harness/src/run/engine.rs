@@ -10,7 +10,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::event::{EventSink, Phase, RunEvent};
-use super::outcome::{Check, CheckKind, CheckStatus, Outcome, ScenarioResult, Verdict};
+use super::outcome::{
+    Check, CheckKind, CheckStatus, LateRelapse, Outcome, ScenarioResult, Verdict,
+};
 use crate::backend::{Cluster, NodeInfo, select_node};
 use crate::fault::{Evidence, Fault, Precondition};
 use crate::observe::multus_init;
@@ -32,6 +34,12 @@ const LOGS_TIMEOUT: Duration = Duration::from_secs(180);
 const FOLLOW_GRACE: Duration = Duration::from_secs(2);
 /// The recovery check's testcase name.
 const RECOVERY: &str = "cluster recovered";
+/// With healing steps, how long the recovery gate waits before they are
+/// applied: a cluster that recovers by itself after a revert does so
+/// within a settle window or so (the catalogue's self-healing scenarios
+/// are steady again 10 to 30 s after theirs on the twin); one that is
+/// still not steady then is stuck (a deadlock the scenario reproduces).
+const HEAL_FIRST_LOOK: Duration = Duration::from_secs(30);
 
 /// Runs scenarios on one cluster.
 #[derive(Clone)]
@@ -54,12 +62,19 @@ pub struct Engine {
 struct State {
     checks: Vec<Check>,
     slos: Vec<SloVerdict>,
+    nodes: Vec<NodeInfo>,
     node: Option<NodeInfo>,
     injected: bool,
     evidence: Option<Evidence>,
     diagnostics: Option<String>,
     lanes: Vec<crate::observe::Lane>,
     remediation_ms: Option<i64>,
+    /// How observation ended, and the early verdicts in full mode.
+    window: Option<crate::observe::ObservedWindow>,
+    early: Option<Vec<SloVerdict>>,
+    /// The fault's start and the reference budgets count from, once
+    /// observation ran (for the late judgement).
+    observed: Option<(Instant, Instant)>,
 }
 
 struct Phases {
@@ -193,7 +208,11 @@ impl Phases {
             )?),
             None => None,
         };
-        self.state().node = node.clone();
+        {
+            let mut s = self.state();
+            s.node = node.clone();
+            s.nodes = nodes.clone();
+        }
 
         // The node's Multus pod before the fault, to tell its init
         // container's next run (recorded as a precondition) from its last.
@@ -291,6 +310,7 @@ impl Phases {
                 .map_err(|e| self.error(CheckKind::Remediation, "remediation", e.to_string()))?;
             if now.steady {
                 since = Instant::now();
+                self.state().remediation_ms = i64::try_from((since - fault_at).as_millis()).ok();
                 let why = format!(
                     "the cluster had recovered by itself within {}; the workaround was not applied, budgets count from when it was due",
                     duration::format(rem.after)
@@ -375,7 +395,11 @@ impl Phases {
             }
             Ok(Err(e)) => return Err(self.error(CheckKind::Slo, "observation", e.to_string())),
             Ok(Ok(o)) => {
-                self.state().lanes = o.lanes;
+                let mut s = self.state();
+                s.lanes = o.lanes;
+                s.window = o.window;
+                s.early = o.early;
+                s.observed = Some((fault_at, since));
                 o.verdicts
             }
         };
@@ -538,14 +562,137 @@ impl Phases {
 }
 
 impl Engine {
-    /// The recovery check: the steady-state gate once more, after the revert.
-    async fn recovery(&self, id: &ScenarioId, iteration: u32, scenario: &Scenario) -> Check {
+    /// The recovery checks: the steady-state gate once more, after the
+    /// revert. With healing steps, the gate first waits only
+    /// [`HEAL_FIRST_LOOK`]; a cluster not steady by then gets the steps
+    /// (their own check), and then up to the healing budget. The last
+    /// check is the recovery check.
+    async fn recovery(
+        &self,
+        id: &ScenarioId,
+        iteration: u32,
+        scenario: &Scenario,
+        nodes: &[NodeInfo],
+        node: Option<&NodeInfo>,
+    ) -> Vec<Check> {
         self.events.emit(RunEvent::PhaseStarted {
             id: id.clone(),
             iteration,
             phase: Phase::Recovery,
             budget: Some(scenario.steady_state_timeout),
         });
+        let Some(heal) = &scenario.heal else {
+            return vec![
+                self.recovery_gate(scenario, scenario.steady_state_timeout, "the revert", true)
+                    .await,
+            ];
+        };
+        let first = self
+            .recovery_gate(
+                scenario,
+                HEAL_FIRST_LOOK.min(scenario.steady_state_timeout),
+                "the revert",
+                false,
+            )
+            .await;
+        if first.status != CheckStatus::Failed {
+            return vec![first];
+        }
+        self.events.emit(RunEvent::PhaseStarted {
+            id: id.clone(),
+            iteration,
+            phase: Phase::Heal,
+            budget: Some(heal.budget),
+        });
+        let started = Instant::now();
+        let mut done = Vec::new();
+        let mut error = None;
+        for step in &heal.steps {
+            let step_node = match step.target() {
+                Some(t) => match select_node(nodes, t, node, self.seed) {
+                    Ok(n) => Some(n),
+                    Err(e) => {
+                        error = Some(e.to_string());
+                        break;
+                    }
+                },
+                None => None,
+            };
+            let applied = tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => {
+                    error = Some("interrupted".into());
+                    break;
+                }
+                r = self.cluster.remediate(step, step_node.as_ref()) => r,
+            };
+            match applied {
+                Ok(what) => done.push(what),
+                Err(e) => {
+                    error = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        let why = format!("{} (culprits: {})", first.message, culprit_names(&first));
+        let mut healing = match &error {
+            None => Check::new(
+                "healing",
+                CheckKind::Healing,
+                CheckStatus::Passed,
+                format!("applied {}: {why}", done.join("; ")),
+            ),
+            Some(e) => Check::new(
+                "healing",
+                CheckKind::Healing,
+                CheckStatus::Error,
+                format!(
+                    "healing failed: {e}; applied before it: {}",
+                    done.join("; ")
+                ),
+            ),
+        };
+        healing.elapsed = started.elapsed();
+        healing.culprits = first.culprits.clone();
+        self.events.emit(RunEvent::CheckFinished {
+            id: id.clone(),
+            iteration,
+            check: healing.clone(),
+        });
+        let mut out = vec![healing];
+        if error.is_some() {
+            let mut c = Check::new(
+                RECOVERY,
+                CheckKind::Recovery,
+                CheckStatus::Failed,
+                "healing could not be applied; the cluster is replaced before the next scenario",
+            );
+            c.culprits = first.culprits;
+            self.events.emit(RunEvent::CheckFinished {
+                id: id.clone(),
+                iteration,
+                check: c.clone(),
+            });
+            out.push(c);
+        } else {
+            out.push(
+                self.recovery_gate(scenario, heal.budget, "healing", true)
+                    .await,
+            );
+        }
+        out
+    }
+
+    /// One steady-state gate after `after` (the revert or healing), as the
+    /// recovery check; `last` says whether a failure replaces the cluster
+    /// (else healing comes first) and whether the check is reported now.
+    async fn recovery_gate(
+        &self,
+        scenario: &Scenario,
+        timeout: Duration,
+        after: &str,
+        last: bool,
+    ) -> Check {
         let started = Instant::now();
         let gate = tokio::select! {
             biased;
@@ -555,17 +702,19 @@ impl Engine {
                 CheckStatus::Skipped("interrupted".into()),
                 "interrupted",
             ),
-            g = self.cluster.steady_state(scenario, scenario.steady_state_timeout) => g,
+            g = self.cluster.steady_state(scenario, timeout) => g,
+        };
+        let then = if last {
+            "the cluster is replaced before the next scenario"
+        } else {
+            "healing follows"
         };
         let mut c = match gate {
             Ok(g) if g.steady => Check::new(
                 RECOVERY,
                 CheckKind::Recovery,
                 CheckStatus::Passed,
-                format!(
-                    "steady again {} after the revert",
-                    duration::format(g.waited)
-                ),
+                format!("steady again {} after {after}", duration::format(g.waited)),
             ),
             Ok(g) => {
                 let who: Vec<String> = g.unhealthy.iter().map(ToString::to_string).collect();
@@ -574,7 +723,7 @@ impl Engine {
                     CheckKind::Recovery,
                     CheckStatus::Failed,
                     format!(
-                        "not steady {} after the revert: {}; the cluster is replaced before the next scenario",
+                        "not steady {} after {after}: {}; {then}",
                         duration::format(g.waited),
                         if who.is_empty() {
                             "no details".to_string()
@@ -594,11 +743,6 @@ impl Engine {
             ),
         };
         c.elapsed = started.elapsed();
-        self.events.emit(RunEvent::CheckFinished {
-            id: id.clone(),
-            iteration,
-            check: c.clone(),
-        });
         c
     }
 
@@ -708,17 +852,32 @@ impl Engine {
         // being "not run".
         let mut recovery = None;
         if reverted && !self.cancel.is_cancelled() && outcome != Outcome::Planned {
-            let check = self.recovery(id, iteration, scenario).await;
-            recovery = Some((
-                check.status.clone(),
-                check.name.clone(),
-                check.message.clone(),
-            ));
+            let (nodes, node) = {
+                let s = state.lock().unwrap_or_else(|p| p.into_inner());
+                (s.nodes.clone(), s.node.clone())
+            };
+            let checks = self
+                .recovery(id, iteration, scenario, &nodes, node.as_ref())
+                .await;
+            if let Some(check) = checks.last() {
+                // The healing check was reported when it finished.
+                self.events.emit(RunEvent::CheckFinished {
+                    id: id.clone(),
+                    iteration,
+                    check: check.clone(),
+                });
+                recovery = Some((
+                    check.status.clone(),
+                    check.name.clone(),
+                    check.message.clone(),
+                ));
+            }
             let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
-            s.checks.push(check);
+            s.checks.extend(checks);
         }
 
         let s = std::mem::take(&mut *state.lock().unwrap_or_else(|p| p.into_inner()));
+        let late_relapses = self.late_relapses(scenario, &s).await;
         // The SLOs' culprits and those that kept the cluster from recovering.
         let culprits: Vec<_> = s
             .slos
@@ -766,6 +925,9 @@ impl Engine {
             slos: s.slos,
             diagnostics: s.diagnostics,
             lanes: s.lanes,
+            observation: s.window,
+            early_slos: s.early,
+            late_relapses,
             remediation_ms: s.remediation_ms,
             started_at,
             elapsed: t0.elapsed(),
@@ -774,6 +936,57 @@ impl Engine {
             .emit(RunEvent::ScenarioFinished(Box::new(result.clone())));
         result
     }
+}
+
+impl Engine {
+    /// The SLOs that passed when an early observation ended and fail when
+    /// judged again on what the watchers saw since, up to now (the next
+    /// scenario's gate comes next) and at most to the end of the full
+    /// window.
+    async fn late_relapses(&self, scenario: &Scenario, s: &State) -> Vec<LateRelapse> {
+        let (Some((fault_at, since)), Some(window)) = (s.observed, &s.window) else {
+            return Vec::new();
+        };
+        if window.mode != crate::observe::ObserveMode::Early || window.ended >= window.full {
+            return Vec::new();
+        }
+        let until = fault_at + window.full;
+        let Some(again) = self
+            .cluster
+            .rejudge(scenario, fault_at, since, s.node.as_ref(), until)
+            .await
+        else {
+            return Vec::new();
+        };
+        let seen_until = (Instant::now().min(until)).saturating_duration_since(fault_at);
+        again
+            .into_iter()
+            .filter(|v| v.status == SloStatus::Fail)
+            .filter(|v| {
+                s.slos
+                    .iter()
+                    .any(|e| e.slo == v.slo && e.status == SloStatus::Pass)
+            })
+            .map(|v| LateRelapse {
+                slo: v.slo.to_string(),
+                message: v.message,
+                culprits: v.culprits,
+                seen_until,
+            })
+            .collect()
+    }
+}
+
+/// The culprits' names, for messages.
+fn culprit_names(c: &Check) -> String {
+    if c.culprits.is_empty() {
+        return "none named".into();
+    }
+    c.culprits
+        .iter()
+        .map(|c| c.name.clone())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Whether the engine follows the node's Multus pod after the scenario's

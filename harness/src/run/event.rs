@@ -23,6 +23,11 @@ pub struct RunInfo {
     pub started_at: jiff::Timestamp,
     /// This harness's version.
     pub harness_version: String,
+    /// The expected wall time of the run on kind, per cluster and in total
+    /// (see [`crate::plan::estimate_run`]); none when the estimates file
+    /// could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<crate::plan::RunEstimate>,
 }
 
 /// One thing that happened during a run.
@@ -112,7 +117,7 @@ pub enum Phase {
     Inject,
     /// Waiting for and applying the remediation.
     Remediate,
-    /// Watching the recovery until the longest budget has passed.
+    /// Watching the recovery until every verdict is known.
     Observe,
     /// Collecting diagnostics of the culprits.
     Diagnose,
@@ -120,6 +125,9 @@ pub enum Phase {
     Revert,
     /// Waiting for the cluster to be steady again after the revert.
     Recovery,
+    /// Applying the scenario's healing steps to a cluster that did not
+    /// recover by itself, then waiting for it.
+    Heal,
 }
 
 impl fmt::Display for Phase {
@@ -132,6 +140,7 @@ impl fmt::Display for Phase {
             Phase::Diagnose => "diagnose",
             Phase::Revert => "revert",
             Phase::Recovery => "recovery",
+            Phase::Heal => "heal",
         })
     }
 }

@@ -8,9 +8,9 @@ mod outcome;
 mod pool;
 mod runner;
 
-pub use config::{ConfigError, FLAGS, RunConfig, RunDefaults, flag};
+pub use config::{ConfigError, Deadline, FLAGS, RunConfig, RunDefaults, flag};
 pub use engine::Engine;
 pub use event::{EventSink, LateSink, Phase, RunEvent, RunInfo};
-pub use outcome::{Check, CheckKind, CheckStatus, Outcome, ScenarioResult, Verdict};
+pub use outcome::{Check, CheckKind, CheckStatus, LateRelapse, Outcome, ScenarioResult, Verdict};
 pub use pool::ClusterPool;
-pub use runner::{load_suites, main, run_with};
+pub use runner::{load_suites, main, run_with, select_scenarios};

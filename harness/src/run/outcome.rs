@@ -38,6 +38,14 @@ pub enum Outcome {
         /// What was unhealthy.
         reason: String,
     },
+    /// The run's deadline (`CHAOS_DEADLINE`) had passed before the scenario
+    /// could start: it was never started. Not a pass and not a skip: the
+    /// trial fails, and the reports say why.
+    Deadline {
+        /// The deadline, as configured (an instant, or a duration after the
+        /// run's start).
+        deadline: String,
+    },
     /// The harness or the infrastructure failed (a command, a panic, a timeout).
     HarnessError {
         /// What went wrong.
@@ -62,6 +70,10 @@ impl fmt::Display for Outcome {
             Outcome::NotRun { reason } => {
                 write!(f, "not run, steady state never reached: {reason}")
             }
+            Outcome::Deadline { deadline } => write!(
+                f,
+                "not run: deadline: the run's deadline ({deadline}) passed before it could start"
+            ),
             Outcome::HarnessError { message } => write!(f, "harness error: {message}"),
             Outcome::Interrupted => f.write_str("interrupted"),
             Outcome::Planned => f.write_str("planned (dry run): commands printed, none executed"),
@@ -83,7 +95,8 @@ pub enum Verdict {
     /// Expected to fail but passed: the bug is gone, update the suite (trial fails).
     #[serde(rename = "xpass")]
     XPass,
-    /// Not run: the cluster was never steady (trial fails, reported apart).
+    /// Not run: the cluster was never steady, or the run's deadline passed
+    /// before it started (trial fails, reported apart).
     NotRun,
     /// The fault did not leave the node in the state the scenario requires:
     /// never a pass, never an XPASS (trial fails, reported apart).
@@ -140,7 +153,7 @@ impl Verdict {
                 }
             }
             (Outcome::SloFailed { .. } | Outcome::FaultNoEffect { .. }, _) => Verdict::Fail,
-            (Outcome::NotRun { .. }, _) => Verdict::NotRun,
+            (Outcome::NotRun { .. } | Outcome::Deadline { .. }, _) => Verdict::NotRun,
             (Outcome::PreconditionUnmet { .. }, _) => Verdict::Unmet,
             (Outcome::HarnessError { .. }, _) => Verdict::Error,
             (Outcome::Interrupted, _) => Verdict::Interrupted,
@@ -181,8 +194,11 @@ pub enum CheckKind {
     Slo,
     /// Revert and teardown.
     Cleanup,
-    /// After the revert, the cluster returned to steady state (else it is
-    /// replaced before the next scenario).
+    /// The scenario's healing steps ran because the cluster had not
+    /// recovered by itself after the revert.
+    Healing,
+    /// After the revert (and healing), the cluster returned to steady state
+    /// (else it is replaced before the next scenario).
     Recovery,
 }
 
@@ -304,18 +320,50 @@ pub struct ScenarioResult {
     pub slos: Vec<SloVerdict>,
     /// Diagnostics text (for JUnit system-out).
     pub diagnostics: Option<String>,
-    /// When the remediation was applied, in milliseconds after the fault
-    /// (budgets count from it).
+    /// When the remediation was applied (or was due, when the cluster had
+    /// recovered and it was skipped), in milliseconds after the fault:
+    /// budgets count from it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remediation_ms: Option<i64>,
     /// Per pod and node state lanes around the fault (HTML timeline).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub lanes: Vec<crate::observe::Lane>,
+    /// How observation ended: the settle window, the floor and why, when
+    /// every verdict was known, when it ended, and where the full window
+    /// would have ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observation: Option<crate::observe::ObservedWindow>,
+    /// With `CHAOS_OBSERVE=full`: the verdicts known at the moment an
+    /// early end would have ended observation (`slos` are the full
+    /// window's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_slos: Option<Vec<SloVerdict>>,
+    /// SLOs that passed when observation ended and fail when judged again
+    /// on what the watchers saw afterwards (up to the next scenario's gate,
+    /// at most to the end of the full window): reported, never hidden, and
+    /// they do not change the verdict.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub late_relapses: Vec<LateRelapse>,
     /// Wall-clock start.
     pub started_at: jiff::Timestamp,
     /// How long it took.
     #[serde(with = "crate::util::serde_millis")]
     pub elapsed: Duration,
+}
+
+/// An SLO that passed when observation ended and failed later.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LateRelapse {
+    /// The SLO, as in its check's name.
+    pub slo: String,
+    /// What the later judgement said.
+    pub message: String,
+    /// Whom it blamed.
+    pub culprits: Vec<Culprit>,
+    /// How long after the fault the later judgement looked.
+    #[serde(with = "crate::util::serde_millis")]
+    pub seen_until: Duration,
 }
 
 impl ScenarioResult {
@@ -391,6 +439,16 @@ mod tests {
             Verdict::judge(&Outcome::Passed, &xfail, &[], None),
             Verdict::XPass
         );
+        let late = Outcome::Deadline {
+            deadline: "40m after the start".into(),
+        };
+        assert_eq!(
+            Verdict::judge(&late, &Expect::Pass, &[], None),
+            Verdict::NotRun,
+            "a scenario the deadline kept from starting did not pass"
+        );
+        assert_eq!(Verdict::judge(&late, &xfail, &[], None), Verdict::NotRun);
+        assert!(late.to_string().starts_with("not run: deadline"), "{late}");
         let none = Outcome::FaultNoEffect { reason: "x".into() };
         assert_eq!(
             Verdict::judge(&none, &xfail, &multus, None),

@@ -12,7 +12,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use tokio::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
 
-use super::config::{RunConfig, RunDefaults};
+use super::config::{Deadline, RunConfig, RunDefaults};
 use super::engine::Engine;
 use super::event::{EventSink, RunEvent, RunInfo};
 use super::outcome::{Check, CheckKind, CheckStatus, Outcome, ScenarioResult, Verdict};
@@ -35,8 +35,15 @@ pub fn main(args: Arguments, defaults: RunDefaults) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let suites = match load_suites(&config.suites, config.versions.as_deref()) {
-        Ok(s) => s,
+    let suites = match load_suites(&config.suites, config.versions.as_deref())
+        .and_then(|s| select_scenarios(s, config.scenarios.as_deref()))
+    {
+        Ok(mut s) => {
+            for scenario in s.iter_mut().flat_map(|s| s.scenarios.iter_mut()) {
+                scenario.observe = config.observe;
+            }
+            s
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
@@ -103,6 +110,41 @@ pub fn load_suites(
     Ok(suites)
 }
 
+/// Keeps only the scenarios `ids` (`CHAOS_SCENARIOS`, `suite::scenario`)
+/// names, and the suites that still have one; every id must name a loaded
+/// scenario, so a shard that lost one of its scenarios fails loudly.
+pub fn select_scenarios(suites: Vec<Suite>, ids: Option<&[String]>) -> Result<Vec<Suite>, String> {
+    let Some(ids) = ids else {
+        return Ok(suites);
+    };
+    let known: std::collections::BTreeSet<String> = suites
+        .iter()
+        .flat_map(|s| s.scenarios.iter().map(|sc| s.id_of(sc).to_string()))
+        .collect();
+    let missing: Vec<&str> = ids
+        .iter()
+        .filter(|id| !known.contains(id.as_str()))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "CHAOS_SCENARIOS: {} not among the loaded suites' scenarios (check CHAOS_SUITES); known: {}",
+            missing.join(", "),
+            known.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let wanted: std::collections::BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+    Ok(suites
+        .into_iter()
+        .filter_map(|mut s| {
+            let name = s.name.clone();
+            s.scenarios
+                .retain(|sc| wanted.contains(format!("{name}::{}", sc.name).as_str()));
+            (!s.scenarios.is_empty()).then_some(s)
+        })
+        .collect())
+}
+
 fn paths(config: &RunConfig) -> String {
     config
         .suites
@@ -158,6 +200,8 @@ struct Ctx {
     cancel: CancellationToken,
     seed: u64,
     diagnostics_dir: std::path::PathBuf,
+    /// `CHAOS_DEADLINE`, with the run's start on the run's clock.
+    deadline: Option<(Deadline, tokio::time::Instant)>,
 }
 
 impl Ctx {
@@ -200,6 +244,14 @@ impl Ctx {
             if self.cancel.is_cancelled() {
                 break;
             }
+            if let Some(deadline) = self.deadline_passed() {
+                // No new scenario starts past the deadline; every remaining
+                // iteration is reported, none is dropped.
+                for it in iteration..=scenario.repeat {
+                    results.push(self.past_deadline(id, scenario, it, deadline));
+                }
+                break;
+            }
             let lease = match self.pool.acquire(&suite.cluster, &self.cancel).await {
                 Ok(l) => l,
                 Err(e) => {
@@ -221,6 +273,32 @@ impl Ctx {
             results.push(result);
         }
         results
+    }
+
+    /// The deadline, when it has passed (checked on the run's clock: virtual
+    /// on the twin).
+    fn deadline_passed(&self) -> Option<Deadline> {
+        let (deadline, start) = self.deadline?;
+        let passed = match deadline {
+            Deadline::At(t) => jiff::Timestamp::now() >= t,
+            Deadline::After(d) => tokio::time::Instant::now() >= start + d,
+        };
+        passed.then_some(deadline)
+    }
+
+    /// The result of an iteration the deadline kept from starting.
+    fn past_deadline(
+        &self,
+        id: &ScenarioId,
+        scenario: &Scenario,
+        iteration: u32,
+        deadline: Deadline,
+    ) -> ScenarioResult {
+        tracing::warn!("{id}: not started, the run's deadline ({deadline}) has passed");
+        let outcome = Outcome::Deadline {
+            deadline: deadline.to_string(),
+        };
+        self.unstarted(id, scenario, iteration, outcome, Vec::new())
     }
 
     /// The result of a scenario whose cluster could not be had.
@@ -248,9 +326,22 @@ impl Ctx {
             iteration: 1,
             check: check.clone(),
         });
+        self.unstarted(id, scenario, 1, outcome, vec![check])
+    }
+
+    /// The result of an iteration that never reached its cluster, reported
+    /// to the reporters.
+    fn unstarted(
+        &self,
+        id: &ScenarioId,
+        scenario: &Scenario,
+        iteration: u32,
+        outcome: Outcome,
+        checks: Vec<Check>,
+    ) -> ScenarioResult {
         let result = ScenarioResult {
             id: id.clone(),
-            iteration: 1,
+            iteration,
             repeat: scenario.repeat,
             cluster: None,
             versions: Default::default(),
@@ -260,10 +351,13 @@ impl Ctx {
             expect: scenario.expect.clone(),
             verdict: Verdict::judge(&outcome, &scenario.expect, &[], None),
             outcome,
-            checks: vec![check],
+            checks,
             slos: Vec::new(),
             diagnostics: None,
             lanes: Vec::new(),
+            observation: None,
+            early_slos: None,
+            late_relapses: Vec::new(),
             remediation_ms: None,
             started_at: jiff::Timestamp::now(),
             elapsed: std::time::Duration::ZERO,
@@ -324,7 +418,21 @@ pub fn run_with(
         seed,
         started_at: jiff::Timestamp::now(),
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
+        estimate: estimate(suites),
     };
+    // The expected wall time before anything starts: in full for a dry
+    // run, the total otherwise.
+    if let Some(e) = &info.estimate {
+        let lines = e.lines();
+        let shown = if config.dry_run {
+            &lines[..]
+        } else {
+            &lines[lines.len() - 1..]
+        };
+        for line in shown {
+            eprintln!("cni-chaos: {line}");
+        }
+    }
     // CHAOS_BASELINE and CHAOS_TREND_THRESHOLD (see the README).
     let trend = match TrendOptions::from_env() {
         Ok(mut t) => {
@@ -357,6 +465,7 @@ pub fn run_with(
     let diagnostics_dir = config.report_dir.join(&info.run_id).join("diagnostics");
     events.emit(RunEvent::RunStarted(info));
 
+    let started = rt_now(&rt);
     let ctx = Arc::new(Ctx {
         rt,
         pool: ClusterPool::new(backend, config.keep_cluster).with_events(events.clone()),
@@ -364,6 +473,7 @@ pub fn run_with(
         cancel: cancel.clone(),
         seed,
         diagnostics_dir,
+        deadline: config.deadline.map(|d| (d, started)),
     });
     let suites: Arc<Vec<Suite>> = Arc::new(suites.to_vec());
     let list = trials(&suites, |id, sc| {
@@ -417,6 +527,25 @@ pub fn run_with(
     conclusion.exit_code()
 }
 
+/// The run's estimate from the committed twin times
+/// ([`crate::plan::ESTIMATES_FILE`]); none, with a warning, when the file
+/// cannot be read.
+fn estimate(suites: &[Suite]) -> Option<crate::plan::RunEstimate> {
+    let path = backend::workspace_root().join(crate::plan::ESTIMATES_FILE);
+    match crate::plan::Estimates::load(&path) {
+        Ok(e) => Some(crate::plan::estimate_run(
+            &e,
+            std::path::Path::new(crate::plan::ESTIMATES_FILE),
+            crate::plan::Constants::default(),
+            &crate::plan::plan_of(suites),
+        )),
+        Err(e) => {
+            eprintln!("cni-chaos: no estimate: {e}");
+            None
+        }
+    }
+}
+
 /// Under GitHub Actions: annotations on stdout and the summary appended to
 /// `$GITHUB_STEP_SUMMARY`.
 fn github(record: &crate::report::RunRecord, suites: &[Suite]) {
@@ -462,6 +591,11 @@ fn install_signal_handlers(rt: &Runtime, cancel: CancellationToken) -> std::io::
         }
     });
     Ok(())
+}
+
+/// The run's clock now: tokio's, which is virtual on a paused runtime.
+fn rt_now(rt: &Runtime) -> tokio::time::Instant {
+    rt.block_on(async { tokio::time::Instant::now() })
 }
 
 fn run_id() -> String {

@@ -75,6 +75,10 @@ pub struct Scenario {
     pub fault: Fault,
     /// Optional workaround applied after the fault, timed from its application.
     pub remediation: Option<Remediation>,
+    /// Optional healing after the revert, when the cluster does not recover
+    /// by itself (`heal:`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heal: Option<Heal>,
     /// What recovery must achieve (never empty).
     pub slos: Vec<Slo>,
     /// Whether the scenario is expected to pass or to reproduce a known bug.
@@ -101,6 +105,15 @@ pub struct Scenario {
     /// scenario is reported as not run.
     #[serde(with = "crate::util::serde_millis")]
     pub steady_state_timeout: Duration,
+    /// How long a "within" SLO's condition must keep holding before its
+    /// verdict is known and observation may end (`settle:`, default
+    /// [`crate::observe::DEFAULT_SETTLE`]).
+    #[serde(with = "crate::util::serde_millis")]
+    pub settle: Duration,
+    /// How observation ends; set by the runner (`CHAOS_OBSERVE`), not in
+    /// suite files.
+    #[serde(skip)]
+    pub observe: crate::observe::ObserveMode,
     /// Where the scenario starts in its file.
     #[serde(skip)]
     pub loc: Loc,
@@ -229,6 +242,20 @@ pub struct Remediation {
     #[serde(with = "crate::util::serde_millis")]
     pub after: Duration,
     /// The steps, applied in order.
+    pub steps: Vec<RemediationStep>,
+}
+
+/// What brings the cluster back when a scenario leaves it unhealthy after
+/// its revert (a deadlock the scenario reproduces), instead of replacing
+/// the cluster.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Heal {
+    /// How long the cluster may take to become steady after the steps
+    /// before it is replaced after all.
+    #[serde(with = "crate::util::serde_millis")]
+    pub budget: Duration,
+    /// The steps (the remediation step kinds), applied in order.
     pub steps: Vec<RemediationStep>,
 }
 

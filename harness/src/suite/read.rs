@@ -17,8 +17,8 @@ use crate::util::duration;
 
 use super::error::Problem;
 use super::model::{
-    ClusterProfile, CulpritMatch, Expect, ExpectedCulprit, Remediation, RemediationStep, Scenario,
-    Suite, SuiteLocs,
+    ClusterProfile, CulpritMatch, Expect, ExpectedCulprit, Heal, Remediation, RemediationStep,
+    Scenario, Suite, SuiteLocs,
 };
 use super::model::{Condition, PreconditionSet};
 use super::version::{Constraint, VersionCondition};
@@ -360,6 +360,30 @@ fn positive_dur(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Duration> {
     dur(cx, node, path, true)
 }
 
+/// The shortest settle window: one kubelet node status period (10 s), so
+/// that "kept holding" has seen at least one status update.
+pub const MIN_SETTLE: Duration = Duration::from_secs(10);
+/// The longest settle window: the default steady-state timeout; beyond it
+/// early ends save nothing.
+pub const MAX_SETTLE: Duration = Duration::from_secs(300);
+
+fn settle_window(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Duration> {
+    let d = dur(cx, node, path, true)?;
+    if !(MIN_SETTLE..=MAX_SETTLE).contains(&d) {
+        cx.bad(
+            node,
+            path,
+            format!(
+                "a settle window must be {} to {} (at least one kubelet status period of 10s, at most the default steady-state timeout)",
+                duration::format(MIN_SETTLE),
+                duration::format(MAX_SETTLE)
+            ),
+        );
+        return None;
+    }
+    Some(d)
+}
+
 fn any_dur(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Duration> {
     dur(cx, node, path, false)
 }
@@ -541,6 +565,7 @@ fn set_name(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<String> {
 struct Defaults {
     repeat: u32,
     steady_state_timeout: Duration,
+    settle: Duration,
     slos: Vec<Slo>,
     /// The defaults failed to read: do not also blame scenarios for lacking SLOs.
     slos_unreadable: bool,
@@ -551,6 +576,7 @@ impl Default for Defaults {
         Defaults {
             repeat: 1,
             steady_state_timeout: DEFAULT_STEADY_STATE_TIMEOUT,
+            settle: crate::observe::DEFAULT_SETTLE,
             slos: Vec::new(),
             slos_unreadable: false,
         }
@@ -558,14 +584,20 @@ impl Default for Defaults {
 }
 
 fn defaults(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Defaults> {
-    let m = cx.map(node, path, &["repeat", "steady-state-timeout", "slos"])?;
+    let m = cx.map(
+        node,
+        path,
+        &["repeat", "steady-state-timeout", "settle", "slos"],
+    )?;
     let repeat = m.opt(cx, "repeat", |cx, n, p| int_in(cx, n, p, 1, 100));
     let timeout = m.opt(cx, "steady-state-timeout", positive_dur);
+    let settle = m.opt(cx, "settle", settle_window);
     let slos = m.opt(cx, "slos", slo_list);
     let base = Defaults::default();
     Some(Defaults {
         repeat: repeat.ok()?.unwrap_or(base.repeat),
         steady_state_timeout: timeout.ok()?.unwrap_or(base.steady_state_timeout),
+        settle: settle.ok()?.unwrap_or(base.settle),
         slos: slos.ok()?.unwrap_or_default(),
         slos_unreadable: false,
     })
@@ -580,18 +612,21 @@ fn scenario(cx: &mut Cx<'_>, node: &Node, path: &str, defaults: &Defaults) -> Op
             "description",
             "fault",
             "remediation",
+            "heal",
             "slos",
             "expect",
             "requires",
             "ignored",
             "repeat",
             "steady-state-timeout",
+            "settle",
         ],
     )?;
     let name = m.req(cx, "name", name);
     let description = m.opt(cx, "description", string);
     let fault = m.req(cx, "fault", fault);
     let remediation = m.opt(cx, "remediation", remediation);
+    let heal = m.opt(cx, "heal", heal);
     let slos = m.opt(cx, "slos", slo_list);
     let expect = m.opt(cx, "expect", expect);
     let requires = m.opt(cx, "requires", |cx, n, p| {
@@ -614,6 +649,7 @@ fn scenario(cx: &mut Cx<'_>, node: &Node, path: &str, defaults: &Defaults) -> Op
     let ignored = m.opt(cx, "ignored", string);
     let repeat = m.opt(cx, "repeat", |cx, n, p| int_in(cx, n, p, 1, 100));
     let timeout = m.opt(cx, "steady-state-timeout", positive_dur);
+    let settle = m.opt(cx, "settle", settle_window);
 
     let slos = match slos {
         Ok(Some(s)) => Some(s),
@@ -695,6 +731,7 @@ fn scenario(cx: &mut Cx<'_>, node: &Node, path: &str, defaults: &Defaults) -> Op
         description: description.ok()?,
         fault,
         remediation: remediation.ok()?,
+        heal: heal.ok()?,
         slos,
         expect: expect.clone().ok()?.map_or(Expect::Pass, |e| e.0),
         expect_when: when,
@@ -703,6 +740,8 @@ fn scenario(cx: &mut Cx<'_>, node: &Node, path: &str, defaults: &Defaults) -> Op
         ignored: ignored.ok()?,
         repeat: repeat.ok()?.unwrap_or(defaults.repeat),
         steady_state_timeout: timeout.ok()?.unwrap_or(defaults.steady_state_timeout),
+        settle: settle.ok()?.unwrap_or(defaults.settle),
+        observe: crate::observe::ObserveMode::default(),
         loc: node.loc,
     })
 }
@@ -1292,6 +1331,44 @@ fn remediation(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Remediation> 
         steps: steps?,
     })
 }
+
+/// The longest healing budget: the default steady-state timeout.
+pub const MAX_HEAL_BUDGET: Duration = Duration::from_secs(300);
+
+fn heal(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Heal> {
+    let m = cx.map(node, path, &["budget", "steps"])?;
+    let budget = m.opt(cx, "budget", |cx, n, p| {
+        let d = positive_dur(cx, n, p)?;
+        if d > MAX_HEAL_BUDGET {
+            cx.bad(
+                n,
+                p,
+                format!(
+                    "a healing budget must be at most {} (past it, replacing the cluster is cheaper)",
+                    duration::format(MAX_HEAL_BUDGET)
+                ),
+            );
+            return None;
+        }
+        Some(d)
+    });
+    let steps = m.req(cx, "steps", |cx, n, p| {
+        let steps = list(cx, n, p, remediation_step)?;
+        if steps.is_empty() {
+            cx.at(n, p, "\"heal.steps\" needs at least one step");
+            return None;
+        }
+        Some(steps)
+    });
+    Some(Heal {
+        budget: budget.ok()?.unwrap_or(DEFAULT_HEAL_BUDGET),
+        steps: steps?,
+    })
+}
+
+/// The healing budget when `heal.budget` is not set: two minutes, as long
+/// as the remediation suite gives the same steps to bring a node back.
+pub const DEFAULT_HEAL_BUDGET: Duration = Duration::from_secs(120);
 
 fn remediation_step(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<RemediationStep> {
     match kind(cx, node, path, &["pod-delete", "remove-file"])? {

@@ -50,6 +50,7 @@ pub fn info(run_id: &str, simulated: bool) -> RunInfo {
         seed: 7,
         started_at: "2026-01-10T02:00:00Z".parse().unwrap(),
         harness_version: "0.1.0".into(),
+        estimate: None,
     }
 }
 
@@ -361,6 +362,9 @@ pub fn scenario(
         slos,
         diagnostics,
         lanes,
+        observation: None,
+        early_slos: None,
+        late_relapses: Vec::new(),
         remediation_ms: None,
         started_at: "2026-01-10T02:00:01Z".parse().unwrap(),
         elapsed: Duration::from_secs(205),

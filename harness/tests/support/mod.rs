@@ -120,6 +120,8 @@ pub fn twin_run(suites: impl AsRef<Path>, cell: &str, reports: &Path) -> Command
         .env("CHAOS_REPORT_DIR", arg(reports))
         .env_remove("CHAOS_SEED")
         .env_remove("CHAOS_BASELINE")
+        .env_remove("CHAOS_DEADLINE")
+        .env_remove("CHAOS_SCENARIOS")
         .env_remove("GITHUB_ACTIONS")
         .env_remove("GITHUB_STEP_SUMMARY")
 }

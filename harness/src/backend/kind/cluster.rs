@@ -1380,6 +1380,20 @@ impl Cluster for KindCluster {
         }
     }
 
+    async fn rejudge(
+        &self,
+        scenario: &Scenario,
+        fault_at: Instant,
+        since: Instant,
+        node: Option<&NodeInfo>,
+        until: Instant,
+    ) -> Option<Vec<crate::slo::SloVerdict>> {
+        let guard = self.inner.observer.lock().await;
+        guard
+            .as_ref()
+            .map(|o| observe::rejudge(o, scenario, fault_at, since, node, until))
+    }
+
     async fn pod_interfaces(
         &self,
         namespace: &str,
@@ -1421,10 +1435,16 @@ impl Cluster for KindCluster {
     }
 
     async fn revert(&self, _fault: &Fault, _evidence: &Evidence) -> Result<(), BackendError> {
-        let done = self
-            .run_pending()
-            .await
-            .inspect_err(|_| self.mark_failed(true))?;
+        let done = self.run_pending().await;
+        // Steadiness counts from the end of a revert that did something (or
+        // failed trying): its effects (a node reconnected) reach the API
+        // after it returns.
+        if done.as_ref().map_or(true, |d| !d.is_empty())
+            && let Some(o) = self.inner.observer.lock().await.as_ref()
+        {
+            o.fence(Instant::now());
+        }
+        let done = done.inspect_err(|_| self.mark_failed(true))?;
         for line in done {
             tracing::info!("revert: {line}");
         }
