@@ -439,7 +439,9 @@ impl World {
         .unwrap();
         support::output(
             Command::new("docker")
-                .args(["build", "-q", "-t", &w.image])
+                // No cache: see kind_system.rs (a shared cached image can be
+                // deleted by another test's `docker rmi -f`).
+                .args(["build", "-q", "--no-cache", "-t", &w.image])
                 .arg(ctx.display().to_string())
                 .env("DOCKER_BUILDKIT", "0")
                 .timeout(Duration::from_secs(120)),

@@ -273,7 +273,10 @@ impl SysCluster {
         .expect("Dockerfile");
         host_cmd(
             Command::new("docker")
-                .args(["build", "-q", "-t", &c.image])
+                // No cache: tests build the same content in parallel, and a
+                // cached build shares its image with another test's tag,
+                // which that test's `docker rmi -f` can delete under it.
+                .args(["build", "-q", "--no-cache", "-t", &c.image])
                 .arg(ctx.path().display().to_string())
                 .env("DOCKER_BUILDKIT", "0")
                 .timeout(Duration::from_secs(120)),
