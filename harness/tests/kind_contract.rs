@@ -1093,6 +1093,31 @@ async fn a_nat_gateway_probe_without_nat_mode_is_refused_before_provisioning() {
     assert!(runner.calls().is_empty(), "{:#?}", runner.call_lines());
 }
 
+/// A scenario with a nat-gateway-rules SLO is refused on kind without NAT
+/// mode: the harness does not create the gateway there yet, so the SLO
+/// could only read one made by hand.
+#[tokio::test]
+async fn nat_gateway_rules_without_nat_mode_are_refused_before_provisioning() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nat.yaml");
+    std::fs::write(
+        &file,
+        "name: nat\ndescription: NAT rules after a reboot.\nscenarios:\n  - name: rules\n    fault: {kind: node-reboot, target: {role: worker}, mode: hard}\n    slos:\n      - {kind: nat-gateway-rules, gateway: gw1, eip: 172.31.250.101, snat-cidr: 10.250.1.0/24}\n",
+    )
+    .unwrap();
+    let suites = cni_chaos::suite::load(&[file]).unwrap_or_else(|e| panic!("{e}"));
+    let rules = &suites[0].scenarios[0];
+    let runner = ScriptedRunner::ordered([]);
+    let f = Fixture::new(&runner, true);
+    let err = f.backend.check_scenario(rules).unwrap_err().to_string();
+    assert!(
+        err.contains("scenario rules cannot run on kind: its nat-gateway-rules SLO reads VPC NAT gateway gw1, which the kind backend does not create yet"),
+        "{err}"
+    );
+    assert!(err.contains("CHAOS_BACKEND=twin"), "{err}");
+    assert!(runner.calls().is_empty(), "{:#?}", runner.call_lines());
+}
+
 /// A failing `kubectl apply` (Multus, or the probe resources) or `set
 /// resources` ends provisioning with its command and output, then exports
 /// the logs and deletes the cluster.

@@ -89,6 +89,19 @@ pub struct Observation {
     pub early: Option<Vec<SloVerdict>>,
 }
 
+/// What a command run in a pod's container answered (the command seam,
+/// [`Cluster::exec_in_pod`]): the real tool's output on kind, the model's
+/// answer in the same format on the twin, so one parser reads both.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodExec {
+    /// The command's exit status (`None`: killed by a signal).
+    pub status: Option<i32>,
+    /// Its standard output.
+    pub stdout: String,
+    /// Its standard error.
+    pub stderr: String,
+}
+
 /// One provisioned cluster. Scenarios that share it run one at a time.
 #[async_trait]
 pub trait Cluster: Send + Sync {
@@ -193,6 +206,24 @@ pub trait Cluster: Send + Sync {
                 "cluster {} cannot read a pod's network namespace",
                 self.name()
             ),
+        ))
+    }
+
+    /// Runs `argv` in container `container` of pod `namespace/name` (on
+    /// kind: `kubectl exec`; on the twin: the model answers in the real
+    /// tool's output format). `Err` when the command could not be run at
+    /// all (no such pod, container not running); a command that ran and
+    /// failed is `Ok` with its status. Default: the backend cannot.
+    async fn exec_in_pod(
+        &self,
+        namespace: &str,
+        name: &str,
+        container: &str,
+        argv: &[&str],
+    ) -> Result<PodExec, BackendError> {
+        Err(BackendError::other(
+            format!("running {argv:?} in {namespace}/{name} container {container}"),
+            format!("cluster {} cannot run commands in pods", self.name()),
         ))
     }
 

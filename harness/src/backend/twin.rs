@@ -1046,6 +1046,33 @@ impl Cluster for TwinCluster {
         }))
     }
 
+    /// The model's answer (`World::exec`), in the real tool's format.
+    async fn exec_in_pod(
+        &self,
+        namespace: &str,
+        name: &str,
+        container: &str,
+        argv: &[&str],
+    ) -> Result<crate::backend::PodExec, BackendError> {
+        let out = self
+            .model
+            .with(|w| w.exec(namespace, name, container, argv))
+            .map_err(|e| {
+                BackendError::other(
+                    format!(
+                        "kubectl exec -n {namespace} {name} -c {container} -- {}",
+                        argv.join(" ")
+                    ),
+                    e,
+                )
+            })?;
+        Ok(crate::backend::PodExec {
+            status: Some(out.status),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+
     async fn diagnose(&self, culprits: &[Culprit], dir: &Path) -> Result<String, BackendError> {
         std::fs::create_dir_all(dir).map_err(|e| {
             BackendError::other(format!("creating {}", dir.display()), e.to_string())

@@ -343,7 +343,9 @@ pub fn rejudge(
             .filter(|s| {
                 !matches!(
                     s,
-                    Slo::ProbeSucceedsWithin { .. } | Slo::SecondaryNetworksComplete { .. }
+                    Slo::ProbeSucceedsWithin { .. }
+                        | Slo::SecondaryNetworksComplete { .. }
+                        | Slo::NatGatewayRules { .. }
                 )
             })
             .map(|s| evaluate(s, tl, &w))
@@ -351,17 +353,31 @@ pub fn rejudge(
     })
 }
 
-/// The pods [`Slo::SecondaryNetworksComplete`] judges, read now, one
-/// answer per such SLO in the scenario's order.
+/// What an end-of-observation SLO read in the cluster.
+enum Read {
+    /// [`Slo::SecondaryNetworksComplete`]'s pods.
+    Networks(Result<Vec<networks::PodNetworks>, String>),
+    /// [`Slo::NatGatewayRules`]' gateway pods.
+    Nat(Result<Vec<super::natgw::GatewayReading>, String>),
+}
+
+/// What the SLOs judged on the cluster as it is (not on the timeline)
+/// read now, one answer per such SLO in the scenario's order.
 async fn read_networks(
     client: &kube::Client,
     cluster: &dyn Cluster,
     scenario: &Scenario,
-) -> Vec<Result<Vec<networks::PodNetworks>, String>> {
+) -> Vec<Read> {
     let mut out = Vec::new();
     for slo in &scenario.slos {
-        if let Slo::SecondaryNetworksComplete { scope, .. } = slo {
-            out.push(networks::read(client, cluster, scope).await);
+        match slo {
+            Slo::SecondaryNetworksComplete { scope, .. } => {
+                out.push(Read::Networks(networks::read(client, cluster, scope).await));
+            }
+            Slo::NatGatewayRules { .. } => {
+                out.push(Read::Nat(super::natgw::read(client, cluster, slo).await));
+            }
+            _ => {}
         }
     }
     out
@@ -372,18 +388,26 @@ fn judge(
     scenario: &Scenario,
     tl: &Timeline,
     w: &Window,
-    networks: Vec<Result<Vec<networks::PodNetworks>, String>>,
+    reads: Vec<Read>,
 ) -> Vec<crate::slo::SloVerdict> {
-    let mut networks = networks.into_iter();
+    let mut reads = reads.into_iter();
     scenario
         .slos
         .iter()
         .map(|slo| match slo {
             Slo::SecondaryNetworksComplete { .. } => {
-                let pods = networks
-                    .next()
-                    .unwrap_or_else(|| Err("the pods were not read".into()));
+                let pods = match reads.next() {
+                    Some(Read::Networks(r)) => r,
+                    _ => Err("the pods were not read".into()),
+                };
                 networks::judge(slo, pods.as_deref().map_err(String::as_str))
+            }
+            Slo::NatGatewayRules { .. } => {
+                let found = match reads.next() {
+                    Some(Read::Nat(r)) => r,
+                    _ => Err("the gateway was not read".into()),
+                };
+                super::natgw::judge(slo, found.as_deref().map_err(String::as_str))
             }
             _ => evaluate(slo, tl, w),
         })

@@ -7,6 +7,7 @@ mod evaluate;
 mod gate;
 mod lanes;
 pub mod multus_init;
+pub mod natgw;
 pub mod networks;
 pub mod probe;
 pub mod settle;

@@ -287,6 +287,8 @@ impl World {
                     );
                     self.note(format!("node {node_name}: vpc-nat-gw: net1 not found"));
                     self.container_exited(k, i, 1, "Error");
+                } else {
+                    self.nat_gw_sync(k, i, run);
                 }
             }
             Program::Probe(kind) => {
@@ -628,7 +630,21 @@ impl World {
             }
             // `ip -o link show net1` in the probe pod.
             ProbeKind::MultusSecondary => p.has_interface("net1"),
-            ProbeKind::NatGatewayEgress => ready_pod(("ovn.kubernetes.io/vpc-nat-gw", "true")),
+            // Egress is translated only by a Ready gateway whose namespace
+            // holds the SNAT rule and the EIP (rule
+            // `nat-gateway-init-once-per-pod`).
+            ProbeKind::NatGatewayEgress => self.pods.values().any(|q| {
+                q.template
+                    .labels
+                    .get("ovn.kubernetes.io/vpc-nat-gw")
+                    .map(String::as_str)
+                    == Some("true")
+                    && q.deleting.is_none()
+                    && q.node.is_some_and(|m| self.nodes[m].connected)
+                    && super::render::pod_ready(self, q)
+                    && !q.nat.snat.is_empty()
+                    && !q.nat.eips.is_empty()
+            }),
         }
     }
 }

@@ -473,6 +473,23 @@ impl Backend for KindBackend {
                 }
             )
         });
+        // The kind backend does not create the Vpc, Subnet, VpcNatGateway,
+        // EIP and SNAT rule yet (issue 14, part 1), so a gateway named by
+        // the SLO would be one the user made by hand: refused rather than
+        // failing as "no pod of gateway".
+        if let Some(Slo::NatGatewayRules { gateway, .. }) = scenario
+            .slos
+            .iter()
+            .find(|s| matches!(s, Slo::NatGatewayRules { .. }))
+            && !self.options.nat_gateway
+        {
+            return Err(KindError::Unsupported {
+                scenario: scenario.name.clone(),
+                problem: format!("its nat-gateway-rules SLO reads VPC NAT gateway {gateway}, which the kind backend does not create yet and Kube-OVN is installed without (ENABLE_NAT_GW=false)"),
+                fix: "run it on the twin (CHAOS_BACKEND=twin), or set CHAOS_NAT_GW=1 and create the gateway and its rules by hand on a CHAOS_CLUSTER cluster".into(),
+            }
+            .into());
+        }
         if nat_probe && !self.options.nat_gateway {
             return Err(KindError::Unsupported {
                 scenario: scenario.name.clone(),
@@ -1309,6 +1326,27 @@ impl Cluster for KindCluster {
             .await?)
     }
 
+    /// `kubectl exec -n NS NAME -c CONTAINER -- ARGV...` through the
+    /// harness's kubeconfig and the cluster's context.
+    async fn exec_in_pod(
+        &self,
+        namespace: &str,
+        name: &str,
+        container: &str,
+        argv: &[&str],
+    ) -> Result<crate::backend::PodExec, BackendError> {
+        let out = self
+            .inner
+            .kubectl
+            .output(exec_args(namespace, name, container, argv), KUBECTL_TIMEOUT)
+            .await?;
+        Ok(crate::backend::PodExec {
+            status: out.status.code(),
+            stdout: out.stdout_str().into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
     async fn diagnose(&self, culprits: &[Culprit], dir: &Path) -> Result<String, BackendError> {
         std::fs::create_dir_all(dir).map_err(|e| {
             BackendError::other(format!("creating {}", dir.display()), e.to_string())
@@ -1506,9 +1544,43 @@ async fn export_logs(
     }
 }
 
+/// kubectl's arguments for running `argv` in a pod's container.
+pub fn exec_args(namespace: &str, name: &str, container: &str, argv: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["exec", "-n", namespace, name, "-c", container, "--"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(argv.iter().map(|s| s.to_string()));
+    args
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exec_in_pod_is_kubectl_exec_with_the_container_and_argv_after_dashes() {
+        assert_eq!(
+            exec_args(
+                "kube-system",
+                "vpc-nat-gw-gw1-0",
+                "vpc-nat-gw",
+                &["iptables-save", "-t", "nat"]
+            ),
+            [
+                "exec",
+                "-n",
+                "kube-system",
+                "vpc-nat-gw-gw1-0",
+                "-c",
+                "vpc-nat-gw",
+                "--",
+                "iptables-save",
+                "-t",
+                "nat"
+            ]
+        );
+    }
 
     #[test]
     fn pod_health() {
