@@ -224,6 +224,7 @@ const SLOS: &[(&str, &[&str])] = &[
         "nat-gateway-rules",
         &["!gateway", "namespace", "!eip", "!snat-cidr"],
     ),
+    ("pinger-healthy", &["nodes"]),
     ("crashloop-free", &["namespace"]),
 ];
 /// Remediation step kinds with their fields; the last kind does not exist.

@@ -2,10 +2,11 @@
 //! scenario's crash-like reboot of the worker that runs the VPC NAT gateway
 //! (placement pinned: the fault targets the first worker, the twin's
 //! gateway node): the Multus init crash loop, DNS answered from the faulted
-//! node, and the NAT gateway path with its rules. On a racy cell each fails
-//! with its own culprit on the faulted node while the Kube-OVN pods there
-//! stay Running (the seed's negative control); on a fixed cell all pass.
-//! kube-ovn-pinger's verdict, the seed's fourth symptom, is not an SLO yet.
+//! node, kube-ovn-pinger's own verdict (its log's last round), and the NAT
+//! gateway path with its rules. On a racy cell each fails with its own
+//! culprit on the faulted node while the Kube-OVN pods there stay Running
+//! (the seed's negative control); on a fixed cell all pass (a pinger's
+//! clean last round is needed for that: its log is read, not assumed).
 //!
 //! `nat-gateway-rules` alone: a graceful reboot of the
 //! worker that runs the VPC NAT gateway re-creates the gateway's sandbox,
@@ -88,6 +89,7 @@ scenarios:
       - {{kind: no-crashloop, namespace: kube-system, selector: app=multus, containers: init}}
       - {{kind: probe-succeeds-within, probe: dns, budget: 3m}}
       - {{kind: nat-gateway-rules, gateway: gw1, eip: 172.31.250.101, snat-cidr: 10.250.1.0/24}}
+      - {{kind: pinger-healthy, nodes: all}}
 "#
     )
 }
@@ -120,6 +122,7 @@ async fn run_seed(versions: &str) -> (ScenarioResult, Vec<(String, String)>) {
 #[tokio::test(start_paused = true)]
 async fn on_a_racy_cell_each_symptom_fails_with_its_own_culprit_while_kube_ovn_looks_running() {
     let (r, kube_ovn) = run_seed("kube-ovn-1.14-multus-4.2.1").await;
+    assert_eq!(r.slos.len(), 4);
     for v in &r.slos {
         assert_eq!(v.status, SloStatus::Fail, "{v:#?}");
     }
@@ -147,6 +150,16 @@ async fn on_a_racy_cell_each_symptom_fails_with_its_own_culprit_while_kube_ovn_l
     assert_eq!(nat.culprits[0].name, "vpc-nat-gw-gw1-0");
     assert_eq!(nat.culprits[0].node.as_deref(), Some(NODE));
     assert!(nat.culprits[0].reason.contains("not Running"), "{nat:#?}");
+    // Pinger's own verdict: the pinger on the faulted node never runs
+    // again (its sandbox waits behind the deadlocked Multus).
+    let pinger = verdict(&r, SloKind::PingerHealthy);
+    assert_eq!(pinger.culprits.len(), 1, "{pinger:#?}");
+    assert!(pinger.culprits[0].name.starts_with("kube-ovn-pinger-"));
+    assert_eq!(pinger.culprits[0].node.as_deref(), Some(NODE));
+    assert_eq!(
+        pinger.culprits[0].reason,
+        "ContainerCreating: not Running when observation ended"
+    );
     // The negative control: Kube-OVN's own pods on the node look Running.
     assert_eq!(kube_ovn.len(), 2, "{kube_ovn:?}");
     for (name, status) in &kube_ovn {
@@ -157,6 +170,7 @@ async fn on_a_racy_cell_each_symptom_fails_with_its_own_culprit_while_kube_ovn_l
 #[tokio::test(start_paused = true)]
 async fn on_a_fixed_cell_every_symptom_passes() {
     let (r, _) = run_seed("kube-ovn-1.15-multus-4.2.3").await;
+    assert_eq!(r.slos.len(), 4);
     for v in &r.slos {
         assert_eq!(v.status, SloStatus::Pass, "{v:#?}");
     }

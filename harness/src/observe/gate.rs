@@ -266,7 +266,7 @@ pub async fn observe_and_judge(
                 break floor;
             }
             early = Some((observer.timeline(), tl_now));
-            early_networks = read_networks(client, cluster, scenario).await;
+            early_networks = read_networks(client, cluster, scenario, fault_node.as_deref()).await;
         }
         let full_end = budgets_end.max(
             observer
@@ -292,7 +292,7 @@ pub async fn observe_and_judge(
     }
     let tl = observer.timeline();
     let window = window_at(tl.offset(Instant::now()));
-    let networks = read_networks(client, cluster, scenario).await;
+    let networks = read_networks(client, cluster, scenario, fault_node.as_deref()).await;
     let verdicts = judge(scenario, &tl, &window, networks);
     let decided = match &early {
         Some((_, at)) => Some(*at),
@@ -346,6 +346,7 @@ pub fn rejudge(
                     Slo::ProbeSucceedsWithin { .. }
                         | Slo::SecondaryNetworksComplete { .. }
                         | Slo::NatGatewayRules { .. }
+                        | Slo::PingerHealthy { .. }
                 )
             })
             .map(|s| evaluate(s, tl, &w))
@@ -359,6 +360,8 @@ enum Read {
     Networks(Result<Vec<networks::PodNetworks>, String>),
     /// [`Slo::NatGatewayRules`]' gateway pods.
     Nat(Result<Vec<super::natgw::GatewayReading>, String>),
+    /// [`Slo::PingerHealthy`]'s pingers.
+    Pinger(Result<Vec<super::pinger::PingerReading>, String>),
 }
 
 /// What the SLOs judged on the cluster as it is (not on the timeline)
@@ -367,6 +370,7 @@ async fn read_networks(
     client: &kube::Client,
     cluster: &dyn Cluster,
     scenario: &Scenario,
+    fault_node: Option<&str>,
 ) -> Vec<Read> {
     let mut out = Vec::new();
     for slo in &scenario.slos {
@@ -376,6 +380,11 @@ async fn read_networks(
             }
             Slo::NatGatewayRules { .. } => {
                 out.push(Read::Nat(super::natgw::read(client, cluster, slo).await));
+            }
+            Slo::PingerHealthy { .. } => {
+                out.push(Read::Pinger(
+                    super::pinger::read(client, slo, fault_node).await,
+                ));
             }
             _ => {}
         }
@@ -408,6 +417,13 @@ fn judge(
                     _ => Err("the gateway was not read".into()),
                 };
                 super::natgw::judge(slo, found.as_deref().map_err(String::as_str))
+            }
+            Slo::PingerHealthy { .. } => {
+                let found = match reads.next() {
+                    Some(Read::Pinger(r)) => r,
+                    _ => Err("the pingers were not read".into()),
+                };
+                super::pinger::judge(slo, found.as_deref().map_err(String::as_str))
             }
             _ => evaluate(slo, tl, w),
         })

@@ -354,6 +354,19 @@ pub fn known(slo: &Slo, tl: &Timeline, w: &Window, settle: Duration) -> bool {
         // Read in the gateway's pod at the end: known once its pods serve
         // and have not changed for the settle window (kube-ovn-controller
         // re-applies the rules, or replaces the pod, within it).
+        // Read in pinger's log at the end: known once every pinger serves
+        // and none changed for the settle window (several rounds).
+        Slo::PingerHealthy { .. } => {
+            let scope = PodScope {
+                namespace: Some("kube-system".into()),
+                selector: crate::suite::LabelSelector::parse(&format!(
+                    "app={}",
+                    super::pinger::PINGER_APP
+                ))
+                .ok(),
+            };
+            pods_serving(tl, &scope) && held(last_pod_change(tl, &scope, now, settle))
+        }
         Slo::NatGatewayRules {
             gateway, namespace, ..
         } => {

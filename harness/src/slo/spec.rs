@@ -82,6 +82,14 @@ pub enum Slo {
         /// The VPC subnet (IPv4 CIDR) its SNAT rule translates.
         snat_cidr: String,
     },
+    /// At the end of observation, kube-ovn-pinger's own verdict: every
+    /// pinger pod in scope (on every node, or on the faulted one) is
+    /// Running and its last complete round in its log lost no ping to a
+    /// pod or node and resolved the internal DNS name.
+    PingerHealthy {
+        /// Whose pingers.
+        nodes: NodeScope,
+    },
     /// A data-plane probe succeeds within `budget`.
     ProbeSucceedsWithin {
         /// Which probe.
@@ -112,11 +120,13 @@ pub enum SloKind {
     SecondaryNetworksComplete,
     /// [`Slo::NatGatewayRules`]
     NatGatewayRules,
+    /// [`Slo::PingerHealthy`]
+    PingerHealthy,
 }
 
 impl SloKind {
     /// Every kind.
-    pub const ALL: [SloKind; 8] = [
+    pub const ALL: [SloKind; 9] = [
         SloKind::WorkloadsReadyWithin,
         SloKind::NoCrashLoop,
         SloKind::MaxRestarts,
@@ -125,6 +135,7 @@ impl SloKind {
         SloKind::ProbeSucceedsWithin,
         SloKind::SecondaryNetworksComplete,
         SloKind::NatGatewayRules,
+        SloKind::PingerHealthy,
     ];
 
     /// The name used in suite files.
@@ -138,6 +149,7 @@ impl SloKind {
             SloKind::ProbeSucceedsWithin => "probe-succeeds-within",
             SloKind::SecondaryNetworksComplete => "secondary-networks-complete",
             SloKind::NatGatewayRules => "nat-gateway-rules",
+            SloKind::PingerHealthy => "pinger-healthy",
         }
     }
 }
@@ -154,6 +166,7 @@ impl Slo {
             Slo::ProbeSucceedsWithin { .. } => SloKind::ProbeSucceedsWithin,
             Slo::SecondaryNetworksComplete { .. } => SloKind::SecondaryNetworksComplete,
             Slo::NatGatewayRules { .. } => SloKind::NatGatewayRules,
+            Slo::PingerHealthy { .. } => SloKind::PingerHealthy,
         }
     }
 
@@ -202,6 +215,7 @@ impl fmt::Display for Slo {
                 snat_cidr,
                 ..
             } => write!(f, "{k} {gateway} (snat {snat_cidr} to {eip})"),
+            Slo::PingerHealthy { nodes } => write!(f, "{k} ({nodes})"),
         }
     }
 }

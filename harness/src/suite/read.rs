@@ -1431,6 +1431,7 @@ const SLO_KINDS: &[&str] = &[
     "probe-succeeds-within",
     "secondary-networks-complete",
     "nat-gateway-rules",
+    "pinger-healthy",
 ];
 
 fn slo_list(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Vec<Slo>> {
@@ -1507,6 +1508,13 @@ fn slo(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Slo> {
             Slo::SecondaryNetworksComplete {
                 scope: scope?,
                 workload: workload.ok()?.unwrap_or(true),
+            }
+        }
+        "pinger-healthy" => {
+            let m = cx.map(node, path, &["kind", "nodes"])?;
+            let nodes = m.opt(cx, "nodes", node_scope);
+            Slo::PingerHealthy {
+                nodes: nodes.ok()?.unwrap_or(NodeScope::All),
             }
         }
         "nat-gateway-rules" => {

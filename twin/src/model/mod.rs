@@ -23,6 +23,7 @@ mod kubelet;
 mod natgw;
 mod node;
 mod ops;
+mod pinger;
 mod profile;
 mod programs;
 mod render;
@@ -47,6 +48,7 @@ pub use node::{
     CNI_BIN, CNI_DIR, CNI_SERVER_SOCK, File, MULTUS_CONF, MULTUS_SOCK, OVSDB_SOCK, SHIM,
 };
 pub use ops::{NodeInfo, ProcessInfo, Signal};
+pub use pinger::PINGER_INTERVAL;
 pub use profile::{ConflistInstall, ShimInstall, VersionProfile, shim_install_for};
 pub use programs::KUBE_OVN_CONFLIST;
 pub use rng::{Ms, Rng};
