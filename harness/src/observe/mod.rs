@@ -10,6 +10,7 @@ pub mod multus_init;
 pub mod natgw;
 pub mod networks;
 pub mod pinger;
+mod podcheck;
 pub mod probe;
 pub mod settle;
 mod timeline;

@@ -10,11 +10,9 @@
 //! `ip addr replace EIP dev net1`. A gateway that came back Ready without
 //! them (kube-ovn #3241, #4193, #4987) fails, naming what is missing.
 
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ListParams};
-
+use super::podcheck::{Seen, conclude, culprit, live_pods, not_evaluated};
 use crate::backend::Cluster;
-use crate::slo::{Culprit, CulpritKind, Measured, Slo, SloStatus, SloVerdict};
+use crate::slo::{Slo, SloVerdict};
 
 /// The gateway container kube-ovn-controller's StatefulSet runs.
 pub const NAT_GW_CONTAINER: &str = "vpc-nat-gw";
@@ -92,13 +90,8 @@ pub fn parse_ipv4_addrs(text: &str) -> Result<Vec<std::net::Ipv4Addr>, String> {
 /// What was read of one gateway pod.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GatewayReading {
-    /// The pod's name.
-    pub pod: String,
-    /// Its node.
-    pub node: Option<String>,
-    /// Its state when read when that is not Running (`Init:0/1`,
-    /// `ContainerCreating`, ...): nothing was run in it.
-    pub not_running: Option<String>,
+    /// The pod.
+    pub pod: Seen,
     /// Its SNAT rules, or why they could not be read.
     pub snat: Result<Vec<SnatRule>, String>,
     /// The IPv4 addresses on its `net1`, or why they could not be read.
@@ -106,8 +99,8 @@ pub struct GatewayReading {
 }
 
 /// Reads the gateway of `slo` now: its pods through the API, then
-/// `iptables-save -t nat` and `ip -o -4 addr show dev net1` in each.
-/// `Err`: the pods could not be listed.
+/// `iptables-save -t nat` and `ip -o -4 addr show dev net1` in each that
+/// runs. `Err`: the pods could not be listed.
 pub async fn read(
     client: &kube::Client,
     cluster: &dyn Cluster,
@@ -119,32 +112,19 @@ pub async fn read(
     else {
         return Ok(Vec::new());
     };
-    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let list = pods
-        .list(&ListParams::default().labels(&format!("app={}", gateway_app(gateway))))
-        .await
-        .map_err(|e| format!("listing the pods of gateway {gateway}: {e}"))?;
     let mut out = Vec::new();
-    for pod in list.items {
-        if pod.metadata.deletion_timestamp.is_some() {
-            continue;
-        }
-        let name = pod.metadata.name.clone().unwrap_or_default();
-        let node = pod.spec.as_ref().and_then(|s| s.node_name.clone());
-        let state = super::conditions::pod_status_text(&pod);
-        if state != "Running" {
+    for pod in live_pods(client, namespace, &format!("app={}", gateway_app(gateway))).await? {
+        if pod.not_running.is_some() {
             let never = "not read: the pod is not Running".to_string();
             out.push(GatewayReading {
-                pod: name,
-                node,
-                not_running: Some(state),
+                pod,
                 snat: Err(never.clone()),
                 net1: Err(never),
             });
             continue;
         }
         let run = |argv: &'static [&'static str]| {
-            let name = name.clone();
+            let name = pod.name.clone();
             async move {
                 let out = cluster
                     .exec_in_pod(namespace, &name, NAT_GW_CONTAINER, argv)
@@ -167,13 +147,7 @@ pub async fn read(
         let net1 = run(&["ip", "-o", "-4", "addr", "show", "dev", "net1"])
             .await
             .and_then(|t| parse_ipv4_addrs(&t));
-        out.push(GatewayReading {
-            pod: name,
-            node,
-            not_running: None,
-            snat,
-            net1,
-        });
+        out.push(GatewayReading { pod, snat, net1 });
     }
     Ok(out)
 }
@@ -189,13 +163,6 @@ fn is_wanted(rule: &SnatRule, cidr: &str, eip: &std::net::Ipv4Addr) -> bool {
 
 /// The verdict of a [`Slo::NatGatewayRules`] on what [`read`] found.
 pub fn judge(slo: &Slo, readings: Result<&[GatewayReading], &str>) -> SloVerdict {
-    let verdict = |status, measured, culprits, message: String| SloVerdict {
-        slo: slo.clone(),
-        status,
-        measured,
-        culprits,
-        message,
-    };
     let Slo::NatGatewayRules {
         gateway,
         namespace,
@@ -203,85 +170,47 @@ pub fn judge(slo: &Slo, readings: Result<&[GatewayReading], &str>) -> SloVerdict
         snat_cidr,
     } = slo
     else {
-        let why = "not a nat-gateway-rules SLO".to_string();
-        return verdict(SloStatus::NotEvaluated(why.clone()), None, Vec::new(), why);
+        return not_evaluated(slo, "not a nat-gateway-rules SLO");
     };
     let readings = match readings {
         Ok(r) => r,
-        Err(e) => {
-            return verdict(
-                SloStatus::NotEvaluated(e.to_string()),
-                None,
-                Vec::new(),
-                e.to_string(),
-            );
-        }
+        Err(e) => return not_evaluated(slo, e),
     };
     let rule_text = format!("-A SHARED_SNAT -s {snat_cidr} -o net1 -j SNAT --to-source {eip}");
-    if readings.is_empty() {
-        return verdict(
-            SloStatus::Fail,
-            None,
-            Vec::new(),
-            format!(
-                "no pod of gateway {gateway} (app={}) in {namespace} when observation ended: {rule_text} is nowhere",
-                gateway_app(gateway)
-            ),
-        );
-    }
     let mut culprits = Vec::new();
     let mut unreadable = Vec::new();
     for r in readings {
         let mut missing = Vec::new();
-        if let Some(state) = &r.not_running {
+        if let Some(state) = &r.pod.not_running {
             missing.push(format!(
                 "{state}: not Running when observation ended, so it translates nothing ({rule_text} cannot be in effect)"
             ));
-        }
-        match &r.snat {
-            _ if r.not_running.is_some() => {}
-            Ok(rules) if rules.iter().any(|x| is_wanted(x, snat_cidr, eip)) => {}
-            Ok(_) => missing.push(format!("SNAT rule `{rule_text}` missing")),
-            Err(e) => unreadable.push(format!("{}: iptables-save: {e}", r.pod)),
-        }
-        match &r.net1 {
-            _ if r.not_running.is_some() => {}
-            Ok(addrs) if addrs.contains(eip) => {}
-            Ok(_) => missing.push(format!("EIP {eip} not on net1")),
-            Err(e) => unreadable.push(format!("{}: ip addr: {e}", r.pod)),
+        } else {
+            match &r.snat {
+                Ok(rules) if rules.iter().any(|x| is_wanted(x, snat_cidr, eip)) => {}
+                Ok(_) => missing.push(format!("SNAT rule `{rule_text}` missing")),
+                Err(e) => unreadable.push(format!("{}: iptables-save: {e}", r.pod.name)),
+            }
+            match &r.net1 {
+                Ok(addrs) if addrs.contains(eip) => {}
+                Ok(_) => missing.push(format!("EIP {eip} not on net1")),
+                Err(e) => unreadable.push(format!("{}: ip addr: {e}", r.pod.name)),
+            }
         }
         if !missing.is_empty() {
-            culprits.push(Culprit {
-                kind: CulpritKind::Pod,
-                namespace: Some(namespace.clone()),
-                name: r.pod.clone(),
-                node: r.node.clone(),
-                reason: missing.join("; "),
-                restarts: None,
-                recovered_after: None,
-            });
+            culprits.push(culprit(namespace, &r.pod, missing.join("; ")));
         }
     }
-    let n = culprits.len() as u64;
-    if !culprits.is_empty() {
-        let mut message = culprits
-            .iter()
-            .map(|c| format!("{}: {}", c.name, c.reason))
-            .collect::<Vec<_>>()
-            .join("; ");
-        if !unreadable.is_empty() {
-            message.push_str(&format!(" ({} could not be read)", unreadable.len()));
-        }
-        return verdict(SloStatus::Fail, Some(Measured::Count(n)), culprits, message);
-    }
-    if !unreadable.is_empty() {
-        let why = unreadable.join("; ");
-        return verdict(SloStatus::NotEvaluated(why.clone()), None, Vec::new(), why);
-    }
-    verdict(
-        SloStatus::Pass,
-        Some(Measured::Count(0)),
-        Vec::new(),
+    conclude(
+        slo,
+        "gateway pods",
+        readings.len(),
+        culprits,
+        unreadable,
+        format!(
+            "no pod of gateway {gateway} (app={}) in {namespace} when observation ended: {rule_text} is nowhere",
+            gateway_app(gateway)
+        ),
         format!("gateway {gateway} holds `{rule_text}` and EIP {eip} on net1"),
     )
 }
@@ -289,6 +218,7 @@ pub fn judge(slo: &Slo, readings: Result<&[GatewayReading], &str>) -> SloVerdict
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::slo::SloStatus;
 
     /// `iptables-save -t nat` in a gateway after `nat-gateway.sh init` and
     /// `add_snat` (iptables v1.8, random-fully on).
@@ -306,9 +236,11 @@ mod tests {
 
     fn reading(saved: &str, addr: &str) -> GatewayReading {
         GatewayReading {
-            pod: "vpc-nat-gw-gw1-0".into(),
-            node: Some("kind-worker".into()),
-            not_running: None,
+            pod: Seen {
+                name: "vpc-nat-gw-gw1-0".into(),
+                node: Some("kind-worker".into()),
+                not_running: None,
+            },
             snat: parse_snat_rules(saved),
             net1: parse_ipv4_addrs(addr),
         }
@@ -373,7 +305,7 @@ mod tests {
         // A gateway stuck before its container runs fails: it translates
         // nothing, whatever could not be read in it.
         let mut stuck = reading(SAVED, ADDR);
-        stuck.not_running = Some("ContainerCreating".into());
+        stuck.pod.not_running = Some("ContainerCreating".into());
         stuck.snat = Err("not read".into());
         stuck.net1 = Err("not read".into());
         let v = judge(&slo(), Ok(&[stuck]));

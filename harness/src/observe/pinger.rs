@@ -13,9 +13,13 @@
 //! v1.16.2) cannot pass offline and are never judged.
 
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ListParams, LogParams};
+use kube::api::{Api, LogParams};
 
-use crate::slo::{Culprit, CulpritKind, Measured, NodeScope, Slo, SloStatus, SloVerdict};
+use super::podcheck::{Seen, conclude, culprit, live_pods, not_evaluated};
+use crate::slo::{NodeScope, Slo, SloVerdict};
+
+/// Where pinger runs.
+const NAMESPACE: &str = "kube-system";
 
 /// Pinger's DaemonSet label.
 pub const PINGER_APP: &str = "kube-ovn-pinger";
@@ -72,11 +76,7 @@ pub fn last_round_failures(log: &str) -> Result<Vec<String>, String> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PingerReading {
     /// The pod.
-    pub pod: String,
-    /// Its node.
-    pub node: Option<String>,
-    /// Its state when that is not Running.
-    pub not_running: Option<String>,
+    pub pod: Seen,
     /// What its last complete round found wrong, or why it cannot be told.
     pub failures: Result<Vec<String>, String>,
 }
@@ -91,27 +91,15 @@ pub async fn read(
     let Slo::PingerHealthy { nodes } = slo else {
         return Ok(Vec::new());
     };
-    let pods: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
-    let list = pods
-        .list(&ListParams::default().labels(&format!("app={PINGER_APP}")))
-        .await
-        .map_err(|e| format!("listing the kube-ovn-pinger pods: {e}"))?;
+    let api: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
     let mut out = Vec::new();
-    for pod in list.items {
-        if pod.metadata.deletion_timestamp.is_some() {
+    for pod in live_pods(client, NAMESPACE, &format!("app={PINGER_APP}")).await? {
+        if *nodes == NodeScope::FaultTarget && pod.node.as_deref() != fault_node {
             continue;
         }
-        let node = pod.spec.as_ref().and_then(|s| s.node_name.clone());
-        if *nodes == NodeScope::FaultTarget && node.as_deref() != fault_node {
-            continue;
-        }
-        let name = pod.metadata.name.clone().unwrap_or_default();
-        let state = super::conditions::pod_status_text(&pod);
-        if state != "Running" {
+        if pod.not_running.is_some() {
             out.push(PingerReading {
-                pod: name,
-                node,
-                not_running: Some(state),
+                pod,
                 failures: Ok(Vec::new()),
             });
             continue;
@@ -121,91 +109,42 @@ pub async fn read(
             tail_lines: Some(TAIL_LINES),
             ..LogParams::default()
         };
-        let failures = match pods.logs(&name, &params).await {
+        let failures = match api.logs(&pod.name, &params).await {
             Ok(log) => last_round_failures(&log),
             Err(e) => Err(format!("reading its log: {e}")),
         };
-        out.push(PingerReading {
-            pod: name,
-            node,
-            not_running: None,
-            failures,
-        });
+        out.push(PingerReading { pod, failures });
     }
     Ok(out)
 }
 
 /// The verdict of a [`Slo::PingerHealthy`] on what [`read`] found.
 pub fn judge(slo: &Slo, readings: Result<&[PingerReading], &str>) -> SloVerdict {
-    let verdict = |status, measured, culprits, message: String| SloVerdict {
-        slo: slo.clone(),
-        status,
-        measured,
-        culprits,
-        message,
-    };
     let readings = match readings {
         Ok(r) => r,
-        Err(e) => {
-            return verdict(
-                SloStatus::NotEvaluated(e.to_string()),
-                None,
-                Vec::new(),
-                e.to_string(),
-            );
-        }
+        Err(e) => return not_evaluated(slo, e),
     };
-    if readings.is_empty() {
-        return verdict(
-            SloStatus::Fail,
-            None,
-            Vec::new(),
-            "no kube-ovn-pinger pod in scope when observation ended".into(),
-        );
-    }
     let mut culprits = Vec::new();
     let mut unreadable = Vec::new();
     for r in readings {
-        let reason = match (&r.not_running, &r.failures) {
+        let reason = match (&r.pod.not_running, &r.failures) {
             (Some(state), _) => format!("{state}: not Running when observation ended"),
             (None, Ok(f)) if f.is_empty() => continue,
             (None, Ok(f)) => f.join("; "),
             (None, Err(e)) => {
-                unreadable.push(format!("{}: {e}", r.pod));
+                unreadable.push(format!("{}: {e}", r.pod.name));
                 continue;
             }
         };
-        culprits.push(Culprit {
-            kind: CulpritKind::Pod,
-            namespace: Some("kube-system".into()),
-            name: r.pod.clone(),
-            node: r.node.clone(),
-            reason,
-            restarts: None,
-            recovered_after: None,
-        });
+        culprits.push(culprit(NAMESPACE, &r.pod, reason));
     }
-    if !culprits.is_empty() {
-        let n = culprits.len() as u64;
-        let message = format!(
-            "{n} of {} pingers report failures: {}",
-            readings.len(),
-            culprits
-                .iter()
-                .map(|c| format!("{}: {}", c.name, c.reason))
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
-        return verdict(SloStatus::Fail, Some(Measured::Count(n)), culprits, message);
-    }
-    if !unreadable.is_empty() {
-        let why = unreadable.join("; ");
-        return verdict(SloStatus::NotEvaluated(why.clone()), None, Vec::new(), why);
-    }
-    verdict(
-        SloStatus::Pass,
-        Some(Measured::Count(0)),
-        Vec::new(),
+    conclude(
+        slo,
+        "pingers report failures",
+        readings.len(),
+        culprits,
+        unreadable,
+        "no kube-ovn-pinger pod in scope when observation ended".into(),
         format!(
             "{} pingers: no loss and DNS resolved in their last round",
             readings.len()
@@ -216,6 +155,7 @@ pub fn judge(slo: &Slo, readings: Result<&[PingerReading], &str>) -> SloVerdict 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::slo::SloStatus;
 
     fn round(pod_loss: u32, dns: bool) -> String {
         let dns = if dns {
@@ -281,9 +221,11 @@ mod tests {
     #[test]
     fn failures_name_the_pinger_and_unreadable_is_not_a_pass() {
         let good = PingerReading {
-            pod: "kube-ovn-pinger-aaaaa".into(),
-            node: Some("kind-worker".into()),
-            not_running: None,
+            pod: Seen {
+                name: "kube-ovn-pinger-aaaaa".into(),
+                node: Some("kind-worker".into()),
+                not_running: None,
+            },
             failures: Ok(Vec::new()),
         };
         assert_eq!(
@@ -291,8 +233,8 @@ mod tests {
             SloStatus::Pass
         );
         let mut stuck = good.clone();
-        stuck.pod = "kube-ovn-pinger-bbbbb".into();
-        stuck.not_running = Some("ContainerCreating".into());
+        stuck.pod.name = "kube-ovn-pinger-bbbbb".into();
+        stuck.pod.not_running = Some("ContainerCreating".into());
         let v = judge(&slo(), Ok(&[good.clone(), stuck]));
         assert_eq!(v.status, SloStatus::Fail);
         assert_eq!(v.culprits[0].name, "kube-ovn-pinger-bbbbb");
