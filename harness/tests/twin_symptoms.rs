@@ -33,7 +33,7 @@ use cni_chaos::run::{Engine, EventSink, RunEvent, ScenarioResult};
 use cni_chaos::slo::{SloKind, SloStatus, SloVerdict};
 use cni_chaos::suite;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use tokio_util::sync::CancellationToken;
 
 /// The first worker, where the twin runs the NAT gateway; every fault here targets it.
@@ -67,6 +67,16 @@ async fn run(suite: &suite::Suite, cluster: Arc<TwinCluster>) -> ScenarioResult 
     };
     let sc = &suite.scenarios[0];
     engine.run(&suite.id_of(sc), sc, 1).await
+}
+
+/// A kubeovn.io/v1 object as the cluster's API serves it.
+async fn kubeovn(cluster: &TwinCluster, kind: &str, plural: &str, name: &str) -> serde_json::Value {
+    let gvk = GroupVersionKind::gvk("kubeovn.io", "v1", kind);
+    let api: Api<DynamicObject> = Api::all_with(
+        cluster.kube_client().expect("client"),
+        &ApiResource::from_gvk_with_plural(&gvk, plural),
+    );
+    serde_json::to_value(api.get(name).await.expect("get")).unwrap()
 }
 
 fn verdict(r: &ScenarioResult, kind: SloKind) -> &SloVerdict {
@@ -200,7 +210,35 @@ fn nat(r: &ScenarioResult) -> &SloVerdict {
 #[tokio::test(start_paused = true)]
 async fn a_gateway_that_comes_back_without_its_snat_rule_fails_naming_it() {
     let (suite, cluster) = cluster(&nat_suite("kube-ovn-1.13-multus-4.1.3"));
-    let r = run(&suite, cluster).await;
+    let pods: Api<Pod> = Api::namespaced(cluster.kube_client().expect("client"), "kube-system");
+    let gate = cluster
+        .steady_state(&suite.scenarios[0], std::time::Duration::from_secs(600))
+        .await
+        .expect("gate");
+    assert!(gate.steady, "{gate:#?}");
+    let before = pods.get("vpc-nat-gw-gw1-0").await.expect("gateway pod");
+    let r = run(&suite, cluster.clone()).await;
+    // v1.13.15 keeps the pod (and its init annotation) through the reboot.
+    let gw = pods.get("vpc-nat-gw-gw1-0").await.expect("gateway pod");
+    assert_eq!(gw.metadata.uid, before.metadata.uid);
+    assert_eq!(
+        gw.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("ovn.kubernetes.io/vpc_nat_gw_init"))
+            .map(String::as_str),
+        Some("true")
+    );
+    // The SNAT rule's status still says ready: only the pod's own table
+    // tells the rule is gone.
+    let snat = kubeovn(
+        &cluster,
+        "IptablesSnatRule",
+        "iptables-snat-rules",
+        "snat-gw1",
+    )
+    .await;
+    assert_eq!(snat["status"]["ready"], true, "{snat}");
     let v = nat(&r);
     assert_eq!(v.status, SloStatus::Fail, "{v:#?}");
     assert_eq!(v.culprits.len(), 1, "{v:#?}");
@@ -225,7 +263,31 @@ async fn a_gateway_that_comes_back_without_its_snat_rule_fails_naming_it() {
 #[tokio::test(start_paused = true)]
 async fn a_gateway_whose_rules_are_restored_passes() {
     let (suite, cluster) = cluster(&nat_suite("kube-ovn-1.14-multus-4.2.1"));
-    let r = run(&suite, cluster).await;
+    let pods: Api<Pod> = Api::namespaced(cluster.kube_client().expect("client"), "kube-system");
+    let gate = cluster
+        .steady_state(&suite.scenarios[0], std::time::Duration::from_secs(600))
+        .await
+        .expect("gate");
+    assert!(gate.steady, "{gate:#?}");
+    let before = pods.get("vpc-nat-gw-gw1-0").await.expect("gateway pod");
+    let r = run(&suite, cluster.clone()).await;
+    // The gateway pod was replaced (#5072), and the rules redone for the
+    // new one.
+    let gw = pods.get("vpc-nat-gw-gw1-0").await.expect("gateway pod");
+    assert_ne!(gw.metadata.uid, before.metadata.uid);
+    let created = gw.metadata.creation_timestamp.expect("created").0;
+    let snat = kubeovn(
+        &cluster,
+        "IptablesSnatRule",
+        "iptables-snat-rules",
+        "snat-gw1",
+    )
+    .await;
+    assert_eq!(
+        snat["status"]["redo"].as_str().map(|r| format!("{r}Z")),
+        Some(created.to_string()),
+        "{snat}"
+    );
     let v = nat(&r);
     assert_eq!(v.status, SloStatus::Pass, "{v:#?}");
     assert!(
@@ -245,6 +307,48 @@ async fn the_command_seam_answers_in_the_tools_formats() {
         .await
         .expect("gate");
     assert!(gate.steady, "{gate:#?}");
+    // The kubeovn.io objects the setup made, with the status the
+    // controller wrote when it applied the rules for this pod.
+    let snat = kubeovn(
+        &cluster,
+        "IptablesSnatRule",
+        "iptables-snat-rules",
+        "snat-gw1",
+    )
+    .await;
+    assert_eq!(snat["spec"]["eip"], "eip-gw1");
+    assert_eq!(snat["spec"]["internalCIDR"], "10.250.1.0/24");
+    assert_eq!(snat["status"]["ready"], true, "{snat}");
+    let pods: Api<Pod> = Api::namespaced(cluster.kube_client().expect("client"), "kube-system");
+    let gw = pods.get("vpc-nat-gw-gw1-0").await.expect("gateway pod");
+    let created = gw
+        .metadata
+        .creation_timestamp
+        .expect("created")
+        .0
+        .to_string();
+    assert_eq!(
+        snat["status"]["redo"].as_str().map(|r| format!("{r}Z")),
+        Some(created.clone()),
+        "{snat}"
+    );
+    let eip = kubeovn(&cluster, "IptablesEIP", "iptables-eips", "eip-gw1").await;
+    assert_eq!(eip["spec"]["v4ip"], "172.31.250.101");
+    assert_eq!(eip["status"]["ready"], true, "{eip}");
+    let gw_obj = kubeovn(&cluster, "VpcNatGateway", "vpc-nat-gateways", "gw1").await;
+    assert_eq!(gw_obj["spec"]["vpc"], "cni-chaos-vpc");
+    assert_eq!(
+        gw_obj["spec"]["selector"][0],
+        format!("kubernetes.io/hostname: {NODE}")
+    );
+    for (kind, plural, name) in [
+        ("Vpc", "vpcs", "cni-chaos-vpc"),
+        ("Subnet", "subnets", "cni-chaos-vpc-subnet"),
+        ("Subnet", "subnets", "ovn-vpc-external-network"),
+    ] {
+        let o = kubeovn(&cluster, kind, plural, name).await;
+        assert_eq!(o["metadata"]["name"], name, "{o}");
+    }
     let out = cluster
         .exec_in_pod(
             "kube-system",

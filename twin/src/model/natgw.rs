@@ -3,6 +3,8 @@
 //! them; plus the command seam's answers (`iptables-save -t nat`,
 //! `ip -o -4 addr show dev net1`) in the real tools' formats.
 
+use serde_json::{Value, json};
+
 use super::world::{Ev, World};
 
 /// The gateway's name (StatefulSet `vpc-nat-gw-<name>`).
@@ -17,6 +19,19 @@ pub const NAT_EIP: &str = "172.31.250.101";
 pub const NAT_EXTERNAL_PREFIX: u8 = 24;
 /// The pod annotation kube-ovn-controller sets once it initialised the gateway.
 pub const NAT_GW_INIT_ANNOTATION: &str = "ovn.kubernetes.io/vpc_nat_gw_init";
+
+/// The VPC the gateway serves.
+pub const NAT_VPC: &str = "cni-chaos-vpc";
+/// The VPC's subnet.
+pub const NAT_VPC_SUBNET: &str = "cni-chaos-vpc-subnet";
+/// The external subnet (the Multus attachment's provider subnet).
+pub const NAT_EXTERNAL_SUBNET: &str = "ovn-vpc-external-network";
+/// The gateway's address in the VPC subnet (`lanIp`).
+pub const NAT_LAN_IP: &str = "10.250.1.254";
+/// The IptablesEIP's name.
+pub const NAT_EIP_NAME: &str = "eip-gw1";
+/// The IptablesSnatRule's name.
+pub const NAT_SNAT_NAME: &str = "snat-gw1";
 
 /// What the controller's init and redo put in the sandbox's namespace.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -80,6 +95,10 @@ impl World {
             p.nat_gw_init = true;
             self.dirty_pods.insert(k);
             let name = p.name.clone();
+            // handleUpdateVpcSnat / handleUpdateVpcEip: the rules' status
+            // says they were redone for this pod (its creation time).
+            let created = self.timestamp(self.pods[&k].created);
+            self.put_nat_objects(Some(&created.strftime("%Y-%m-%dT%H:%M:%S").to_string()));
             self.note(format!(
                 "kube-ovn-controller: vpc nat gateway {name} initialised"
             ));
@@ -92,6 +111,24 @@ impl World {
                 "kube-ovn-controller: vpc nat gateway container of {name} restarted: replacing the pod"
             ));
             self.api_delete_pod(&ns, &name);
+        }
+    }
+
+    /// Rule `nat-gateway-resources-with-status`: the gateway is set up as Kube-OVN's own e2e sets one up: a Vpc with a default route to the gateway's `lanIp`, a Subnet in it, the external Subnet behind the macvlan attachment `ovn-vpc-external-network`, a VpcNatGateway pinned to its node, an IptablesEIP and an IptablesSnatRule, all cluster-scoped; the EIP's and SNAT rule's status turns `ready` with `redo` set to the gateway pod's creation time when kube-ovn-controller applies them, and stays as it is when the rules are lost afterwards.
+    /// Source: kubeovn/kube-ovn@v1.14.41:pkg/apis/kubeovn/v1/iptables-snat-rule.go (IptablesSnatRuleSpec eip, internalCIDR; status ready, v4ip, natGwDp, redo, internalCIDR)
+    /// Source: kubeovn/kube-ovn@v1.14.41:pkg/apis/kubeovn/v1/iptables-eip.go (IptablesEIPSpec v4ip, natGwDp, externalSubnet; status ready, ip, redo, nat)
+    /// Source: kubeovn/kube-ovn@v1.14.41:pkg/apis/kubeovn/v1/vpc-nat-gateway.go (VpcNatGatewaySpec vpc, subnet, externalSubnets, lanIp, selector)
+    /// Source: kubeovn/kube-ovn@v1.14.41:pkg/controller/vpc_nat_gateway.go (handleUpdateVpcSnat: redoSnat with natGwCreatedAT, the pod's CreationTimestamp as 2006-01-02T15:04:05)
+    /// Source: kubeovn/kube-ovn@1533681d7:test/e2e/iptables-vpc-nat-gw/e2e_test.go (master; the pinned tags' snapshots here lack test/e2e: Vpc, Subnet, VpcNatGateway, IptablesEIP, IptablesSnatRule of the e2e)
+    ///
+    /// Writes the gateway's kubeovn.io objects; `redo` is the pod creation
+    /// time the rules were last applied for (none: not applied yet).
+    pub(super) fn put_nat_objects(&mut self, redo: Option<&str>) {
+        let Some(node) = self.nodes.get(1).map(|n| n.name.clone()) else {
+            return;
+        };
+        for (plural, name, obj) in nat_objects(&node, redo) {
+            self.put(plural, "", &name, true, obj);
         }
     }
 
@@ -185,4 +222,87 @@ fn iptables_save(nat: &NatState) -> String {
     }
     out.push_str("COMMIT\n# Completed on Thu Jan  1 00:00:00 2026\n");
     out
+}
+
+/// The gateway's kubeovn.io objects for a gateway on `node` (see
+/// `put_nat_objects`).
+fn nat_objects(node: &str, redo: Option<&str>) -> Vec<(&'static str, String, Value)> {
+    let ready = redo.is_some();
+    let redo = redo.unwrap_or("");
+    let meta = |name: &str| json!({"name": name});
+    let prefix = |cidr: &str| {
+        cidr.rsplit_once('.')
+            .map(|(a, _)| a.to_string())
+            .unwrap_or_default()
+    };
+    let vpc_gw = format!(
+        "{}.1",
+        prefix(NAT_SNAT_CIDR.split('/').next().unwrap_or(""))
+    );
+    let ext_cidr = format!("{}.0/{NAT_EXTERNAL_PREFIX}", prefix(NAT_EIP));
+    let ext_gw = format!("{}.1", prefix(NAT_EIP));
+    let condition =
+        |ok: bool| json!([{"type": "Ready", "status": if ok { "True" } else { "False" }}]);
+    vec![
+        (
+            "vpcs",
+            NAT_VPC.to_string(),
+            json!({
+                "apiVersion": "kubeovn.io/v1", "kind": "Vpc", "metadata": meta(NAT_VPC),
+                "spec": {"staticRoutes": [{"cidr": "0.0.0.0/0", "nextHopIP": NAT_LAN_IP, "policy": "policyDst"}]},
+                "status": {"default": false, "router": NAT_VPC, "standby": true, "subnets": [NAT_VPC_SUBNET]},
+            }),
+        ),
+        (
+            "subnets",
+            NAT_VPC_SUBNET.to_string(),
+            json!({
+                "apiVersion": "kubeovn.io/v1", "kind": "Subnet", "metadata": meta(NAT_VPC_SUBNET),
+                "spec": {"vpc": NAT_VPC, "cidrBlock": NAT_SNAT_CIDR, "gateway": vpc_gw, "protocol": "IPv4", "provider": "ovn"},
+                "status": {"conditions": condition(true)},
+            }),
+        ),
+        (
+            "subnets",
+            NAT_EXTERNAL_SUBNET.to_string(),
+            json!({
+                "apiVersion": "kubeovn.io/v1", "kind": "Subnet", "metadata": meta(NAT_EXTERNAL_SUBNET),
+                "spec": {"cidrBlock": ext_cidr, "gateway": ext_gw, "protocol": "IPv4",
+                         "provider": format!("{NAT_EXTERNAL_SUBNET}.kube-system")},
+                "status": {"conditions": condition(true)},
+            }),
+        ),
+        (
+            "vpc-nat-gateways",
+            NAT_GW_NAME.to_string(),
+            json!({
+                "apiVersion": "kubeovn.io/v1", "kind": "VpcNatGateway", "metadata": meta(NAT_GW_NAME),
+                "spec": {"vpc": NAT_VPC, "subnet": NAT_VPC_SUBNET, "lanIp": NAT_LAN_IP,
+                         "externalSubnets": [NAT_EXTERNAL_SUBNET],
+                         "selector": [format!("kubernetes.io/hostname: {node}")]},
+                "status": {"externalSubnets": [NAT_EXTERNAL_SUBNET], "selector": [format!("kubernetes.io/hostname: {node}")]},
+            }),
+        ),
+        (
+            "iptables-eips",
+            NAT_EIP_NAME.to_string(),
+            json!({
+                "apiVersion": "kubeovn.io/v1", "kind": "IptablesEIP",
+                "metadata": {"name": NAT_EIP_NAME, "labels": {"ovn.kubernetes.io/vpc_nat_gw": NAT_GW_NAME}},
+                "spec": {"v4ip": NAT_EIP, "natGwDp": NAT_GW_NAME, "externalSubnet": NAT_EXTERNAL_SUBNET},
+                "status": {"ready": ready, "ip": NAT_EIP, "redo": redo, "nat": "snat", "conditions": condition(ready)},
+            }),
+        ),
+        (
+            "iptables-snat-rules",
+            NAT_SNAT_NAME.to_string(),
+            json!({
+                "apiVersion": "kubeovn.io/v1", "kind": "IptablesSnatRule",
+                "metadata": {"name": NAT_SNAT_NAME, "labels": {"ovn.kubernetes.io/vpc_nat_gw": NAT_GW_NAME}},
+                "spec": {"eip": NAT_EIP_NAME, "internalCIDR": NAT_SNAT_CIDR},
+                "status": {"ready": ready, "v4ip": NAT_EIP, "natGwDp": NAT_GW_NAME, "redo": redo,
+                           "internalCIDR": NAT_SNAT_CIDR, "conditions": condition(ready)},
+            }),
+        ),
+    ]
 }

@@ -389,6 +389,9 @@ impl World {
             true,
             nad,
         );
+        if self.cfg.nat_gateway && self.cfg.workers > 0 {
+            self.put_nat_objects(None);
+        }
         for i in 0..self.workloads.len() {
             let obj = super::render::workload(self, i);
             let (plural, ns, name) = (
