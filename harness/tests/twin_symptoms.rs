@@ -79,6 +79,19 @@ async fn kubeovn(cluster: &TwinCluster, kind: &str, plural: &str, name: &str) ->
     serde_json::to_value(api.get(name).await.expect("get")).unwrap()
 }
 
+/// Waits for the cluster to be steady; the kube-system pods API and the
+/// gateway's pod then.
+async fn steady_gateway(suite: &suite::Suite, cluster: &TwinCluster) -> (Api<Pod>, Pod) {
+    let pods: Api<Pod> = Api::namespaced(cluster.kube_client().expect("client"), "kube-system");
+    let gate = cluster
+        .steady_state(&suite.scenarios[0], std::time::Duration::from_secs(600))
+        .await
+        .expect("gate");
+    assert!(gate.steady, "{gate:#?}");
+    let gw = pods.get("vpc-nat-gw-gw1-0").await.expect("gateway pod");
+    (pods, gw)
+}
+
 fn verdict(r: &ScenarioResult, kind: SloKind) -> &SloVerdict {
     r.slos
         .iter()
@@ -210,13 +223,7 @@ fn nat(r: &ScenarioResult) -> &SloVerdict {
 #[tokio::test(start_paused = true)]
 async fn a_gateway_that_comes_back_without_its_snat_rule_fails_naming_it() {
     let (suite, cluster) = cluster(&nat_suite("kube-ovn-1.13-multus-4.1.3"));
-    let pods: Api<Pod> = Api::namespaced(cluster.kube_client().expect("client"), "kube-system");
-    let gate = cluster
-        .steady_state(&suite.scenarios[0], std::time::Duration::from_secs(600))
-        .await
-        .expect("gate");
-    assert!(gate.steady, "{gate:#?}");
-    let before = pods.get("vpc-nat-gw-gw1-0").await.expect("gateway pod");
+    let (pods, before) = steady_gateway(&suite, &cluster).await;
     let r = run(&suite, cluster.clone()).await;
     // v1.13.15 keeps the pod (and its init annotation) through the reboot.
     let gw = pods.get("vpc-nat-gw-gw1-0").await.expect("gateway pod");
@@ -263,13 +270,7 @@ async fn a_gateway_that_comes_back_without_its_snat_rule_fails_naming_it() {
 #[tokio::test(start_paused = true)]
 async fn a_gateway_whose_rules_are_restored_passes() {
     let (suite, cluster) = cluster(&nat_suite("kube-ovn-1.14-multus-4.2.1"));
-    let pods: Api<Pod> = Api::namespaced(cluster.kube_client().expect("client"), "kube-system");
-    let gate = cluster
-        .steady_state(&suite.scenarios[0], std::time::Duration::from_secs(600))
-        .await
-        .expect("gate");
-    assert!(gate.steady, "{gate:#?}");
-    let before = pods.get("vpc-nat-gw-gw1-0").await.expect("gateway pod");
+    let (pods, before) = steady_gateway(&suite, &cluster).await;
     let r = run(&suite, cluster.clone()).await;
     // The gateway pod was replaced (#5072), and the rules redone for the
     // new one.
@@ -302,11 +303,7 @@ async fn a_gateway_whose_rules_are_restored_passes() {
 #[tokio::test(start_paused = true)]
 async fn the_command_seam_answers_in_the_tools_formats() {
     let (suite, cluster) = cluster(&nat_suite("kube-ovn-1.14-multus-4.2.1"));
-    let gate = cluster
-        .steady_state(&suite.scenarios[0], std::time::Duration::from_secs(600))
-        .await
-        .expect("gate");
-    assert!(gate.steady, "{gate:#?}");
+    let (_, gw) = steady_gateway(&suite, &cluster).await;
     // The kubeovn.io objects the setup made, with the status the
     // controller wrote when it applied the rules for this pod.
     let snat = kubeovn(
@@ -319,8 +316,6 @@ async fn the_command_seam_answers_in_the_tools_formats() {
     assert_eq!(snat["spec"]["eip"], "eip-gw1");
     assert_eq!(snat["spec"]["internalCIDR"], "10.250.1.0/24");
     assert_eq!(snat["status"]["ready"], true, "{snat}");
-    let pods: Api<Pod> = Api::namespaced(cluster.kube_client().expect("client"), "kube-system");
-    let gw = pods.get("vpc-nat-gw-gw1-0").await.expect("gateway pod");
     let created = gw
         .metadata
         .creation_timestamp

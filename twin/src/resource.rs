@@ -262,72 +262,44 @@ pub static RESOURCES: &[ResourceType] = &[
     // Kube-OVN's VPC NAT gateway resources (cluster-scoped, with status:
     // kubeovn/kube-ovn@v1.14.41:pkg/apis/kubeovn/v1, +genclient:nonNamespaced;
     // short names from dist/images/install.sh's CRDs).
-    ResourceType {
-        group: "kubeovn.io",
-        version: "v1",
-        plural: "vpcs",
-        singular: "vpc",
-        kind: "Vpc",
-        namespaced: false,
-        short_names: &["vpc"],
-        categories: &[],
-        status_subresource: true,
-        generation: true,
-        fields: &[],
-    },
-    ResourceType {
-        group: "kubeovn.io",
-        version: "v1",
-        plural: "subnets",
-        singular: "subnet",
-        kind: "Subnet",
-        namespaced: false,
-        short_names: &["subnet"],
-        categories: &[],
-        status_subresource: true,
-        generation: true,
-        fields: &[],
-    },
-    ResourceType {
-        group: "kubeovn.io",
-        version: "v1",
-        plural: "vpc-nat-gateways",
-        singular: "vpc-nat-gateway",
-        kind: "VpcNatGateway",
-        namespaced: false,
-        short_names: &["vpc-nat-gw"],
-        categories: &[],
-        status_subresource: true,
-        generation: true,
-        fields: &[],
-    },
-    ResourceType {
-        group: "kubeovn.io",
-        version: "v1",
-        plural: "iptables-eips",
-        singular: "iptables-eip",
-        kind: "IptablesEIP",
-        namespaced: false,
-        short_names: &["eip"],
-        categories: &[],
-        status_subresource: true,
-        generation: true,
-        fields: &[],
-    },
-    ResourceType {
-        group: "kubeovn.io",
-        version: "v1",
-        plural: "iptables-snat-rules",
-        singular: "iptables-snat-rule",
-        kind: "IptablesSnatRule",
-        namespaced: false,
-        short_names: &["snat"],
-        categories: &[],
-        status_subresource: true,
-        generation: true,
-        fields: &[],
-    },
+    kubeovn("vpcs", "vpc", "Vpc", &["vpc"]),
+    kubeovn("subnets", "subnet", "Subnet", &["subnet"]),
+    kubeovn(
+        "vpc-nat-gateways",
+        "vpc-nat-gateway",
+        "VpcNatGateway",
+        &["vpc-nat-gw"],
+    ),
+    kubeovn("iptables-eips", "iptables-eip", "IptablesEIP", &["eip"]),
+    kubeovn(
+        "iptables-snat-rules",
+        "iptables-snat-rule",
+        "IptablesSnatRule",
+        &["snat"],
+    ),
 ];
+
+/// A cluster-scoped `kubeovn.io/v1` resource with a status subresource.
+const fn kubeovn(
+    plural: &'static str,
+    singular: &'static str,
+    kind: &'static str,
+    short_names: &'static [&'static str],
+) -> ResourceType {
+    ResourceType {
+        group: "kubeovn.io",
+        version: "v1",
+        plural,
+        singular,
+        kind,
+        namespaced: false,
+        short_names,
+        categories: &[],
+        status_subresource: true,
+        generation: true,
+        fields: &[],
+    }
+}
 
 /// Looks a resource up by group, version and plural name.
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceType> {
