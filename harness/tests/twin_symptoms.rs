@@ -104,7 +104,7 @@ fn seed_suite(versions: &str) -> String {
         r#"
 name: seed
 description: the seed's symptoms after a crash-like reboot of the gateway's node
-cluster: {{versions: {versions}}}
+cluster: {{versions: {versions}, nat-gateway: true}}
 scenarios:
   - name: worker-reboot-multus
     fault: {{kind: node-reboot, target: {{role: worker, index: 0}}, mode: hard}}
@@ -205,7 +205,7 @@ fn nat_suite(versions: &str) -> String {
         r"
 name: nat
 description: the NAT gateway's rules after a reboot of its node
-cluster: {{versions: {versions}}}
+cluster: {{versions: {versions}, nat-gateway: true}}
 scenarios:
   - name: reboot-gateway-node
     fault: {{kind: node-reboot, target: {{role: worker, index: 0}}, mode: graceful, timeout: 30s}}

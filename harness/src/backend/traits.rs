@@ -42,10 +42,14 @@ pub trait Backend: Send + Sync {
     /// What this backend is.
     fn info(&self) -> BackendInfo;
 
-    /// Whether this backend can run `scenario` as configured; the error
-    /// says why not and how to fix it. Checked before a cluster is
-    /// provisioned or lent for the scenario. Default: every scenario.
-    fn check_scenario(&self, _scenario: &Scenario) -> Result<(), BackendError> {
+    /// Whether this backend can run `scenario` on a cluster of `profile`;
+    /// the error says why not and how to fix it. Checked before a cluster
+    /// is provisioned or lent for the scenario. Default: every scenario.
+    fn check_scenario(
+        &self,
+        _profile: &ClusterProfile,
+        _scenario: &Scenario,
+    ) -> Result<(), BackendError> {
         Ok(())
     }
 

@@ -173,8 +173,16 @@ impl TwinBackend {
             seed,
             ..TwinConfig::default()
         });
+        // The profile's NAT-gateway mode, as on kind: the conflist is
+        // `10-kube-ovn.conflist` (CNI_CONFIG_PRIORITY=10) and a gateway
+        // runs on the first worker; without it, neither.
+        let mut vp = vp;
+        if profile.nat_gateway {
+            vp.cni_priority = "10".into();
+        }
         let mut cfg = ModelConfig::new(&name, vp.clone());
         cfg.seed = seed;
+        cfg.nat_gateway = profile.nat_gateway;
         cfg.ip_reassign_probability = self.ip_reassign_probability;
         let model = Model::attach(&twin, cfg);
         // What the probes need: their namespace and the attachment the

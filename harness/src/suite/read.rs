@@ -487,6 +487,7 @@ pub(crate) fn suite(cx: &mut Cx<'_>, root: &Node) -> Option<Suite> {
         None => Some(ClusterProfile {
             kind_config: "default".into(),
             versions: "default".into(),
+            nat_gateway: false,
         }),
         Some(n) => cluster(cx, n, "cluster"),
     };
@@ -572,12 +573,14 @@ pub(crate) fn suite(cx: &mut Cx<'_>, root: &Node) -> Option<Suite> {
 }
 
 fn cluster(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<ClusterProfile> {
-    let m = cx.map(node, path, &["kind-config", "versions"])?;
+    let m = cx.map(node, path, &["kind-config", "versions", "nat-gateway"])?;
     let kind_config = m.opt(cx, "kind-config", name);
     let versions = m.opt(cx, "versions", set_name);
+    let nat_gateway = m.opt(cx, "nat-gateway", boolean);
     Some(ClusterProfile {
         kind_config: kind_config.ok()?.unwrap_or_else(|| "default".into()),
         versions: versions.ok()?.unwrap_or_else(|| "default".into()),
+        nat_gateway: nat_gateway.ok()?.unwrap_or(false),
     })
 }
 

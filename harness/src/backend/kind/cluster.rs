@@ -208,8 +208,11 @@ impl KindBackend {
         config_path: &Path,
         set: &VersionSet,
         cancel: &CancellationToken,
-        profile: &str,
+        profile: &ClusterProfile,
     ) -> Result<KindCluster, KindError> {
+        let nat_gateway = profile.nat_gateway;
+        let profile = profile.to_string();
+        let profile = profile.as_str();
         // Never create over (and so never delete) a cluster this run did not
         // make: a name kind already knows is refused before anything runs.
         tokio::select! {
@@ -227,6 +230,7 @@ impl KindBackend {
             set,
             config: &config,
             options: &self.options,
+            nat_gateway,
             cluster: name,
             state: &dir,
         };
@@ -459,11 +463,16 @@ impl Backend for KindBackend {
         }
     }
 
-    /// The `nat-gateway-egress` probe runs on Kube-OVN's VPC NAT gateway,
-    /// which is installed only with `CHAOS_NAT_GW=1`: without it the
-    /// scenario is refused here, before a cluster is made for it, rather
-    /// than failing as a confusing probe timeout.
-    fn check_scenario(&self, scenario: &Scenario) -> Result<(), BackendError> {
+    /// The `nat-gateway-egress` probe and the `nat-gateway-rules` SLO need
+    /// Kube-OVN's VPC NAT gateway, which is installed only for a profile
+    /// with `nat-gateway: true`: without it the scenario is refused here,
+    /// before a cluster is made for it, rather than failing as a confusing
+    /// probe timeout.
+    fn check_scenario(
+        &self,
+        profile: &ClusterProfile,
+        scenario: &Scenario,
+    ) -> Result<(), BackendError> {
         let nat_probe = scenario.slos.iter().any(|s| {
             matches!(
                 s,
@@ -481,20 +490,20 @@ impl Backend for KindBackend {
             .slos
             .iter()
             .find(|s| matches!(s, Slo::NatGatewayRules { .. }))
-            && !self.options.nat_gateway
+            && !profile.nat_gateway
         {
             return Err(KindError::Unsupported {
                 scenario: scenario.name.clone(),
                 problem: format!("its nat-gateway-rules SLO reads VPC NAT gateway {gateway}, which the kind backend does not create yet and Kube-OVN is installed without (ENABLE_NAT_GW=false)"),
-                fix: "run it on the twin (CHAOS_BACKEND=twin), or set CHAOS_NAT_GW=1 and create the gateway and its rules by hand on a CHAOS_CLUSTER cluster".into(),
+                fix: "run it on the twin (CHAOS_BACKEND=twin), or set `nat-gateway: true` under the suite's `cluster:` and create the gateway and its rules by hand on a CHAOS_CLUSTER cluster".into(),
             }
             .into());
         }
-        if nat_probe && !self.options.nat_gateway {
+        if nat_probe && !profile.nat_gateway {
             return Err(KindError::Unsupported {
                 scenario: scenario.name.clone(),
                 problem: "its nat-gateway-egress probe needs Kube-OVN's VPC NAT gateway, which is not installed (ENABLE_NAT_GW=false)".into(),
-                fix: "set CHAOS_NAT_GW=1 to install Kube-OVN with it (the VPC, its NAT gateway and the cni-chaos-vpc-subnet subnet the probe runs in are not created by the harness: prepare them on a CHAOS_CLUSTER cluster), or drop the probe".into(),
+                fix: "set `nat-gateway: true` under the suite's `cluster:` to install Kube-OVN with it (the VPC, its NAT gateway and the cni-chaos-vpc-subnet subnet the probe runs in are not created by the harness: prepare them on a CHAOS_CLUSTER cluster), or drop the probe".into(),
             }
             .into());
         }
@@ -534,14 +543,7 @@ impl Backend for KindBackend {
             set.multus.version
         );
         let cluster = self
-            .create(
-                &name,
-                config,
-                &config_path,
-                &set,
-                cancel,
-                &profile.to_string(),
-            )
+            .create(&name, config, &config_path, &set, cancel, profile)
             .await?;
         cluster.set_versions(&set);
         Ok(Arc::new(cluster))
