@@ -104,6 +104,8 @@ struct Fixture {
     backend: KindBackend,
     /// What `docker info` reports for the image store (default: Docker's).
     store: ImageStore,
+    /// Whether the profile provisioned asks for NAT-gateway mode.
+    nat_gateway: bool,
 }
 
 impl Fixture {
@@ -149,6 +151,15 @@ impl Fixture {
             state,
             backend,
             store: ImageStore::Docker,
+            nat_gateway: false,
+        }
+    }
+
+    /// A fixture whose profile asks for NAT-gateway mode (`nat-gateway: true`).
+    fn with_nat_gateway(runner: &ScriptedRunner) -> Self {
+        Fixture {
+            nat_gateway: true,
+            ..Self::new(runner, true)
         }
     }
 
@@ -222,6 +233,7 @@ fn profile() -> ClusterProfile {
     ClusterProfile {
         kind_config: "default".into(),
         versions: "default".into(),
+        nat_gateway: false,
     }
 }
 
@@ -292,7 +304,7 @@ fn probes_with(changes: impl IntoIterator<Item = (usize, Expectation)>) -> Vec<E
 /// Every image the fixture's cluster needs, in pull and load order.
 fn images(f: &Fixture) -> Vec<&'static str> {
     let mut images = vec!["docker.io/kubeovn/kube-ovn:v1.16.2"];
-    if f.backend.options().nat_gateway {
+    if f.nat_gateway {
         images.push("docker.io/kubeovn/vpc-nat-gateway:v1.16.2");
     }
     images.push("ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.4-thick");
@@ -820,6 +832,7 @@ impl AddonsFixture {
             set: self.matrix.get("default").unwrap(),
             config: &self.config,
             options: &self.options,
+            nat_gateway: false,
             cluster: &self.name,
             state: &self.dir,
         }
@@ -1024,6 +1037,7 @@ scenarios:
         let profile = ClusterProfile {
             kind_config: "default".into(),
             versions: cell.into(),
+            nat_gateway: false,
         };
         let cluster = f
             .backend
@@ -1141,6 +1155,7 @@ async fn install_env_of(
     let profile = ClusterProfile {
         kind_config: kind_config.into(),
         versions: "default".into(),
+        nat_gateway: f.nat_gateway,
     };
     let msg = f
         .backend
@@ -1160,14 +1175,14 @@ async fn install_env_of(
     bash.get_envs().to_vec()
 }
 
-/// CHAOS_NAT_GW=1: the NAT gateway image is pulled and loaded, and
+/// A `nat-gateway: true` profile: the NAT gateway image is pulled and loaded, and
 /// install.sh gets ENABLE_NAT_GW=true CNI_CONFIG_PRIORITY=10 (Kube-OVN's
 /// kind-install-vpc-nat-gw); a dual-stack config gets DUAL_STACK=true and
 /// the NAT gateway stays off (install.sh v1.16.2 would default it on).
 #[tokio::test]
 async fn nat_gateway_and_dual_stack_install_environments() {
     let runner = ScriptedRunner::ordered([]);
-    let f = Fixture::with(&runner, true, |o| o.nat_gateway = true);
+    let f = Fixture::with_nat_gateway(&runner);
     let env = install_env_of(&f, &runner, "default").await;
     assert_eq!(env, install_env(&f, "false", "false", "true", "10"));
     assert!(
@@ -1185,7 +1200,8 @@ async fn nat_gateway_and_dual_stack_install_environments() {
 }
 
 /// A scenario with the nat-gateway-egress probe is refused before a
-/// cluster is made for it unless CHAOS_NAT_GW=1 installs the NAT gateway.
+/// cluster is made for it unless the profile's `nat-gateway: true`
+/// installs the NAT gateway.
 #[tokio::test]
 async fn a_nat_gateway_probe_without_nat_mode_is_refused_before_provisioning() {
     let dir = tempfile::tempdir().unwrap();
@@ -1199,15 +1215,52 @@ async fn a_nat_gateway_probe_without_nat_mode_is_refused_before_provisioning() {
     let (egress, dns) = (&suites[0].scenarios[0], &suites[0].scenarios[1]);
     let runner = ScriptedRunner::ordered([]);
     let f = Fixture::new(&runner, true);
-    let err = f.backend.check_scenario(egress).unwrap_err().to_string();
+    let mut profile = suites[0].cluster.clone();
+    let err = f
+        .backend
+        .check_scenario(&profile, egress)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("scenario egress cannot run on kind: its nat-gateway-egress probe needs Kube-OVN's VPC NAT gateway"),
         "{err}"
     );
-    assert!(err.contains("set CHAOS_NAT_GW=1"), "{err}");
-    f.backend.check_scenario(dns).unwrap();
-    let f = Fixture::with(&runner, true, |o| o.nat_gateway = true);
-    f.backend.check_scenario(egress).unwrap();
+    assert!(
+        err.contains("set `nat-gateway: true` under the suite's `cluster:`"),
+        "{err}"
+    );
+    f.backend.check_scenario(&profile, dns).unwrap();
+    profile.nat_gateway = true;
+    f.backend.check_scenario(&profile, egress).unwrap();
+    assert!(runner.calls().is_empty(), "{:#?}", runner.call_lines());
+}
+
+/// A scenario with a nat-gateway-rules SLO is refused on kind without NAT
+/// mode: the harness does not create the gateway there yet, so the SLO
+/// could only read one made by hand.
+#[tokio::test]
+async fn nat_gateway_rules_without_nat_mode_are_refused_before_provisioning() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nat.yaml");
+    std::fs::write(
+        &file,
+        "name: nat\ndescription: NAT rules after a reboot.\nscenarios:\n  - name: rules\n    fault: {kind: node-reboot, target: {role: worker}, mode: hard}\n    slos:\n      - {kind: nat-gateway-rules, gateway: gw1, eip: 172.31.250.101, snat-cidr: 10.250.1.0/24}\n",
+    )
+    .unwrap();
+    let suites = cni_chaos::suite::load(&[file]).unwrap_or_else(|e| panic!("{e}"));
+    let rules = &suites[0].scenarios[0];
+    let runner = ScriptedRunner::ordered([]);
+    let f = Fixture::new(&runner, true);
+    let err = f
+        .backend
+        .check_scenario(&suites[0].cluster, rules)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("scenario rules cannot run on kind: its nat-gateway-rules SLO reads VPC NAT gateway gw1, which the kind backend does not create yet"),
+        "{err}"
+    );
+    assert!(err.contains("CHAOS_BACKEND=twin"), "{err}");
     assert!(runner.calls().is_empty(), "{:#?}", runner.call_lines());
 }
 

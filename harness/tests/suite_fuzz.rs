@@ -220,6 +220,11 @@ const SLOS: &[(&str, &[&str])] = &[
         "secondary-networks-complete",
         &["namespace", "selector", "workload"],
     ),
+    (
+        "nat-gateway-rules",
+        &["!gateway", "namespace", "!eip", "!snat-cidr"],
+    ),
+    ("pinger-healthy", &["nodes"]),
     ("crashloop-free", &["namespace"]),
 ];
 /// Remediation step kinds with their fields; the last kind does not exist.
@@ -268,6 +273,9 @@ fn good_values(field: &str) -> &'static [&'static str] {
             "nat-gateway-egress",
         ],
         "path" => &["/etc/cni/net.d/00-multus.conf"],
+        "gateway" => &["gw1"],
+        "eip" => &["172.31.250.101"],
+        "snat-cidr" => &["10.250.1.0/24", "192.168.0.0/16"],
         "repeat" => &["1", "3"],
         "kind-config" | "versions" => &["default"],
         "description" | "ignored" | "reason" => &["text", "\"kube-ovn#1234\""],

@@ -36,9 +36,11 @@ async fn injected(
 ) -> (Arc<dyn Cluster>, NodeInfo, Instant, Evidence) {
     let backend = TwinBackend::new(1, "test");
     assert!(backend.info().simulated);
+    // With the VPC NAT gateway, the world these expectations were read on.
     let profile = ClusterProfile {
         kind_config: "default".into(),
         versions: versions.into(),
+        nat_gateway: true,
     };
     let cluster = backend
         .provision(&profile, &CancellationToken::new())

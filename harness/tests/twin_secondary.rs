@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 const SUITE: &str = r"
 name: secondary
 description: secondary networks after a graceful worker reboot
-cluster: {versions: kube-ovn-1.15-multus-4.2.3}
+cluster: {versions: kube-ovn-1.15-multus-4.2.3, nat-gateway: true}
 scenarios:
   - name: reboot
     fault: {kind: node-reboot, target: {role: worker, index: 1}, mode: graceful, timeout: 30s}

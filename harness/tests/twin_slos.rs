@@ -28,6 +28,8 @@ const ALL_KINDS: &str = r#"
       - {kind: probe-succeeds-within, probe: pod-to-pod, budget: 3m}
       - {kind: probe-succeeds-within, probe: multus-secondary, budget: 3m}
       - {kind: probe-succeeds-within, probe: nat-gateway-egress, budget: 3m}
+      - {kind: nat-gateway-rules, gateway: gw1, eip: 172.31.250.101, snat-cidr: 10.250.1.0/24}
+      - {kind: pinger-healthy, nodes: all}
 "#;
 
 struct Quiet;
@@ -44,7 +46,7 @@ async fn engine_for(
     body: &str,
 ) -> (suite::Suite, Engine, tempfile::TempDir) {
     let yaml = format!(
-        "name: slos\ndescription: every SLO kind\ncluster: {{versions: {versions}}}\nscenarios:\n  - name: s\n{body}"
+        "name: slos\ndescription: every SLO kind\ncluster: {{versions: {versions}, nat-gateway: true}}\nscenarios:\n  - name: s\n{body}"
     );
     let suite = suite::parse_str(Path::new("slos.yaml"), &yaml).unwrap_or_else(|p| panic!("{p:?}"));
     let cancel = CancellationToken::new();
@@ -101,7 +103,7 @@ fn culprit<'a>(v: &'a SloVerdict, prefix: &str) -> &'a Culprit {
 async fn every_slo_kind_holds_when_the_cluster_recovers() {
     let r = run(TwinBackend::new(1, "test"), FIXED, &reboot(ALL_KINDS)).await;
     assert_eq!(r.verdict, Verdict::Pass, "{:#?}", r.slos);
-    assert_eq!(r.slos.len(), 9);
+    assert_eq!(r.slos.len(), 11);
     for v in &r.slos {
         assert_eq!(v.status, SloStatus::Pass, "{}: {}", v.slo, v.message);
         assert!(v.culprits.is_empty(), "{}: {:?}", v.slo, v.culprits);

@@ -259,7 +259,47 @@ pub static RESOURCES: &[ResourceType] = &[
         generation: true,
         fields: &[],
     },
+    // Kube-OVN's VPC NAT gateway resources (cluster-scoped, with status:
+    // kubeovn/kube-ovn@v1.14.41:pkg/apis/kubeovn/v1, +genclient:nonNamespaced;
+    // short names from dist/images/install.sh's CRDs).
+    kubeovn("vpcs", "vpc", "Vpc", &["vpc"]),
+    kubeovn("subnets", "subnet", "Subnet", &["subnet"]),
+    kubeovn(
+        "vpc-nat-gateways",
+        "vpc-nat-gateway",
+        "VpcNatGateway",
+        &["vpc-nat-gw"],
+    ),
+    kubeovn("iptables-eips", "iptables-eip", "IptablesEIP", &["eip"]),
+    kubeovn(
+        "iptables-snat-rules",
+        "iptables-snat-rule",
+        "IptablesSnatRule",
+        &["snat"],
+    ),
 ];
+
+/// A cluster-scoped `kubeovn.io/v1` resource with a status subresource.
+const fn kubeovn(
+    plural: &'static str,
+    singular: &'static str,
+    kind: &'static str,
+    short_names: &'static [&'static str],
+) -> ResourceType {
+    ResourceType {
+        group: "kubeovn.io",
+        version: "v1",
+        plural,
+        singular,
+        kind,
+        namespaced: false,
+        short_names,
+        categories: &[],
+        status_subresource: true,
+        generation: true,
+        fields: &[],
+    }
+}
 
 /// Looks a resource up by group, version and plural name.
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceType> {

@@ -543,6 +543,7 @@ mod tests {
         let profile = ClusterProfile {
             kind_config: "default".into(),
             versions: "default".into(),
+            nat_gateway: false,
         };
         let cluster = backend
             .provision(&profile, &CancellationToken::new())

@@ -47,7 +47,7 @@ impl BackendChoice {
 
 /// Builds the backend `config` chose, or says clearly why it cannot. The
 /// seed and the report folder come from `config`; the kind-only variables
-/// (`CHAOS_DRY_RUN`, `CHAOS_CLUSTER`, `CHAOS_ALLOW_UNPINNED`, `CHAOS_NAT_GW`)
+/// (`CHAOS_DRY_RUN`, `CHAOS_CLUSTER`, `CHAOS_ALLOW_UNPINNED`)
 /// from the environment.
 pub fn select(config: &RunConfig) -> Result<Arc<dyn Backend>, BackendError> {
     select_with(config, &|k| std::env::var(k).ok())

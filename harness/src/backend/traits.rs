@@ -42,10 +42,14 @@ pub trait Backend: Send + Sync {
     /// What this backend is.
     fn info(&self) -> BackendInfo;
 
-    /// Whether this backend can run `scenario` as configured; the error
-    /// says why not and how to fix it. Checked before a cluster is
-    /// provisioned or lent for the scenario. Default: every scenario.
-    fn check_scenario(&self, _scenario: &Scenario) -> Result<(), BackendError> {
+    /// Whether this backend can run `scenario` on a cluster of `profile`;
+    /// the error says why not and how to fix it. Checked before a cluster
+    /// is provisioned or lent for the scenario. Default: every scenario.
+    fn check_scenario(
+        &self,
+        _profile: &ClusterProfile,
+        _scenario: &Scenario,
+    ) -> Result<(), BackendError> {
         Ok(())
     }
 
@@ -87,6 +91,19 @@ pub struct Observation {
     /// In [`crate::observe::ObserveMode::Full`], the verdicts known at the
     /// moment an early end would have ended observation.
     pub early: Option<Vec<SloVerdict>>,
+}
+
+/// What a command run in a pod's container answered (the command seam,
+/// [`Cluster::exec_in_pod`]): the real tool's output on kind, the model's
+/// answer in the same format on the twin, so one parser reads both.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodExec {
+    /// The command's exit status (`None`: killed by a signal).
+    pub status: Option<i32>,
+    /// Its standard output.
+    pub stdout: String,
+    /// Its standard error.
+    pub stderr: String,
 }
 
 /// One provisioned cluster. Scenarios that share it run one at a time.
@@ -193,6 +210,24 @@ pub trait Cluster: Send + Sync {
                 "cluster {} cannot read a pod's network namespace",
                 self.name()
             ),
+        ))
+    }
+
+    /// Runs `argv` in container `container` of pod `namespace/name` (on
+    /// kind: `kubectl exec`; on the twin: the model answers in the real
+    /// tool's output format). `Err` when the command could not be run at
+    /// all (no such pod, container not running); a command that ran and
+    /// failed is `Ok` with its status. Default: the backend cannot.
+    async fn exec_in_pod(
+        &self,
+        namespace: &str,
+        name: &str,
+        container: &str,
+        argv: &[&str],
+    ) -> Result<PodExec, BackendError> {
+        Err(BackendError::other(
+            format!("running {argv:?} in {namespace}/{name} container {container}"),
+            format!("cluster {} cannot run commands in pods", self.name()),
         ))
     }
 

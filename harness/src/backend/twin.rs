@@ -173,8 +173,16 @@ impl TwinBackend {
             seed,
             ..TwinConfig::default()
         });
+        // The profile's NAT-gateway mode, as on kind: the conflist is
+        // `10-kube-ovn.conflist` (CNI_CONFIG_PRIORITY=10) and a gateway
+        // runs on the first worker; without it, neither.
+        let mut vp = vp;
+        if profile.nat_gateway {
+            vp.cni_priority = "10".into();
+        }
         let mut cfg = ModelConfig::new(&name, vp.clone());
         cfg.seed = seed;
+        cfg.nat_gateway = profile.nat_gateway;
         cfg.ip_reassign_probability = self.ip_reassign_probability;
         let model = Model::attach(&twin, cfg);
         // What the probes need: their namespace and the attachment the
@@ -1044,6 +1052,33 @@ impl Cluster for TwinCluster {
                 .then(|| w.pod_interfaces(namespace, name))
                 .flatten()
         }))
+    }
+
+    /// The model's answer (`World::exec`), in the real tool's format.
+    async fn exec_in_pod(
+        &self,
+        namespace: &str,
+        name: &str,
+        container: &str,
+        argv: &[&str],
+    ) -> Result<crate::backend::PodExec, BackendError> {
+        let out = self
+            .model
+            .with(|w| w.exec(namespace, name, container, argv))
+            .map_err(|e| {
+                BackendError::other(
+                    format!(
+                        "kubectl exec -n {namespace} {name} -c {container} -- {}",
+                        argv.join(" ")
+                    ),
+                    e,
+                )
+            })?;
+        Ok(crate::backend::PodExec {
+            status: Some(out.status),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
     }
 
     async fn diagnose(&self, culprits: &[Culprit], dir: &Path) -> Result<String, BackendError> {

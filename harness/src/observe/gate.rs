@@ -275,7 +275,7 @@ pub async fn observe_and_judge(
                 break floor;
             }
             early = Some((observer.timeline(), tl_now));
-            early_networks = read_networks(client, cluster, scenario).await;
+            early_networks = read_networks(client, cluster, scenario, fault_node.as_deref()).await;
         }
         let full_end = budgets_end.max(
             observer
@@ -301,7 +301,7 @@ pub async fn observe_and_judge(
     }
     let tl = observer.timeline();
     let window = window_at(tl.offset(Instant::now()));
-    let networks = read_networks(client, cluster, scenario).await;
+    let networks = read_networks(client, cluster, scenario, fault_node.as_deref()).await;
     let verdicts = judge(scenario, &tl, &window, networks);
     let decided = match &early {
         Some((_, at)) => Some(*at),
@@ -352,7 +352,10 @@ pub fn rejudge(
             .filter(|s| {
                 !matches!(
                     s,
-                    Slo::ProbeSucceedsWithin { .. } | Slo::SecondaryNetworksComplete { .. }
+                    Slo::ProbeSucceedsWithin { .. }
+                        | Slo::SecondaryNetworksComplete { .. }
+                        | Slo::NatGatewayRules { .. }
+                        | Slo::PingerHealthy { .. }
                 )
             })
             .map(|s| evaluate(s, tl, &w))
@@ -360,17 +363,39 @@ pub fn rejudge(
     })
 }
 
-/// The pods [`Slo::SecondaryNetworksComplete`] judges, read now, one
-/// answer per such SLO in the scenario's order.
+/// What an end-of-observation SLO read in the cluster.
+enum Read {
+    /// [`Slo::SecondaryNetworksComplete`]'s pods.
+    Networks(Result<Vec<networks::PodNetworks>, String>),
+    /// [`Slo::NatGatewayRules`]' gateway pods.
+    Nat(Result<Vec<super::natgw::GatewayReading>, String>),
+    /// [`Slo::PingerHealthy`]'s pingers.
+    Pinger(Result<Vec<super::pinger::PingerReading>, String>),
+}
+
+/// What the SLOs judged on the cluster as it is (not on the timeline)
+/// read now, one answer per such SLO in the scenario's order.
 async fn read_networks(
     client: &kube::Client,
     cluster: &dyn Cluster,
     scenario: &Scenario,
-) -> Vec<Result<Vec<networks::PodNetworks>, String>> {
+    fault_node: Option<&str>,
+) -> Vec<Read> {
     let mut out = Vec::new();
     for slo in &scenario.slos {
-        if let Slo::SecondaryNetworksComplete { scope, .. } = slo {
-            out.push(networks::read(client, cluster, scope).await);
+        match slo {
+            Slo::SecondaryNetworksComplete { scope, .. } => {
+                out.push(Read::Networks(networks::read(client, cluster, scope).await));
+            }
+            Slo::NatGatewayRules { .. } => {
+                out.push(Read::Nat(super::natgw::read(client, cluster, slo).await));
+            }
+            Slo::PingerHealthy { .. } => {
+                out.push(Read::Pinger(
+                    super::pinger::read(client, slo, fault_node).await,
+                ));
+            }
+            _ => {}
         }
     }
     out
@@ -381,18 +406,33 @@ fn judge(
     scenario: &Scenario,
     tl: &Timeline,
     w: &Window,
-    networks: Vec<Result<Vec<networks::PodNetworks>, String>>,
+    reads: Vec<Read>,
 ) -> Vec<crate::slo::SloVerdict> {
-    let mut networks = networks.into_iter();
+    let mut reads = reads.into_iter();
     scenario
         .slos
         .iter()
         .map(|slo| match slo {
             Slo::SecondaryNetworksComplete { .. } => {
-                let pods = networks
-                    .next()
-                    .unwrap_or_else(|| Err("the pods were not read".into()));
+                let pods = match reads.next() {
+                    Some(Read::Networks(r)) => r,
+                    _ => Err("the pods were not read".into()),
+                };
                 networks::judge(slo, pods.as_deref().map_err(String::as_str))
+            }
+            Slo::NatGatewayRules { .. } => {
+                let found = match reads.next() {
+                    Some(Read::Nat(r)) => r,
+                    _ => Err("the gateway was not read".into()),
+                };
+                super::natgw::judge(slo, found.as_deref().map_err(String::as_str))
+            }
+            Slo::PingerHealthy { .. } => {
+                let found = match reads.next() {
+                    Some(Read::Pinger(r)) => r,
+                    _ => Err("the pingers were not read".into()),
+                };
+                super::pinger::judge(slo, found.as_deref().map_err(String::as_str))
             }
             _ => evaluate(slo, tl, w),
         })

@@ -368,6 +368,28 @@ pub fn known(slo: &Slo, tl: &Timeline, w: &Window, settle: Duration) -> bool {
         Slo::SecondaryNetworksComplete { scope, .. } => {
             pods_serving(tl, scope) && held(last_pod_change(tl, scope, now, settle))
         }
+        // Read in the gateway's pod at the end: known once its pods serve
+        // and have not changed for the settle window (kube-ovn-controller
+        // re-applies the rules, or replaces the pod, within it).
+        // Read in pinger's log at the end: known once every pinger serves
+        // and none changed for the settle window (several rounds).
+        Slo::PingerHealthy { .. } => {
+            let scope = PodScope {
+                namespace: Some("kube-system".into()),
+                selector: crate::suite::LabelSelector::parse(&format!(
+                    "app={}",
+                    super::pinger::PINGER_APP
+                ))
+                .ok(),
+            };
+            pods_serving(tl, &scope) && held(last_pod_change(tl, &scope, now, settle))
+        }
+        Slo::NatGatewayRules {
+            gateway, namespace, ..
+        } => {
+            let scope = gateway_scope(gateway, namespace);
+            pods_serving(tl, &scope) && held(last_pod_change(tl, &scope, now, settle))
+        }
         Slo::NodeReadyWithin { nodes, budget } => {
             now >= w.reference + *budget
                 || (nodes_ready(tl, w, *nodes)
@@ -392,6 +414,18 @@ pub fn whole_window(slo: &Slo) -> bool {
         slo,
         Slo::NoCrashLoop { .. } | Slo::MaxRestarts { .. } | Slo::NodeIpStable { .. }
     )
+}
+
+/// The pods of VPC NAT gateway `gateway` (`app=vpc-nat-gw-<gateway>`).
+fn gateway_scope(gateway: &str, namespace: &str) -> PodScope {
+    PodScope {
+        namespace: Some(namespace.to_string()),
+        selector: crate::suite::LabelSelector::parse(&format!(
+            "app={}",
+            super::natgw::gateway_app(gateway)
+        ))
+        .ok(),
+    }
 }
 
 /// Every pod in scope serving now, and at least one.

@@ -118,7 +118,6 @@ pub struct ConfigError {
 pub const FLAGS: &[&str] = &[
     "CHAOS_KEEP_CLUSTER",
     "CHAOS_DRY_RUN",
-    "CHAOS_NAT_GW",
     "CHAOS_ALLOW_UNPINNED",
 ];
 
@@ -177,6 +176,17 @@ impl RunConfig {
             .map_or_else(|| defaults.report_dir.clone(), |v| defaults.resolve(v));
         for var in FLAGS {
             flag(&get, var)?;
+        }
+        // Replaced by the profile setting: a run that still sets it would
+        // otherwise silently install without the NAT gateway.
+        if let Some(value) = get("CHAOS_NAT_GW") {
+            return Err(ConfigError {
+                var: "CHAOS_NAT_GW",
+                value,
+                rule:
+                    "no longer read: set `nat-gateway: true` under the suite's `cluster:` instead"
+                        .into(),
+            });
         }
         let keep_cluster = flag(&get, "CHAOS_KEEP_CLUSTER")?;
         let seed = match get("CHAOS_SEED") {
@@ -393,6 +403,11 @@ mod tests {
             );
         }
         assert!(cfg(&[("CHAOS_DRY_RUN", " Yes ")]).is_ok());
+        let e = cfg(&[("CHAOS_NAT_GW", "1")]).unwrap_err().to_string();
+        assert!(
+            e.contains("set `nat-gateway: true` under the suite's `cluster:`"),
+            "{e}"
+        );
         let e = cfg(&[("CHAOS_SEED", "-1")]).unwrap_err().to_string();
         assert!(e.contains("unsigned integer"), "{e}");
         let e = cfg(&[("CHAOS_DEADLINE", "soon")]).unwrap_err().to_string();

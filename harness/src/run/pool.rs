@@ -75,8 +75,12 @@ impl ClusterPool {
     }
 
     /// Whether the backend can run `scenario` (before any cluster is had).
-    pub fn check_scenario(&self, scenario: &Scenario) -> Result<(), BackendError> {
-        self.backend.check_scenario(scenario)
+    pub fn check_scenario(
+        &self,
+        profile: &ClusterProfile,
+        scenario: &Scenario,
+    ) -> Result<(), BackendError> {
+        self.backend.check_scenario(profile, scenario)
     }
 
     /// Waits for the profile's cluster to be free, provisioning it first if needed.

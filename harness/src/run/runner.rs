@@ -236,7 +236,7 @@ impl Ctx {
         suite: &Suite,
         scenario: &Scenario,
     ) -> Vec<ScenarioResult> {
-        if let Err(e) = self.pool.check_scenario(scenario) {
+        if let Err(e) = self.pool.check_scenario(&suite.cluster, scenario) {
             return vec![self.could_not_start(id, scenario, e.to_string())];
         }
         let mut results = Vec::new();

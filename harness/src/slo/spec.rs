@@ -65,6 +65,31 @@ pub enum Slo {
         /// so the window can show on a cluster with no such pods of its own.
         workload: bool,
     },
+    /// At the end of observation, the VPC NAT gateway `gateway` (pods
+    /// `app=vpc-nat-gw-<gateway>` in `namespace`) holds its SNAT rule and
+    /// its EIP again: `iptables-save -t nat` in its `vpc-nat-gw` container
+    /// lists `-A SHARED_SNAT -s <snat-cidr> ... -j SNAT --to-source <eip>`
+    /// and `ip -o -4 addr show dev net1` lists the EIP (kube-ovn #3241,
+    /// #4193, #4987: gateways back Ready without their rules). Read through
+    /// the command seam ([`crate::backend::Cluster::exec_in_pod`]).
+    NatGatewayRules {
+        /// The VpcNatGateway's name.
+        gateway: String,
+        /// The namespace of its pods (default `kube-system`).
+        namespace: String,
+        /// The EIP (IPv4) its SNAT rule translates to.
+        eip: std::net::Ipv4Addr,
+        /// The VPC subnet (IPv4 CIDR) its SNAT rule translates.
+        snat_cidr: String,
+    },
+    /// At the end of observation, kube-ovn-pinger's own verdict: every
+    /// pinger pod in scope (on every node, or on the faulted one) is
+    /// Running and its last complete round in its log lost no ping to a
+    /// pod or node and resolved the internal DNS name.
+    PingerHealthy {
+        /// Whose pingers.
+        nodes: NodeScope,
+    },
     /// A data-plane probe succeeds within `budget`.
     ProbeSucceedsWithin {
         /// Which probe.
@@ -93,11 +118,15 @@ pub enum SloKind {
     ProbeSucceedsWithin,
     /// [`Slo::SecondaryNetworksComplete`]
     SecondaryNetworksComplete,
+    /// [`Slo::NatGatewayRules`]
+    NatGatewayRules,
+    /// [`Slo::PingerHealthy`]
+    PingerHealthy,
 }
 
 impl SloKind {
     /// Every kind.
-    pub const ALL: [SloKind; 7] = [
+    pub const ALL: [SloKind; 9] = [
         SloKind::WorkloadsReadyWithin,
         SloKind::NoCrashLoop,
         SloKind::MaxRestarts,
@@ -105,6 +134,8 @@ impl SloKind {
         SloKind::NodeIpStable,
         SloKind::ProbeSucceedsWithin,
         SloKind::SecondaryNetworksComplete,
+        SloKind::NatGatewayRules,
+        SloKind::PingerHealthy,
     ];
 
     /// The name used in suite files.
@@ -117,6 +148,8 @@ impl SloKind {
             SloKind::NodeIpStable => "node-ip-stable",
             SloKind::ProbeSucceedsWithin => "probe-succeeds-within",
             SloKind::SecondaryNetworksComplete => "secondary-networks-complete",
+            SloKind::NatGatewayRules => "nat-gateway-rules",
+            SloKind::PingerHealthy => "pinger-healthy",
         }
     }
 }
@@ -132,6 +165,8 @@ impl Slo {
             Slo::NodeIpStable { .. } => SloKind::NodeIpStable,
             Slo::ProbeSucceedsWithin { .. } => SloKind::ProbeSucceedsWithin,
             Slo::SecondaryNetworksComplete { .. } => SloKind::SecondaryNetworksComplete,
+            Slo::NatGatewayRules { .. } => SloKind::NatGatewayRules,
+            Slo::PingerHealthy { .. } => SloKind::PingerHealthy,
         }
     }
 
@@ -174,6 +209,13 @@ impl fmt::Display for Slo {
                 write!(f, "{k} {} ({probe})", duration::format(*budget))
             }
             Slo::SecondaryNetworksComplete { scope, .. } => write!(f, "{k} ({scope})"),
+            Slo::NatGatewayRules {
+                gateway,
+                eip,
+                snat_cidr,
+                ..
+            } => write!(f, "{k} {gateway} (snat {snat_cidr} to {eip})"),
+            Slo::PingerHealthy { nodes } => write!(f, "{k} ({nodes})"),
         }
     }
 }

@@ -55,11 +55,21 @@ pub struct ClusterProfile {
     pub kind_config: String,
     /// Name of a version set (Kubernetes, Kube-OVN, Multus). Default `default`.
     pub versions: String,
+    /// Install Kube-OVN in VPC-NAT-gateway mode (`nat-gateway: true`):
+    /// `ENABLE_NAT_GW=true` and `CNI_CONFIG_PRIORITY=10`, as Kube-OVN's
+    /// `kind-install-vpc-nat-gw` does, with the gateway image loaded; on the
+    /// twin, a NAT gateway runs on the first worker. It changes the install
+    /// (the conflist's name), so it is part of the profile. Default false.
+    pub nat_gateway: bool,
 }
 
 impl fmt::Display for ClusterProfile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}", self.kind_config, self.versions)
+        write!(f, "{}@{}", self.kind_config, self.versions)?;
+        if self.nat_gateway {
+            f.write_str("+nat-gw")?;
+        }
+        Ok(())
     }
 }
 

@@ -430,6 +430,39 @@ fn selector(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<LabelSelector> {
     }
 }
 
+/// An IPv4 address (`172.31.250.101`).
+fn ipv4(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<std::net::Ipv4Addr> {
+    let s = string(cx, node, path)?;
+    match s.parse() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            cx.bad(node, path, "must be an IPv4 address (a.b.c.d)");
+            None
+        }
+    }
+}
+
+/// An IPv4 network in CIDR form with no host bits set (`10.250.1.0/24`),
+/// as iptables-save prints a rule's `-s`.
+fn ipv4_cidr(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<String> {
+    let s = string(cx, node, path)?;
+    let parsed = s.split_once('/').and_then(|(a, l)| {
+        let a: std::net::Ipv4Addr = a.parse().ok()?;
+        let l: u32 = l.parse().ok().filter(|l| (1..=32).contains(l))?;
+        let mask = u32::MAX.checked_shl(32 - l).unwrap_or(0);
+        (u32::from(a) & !mask == 0).then_some(())
+    });
+    if parsed.is_none() {
+        cx.bad(
+            node,
+            path,
+            "must be an IPv4 network a.b.c.d/len with len 1 to 32 and no host bits set",
+        );
+        return None;
+    }
+    Some(s)
+}
+
 fn absolute_path(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<String> {
     let s = string(cx, node, path)?;
     if !s.starts_with('/') || s.split('/').any(|c| c == "..") {
@@ -454,6 +487,7 @@ pub(crate) fn suite(cx: &mut Cx<'_>, root: &Node) -> Option<Suite> {
         None => Some(ClusterProfile {
             kind_config: "default".into(),
             versions: "default".into(),
+            nat_gateway: false,
         }),
         Some(n) => cluster(cx, n, "cluster"),
     };
@@ -539,12 +573,14 @@ pub(crate) fn suite(cx: &mut Cx<'_>, root: &Node) -> Option<Suite> {
 }
 
 fn cluster(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<ClusterProfile> {
-    let m = cx.map(node, path, &["kind-config", "versions"])?;
+    let m = cx.map(node, path, &["kind-config", "versions", "nat-gateway"])?;
     let kind_config = m.opt(cx, "kind-config", name);
     let versions = m.opt(cx, "versions", set_name);
+    let nat_gateway = m.opt(cx, "nat-gateway", boolean);
     Some(ClusterProfile {
         kind_config: kind_config.ok()?.unwrap_or_else(|| "default".into()),
         versions: versions.ok()?.unwrap_or_else(|| "default".into()),
+        nat_gateway: nat_gateway.ok()?.unwrap_or(false),
     })
 }
 
@@ -1397,6 +1433,8 @@ const SLO_KINDS: &[&str] = &[
     "node-ip-stable",
     "probe-succeeds-within",
     "secondary-networks-complete",
+    "nat-gateway-rules",
+    "pinger-healthy",
 ];
 
 fn slo_list(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Vec<Slo>> {
@@ -1473,6 +1511,30 @@ fn slo(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Slo> {
             Slo::SecondaryNetworksComplete {
                 scope: scope?,
                 workload: workload.ok()?.unwrap_or(true),
+            }
+        }
+        "pinger-healthy" => {
+            let m = cx.map(node, path, &["kind", "nodes"])?;
+            let nodes = m.opt(cx, "nodes", node_scope);
+            Slo::PingerHealthy {
+                nodes: nodes.ok()?.unwrap_or(NodeScope::All),
+            }
+        }
+        "nat-gateway-rules" => {
+            let m = cx.map(
+                node,
+                path,
+                &["kind", "gateway", "namespace", "eip", "snat-cidr"],
+            )?;
+            let gateway = m.req(cx, "gateway", name);
+            let namespace = m.opt(cx, "namespace", name);
+            let eip = m.req(cx, "eip", ipv4);
+            let snat_cidr = m.req(cx, "snat-cidr", ipv4_cidr);
+            Slo::NatGatewayRules {
+                gateway: gateway?,
+                namespace: namespace.ok()?.unwrap_or_else(|| "kube-system".into()),
+                eip: eip?,
+                snat_cidr: snat_cidr?,
             }
         }
         _ => {

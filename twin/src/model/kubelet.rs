@@ -454,6 +454,8 @@ impl World {
                 let status = att.map(|att| super::render::network_status(&ip, &att));
                 if let Some(p) = self.pods.get_mut(&k) {
                     p.sandbox = Sandbox::Ready { netns, interfaces };
+                    // A new network namespace: no NAT rules, no EIPs.
+                    p.nat = Default::default();
                     p.had_sandbox = true;
                     p.ip = Some(ip);
                     // Only Multus writes the annotation: an ADD straight

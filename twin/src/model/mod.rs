@@ -20,8 +20,10 @@
 mod driver;
 mod error;
 mod kubelet;
+mod natgw;
 mod node;
 mod ops;
+mod pinger;
 mod profile;
 mod programs;
 mod render;
@@ -38,10 +40,15 @@ pub use kubelet::{
     BACKOFF_INITIAL, BACKOFF_MAX, BACKOFF_RESET, CONTAINER_START, RUNTIME_REQUEST_TIMEOUT,
     SHIM_API_READY_TIMEOUT, SHIM_POLL, SYNC_RETRY,
 };
+pub use natgw::{
+    ExecOutput, NAT_EIP, NAT_EXTERNAL_PREFIX, NAT_GW_CONTAINER, NAT_GW_INIT_ANNOTATION,
+    NAT_GW_NAME, NAT_SNAT_CIDR,
+};
 pub use node::{
     CNI_BIN, CNI_DIR, CNI_SERVER_SOCK, File, MULTUS_CONF, MULTUS_SOCK, OVSDB_SOCK, SHIM,
 };
 pub use ops::{NodeInfo, ProcessInfo, Signal};
+pub use pinger::PINGER_INTERVAL;
 pub use profile::{ConflistInstall, ShimInstall, VersionProfile, shim_install_for};
 pub use programs::KUBE_OVN_CONFLIST;
 pub use rng::{Ms, Rng};

@@ -90,6 +90,10 @@ pub struct VersionProfile {
     pub conflist_install: ConflistInstall,
     /// `CNI_CONFIG_PRIORITY`, the conflist's name prefix (default `01`).
     pub cni_priority: String,
+    /// Whether kube-ovn-controller replaces a VPC NAT gateway pod whose
+    /// container restarted (v1.14 and later; rule
+    /// `nat-gateway-restart-rolls-the-pod-5072`).
+    pub nat_gw_restart_rolls: bool,
 }
 
 /// Multus releases before v4.2.3 use the racy `cp` (FACTS.md, #1221 point 4).
@@ -130,6 +134,7 @@ impl VersionProfile {
                 ConflistInstall::ChmodExisting
             },
             cni_priority: "01".to_string(),
+            nat_gw_restart_rolls: !kube_ovn.starts_with("v1.13."),
         }
     }
 

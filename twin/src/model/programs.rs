@@ -42,6 +42,9 @@ impl World {
             Program::InstallMultus(_) => self.rng.range(100, 400),
             Program::MultusDaemon(_) => self.rng.range(300, 800),
             Program::NatGateway => self.rng.range(500, 1_500),
+            // A fixed first round, so adding pinger's rounds drew nothing
+            // from the seed's random sequence.
+            Program::Pinger => 1_000,
             Program::Probe(_) => self.rng.range(200, 800),
         };
         self.after(d, Ev::Tick { pod: k, c: i, run });
@@ -86,6 +89,7 @@ impl World {
         let owner = Owner::Container(k, i, run);
         match prog {
             Program::Sleep | Program::CoreDns => {}
+            Program::Pinger => self.pinger_round(k, i, run, n),
             Program::Completes => self.container_exited(k, i, 0, "Completed"),
             Program::InstallCni => {
                 // install-cni.sh: `cp -f` the plugins into /opt/cni/bin, then
@@ -287,6 +291,8 @@ impl World {
                     );
                     self.note(format!("node {node_name}: vpc-nat-gw: net1 not found"));
                     self.container_exited(k, i, 1, "Error");
+                } else {
+                    self.nat_gw_sync(k, i, run);
                 }
             }
             Program::Probe(kind) => {
@@ -516,7 +522,7 @@ impl World {
             Program::OvsOvn => self.rng.range(500, 2_000),
             Program::CniServer => self.rng.range(20, 200),
             Program::CoreDns => 5_000 + self.rng.range(0, 100),
-            Program::Sleep => self.rng.range(10, 200),
+            Program::Sleep | Program::Pinger => self.rng.range(10, 200),
             Program::NatGateway => return None,
         })
     }
@@ -628,7 +634,21 @@ impl World {
             }
             // `ip -o link show net1` in the probe pod.
             ProbeKind::MultusSecondary => p.has_interface("net1"),
-            ProbeKind::NatGatewayEgress => ready_pod(("ovn.kubernetes.io/vpc-nat-gw", "true")),
+            // Egress is translated only by a Ready gateway whose namespace
+            // holds the SNAT rule and the EIP (rule
+            // `nat-gateway-init-once-per-pod`).
+            ProbeKind::NatGatewayEgress => self.pods.values().any(|q| {
+                q.template
+                    .labels
+                    .get("ovn.kubernetes.io/vpc-nat-gw")
+                    .map(String::as_str)
+                    == Some("true")
+                    && q.deleting.is_none()
+                    && q.node.is_some_and(|m| self.nodes[m].connected)
+                    && super::render::pod_ready(self, q)
+                    && !q.nat.snat.is_empty()
+                    && !q.nat.eips.is_empty()
+            }),
         }
     }
 }

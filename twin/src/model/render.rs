@@ -189,6 +189,9 @@ pub(super) fn pod(w: &World, k: u64) -> Value {
     if let Some(s) = &p.network_status {
         ann.insert("k8s.v1.cni.cncf.io/network-status".into(), s.clone());
     }
+    if p.nat_gw_init {
+        ann.insert(super::natgw::NAT_GW_INIT_ANNOTATION.into(), "true".into());
+    }
     if !ann.is_empty() {
         meta["annotations"] = json!(ann);
     }

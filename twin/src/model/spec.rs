@@ -64,6 +64,8 @@ pub enum Program {
     MultusDaemon(Option<String>),
     /// The VPC NAT gateway: needs its Multus attachment (`net1`).
     NatGateway,
+    /// kube-ovn-pinger: a round of pings and a DNS lookup every 5 s.
+    Pinger,
     /// A harness probe pod.
     Probe(ProbeKind),
 }
@@ -467,7 +469,7 @@ pub fn catalogue(
     // kube-ovn-pinger: DaemonSet on the pod network.
     let mut t = PodTemplate::new(&[("app", "kube-ovn-pinger"), network], false);
     t.containers
-        .push(ContainerSpec::new("pinger", &ko_image, Program::Sleep));
+        .push(ContainerSpec::new("pinger", &ko_image, Program::Pinger));
     out.push(wl(WorkloadKind::DaemonSet, "kube-ovn-pinger", 0, t));
 
     // kube-multus-ds: labels app=multus, name=multus; init

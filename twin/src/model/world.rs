@@ -228,6 +228,10 @@ pub(super) struct Pod {
     pub last_written: Option<Value>,
     pub unschedulable_reported: bool,
     pub from_api: bool,
+    /// kube-ovn-controller set `ovn.kubernetes.io/vpc_nat_gw_init` on it.
+    pub nat_gw_init: bool,
+    /// The NAT table and `net1` addresses in its sandbox's network namespace.
+    pub nat: super::natgw::NatState,
 }
 
 impl Pod {
@@ -385,6 +389,9 @@ impl World {
             true,
             nad,
         );
+        if self.cfg.nat_gateway && self.cfg.workers > 0 {
+            self.put_nat_objects(None);
+        }
         for i in 0..self.workloads.len() {
             let obj = super::render::workload(self, i);
             let (plural, ns, name) = (
@@ -1011,6 +1018,8 @@ impl World {
                 last_written: None,
                 unschedulable_reported: false,
                 from_api: false,
+                nat_gw_init: false,
+                nat: Default::default(),
             },
         );
         self.dirty_pods.insert(k);

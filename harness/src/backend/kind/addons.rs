@@ -46,8 +46,11 @@ pub struct Addons<'a> {
     pub set: &'a VersionSet,
     /// The kind config (its IP family picks `install.sh`'s stack).
     pub config: &'a KindConfig,
-    /// Options (state dir, pins, NAT gateway, timeouts).
+    /// Options (state dir, pins, timeouts).
     pub options: &'a KindOptions,
+    /// Whether the profile installs Kube-OVN in VPC-NAT-gateway mode
+    /// ([`crate::suite::ClusterProfile::nat_gateway`]).
+    pub nat_gateway: bool,
     /// The cluster name.
     pub cluster: &'a str,
     /// The cluster's private state folder (downloads, rendered manifests).
@@ -153,11 +156,11 @@ pub fn patch_multus_manifest(text: &str, version: &str) -> String {
 
 impl Addons<'_> {
     /// Every image the cluster needs, in load order: Kube-OVN's (and its
-    /// NAT gateway's with `CHAOS_NAT_GW=1`), Multus', and the probes'
+    /// NAT gateway's for a `nat-gateway: true` profile), Multus', and the probes'
     /// ([`PROBE_IMAGES`]), so no probe waits for a registry.
     pub fn images(&self) -> Vec<String> {
         let mut images = vec![self.set.kube_ovn.image.clone()];
-        if self.options.nat_gateway {
+        if self.nat_gateway {
             images.push(self.set.kube_ovn.nat_gateway_image.clone());
         }
         images.push(self.set.multus.image.clone());
@@ -376,13 +379,14 @@ impl Addons<'_> {
     /// `install.sh`'s stack and NAT gateway settings, every one set
     /// explicitly so the user's shell cannot leak in: `IPV6` and
     /// `DUAL_STACK` from the kind config, `ENABLE_NAT_GW` (install.sh at
-    /// v1.16.2 defaults it to `true`; `false` here unless `CHAOS_NAT_GW=1`)
+    /// v1.16.2 defaults it to `true`; `false` here unless the profile says
+    /// `nat-gateway: true`)
     /// and `CNI_CONFIG_PRIORITY` (`10` with the NAT gateway, as Kube-OVN's
     /// `kind-install-vpc-nat-gw`; else install.sh's default `01`, which
     /// [`resolve_cni_file`](super::resolve_cni_file) finds either way).
     pub fn install_env(&self) -> Vec<(&'static str, &'static str)> {
         let mut env = self.config.install_env();
-        let (nat, priority) = if self.options.nat_gateway {
+        let (nat, priority) = if self.nat_gateway {
             ("true", "10")
         } else {
             ("false", "01")

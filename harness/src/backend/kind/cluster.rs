@@ -243,8 +243,11 @@ impl KindBackend {
         config_path: &Path,
         set: &VersionSet,
         cancel: &CancellationToken,
-        profile: &str,
+        profile: &ClusterProfile,
     ) -> Result<KindCluster, KindError> {
+        let nat_gateway = profile.nat_gateway;
+        let profile = profile.to_string();
+        let profile = profile.as_str();
         // Never create over (and so never delete) a cluster this run did not
         // make: a name kind already knows is refused before anything runs.
         tokio::select! {
@@ -262,6 +265,7 @@ impl KindBackend {
             set,
             config: &config,
             options: &self.options,
+            nat_gateway,
             cluster: name,
             state: &dir,
         };
@@ -528,11 +532,16 @@ impl Backend for KindBackend {
         }
     }
 
-    /// The `nat-gateway-egress` probe runs on Kube-OVN's VPC NAT gateway,
-    /// which is installed only with `CHAOS_NAT_GW=1`: without it the
-    /// scenario is refused here, before a cluster is made for it, rather
-    /// than failing as a confusing probe timeout.
-    fn check_scenario(&self, scenario: &Scenario) -> Result<(), BackendError> {
+    /// The `nat-gateway-egress` probe and the `nat-gateway-rules` SLO need
+    /// Kube-OVN's VPC NAT gateway, which is installed only for a profile
+    /// with `nat-gateway: true`: without it the scenario is refused here,
+    /// before a cluster is made for it, rather than failing as a confusing
+    /// probe timeout.
+    fn check_scenario(
+        &self,
+        profile: &ClusterProfile,
+        scenario: &Scenario,
+    ) -> Result<(), BackendError> {
         let nat_probe = scenario.slos.iter().any(|s| {
             matches!(
                 s,
@@ -542,11 +551,28 @@ impl Backend for KindBackend {
                 }
             )
         });
-        if nat_probe && !self.options.nat_gateway {
+        // The kind backend does not create the Vpc, Subnet, VpcNatGateway,
+        // EIP and SNAT rule yet (issue 14, part 1), so a gateway named by
+        // the SLO would be one the user made by hand: refused rather than
+        // failing as "no pod of gateway".
+        if let Some(Slo::NatGatewayRules { gateway, .. }) = scenario
+            .slos
+            .iter()
+            .find(|s| matches!(s, Slo::NatGatewayRules { .. }))
+            && !profile.nat_gateway
+        {
+            return Err(KindError::Unsupported {
+                scenario: scenario.name.clone(),
+                problem: format!("its nat-gateway-rules SLO reads VPC NAT gateway {gateway}, which the kind backend does not create yet and Kube-OVN is installed without (ENABLE_NAT_GW=false)"),
+                fix: "run it on the twin (CHAOS_BACKEND=twin), or set `nat-gateway: true` under the suite's `cluster:` and create the gateway and its rules by hand on a CHAOS_CLUSTER cluster".into(),
+            }
+            .into());
+        }
+        if nat_probe && !profile.nat_gateway {
             return Err(KindError::Unsupported {
                 scenario: scenario.name.clone(),
                 problem: "its nat-gateway-egress probe needs Kube-OVN's VPC NAT gateway, which is not installed (ENABLE_NAT_GW=false)".into(),
-                fix: "set CHAOS_NAT_GW=1 to install Kube-OVN with it (the VPC, its NAT gateway and the cni-chaos-vpc-subnet subnet the probe runs in are not created by the harness: prepare them on a CHAOS_CLUSTER cluster), or drop the probe".into(),
+                fix: "set `nat-gateway: true` under the suite's `cluster:` to install Kube-OVN with it (the VPC, its NAT gateway and the cni-chaos-vpc-subnet subnet the probe runs in are not created by the harness: prepare them on a CHAOS_CLUSTER cluster), or drop the probe".into(),
             }
             .into());
         }
@@ -586,14 +612,7 @@ impl Backend for KindBackend {
             set.multus.version
         );
         let cluster = self
-            .create(
-                &name,
-                config,
-                &config_path,
-                &set,
-                cancel,
-                &profile.to_string(),
-            )
+            .create(&name, config, &config_path, &set, cancel, profile)
             .await?;
         cluster.set_versions(&set);
         Ok(Arc::new(cluster))
@@ -1407,6 +1426,27 @@ impl Cluster for KindCluster {
             .await?)
     }
 
+    /// `kubectl exec -n NS NAME -c CONTAINER -- ARGV...` through the
+    /// harness's kubeconfig and the cluster's context.
+    async fn exec_in_pod(
+        &self,
+        namespace: &str,
+        name: &str,
+        container: &str,
+        argv: &[&str],
+    ) -> Result<crate::backend::PodExec, BackendError> {
+        let out = self
+            .inner
+            .kubectl
+            .output(exec_args(namespace, name, container, argv), KUBECTL_TIMEOUT)
+            .await?;
+        Ok(crate::backend::PodExec {
+            status: out.status.code(),
+            stdout: out.stdout_str().into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
     async fn diagnose(&self, culprits: &[Culprit], dir: &Path) -> Result<String, BackendError> {
         std::fs::create_dir_all(dir).map_err(|e| {
             BackendError::other(format!("creating {}", dir.display()), e.to_string())
@@ -1614,9 +1654,43 @@ async fn export_logs(
     }
 }
 
+/// kubectl's arguments for running `argv` in a pod's container.
+pub fn exec_args(namespace: &str, name: &str, container: &str, argv: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["exec", "-n", namespace, name, "-c", container, "--"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(argv.iter().map(|s| s.to_string()));
+    args
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exec_in_pod_is_kubectl_exec_with_the_container_and_argv_after_dashes() {
+        assert_eq!(
+            exec_args(
+                "kube-system",
+                "vpc-nat-gw-gw1-0",
+                "vpc-nat-gw",
+                &["iptables-save", "-t", "nat"]
+            ),
+            [
+                "exec",
+                "-n",
+                "kube-system",
+                "vpc-nat-gw-gw1-0",
+                "-c",
+                "vpc-nat-gw",
+                "--",
+                "iptables-save",
+                "-t",
+                "nat"
+            ]
+        );
+    }
 
     #[test]
     fn pod_health() {

@@ -84,9 +84,6 @@ pub struct KindOptions {
     pub dry_run: bool,
     /// `CHAOS_ALLOW_UNPINNED=1`: apply manifests that have no sha256 pin.
     pub allow_unpinned: bool,
-    /// Enable Kube-OVN's VPC NAT gateway (`ENABLE_NAT_GW=true`,
-    /// `CNI_CONFIG_PRIORITY=10` as in Kube-OVN's `kind-install-vpc-nat-gw`).
-    pub nat_gateway: bool,
     /// Time limits.
     pub timeouts: Timeouts,
 }
@@ -104,13 +101,12 @@ impl KindOptions {
             names: NameSource::Random,
             dry_run: false,
             allow_unpinned: false,
-            nat_gateway: false,
             timeouts: Timeouts::default(),
         }
     }
 
-    /// Reads the kind-only variables `CHAOS_CLUSTER`, `CHAOS_DRY_RUN`,
-    /// `CHAOS_ALLOW_UNPINNED` and `CHAOS_NAT_GW` through `get`, on top of
+    /// Reads the kind-only variables `CHAOS_CLUSTER`, `CHAOS_DRY_RUN` and
+    /// `CHAOS_ALLOW_UNPINNED` through `get`, on top of
     /// [`KindOptions::new`]. Where logs go follows the run's report folder
     /// (set by the caller from [`crate::run::RunConfig::report_dir`]).
     ///
@@ -124,7 +120,6 @@ impl KindOptions {
         o.reuse = get("CHAOS_CLUSTER").filter(|s| !s.trim().is_empty());
         o.dry_run = flag(&get, "CHAOS_DRY_RUN")?;
         o.allow_unpinned = flag(&get, "CHAOS_ALLOW_UNPINNED")?;
-        o.nat_gateway = flag(&get, "CHAOS_NAT_GW")?;
         Ok(o)
     }
 }
@@ -143,13 +138,13 @@ mod tests {
         })
         .unwrap();
         assert_eq!(o.reuse.as_deref(), Some("chaos-keep"));
-        assert!(o.dry_run && !o.allow_unpinned && !o.nat_gateway);
+        assert!(o.dry_run && !o.allow_unpinned);
         let o = KindOptions::from_lookup("/w", |_| None).unwrap();
         assert!(o.reuse.is_none() && !o.dry_run);
         assert_eq!(o.logs_dir, PathBuf::from("/w/reports/kind-logs"));
         // A typo in an on/off variable is an error, never "off": a dry run
         // asked for as "on" must not run the commands for real.
-        for var in ["CHAOS_DRY_RUN", "CHAOS_NAT_GW", "CHAOS_ALLOW_UNPINNED"] {
+        for var in ["CHAOS_DRY_RUN", "CHAOS_ALLOW_UNPINNED"] {
             let err = KindOptions::from_lookup("/w", |k| (k == var).then(|| "on".to_string()))
                 .unwrap_err();
             assert_eq!(err.var, var);

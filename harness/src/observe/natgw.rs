@@ -1,0 +1,321 @@
+//! [`Slo::NatGatewayRules`]: the VPC NAT gateway's SNAT rule and EIP, read
+//! in its pod through the command seam ([`Cluster::exec_in_pod`]) at the
+//! end of observation. The same parsers read `kubectl exec` on kind and the
+//! twin's answers, which come in the real tools' formats.
+//!
+//! What is checked, from kube-ovn's `nat-gateway.sh` (v1.14.41
+//! `dist/images/vpcnatgateway/nat-gateway.sh`): `add_snat` appends
+//! `-A SHARED_SNAT -o net1 -s CIDR -j SNAT --to-source EIP` (iptables-save
+//! prints the match as `-s CIDR -o net1`), `add_eip` runs
+//! `ip addr replace EIP dev net1`. A gateway that came back Ready without
+//! them (kube-ovn #3241, #4193, #4987) fails, naming what is missing.
+
+use super::podcheck::{Seen, conclude, culprit, live_pods, not_evaluated};
+use crate::backend::Cluster;
+use crate::slo::{Slo, SloVerdict};
+
+/// The gateway container kube-ovn-controller's StatefulSet runs.
+pub const NAT_GW_CONTAINER: &str = "vpc-nat-gw";
+
+/// The label selector of a gateway's pods (`app=vpc-nat-gw-<gateway>`).
+pub fn gateway_app(gateway: &str) -> String {
+    format!("vpc-nat-gw-{gateway}")
+}
+
+/// One SNAT rule as `iptables-save` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnatRule {
+    /// Its chain (`SHARED_SNAT`, `EXCLUSIVE_SNAT`).
+    pub chain: String,
+    /// `-s`.
+    pub source: Option<String>,
+    /// `-o`.
+    pub out_interface: Option<String>,
+    /// `--to-source`.
+    pub to_source: String,
+}
+
+/// The SNAT rules in `iptables-save -t nat` output (lines
+/// `-A CHAIN ... -j SNAT --to-source ADDR`); an `Err` names a line that
+/// claims to be SNAT but cannot be read.
+pub fn parse_snat_rules(text: &str) -> Result<Vec<SnatRule>, String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.first() != Some(&"-A") {
+            continue;
+        }
+        let after = |flag: &str| {
+            words
+                .iter()
+                .position(|w| *w == flag)
+                .and_then(|i| words.get(i + 1))
+                .map(|s| s.to_string())
+        };
+        if after("-j").as_deref() != Some("SNAT") {
+            continue;
+        }
+        let chain = after("-A").ok_or_else(|| format!("no chain in {line:?}"))?;
+        // iptables-save prints a /32 source without its length.
+        let to =
+            after("--to-source").ok_or_else(|| format!("SNAT without --to-source: {line:?}"))?;
+        out.push(SnatRule {
+            chain,
+            source: after("-s"),
+            out_interface: after("-o"),
+            to_source: to,
+        });
+    }
+    Ok(out)
+}
+
+/// The IPv4 addresses (without their prefix length) in
+/// `ip -o -4 addr show dev IF` output.
+pub fn parse_ipv4_addrs(text: &str) -> Result<Vec<std::net::Ipv4Addr>, String> {
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some(i) = words.iter().position(|w| *w == "inet") else {
+            return Err(format!("no inet address in {line:?}"));
+        };
+        let cidr = words
+            .get(i + 1)
+            .ok_or_else(|| format!("inet without an address: {line:?}"))?;
+        let addr = cidr.split('/').next().unwrap_or(cidr);
+        out.push(addr.parse().map_err(|e| format!("{addr:?}: {e}"))?);
+    }
+    Ok(out)
+}
+
+/// What was read of one gateway pod.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GatewayReading {
+    /// The pod.
+    pub pod: Seen,
+    /// Its SNAT rules, or why they could not be read.
+    pub snat: Result<Vec<SnatRule>, String>,
+    /// The IPv4 addresses on its `net1`, or why they could not be read.
+    pub net1: Result<Vec<std::net::Ipv4Addr>, String>,
+}
+
+/// Reads the gateway of `slo` now: its pods through the API, then
+/// `iptables-save -t nat` and `ip -o -4 addr show dev net1` in each that
+/// runs. `Err`: the pods could not be listed.
+pub async fn read(
+    client: &kube::Client,
+    cluster: &dyn Cluster,
+    slo: &Slo,
+) -> Result<Vec<GatewayReading>, String> {
+    let Slo::NatGatewayRules {
+        gateway, namespace, ..
+    } = slo
+    else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for pod in live_pods(client, namespace, &format!("app={}", gateway_app(gateway))).await? {
+        if pod.not_running.is_some() {
+            let never = "not read: the pod is not Running".to_string();
+            out.push(GatewayReading {
+                pod,
+                snat: Err(never.clone()),
+                net1: Err(never),
+            });
+            continue;
+        }
+        let run = |argv: &'static [&'static str]| {
+            let name = pod.name.clone();
+            async move {
+                let out = cluster
+                    .exec_in_pod(namespace, &name, NAT_GW_CONTAINER, argv)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if out.status != Some(0) {
+                    return Err(format!(
+                        "`{}` exited {:?}: {}",
+                        argv.join(" "),
+                        out.status,
+                        out.stderr.trim()
+                    ));
+                }
+                Ok(out.stdout)
+            }
+        };
+        let snat = run(&["iptables-save", "-t", "nat"])
+            .await
+            .and_then(|t| parse_snat_rules(&t));
+        let net1 = run(&["ip", "-o", "-4", "addr", "show", "dev", "net1"])
+            .await
+            .and_then(|t| parse_ipv4_addrs(&t));
+        out.push(GatewayReading { pod, snat, net1 });
+    }
+    Ok(out)
+}
+
+/// Whether `rule` is the SNAT rule `slo` asks for: in `SHARED_SNAT`, from
+/// the subnet, out of `net1`, to the EIP.
+fn is_wanted(rule: &SnatRule, cidr: &str, eip: &std::net::Ipv4Addr) -> bool {
+    rule.chain == "SHARED_SNAT"
+        && rule.source.as_deref() == Some(cidr)
+        && rule.out_interface.as_deref() == Some("net1")
+        && rule.to_source == eip.to_string()
+}
+
+/// The verdict of a [`Slo::NatGatewayRules`] on what [`read`] found.
+pub fn judge(slo: &Slo, readings: Result<&[GatewayReading], &str>) -> SloVerdict {
+    let Slo::NatGatewayRules {
+        gateway,
+        namespace,
+        eip,
+        snat_cidr,
+    } = slo
+    else {
+        return not_evaluated(slo, "not a nat-gateway-rules SLO");
+    };
+    let readings = match readings {
+        Ok(r) => r,
+        Err(e) => return not_evaluated(slo, e),
+    };
+    let rule_text = format!("-A SHARED_SNAT -s {snat_cidr} -o net1 -j SNAT --to-source {eip}");
+    let mut culprits = Vec::new();
+    let mut unreadable = Vec::new();
+    for r in readings {
+        let mut missing = Vec::new();
+        if let Some(state) = &r.pod.not_running {
+            missing.push(format!(
+                "{state}: not Running when observation ended, so it translates nothing ({rule_text} cannot be in effect)"
+            ));
+        } else {
+            match &r.snat {
+                Ok(rules) if rules.iter().any(|x| is_wanted(x, snat_cidr, eip)) => {}
+                Ok(_) => missing.push(format!("SNAT rule `{rule_text}` missing")),
+                Err(e) => unreadable.push(format!("{}: iptables-save: {e}", r.pod.name)),
+            }
+            match &r.net1 {
+                Ok(addrs) if addrs.contains(eip) => {}
+                Ok(_) => missing.push(format!("EIP {eip} not on net1")),
+                Err(e) => unreadable.push(format!("{}: ip addr: {e}", r.pod.name)),
+            }
+        }
+        if !missing.is_empty() {
+            culprits.push(culprit(namespace, &r.pod, missing.join("; ")));
+        }
+    }
+    conclude(
+        slo,
+        "gateway pods",
+        readings.len(),
+        culprits,
+        unreadable,
+        format!(
+            "no pod of gateway {gateway} (app={}) in {namespace} when observation ended: {rule_text} is nowhere",
+            gateway_app(gateway)
+        ),
+        format!("gateway {gateway} holds `{rule_text}` and EIP {eip} on net1"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slo::SloStatus;
+
+    /// `iptables-save -t nat` in a gateway after `nat-gateway.sh init` and
+    /// `add_snat` (iptables v1.8, random-fully on).
+    const SAVED: &str = "# Generated by iptables-save v1.8.9\n*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:SHARED_SNAT - [0:0]\n:SNAT_FILTER - [0:0]\n-A POSTROUTING -j SNAT_FILTER\n-A SHARED_SNAT -s 10.250.1.0/24 -o net1 -j SNAT --to-source 172.31.250.101 --random-fully\n-A SNAT_FILTER -j SHARED_SNAT\nCOMMIT\n";
+    const ADDR: &str = "2: net1    inet 172.31.250.101/24 scope global net1\\       valid_lft forever preferred_lft forever\n";
+
+    fn slo() -> Slo {
+        Slo::NatGatewayRules {
+            gateway: "gw1".into(),
+            namespace: "kube-system".into(),
+            eip: "172.31.250.101".parse().unwrap(),
+            snat_cidr: "10.250.1.0/24".into(),
+        }
+    }
+
+    fn reading(saved: &str, addr: &str) -> GatewayReading {
+        GatewayReading {
+            pod: Seen {
+                name: "vpc-nat-gw-gw1-0".into(),
+                node: Some("kind-worker".into()),
+                not_running: None,
+            },
+            snat: parse_snat_rules(saved),
+            net1: parse_ipv4_addrs(addr),
+        }
+    }
+
+    #[test]
+    fn the_snat_rule_and_the_eip_are_read_from_the_tools_output() {
+        let rules = parse_snat_rules(SAVED).unwrap();
+        assert_eq!(
+            rules,
+            [SnatRule {
+                chain: "SHARED_SNAT".into(),
+                source: Some("10.250.1.0/24".into()),
+                out_interface: Some("net1".into()),
+                to_source: "172.31.250.101".into(),
+            }]
+        );
+        assert_eq!(
+            parse_ipv4_addrs(ADDR).unwrap(),
+            ["172.31.250.101".parse::<std::net::Ipv4Addr>().unwrap()]
+        );
+        assert!(parse_ipv4_addrs("2: net1 link/ether\n").is_err());
+        assert!(parse_snat_rules("-A X -j SNAT\n").is_err());
+    }
+
+    #[test]
+    fn a_gateway_without_its_rule_fails_naming_it_and_a_restored_one_passes() {
+        let v = judge(&slo(), Ok(&[reading(SAVED, ADDR)]));
+        assert_eq!(v.status, SloStatus::Pass, "{v:?}");
+
+        let empty = "*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n";
+        let v = judge(&slo(), Ok(&[reading(empty, "")]));
+        assert_eq!(v.status, SloStatus::Fail);
+        assert_eq!(v.culprits[0].name, "vpc-nat-gw-gw1-0");
+        assert_eq!(v.culprits[0].node.as_deref(), Some("kind-worker"));
+        assert_eq!(
+            v.culprits[0].reason,
+            "SNAT rule `-A SHARED_SNAT -s 10.250.1.0/24 -o net1 -j SNAT --to-source 172.31.250.101` missing; EIP 172.31.250.101 not on net1"
+        );
+
+        // A rule to another EIP is not the rule.
+        let other = SAVED.replace("172.31.250.101 --random", "172.31.250.102 --random");
+        let v = judge(&slo(), Ok(&[reading(&other, ADDR)]));
+        assert_eq!(v.status, SloStatus::Fail);
+        assert!(v.message.contains("SNAT rule"), "{}", v.message);
+    }
+
+    #[test]
+    fn no_gateway_fails_and_an_unreadable_one_is_not_a_pass() {
+        let v = judge(&slo(), Ok(&[]));
+        assert_eq!(v.status, SloStatus::Fail);
+        assert!(v.message.contains("no pod of gateway gw1"), "{}", v.message);
+
+        let mut r = reading(SAVED, ADDR);
+        r.snat = Err("container not found".into());
+        let v = judge(&slo(), Ok(&[r]));
+        assert!(matches!(v.status, SloStatus::NotEvaluated(_)), "{v:?}");
+
+        let v = judge(&slo(), Err("API down"));
+        assert!(matches!(v.status, SloStatus::NotEvaluated(_)));
+
+        // A gateway stuck before its container runs fails: it translates
+        // nothing, whatever could not be read in it.
+        let mut stuck = reading(SAVED, ADDR);
+        stuck.pod.not_running = Some("ContainerCreating".into());
+        stuck.snat = Err("not read".into());
+        stuck.net1 = Err("not read".into());
+        let v = judge(&slo(), Ok(&[stuck]));
+        assert_eq!(v.status, SloStatus::Fail, "{v:?}");
+        assert!(
+            v.culprits[0]
+                .reason
+                .starts_with("ContainerCreating: not Running"),
+            "{:?}",
+            v.culprits[0]
+        );
+    }
+}
