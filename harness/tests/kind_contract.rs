@@ -170,12 +170,14 @@ impl Fixture {
             state,
             backend,
             store,
+            nat_gateway,
         } = self;
         Fixture {
             _ws,
             state,
             backend: backend.with_journal(Some(journal)),
             store,
+            nat_gateway,
         }
     }
 
