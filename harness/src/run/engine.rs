@@ -660,7 +660,15 @@ impl Engine {
             check: healing.clone(),
         });
         let mut out = vec![healing];
-        if error.is_some() {
+        if self.cancel.is_cancelled() {
+            // The run is ending: nothing is replaced, nothing is judged.
+            out.push(Check::new(
+                RECOVERY,
+                CheckKind::Recovery,
+                CheckStatus::Skipped("interrupted".into()),
+                "interrupted",
+            ));
+        } else if error.is_some() {
             let mut c = Check::new(
                 RECOVERY,
                 CheckKind::Recovery,
@@ -668,11 +676,6 @@ impl Engine {
                 "healing could not be applied; the cluster is replaced before the next scenario",
             );
             c.culprits = first.culprits;
-            self.events.emit(RunEvent::CheckFinished {
-                id: id.clone(),
-                iteration,
-                check: c.clone(),
-            });
             out.push(c);
         } else {
             out.push(
