@@ -517,6 +517,41 @@ mod tests {
     const RESTARTS: &str = "slo: max-restarts 2 (namespace kube-system)";
 
     #[test]
+    fn the_observation_window_and_late_relapses_are_properties() {
+        let mut record = fixtures::record(false);
+        record.results[0].observation = Some(crate::observe::ObservedWindow {
+            mode: crate::observe::ObserveMode::Early,
+            settle: Duration::from_secs(30),
+            floor: Duration::from_secs(85),
+            floor_why: "kube-system/ovs-ovn-x started at +0s".into(),
+            decided: Some(Duration::from_secs(86)),
+            ended: Duration::from_secs(86),
+            full: Duration::from_secs(185),
+        });
+        record.results[0]
+            .late_relapses
+            .push(crate::run::LateRelapse {
+                slo: "no-crashloop init+main (namespace kube-system)".into(),
+                message: "1 crash-loop entries".into(),
+                culprits: Vec::new(),
+                seen_until: Duration::from_secs(120),
+            });
+        let report = junit(&record);
+        let s = &report.test_suites[0];
+        assert_eq!(prop(s, "observation.settle-ms"), Some("30000"));
+        assert_eq!(prop(s, "observation.floor-ms"), Some("85000"));
+        assert_eq!(prop(s, "observation.decided-ms"), Some("86000"));
+        assert_eq!(prop(s, "observation.full-window-ms"), Some("185000"));
+        assert_eq!(
+            prop(
+                s,
+                "late-relapse.no-crashloop init+main (namespace kube-system)"
+            ),
+            Some("1 crash-loop entries")
+        );
+    }
+
+    #[test]
     fn one_suite_per_result_and_one_case_per_check() {
         let record = fixtures::record(true);
         let report = junit(&record);

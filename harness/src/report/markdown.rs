@@ -59,7 +59,13 @@ pub fn markdown(record: &RunRecord) -> String {
     if let Some(t) = trend {
         regressions(&mut out, t);
     }
-    for r in record.results.iter().filter(|r| r.verdict != Verdict::Pass) {
+    // Every result that did not pass, and every pass that relapsed after
+    // its verdict was known.
+    for r in record
+        .results
+        .iter()
+        .filter(|r| r.verdict != Verdict::Pass || !r.late_relapses.is_empty())
+    {
         out.push('\n');
         details(&mut out, r);
     }
@@ -429,6 +435,30 @@ mod tests {
             "{totals}"
         );
         assert!(totals.contains("run interrupted"), "{totals}");
+    }
+
+    #[test]
+    fn a_pass_that_relapsed_after_its_verdict_gets_details_naming_the_relapse() {
+        let mut record = fixtures::record(false);
+        let md = markdown(&record);
+        let before = md.matches("<details>").count();
+        let r = record
+            .results
+            .iter_mut()
+            .find(|r| r.verdict == Verdict::Pass)
+            .expect("a pass");
+        r.late_relapses.push(crate::run::LateRelapse {
+            slo: "workloads-ready-within 3m (namespace kube-system)".into(),
+            message: "1 of 18 pods not Ready within 3m".into(),
+            culprits: Vec::new(),
+            seen_until: std::time::Duration::from_secs(150),
+        });
+        let md = markdown(&record);
+        assert_eq!(md.matches("<details>").count(), before + 1);
+        assert!(
+            md.contains("🔁 **Late relapse** of workloads-ready-within 3m (namespace kube-system) (watched until 2m 30s after the fault): 1 of 18 pods not Ready within 3m"),
+            "{md}"
+        );
     }
 
     #[test]
