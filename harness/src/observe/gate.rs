@@ -245,6 +245,7 @@ pub async fn observe_and_judge(
     // Each tick: is every verdict known, and has the floor passed?
     let mut early: Option<(Timeline, Duration)> = None;
     let mut early_networks = Vec::new();
+    let mut decided_at = None;
     let floor = loop {
         let now = Instant::now();
         let (known, floor, tl_now) = observer.with(|tl| {
@@ -272,6 +273,7 @@ pub async fn observe_and_judge(
         });
         if known && early.is_none() {
             if scenario.observe == ObserveMode::Early {
+                decided_at = Some(tl_now);
                 break floor;
             }
             early = Some((observer.timeline(), tl_now));
@@ -303,11 +305,9 @@ pub async fn observe_and_judge(
     let window = window_at(tl.offset(Instant::now()));
     let networks = read_networks(client, cluster, scenario, fault_node.as_deref()).await;
     let verdicts = judge(scenario, &tl, &window, networks);
-    let decided = match &early {
-        Some((_, at)) => Some(*at),
-        None if scenario.observe == ObserveMode::Early => Some(window.end),
-        None => None,
-    };
+    // When every verdict was known (full mode: the early end's moment);
+    // `None` when that never happened before the full window's end.
+    let decided = early.as_ref().map(|(_, at)| *at).or(decided_at);
     let early_verdicts =
         early.map(|(etl, at)| judge(scenario, &etl, &window_at(at), early_networks));
     // Lanes from a minute before the fault to the end of observation.
