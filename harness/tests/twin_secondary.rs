@@ -10,20 +10,20 @@
 //! (multus-cni #1387), and the SLO names it in the result, the JUnit and the
 //! Markdown.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cni_chaos::backend::twin::{TwinBackend, TwinCluster};
+use cni_chaos::backend::twin::TwinCluster;
 use cni_chaos::backend::{BackendInfo, Cluster};
 use cni_chaos::observe::workload::WORKLOAD;
 use cni_chaos::report::{RunRecord, junit, markdown};
-use cni_chaos::run::{Engine, EventSink, RunEvent, RunInfo, ScenarioResult};
+use cni_chaos::run::{RunEvent, RunInfo, ScenarioResult};
 use cni_chaos::slo::{SloKind, SloStatus, SloVerdict};
 use cni_chaos::suite;
 use cni_chaos_twin::model::{MULTUS_CONF, Signal};
-use tokio_util::sync::CancellationToken;
 
 /// A sample scenario: what a suite adds to judge the #1387 window after a
 /// graceful reboot of the second worker (the first runs the NAT gateway).
@@ -41,33 +41,13 @@ scenarios:
 
 const NODE: &str = "chaos-twin-worker2";
 
-struct Quiet;
-
-impl EventSink for Quiet {
-    fn emit(&self, _: RunEvent) {}
-}
-
 /// A twin cluster for the sample suite, and the suite.
 fn cluster() -> (suite::Suite, Arc<TwinCluster>) {
-    let suite =
-        suite::parse_str(Path::new("secondary.yaml"), SUITE).unwrap_or_else(|p| panic!("{p:?}"));
-    let cluster = TwinBackend::new(1, "test")
-        .provision_twin(&suite.cluster)
-        .expect("provision");
-    (suite, cluster)
+    support::twin_cluster("secondary.yaml", SUITE)
 }
 
 async fn run(suite: &suite::Suite, cluster: Arc<TwinCluster>) -> ScenarioResult {
-    let diagnostics = tempfile::tempdir().unwrap();
-    let engine = Engine {
-        cluster,
-        events: Arc::new(Quiet),
-        cancel: CancellationToken::new(),
-        seed: 1,
-        diagnostics_dir: diagnostics.path().to_path_buf(),
-    };
-    let sc = &suite.scenarios[0];
-    engine.run(&suite.id_of(sc), sc, 1).await
+    support::run_first(suite, cluster).await
 }
 
 fn secondary(r: &ScenarioResult) -> &SloVerdict {

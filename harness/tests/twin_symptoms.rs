@@ -24,49 +24,29 @@
 //! `00-multus.conf` (no #1221 deadlock): the gateway's `net1` comes back on
 //! both releases, and only the rule restore differs.
 
-use std::path::Path;
+mod support;
+
 use std::sync::Arc;
 
 use cni_chaos::backend::Cluster;
-use cni_chaos::backend::twin::{TwinBackend, TwinCluster};
-use cni_chaos::run::{Engine, EventSink, RunEvent, ScenarioResult};
+use cni_chaos::backend::twin::TwinCluster;
+use cni_chaos::run::ScenarioResult;
 use cni_chaos::slo::{SloKind, SloStatus, SloVerdict};
 use cni_chaos::suite;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
-use tokio_util::sync::CancellationToken;
 
 /// The first worker, where the twin runs the NAT gateway; every fault here targets it.
 const NODE: &str = "chaos-twin-worker";
 
-struct Quiet;
-
-impl EventSink for Quiet {
-    fn emit(&self, _: RunEvent) {}
-}
-
 /// The suite `text`, and a twin cluster for it.
 fn cluster(text: &str) -> (suite::Suite, Arc<TwinCluster>) {
-    let suite =
-        suite::parse_str(Path::new("symptoms.yaml"), text).unwrap_or_else(|p| panic!("{p:?}"));
-    let cluster = TwinBackend::new(1, "test")
-        .provision_twin(&suite.cluster)
-        .expect("provision");
-    (suite, cluster)
+    support::twin_cluster("symptoms.yaml", text)
 }
 
 /// Runs the suite's first scenario on `cluster`.
 async fn run(suite: &suite::Suite, cluster: Arc<TwinCluster>) -> ScenarioResult {
-    let diagnostics = tempfile::tempdir().unwrap();
-    let engine = Engine {
-        cluster,
-        events: Arc::new(Quiet),
-        cancel: CancellationToken::new(),
-        seed: 1,
-        diagnostics_dir: diagnostics.path().to_path_buf(),
-    };
-    let sc = &suite.scenarios[0];
-    engine.run(&suite.id_of(sc), sc, 1).await
+    support::run_first(suite, cluster).await
 }
 
 /// A kubeovn.io/v1 object as the cluster's API serves it.

@@ -142,3 +142,43 @@ pub fn trial_name(result: &serde_json::Value) -> String {
         result["id"]["scenario"].as_str().unwrap_or_default()
     )
 }
+
+/// An event sink that drops every event.
+pub struct Quiet;
+
+impl cni_chaos::run::EventSink for Quiet {
+    fn emit(&self, _: cni_chaos::run::RunEvent) {}
+}
+
+/// The suite `text` (named `file` in its problems), and a twin cluster for it.
+pub fn twin_cluster(
+    file: &str,
+    text: &str,
+) -> (
+    cni_chaos::suite::Suite,
+    std::sync::Arc<cni_chaos::backend::twin::TwinCluster>,
+) {
+    let suite =
+        cni_chaos::suite::parse_str(Path::new(file), text).unwrap_or_else(|p| panic!("{p:?}"));
+    let cluster = cni_chaos::backend::twin::TwinBackend::new(1, "test")
+        .provision_twin(&suite.cluster)
+        .expect("provision");
+    (suite, cluster)
+}
+
+/// Runs the suite's first scenario on `cluster` with the engine, quietly.
+pub async fn run_first(
+    suite: &cni_chaos::suite::Suite,
+    cluster: std::sync::Arc<cni_chaos::backend::twin::TwinCluster>,
+) -> cni_chaos::run::ScenarioResult {
+    let diagnostics = tempfile::tempdir().unwrap();
+    let engine = cni_chaos::run::Engine {
+        cluster,
+        events: std::sync::Arc::new(Quiet),
+        cancel: tokio_util::sync::CancellationToken::new(),
+        seed: 1,
+        diagnostics_dir: diagnostics.path().to_path_buf(),
+    };
+    let sc = &suite.scenarios[0];
+    engine.run(&suite.id_of(sc), sc, 1).await
+}
