@@ -359,7 +359,10 @@ fn scenario(out: &mut String, record: &RunRecord, i: usize, r: &ScenarioResult) 
             facts.push(("Preconditions", pre));
         }
     }
-    if let Expect::Fail { reason, culprits } = &r.expect {
+    if let Expect::Fail {
+        reason, culprits, ..
+    } = &r.expect
+    {
         let mut s = reason.clone();
         if !culprits.is_empty() {
             s.push_str(&format!(
@@ -372,6 +375,9 @@ fn scenario(out: &mut String, record: &RunRecord, i: usize, r: &ScenarioResult) 
             ));
         }
         facts.push(("Expected to fail", s));
+    }
+    for m in &r.symptoms {
+        facts.push(("Expected", m.to_string()));
     }
     if r.verdict == Verdict::XPass {
         facts.push((

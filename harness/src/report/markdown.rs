@@ -271,7 +271,10 @@ fn details(out: &mut String, r: &ScenarioResult) {
         html(&r.display_name()),
         html(&one_line(&r.outcome.to_string())),
     );
-    if let Expect::Fail { reason, culprits } = &r.expect {
+    if let Expect::Fail {
+        reason, culprits, ..
+    } = &r.expect
+    {
         let _ = write!(out, "- **Expected to fail:** {}", html(&one_line(reason)));
         if !culprits.is_empty() {
             let _ = write!(
@@ -287,6 +290,10 @@ fn details(out: &mut String, r: &ScenarioResult) {
             );
         }
         out.push('\n');
+    }
+    for m in &r.symptoms {
+        let mark = if m.met { "✔" } else { "✘" };
+        let _ = writeln!(out, "  - {mark} {}", html(&one_line(&m.to_string())));
     }
     if r.verdict == Verdict::XPass {
         out.push_str(

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::event::{EventSink, Phase, RunEvent};
 use super::outcome::{
-    Check, CheckKind, CheckStatus, LateRelapse, Outcome, ScenarioResult, Verdict,
+    Check, CheckKind, CheckStatus, LateRelapse, Outcome, ScenarioResult, SymptomMatch, Verdict,
 };
 use crate::backend::{Cluster, NodeInfo, select_node};
 use crate::fault::{Evidence, Fault, Precondition};
@@ -911,7 +911,8 @@ impl Engine {
         });
         let expect = expectation.unwrap_or_else(|_| scenario.expect.clone());
         let fault_node = s.node.as_ref().map(|n| n.name.as_str());
-        let verdict = Verdict::judge(&outcome, &expect, &culprits, fault_node);
+        let symptoms = SymptomMatch::all(&expect, &s.slos, fault_node);
+        let verdict = Verdict::judge(&outcome, &expect, &culprits, &symptoms, fault_node);
         let result = ScenarioResult {
             id: id.clone(),
             iteration,
@@ -926,6 +927,7 @@ impl Engine {
             verdict,
             checks: s.checks,
             slos: s.slos,
+            symptoms,
             diagnostics: s.diagnostics,
             lanes: s.lanes,
             observation: s.window,
