@@ -547,13 +547,16 @@ fn install_sequence(f: &Fixture) -> Vec<Expectation> {
     s
 }
 
-/// The probes' namespace and attachment, applied once Multus' CRD is there.
+/// The probes' namespace, their ptp and Kube-OVN attachments and the
+/// Kube-OVN attachment's Subnet, applied once Multus' and Kube-OVN's CRDs
+/// are there.
 fn probe_resources(f: &Fixture) -> Vec<Expectation> {
     vec![
         ok(f.kubectl(&[
             "wait",
             "--for=condition=Established",
             "crd/network-attachment-definitions.k8s.cni.cncf.io",
+            "crd/subnets.kubeovn.io",
             "--timeout=60s",
         ])),
         ok(f.kubectl(&["apply", "-f", &f.path("cni-chaos-probes.json")])),

@@ -1672,6 +1672,7 @@ fn slo(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Slo> {
                         ("pod-to-pod", ProbeKind::PodToPod),
                         ("multus-secondary", ProbeKind::MultusSecondary),
                         ("nat-gateway-egress", ProbeKind::NatGatewayEgress),
+                        ("kube-ovn-secondary", ProbeKind::KubeOvnSecondary),
                     ],
                 )
             });

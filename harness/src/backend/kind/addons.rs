@@ -33,7 +33,7 @@ use super::options::KindOptions;
 use super::sha256::hex_digest;
 use super::versions::{PinnedUrl, VersionSet};
 use crate::exec::{Command, Runner};
-use crate::observe::probe::{PROBE_IMAGES, PROBE_NAD, PROBE_NAMESPACE};
+use crate::observe::probe::PROBE_IMAGES;
 
 /// Installs the addons of one cluster.
 #[derive(Debug)]
@@ -433,10 +433,11 @@ impl Addons<'_> {
         Ok(())
     }
 
-    /// Creates what the probes need (see `observe::probe`): their namespace
-    /// and the NetworkAttachmentDefinition the multus-secondary probe asks
-    /// for. The manifest ([`probe_manifest`]) is rendered into the cluster's
-    /// private state folder and applied once Multus' CRD is established.
+    /// Creates what the probes need (see `observe::probe`): their namespace,
+    /// the `ptp` and Kube-OVN NetworkAttachmentDefinitions the secondary
+    /// probes ask for, and the Kube-OVN attachment's Subnet. The manifest
+    /// ([`probe_manifest`]) is rendered into the cluster's private state
+    /// folder and applied once Multus' and Kube-OVN's CRDs are established.
     pub async fn install_probe_resources(&self) -> Result<(), KindError> {
         let path = self.state_file(PROBE_MANIFEST);
         if !self.options.dry_run {
@@ -452,6 +453,7 @@ impl Addons<'_> {
                     "wait",
                     "--for=condition=Established",
                     NAD_CRD,
+                    SUBNET_CRD,
                     "--timeout=60s",
                 ],
                 Duration::from_secs(90),
@@ -534,40 +536,16 @@ const DIAGNOSE_TIMEOUT: Duration = Duration::from_secs(300);
 pub const PROBE_MANIFEST: &str = "cni-chaos-probes.json";
 /// Multus' NetworkAttachmentDefinition CRD (in its thick manifest).
 const NAD_CRD: &str = "crd/network-attachment-definitions.k8s.cni.cncf.io";
-/// The probe attachment's address range: clear of Kube-OVN CI's pods
-/// (10.16.0.0/16) and services (10.96.0.0/12).
-const PROBE_NET_SUBNET: &str = "10.250.0.0/16";
+/// Kube-OVN's Subnet CRD (created by install.sh).
+const SUBNET_CRD: &str = "crd/subnets.kubeovn.io";
 
-/// The probes' namespace ([`PROBE_NAMESPACE`]) and NetworkAttachmentDefinition
-/// ([`PROBE_NAD`]) as a JSON `List` for `kubectl apply -f`. The attachment is
-/// a `ptp` interface with `host-local` addresses: the two plugins kind's node
-/// image ships besides loopback and portmap (kubernetes-sigs/kind
-/// images/base/Dockerfile), so it works on any kind node; the probe only
-/// checks that `net1` appears.
+/// What the probes need ([`crate::observe::probe::probe_objects`], the same
+/// objects the twin creates) as a JSON `List` for `kubectl apply -f`.
 pub fn probe_manifest() -> String {
-    let config = serde_json::json!({
-        "cniVersion": "0.3.1",
-        "name": PROBE_NAD,
-        "type": "ptp",
-        "ipam": {"type": "host-local", "subnet": PROBE_NET_SUBNET},
-    });
-    let labels = serde_json::json!({"app.kubernetes.io/managed-by": "cni-chaos"});
     let list = serde_json::json!({
         "apiVersion": "v1",
         "kind": "List",
-        "items": [
-            {
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": {"name": PROBE_NAMESPACE, "labels": labels},
-            },
-            {
-                "apiVersion": "k8s.cni.cncf.io/v1",
-                "kind": "NetworkAttachmentDefinition",
-                "metadata": {"name": PROBE_NAD, "namespace": PROBE_NAMESPACE, "labels": labels},
-                "spec": {"config": config.to_string()},
-            },
-        ],
+        "items": crate::observe::probe::probe_objects(),
     });
     format!("{list:#}\n")
 }
@@ -617,6 +595,28 @@ mod tests {
             serde_json::from_str(items[1]["spec"]["config"].as_str().unwrap()).unwrap();
         assert_eq!(config["type"], "ptp");
         assert_eq!(config["ipam"]["type"], "host-local");
+        // Kube-OVN as a secondary CNI: its attachment and the Subnet that
+        // names it as provider, `<nad>.<namespace>.ovn`.
+        assert_eq!(items[2]["kind"], "NetworkAttachmentDefinition");
+        assert_eq!(items[2]["metadata"]["name"], "cni-chaos-ovn-net");
+        let config: serde_json::Value =
+            serde_json::from_str(items[2]["spec"]["config"].as_str().unwrap()).unwrap();
+        assert_eq!(config["type"], "kube-ovn");
+        assert_eq!(
+            config["server_socket"],
+            "/run/openvswitch/kube-ovn-daemon.sock"
+        );
+        assert_eq!(config["provider"], "cni-chaos-ovn-net.cni-chaos-probes.ovn");
+        assert_eq!(items[3]["apiVersion"], "kubeovn.io/v1");
+        assert_eq!(items[3]["kind"], "Subnet");
+        assert_eq!(items[3]["spec"]["provider"], config["provider"]);
+        assert_eq!(items[3]["spec"]["cidrBlock"], "10.251.0.0/16");
+        for item in items {
+            assert_eq!(
+                item["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+                "cni-chaos"
+            );
+        }
     }
 
     #[test]
