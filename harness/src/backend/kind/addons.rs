@@ -59,7 +59,8 @@ pub struct Addons<'a> {
 
 /// The pinned `install.sh` as downloaded and verified, in the state folder.
 pub const INSTALL_SCRIPT: &str = "kube-ovn-install.sh";
-/// The copy of [`INSTALL_SCRIPT`] that runs: [`DIAGNOSE_STEP`] cut out.
+/// The copy of [`INSTALL_SCRIPT`] that runs: [`DIAGNOSE_STEP`] cut out,
+/// and kube-ovn-pinger's external checks off ([`PINGER_EXTERNAL_ARGS`]).
 pub const INSTALL_SCRIPT_RUN: &str = "kube-ovn-install.no-diagnose.sh";
 /// Kube-OVN's kubectl plugin at the pinned tag, in the state folder.
 pub const KUBECTL_KO: &str = "kubectl-ko";
@@ -87,27 +88,66 @@ const DIAGNOSE_CUT: &str = "# cni-chaos: step 6/6 (kubectl-ko into /usr/local/bi
 /// once, as whole lines: a script whose last step changed is refused
 /// (saying how), never run with a guessed cut.
 pub fn without_diagnose(script: &str) -> Result<String, String> {
+    replace_lines_once(script, DIAGNOSE_STEP, DIAGNOSE_CUT).map_err(|found| match found {
+        0 => format!(
+            "its last step is not the expected {} lines (copy kubectl-ko into /usr/local/bin, then `kubectl ko diagnose all`), so the harness cannot cut it; compare the script with addons::DIAGNOSE_STEP and update the cut for this tag",
+            DIAGNOSE_STEP.lines().count()
+        ),
+        many => format!(
+            "the step `kubectl ko diagnose all` appears {many} times; the harness cuts it only when it appears once"
+        ),
+    })
+}
+
+/// `script` with `lines` (whole lines, starting at a line's start)
+/// replaced by `with`; `Err` with how often they appear unless exactly
+/// once: an edit of the pinned script is never guessed.
+fn replace_lines_once(script: &str, lines: &str, with: &str) -> Result<String, usize> {
     let at_line_start = |i: usize| i == 0 || script.as_bytes()[i - 1] == b'\n';
     let found: Vec<usize> = script
-        .match_indices(DIAGNOSE_STEP)
+        .match_indices(lines)
         .map(|(i, _)| i)
         .filter(|&i| at_line_start(i))
         .collect();
     match found.as_slice() {
         [i] => Ok(format!(
-            "{}{DIAGNOSE_CUT}{}",
+            "{}{with}{}",
             &script[..*i],
-            &script[i + DIAGNOSE_STEP.len()..]
+            &script[i + lines.len()..]
         )),
-        [] => Err(format!(
-            "its last step is not the expected {} lines (copy kubectl-ko into /usr/local/bin, then `kubectl ko diagnose all`), so the harness cannot cut it; compare the script with addons::DIAGNOSE_STEP and update the cut for this tag",
-            DIAGNOSE_STEP.lines().count()
-        )),
-        many => Err(format!(
-            "the step `kubectl ko diagnose all` appears {} times; the harness cuts it only when it appears once",
-            many.len()
-        )),
+        other => Err(other.len()),
     }
+}
+
+/// The pinger DaemonSet's external-check arguments in `install.sh`, byte
+/// for byte the same at every pinned tag (v1.13.15, v1.14.41, v1.15.24,
+/// v1.16.2): the script sets `PINGER_EXTERNAL_ADDRESS="1.1.1.1"` and
+/// `PINGER_EXTERNAL_DOMAIN="kube-ovn.io."` unconditionally, and neither can
+/// pass on a machine without egress.
+pub const PINGER_EXTERNAL_ARGS: &str = "          - --external-address=$PINGER_EXTERNAL_ADDRESS
+          - --external-dns=$PINGER_EXTERNAL_DOMAIN
+";
+
+/// What replaces [`PINGER_EXTERNAL_ARGS`]: empty values, which switch both
+/// checks off (kubeovn/kube-ovn@v1.14.41:pkg/pinger/ping.go, `if
+/// config.ExternalDNS != ""` and `if config.ExternalAddress != ""`; the same
+/// at the other pinned tags).
+const PINGER_EXTERNAL_OFF: &str = "          - --external-address=
+          - --external-dns=
+";
+
+/// `script` with kube-ovn-pinger's external checks switched off
+/// ([`PINGER_EXTERNAL_ARGS`] replaced, exactly once, as whole lines): the
+/// pinger's verdict (`pinger-healthy`) then rests on what it can reach
+/// offline, its pings to nodes and pods and its DNS lookup of
+/// `kubernetes.default`.
+pub fn without_pinger_external(script: &str) -> Result<String, String> {
+    replace_lines_once(script, PINGER_EXTERNAL_ARGS, PINGER_EXTERNAL_OFF).map_err(|found| match found {
+        0 => "its kube-ovn-pinger DaemonSet does not pass `--external-address=$PINGER_EXTERNAL_ADDRESS` and `--external-dns=$PINGER_EXTERNAL_DOMAIN` as the pinned tags do, so the harness cannot switch the external checks off; compare the script with addons::PINGER_EXTERNAL_ARGS".into(),
+        many => format!(
+            "the pinger's external-check arguments appear {many} times; the harness switches them off only when they appear once"
+        ),
+    })
 }
 
 /// Where the host's Docker keeps its images, which decides how they get
@@ -309,8 +349,9 @@ impl Addons<'_> {
     /// Runs Kube-OVN's `install.sh` at the pinned tag, in the cluster's
     /// state folder: downloads and verifies it ([`INSTALL_SCRIPT`]) and the
     /// pinned `kubectl-ko` ([`KUBECTL_KO`], before the long install, so a
-    /// bad pin fails fast), writes the copy without its last step
-    /// ([`INSTALL_SCRIPT_RUN`], see [`without_diagnose`]) and runs it as
+    /// bad pin fails fast), writes the copy without its last step and with
+    /// the pinger's external checks off ([`INSTALL_SCRIPT_RUN`], see
+    /// [`without_diagnose`] and [`without_pinger_external`]) and runs it as
     /// `(cd $STATE/<cluster> && KUBECONFIG=... <install env> bash
     /// $STATE/<cluster>/kube-ovn-install.no-diagnose.sh)`.
     pub async fn install_kube_ovn(&self) -> Result<(), KindError> {
@@ -325,10 +366,12 @@ impl Addons<'_> {
                 url: pin.url.clone(),
                 problem: "it is not UTF-8 text".into(),
             })?;
-            let cut = without_diagnose(&text).map_err(|problem| KindError::Script {
-                url: pin.url.clone(),
-                problem,
-            })?;
+            let cut = without_diagnose(&text)
+                .and_then(|t| without_pinger_external(&t))
+                .map_err(|problem| KindError::Script {
+                    url: pin.url.clone(),
+                    problem,
+                })?;
             std::fs::write(&run, cut).map_err(|source| KindError::Io {
                 action: "writing",
                 path: run.clone(),
@@ -617,6 +660,32 @@ mod tests {
                 "cni-chaos"
             );
         }
+    }
+
+    #[test]
+    fn the_pinger_external_checks_are_switched_off_only_when_exactly_there_once() {
+        let ds = "        args:\n          - /kube-ovn/start-pinger.sh\n";
+        let script = format!("{ds}{PINGER_EXTERNAL_ARGS}          - --logtostderr=false\n");
+        let off = without_pinger_external(&script).unwrap();
+        assert_eq!(
+            off,
+            format!(
+                "{ds}          - --external-address=\n          - --external-dns=\n          - --logtostderr=false\n"
+            )
+        );
+        assert!(!off.contains("PINGER_EXTERNAL"));
+        assert!(without_pinger_external("no pinger here\n").is_err());
+        let twice = format!("{PINGER_EXTERNAL_ARGS}{PINGER_EXTERNAL_ARGS}");
+        assert!(
+            without_pinger_external(&twice)
+                .unwrap_err()
+                .contains("2 times")
+        );
+        let indented = format!("  {PINGER_EXTERNAL_ARGS}");
+        assert!(
+            without_pinger_external(&indented).is_err(),
+            "whole lines only"
+        );
     }
 
     #[test]
