@@ -211,22 +211,8 @@ pub(super) fn slowest(r: &ScenarioResult) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
-/// Every culprit of the result's SLOs and failed checks, deduplicated.
-pub(super) fn culprits(r: &ScenarioResult) -> Vec<Culprit> {
-    let mut out = r.culprits();
-    for c in r.checks.iter().flat_map(|c| c.culprits.iter()) {
-        if !out
-            .iter()
-            .any(|o| o.name == c.name && o.namespace == c.namespace)
-        {
-            out.push(c.clone());
-        }
-    }
-    out
-}
-
 fn culprit_names(r: &ScenarioResult) -> String {
-    let all = culprits(r);
+    let all = r.culprits();
     if all.is_empty() {
         return "—".into();
     }

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::event::{EventSink, Phase, RunEvent};
 use super::outcome::{
     Check, CheckKind, CheckStatus, LateRelapse, Outcome, ScenarioResult, SymptomMatch, Verdict,
+    scenario_culprits,
 };
 use crate::backend::{Cluster, NodeInfo, select_node};
 use crate::fault::{Evidence, Fault, Precondition};
@@ -881,18 +882,10 @@ impl Engine {
 
         let s = std::mem::take(&mut *state.lock().unwrap_or_else(|p| p.into_inner()));
         let late_relapses = self.late_relapses(scenario, &s).await;
-        // The SLOs' culprits and those that kept the cluster from recovering.
-        let culprits: Vec<_> = s
-            .slos
-            .iter()
-            .flat_map(|v| v.culprits.clone())
-            .chain(
-                s.checks
-                    .iter()
-                    .filter(|c| c.kind == CheckKind::Recovery)
-                    .flat_map(|c| c.culprits.clone()),
-            )
-            .collect();
+        // The SLOs' culprits and those of the checks that did not pass
+        // (the cluster that did not recover): one definition, which the
+        // reports print too.
+        let culprits = scenario_culprits(&s.slos, &s.checks);
         // The expectation may depend on the cluster's versions (racy Multus
         // fails, fixed Multus passes) and on what the fault recorded on the
         // node; one that cannot be resolved is an error.

@@ -467,6 +467,21 @@ pub struct LateRelapse {
     pub seen_until: Duration,
 }
 
+/// A scenario's culprits, the one definition the engine judges on and the
+/// reporters print: every culprit of its SLOs, then those of its checks
+/// that did not pass (a recovery that failed, an unsteady gate), each once
+/// (see [`Culprit::unique`]).
+pub fn scenario_culprits(slos: &[SloVerdict], checks: &[Check]) -> Vec<Culprit> {
+    Culprit::unique(
+        slos.iter().flat_map(|v| &v.culprits).chain(
+            checks
+                .iter()
+                .filter(|c| c.status != CheckStatus::Passed)
+                .flat_map(|c| &c.culprits),
+        ),
+    )
+}
+
 impl ScenarioResult {
     /// Whether the scenario left its cluster unhealthy after the revert, or
     /// could not revert its fault, so that the next scenario needs a new
@@ -479,9 +494,10 @@ impl ScenarioResult {
         })
     }
 
-    /// Every culprit of every failed SLO, each once (see [`Culprit::unique`]).
+    /// The scenario's culprits (see [`scenario_culprits`]): what the
+    /// verdict was judged on and what every report names.
     pub fn culprits(&self) -> Vec<Culprit> {
-        Culprit::unique(self.slos.iter().flat_map(|v| &v.culprits))
+        scenario_culprits(&self.slos, &self.checks)
     }
 
     /// The testsuite name: `suite::scenario`, with `#n` for repeats.
@@ -625,6 +641,30 @@ mod tests {
                 vec![on("kind-worker", "NotReady")],
             ),
         ]
+    }
+
+    #[test]
+    fn a_scenario_has_one_set_of_culprits_for_its_verdict_and_its_reports() {
+        let slos = symptom_slos(SloStatus::Fail, SloStatus::Pass, SloStatus::Pass);
+        let check = |kind, status, names: &[&str]| Check {
+            culprits: names.iter().map(|n| culprit(n)).collect(),
+            ..Check::new("c", kind, status, "")
+        };
+        let checks = [
+            // Already named by the SLO: once.
+            check(
+                CheckKind::Recovery,
+                CheckStatus::Failed,
+                &["kube-multus-ds-x", "coredns-1"],
+            ),
+            // A passed check names nobody.
+            check(CheckKind::SteadyState, CheckStatus::Passed, &["ovs-ovn-1"]),
+        ];
+        let names: Vec<String> = scenario_culprits(&slos, &checks)
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(names, ["kube-multus-ds-x", "coredns-1"]);
     }
 
     #[test]
