@@ -14,6 +14,7 @@ mod podcheck;
 pub mod probe;
 pub mod settle;
 mod timeline;
+pub mod traffic;
 mod watch;
 pub mod workload;
 
