@@ -4,6 +4,7 @@
 pub mod conditions;
 mod diagnose;
 mod evaluate;
+pub mod flows;
 mod gate;
 mod lanes;
 pub mod multus_init;

@@ -384,6 +384,36 @@ pub fn known(slo: &Slo, tl: &Timeline, w: &Window, settle: Duration) -> bool {
             };
             pods_serving(tl, &scope) && held(last_pod_change(tl, &scope, now, settle))
         }
+        // Read in the traffic receivers' logs at the end: known once every
+        // traffic pod serves and none changed for the settle window (150
+        // probes per flow after the last change), and for a loss window
+        // with `within`, once it is over.
+        Slo::MaxOutage { .. } | Slo::MaxLoss { .. } => {
+            let window_over = match slo {
+                Slo::MaxLoss {
+                    within: Some(within),
+                    ..
+                } => now >= w.fault_at + *within,
+                _ => true,
+            };
+            let traffic_pod = |obj: &ObjRef| {
+                obj.kind == ObjKind::Pod
+                    && obj.namespace.as_deref() == Some(super::probe::PROBE_NAMESPACE)
+                    && obj.name.starts_with(super::flows::TRAFFIC)
+            };
+            let mut any = false;
+            let serving = tl.current(ObjKind::Pod).all(|(obj, change)| match change {
+                Change::Pod(s) if traffic_pod(obj) => {
+                    any = true;
+                    s.serving()
+                }
+                _ => true,
+            });
+            let last = last_change_within(tl, now, settle, |t| {
+                matches!(t.change, Change::Pod(_) | Change::PodGone) && traffic_pod(&t.object)
+            });
+            window_over && any && serving && held(last)
+        }
         Slo::NatGatewayRules {
             gateway, namespace, ..
         } => {

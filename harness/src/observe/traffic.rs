@@ -169,6 +169,23 @@ impl FlowTraffic {
         self.outages.iter().max_by_key(|o| o.duration())
     }
 
+    /// The same with every time counted from `origin` (the fault) instead
+    /// of the timeline's start (times before it become zero).
+    pub fn relative_to(mut self, origin: Duration) -> Self {
+        let r = |d: &mut Duration| *d = d.saturating_sub(origin);
+        r(&mut self.window.from);
+        r(&mut self.window.to);
+        for o in &mut self.outages {
+            r(&mut o.start);
+            r(&mut o.end);
+        }
+        for u in &mut self.not_covered {
+            r(&mut u.from);
+            r(&mut u.to);
+        }
+        self
+    }
+
     /// Why this flow cannot be judged, if it cannot.
     pub fn unjudgeable(&self) -> Option<String> {
         if self.received == 0 {

@@ -355,6 +355,7 @@ impl Ctx {
             slos: Vec::new(),
             diagnostics: None,
             lanes: Vec::new(),
+            traffic: Vec::new(),
             observation: None,
             early_slos: None,
             late_relapses: Vec::new(),

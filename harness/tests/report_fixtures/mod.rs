@@ -362,6 +362,7 @@ pub fn scenario(
         slos,
         diagnostics,
         lanes,
+        traffic: Vec::new(),
         observation: None,
         early_slos: None,
         late_relapses: Vec::new(),
