@@ -63,6 +63,24 @@ async fn a_20s_vswitchd_freeze_is_a_20s_outage_on_the_flows_through_that_worker_
         }
     }
     support::say(&format!("TWIN traffic outages: {}", figures.join("; ")));
+    // Each flow is a lane on the timeline, its outage a segment of it.
+    for f in &r.traffic {
+        let lane = r
+            .lanes
+            .iter()
+            .find(|l| l.object.name == format!("flow {}", f.flow))
+            .unwrap_or_else(|| panic!("no lane for {}", f.flow));
+        let outages: Vec<i64> = lane
+            .segments
+            .iter()
+            .filter(|s| s.state == "outage")
+            .map(|s| s.to_ms - s.from_ms)
+            .collect();
+        match f.outages.first() {
+            Some(o) => assert_eq!(outages, [o.duration().as_millis() as i64], "{lane:?}"),
+            None => assert!(outages.is_empty(), "{lane:?}"),
+        }
+    }
     assert_eq!(figures.len(), 4, "four flows touch {FROZEN}");
     // Within budget: both SLOs pass, and the longest outage is measured.
     let v = r

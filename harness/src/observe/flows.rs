@@ -293,6 +293,8 @@ pub fn judge(slo: &Slo, flows: Result<&[FlowTraffic], &str>) -> SloVerdict {
         let why = "no traffic flow in scope: no traffic pods on two nodes".to_string();
         return verdict(SloStatus::Fail, None, Vec::new(), why);
     }
+    // A flow over its budget, on its receiving node; recovered (from the
+    // fault) when its longest outage closed.
     let culprit = |f: &FlowTraffic, reason: String| Culprit {
         kind: CulpritKind::Pod,
         namespace: Some(PROBE_NAMESPACE.into()),
@@ -300,7 +302,10 @@ pub fn judge(slo: &Slo, flows: Result<&[FlowTraffic], &str>) -> SloVerdict {
         node: f.flow.rsplit(" -> ").next().map(str::to_string),
         reason,
         restarts: None,
-        recovered_after: None,
+        recovered_after: f
+            .longest()
+            .filter(|o| !o.open)
+            .map(|o| o.end.saturating_sub(f.window.from)),
     };
     let unjudged: Vec<String> = flows
         .iter()

@@ -322,7 +322,7 @@ pub async fn observe_and_judge(
     let window = window_at(tl.offset(Instant::now()));
     let networks = read_now().await;
     // The flows over the whole observed window, once, for the reports.
-    let traffic = networks
+    let traffic: Vec<super::traffic::FlowTraffic> = networks
         .iter()
         .find_map(|r| match r {
             Read::Traffic(Ok(r)) => Some(super::flows::derive(
@@ -362,7 +362,19 @@ pub async fn observe_and_judge(
             ended: rel(window.end),
             full: rel(tl.offset(budgets_end).max(floor.at.min(window.end))),
         }),
-        lanes: lanes(&tl, from, window.end, window.fault_at),
+        lanes: {
+            let mut l = lanes(&tl, from, window.end, window.fault_at);
+            let rel = |d: Duration| {
+                i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+                    - i64::try_from(window.fault_at.as_millis()).unwrap_or(0)
+            };
+            l.extend(super::lanes::traffic_lanes(
+                &traffic,
+                rel(from),
+                rel(window.end),
+            ));
+            l
+        },
         traffic,
     }
 }

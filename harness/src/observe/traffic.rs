@@ -211,6 +211,34 @@ impl FlowTraffic {
     }
 }
 
+/// A flow for report tests: `pod-to-pod a -> b` over 0..60 s, 200
+/// received, 100 lost, one 20.135 s outage from 4 s, 50..60 s not covered.
+#[cfg(test)]
+pub(crate) fn sample_flow() -> FlowTraffic {
+    let s = Duration::from_secs;
+    FlowTraffic {
+        flow: "pod-to-pod a -> b".into(),
+        window: Window {
+            from: s(0),
+            to: s(60),
+        },
+        received: 200,
+        lost: 100,
+        loss_percent: Some(100.0 / 3.0),
+        outages: vec![Outage {
+            start: s(4),
+            end: Duration::from_millis(24_135),
+            lost: 100,
+            estimated: false,
+            open: false,
+        }],
+        not_covered: vec![Uncovered {
+            from: s(50),
+            to: s(60),
+        }],
+    }
+}
+
 /// Parses one probe line's payload (after the runtime's timestamp).
 fn parse_payload(payload: &str, at: Duration) -> Option<Record> {
     let mut words = payload.split_whitespace();

@@ -95,8 +95,11 @@ pub fn esc(s: &str) -> String {
 /// The class of a lane state's colour family.
 pub fn state_class(state: &str) -> &'static str {
     match state {
-        "Ready" => "st-ready",
+        "Ready" | "flowing" => "st-ready",
         "NotReady" | "Running" | "Unknown" => "st-notready",
+        // A traffic flow's outage.
+        "outage" => "st-crashloop",
+        "not covered" | "no records" => "st-absent",
         "Init:CrashLoopBackOff" => "st-init-crashloop",
         "CrashLoopBackOff"
         | "Error"
