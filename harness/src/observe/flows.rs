@@ -1,6 +1,6 @@
 //! The harness's continuous traffic ([`Slo::MaxOutage`], [`Slo::MaxLoss`]):
 //! a DaemonSet [`TRAFFIC`] in [`PROBE_NAMESPACE`], one pod per node for the
-//! whole scenario, whose `sender` sends a numbered UDP probe to every other
+//! whole scenario, whose `sender` sends a numbered TCP probe to every other
 //! node's traffic pod every 200 ms and whose `receiver` prints each probe
 //! it gets. At the end of observation every receiver's log (its current
 //! run and, after a restart, the previous one) is read with the runtime's
@@ -32,17 +32,28 @@ pub const TRAFFIC: &str = "chaos-traffic";
 /// The label (value [`TRAFFIC`]) on the DaemonSet and its pods (the twin's
 /// `TRAFFIC_LABEL`).
 pub const TRAFFIC_LABEL: &str = "cni-chaos.io/traffic";
-/// The UDP port receivers listen on.
+/// The TCP port receivers listen on.
 pub const PORT: u16 = 9000;
 
-/// The receiver's command: says it listens (where its log's coverage
-/// starts), then prints every datagram (`nc -l -u`, busybox), again after
-/// each peer.
-pub const RECEIVER_SCRIPT: &str = "trap 'exit 0' TERM; echo \"cni-chaos-traffic-receiver listening port=9000\"; while true; do nc -l -u -p 9000 -w 1; done";
-/// The sender's command: every 200 ms one numbered probe to each other
-/// traffic pod (the headless Service's addresses, looked up every 50
-/// probes), tagged with its node, its pod and start time, and its send time.
-pub const SENDER_SCRIPT: &str = "trap 'exit 0' TERM; run=$(date +%s); i=0; peers=''; while true; do if [ $((i % 50)) -eq 0 ]; then peers=$(nslookup chaos-traffic.cni-chaos-probes.svc.cluster.local 2>/dev/null | awk '/^Address/ && !/#/ {print $NF}' | grep -v \"^$POD_IP$\"); fi; i=$((i+1)); for ip in $peers; do echo \"cni-chaos-traffic flow=pod-to-pod from=$NODE_NAME sender=$POD_NAME/$run seq=$i sent=$(date +%s)000\" | nc -u -w 0 $ip 9000; done; sleep 0.2; done";
+/// The receiver's command (busybox): says it listens (where its log's
+/// coverage starts), then serves every TCP connection on port 9000 with a
+/// `cat` to its stderr, so each probe is one line of its log.
+pub const RECEIVER_SCRIPT: &str = "trap 'exit 0' TERM; echo \"cni-chaos-traffic-receiver listening port=9000\"; exec nc -ll -p 9000 -e sh -c 'cat >&2'";
+
+/// How the pods find their peers: every traffic pod's address from the
+/// headless Service's DNS name, but their own.
+pub const PEERS_BY_DNS: &str = "nslookup chaos-traffic.cni-chaos-probes.svc.cluster.local 2>/dev/null | awk '/^Address/ && !/#/ {print $NF}' | grep -v \"^$POD_IP$\"";
+
+/// The sender's command (busybox): every 200 ms one numbered probe, a TCP
+/// connection of its own (`nc -w 1`: at most a second when a peer does
+/// not answer), to each peer `peers` prints (run again every 50 probes),
+/// tagged with its node, its pod and start time, and its send time (whole
+/// seconds: busybox's `date` has no sub-second format).
+pub fn sender_script(peers: &str) -> String {
+    format!(
+        "trap 'exit 0' TERM; run=$(date +%s); i=0; peers=''; while true; do if [ $((i % 50)) -eq 0 ]; then peers=$({peers}); fi; i=$((i+1)); for ip in $peers; do echo \"cni-chaos-traffic flow=pod-to-pod from=$NODE_NAME sender=$POD_NAME/$run seq=$i sent=$(date +%s)000\" | nc -w 1 $ip 9000; done; sleep 0.2; done"
+    )
+}
 
 /// Whether `scenario` wants the traffic.
 pub fn wanted(scenario: &Scenario) -> bool {
@@ -98,7 +109,7 @@ pub fn daemonset() -> DaemonSet {
         None,
         vec![
             container("receiver", RECEIVER_SCRIPT),
-            container("sender", SENDER_SCRIPT),
+            container("sender", &sender_script(PEERS_BY_DNS)),
         ],
     )
 }
@@ -117,7 +128,7 @@ pub fn service() -> Service {
             selector: Some(labels()),
             ports: Some(vec![ServicePort {
                 name: Some("probe".into()),
-                protocol: Some("UDP".into()),
+                protocol: Some("TCP".into()),
                 port: i32::from(PORT),
                 ..ServicePort::default()
             }]),
@@ -511,6 +522,6 @@ mod tests {
             TRAFFIC
         );
         assert_eq!(service().spec.unwrap().cluster_ip.as_deref(), Some("None"));
-        assert!(SENDER_SCRIPT.contains(MARKER));
+        assert!(sender_script(PEERS_BY_DNS).contains(MARKER));
     }
 }

@@ -363,7 +363,7 @@ impl fmt::Display for ProbeKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FlowKind {
-    /// UDP from a traffic pod to the traffic pod on each other node,
+    /// A TCP probe from a traffic pod to the traffic pod on each other node,
     /// through the overlay.
     PodToPod,
 }

@@ -23,7 +23,7 @@ impl World {
         self.clog(k, i, run, "cni-chaos-traffic-receiver listening port=9000");
     }
 
-    /// Rule `traffic-probe-through-both-overlays`: a UDP probe from a pod to a pod on another node leaves through the sender's veth into br-int, crosses the Geneve tunnel and enters the receiver's veth on the other node's br-int, so it arrives only while both sandboxes exist, both nodes are connected, and OVS (ovsdb-server and ovs-vswitchd, not frozen) runs on both nodes, the same data path the twin's pinger and probes use; the kernel datapath's cached flows, which can outlive a frozen ovs-vswitchd for a while, are not modelled. The receiver prints each probe it gets; its runtime stamps the line.
+    /// Rule `traffic-probe-through-both-overlays`: a TCP probe from a pod to a pod on another node leaves through the sender's veth into br-int, crosses the Geneve tunnel and enters the receiver's veth on the other node's br-int, so it arrives only while both sandboxes exist, both nodes are connected, and OVS (ovsdb-server and ovs-vswitchd, not frozen) runs on both nodes, the same data path the twin's pinger and probes use; the kernel datapath's cached flows, which can outlive a frozen ovs-vswitchd for a while, are not modelled. The receiver prints each probe it gets; its runtime stamps the line.
     /// Source: kubeovn/kube-ovn@v1.14.41:pkg/daemon/ovs_linux.go (configureContainerNic: the pod's host-side veth becomes a port of br-int with external_ids:iface-id)
     /// Source: kubeovn/kube-ovn@v1.14.41:pkg/pinger/ping.go (pingPods: the upstream check of the same pod-to-pod path)
     ///
