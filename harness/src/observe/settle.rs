@@ -802,6 +802,51 @@ mod tests {
         assert_ne!(early, full_v);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn traffic_verdicts_wait_for_the_traffic_pods_to_hold_and_the_loss_window() {
+        let traffic_pod = |ready: bool| -> Pod {
+            let mut p = pod("chaos-traffic-a", "x", ready, 0, None);
+            p.metadata.namespace = Some(super::super::probe::PROBE_NAMESPACE.into());
+            p.metadata.labels = Some(
+                [(
+                    super::super::flows::TRAFFIC_LABEL.to_string(),
+                    "chaos-traffic".to_string(),
+                )]
+                .into(),
+            );
+            p
+        };
+        let (at, _) = timeline(&[
+            (0, traffic_pod(true)),
+            (10, traffic_pod(false)),
+            (20, traffic_pod(true)),
+        ]);
+        let w = |end: u64| Window {
+            fault_at: Duration::ZERO,
+            reference: Duration::ZERO,
+            end: secs(end),
+            fault_node: None,
+        };
+        let outage = Slo::MaxOutage {
+            flow: None,
+            budget: secs(5),
+        };
+        let loss = Slo::MaxLoss {
+            flow: None,
+            percent: 1.0,
+            within: Some(secs(120)),
+        };
+        let known = |slo: &Slo, t: u64| super::known(slo, &at(secs(t)), &w(t), secs(30));
+        assert!(!known(&outage, 15), "a traffic pod unready");
+        assert!(!known(&outage, 45), "changed 25 s ago");
+        assert!(known(&outage, 51), "held for the settle window");
+        assert!(!known(&loss, 100), "the loss window is not over");
+        assert!(known(&loss, 120));
+        // No traffic pod at all: never known before the end.
+        let (none, _) = timeline(&[]);
+        assert!(!super::known(&outage, &none(secs(200)), &w(200), secs(30)));
+    }
+
     #[test]
     fn an_unreached_floor_ends_with_the_full_window_and_a_late_one_is_capped() {
         let f = |at| Floor {
