@@ -115,3 +115,36 @@ async fn a_budget_under_the_freeze_fails_naming_the_flows_through_that_worker() 
         "only flows through {FROZEN}: {names:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn receivers_replaced_after_the_fault_leave_flows_not_covered_never_passed() {
+    // Deleting the traffic pods takes their receivers' logs with them: the
+    // new receivers' logs start after the fault, so the start of the window
+    // is covered by no record.
+    let text = r#"
+name: traffic
+description: the receivers' logs lost with their pods
+scenarios:
+  - name: traffic-pods-deleted
+    fault: {kind: pod-delete, namespace: cni-chaos-probes, selector: "cni-chaos.io/traffic=chaos-traffic"}
+    slos:
+      - {kind: max-outage, budget: 1m}
+"#;
+    let (suite, cluster) = support::twin_cluster("traffic.yaml", text);
+    let r = support::run_first(&suite, cluster).await;
+    let v = r
+        .slos
+        .iter()
+        .find(|v| v.slo.kind() == SloKind::MaxOutage)
+        .unwrap();
+    assert!(
+        matches!(&v.status, SloStatus::NotEvaluated(why) if why.contains("not covered")),
+        "{v:#?}"
+    );
+    assert!(!r.traffic.is_empty());
+    for f in &r.traffic {
+        let u = f.not_covered.first().unwrap_or_else(|| panic!("{f:#?}"));
+        assert_eq!(u.from, Duration::ZERO, "{f:#?}");
+        assert!(f.outages.iter().all(|o| o.start >= u.to), "{f:#?}");
+    }
+}
