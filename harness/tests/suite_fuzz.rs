@@ -225,6 +225,8 @@ const SLOS: &[(&str, &[&str])] = &[
         &["!gateway", "namespace", "!eip", "!snat-cidr"],
     ),
     ("pinger-healthy", &["nodes"]),
+    ("max-outage", &["flow", "!budget"]),
+    ("max-loss", &["flow", "!percent", "within"]),
     ("crashloop-free", &["namespace"]),
 ];
 /// Remediation step kinds with their fields; the last kind does not exist.

@@ -91,6 +91,9 @@ pub struct Observation {
     /// In [`crate::observe::ObserveMode::Full`], the verdicts known at the
     /// moment an early end would have ended observation.
     pub early: Option<Vec<SloVerdict>>,
+    /// The harness's traffic flows over the observed window, times from
+    /// the fault (empty: no traffic SLO).
+    pub traffic: Vec<crate::observe::traffic::FlowTraffic>,
 }
 
 /// What a command run in a pod's container answered (the command seam,

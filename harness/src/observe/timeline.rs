@@ -223,6 +223,11 @@ impl Timeline {
         self.origin
     }
 
+    /// The origin's wall time (the twin's clock on the twin).
+    pub fn origin_wall(&self) -> jiff::Timestamp {
+        self.origin_wall
+    }
+
     fn push(&mut self, at: Instant, object: ObjRef, change: Change) -> bool {
         let dedupe = !matches!(change, Change::Event { .. } | Change::Probe { .. });
         if dedupe && self.last.get(&object) == Some(&change) {

@@ -96,11 +96,15 @@ pub fn esc(s: &str) -> String {
 /// The class of a lane state's colour family.
 pub fn state_class(state: &str) -> &'static str {
     match state {
-        // kube-ovn-pinger's verdict lanes (`observe::pinger::verdict_words`).
-        "Ready" | "clean" => "st-ready",
+        // kube-ovn-pinger's verdict lanes (`observe::pinger::verdict_words`)
+        // and traffic flows' lanes.
+        "Ready" | "clean" | "flowing" => "st-ready",
         s if s.starts_with("lost: ") => "st-crashloop",
         s if s.starts_with("unread: ") => "st-other",
         "NotReady" | "Running" | "Unknown" => "st-notready",
+        // A traffic flow's outage.
+        "outage" => "st-crashloop",
+        "not covered" | "no records" => "st-absent",
         "Init:CrashLoopBackOff" => "st-init-crashloop",
         "CrashLoopBackOff"
         | "Error"

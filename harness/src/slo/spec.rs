@@ -90,6 +90,30 @@ pub enum Slo {
         /// Whose pingers.
         nodes: NodeScope,
     },
+    /// No flow of the harness's traffic (every one, or those of kind
+    /// `flow`) is out longer than `budget` in one outage, as the receivers'
+    /// per-probe records show (observe::traffic). A flow with no records,
+    /// or whose records do not cover the window, fails as not evaluated.
+    MaxOutage {
+        /// Which flows (default: every flow).
+        flow: Option<FlowKind>,
+        /// The longest outage allowed.
+        #[serde(with = "crate::util::serde_millis")]
+        budget: Duration,
+    },
+    /// No flow (every one, or those of kind `flow`) loses more than
+    /// `percent` of its probes over the window: from the fault to `within`
+    /// after it, or to the end of observation without `within`.
+    MaxLoss {
+        /// Which flows (default: every flow).
+        flow: Option<FlowKind>,
+        /// The loss allowed, in percent.
+        percent: f64,
+        /// The window's length after the fault (default: to the end of
+        /// observation).
+        #[serde(with = "crate::util::serde_millis::option")]
+        within: Option<Duration>,
+    },
     /// A data-plane probe succeeds within `budget`.
     ProbeSucceedsWithin {
         /// Which probe.
@@ -122,11 +146,15 @@ pub enum SloKind {
     NatGatewayRules,
     /// [`Slo::PingerHealthy`]
     PingerHealthy,
+    /// [`Slo::MaxOutage`]
+    MaxOutage,
+    /// [`Slo::MaxLoss`]
+    MaxLoss,
 }
 
 impl SloKind {
     /// Every kind.
-    pub const ALL: [SloKind; 9] = [
+    pub const ALL: [SloKind; 11] = [
         SloKind::WorkloadsReadyWithin,
         SloKind::NoCrashLoop,
         SloKind::MaxRestarts,
@@ -136,6 +164,8 @@ impl SloKind {
         SloKind::SecondaryNetworksComplete,
         SloKind::NatGatewayRules,
         SloKind::PingerHealthy,
+        SloKind::MaxOutage,
+        SloKind::MaxLoss,
     ];
 
     /// The name used in suite files.
@@ -150,6 +180,8 @@ impl SloKind {
             SloKind::SecondaryNetworksComplete => "secondary-networks-complete",
             SloKind::NatGatewayRules => "nat-gateway-rules",
             SloKind::PingerHealthy => "pinger-healthy",
+            SloKind::MaxOutage => "max-outage",
+            SloKind::MaxLoss => "max-loss",
         }
     }
 }
@@ -167,6 +199,8 @@ impl Slo {
             Slo::SecondaryNetworksComplete { .. } => SloKind::SecondaryNetworksComplete,
             Slo::NatGatewayRules { .. } => SloKind::NatGatewayRules,
             Slo::PingerHealthy { .. } => SloKind::PingerHealthy,
+            Slo::MaxOutage { .. } => SloKind::MaxOutage,
+            Slo::MaxLoss { .. } => SloKind::MaxLoss,
         }
     }
 
@@ -176,6 +210,8 @@ impl Slo {
             Slo::WorkloadsReadyWithin { budget, .. }
             | Slo::NodeReadyWithin { budget, .. }
             | Slo::ProbeSucceedsWithin { budget, .. } => Some(*budget),
+            // Observation must reach the loss window's end.
+            Slo::MaxLoss { within, .. } => *within,
             _ => None,
         }
     }
@@ -216,6 +252,20 @@ impl fmt::Display for Slo {
                 ..
             } => write!(f, "{k} {gateway} (snat {snat_cidr} to {eip})"),
             Slo::PingerHealthy { nodes } => write!(f, "{k} ({nodes})"),
+            Slo::MaxOutage { flow, budget } => {
+                write!(f, "{k} {} ({})", duration::format(*budget), flows(flow))
+            }
+            Slo::MaxLoss {
+                flow,
+                percent,
+                within,
+            } => {
+                write!(f, "{k} {percent}% ({}", flows(flow))?;
+                match within {
+                    Some(w) => write!(f, ", {} after the fault)", duration::format(*w)),
+                    None => f.write_str(", to the end of observation)"),
+                }
+            }
         }
     }
 }
@@ -311,5 +361,36 @@ impl fmt::Display for ProbeKind {
             ProbeKind::NatGatewayEgress => "nat-gateway-egress",
             ProbeKind::KubeOvnSecondary => "kube-ovn-secondary",
         })
+    }
+}
+
+/// A kind of traffic flow the harness sends continuously (observe::traffic).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlowKind {
+    /// A TCP probe from a traffic pod to the traffic pod on each other node,
+    /// through the overlay.
+    PodToPod,
+}
+
+impl FlowKind {
+    /// The name used in suite files and flow names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowKind::PodToPod => "pod-to-pod",
+        }
+    }
+}
+
+impl fmt::Display for FlowKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn flows(flow: &Option<FlowKind>) -> String {
+    match flow {
+        Some(k) => format!("{k} flows"),
+        None => "every flow".into(),
     }
 }
