@@ -35,6 +35,9 @@ const DEFAULT_STEADY_STATE_TIMEOUT: Duration = Duration::from_secs(300);
 pub(crate) struct Cx<'f> {
     file: &'f Path,
     pub(crate) problems: Vec<Problem>,
+    /// The suite's `cluster.nat-gateway`, once read (`None`: not known),
+    /// which the `nat-gateway-rules` SLO is checked against.
+    nat_gateway: Option<bool>,
 }
 
 impl<'f> Cx<'f> {
@@ -42,6 +45,7 @@ impl<'f> Cx<'f> {
         Cx {
             file,
             problems: Vec::new(),
+            nat_gateway: None,
         }
     }
 
@@ -491,6 +495,7 @@ pub(crate) fn suite(cx: &mut Cx<'_>, root: &Node) -> Option<Suite> {
         }),
         Some(n) => cluster(cx, n, "cluster"),
     };
+    cx.nat_gateway = cluster.as_ref().map(|c| c.nat_gateway);
     // Bad defaults are reported, and the scenarios are still read (against
     // empty defaults) so their own problems are reported too.
     let (defaults, defaults_ok) = match m.get("defaults") {
@@ -1530,6 +1535,46 @@ fn slo(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Slo> {
             let namespace = m.opt(cx, "namespace", name);
             let eip = m.req(cx, "eip", ipv4);
             let snat_cidr = m.req(cx, "snat-cidr", ipv4_cidr);
+            match cx.nat_gateway {
+                Some(false) => {
+                    cx.at(node, path, "needs the suite's `cluster: {nat-gateway: true}`: without it neither backend has a VPC NAT gateway to read");
+                    return None;
+                }
+                Some(true) => {
+                    // What the profile creates (kind: backend::kind::natgw;
+                    // the twin serves the same names).
+                    use cni_chaos_twin::model::{NAT_EIP, NAT_GW_NAME, NAT_SNAT_CIDR};
+                    let made = format!(
+                        "the `nat-gateway: true` profile creates gateway {NAT_GW_NAME} in kube-system with EIP {NAT_EIP} and SNAT of {NAT_SNAT_CIDR}"
+                    );
+                    let mut mismatch = false;
+                    for (key, got, want) in [
+                        ("gateway", gateway.clone(), Some(NAT_GW_NAME.to_string())),
+                        (
+                            "namespace",
+                            namespace.clone().ok().flatten(),
+                            Some("kube-system".to_string()),
+                        ),
+                        ("eip", eip.map(|e| e.to_string()), Some(NAT_EIP.to_string())),
+                        (
+                            "snat-cidr",
+                            snat_cidr.clone(),
+                            Some(NAT_SNAT_CIDR.to_string()),
+                        ),
+                    ] {
+                        if let (Some(got), Some(want), Some(at)) = (got, want, m.get(key))
+                            && got != want
+                        {
+                            cx.bad(at, &m.path(key), format!("{made}; this is not {want}"));
+                            mismatch = true;
+                        }
+                    }
+                    if mismatch {
+                        return None;
+                    }
+                }
+                None => {}
+            }
             Slo::NatGatewayRules {
                 gateway: gateway?,
                 namespace: namespace.ok()?.unwrap_or_else(|| "kube-system".into()),

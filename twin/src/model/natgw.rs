@@ -32,6 +32,17 @@ pub const NAT_LAN_IP: &str = "10.250.1.254";
 pub const NAT_EIP_NAME: &str = "eip-gw1";
 /// The IptablesSnatRule's name.
 pub const NAT_SNAT_NAME: &str = "snat-gw1";
+/// The IptablesDnatRule's name. It shares the SNAT rule's EIP, as the
+/// e2e's "shared eip" case does (a FIP would need an EIP of its own).
+pub const NAT_DNAT_NAME: &str = "dnat-gw1";
+/// The DNAT rule's port on the EIP.
+pub const NAT_DNAT_EXTERNAL_PORT: u16 = 8080;
+/// The DNAT rule's protocol.
+pub const NAT_DNAT_PROTOCOL: &str = "tcp";
+/// The DNAT rule's destination in the VPC subnet.
+pub const NAT_DNAT_INTERNAL_IP: &str = "10.250.1.10";
+/// The DNAT rule's destination port.
+pub const NAT_DNAT_INTERNAL_PORT: u16 = 80;
 
 /// What the controller's init and redo put in the sandbox's namespace.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

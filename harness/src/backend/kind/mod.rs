@@ -10,6 +10,7 @@ mod docker;
 mod error;
 mod faults;
 mod kubectl;
+mod natgw;
 mod options;
 mod ovs;
 mod prereq;
@@ -38,6 +39,11 @@ pub use faults::{
     inject, kill_process, pod_delete, reboot, resolve_cni_file, stop_process, undo, undo_recorded,
 };
 pub use kubectl::{KUBECTL_TIMEOUT, Kubectl};
+pub use natgw::{
+    DOCKER_IP_RANGE, EXCLUDE_IPS, EXTERNAL_CIDR, EXTERNAL_GATEWAY, EXTERNAL_NIC, NAT_CLUSTER_LABEL,
+    NAT_GATEWAY_MANIFEST, NAT_ROLE_LABEL, NAT_RULES_MANIFEST, NatGateway, TARGET_IP, TARGET_PORT,
+    gateway_manifest, network_name, rules_manifest, target_name,
+};
 pub use options::{KindOptions, NameSource, Timeouts};
 pub use ovs::{
     InterfaceState, NodeOvs, OVS_CONTAINER, OVS_NAMESPACE, OVS_RUN_DIR, OVS_SELECTOR, OvsCommands,
