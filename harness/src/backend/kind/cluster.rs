@@ -1779,8 +1779,24 @@ impl Cluster for KindCluster {
                 .map_err(|e| BackendError::other("undo journal", e.to_string()))?;
             forget(Some(journal), i.journaled.intent);
         }
+        // The NAT gateway's network and target stay with the cluster (and
+        // journaled: `clean --delete-kept` removes them after it).
+        let mut made: Vec<&External> = i.journaled.external.iter().collect();
+        made.sort_by_key(|e| matches!(e.resource, Resource::DockerNetwork { .. }));
+        let external: String = made
+            .iter()
+            .filter_map(|e| match &e.resource {
+                Resource::DockerContainer { name, .. } => {
+                    Some(format!(", then `docker rm --force {name}`"))
+                }
+                Resource::DockerNetwork { name, .. } => {
+                    Some(format!(", then `docker network rm {name}`"))
+                }
+                _ => None,
+            })
+            .collect();
         Ok(format!(
-            "kept kind cluster {name}; kubeconfig {kc} (context {ctx}): `kubectl --kubeconfig {kc} --context {ctx} get pods -A`; delete it with `kind delete cluster --name {name} --kubeconfig {kc}`{rm}",
+            "kept kind cluster {name}; kubeconfig {kc} (context {ctx}): `kubectl --kubeconfig {kc} --context {ctx} get pods -A`; delete it with `kind delete cluster --name {name} --kubeconfig {kc}`{external}{rm}",
             name = i.name,
             ctx = i.kubectl.context(),
             rm = i
