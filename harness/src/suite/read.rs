@@ -12,7 +12,7 @@ use crate::fault::{
     MAX_HOLD_FOR, MIN_HOLD_FOR, NetworkPartition, NodeReboot, NodeRole, NodeTarget, OvsKill,
     OvsProcess, OvsSignal, PodDelete, RebootMode, StaleNetns,
 };
-use crate::slo::{CrashLoopContainers, NodeScope, PodScope, ProbeKind, Slo};
+use crate::slo::{CrashLoopContainers, DnatRule, NodeScope, PodScope, ProbeKind, Slo};
 use crate::util::duration;
 
 use super::error::Problem;
@@ -1529,8 +1529,9 @@ fn slo(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Slo> {
             let m = cx.map(
                 node,
                 path,
-                &["kind", "gateway", "namespace", "eip", "snat-cidr"],
+                &["kind", "gateway", "namespace", "eip", "snat-cidr", "dnat"],
             )?;
+            let dnat = m.opt(cx, "dnat", dnat_rule);
             let gateway = m.req(cx, "gateway", name);
             let namespace = m.opt(cx, "namespace", name);
             let eip = m.req(cx, "eip", ipv4);
@@ -1569,6 +1570,9 @@ fn slo(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Slo> {
                             mismatch = true;
                         }
                     }
+                    if let (Ok(Some(d)), Some(node)) = (&dnat, m.get("dnat")) {
+                        mismatch |= !dnat_made(cx, node, &m.path("dnat"), d);
+                    }
                     if mismatch {
                         return None;
                     }
@@ -1580,6 +1584,7 @@ fn slo(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Slo> {
                 namespace: namespace.ok()?.unwrap_or_else(|| "kube-system".into()),
                 eip: eip?,
                 snat_cidr: snat_cidr?,
+                dnat: dnat.ok()?,
             }
         }
         _ => {
@@ -1604,6 +1609,56 @@ fn slo(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Slo> {
             }
         }
     })
+}
+
+/// A `nat-gateway-rules` SLO's `dnat:` mapping.
+fn dnat_rule(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<DnatRule> {
+    let m = cx.map(
+        node,
+        path,
+        &["eip-port", "internal-ip", "internal-port", "protocol"],
+    )?;
+    let port = |cx: &mut Cx<'_>, n: &Node, p: &str| {
+        int_in(cx, n, p, 1, 65_535).and_then(|v| u16::try_from(v).ok())
+    };
+    let eip_port = m.req(cx, "eip-port", port);
+    let internal_ip = m.req(cx, "internal-ip", ipv4);
+    let internal_port = m.req(cx, "internal-port", port);
+    let protocol = m.opt(cx, "protocol", |cx, n, p| {
+        one_of(cx, n, p, &[("tcp", "tcp"), ("udp", "udp")])
+    });
+    Some(DnatRule {
+        eip_port: eip_port?,
+        internal_ip: internal_ip?,
+        internal_port: internal_port?,
+        protocol: protocol.ok()?.unwrap_or("tcp").to_string(),
+    })
+}
+
+/// Whether `d` is the DNAT rule a `nat-gateway: true` profile creates;
+/// records a problem at `node` when it is not.
+fn dnat_made(cx: &mut Cx<'_>, node: &Node, path: &str, d: &DnatRule) -> bool {
+    use cni_chaos_twin::model::{
+        NAT_DNAT_EXTERNAL_PORT, NAT_DNAT_INTERNAL_IP, NAT_DNAT_INTERNAL_PORT, NAT_DNAT_PROTOCOL,
+    };
+    let made = DnatRule {
+        eip_port: NAT_DNAT_EXTERNAL_PORT,
+        internal_ip: NAT_DNAT_INTERNAL_IP.parse().expect("a constant address"),
+        internal_port: NAT_DNAT_INTERNAL_PORT,
+        protocol: NAT_DNAT_PROTOCOL.into(),
+    };
+    if *d == made {
+        return true;
+    }
+    cx.at(
+        node,
+        path,
+        format!(
+            "the `nat-gateway: true` profile creates the DNAT rule {{eip-port: {}, internal-ip: {}, internal-port: {}, protocol: {}}}; this is another",
+            made.eip_port, made.internal_ip, made.internal_port, made.protocol
+        ),
+    );
+    false
 }
 
 fn node_scope(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<NodeScope> {
