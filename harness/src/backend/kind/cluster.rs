@@ -508,7 +508,7 @@ impl KindBackend {
                 cluster: name.into(),
                 name: target,
             },
-            natgw::target_run_cmd(name),
+            natgw::target_run_cmd(name, crate::observe::probe::PROBE_IMAGE),
             made,
         )
         .await?;

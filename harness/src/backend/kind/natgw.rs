@@ -55,7 +55,6 @@ use super::KindError;
 use super::docker::DOCKER_TIMEOUT;
 use super::kubectl::{KUBECTL_TIMEOUT, Kubectl};
 use crate::exec::{Command, ExecError, Runner};
-use crate::observe::probe::PROBE_IMAGE;
 
 /// Label on the harness's own Docker objects naming their cluster.
 pub const NAT_CLUSTER_LABEL: &str = "cni-chaos.io/cluster";
@@ -134,16 +133,17 @@ pub fn network_connect_cmd(cluster: &str, node: &str) -> Command {
         .timeout(DOCKER_TIMEOUT)
 }
 
-/// `docker run` of the target: busybox `httpd` in the foreground, logging
-/// every request with its peer address (`-vv`) to the container's log.
-pub fn target_run_cmd(cluster: &str) -> Command {
+/// `docker run` of the target from `image` (the harness runs the probes'
+/// pinned busybox): busybox `httpd` in the foreground, logging every
+/// request with its peer address (`-vv`) to the container's log.
+pub fn target_run_cmd(cluster: &str, image: &str) -> Command {
     Command::new("docker")
         .args(["run", "--detach", "--name"])
         .arg(target_name(cluster))
         .args(labels(cluster, "nat-target"))
         .arg("--network")
         .arg(network_name(cluster))
-        .args(["--ip", TARGET_IP, PROBE_IMAGE])
+        .args(["--ip", TARGET_IP, image])
         .args(["httpd", "-f", "-vv", "-p"])
         .arg(TARGET_PORT.to_string())
         .timeout(DOCKER_TIMEOUT)
