@@ -4409,15 +4409,7 @@ fn nat_setup(f: &Fixture) -> Vec<Expectation> {
         "vpcs.kubeovn.io/cni-chaos-vpc",
     ));
     s.push(Expectation::ok(
-        f.kubectl(&[
-            "-n",
-            "kube-system",
-            "get",
-            "statefulset/vpc-nat-gw-gw1",
-            "--ignore-not-found",
-            "-o",
-            "name",
-        ]),
+        f.kubectl(&GATEWAY_LOOKUP),
         "statefulset.apps/vpc-nat-gw-gw1\n",
     ));
     s.push(ok(f.kubectl(&[
@@ -4438,6 +4430,17 @@ fn nat_setup(f: &Fixture) -> Vec<Expectation> {
     }
     s
 }
+
+/// kubectl's look for the gateway's StatefulSet.
+const GATEWAY_LOOKUP: [&str; 7] = [
+    "-n",
+    "kube-system",
+    "get",
+    "statefulset/vpc-nat-gw-gw1",
+    "--ignore-not-found",
+    "-o",
+    "name",
+];
 
 /// What removes the gateway's Docker objects, after the cluster.
 fn nat_removal() -> Vec<Expectation> {
@@ -4738,4 +4741,109 @@ async fn a_failing_network_create_is_forgotten_and_named() {
     );
     assert!(err.contains("Pool overlaps"), "{err}");
     assert!(pending_of(tmp.path()).is_empty());
+}
+
+/// The gateway's StatefulSet is looked for every 2 s until
+/// kube-ovn-controller has made it (a `rollout status` of a missing object
+/// fails at once); one that never appears is an error naming it, with
+/// what kubectl shows of the gateway, once the wait's timeout is spent.
+#[tokio::test(start_paused = true)]
+async fn the_gateway_statefulset_is_polled_until_it_exists_or_the_timeout() {
+    for appears in [true, false] {
+        let runner = ScriptedRunner::ordered([]);
+        let state = tempfile::tempdir().unwrap();
+        let kubectl = Kubectl::new(Arc::new(runner.clone()), "/k", "c");
+        let k = |args: &[&str]| {
+            let mut v = words("kubectl --kubeconfig /k --context kind-c");
+            v.extend(args.iter().map(|s| s.to_string()));
+            v
+        };
+        let apply = state.path().join("cni-chaos-nat-gateway.json");
+        runner.push(ok(k(&["apply", "-f", &apply.display().to_string()])));
+        for (cond, object) in [
+            (
+                "--for=condition=Ready",
+                "subnets.kubeovn.io/ovn-vpc-external-network",
+            ),
+            (
+                "--for=condition=Ready",
+                "subnets.kubeovn.io/cni-chaos-vpc-subnet",
+            ),
+            (
+                "--for=jsonpath={.status.standby}=true",
+                "vpcs.kubeovn.io/cni-chaos-vpc",
+            ),
+        ] {
+            runner.push(ok(k(&["wait", cond, object, "--timeout=10s"])));
+        }
+        let get = k(&GATEWAY_LOOKUP);
+        // t = 0, 2, 4, 6, 8, 10 s: the sixth look is at the deadline.
+        let empty = if appears { 2 } else { 6 };
+        for _ in 0..empty {
+            runner.push(Expectation::ok(get.clone(), ""));
+        }
+        if appears {
+            runner.push(Expectation::ok(
+                get.clone(),
+                "statefulset.apps/vpc-nat-gw-gw1\n",
+            ));
+            runner.push(ok(k(&[
+                "-n",
+                "kube-system",
+                "rollout",
+                "status",
+                "statefulset/vpc-nat-gw-gw1",
+                "--timeout=10s",
+            ])));
+            // Stops the run at the rules: enough for the poll.
+            runner.push(Expectation::failed(
+                k(&[
+                    "apply",
+                    "-f",
+                    &state
+                        .path()
+                        .join("cni-chaos-nat-rules.json")
+                        .display()
+                        .to_string(),
+                ]),
+                1,
+                "error: no matches for kind \"IptablesEIP\"",
+            ));
+        }
+        runner.push(Expectation::ok(
+            k(&[
+                "get",
+                "vpc-nat-gateways.kubeovn.io,iptables-eips.kubeovn.io,iptables-snat-rules.kubeovn.io,iptables-dnat-rules.kubeovn.io",
+                "-o",
+                "wide",
+            ]),
+            "NAME   VPC             SUBNET\ngw1    cni-chaos-vpc   cni-chaos-vpc-subnet\n",
+        ));
+        let setup = kind::NatGateway {
+            runner: Arc::new(runner.clone()),
+            kubectl: &kubectl,
+            cluster: "c",
+            nodes: vec![],
+            gateway_node: "c-worker".into(),
+            image: "docker.io/kubeovn/vpc-nat-gateway:v1.16.2",
+            state: state.path(),
+            dry_run: false,
+            timeout: Duration::from_secs(10),
+        };
+        let started = tokio::time::Instant::now();
+        let err = setup.apply().await.unwrap_err().to_string();
+        runner.assert_done();
+        assert!(err.contains("gw1    cni-chaos-vpc"), "{err}");
+        if appears {
+            assert!(err.contains("kubectl apply"), "{err}");
+            assert!(err.contains("no matches for kind"), "{err}");
+            assert_eq!(started.elapsed(), Duration::from_secs(4));
+        } else {
+            assert!(
+                err.contains("waiting for statefulset/vpc-nat-gw-gw1 failed: kube-ovn-controller did not create it within 10s"),
+                "{err}"
+            );
+            assert_eq!(started.elapsed(), Duration::from_secs(10));
+        }
+    }
 }
