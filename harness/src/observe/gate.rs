@@ -232,6 +232,20 @@ pub async fn observe_and_judge(
             )));
         }
     }
+    // kube-ovn-pinger's verdicts onto the timeline while observing.
+    if let Some(slo) = scenario
+        .slos
+        .iter()
+        .find(|s| matches!(s, Slo::PingerHealthy { .. }))
+    {
+        probes.push(tokio::spawn(super::pinger::watch(
+            client.clone(),
+            slo.clone(),
+            node.map(|n| n.name.clone()),
+            stop.clone(),
+            observer.pinger_recorder(),
+        )));
+    }
     let settle = scenario.settle;
     let (fault_off, since_off) = observer.with(|tl| (tl.offset(fault_at), tl.offset(since)));
     let base = observer.with(|tl| settle::Baseline::at(tl, fault_off));

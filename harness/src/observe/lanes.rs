@@ -44,6 +44,7 @@ fn label(change: &Change) -> Option<String> {
         Change::PodGone | Change::NodeGone => Some("absent".into()),
         Change::Node(n) if n.ready == Some(true) => Some("Ready".into()),
         Change::Node(_) => Some("NotReady".into()),
+        Change::Pinger { verdict, .. } => Some(verdict.clone()),
         Change::Event { .. } | Change::Probe { .. } => None,
     }
 }
@@ -57,7 +58,7 @@ pub fn lanes(tl: &Timeline, from: Duration, to: Duration, fault_at: Duration) ->
             - i64::try_from(fault_at.as_millis()).unwrap_or(0)
     };
     let mut out = Vec::new();
-    for kind in [ObjKind::Node, ObjKind::Pod] {
+    for kind in [ObjKind::Node, ObjKind::Pod, ObjKind::Pinger] {
         for object in tl.objects(kind) {
             let mut state = "absent".to_string();
             let mut node = None;
@@ -67,8 +68,10 @@ pub fn lanes(tl: &Timeline, from: Duration, to: Duration, fault_at: Duration) ->
                 let Some(next) = label(&tr.change) else {
                     continue;
                 };
-                if let Change::Pod(s) = &tr.change {
-                    node = s.node.clone().or(node);
+                match &tr.change {
+                    Change::Pod(s) => node = s.node.clone().or(node),
+                    Change::Pinger { node: n, .. } => node = n.clone().or(node),
+                    _ => {}
                 }
                 if tr.at <= from {
                     state = next;

@@ -9,7 +9,8 @@
 //!   `interrupted`);
 //! - `div.lane[data-lane][data-kind][data-node]` per node (`data-lane` is the
 //!   node name) and pod (`namespace/name`), nodes first, then pods grouped by
-//!   node; class `culprit` on lanes an SLO names as culprit, `fault-target` on
+//!   node, and per kube-ovn-pinger verdict (`data-kind="pinger"`, `data-lane`
+//!   the pinger pod's name, states `clean`, `lost: ...`); class `culprit` on lanes an SLO names as culprit, `fault-target` on
 //!   the faulted node;
 //! - `span.seg[data-state][data-from-ms][data-to-ms]` per state segment, with
 //!   a class per state family (`st-ready`, `st-notready`, `st-creating`,
@@ -24,7 +25,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::markdown::{culprits, fault, slowest};
+use super::markdown::{fault, slowest};
 use super::record::{RunRecord, verdict_key};
 use super::trend::{Direction, SloTrend, Trend};
 use crate::observe::{Lane, ObjKind};
@@ -95,7 +96,10 @@ pub fn esc(s: &str) -> String {
 /// The class of a lane state's colour family.
 pub fn state_class(state: &str) -> &'static str {
     match state {
-        "Ready" => "st-ready",
+        // kube-ovn-pinger's verdict lanes (`observe::pinger::verdict_words`).
+        "Ready" | "clean" => "st-ready",
+        s if s.starts_with("lost: ") => "st-crashloop",
+        s if s.starts_with("unread: ") => "st-other",
         "NotReady" | "Running" | "Unknown" => "st-notready",
         "Init:CrashLoopBackOff" => "st-init-crashloop",
         "CrashLoopBackOff"
@@ -243,7 +247,7 @@ fn summary(out: &mut String, record: &RunRecord) {
         "</tr></thead>\n<tbody>\n"
     });
     for (i, r) in record.results.iter().enumerate() {
-        let all = culprits(r);
+        let all = r.culprits();
         let mut names: Vec<String> = all
             .iter()
             .take(TABLE_CULPRITS)
@@ -359,7 +363,10 @@ fn scenario(out: &mut String, record: &RunRecord, i: usize, r: &ScenarioResult) 
             facts.push(("Preconditions", pre));
         }
     }
-    if let Expect::Fail { reason, culprits } = &r.expect {
+    if let Expect::Fail {
+        reason, culprits, ..
+    } = &r.expect
+    {
         let mut s = reason.clone();
         if !culprits.is_empty() {
             s.push_str(&format!(
@@ -372,6 +379,9 @@ fn scenario(out: &mut String, record: &RunRecord, i: usize, r: &ScenarioResult) 
             ));
         }
         facts.push(("Expected to fail", s));
+    }
+    for m in &r.symptoms {
+        facts.push(("Expected", m.to_string()));
     }
     if r.verdict == Verdict::XPass {
         facts.push((
@@ -611,7 +621,8 @@ fn timeline(out: &mut String, i: usize, r: &ScenarioResult) {
     #[allow(clippy::cast_precision_loss)]
     let pct = |ms: i64| ((ms.clamp(start, end) - start) as f64 / span as f64) * 100.0;
 
-    let culprit_keys: Vec<(String, CulpritKind)> = culprits(r)
+    let culprit_keys: Vec<(String, CulpritKind)> = r
+        .culprits()
         .iter()
         .map(|c| (culprit_key(c), c.kind))
         .collect();
@@ -774,6 +785,8 @@ fn lane(out: &mut String, l: &Lane, r: &ScenarioResult, culprit: bool, pct: &dyn
     };
     let who = if is_node {
         format!("node {}", l.object.name)
+    } else if l.object.kind == ObjKind::Pinger {
+        format!("kube-ovn-pinger's verdict, {} on {node}", l.object.name)
     } else if node.is_empty() {
         format!("pod {key}")
     } else {
@@ -784,7 +797,11 @@ fn lane(out: &mut String, l: &Lane, r: &ScenarioResult, culprit: bool, pct: &dyn
         "<div class=\"{}\" data-lane=\"{}\" data-kind=\"{}\" data-node=\"{}\">",
         classes.join(" "),
         esc(&key),
-        if is_node { "node" } else { "pod" },
+        match l.object.kind {
+            ObjKind::Node => "node",
+            ObjKind::Pinger => "pinger",
+            _ => "pod",
+        },
         esc(&node)
     );
     let label_title = format!(
@@ -982,6 +999,48 @@ mod tests {
         assert!(page.contains("web-&lt;script&gt;"));
         assert!(!page.contains("<script>alert"));
         assert_eq!(page.matches("<script>").count(), 1, "only our own script");
+    }
+
+    #[test]
+    fn a_pinger_verdict_lane_says_what_it_is_and_colours_losses() {
+        use crate::observe::{Lane, ObjRef, Segment};
+        let mut record = fixtures::record(false);
+        record.results[0].lanes = vec![Lane {
+            object: ObjRef {
+                kind: ObjKind::Pinger,
+                namespace: Some("kube-system".into()),
+                name: "kube-ovn-pinger-x7k2p".into(),
+            },
+            node: Some("kind-worker".into()),
+            segments: vec![
+                Segment {
+                    from_ms: -60_000,
+                    to_ms: 5_000,
+                    state: "clean".into(),
+                },
+                Segment {
+                    from_ms: 5_000,
+                    to_ms: 40_000,
+                    state: "lost: ping node: kind-worker2 172.18.0.4: 3 of 3 lost".into(),
+                },
+            ],
+        }];
+        let page = html(&record);
+        assert!(
+            page.contains(
+                "data-lane=\"kube-ovn-pinger-x7k2p\" data-kind=\"pinger\" data-node=\"kind-worker\""
+            ),
+            "{page}"
+        );
+        assert!(
+            page.contains("kube-ovn-pinger&#39;s verdict, kube-ovn-pinger-x7k2p on kind-worker"),
+            "{page}"
+        );
+        assert_eq!(state_class("clean"), "st-ready");
+        assert_eq!(
+            state_class("lost: ping pod: x 10.16.0.9: 3 of 3 lost"),
+            "st-crashloop"
+        );
     }
 
     #[test]
