@@ -662,18 +662,7 @@ async fn the_journal_holds_a_cluster_from_before_its_create_until_its_delete() {
     });
     let f = Fixture::through(snoop.clone(), true, |_| {}).journaled(journal.clone());
     let pending = || Journal::at(tmp.path()).runs().unwrap()[0].pending.clone();
-    for e in probes()
-        .into_iter()
-        .chain(pulls(&f))
-        .chain([ok(create_argv(&f))])
-    {
-        runner.push(e);
-    }
-    let mut ps = words(
-        "docker ps -a --no-trunc --filter label=io.x-k8s.kind.cluster=chaos-contract --format",
-    );
-    ps.push("{{.ID}} {{.Names}}".into());
-    runner.push(Expectation::ok(ps, "c0ffee chaos-contract-control-plane\n"));
+    push_created(&f, &runner);
     for e in install_sequence(&f) {
         runner.push(e);
     }
@@ -1247,32 +1236,38 @@ async fn a_nat_gateway_probe_without_nat_mode_is_refused_before_provisioning() {
     assert!(runner.calls().is_empty(), "{:#?}", runner.call_lines());
 }
 
-/// A scenario with a nat-gateway-rules SLO is refused on kind without NAT
-/// mode: the harness does not create the gateway there yet, so the SLO
-/// could only read one made by hand.
+/// A scenario with a nat-gateway-rules SLO runs on kind with a
+/// `nat-gateway: true` profile (the backend creates the gateway it reads)
+/// and is refused, with the fix, for one without it. (`validate` already
+/// rejects such a suite file; a profile can still differ when the backend
+/// is handed another one.)
 #[tokio::test]
 async fn nat_gateway_rules_without_nat_mode_are_refused_before_provisioning() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("nat.yaml");
     std::fs::write(
         &file,
-        "name: nat\ndescription: NAT rules after a reboot.\nscenarios:\n  - name: rules\n    fault: {kind: node-reboot, target: {role: worker}, mode: hard}\n    slos:\n      - {kind: nat-gateway-rules, gateway: gw1, eip: 172.31.250.101, snat-cidr: 10.250.1.0/24}\n",
+        "name: nat\ndescription: NAT rules after a reboot.\ncluster: {nat-gateway: true}\nscenarios:\n  - name: rules\n    fault: {kind: node-reboot, target: {role: worker}, mode: hard}\n    slos:\n      - {kind: nat-gateway-rules, gateway: gw1, eip: 172.31.250.101, snat-cidr: 10.250.1.0/24}\n",
     )
     .unwrap();
     let suites = cni_chaos::suite::load(&[file]).unwrap_or_else(|e| panic!("{e}"));
     let rules = &suites[0].scenarios[0];
     let runner = ScriptedRunner::ordered([]);
     let f = Fixture::new(&runner, true);
+    f.backend.check_scenario(&suites[0].cluster, rules).unwrap();
     let err = f
         .backend
-        .check_scenario(&suites[0].cluster, rules)
+        .check_scenario(&profile(), rules)
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("scenario rules cannot run on kind: its nat-gateway-rules SLO reads VPC NAT gateway gw1, which the kind backend does not create yet"),
+        err.contains("scenario rules cannot run on kind: its nat-gateway-rules SLO reads VPC NAT gateway gw1, but the suite's cluster profile has no `nat-gateway: true`"),
         "{err}"
     );
-    assert!(err.contains("CHAOS_BACKEND=twin"), "{err}");
+    assert!(
+        err.contains("set `nat-gateway: true` under the suite's `cluster:`"),
+        "{err}"
+    );
     assert!(runner.calls().is_empty(), "{:#?}", runner.call_lines());
 }
 
@@ -3653,6 +3648,11 @@ async fn node_containers_without_the_kind_label_are_refused_before_any_destructi
 /// The full `CHAOS_DRY_RUN=1` command plan of `suite` on its own matrix
 /// cell: provision, each scenario's inject and revert, log export, delete.
 async fn dry_run_plan(suite: &str) -> String {
+    dry_run_plan_of(&repo().join(format!("suites/{suite}.yaml"))).await
+}
+
+/// [`dry_run_plan`] of the suite file `file`.
+async fn dry_run_plan_of(file: &Path) -> String {
     let state = tempfile::tempdir().unwrap();
     let runner = LocalRunner::dry_run();
     let mut options = KindOptions::new(repo());
@@ -3661,7 +3661,7 @@ async fn dry_run_plan(suite: &str) -> String {
     options.logs_dir = PathBuf::from("reports/kind-logs");
     options.names = NameSource::Fixed("chaos-plan".into());
     let backend = KindBackend::new(Arc::new(runner.clone()), options, "plan").unwrap();
-    let suites = cni_chaos::suite::load(&[repo().join(format!("suites/{suite}.yaml"))]).unwrap();
+    let suites = cni_chaos::suite::load(&[file.to_path_buf()]).unwrap();
     let suite = &suites[0];
     let cluster = backend
         .provision(&suite.cluster, &CancellationToken::new())
@@ -3748,6 +3748,35 @@ async fn dry_run_plan_of_the_nightly_suite_for_the_default_cell() {
         assert!(plan.contains(needle), "no {needle:?} in the plan:\n{plan}");
     }
     check_golden(&plan, "nightly-default");
+}
+
+/// A `nat-gateway: true` suite: the gateway's whole setup (network,
+/// nodes connected, their `eth1` checked, the target, the objects and
+/// their waits) and its removal are in the plan, with no manual step and
+/// no environment variable.
+#[tokio::test]
+async fn dry_run_plan_of_a_nat_gateway_suite() {
+    let plan =
+        dry_run_plan_of(&repo().join("harness/tests/fixtures/kind/nat-gateway.suite.yaml")).await;
+    for needle in [
+        "ENABLE_NAT_GW=true",
+        "CNI_CONFIG_PRIORITY=10",
+        "docker network create --driver bridge --subnet 172.31.250.0/24 --gateway 172.31.250.1 --ip-range 172.31.250.0/26 --label cni-chaos.io/cluster=chaos-plan --label cni-chaos.io/role=nat-external-network chaos-plan-nat-ext",
+        "docker network connect chaos-plan-nat-ext chaos-plan-worker2",
+        "docker exec chaos-plan-worker cat /sys/class/net/eth1/address",
+        "docker run --detach --name chaos-plan-nat-target --label cni-chaos.io/cluster=chaos-plan --label cni-chaos.io/role=nat-target --network chaos-plan-nat-ext --ip 172.31.250.100 docker.io/library/busybox:1.36.1 httpd -f -vv -p 8080",
+        "apply -f $STATE/chaos-plan/cni-chaos-nat-gateway.json",
+        "rollout status statefulset/vpc-nat-gw-gw1",
+        "apply -f $STATE/chaos-plan/cni-chaos-nat-rules.json",
+        "wait '--for=jsonpath={.status.ready}=true' iptables-dnat-rules.kubeovn.io/dnat-gw1",
+        "docker rm --force chaos-plan-nat-target",
+        "docker network rm chaos-plan-nat-ext",
+    ] {
+        assert!(plan.contains(needle), "no {needle:?} in the plan:\n{plan}");
+    }
+    let at = |needle: &str| plan.find(needle).unwrap();
+    assert!(at("kind delete cluster") < at("docker network rm chaos-plan-nat-ext"));
+    check_golden(&plan, "nat-gateway-default");
 }
 
 #[test]
@@ -4309,4 +4338,522 @@ async fn no_sandbox_is_none_and_a_failing_crictl_is_an_error() {
         "{err}"
     );
     assert!(err.contains("connection refused"), "{err}");
+}
+
+// ---- the VPC NAT gateway of a `nat-gateway: true` profile ------------------
+
+const NAT_NET: &str = "chaos-contract-nat-ext";
+const NAT_TARGET: &str = "chaos-contract-nat-target";
+const NODES: [&str; 3] = [
+    "chaos-contract-control-plane",
+    "chaos-contract-worker",
+    "chaos-contract-worker2",
+];
+
+fn nat_profile() -> ClusterProfile {
+    ClusterProfile {
+        nat_gateway: true,
+        ..profile()
+    }
+}
+
+/// The external network, labelled as the harness's.
+fn nat_network_create() -> Vec<String> {
+    words(
+        "docker network create --driver bridge --subnet 172.31.250.0/24 --gateway 172.31.250.1 --ip-range 172.31.250.0/26 --label cni-chaos.io/cluster=chaos-contract --label cni-chaos.io/role=nat-external-network chaos-contract-nat-ext",
+    )
+}
+
+/// The target: busybox httpd on the external network at its fixed address.
+fn nat_target_run() -> Vec<String> {
+    words(
+        "docker run --detach --name chaos-contract-nat-target --label cni-chaos.io/cluster=chaos-contract --label cni-chaos.io/role=nat-target --network chaos-contract-nat-ext --ip 172.31.250.100 docker.io/library/busybox:1.36.1 httpd -f -vv -p 8080",
+    )
+}
+
+/// Node `i`'s MAC on the external network, as Docker and sysfs show it.
+fn nat_mac(i: usize) -> String {
+    format!("02:42:ac:1f:fa:{:02x}\n", i + 2)
+}
+
+/// Every command of the gateway's setup, after the probe resources.
+fn nat_setup(f: &Fixture) -> Vec<Expectation> {
+    let mut s = vec![ok(nat_network_create())];
+    for node in NODES {
+        s.push(ok(words(&format!(
+            "docker network connect {NAT_NET} {node}"
+        ))));
+    }
+    for (i, node) in NODES.iter().enumerate() {
+        s.push(Expectation::ok(
+            [
+                "docker",
+                "inspect",
+                "--format",
+                &format!("{{{{(index .NetworkSettings.Networks \"{NAT_NET}\").MacAddress}}}}"),
+                node,
+            ],
+            nat_mac(i),
+        ));
+        s.push(Expectation::ok(
+            ["docker", "exec", node, "cat", "/sys/class/net/eth1/address"],
+            nat_mac(i).to_uppercase(),
+        ));
+    }
+    s.push(ok(nat_target_run()));
+    let apply = |file: &str| ok(f.kubectl(&["apply", "-f", &f.path(file)]));
+    let wait = |condition: &str, object: &str| {
+        ok(f.kubectl(&["wait", condition, object, "--timeout=300s"]))
+    };
+    s.push(apply("cni-chaos-nat-gateway.json"));
+    s.push(wait(
+        "--for=condition=Ready",
+        "subnets.kubeovn.io/ovn-vpc-external-network",
+    ));
+    s.push(wait(
+        "--for=condition=Ready",
+        "subnets.kubeovn.io/cni-chaos-vpc-subnet",
+    ));
+    s.push(wait(
+        "--for=jsonpath={.status.standby}=true",
+        "vpcs.kubeovn.io/cni-chaos-vpc",
+    ));
+    s.push(Expectation::ok(
+        f.kubectl(&GATEWAY_LOOKUP),
+        "statefulset.apps/vpc-nat-gw-gw1\n",
+    ));
+    s.push(ok(f.kubectl(&[
+        "-n",
+        "kube-system",
+        "rollout",
+        "status",
+        "statefulset/vpc-nat-gw-gw1",
+        "--timeout=300s",
+    ])));
+    s.push(apply("cni-chaos-nat-rules.json"));
+    for object in [
+        "iptables-eips.kubeovn.io/eip-gw1",
+        "iptables-snat-rules.kubeovn.io/snat-gw1",
+        "iptables-dnat-rules.kubeovn.io/dnat-gw1",
+    ] {
+        s.push(wait("--for=jsonpath={.status.ready}=true", object));
+    }
+    s
+}
+
+/// kubectl's look for the gateway's StatefulSet.
+const GATEWAY_LOOKUP: [&str; 7] = [
+    "-n",
+    "kube-system",
+    "get",
+    "statefulset/vpc-nat-gw-gw1",
+    "--ignore-not-found",
+    "-o",
+    "name",
+];
+
+/// What removes the gateway's Docker objects, after the cluster.
+fn nat_removal() -> Vec<Expectation> {
+    vec![
+        ok(words(&format!("docker rm --force {NAT_TARGET}"))),
+        ok(words(&format!("docker network rm {NAT_NET}"))),
+    ]
+}
+
+/// The journal's pending resources, by their description.
+fn pending_of(root: &Path) -> Vec<String> {
+    cni_chaos::journal::Journal::at(root)
+        .runs()
+        .unwrap()
+        .first()
+        .map(|r| r.pending.iter().map(|p| p.resource.describe()).collect())
+        .unwrap_or_default()
+}
+
+/// Runs commands through a [`ScriptedRunner`], noting what the journal
+/// held before each `docker network create` and `docker run`.
+#[derive(Debug)]
+struct SnoopMakes {
+    inner: ScriptedRunner,
+    journal: PathBuf,
+    seen: std::sync::Mutex<Vec<(String, Vec<String>)>>,
+}
+
+#[async_trait::async_trait]
+impl Runner for SnoopMakes {
+    async fn output(&self, cmd: &cni_chaos::exec::Command) -> Result<Output, ExecError> {
+        let args = cmd.get_args();
+        let makes = cmd.get_program() == "docker"
+            && (args.starts_with(&["network".into(), "create".into()])
+                || args.first().map(String::as_str) == Some("run"));
+        if makes {
+            self.seen
+                .lock()
+                .unwrap()
+                .push((args.join(" "), pending_of(&self.journal)));
+        }
+        self.inner.output(cmd).await
+    }
+}
+
+/// A `nat-gateway: true` profile: after the addons, the harness makes the
+/// external Docker network (labelled, journaled before it exists) and
+/// connects every node, checks each node's `eth1` is its interface there,
+/// runs the labelled target, applies the gateway's objects and the EIP,
+/// SNAT and DNAT rules (as rendered by `kind::gateway_manifest` and
+/// `kind::rules_manifest`), waiting for each; teardown removes the
+/// target and the network after the cluster and forgets them.
+#[tokio::test]
+async fn a_nat_gateway_profile_creates_the_gateway_its_network_and_target_and_removes_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = Arc::new(
+        cni_chaos::journal::Journal::at(tmp.path())
+            .begin(None)
+            .unwrap(),
+    );
+    let runner = ScriptedRunner::ordered([]);
+    let snoop = Arc::new(SnoopMakes {
+        inner: runner.clone(),
+        journal: tmp.path().to_path_buf(),
+        seen: std::sync::Mutex::default(),
+    });
+    let f = Fixture {
+        nat_gateway: true,
+        ..Fixture::through(snoop.clone(), true, |_| {})
+    }
+    .journaled(journal.clone());
+    push_created(&f, &runner);
+    for e in install_sequence(&f).into_iter().chain(nat_setup(&f)) {
+        runner.push(e);
+    }
+    let cluster = f
+        .backend
+        .provision(&nat_profile(), &CancellationToken::new())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    runner.assert_done();
+
+    // Each Docker object was journaled before it was made.
+    let seen = snoop.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:#?}");
+    assert!(seen[0].0.starts_with("network create"), "{seen:#?}");
+    assert!(
+        seen[0].1.contains(&format!(
+            "Docker network {NAT_NET} of kind cluster {CLUSTER}"
+        )),
+        "{seen:#?}"
+    );
+    assert!(seen[1].0.starts_with("run"), "{seen:#?}");
+    assert!(
+        seen[1]
+            .1
+            .contains(&format!("container {NAT_TARGET} of kind cluster {CLUSTER}")),
+        "{seen:#?}"
+    );
+    assert_eq!(
+        pending_of(tmp.path()).len(),
+        3,
+        "{:?}",
+        pending_of(tmp.path())
+    );
+
+    // The objects as applied: the gateway pinned to the first worker.
+    let applied = |file: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(f.path(file)).unwrap()).unwrap()
+    };
+    let gateway = applied("cni-chaos-nat-gateway.json");
+    assert_eq!(
+        gateway,
+        kind::gateway_manifest(
+            "docker.io/kubeovn/vpc-nat-gateway:v1.16.2",
+            "chaos-contract-worker"
+        )
+    );
+    assert_eq!(
+        gateway["items"][6]["spec"]["selector"],
+        serde_json::json!(["kubernetes.io/hostname: chaos-contract-worker"])
+    );
+    assert_eq!(applied("cni-chaos-nat-rules.json"), kind::rules_manifest());
+    let rules = applied("cni-chaos-nat-rules.json");
+    let kinds: Vec<&str> = rules["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["IptablesEIP", "IptablesSnatRule", "IptablesDnatRule"]
+    );
+
+    // Teardown: the cluster, then the target and the network.
+    let mut delete = words("kind delete cluster --name chaos-contract --kubeconfig");
+    delete.push(f.path("kubeconfig"));
+    runner.push(ok(delete));
+    for e in nat_removal() {
+        runner.push(e);
+    }
+    cluster.teardown().await.unwrap();
+    runner.assert_done();
+    assert!(
+        pending_of(tmp.path()).is_empty(),
+        "{:?}",
+        pending_of(tmp.path())
+    );
+}
+
+/// A journaled `nat-gateway: true` fixture whose script runs up to and
+/// including `kind create cluster` and the record of its nodes; returns
+/// the `docker ps` of kind's label, which the failure path runs again.
+fn nat_fixture_created(runner: &ScriptedRunner, journal: &Path) -> (Fixture, Vec<String>) {
+    let journal = Arc::new(
+        cni_chaos::journal::Journal::at(journal)
+            .begin(None)
+            .unwrap(),
+    );
+    let f = Fixture::with_nat_gateway(runner).journaled(journal);
+    let ps = push_created(&f, runner);
+    (f, ps)
+}
+
+/// Scripts a journaled provisioning up to `kind create cluster` and the
+/// record of its nodes (one control plane); returns that `docker ps`.
+fn push_created(f: &Fixture, runner: &ScriptedRunner) -> Vec<String> {
+    for e in probes()
+        .into_iter()
+        .chain(pulls(f))
+        .chain([ok(create_argv(f))])
+    {
+        runner.push(e);
+    }
+    let mut ps = words(
+        "docker ps -a --no-trunc --filter label=io.x-k8s.kind.cluster=chaos-contract --format",
+    );
+    ps.push("{{.ID}} {{.Names}}".into());
+    runner.push(Expectation::ok(
+        ps.clone(),
+        "c0ffee chaos-contract-control-plane\n",
+    ));
+    ps
+}
+
+/// Provisions the `nat-gateway: true` profile, which must fail; returns
+/// the message.
+async fn nat_fails(f: &Fixture) -> String {
+    f.backend
+        .provision(&nat_profile(), &CancellationToken::new())
+        .await
+        .err()
+        .expect("provisioning must fail")
+        .to_string()
+}
+
+/// A NAT-gateway step that fails (the EIP never turns ready) ends the
+/// provisioning with an error that names the step and the object and
+/// carries kubectl's output and what kubectl shows of the gateway; the
+/// cluster is exported and deleted, the target and network removed, and
+/// nothing stays journaled. A network that cannot be removed stays
+/// journaled for `cni-chaos clean`.
+#[tokio::test]
+async fn a_failing_nat_gateway_step_reports_its_output_and_leaks_nothing() {
+    for network_rm_fails in [false, true] {
+        let tmp = tempfile::tempdir().unwrap();
+        let runner = ScriptedRunner::ordered([]);
+        let (f, ps) = nat_fixture_created(&runner, tmp.path());
+        let mut setup = nat_setup(&f);
+        let eip_wait = setup.len() - 3;
+        let failed = Expectation::failed(
+            setup[eip_wait].argv.clone(),
+            1,
+            "error: timed out waiting for the condition on iptables-eips/eip-gw1",
+        );
+        setup.truncate(eip_wait);
+        for e in install_sequence(&f).into_iter().chain(setup) {
+            runner.push(e);
+        }
+        runner.push(failed);
+        runner.push(Expectation::ok(
+            f.kubectl(&[
+                "get",
+                "vpc-nat-gateways.kubeovn.io,iptables-eips.kubeovn.io,iptables-snat-rules.kubeovn.io,iptables-dnat-rules.kubeovn.io",
+                "-o",
+                "wide",
+            ]),
+            "NAME              V4IP             READY\neip-gw1           172.31.250.101   false\n",
+        ));
+        for e in export_and_delete(&f) {
+            runner.push(e);
+        }
+        runner.push(Expectation::ok(ps, ""));
+        runner.push(ok(words(&format!("docker rm --force {NAT_TARGET}"))));
+        let rm = words(&format!("docker network rm {NAT_NET}"));
+        runner.push(if network_rm_fails {
+            Expectation::failed(
+                rm,
+                1,
+                "Error response from daemon: error while removing network: network chaos-contract-nat-ext has active endpoints",
+            )
+        } else {
+            ok(rm)
+        });
+        let err = nat_fails(&f).await;
+        runner.assert_done();
+        for needle in [
+            "VPC NAT gateway setup failed for cluster chaos-contract",
+            "waiting iptables-eips eip-gw1 failed",
+            "timed out waiting for the condition on iptables-eips/eip-gw1",
+            "eip-gw1           172.31.250.101   false",
+        ] {
+            assert!(err.contains(needle), "no {needle:?} in:\n{err}");
+        }
+        let left = pending_of(tmp.path());
+        if network_rm_fails {
+            assert_eq!(
+                left,
+                [format!(
+                    "Docker network {NAT_NET} of kind cluster {CLUSTER}"
+                )],
+                "the network that could not be removed stays for clean"
+            );
+        } else {
+            assert!(left.is_empty(), "{left:?}");
+        }
+    }
+}
+
+/// A `docker network create` that fails (its subnet overlaps another
+/// network) made nothing: its intent is forgotten, nothing is removed
+/// but the cluster, and the error carries Docker's output.
+#[tokio::test]
+async fn a_failing_network_create_is_forgotten_and_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runner = ScriptedRunner::ordered([]);
+    let (f, ps) = nat_fixture_created(&runner, tmp.path());
+    for e in install_sequence(&f) {
+        runner.push(e);
+    }
+    runner.push(Expectation::failed(
+        nat_network_create(),
+        1,
+        "Error response from daemon: invalid pool request: Pool overlaps with other one on this address space",
+    ));
+    for e in export_and_delete(&f) {
+        runner.push(e);
+    }
+    runner.push(Expectation::ok(ps, ""));
+    let err = nat_fails(&f).await;
+    runner.assert_done();
+    assert!(
+        err.contains(&format!(
+            "creating Docker network {NAT_NET} of kind cluster {CLUSTER} failed"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("Pool overlaps"), "{err}");
+    assert!(pending_of(tmp.path()).is_empty());
+}
+
+/// The gateway's StatefulSet is looked for every 2 s until
+/// kube-ovn-controller has made it (a `rollout status` of a missing object
+/// fails at once); one that never appears is an error naming it, with
+/// what kubectl shows of the gateway, once the wait's timeout is spent.
+#[tokio::test(start_paused = true)]
+async fn the_gateway_statefulset_is_polled_until_it_exists_or_the_timeout() {
+    for appears in [true, false] {
+        let runner = ScriptedRunner::ordered([]);
+        let state = tempfile::tempdir().unwrap();
+        let kubectl = Kubectl::new(Arc::new(runner.clone()), "/k", "c");
+        let k = |args: &[&str]| {
+            let mut v = words("kubectl --kubeconfig /k --context kind-c");
+            v.extend(args.iter().map(|s| s.to_string()));
+            v
+        };
+        let apply = state.path().join("cni-chaos-nat-gateway.json");
+        runner.push(ok(k(&["apply", "-f", &apply.display().to_string()])));
+        for (cond, object) in [
+            (
+                "--for=condition=Ready",
+                "subnets.kubeovn.io/ovn-vpc-external-network",
+            ),
+            (
+                "--for=condition=Ready",
+                "subnets.kubeovn.io/cni-chaos-vpc-subnet",
+            ),
+            (
+                "--for=jsonpath={.status.standby}=true",
+                "vpcs.kubeovn.io/cni-chaos-vpc",
+            ),
+        ] {
+            runner.push(ok(k(&["wait", cond, object, "--timeout=10s"])));
+        }
+        let get = k(&GATEWAY_LOOKUP);
+        // t = 0, 2, 4, 6, 8, 10 s: the sixth look is at the deadline.
+        let empty = if appears { 2 } else { 6 };
+        for _ in 0..empty {
+            runner.push(Expectation::ok(get.clone(), ""));
+        }
+        if appears {
+            runner.push(Expectation::ok(
+                get.clone(),
+                "statefulset.apps/vpc-nat-gw-gw1\n",
+            ));
+            runner.push(ok(k(&[
+                "-n",
+                "kube-system",
+                "rollout",
+                "status",
+                "statefulset/vpc-nat-gw-gw1",
+                "--timeout=10s",
+            ])));
+            // Stops the run at the rules: enough for the poll.
+            runner.push(Expectation::failed(
+                k(&[
+                    "apply",
+                    "-f",
+                    &state
+                        .path()
+                        .join("cni-chaos-nat-rules.json")
+                        .display()
+                        .to_string(),
+                ]),
+                1,
+                "error: no matches for kind \"IptablesEIP\"",
+            ));
+        }
+        runner.push(Expectation::ok(
+            k(&[
+                "get",
+                "vpc-nat-gateways.kubeovn.io,iptables-eips.kubeovn.io,iptables-snat-rules.kubeovn.io,iptables-dnat-rules.kubeovn.io",
+                "-o",
+                "wide",
+            ]),
+            "NAME   VPC             SUBNET\ngw1    cni-chaos-vpc   cni-chaos-vpc-subnet\n",
+        ));
+        let setup = kind::NatGateway {
+            runner: Arc::new(runner.clone()),
+            kubectl: &kubectl,
+            cluster: "c",
+            nodes: vec![],
+            gateway_node: "c-worker".into(),
+            image: "docker.io/kubeovn/vpc-nat-gateway:v1.16.2",
+            state: state.path(),
+            dry_run: false,
+            timeout: Duration::from_secs(10),
+        };
+        let started = tokio::time::Instant::now();
+        let err = setup.apply().await.unwrap_err().to_string();
+        runner.assert_done();
+        assert!(err.contains("gw1    cni-chaos-vpc"), "{err}");
+        if appears {
+            assert!(err.contains("kubectl apply"), "{err}");
+            assert!(err.contains("no matches for kind"), "{err}");
+            assert_eq!(started.elapsed(), Duration::from_secs(4));
+        } else {
+            assert!(
+                err.contains("waiting for statefulset/vpc-nat-gw-gw1 failed: kube-ovn-controller did not create it within 10s"),
+                "{err}"
+            );
+            assert_eq!(started.elapsed(), Duration::from_secs(10));
+        }
+    }
 }

@@ -1422,3 +1422,189 @@ async fn a_partition_through_the_cluster_heals_by_itself_after_its_duration() {
         healed.as_millis()
     ));
 }
+
+/// Removes a NAT test's target and external network by name, whatever
+/// happened: the nodes are disconnected first (Docker refuses to remove a
+/// network with endpoints).
+struct NatLeftovers {
+    network: String,
+    target: String,
+    nodes: Vec<String>,
+}
+
+impl Drop for NatLeftovers {
+    fn drop(&mut self) {
+        host(&["docker", "rm", "-f", &self.target]);
+        for n in &self.nodes {
+            host(&["docker", "network", "disconnect", "-f", &self.network, n]);
+        }
+        host(&["docker", "network", "rm", &self.network]);
+    }
+}
+
+/// The NAT gateway's Docker side on real Docker: the external network as
+/// the kind backend creates it (labelled, its own subnet and range), every
+/// node connected, each node's interface there found to be `eth1` by MAC
+/// (what the macvlan attachment's master relies on); the target runs at
+/// its fixed address and logs a node's request with the node's address on
+/// that network; `cni-chaos clean` of a dead run removes the target, and
+/// the network only once no node is connected to it.
+#[tokio::test]
+async fn the_nat_network_and_target_on_real_docker_and_their_clean() {
+    const TEST: &str = "the_nat_network_and_target_on_real_docker_and_their_clean";
+    if !prerequisites(TEST) {
+        return;
+    }
+    let c = SysCluster::start("natgw", 1);
+    let (cp, worker) = (c.node("control-plane"), c.node("worker"));
+    let network = kind::network_name(&c.name);
+    let target = kind::target_name(&c.name);
+    let _leftovers = NatLeftovers {
+        network: network.clone(),
+        target: target.clone(),
+        nodes: vec![cp.clone(), worker.clone()],
+    };
+    let runner: Arc<dyn Runner> = Arc::new(LocalRunner::new());
+    let t0 = Instant::now();
+    host_cmd(kind::network_create_cmd(&c.name));
+    let labels = host_ok(&[
+        "docker",
+        "network",
+        "inspect",
+        "--format",
+        "{{json .Labels}} {{range .IPAM.Config}}{{.Subnet}} {{.IPRange}}{{end}}",
+        &network,
+    ]);
+    assert!(
+        labels.contains(&format!("\"cni-chaos.io/cluster\":\"{}\"", c.name))
+            && labels.contains("\"cni-chaos.io/role\":\"nat-external-network\"")
+            && labels.contains("172.31.250.0/24 172.31.250.0/26"),
+        "{labels}"
+    );
+    let kubectl = kind::Kubectl::new(runner.clone(), "/nonexistent/kubeconfig", &c.name);
+    let setup = kind::NatGateway {
+        runner: runner.clone(),
+        kubectl: &kubectl,
+        cluster: &c.name,
+        nodes: vec![cp.clone(), worker.clone()],
+        gateway_node: worker.clone(),
+        image: "unused",
+        state: std::path::Path::new("/nonexistent"),
+        dry_run: false,
+        timeout: Duration::from_secs(30),
+    };
+    setup
+        .connect_nodes()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let connected = t0.elapsed();
+    host_cmd(kind::target_run_cmd(&c.name, &c.image));
+    let worker_ip = host_ok(&[
+        "docker",
+        "inspect",
+        "--format",
+        &format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}"),
+        &worker,
+    ])
+    .trim()
+    .to_string();
+    assert!(worker_ip.starts_with("172.31.250."), "{worker_ip}");
+    let last: u8 = worker_ip.rsplit('.').next().unwrap().parse().unwrap();
+    assert!(last < 64, "Docker's range is 172.31.250.0/26: {worker_ip}");
+    // The target answers on its fixed address (busybox httpd: 404 for a
+    // missing page is an answer) and logs who asked.
+    let mut logged = String::new();
+    for _ in 0..50 {
+        c.sh(
+            &worker,
+            "wget -q -T 2 -O /dev/null http://172.31.250.100:8080/ 2>&1 || true",
+        );
+        let logs = host(&["docker", "logs", &target]);
+        logged = format!("{}{}", logs.stdout_str(), logs.stderr_str());
+        if logged.contains(&worker_ip) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(logged.contains(&worker_ip), "target log:\n{logged}");
+
+    // A dead run's journal of the two: clean removes the target, and
+    // leaves the network while nodes are connected to it.
+    let root = tempfile::tempdir().unwrap();
+    let me = cni_chaos::journal::Owner::current().unwrap();
+    let dead = cni_chaos::journal::Owner {
+        start_time: me.start_time + 1,
+        ..me
+    };
+    let run = root.path().join("1-dead");
+    std::fs::create_dir_all(&run).unwrap();
+    let docker_host = std::env::var("DOCKER_HOST").ok().filter(|s| !s.is_empty());
+    let records = [
+        cni_chaos::journal::Record::Run {
+            run_id: "1-dead".into(),
+            owner: dead,
+            docker_host,
+        },
+        cni_chaos::journal::Record::Intent {
+            id: 1,
+            resource: cni_chaos::journal::Resource::DockerNetwork {
+                cluster: c.name.clone(),
+                name: network.clone(),
+            },
+        },
+        cni_chaos::journal::Record::Intent {
+            id: 2,
+            resource: cni_chaos::journal::Resource::DockerContainer {
+                cluster: c.name.clone(),
+                name: target.clone(),
+            },
+        },
+    ];
+    for (file, r) in [
+        "00000000-run.json",
+        "00000001-intent.json",
+        "00000002-intent.json",
+    ]
+    .iter()
+    .zip(&records)
+    {
+        std::fs::write(run.join(file), serde_json::to_vec(r).unwrap()).unwrap();
+    }
+    let journal = cni_chaos::journal::Journal::at(root.path());
+    let options = kind::CleanOptions::from_env(false, false);
+    let clean = || async {
+        let report = kind::clean(&journal, runner.clone(), &options)
+            .await
+            .unwrap();
+        let did = report.did.join("\n");
+        (report, did)
+    };
+    let (report, did) = clean().await;
+    assert!(
+        did.contains(&format!("removed container {target}")),
+        "{report:#?}"
+    );
+    assert!(
+        report.left.iter().any(|l| l.contains(&network)),
+        "{report:#?}"
+    );
+    assert!(!host(&["docker", "inspect", &target]).success());
+    // Once the nodes are gone from it (their cluster deleted), the next
+    // clean removes the network and the journal.
+    for n in [&cp, &worker] {
+        host_ok(&["docker", "network", "disconnect", &network, n]);
+    }
+    let t1 = Instant::now();
+    let (report, did) = clean().await;
+    assert!(
+        did.contains(&format!("removed Docker network {network}")),
+        "{report:#?}"
+    );
+    assert!(!host(&["docker", "network", "inspect", &network]).success());
+    assert!(journal.runs().unwrap().is_empty());
+    say(&format!(
+        "SYSTEM nat-network: created and connected 2 nodes with eth1 checked in {:.2}s; clean removed the network in {:.2}s",
+        connected.as_secs_f64(),
+        t1.elapsed().as_secs_f64()
+    ));
+}

@@ -288,10 +288,29 @@ scenarios:
     fault: {{kind: node-reboot, target: {{role: worker, index: 0}}, mode: graceful, timeout: 30s}}
     slos:
       - {{kind: workloads-ready-within, namespace: kube-system, budget: 3m}}
-      - {{kind: nat-gateway-rules, gateway: gw1, eip: 172.31.250.101, snat-cidr: 10.250.1.0/24}}
+      - kind: nat-gateway-rules
+        gateway: gw1
+        eip: 172.31.250.101
+        snat-cidr: 10.250.1.0/24
+        dnat: {{eip-port: 8080, internal-ip: 10.250.1.10, internal-port: 80, protocol: tcp}}
 "
     )
 }
+
+/// The gateway's IptablesDnatRule as the twin serves it.
+async fn dnat_object(cluster: &TwinCluster) -> serde_json::Value {
+    kubeovn(
+        cluster,
+        "IptablesDnatRule",
+        "iptables-dnat-rules",
+        "dnat-gw1",
+    )
+    .await
+}
+
+/// The DNAT rule `nat-gateway.sh add_dnat` appends, as iptables-save
+/// lists it (the kube-ovn v1.16.2 e2e's `dnatRuleExists`).
+const DNAT_SAVED: &str = "-A SHARED_DNAT -d 172.31.250.101/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.250.1.10:80";
 
 fn nat(r: &ScenarioResult) -> &SloVerdict {
     verdict(r, SloKind::NatGatewayRules)
@@ -336,6 +355,11 @@ async fn a_gateway_that_comes_back_without_its_snat_rule_fails_naming_it() {
         "{c:#?}"
     );
     assert!(
+        c.reason
+            .contains(&format!("DNAT rule `{DNAT_SAVED}` missing")),
+        "{c:#?}"
+    );
+    assert!(
         c.reason.contains("EIP 172.31.250.101 not on net1"),
         "{c:#?}"
     );
@@ -366,11 +390,14 @@ async fn a_gateway_whose_rules_are_restored_passes() {
         Some(created.to_string()),
         "{snat}"
     );
+    let dnat = dnat_object(&cluster).await;
+    assert_eq!(dnat["status"]["redo"], snat["status"]["redo"], "{dnat}");
     let v = nat(&r);
     assert_eq!(v.status, SloStatus::Pass, "{v:#?}");
     assert!(
-        v.message
-            .contains("holds `-A SHARED_SNAT -s 10.250.1.0/24 -o net1 -j SNAT --to-source 172.31.250.101` and EIP 172.31.250.101"),
+        v.message.contains(&format!(
+            "holds `-A SHARED_SNAT -s 10.250.1.0/24 -o net1 -j SNAT --to-source 172.31.250.101`, `{DNAT_SAVED}` and EIP 172.31.250.101"
+        )),
         "{}",
         v.message
     );
@@ -417,6 +444,7 @@ async fn the_command_seam_answers_in_the_tools_formats() {
         ("Vpc", "vpcs", "cni-chaos-vpc"),
         ("Subnet", "subnets", "cni-chaos-vpc-subnet"),
         ("Subnet", "subnets", "ovn-vpc-external-network"),
+        ("IptablesDnatRule", "iptables-dnat-rules", "dnat-gw1"),
     ] {
         let o = kubeovn(&cluster, kind, plural, name).await;
         assert_eq!(o["metadata"]["name"], name, "{o}");
@@ -444,6 +472,17 @@ async fn the_command_seam_answers_in_the_tools_formats() {
         "{}",
         out.stdout
     );
+    assert!(
+        out.stdout.contains(&format!("\n{DNAT_SAVED}\n")),
+        "{}",
+        out.stdout
+    );
+    let dnat = dnat_object(&cluster).await;
+    assert_eq!(dnat["spec"]["eip"], "eip-gw1");
+    assert_eq!(dnat["spec"]["externalPort"], "8080");
+    assert_eq!(dnat["spec"]["internalIp"], "10.250.1.10");
+    assert_eq!(dnat["status"]["ready"], true, "{dnat}");
+    assert_eq!(eip["status"]["nat"], "dnat,snat", "{eip}");
     let addr = cluster
         .exec_in_pod(
             "kube-system",

@@ -290,6 +290,12 @@ pub static RESOURCES: &[ResourceType] = &[
         "IptablesSnatRule",
         &["snat"],
     ),
+    kubeovn(
+        "iptables-dnat-rules",
+        "iptables-dnat-rule",
+        "IptablesDnatRule",
+        &["dnat"],
+    ),
 ];
 
 /// A cluster-scoped `kubeovn.io/v1` resource with a status subresource.

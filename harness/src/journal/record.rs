@@ -78,6 +78,24 @@ pub enum Resource {
         /// What undoes the fault; it tolerates a fault that never happened.
         undo: Undo,
     },
+    /// A Docker network of the harness's own beside cluster `cluster`
+    /// (the VPC NAT gateway's external network): `clean` removes it after
+    /// the cluster, while it carries the harness's labels for `cluster`.
+    DockerNetwork {
+        /// The cluster it belongs to.
+        cluster: String,
+        /// Its name.
+        name: String,
+    },
+    /// A container of the harness's own beside cluster `cluster` (the
+    /// NAT gateway's target): `clean` removes it while it carries the
+    /// harness's labels for `cluster`.
+    DockerContainer {
+        /// The cluster it belongs to.
+        cluster: String,
+        /// Its name.
+        name: String,
+    },
     /// A child process of the runner (and its process group).
     Child {
         /// Its PID, which is also its process group's ID.
@@ -101,6 +119,12 @@ impl Resource {
                 undo,
                 ..
             } => format!("{} on node {node} of {cluster}", undo.describe()),
+            Resource::DockerNetwork { cluster, name } => {
+                format!("Docker network {name} of kind cluster {cluster}")
+            }
+            Resource::DockerContainer { cluster, name } => {
+                format!("container {name} of kind cluster {cluster}")
+            }
             Resource::Child { pid, command, .. } => {
                 format!("child process {pid} (`{command}`) and its process group")
             }

@@ -7,7 +7,11 @@
 //! `dist/images/vpcnatgateway/nat-gateway.sh`): `add_snat` appends
 //! `-A SHARED_SNAT -o net1 -s CIDR -j SNAT --to-source EIP` (iptables-save
 //! prints the match as `-s CIDR -o net1`), `add_eip` runs
-//! `ip addr replace EIP dev net1`. A gateway that came back Ready without
+//! `ip addr replace EIP dev net1`; with a `dnat:` check, `add_dnat`
+//! appends `-A SHARED_DNAT -p PROTO -d EIP --dport PORT -j DNAT
+//! --to-destination IP:PORT`, which iptables-save lists as `-A SHARED_DNAT
+//! -d EIP/32 -p PROTO -m PROTO --dport PORT -j DNAT --to-destination
+//! IP:PORT` (v1.13.15 to v1.16.2). A gateway that came back Ready without
 //! them (kube-ovn #3241, #4193, #4987) fails, naming what is missing.
 
 use super::podcheck::{Seen, conclude, culprit, live_pods, not_evaluated};
@@ -35,38 +39,83 @@ pub struct SnatRule {
     pub to_source: String,
 }
 
+/// The `-A` lines of `iptables-save` output that jump to `target`, as
+/// their words; an `Err` names such a line without a chain or without
+/// `to_flag`.
+fn rules_to(text: &str, target: &str, to_flag: &str) -> Result<Vec<Vec<String>>, String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+        if words.first().map(String::as_str) != Some("-A")
+            || flag(&words, "-j").as_deref() != Some(target)
+        {
+            continue;
+        }
+        if words.len() < 2 {
+            return Err(format!("no chain in {line:?}"));
+        }
+        if flag(&words, to_flag).is_none() {
+            return Err(format!("{target} without {to_flag}: {line:?}"));
+        }
+        out.push(words);
+    }
+    Ok(out)
+}
+
+/// The word after `name` in a rule's words.
+fn flag(words: &[String], name: &str) -> Option<String> {
+    words
+        .iter()
+        .position(|w| w == name)
+        .and_then(|i| words.get(i + 1))
+        .cloned()
+}
+
 /// The SNAT rules in `iptables-save -t nat` output (lines
 /// `-A CHAIN ... -j SNAT --to-source ADDR`); an `Err` names a line that
 /// claims to be SNAT but cannot be read.
 pub fn parse_snat_rules(text: &str) -> Result<Vec<SnatRule>, String> {
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        if words.first() != Some(&"-A") {
-            continue;
-        }
-        let after = |flag: &str| {
-            words
-                .iter()
-                .position(|w| *w == flag)
-                .and_then(|i| words.get(i + 1))
-                .map(|s| s.to_string())
-        };
-        if after("-j").as_deref() != Some("SNAT") {
-            continue;
-        }
-        let chain = after("-A").ok_or_else(|| format!("no chain in {line:?}"))?;
-        // iptables-save prints a /32 source without its length.
-        let to =
-            after("--to-source").ok_or_else(|| format!("SNAT without --to-source: {line:?}"))?;
-        out.push(SnatRule {
-            chain,
-            source: after("-s"),
-            out_interface: after("-o"),
-            to_source: to,
-        });
-    }
-    Ok(out)
+    Ok(rules_to(text, "SNAT", "--to-source")?
+        .iter()
+        .map(|w| SnatRule {
+            chain: w[1].clone(),
+            // iptables-save prints a /32 source without its length.
+            source: flag(w, "-s"),
+            out_interface: flag(w, "-o"),
+            to_source: flag(w, "--to-source").unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// One DNAT rule as `iptables-save` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnatSeen {
+    /// Its chain (`SHARED_DNAT`, `EXCLUSIVE_DNAT`).
+    pub chain: String,
+    /// `-d`.
+    pub destination: Option<String>,
+    /// `-p`.
+    pub protocol: Option<String>,
+    /// `--dport`.
+    pub dport: Option<String>,
+    /// `--to-destination`.
+    pub to_destination: String,
+}
+
+/// The DNAT rules in `iptables-save -t nat` output (lines `-A CHAIN ...
+/// -j DNAT --to-destination ADDR`); an `Err` names a line that claims to
+/// be DNAT but cannot be read.
+pub fn parse_dnat_rules(text: &str) -> Result<Vec<DnatSeen>, String> {
+    Ok(rules_to(text, "DNAT", "--to-destination")?
+        .iter()
+        .map(|w| DnatSeen {
+            chain: w[1].clone(),
+            destination: flag(w, "-d"),
+            protocol: flag(w, "-p"),
+            dport: flag(w, "--dport"),
+            to_destination: flag(w, "--to-destination").unwrap_or_default(),
+        })
+        .collect())
 }
 
 /// The IPv4 addresses (without their prefix length) in
@@ -94,6 +143,8 @@ pub struct GatewayReading {
     pub pod: Seen,
     /// Its SNAT rules, or why they could not be read.
     pub snat: Result<Vec<SnatRule>, String>,
+    /// Its DNAT rules (from the same `iptables-save`), or why not.
+    pub dnat: Result<Vec<DnatSeen>, String>,
     /// The IPv4 addresses on its `net1`, or why they could not be read.
     pub net1: Result<Vec<std::net::Ipv4Addr>, String>,
 }
@@ -119,6 +170,7 @@ pub async fn read(
             out.push(GatewayReading {
                 pod,
                 snat: Err(never.clone()),
+                dnat: Err(never.clone()),
                 net1: Err(never),
             });
             continue;
@@ -141,13 +193,18 @@ pub async fn read(
                 Ok(out.stdout)
             }
         };
-        let snat = run(&["iptables-save", "-t", "nat"])
-            .await
-            .and_then(|t| parse_snat_rules(&t));
+        let saved = run(&["iptables-save", "-t", "nat"]).await;
+        let snat = saved.clone().and_then(|t| parse_snat_rules(&t));
+        let dnat = saved.and_then(|t| parse_dnat_rules(&t));
         let net1 = run(&["ip", "-o", "-4", "addr", "show", "dev", "net1"])
             .await
             .and_then(|t| parse_ipv4_addrs(&t));
-        out.push(GatewayReading { pod, snat, net1 });
+        out.push(GatewayReading {
+            pod,
+            snat,
+            dnat,
+            net1,
+        });
     }
     Ok(out)
 }
@@ -161,6 +218,15 @@ fn is_wanted(rule: &SnatRule, cidr: &str, eip: &std::net::Ipv4Addr) -> bool {
         && rule.to_source == eip.to_string()
 }
 
+/// Whether `rule` is the DNAT rule `want` on `eip`, in `SHARED_DNAT`.
+fn is_wanted_dnat(rule: &DnatSeen, want: &crate::slo::DnatRule, eip: &std::net::Ipv4Addr) -> bool {
+    rule.chain == "SHARED_DNAT"
+        && rule.destination.as_deref() == Some(format!("{eip}/32").as_str())
+        && rule.protocol.as_deref() == Some(want.protocol.as_str())
+        && rule.dport.as_deref() == Some(want.eip_port.to_string().as_str())
+        && rule.to_destination == format!("{}:{}", want.internal_ip, want.internal_port)
+}
+
 /// The verdict of a [`Slo::NatGatewayRules`] on what [`read`] found.
 pub fn judge(slo: &Slo, readings: Result<&[GatewayReading], &str>) -> SloVerdict {
     let Slo::NatGatewayRules {
@@ -168,6 +234,7 @@ pub fn judge(slo: &Slo, readings: Result<&[GatewayReading], &str>) -> SloVerdict
         namespace,
         eip,
         snat_cidr,
+        dnat,
     } = slo
     else {
         return not_evaluated(slo, "not a nat-gateway-rules SLO");
@@ -191,6 +258,13 @@ pub fn judge(slo: &Slo, readings: Result<&[GatewayReading], &str>) -> SloVerdict
                 Ok(_) => missing.push(format!("SNAT rule `{rule_text}` missing")),
                 Err(e) => unreadable.push(format!("{}: iptables-save: {e}", r.pod.name)),
             }
+            if let Some(want) = dnat {
+                match &r.dnat {
+                    Ok(rules) if rules.iter().any(|x| is_wanted_dnat(x, want, eip)) => {}
+                    Ok(_) => missing.push(format!("DNAT rule `{}` missing", want.saved(eip))),
+                    Err(e) => unreadable.push(format!("{}: iptables-save: {e}", r.pod.name)),
+                }
+            }
             match &r.net1 {
                 Ok(addrs) if addrs.contains(eip) => {}
                 Ok(_) => missing.push(format!("EIP {eip} not on net1")),
@@ -211,7 +285,13 @@ pub fn judge(slo: &Slo, readings: Result<&[GatewayReading], &str>) -> SloVerdict
             "no pod of gateway {gateway} (app={}) in {namespace} when observation ended: {rule_text} is nowhere",
             gateway_app(gateway)
         ),
-        format!("gateway {gateway} holds `{rule_text}` and EIP {eip} on net1"),
+        match dnat {
+            Some(d) => format!(
+                "gateway {gateway} holds `{rule_text}`, `{}` and EIP {eip} on net1",
+                d.saved(eip)
+            ),
+            None => format!("gateway {gateway} holds `{rule_text}` and EIP {eip} on net1"),
+        },
     )
 }
 
@@ -231,6 +311,73 @@ mod tests {
             namespace: "kube-system".into(),
             eip: "172.31.250.101".parse().unwrap(),
             snat_cidr: "10.250.1.0/24".into(),
+            dnat: None,
+        }
+    }
+
+    /// [`slo`] with the DNAT check of the harness's gateway.
+    fn slo_with_dnat() -> Slo {
+        let Slo::NatGatewayRules {
+            gateway,
+            namespace,
+            eip,
+            snat_cidr,
+            ..
+        } = slo()
+        else {
+            unreachable!()
+        };
+        Slo::NatGatewayRules {
+            gateway,
+            namespace,
+            eip,
+            snat_cidr,
+            dnat: Some(crate::slo::DnatRule {
+                eip_port: 8080,
+                internal_ip: "10.250.1.10".parse().unwrap(),
+                internal_port: 80,
+                protocol: "tcp".into(),
+            }),
+        }
+    }
+
+    /// `iptables-save -t nat` after `add_dnat` too (its rule as the
+    /// kube-ovn v1.16.2 e2e's `dnatRuleExists` documents it).
+    const SAVED_DNAT: &str = "*nat\n:SHARED_DNAT - [0:0]\n:SHARED_SNAT - [0:0]\n-A SHARED_DNAT -d 172.31.250.101/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.250.1.10:80\n-A SHARED_SNAT -s 10.250.1.0/24 -o net1 -j SNAT --to-source 172.31.250.101 --random-fully\nCOMMIT\n";
+
+    #[test]
+    fn a_dnat_check_needs_its_rule_in_shared_dnat() {
+        assert_eq!(
+            parse_dnat_rules(SAVED_DNAT).unwrap(),
+            [DnatSeen {
+                chain: "SHARED_DNAT".into(),
+                destination: Some("172.31.250.101/32".into()),
+                protocol: Some("tcp".into()),
+                dport: Some("8080".into()),
+                to_destination: "10.250.1.10:80".into(),
+            }]
+        );
+        assert!(parse_dnat_rules("-A X -j DNAT\n").is_err());
+        let v = judge(&slo_with_dnat(), Ok(&[reading(SAVED_DNAT, ADDR)]));
+        assert_eq!(v.status, SloStatus::Pass, "{v:?}");
+        // Without the DNAT check the SNAT-only table passes; with it, not.
+        assert_eq!(
+            judge(&slo(), Ok(&[reading(SAVED, ADDR)])).status,
+            SloStatus::Pass
+        );
+        let v = judge(&slo_with_dnat(), Ok(&[reading(SAVED, ADDR)]));
+        assert_eq!(v.status, SloStatus::Fail);
+        assert_eq!(
+            v.culprits[0].reason,
+            "DNAT rule `-A SHARED_DNAT -d 172.31.250.101/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.250.1.10:80` missing"
+        );
+        // Another port, or another destination, is not the rule.
+        for other in [
+            SAVED_DNAT.replace("--dport 8080", "--dport 8081"),
+            SAVED_DNAT.replace("10.250.1.10:80", "10.250.1.11:80"),
+        ] {
+            let v = judge(&slo_with_dnat(), Ok(&[reading(&other, ADDR)]));
+            assert_eq!(v.status, SloStatus::Fail, "{other}");
         }
     }
 
@@ -242,6 +389,7 @@ mod tests {
                 not_running: None,
             },
             snat: parse_snat_rules(saved),
+            dnat: parse_dnat_rules(saved),
             net1: parse_ipv4_addrs(addr),
         }
     }

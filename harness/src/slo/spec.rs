@@ -81,6 +81,8 @@ pub enum Slo {
         eip: std::net::Ipv4Addr,
         /// The VPC subnet (IPv4 CIDR) its SNAT rule translates.
         snat_cidr: String,
+        /// A DNAT rule on the EIP it must hold too, if any.
+        dnat: Option<DnatRule>,
     },
     /// At the end of observation, kube-ovn-pinger's own verdict: every
     /// pinger pod in scope (on every node, or on the faulted one) is
@@ -122,6 +124,33 @@ pub enum Slo {
         #[serde(with = "crate::util::serde_millis")]
         budget: Duration,
     },
+}
+
+/// A DNAT rule a VPC NAT gateway holds: `nat-gateway.sh add_dnat` appends
+/// `-A SHARED_DNAT -p PROTOCOL -d EIP --dport EIP-PORT -j DNAT
+/// --to-destination INTERNAL-IP:INTERNAL-PORT`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct DnatRule {
+    /// The port on the EIP (the IptablesDnatRule's `externalPort`).
+    pub eip_port: u16,
+    /// Where it goes in the VPC (`internalIp`).
+    pub internal_ip: std::net::Ipv4Addr,
+    /// Its port there (`internalPort`).
+    pub internal_port: u16,
+    /// `tcp` or `udp` (`protocol`).
+    pub protocol: String,
+}
+
+impl DnatRule {
+    /// The rule as `iptables-save -t nat` lists it, for the SLO's `eip`.
+    pub fn saved(&self, eip: &std::net::Ipv4Addr) -> String {
+        let p = &self.protocol;
+        format!(
+            "-A SHARED_DNAT -d {eip}/32 -p {p} -m {p} --dport {} -j DNAT --to-destination {}:{}",
+            self.eip_port, self.internal_ip, self.internal_port
+        )
+    }
 }
 
 /// The kind of an SLO, without parameters.
@@ -249,8 +278,20 @@ impl fmt::Display for Slo {
                 gateway,
                 eip,
                 snat_cidr,
+                dnat: None,
                 ..
             } => write!(f, "{k} {gateway} (snat {snat_cidr} to {eip})"),
+            Slo::NatGatewayRules {
+                gateway,
+                eip,
+                snat_cidr,
+                dnat: Some(d),
+                ..
+            } => write!(
+                f,
+                "{k} {gateway} (snat {snat_cidr} to {eip}, dnat {eip}:{}/{} to {}:{})",
+                d.eip_port, d.protocol, d.internal_ip, d.internal_port
+            ),
             Slo::PingerHealthy { nodes } => write!(f, "{k} ({nodes})"),
             Slo::MaxOutage { flow, budget } => {
                 write!(f, "{k} {} ({})", duration::format(*budget), flows(flow))

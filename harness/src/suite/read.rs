@@ -12,7 +12,7 @@ use crate::fault::{
     MAX_HOLD_FOR, MIN_HOLD_FOR, NetworkPartition, NodeReboot, NodeRole, NodeTarget, OvsKill,
     OvsProcess, OvsSignal, PodDelete, RebootMode, StaleNetns,
 };
-use crate::slo::{CrashLoopContainers, FlowKind, NodeScope, PodScope, ProbeKind, Slo};
+use crate::slo::{CrashLoopContainers, DnatRule, FlowKind, NodeScope, PodScope, ProbeKind, Slo};
 use crate::util::duration;
 
 use super::error::Problem;
@@ -35,6 +35,9 @@ const DEFAULT_STEADY_STATE_TIMEOUT: Duration = Duration::from_secs(300);
 pub(crate) struct Cx<'f> {
     file: &'f Path,
     pub(crate) problems: Vec<Problem>,
+    /// The suite's `cluster.nat-gateway`, once read (`None`: not known),
+    /// which the `nat-gateway-rules` SLO is checked against.
+    nat_gateway: Option<bool>,
 }
 
 impl<'f> Cx<'f> {
@@ -42,6 +45,7 @@ impl<'f> Cx<'f> {
         Cx {
             file,
             problems: Vec::new(),
+            nat_gateway: None,
         }
     }
 
@@ -491,6 +495,7 @@ pub(crate) fn suite(cx: &mut Cx<'_>, root: &Node) -> Option<Suite> {
         }),
         Some(n) => cluster(cx, n, "cluster"),
     };
+    cx.nat_gateway = cluster.as_ref().map(|c| c.nat_gateway);
     // Bad defaults are reported, and the scenarios are still read (against
     // empty defaults) so their own problems are reported too.
     let (defaults, defaults_ok) = match m.get("defaults") {
@@ -1669,17 +1674,62 @@ fn slo(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Slo> {
             let m = cx.map(
                 node,
                 path,
-                &["kind", "gateway", "namespace", "eip", "snat-cidr"],
+                &["kind", "gateway", "namespace", "eip", "snat-cidr", "dnat"],
             )?;
+            let dnat = m.opt(cx, "dnat", dnat_rule);
             let gateway = m.req(cx, "gateway", name);
             let namespace = m.opt(cx, "namespace", name);
             let eip = m.req(cx, "eip", ipv4);
             let snat_cidr = m.req(cx, "snat-cidr", ipv4_cidr);
+            match cx.nat_gateway {
+                Some(false) => {
+                    cx.at(node, path, "needs the suite's `cluster: {nat-gateway: true}`: without it neither backend has a VPC NAT gateway to read");
+                    return None;
+                }
+                Some(true) => {
+                    // What the profile creates (kind: backend::kind::natgw;
+                    // the twin serves the same names).
+                    use cni_chaos_twin::model::{NAT_EIP, NAT_GW_NAME, NAT_SNAT_CIDR};
+                    let made = format!(
+                        "the `nat-gateway: true` profile creates gateway {NAT_GW_NAME} in kube-system with EIP {NAT_EIP} and SNAT of {NAT_SNAT_CIDR}"
+                    );
+                    let mut mismatch = false;
+                    for (key, got, want) in [
+                        ("gateway", gateway.clone(), Some(NAT_GW_NAME.to_string())),
+                        (
+                            "namespace",
+                            namespace.clone().ok().flatten(),
+                            Some("kube-system".to_string()),
+                        ),
+                        ("eip", eip.map(|e| e.to_string()), Some(NAT_EIP.to_string())),
+                        (
+                            "snat-cidr",
+                            snat_cidr.clone(),
+                            Some(NAT_SNAT_CIDR.to_string()),
+                        ),
+                    ] {
+                        if let (Some(got), Some(want), Some(at)) = (got, want, m.get(key))
+                            && got != want
+                        {
+                            cx.bad(at, &m.path(key), format!("{made}; this is not {want}"));
+                            mismatch = true;
+                        }
+                    }
+                    if let (Ok(Some(d)), Some(node)) = (&dnat, m.get("dnat")) {
+                        mismatch |= !dnat_made(cx, node, &m.path("dnat"), d);
+                    }
+                    if mismatch {
+                        return None;
+                    }
+                }
+                None => {}
+            }
             Slo::NatGatewayRules {
                 gateway: gateway?,
                 namespace: namespace.ok()?.unwrap_or_else(|| "kube-system".into()),
                 eip: eip?,
                 snat_cidr: snat_cidr?,
+                dnat: dnat.ok()?,
             }
         }
         _ => {
@@ -1731,6 +1781,56 @@ fn percent(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<f64> {
         return None;
     }
     Some(v)
+}
+
+/// A `nat-gateway-rules` SLO's `dnat:` mapping.
+fn dnat_rule(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<DnatRule> {
+    let m = cx.map(
+        node,
+        path,
+        &["eip-port", "internal-ip", "internal-port", "protocol"],
+    )?;
+    let port = |cx: &mut Cx<'_>, n: &Node, p: &str| {
+        int_in(cx, n, p, 1, 65_535).and_then(|v| u16::try_from(v).ok())
+    };
+    let eip_port = m.req(cx, "eip-port", port);
+    let internal_ip = m.req(cx, "internal-ip", ipv4);
+    let internal_port = m.req(cx, "internal-port", port);
+    let protocol = m.opt(cx, "protocol", |cx, n, p| {
+        one_of(cx, n, p, &[("tcp", "tcp"), ("udp", "udp")])
+    });
+    Some(DnatRule {
+        eip_port: eip_port?,
+        internal_ip: internal_ip?,
+        internal_port: internal_port?,
+        protocol: protocol.ok()?.unwrap_or("tcp").to_string(),
+    })
+}
+
+/// Whether `d` is the DNAT rule a `nat-gateway: true` profile creates;
+/// records a problem at `node` when it is not.
+fn dnat_made(cx: &mut Cx<'_>, node: &Node, path: &str, d: &DnatRule) -> bool {
+    use cni_chaos_twin::model::{
+        NAT_DNAT_EXTERNAL_PORT, NAT_DNAT_INTERNAL_IP, NAT_DNAT_INTERNAL_PORT, NAT_DNAT_PROTOCOL,
+    };
+    let made = DnatRule {
+        eip_port: NAT_DNAT_EXTERNAL_PORT,
+        internal_ip: NAT_DNAT_INTERNAL_IP.parse().expect("a constant address"),
+        internal_port: NAT_DNAT_INTERNAL_PORT,
+        protocol: NAT_DNAT_PROTOCOL.into(),
+    };
+    if *d == made {
+        return true;
+    }
+    cx.at(
+        node,
+        path,
+        format!(
+            "the `nat-gateway: true` profile creates the DNAT rule {{eip-port: {}, internal-ip: {}, internal-port: {}, protocol: {}}}; this is another",
+            made.eip_port, made.internal_ip, made.internal_port, made.protocol
+        ),
+    );
+    false
 }
 
 fn node_scope(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<NodeScope> {

@@ -32,6 +32,17 @@ pub const NAT_LAN_IP: &str = "10.250.1.254";
 pub const NAT_EIP_NAME: &str = "eip-gw1";
 /// The IptablesSnatRule's name.
 pub const NAT_SNAT_NAME: &str = "snat-gw1";
+/// The IptablesDnatRule's name. It shares the SNAT rule's EIP, as the
+/// e2e's "shared eip" case does (a FIP would need an EIP of its own).
+pub const NAT_DNAT_NAME: &str = "dnat-gw1";
+/// The DNAT rule's port on the EIP.
+pub const NAT_DNAT_EXTERNAL_PORT: u16 = 8080;
+/// The DNAT rule's protocol.
+pub const NAT_DNAT_PROTOCOL: &str = "tcp";
+/// The DNAT rule's destination in the VPC subnet.
+pub const NAT_DNAT_INTERNAL_IP: &str = "10.250.1.10";
+/// The DNAT rule's destination port.
+pub const NAT_DNAT_INTERNAL_PORT: u16 = 80;
 
 /// What the controller's init and redo put in the sandbox's namespace.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -41,6 +52,8 @@ pub(super) struct NatState {
     pub chains: bool,
     /// `-A SHARED_SNAT ...` rules (iptables-save form, without `-A SHARED_SNAT`).
     pub snat: Vec<String>,
+    /// `-A SHARED_DNAT ...` rules (iptables-save form, without `-A SHARED_DNAT`).
+    pub dnat: Vec<String>,
     /// Addresses on `net1` (`a.b.c.d/len`).
     pub eips: Vec<String>,
 }
@@ -62,6 +75,9 @@ impl World {
     /// Source: kubeovn/kube-ovn@v1.14.41:pkg/controller/vpc_nat_gateway.go (handleUpdateVpcSnat: redoSnat when Status.Redo differs from the pod's CreationTimestamp)
     /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/vpcnatgateway/nat-gateway.sh (init: SNAT_FILTER, EXCLUSIVE_SNAT, SHARED_SNAT; add_snat: -A SHARED_SNAT -o net1 -s CIDR -j SNAT --to-source EIP; add_eip: ip addr replace EIP dev net1)
     /// Source: kubeovn/kube-ovn@v1.13.15:pkg/controller/vpc_nat_gateway.go (handleInitVpcNatGw: the same hasInit check)
+    /// Source: kubeovn/kube-ovn@v1.13.15:dist/images/vpcnatgateway/nat-gateway.sh (add_dnat: iptables -t nat -A SHARED_DNAT -p PROTOCOL -d EIP --dport PORT -j DNAT --to-destination IP:PORT; the same at v1.14.41 and v1.15.9)
+    /// Source: kubeovn/kube-ovn@v1.16.2:dist/images/vpcnatgateway/nat-gateway.sh (add_dnat: the same rule, iptables-save form -A SHARED_DNAT -d EIP/32 -p PROTOCOL -m PROTOCOL --dport PORT -j DNAT --to-destination IP:PORT)
+    /// Source: kubeovn/kube-ovn@v1.14.41:pkg/controller/vpc_nat_gateway.go (handleInitVpcNatGw: updateVpcDnatQueue.Add after init, handleUpdateVpcDnat: redoDnat)
     ///
     /// Rule `nat-gateway-restart-rolls-the-pod-5072`: from v1.14 on, kube-ovn-controller sees a gateway pod whose `vpc-nat-gw` container restarted (restartCount > 0, as after a node reboot) and adds `ovn.kubernetes.io/vpc_nat_gw_container_restarted` to the StatefulSet's template, which replaces the pod; the new pod has no init annotation and is initialised with every rule. v1.13.15 has no such check, so the rules stay lost.
     /// Source: kubeovn/kube-ovn@v1.14.41:pkg/controller/pod.go (needRestartNatGatewayPod; enqueueUpdatePod adds the gateway to updateVpcNatGatewayQueue)
@@ -90,6 +106,7 @@ impl World {
                 snat: vec![format!(
                     "-s {NAT_SNAT_CIDR} -o net1 -j SNAT --to-source {NAT_EIP}"
                 )],
+                dnat: vec![dnat_rule()],
                 eips: vec![format!("{NAT_EIP}/{NAT_EXTERNAL_PREFIX}")],
             };
             p.nat_gw_init = true;
@@ -114,11 +131,14 @@ impl World {
         }
     }
 
-    /// Rule `nat-gateway-resources-with-status`: the gateway is set up as Kube-OVN's own e2e sets one up: a Vpc with a default route to the gateway's `lanIp`, a Subnet in it, the external Subnet behind the macvlan attachment `ovn-vpc-external-network`, a VpcNatGateway pinned to its node, an IptablesEIP and an IptablesSnatRule, all cluster-scoped; the EIP's and SNAT rule's status turns `ready` with `redo` set to the gateway pod's creation time when kube-ovn-controller applies them, and stays as it is when the rules are lost afterwards.
+    /// Rule `nat-gateway-resources-with-status`: the gateway is set up as Kube-OVN's own e2e sets one up: a Vpc with a default route to the gateway's `lanIp`, a Subnet in it, the external Subnet behind the macvlan attachment `ovn-vpc-external-network`, a VpcNatGateway pinned to its node, an IptablesEIP, an IptablesSnatRule and an IptablesDnatRule on the same EIP (the e2e's shared-EIP case), all cluster-scoped; the EIP's and the rules' status turns `ready` with `redo` set to the gateway pod's creation time when kube-ovn-controller applies them, and stays as it is when the rules are lost afterwards; the EIP's `status.nat` lists what uses it, dnat before snat.
     /// Source: kubeovn/kube-ovn@v1.14.41:pkg/apis/kubeovn/v1/iptables-snat-rule.go (IptablesSnatRuleSpec eip, internalCIDR; status ready, v4ip, natGwDp, redo, internalCIDR)
     /// Source: kubeovn/kube-ovn@v1.14.41:pkg/apis/kubeovn/v1/iptables-eip.go (IptablesEIPSpec v4ip, natGwDp, externalSubnet; status ready, ip, redo, nat)
     /// Source: kubeovn/kube-ovn@v1.14.41:pkg/apis/kubeovn/v1/vpc-nat-gateway.go (VpcNatGatewaySpec vpc, subnet, externalSubnets, lanIp, selector)
     /// Source: kubeovn/kube-ovn@v1.14.41:pkg/controller/vpc_nat_gateway.go (handleUpdateVpcSnat: redoSnat with natGwCreatedAT, the pod's CreationTimestamp as 2006-01-02T15:04:05)
+    /// Source: kubeovn/kube-ovn@v1.14.41:pkg/apis/kubeovn/v1/iptables-dnat-rule.go (IptablesDnatRuleSpec eip, externalPort, protocol, internalIp, internalPort; status ready, v4ip, natGwDp, redo, protocol, internalIp, internalPort, externalPort)
+    /// Source: kubeovn/kube-ovn@v1.14.41:pkg/controller/vpc_nat_gw_eip.go (getIptablesEipNat: dnat, fip, snat joined with commas)
+    /// Source: kubeovn/kube-ovn@v1.16.2:test/e2e/iptables-vpc-nat-gw/e2e_test.go (shared eip: an IptablesSnatRule and an IptablesDnatRule on one EIP; a FIP on it should fail)
     /// Source: kubeovn/kube-ovn@1533681d7:test/e2e/iptables-vpc-nat-gw/e2e_test.go (master; the pinned tags' snapshots here lack test/e2e: Vpc, Subnet, VpcNatGateway, IptablesEIP, IptablesSnatRule of the e2e)
     ///
     /// Writes the gateway's kubeovn.io objects; `redo` is the pod creation
@@ -215,6 +235,9 @@ fn iptables_save(nat: &NatState) -> String {
         // in name order, as iptables-save lists them.
         out.push_str("-A PREROUTING -j DNAT_FILTER\n-A POSTROUTING -j SNAT_FILTER\n");
         out.push_str("-A DNAT_FILTER -j EXCLUSIVE_DNAT\n-A DNAT_FILTER -j SHARED_DNAT\n");
+        for r in &nat.dnat {
+            out.push_str(&format!("-A SHARED_DNAT {r}\n"));
+        }
         for r in &nat.snat {
             out.push_str(&format!("-A SHARED_SNAT {r}\n"));
         }
@@ -222,6 +245,14 @@ fn iptables_save(nat: &NatState) -> String {
     }
     out.push_str("COMMIT\n# Completed on Thu Jan  1 00:00:00 2026\n");
     out
+}
+
+/// The DNAT rule `add_dnat` appends, as iptables-save lists it (without
+/// `-A SHARED_DNAT`).
+fn dnat_rule() -> String {
+    format!(
+        "-d {NAT_EIP}/32 -p {NAT_DNAT_PROTOCOL} -m {NAT_DNAT_PROTOCOL} --dport {NAT_DNAT_EXTERNAL_PORT} -j DNAT --to-destination {NAT_DNAT_INTERNAL_IP}:{NAT_DNAT_INTERNAL_PORT}"
+    )
 }
 
 /// The gateway's kubeovn.io objects for a gateway on `node` (see
@@ -290,7 +321,7 @@ fn nat_objects(node: &str, redo: Option<&str>) -> Vec<(&'static str, String, Val
                 "apiVersion": "kubeovn.io/v1", "kind": "IptablesEIP",
                 "metadata": {"name": NAT_EIP_NAME, "labels": {"ovn.kubernetes.io/vpc_nat_gw": NAT_GW_NAME}},
                 "spec": {"v4ip": NAT_EIP, "natGwDp": NAT_GW_NAME, "externalSubnet": NAT_EXTERNAL_SUBNET},
-                "status": {"ready": ready, "ip": NAT_EIP, "redo": redo, "nat": "snat", "conditions": condition(ready)},
+                "status": {"ready": ready, "ip": NAT_EIP, "redo": redo, "nat": "dnat,snat", "conditions": condition(ready)},
             }),
         ),
         (
@@ -302,6 +333,21 @@ fn nat_objects(node: &str, redo: Option<&str>) -> Vec<(&'static str, String, Val
                 "spec": {"eip": NAT_EIP_NAME, "internalCIDR": NAT_SNAT_CIDR},
                 "status": {"ready": ready, "v4ip": NAT_EIP, "natGwDp": NAT_GW_NAME, "redo": redo,
                            "internalCIDR": NAT_SNAT_CIDR, "conditions": condition(ready)},
+            }),
+        ),
+        (
+            "iptables-dnat-rules",
+            NAT_DNAT_NAME.to_string(),
+            json!({
+                "apiVersion": "kubeovn.io/v1", "kind": "IptablesDnatRule",
+                "metadata": {"name": NAT_DNAT_NAME, "labels": {"ovn.kubernetes.io/vpc_nat_gw": NAT_GW_NAME}},
+                "spec": {"eip": NAT_EIP_NAME, "externalPort": NAT_DNAT_EXTERNAL_PORT.to_string(),
+                         "protocol": NAT_DNAT_PROTOCOL, "internalIp": NAT_DNAT_INTERNAL_IP,
+                         "internalPort": NAT_DNAT_INTERNAL_PORT.to_string()},
+                "status": {"ready": ready, "v4ip": NAT_EIP, "natGwDp": NAT_GW_NAME, "redo": redo,
+                           "protocol": NAT_DNAT_PROTOCOL, "internalIp": NAT_DNAT_INTERNAL_IP,
+                           "internalPort": NAT_DNAT_INTERNAL_PORT.to_string(),
+                           "externalPort": NAT_DNAT_EXTERNAL_PORT.to_string(), "conditions": condition(ready)},
             }),
         ),
     ]

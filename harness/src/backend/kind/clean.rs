@@ -21,6 +21,7 @@ use super::KindError;
 use super::docker::{DOCKER_TIMEOUT, DockerNodes, non_empty_lines};
 use super::faults;
 use super::kubectl::Kubectl;
+use super::natgw::NAT_CLUSTER_LABEL;
 use super::ovs::OvsCommands;
 use super::safety::{CLUSTER_LABEL, Guard};
 use crate::exec::{Command, Runner, host_process};
@@ -176,12 +177,20 @@ async fn replay(
         .pending
         .iter()
         .filter(|p| matches!(p.resource, Resource::Child { .. }));
-    let rest = log
+    // A cluster's external network goes after the cluster: Docker refuses
+    // to remove a network that containers are still connected to.
+    let rest = log.pending.iter().filter(|p| {
+        !matches!(
+            p.resource,
+            Resource::Child { .. } | Resource::DockerNetwork { .. }
+        )
+    });
+    let networks = log
         .pending
         .iter()
-        .filter(|p| !matches!(p.resource, Resource::Child { .. }));
+        .filter(|p| matches!(p.resource, Resource::DockerNetwork { .. }));
     let mut deleted = BTreeSet::new();
-    for p in children.chain(rest) {
+    for p in children.chain(rest).chain(networks) {
         let outcome = match &p.resource {
             Resource::Child {
                 pid, start_time, ..
@@ -207,6 +216,21 @@ async fn replay(
                     deleted.insert(name.clone());
                 }
                 step
+            }
+            Resource::DockerNetwork { cluster, name }
+            | Resource::DockerContainer { cluster, name }
+                if kept.contains(cluster.as_str()) && !options.delete_kept =>
+            {
+                Step::Left(format!(
+                    "{} stays with its kept cluster",
+                    p.resource.describe()
+                ))
+            }
+            Resource::DockerNetwork { cluster, name } => {
+                remove_own(runner, Own::Network, cluster, name, options.dry_run).await
+            }
+            Resource::DockerContainer { cluster, name } => {
+                remove_own(runner, Own::Container, cluster, name, options.dry_run).await
             }
             Resource::Kept { name } => match labelled(runner, name).await {
                 Ok(l) if l.is_empty() => Step::Done(format!(
@@ -442,6 +466,60 @@ async fn replay_fault(runner: &Arc<dyn Runner>, p: &Pending, dry_run: bool) -> S
     }
 }
 
+/// A Docker object of the harness's own.
+#[derive(Clone, Copy)]
+enum Own {
+    Network,
+    Container,
+}
+
+/// Removes the harness's own network or container `name` of `cluster`,
+/// only while an object of that name carries the harness's label for
+/// `cluster` (`cni-chaos.io/cluster`).
+async fn remove_own(
+    runner: &Arc<dyn Runner>,
+    what: Own,
+    cluster: &str,
+    name: &str,
+    dry_run: bool,
+) -> Step {
+    let label = format!("label={NAT_CLUSTER_LABEL}={cluster}");
+    let (noun, list, rm) = match what {
+        Own::Network => (
+            "Docker network",
+            Command::new("docker")
+                .args(["network", "ls", "--filter"])
+                .arg(label)
+                .args(["--format", "{{.Name}}"]),
+            Command::new("docker").args(["network", "rm", name]),
+        ),
+        Own::Container => (
+            "container",
+            Command::new("docker")
+                .args(["ps", "-a", "--filter"])
+                .arg(label)
+                .args(["--format", "{{.Names}}"]),
+            Command::new("docker").args(["rm", "--force", name]),
+        ),
+    };
+    let listed = match runner.run(&list.timeout(DOCKER_TIMEOUT)).await {
+        Ok(out) => non_empty_lines(&out),
+        Err(e) => return Step::Left(format!("{noun} {name} of {cluster}: {e}")),
+    };
+    if !listed.iter().any(|l| l == name) {
+        return Step::Done(format!(
+            "{noun} {name} of {cluster}: already gone (none of that name carries {NAT_CLUSTER_LABEL}={cluster})"
+        ));
+    }
+    if dry_run {
+        return Step::Done(format!("would remove {noun} {name} of {cluster}"));
+    }
+    match runner.run(&rm.timeout(DOCKER_TIMEOUT)).await {
+        Ok(_) => Step::Done(format!("removed {noun} {name} of {cluster}")),
+        Err(e) => Step::Left(format!("removing {noun} {name} of {cluster} failed: {e}")),
+    }
+}
+
 /// Deletes a cluster the run created, once kind's cluster label shows only
 /// containers the run recorded (when it got to record them).
 async fn delete_cluster(
@@ -615,6 +693,22 @@ mod tests {
         }
     }
 
+    /// `docker ps` of the containers carrying kind's label for `cluster`.
+    fn ps_kind(cluster: &str) -> Vec<String> {
+        [
+            "docker",
+            "ps",
+            "-a",
+            "--no-trunc",
+            "--filter",
+            &format!("label=io.x-k8s.kind.cluster={cluster}"),
+            "--format",
+            "{{.ID}} {{.Names}}",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
     fn ps_name(node: &str) -> Vec<String> {
         [
             "docker",
@@ -628,6 +722,133 @@ mod tests {
         ]
         .map(String::from)
         .to_vec()
+    }
+
+    /// A dead run's NAT-gateway network and target container go with its
+    /// cluster: the container first, the network after the cluster (Docker
+    /// refuses to remove a network nodes are connected to), each only while
+    /// an object of that name carries the harness's label for the cluster.
+    #[tokio::test]
+    async fn a_dead_runs_nat_network_and_target_are_removed_after_its_cluster() {
+        let tmp = tempfile::tempdir().unwrap();
+        let journal = Journal::at(tmp.path());
+        let intent = |id: u64, resource: Resource| Record::Intent { id, resource };
+        write_run(
+            tmp.path(),
+            "1-dead",
+            &dead_owner(),
+            &[
+                (
+                    "00000001-intent.json",
+                    intent(
+                        1,
+                        Resource::Cluster {
+                            name: "chaos-a".into(),
+                        },
+                    ),
+                ),
+                (
+                    "00000002-intent.json",
+                    intent(
+                        2,
+                        Resource::DockerNetwork {
+                            cluster: "chaos-a".into(),
+                            name: "chaos-a-nat-ext".into(),
+                        },
+                    ),
+                ),
+                (
+                    "00000003-intent.json",
+                    intent(
+                        3,
+                        Resource::DockerContainer {
+                            cluster: "chaos-a".into(),
+                            name: "chaos-a-nat-target".into(),
+                        },
+                    ),
+                ),
+                // A name no object with the label has (someone else's
+                // container of that name is not listed): left unremoved.
+                (
+                    "00000004-intent.json",
+                    intent(
+                        4,
+                        Resource::DockerContainer {
+                            cluster: "chaos-a".into(),
+                            name: "chaos-a-gone".into(),
+                        },
+                    ),
+                ),
+            ],
+        );
+        let ps_own = [
+            "docker",
+            "ps",
+            "-a",
+            "--filter",
+            "label=cni-chaos.io/cluster=chaos-a",
+            "--format",
+            "{{.Names}}",
+        ];
+        let ps_kind = ps_kind("chaos-a");
+        let runner = Arc::new(
+            ScriptedRunner::ordered([
+                Expectation::ok(ps_own, "chaos-a-nat-target\n"),
+                Expectation::ok(ps_own, "chaos-a-nat-target\n"),
+                Expectation::ok(["docker", "rm", "--force", "chaos-a-nat-target"], ""),
+                Expectation::ok(ps_kind.clone(), "c0ffee chaos-a-control-plane\n"),
+                Expectation::ok(
+                    [
+                        "kind",
+                        "delete",
+                        "cluster",
+                        "--name",
+                        "chaos-a",
+                        "--kubeconfig",
+                        "*",
+                    ],
+                    "",
+                ),
+                Expectation::ok(ps_kind, ""),
+                Expectation::ok(
+                    [
+                        "docker",
+                        "network",
+                        "ls",
+                        "--filter",
+                        "label=cni-chaos.io/cluster=chaos-a",
+                        "--format",
+                        "{{.Name}}",
+                    ],
+                    "chaos-a-nat-ext\n",
+                ),
+                Expectation::ok(["docker", "network", "rm", "chaos-a-nat-ext"], ""),
+            ])
+            .without_fallback(),
+        );
+        let report = clean(&journal, runner.clone(), &CleanOptions::default())
+            .await
+            .unwrap();
+        runner.assert_done();
+        assert!(report.left.is_empty(), "{report:?}");
+        let did = report.did.join("\n");
+        assert!(
+            did.contains("chaos-a-gone of chaos-a: already gone"),
+            "{did}"
+        );
+        assert!(
+            did.contains("removed container chaos-a-nat-target of chaos-a"),
+            "{did}"
+        );
+        assert!(
+            did.contains("removed Docker network chaos-a-nat-ext of chaos-a"),
+            "{did}"
+        );
+        assert!(
+            journal.runs().unwrap().is_empty(),
+            "{:?}",
+            files(tmp.path())
+        );
     }
 
     #[tokio::test]
@@ -691,19 +912,7 @@ mod tests {
                     ),
                 ),
                 // ...then the run's own cluster, confirmed by its label.
-                Expectation::ok(
-                    [
-                        "docker",
-                        "ps",
-                        "-a",
-                        "--no-trunc",
-                        "--filter",
-                        "label=io.x-k8s.kind.cluster=chaos-a",
-                        "--format",
-                        "{{.ID}} {{.Names}}",
-                    ],
-                    "c0ffee chaos-a-control-plane\n",
-                ),
+                Expectation::ok(ps_kind("chaos-a"), "c0ffee chaos-a-control-plane\n"),
             ])
             .without_fallback(),
         );

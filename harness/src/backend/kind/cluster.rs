@@ -246,6 +246,10 @@ impl KindBackend {
         profile: &ClusterProfile,
     ) -> Result<KindCluster, KindError> {
         let nat_gateway = profile.nat_gateway;
+        let node_names = config.node_names(name);
+        // What the NAT gateway's setup made beside the cluster (journaled
+        // before it was made), removed with the cluster.
+        let made: Mutex<Vec<External>> = Mutex::new(Vec::new());
         let profile = profile.to_string();
         let profile = profile.as_str();
         // Never create over (and so never delete) a cluster this run did not
@@ -397,6 +401,11 @@ impl KindBackend {
                 .install_probe_resources()
                 .await
                 .map_err(|e| ("probe namespace and attachment", e))?;
+            if nat_gateway {
+                self.nat_gateway(name, &node_names, &kubectl, set, &dir, &made, profile)
+                    .await
+                    .map_err(|e| ("VPC NAT gateway setup", e))?;
+            }
             Ok::<(), (&str, KindError)>(())
         };
         let outcome = tokio::select! {
@@ -404,6 +413,7 @@ impl KindBackend {
             () = cancel.cancelled() => Err(("provisioning", KindError::Interrupted { step: "provisioning".into() })),
             r = steps => r,
         };
+        let made = made.into_inner().unwrap_or_else(|p| p.into_inner());
         if let Err((step, err)) = outcome {
             if matches!(err, KindError::ClusterExists { .. }) {
                 // Not this run's: it is never deleted, by clean either.
@@ -417,13 +427,135 @@ impl KindBackend {
             if intent.is_some() && !self.cluster_listed(name).await {
                 self.forget(intent);
             }
+            remove_external(&self.runner, self.journal.as_ref(), &made).await;
             return Err(err);
         }
         tracing::info!(
             "kind cluster {name} is ready; kubeconfig {} (context kind-{name})",
             kubeconfig.display()
         );
-        KindCluster::build(self, name, config, kubeconfig, false, cancel, intent).await
+        let journaled = Journaled {
+            journal: self.journal.clone(),
+            intent,
+            external: made,
+        };
+        KindCluster::build(self, name, config, kubeconfig, false, cancel, journaled).await
+    }
+
+    /// Sets up the VPC NAT gateway of a `nat-gateway: true` profile (see
+    /// [`super::natgw`]): the external Docker network and the target
+    /// container, each journaled before it is made and listed in `made`
+    /// once made, then the kubeovn.io objects and their waits.
+    #[allow(clippy::too_many_arguments)]
+    async fn nat_gateway(
+        &self,
+        name: &str,
+        nodes: &[(String, crate::fault::NodeRole)],
+        kubectl: &Kubectl,
+        set: &VersionSet,
+        dir: &Path,
+        made: &Mutex<Vec<External>>,
+        profile: &str,
+    ) -> Result<(), KindError> {
+        use super::natgw;
+        // The first worker by name (docs/authoring.md, "Placement"), as on
+        // the twin; a config without workers pins it to the control plane.
+        let mut workers: Vec<&str> = nodes
+            .iter()
+            .filter(|(_, r)| *r == crate::fault::NodeRole::Worker)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        workers.sort_unstable();
+        let gateway_node = workers
+            .first()
+            .copied()
+            .or_else(|| nodes.first().map(|(n, _)| n.as_str()))
+            .unwrap_or_default()
+            .to_string();
+        let setup = natgw::NatGateway {
+            runner: self.runner.clone(),
+            kubectl,
+            cluster: name,
+            nodes: nodes.iter().map(|(n, _)| n.clone()).collect(),
+            gateway_node: gateway_node.clone(),
+            image: &set.kube_ovn.nat_gateway_image,
+            state: dir,
+            dry_run: self.options.dry_run,
+            timeout: self.options.timeouts.ready,
+        };
+        let network = natgw::network_name(name);
+        self.step(
+            profile,
+            &format!("{name}: VPC NAT gateway: Docker network {network}"),
+        );
+        self.make_external(
+            Resource::DockerNetwork {
+                cluster: name.into(),
+                name: network.clone(),
+            },
+            natgw::network_create_cmd(name),
+            made,
+        )
+        .await?;
+        setup.connect_nodes().await?;
+        let target = natgw::target_name(name);
+        self.step(
+            profile,
+            &format!("{name}: VPC NAT gateway: target container {target}"),
+        );
+        self.make_external(
+            Resource::DockerContainer {
+                cluster: name.into(),
+                name: target,
+            },
+            natgw::target_run_cmd(name, crate::observe::probe::PROBE_IMAGE),
+            made,
+        )
+        .await?;
+        self.step(
+            profile,
+            &format!(
+                "{name}: VPC NAT gateway: {} on {gateway_node}, its EIP, SNAT and DNAT rules",
+                cni_chaos_twin::model::NAT_GW_NAME
+            ),
+        );
+        setup.apply().await
+    }
+
+    /// Records `resource` in the journal, then runs `create`; once it ran
+    /// (or may have: a timeout) the resource is listed in `made`, so the
+    /// failure path and the teardown remove it. A create that failed
+    /// outright made nothing, and its intent is forgotten.
+    async fn make_external(
+        &self,
+        resource: Resource,
+        create: Command,
+        made: &Mutex<Vec<External>>,
+    ) -> Result<(), KindError> {
+        let intent = self.intent(resource.clone())?;
+        let what = resource.describe();
+        match self.runner.run(&create).await {
+            Ok(_) => {
+                made.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(External { resource, intent });
+                Ok(())
+            }
+            Err(e) => {
+                if matches!(e, crate::exec::ExecError::Timeout { .. }) {
+                    made.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(External { resource, intent });
+                } else {
+                    self.forget(intent);
+                }
+                Err(KindError::NatGateway {
+                    step: "creating".into(),
+                    object: what,
+                    detail: e.to_string(),
+                })
+            }
+        }
     }
 
     /// Whether containers with kind's label for `name` still exist (a
@@ -497,7 +629,19 @@ impl KindBackend {
                 nodes.guarded(n).await?;
             }
         }
-        KindCluster::build(self, name, config, kubeconfig, true, cancel, None).await
+        KindCluster::build(
+            self,
+            name,
+            config,
+            kubeconfig,
+            true,
+            cancel,
+            Journaled {
+                journal: self.journal.clone(),
+                ..Journaled::default()
+            },
+        )
+        .await
     }
 }
 
@@ -533,15 +677,18 @@ impl Backend for KindBackend {
     }
 
     /// The `nat-gateway-egress` probe and the `nat-gateway-rules` SLO need
-    /// Kube-OVN's VPC NAT gateway, which is installed only for a profile
-    /// with `nat-gateway: true`: without it the scenario is refused here,
-    /// before a cluster is made for it, rather than failing as a confusing
-    /// probe timeout.
+    /// Kube-OVN's VPC NAT gateway, which is installed and created (see
+    /// [`super::natgw`]) only for a profile with `nat-gateway: true`:
+    /// without it the scenario is refused here, before a cluster is made
+    /// for it, rather than failing as a confusing probe timeout.
     fn check_scenario(
         &self,
         profile: &ClusterProfile,
         scenario: &Scenario,
     ) -> Result<(), BackendError> {
+        if profile.nat_gateway {
+            return Ok(());
+        }
         let nat_probe = scenario.slos.iter().any(|s| {
             matches!(
                 s,
@@ -551,28 +698,23 @@ impl Backend for KindBackend {
                 }
             )
         });
-        // The kind backend does not create the Vpc, Subnet, VpcNatGateway,
-        // EIP and SNAT rule yet (issue 14, part 1), so a gateway named by
-        // the SLO would be one the user made by hand: refused rather than
-        // failing as "no pod of gateway".
         if let Some(Slo::NatGatewayRules { gateway, .. }) = scenario
             .slos
             .iter()
             .find(|s| matches!(s, Slo::NatGatewayRules { .. }))
-            && !profile.nat_gateway
         {
             return Err(KindError::Unsupported {
                 scenario: scenario.name.clone(),
-                problem: format!("its nat-gateway-rules SLO reads VPC NAT gateway {gateway}, which the kind backend does not create yet and Kube-OVN is installed without (ENABLE_NAT_GW=false)"),
-                fix: "run it on the twin (CHAOS_BACKEND=twin), or set `nat-gateway: true` under the suite's `cluster:` and create the gateway and its rules by hand on a CHAOS_CLUSTER cluster".into(),
+                problem: format!("its nat-gateway-rules SLO reads VPC NAT gateway {gateway}, but the suite's cluster profile has no `nat-gateway: true`, so Kube-OVN is installed without it (ENABLE_NAT_GW=false) and no gateway is created"),
+                fix: "set `nat-gateway: true` under the suite's `cluster:` (the kind backend then creates the gateway, its EIP and rules, the external Docker network and the target; docs/authoring.md, \"The cluster profile: NAT-gateway mode\")".into(),
             }
             .into());
         }
-        if nat_probe && !profile.nat_gateway {
+        if nat_probe {
             return Err(KindError::Unsupported {
                 scenario: scenario.name.clone(),
                 problem: "its nat-gateway-egress probe needs Kube-OVN's VPC NAT gateway, which is not installed (ENABLE_NAT_GW=false)".into(),
-                fix: "set `nat-gateway: true` under the suite's `cluster:` to install Kube-OVN with it (the VPC, its NAT gateway and the cni-chaos-vpc-subnet subnet the probe runs in are not created by the harness: prepare them on a CHAOS_CLUSTER cluster), or drop the probe".into(),
+                fix: "set `nat-gateway: true` under the suite's `cluster:` to install Kube-OVN with it and have the kind backend create the VPC, its subnet cni-chaos-vpc-subnet and the gateway, or drop the probe".into(),
             }
             .into());
         }
@@ -684,6 +826,47 @@ struct Journaled {
     journal: Option<Arc<RunJournal>>,
     /// The intent that created it (`None` when reused or unjournaled).
     intent: Option<u64>,
+    /// What the harness made beside it (the NAT gateway's external
+    /// network and target), removed after it.
+    external: Vec<External>,
+}
+
+/// A Docker object the harness made beside a cluster, and its intent.
+#[derive(Clone, Debug)]
+struct External {
+    resource: Resource,
+    intent: Option<u64>,
+}
+
+/// Removes what the harness made beside a cluster (after the cluster, so
+/// no node is still connected to the network): containers first, then
+/// networks. Each removed one's intent is forgotten; one that cannot be
+/// removed stays journaled for `cni-chaos clean`, with a warning.
+async fn remove_external(
+    runner: &Arc<dyn Runner>,
+    journal: Option<&Arc<RunJournal>>,
+    made: &[External],
+) {
+    let containers = made
+        .iter()
+        .filter(|e| matches!(e.resource, Resource::DockerContainer { .. }));
+    let networks = made
+        .iter()
+        .filter(|e| matches!(e.resource, Resource::DockerNetwork { .. }));
+    for e in containers.chain(networks) {
+        let cmd = match &e.resource {
+            Resource::DockerContainer { cluster, .. } => super::natgw::target_rm_cmd(cluster),
+            Resource::DockerNetwork { cluster, .. } => super::natgw::network_rm_cmd(cluster),
+            _ => continue,
+        };
+        match runner.run(&cmd).await {
+            Ok(_) => forget(journal, e.intent),
+            Err(err) => tracing::warn!(
+                "removing {} failed: {err}; `cni-chaos clean` removes it once this run is gone",
+                e.resource.describe()
+            ),
+        }
+    }
 }
 
 /// Records that intent `id` (if any) is undone; a failure is a warning
@@ -722,7 +905,7 @@ impl KindCluster {
         kubeconfig: PathBuf,
         reused: bool,
         cancel: &CancellationToken,
-        intent: Option<u64>,
+        journaled: Journaled,
     ) -> Result<Self, KindError> {
         let dry_run = backend.options.dry_run;
         // build() is only reached from create() and attach(), which made
@@ -752,10 +935,7 @@ impl KindCluster {
             backend.options.logs_dir.clone(),
             owned_dir,
             cancel.clone(),
-            Journaled {
-                journal: backend.journal.clone(),
-                intent,
-            },
+            journaled,
         ))
     }
 
@@ -1543,6 +1723,12 @@ impl Cluster for KindCluster {
                 ))
                 .await?;
             forget(i.journaled.journal.as_ref(), i.journaled.intent);
+            remove_external(
+                &i.runner,
+                i.journaled.journal.as_ref(),
+                &i.journaled.external,
+            )
+            .await;
         }
         if let Some(dir) = &i.owned_dir {
             remove_state(dir);
@@ -1593,8 +1779,24 @@ impl Cluster for KindCluster {
                 .map_err(|e| BackendError::other("undo journal", e.to_string()))?;
             forget(Some(journal), i.journaled.intent);
         }
+        // The NAT gateway's network and target stay with the cluster (and
+        // journaled: `clean --delete-kept` removes them after it).
+        let mut made: Vec<&External> = i.journaled.external.iter().collect();
+        made.sort_by_key(|e| matches!(e.resource, Resource::DockerNetwork { .. }));
+        let external: String = made
+            .iter()
+            .filter_map(|e| match &e.resource {
+                Resource::DockerContainer { name, .. } => {
+                    Some(format!(", then `docker rm --force {name}`"))
+                }
+                Resource::DockerNetwork { name, .. } => {
+                    Some(format!(", then `docker network rm {name}`"))
+                }
+                _ => None,
+            })
+            .collect();
         Ok(format!(
-            "kept kind cluster {name}; kubeconfig {kc} (context {ctx}): `kubectl --kubeconfig {kc} --context {ctx} get pods -A`; delete it with `kind delete cluster --name {name} --kubeconfig {kc}`{rm}",
+            "kept kind cluster {name}; kubeconfig {kc} (context {ctx}): `kubectl --kubeconfig {kc} --context {ctx} get pods -A`; delete it with `kind delete cluster --name {name} --kubeconfig {kc}`{external}{rm}",
             name = i.name,
             ctx = i.kubectl.context(),
             rm = i

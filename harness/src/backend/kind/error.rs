@@ -196,6 +196,18 @@ pub enum KindError {
         step: String,
     },
 
+    /// A step of the VPC NAT gateway's setup failed: which, on what, and
+    /// the command's output.
+    #[error("VPC NAT gateway setup: {step} {object} failed: {detail}")]
+    NatGateway {
+        /// The step.
+        step: String,
+        /// The object it was about.
+        object: String,
+        /// The command's output (and what kubectl shows of the gateway).
+        detail: String,
+    },
+
     /// A command failed or timed out.
     #[error(transparent)]
     Exec(#[from] ExecError),

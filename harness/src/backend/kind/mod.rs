@@ -10,6 +10,7 @@ mod docker;
 mod error;
 mod faults;
 mod kubectl;
+mod natgw;
 mod options;
 mod ovs;
 mod prereq;
@@ -38,6 +39,12 @@ pub use faults::{
     inject, kill_process, pod_delete, reboot, resolve_cni_file, stop_process, undo, undo_recorded,
 };
 pub use kubectl::{KUBECTL_TIMEOUT, Kubectl};
+pub use natgw::{
+    DOCKER_IP_RANGE, EXCLUDE_IPS, EXTERNAL_CIDR, EXTERNAL_GATEWAY, EXTERNAL_NIC, NAT_CLUSTER_LABEL,
+    NAT_GATEWAY_MANIFEST, NAT_ROLE_LABEL, NAT_RULES_MANIFEST, NatGateway, TARGET_IP, TARGET_PORT,
+    gateway_manifest, network_create_cmd, network_name, network_rm_cmd, rules_manifest,
+    target_name, target_rm_cmd, target_run_cmd,
+};
 pub use options::{KindOptions, NameSource, Timeouts};
 pub use ovs::{
     InterfaceState, NodeOvs, OVS_CONTAINER, OVS_NAMESPACE, OVS_RUN_DIR, OVS_SELECTOR, OvsCommands,
