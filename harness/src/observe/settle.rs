@@ -390,6 +390,36 @@ pub fn known(slo: &Slo, tl: &Timeline, w: &Window, settle: Duration) -> bool {
             let scope = gateway_scope(gateway, namespace);
             pods_serving(tl, &scope) && held(last_pod_change(tl, &scope, now, settle))
         }
+        // Read in OVN's and OVS's own pods at the end: known once
+        // ovn-central and every ovs-ovn serve, and neither they nor the
+        // pods in scope changed for the settle window (kube-ovn-controller
+        // and kube-ovn-cni reconcile the ports within it).
+        Slo::OvnConsistent { namespaces, .. } => {
+            let component = |app: &str| PodScope {
+                namespace: Some(super::ovn::KUBE_OVN_NAMESPACE.into()),
+                selector: crate::suite::LabelSelector::parse(app).ok(),
+            };
+            let workloads: Vec<PodScope> = if namespaces.is_empty() {
+                vec![PodScope {
+                    namespace: None,
+                    selector: None,
+                }]
+            } else {
+                namespaces
+                    .iter()
+                    .map(|ns| PodScope {
+                        namespace: Some(ns.clone()),
+                        selector: None,
+                    })
+                    .collect()
+            };
+            [component("app=ovn-central"), component(super::ovn::OVS_SELECTOR)]
+                .iter()
+                .all(|s| pods_serving(tl, s) && held(last_pod_change(tl, s, now, settle)))
+                && workloads
+                    .iter()
+                    .all(|s| held(last_pod_change(tl, s, now, settle)))
+        }
         Slo::NodeReadyWithin { nodes, budget } => {
             now >= w.reference + *budget
                 || (nodes_ready(tl, w, *nodes)

@@ -90,6 +90,21 @@ pub enum Slo {
         /// Whose pingers.
         nodes: NodeScope,
     },
+    /// At the end of observation, OVN's northbound database agrees with the
+    /// pods and with every node's `br-int`: each Running pod on the pod
+    /// network has its logical switch port `<pod>.<namespace>` with its IP
+    /// and MAC and an Interface claiming it on its node; no Interface
+    /// claims a port that is gone or a pod that is gone or elsewhere, no
+    /// two claim one port; ovn-controller is connected on every node in
+    /// scope. Read with `ovn-nbctl`, `ovs-vsctl` and `ovn-appctl` in
+    /// Kube-OVN's own pods through the command seam
+    /// ([`crate::backend::Cluster::exec_in_pod`]; `observe::ovn`).
+    OvnConsistent {
+        /// The namespaces whose pods are checked; empty: every namespace.
+        namespaces: Vec<String>,
+        /// Whose `br-int` and ovn-controller are checked.
+        nodes: NodeScope,
+    },
     /// A data-plane probe succeeds within `budget`.
     ProbeSucceedsWithin {
         /// Which probe.
@@ -122,11 +137,13 @@ pub enum SloKind {
     NatGatewayRules,
     /// [`Slo::PingerHealthy`]
     PingerHealthy,
+    /// [`Slo::OvnConsistent`]
+    OvnConsistent,
 }
 
 impl SloKind {
     /// Every kind.
-    pub const ALL: [SloKind; 9] = [
+    pub const ALL: [SloKind; 10] = [
         SloKind::WorkloadsReadyWithin,
         SloKind::NoCrashLoop,
         SloKind::MaxRestarts,
@@ -136,6 +153,7 @@ impl SloKind {
         SloKind::SecondaryNetworksComplete,
         SloKind::NatGatewayRules,
         SloKind::PingerHealthy,
+        SloKind::OvnConsistent,
     ];
 
     /// The name used in suite files.
@@ -150,6 +168,7 @@ impl SloKind {
             SloKind::SecondaryNetworksComplete => "secondary-networks-complete",
             SloKind::NatGatewayRules => "nat-gateway-rules",
             SloKind::PingerHealthy => "pinger-healthy",
+            SloKind::OvnConsistent => "ovn-consistent",
         }
     }
 }
@@ -167,6 +186,7 @@ impl Slo {
             Slo::SecondaryNetworksComplete { .. } => SloKind::SecondaryNetworksComplete,
             Slo::NatGatewayRules { .. } => SloKind::NatGatewayRules,
             Slo::PingerHealthy { .. } => SloKind::PingerHealthy,
+            Slo::OvnConsistent { .. } => SloKind::OvnConsistent,
         }
     }
 
@@ -216,6 +236,13 @@ impl fmt::Display for Slo {
                 ..
             } => write!(f, "{k} {gateway} (snat {snat_cidr} to {eip})"),
             Slo::PingerHealthy { nodes } => write!(f, "{k} ({nodes})"),
+            Slo::OvnConsistent { namespaces, nodes } => {
+                if namespaces.is_empty() {
+                    write!(f, "{k} (all namespaces, {nodes})")
+                } else {
+                    write!(f, "{k} (namespaces {}, {nodes})", namespaces.join(", "))
+                }
+            }
         }
     }
 }
