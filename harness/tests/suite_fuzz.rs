@@ -225,6 +225,7 @@ const SLOS: &[(&str, &[&str])] = &[
         &["!gateway", "namespace", "!eip", "!snat-cidr"],
     ),
     ("pinger-healthy", &["nodes"]),
+    ("ovn-consistent", &["namespaces", "nodes"]),
     ("crashloop-free", &["namespace"]),
 ];
 /// Remediation step kinds with their fields; the last kind does not exist.
@@ -266,6 +267,7 @@ fn good_values(field: &str) -> &'static [&'static str] {
         "containers" => &["init", "main", "any"],
         "allowance" | "max" => &["0", "3"],
         "nodes" => &["all", "fault-target"],
+        "namespaces" => &["[default]", "[kube-system, default]"],
         "probe" => &[
             "dns",
             "pod-to-pod",

@@ -475,6 +475,7 @@ impl Cluster for ScriptedCluster {
             lanes: Vec::new(),
             window: None,
             early: None,
+            outputs: Vec::new(),
         })
     }
 

@@ -32,8 +32,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::podcheck::not_evaluated;
-use crate::slo::{Culprit, CulpritKind, Measured, Slo, SloStatus, SloVerdict};
+use super::podcheck::{Seen, live_pods, not_evaluated};
+use crate::backend::{Cluster, CommandOutput};
+use crate::slo::{Culprit, CulpritKind, Measured, NodeScope, Slo, SloStatus, SloVerdict};
 
 /// The container of the `ovn-central` pods that runs the NB database.
 pub const CENTRAL_CONTAINER: &str = "ovn-central";
@@ -631,6 +632,189 @@ fn orphan_reason(
     }
 }
 
+/// Kube-OVN's annotation of a pod's MAC (`pkg/util/const.go`
+/// `MacAddressAnnotation`).
+pub const MAC_ANNOTATION: &str = "ovn.kubernetes.io/mac_address";
+
+/// What [`read`] found: the check's inputs, and every command's raw output
+/// for the diagnostics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reading {
+    /// The inputs of [`check`].
+    pub snapshot: Snapshot,
+    /// Each command run, where, and what it answered.
+    pub outputs: Vec<CommandOutput>,
+}
+
+/// The pod on the pod network `p` is, unless it is hostNetwork, being
+/// deleted or finished.
+pub fn pod_facts(p: &k8s_openapi::api::core::v1::Pod) -> Option<PodFacts> {
+    let spec = p.spec.as_ref()?;
+    if spec.host_network == Some(true) || p.metadata.deletion_timestamp.is_some() {
+        return None;
+    }
+    let status = p.status.as_ref();
+    let phase = status.and_then(|s| s.phase.as_deref()).unwrap_or("Pending");
+    if matches!(phase, "Succeeded" | "Failed") {
+        return None;
+    }
+    Some(PodFacts {
+        namespace: p.metadata.namespace.clone().unwrap_or_default(),
+        name: p.metadata.name.clone().unwrap_or_default(),
+        node: spec.node_name.clone(),
+        running: phase == "Running",
+        ips: status
+            .and_then(|s| s.pod_ips.as_ref())
+            .map(|ips| ips.iter().map(|i| i.ip.clone()).collect())
+            .unwrap_or_default(),
+        mac: p
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(MAC_ANNOTATION).cloned()),
+    })
+}
+
+/// Runs `argv` in `namespace/pod` container `container`, recording what it
+/// answered in `outputs`; `Err`: it could not be run.
+async fn run_in(
+    cluster: &dyn Cluster,
+    outputs: &mut Vec<CommandOutput>,
+    pod: &str,
+    container: &str,
+    argv: &[&str],
+) -> Result<crate::backend::PodExec, String> {
+    let place = format!("{KUBE_OVN_NAMESPACE}/{pod} {container}");
+    let answer = cluster
+        .exec_in_pod(KUBE_OVN_NAMESPACE, pod, container, argv)
+        .await
+        .map_err(|e| format!("in {place}: {e}"));
+    outputs.push(CommandOutput {
+        place,
+        command: argv.join(" "),
+        text: match &answer {
+            Ok(o) => format!(
+                "{}{}exit {}\n",
+                o.stdout,
+                o.stderr,
+                o.status.map_or("by signal".into(), |s| s.to_string())
+            ),
+            Err(e) => format!("could not run: {e}\n"),
+        },
+    });
+    answer
+}
+
+/// Reads everything [`Slo::OvnConsistent`] compares, now: the pods in its
+/// namespaces and the nodes in its scope through the API, then
+/// [`LSP_ARGV`] in the NB leader's `ovn-central` container and
+/// [`INTERFACE_ARGV`] and [`CONTROLLER_ARGV`] in each node's `ovs-ovn`
+/// pod. `Err`: the pods or nodes could not be listed. A component pod that
+/// is missing or not Running leaves its part unreadable.
+pub async fn read(
+    client: &kube::Client,
+    cluster: &dyn Cluster,
+    slo: &Slo,
+    fault_node: Option<&str>,
+) -> Result<Reading, String> {
+    use k8s_openapi::api::core::v1::{Node, Pod};
+    use kube::api::{Api, ListParams};
+
+    let Slo::OvnConsistent { namespaces, nodes } = slo else {
+        return Err("not an ovn-consistent SLO".into());
+    };
+    let mut pods = Vec::new();
+    let apis: Vec<Api<Pod>> = if namespaces.is_empty() {
+        vec![Api::all(client.clone())]
+    } else {
+        namespaces
+            .iter()
+            .map(|ns| Api::namespaced(client.clone(), ns))
+            .collect()
+    };
+    for api in apis {
+        let list = api
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| format!("listing the pods: {e}"))?;
+        pods.extend(list.items.iter().filter_map(pod_facts));
+    }
+    let node_names: Vec<String> = match (nodes, fault_node) {
+        (NodeScope::FaultTarget, Some(n)) => vec![n.to_string()],
+        (NodeScope::FaultTarget, None) => {
+            return Err("the SLO looks at the faulted node, and the fault has none".into());
+        }
+        (NodeScope::All, _) => Api::<Node>::all(client.clone())
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| format!("listing the nodes: {e}"))?
+            .items
+            .iter()
+            .filter_map(|n| n.metadata.name.clone())
+            .collect(),
+    };
+
+    let mut outputs = Vec::new();
+    let running = |seen: &[Seen]| {
+        seen.iter()
+            .find(|p| p.not_running.is_none())
+            .map(|p| p.name.clone())
+    };
+    let leaders = live_pods(client, KUBE_OVN_NAMESPACE, NB_LEADER_SELECTOR).await?;
+    let lsps = match running(&leaders) {
+        None => Err(format!(
+            "no Running ovn-central pod labelled {NB_LEADER_SELECTOR} in {KUBE_OVN_NAMESPACE}"
+        )),
+        Some(leader) => run_in(cluster, &mut outputs, &leader, CENTRAL_CONTAINER, &LSP_ARGV)
+            .await
+            .and_then(|o| listing(o.status, &o.stdout, &o.stderr, parse_lsps)),
+    };
+    let ovs = live_pods(client, KUBE_OVN_NAMESPACE, OVS_SELECTOR).await?;
+    let mut node_reads = Vec::new();
+    for node in node_names {
+        let here: Vec<Seen> = ovs
+            .iter()
+            .filter(|p| p.node.as_deref() == Some(node.as_str()))
+            .cloned()
+            .collect();
+        let Some(pod) = running(&here) else {
+            let why = format!(
+                "no Running ovs-ovn pod ({OVS_SELECTOR}) on {node}{}",
+                here.first()
+                    .and_then(|p| p.not_running.as_ref())
+                    .map(|s| format!(" ({} is {s})", here[0].name))
+                    .unwrap_or_default()
+            );
+            node_reads.push(NodeOvn {
+                node,
+                interfaces: Err(why.clone()),
+                controller: Err(why),
+            });
+            continue;
+        };
+        let interfaces = run_in(cluster, &mut outputs, &pod, OVS_CONTAINER, &INTERFACE_ARGV)
+            .await
+            .and_then(|o| listing(o.status, &o.stdout, &o.stderr, parse_interfaces));
+        let controller = run_in(cluster, &mut outputs, &pod, OVS_CONTAINER, &CONTROLLER_ARGV)
+            .await
+            .and_then(|o| parse_controller(o.status, &o.stdout, &o.stderr));
+        node_reads.push(NodeOvn {
+            node,
+            interfaces,
+            controller,
+        });
+    }
+    Ok(Reading {
+        snapshot: Snapshot {
+            pods,
+            namespaces: (!namespaces.is_empty()).then(|| namespaces.clone()),
+            lsps,
+            nodes: node_reads,
+        },
+        outputs,
+    })
+}
+
 /// The verdict of `slo` on what [`check`] found (`Err`: the reading itself
 /// failed, e.g. the pods could not be listed).
 pub fn judge(slo: &Slo, found: Result<&Check, &str>) -> SloVerdict {
@@ -741,7 +925,8 @@ mod tests {
 
     #[test]
     fn connection_status_connected_not_connected_and_not_running() {
-        let table: [(Option<i32>, &str, &str, Result<Controller, ()>); 5] = [
+        type Row = (Option<i32>, &'static str, &'static str, Result<Controller, ()>);
+        let table: [Row; 5] = [
             (Some(0), "connected\n", "", Ok(Controller::Connected)),
             (Some(0), "not connected\n", "", Ok(Controller::NotConnected)),
             (

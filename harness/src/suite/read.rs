@@ -1435,6 +1435,7 @@ const SLO_KINDS: &[&str] = &[
     "secondary-networks-complete",
     "nat-gateway-rules",
     "pinger-healthy",
+    "ovn-consistent",
 ];
 
 fn slo_list(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Vec<Slo>> {
@@ -1520,6 +1521,15 @@ fn slo(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Slo> {
                 nodes: nodes.ok()?.unwrap_or(NodeScope::All),
             }
         }
+        "ovn-consistent" => {
+            let m = cx.map(node, path, &["kind", "namespaces", "nodes"])?;
+            let namespaces = m.opt(cx, "namespaces", namespace_list);
+            let nodes = m.opt(cx, "nodes", node_scope);
+            Slo::OvnConsistent {
+                namespaces: namespaces.ok()?.unwrap_or_default(),
+                nodes: nodes.ok()?.unwrap_or(NodeScope::All),
+            }
+        }
         "nat-gateway-rules" => {
             let m = cx.map(
                 node,
@@ -1559,6 +1569,24 @@ fn slo(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Slo> {
             }
         }
     })
+}
+
+/// A non-empty list of namespace names, each once.
+fn namespace_list(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Vec<String>> {
+    let names = list(cx, node, path, name)?;
+    if let Value::Seq(items) = &node.value {
+        for (i, n) in names.iter().enumerate() {
+            if names[..i].contains(n) {
+                cx.at(
+                    &items[i],
+                    &format!("{path}[{i}]"),
+                    format!("namespace {n:?} is listed twice"),
+                );
+                return None;
+            }
+        }
+    }
+    Some(names)
 }
 
 fn node_scope(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<NodeScope> {
