@@ -925,7 +925,12 @@ mod tests {
 
     #[test]
     fn connection_status_connected_not_connected_and_not_running() {
-        type Row = (Option<i32>, &'static str, &'static str, Result<Controller, ()>);
+        type Row = (
+            Option<i32>,
+            &'static str,
+            &'static str,
+            Result<Controller, ()>,
+        );
         let table: [Row; 5] = [
             (Some(0), "connected\n", "", Ok(Controller::Connected)),
             (Some(0), "not connected\n", "", Ok(Controller::NotConnected)),
