@@ -285,7 +285,8 @@ pub struct NodeOvn {
 /// Everything the check looks at.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Snapshot {
-    /// Every live pod on the pod network in the scope's namespaces.
+    /// Every pod on the pod network in the scope's namespaces (those being
+    /// deleted or finished too, not Running).
     pub pods: Vec<PodFacts>,
     /// The namespaces the pods were listed in; `None`: every namespace.
     pub namespaces: Option<Vec<String>>,
@@ -646,23 +647,21 @@ pub struct Reading {
     pub outputs: Vec<CommandOutput>,
 }
 
-/// The pod on the pod network `p` is, unless it is hostNetwork, being
-/// deleted or finished.
+/// The pod on the pod network `p` is, unless it is hostNetwork. A pod
+/// being deleted or finished still exists (its ports may stay until it is
+/// gone) but is not Running: its ports are not required.
 pub fn pod_facts(p: &k8s_openapi::api::core::v1::Pod) -> Option<PodFacts> {
     let spec = p.spec.as_ref()?;
-    if spec.host_network == Some(true) || p.metadata.deletion_timestamp.is_some() {
+    if spec.host_network == Some(true) {
         return None;
     }
     let status = p.status.as_ref();
     let phase = status.and_then(|s| s.phase.as_deref()).unwrap_or("Pending");
-    if matches!(phase, "Succeeded" | "Failed") {
-        return None;
-    }
     Some(PodFacts {
         namespace: p.metadata.namespace.clone().unwrap_or_default(),
         name: p.metadata.name.clone().unwrap_or_default(),
         node: spec.node_name.clone(),
-        running: phase == "Running",
+        running: phase == "Running" && p.metadata.deletion_timestamp.is_none(),
         ips: status
             .and_then(|s| s.pod_ips.as_ref())
             .map(|ips| ips.iter().map(|i| i.ip.clone()).collect())
@@ -1070,6 +1069,38 @@ mod tests {
             external_ids: [("iface-id".to_string(), "node-n1".to_string())].into(),
         });
         assert_eq!(check(&s), Check::default());
+    }
+
+    #[test]
+    fn pod_facts_skip_host_network_and_keep_terminating_pods_as_not_running() {
+        let pod = |json: serde_json::Value| -> k8s_openapi::api::core::v1::Pod {
+            serde_json::from_value(json).unwrap()
+        };
+        let running = pod(serde_json::json!({
+            "metadata": {"name": "web-0", "namespace": "default",
+                "annotations": {"ovn.kubernetes.io/mac_address": "00:00:00:aa:00:01"}},
+            "spec": {"nodeName": "n1", "containers": []},
+            "status": {"phase": "Running", "podIPs": [{"ip": "10.16.0.5"}, {"ip": "fd00::5"}]}
+        }));
+        assert_eq!(
+            pod_facts(&running),
+            Some(PodFacts {
+                namespace: "default".into(),
+                name: "web-0".into(),
+                node: Some("n1".into()),
+                running: true,
+                ips: vec!["10.16.0.5".into(), "fd00::5".into()],
+                mac: Some("00:00:00:aa:00:01".into()),
+            })
+        );
+        let mut terminating = running.clone();
+        terminating.metadata.deletion_timestamp = Some(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Default::default()),
+        );
+        assert_eq!(pod_facts(&terminating).map(|p| p.running), Some(false));
+        let mut host = running;
+        host.spec.as_mut().unwrap().host_network = Some(true);
+        assert_eq!(pod_facts(&host), None);
     }
 
     #[test]
