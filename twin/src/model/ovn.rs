@@ -5,17 +5,30 @@
 //! processes the model already keeps. The harness reads them with the same
 //! parser as real OVN's output (`harness/src/observe/ovn.rs`).
 //!
-//! The model keeps no table of its own: the ports follow the pods and their
-//! sandboxes, so it stays consistent except where a mechanism it does keep
-//! breaks the agreement (a stale OVS port a fault left on a node's disk).
-//! No upstream source was found for a Kube-OVN restart leaving a pod's
-//! port orphaned or missing once its components run again (kube-ovn-cni's
-//! `CleanDuplicatePort` and kube-ovn-controller's LSP garbage collection
-//! exist to prevent exactly that), so none is modelled.
+//! The ports follow the pods and their sandboxes, so the tables agree with
+//! them except where a mechanism breaks the agreement: a stale OVS port a
+//! fault left on a node's disk, and the logical switch port of a pod
+//! deleted while kube-ovn-controller was not running, which stays until
+//! the controller's GC removes it (rule `lsp-of-a-pod-deleted-while-the-controller-is-down`).
 
 use super::natgw::ExecOutput;
 use super::node::Owner;
-use super::world::{CState, Pod, Sandbox, World};
+use super::rng::Ms;
+use super::world::{CState, Ev, Pod, Sandbox, World};
+
+/// kube-ovn-controller's `--gc-interval` default: 360 s.
+pub const LSP_GC_INTERVAL: Ms = 360_000;
+
+/// The logical switch port of a pod that is gone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaleLsp {
+    /// Its `external_ids:pod` (`<namespace>/<pod>`).
+    pub owner: String,
+    /// Its addresses (`<mac> <ip>`).
+    pub addresses: String,
+    /// Marked by a GC pass of the controller's current run.
+    pub marked: bool,
+}
 
 /// Kube-OVN's default logical switch (subnet `ovn-default`).
 const DEFAULT_SWITCH: &str = "ovn-default";
@@ -64,7 +77,8 @@ impl World {
     /// --columns=name,addresses,external_ids list Logical_Switch_Port`:
     /// one line per pod on the pod network that has its address.
     fn nb_ports(&self) -> String {
-        self.pods
+        let live: String = self
+            .pods
             .values()
             .filter(|p| !p.template.host_network)
             .filter_map(|p| {
@@ -76,7 +90,112 @@ impl World {
                     mac = mac_of(p),
                 ))
             })
-            .collect()
+            .collect();
+        let stale: String = self
+            .stale_lsps
+            .iter()
+            .filter(|(port, _)| !self.port_is_live(port))
+            .map(|(port, l)| {
+                format!(
+                    "{port},{},ls={DEFAULT_SWITCH} pod={} vendor=kube-ovn\n",
+                    l.addresses, l.owner
+                )
+            })
+            .collect();
+        live + &stale
+    }
+
+    /// Whether a pod on the pod network with an address has port `port`
+    /// (a pod of the same name again: kube-ovn-controller updates the
+    /// existing port, `CreateLogicalSwitchPort`).
+    fn port_is_live(&self, port: &str) -> bool {
+        self.pods.values().any(|p| {
+            !p.template.host_network
+                && p.ip.is_some()
+                && format!("{}.{}", p.name, p.namespace) == port
+        })
+    }
+
+    /// Whether kube-ovn-controller's container runs (its informers hold
+    /// the pods, so it hears of a deletion, at the latest as a tombstone on
+    /// relist after a disconnection).
+    fn kube_ovn_controller_runs(&self) -> bool {
+        self.pods.values().any(|q| {
+            q.template.labels.get("app").map(String::as_str) == Some("kube-ovn-controller")
+                && q.ctrs[q.n_init()..]
+                    .iter()
+                    .any(|c| matches!(c.state, CState::Running { .. }))
+        })
+    }
+
+    /// Rule `lsp-of-a-pod-deleted-while-the-controller-is-down`: kube-ovn-controller deletes a pod's logical switch port when its informer delivers the pod's deletion; a pod deleted while no controller runs is never delivered to the next one (it lists the pods that exist), so its port stays until the LSP GC, which skips LSPs at start-up and runs `markAndCleanLSP` when the controller starts and every `--gc-interval` (360 s): a port without a pod is marked on one pass and deleted on the next.
+    /// Source: kubeovn/kube-ovn@v1.16.2:pkg/controller/gc.go (gc: "The lsp gc is processed periodically by markAndCleanLSP, will not gc lsp when init"; markAndCleanLSP: lastNoPodLSP marks, the next pass deletes)
+    /// Source: kubeovn/kube-ovn@v1.16.2:pkg/controller/controller.go (wait.Until markAndCleanLSP every GCInterval)
+    /// Source: kubeovn/kube-ovn@v1.16.2:pkg/controller/config.go (gc-interval default 360)
+    ///
+    /// Pod `k` is being forgotten: keeps its port when no controller runs.
+    pub(super) fn lsp_missed(&mut self, k: u64) {
+        if self.kube_ovn_controller_runs() {
+            return;
+        }
+        let Some(p) = self.pods.get(&k) else { return };
+        let (false, Some(ip)) = (p.template.host_network, &p.ip) else {
+            return;
+        };
+        let port = format!("{}.{}", p.name, p.namespace);
+        let lsp = StaleLsp {
+            owner: format!("{}/{}", p.namespace, p.name),
+            addresses: format!("{} {ip}", mac_of(p)),
+            marked: false,
+        };
+        self.note(format!(
+            "kube-ovn-controller: not running when pod {} was deleted; its logical switch port {port} stays until the LSP GC",
+            lsp.owner
+        ));
+        self.stale_lsps.insert(port, lsp);
+    }
+
+    /// Container `i` of pod `k` started run `run`: when it is
+    /// kube-ovn-controller, its LSP GC starts (its marks are in memory, so
+    /// a new run starts without any).
+    pub(super) fn lsp_gc_start(&mut self, k: u64, i: usize, run: u32) {
+        let Some(p) = self.pods.get(&k) else { return };
+        if p.template.labels.get("app").map(String::as_str) != Some("kube-ovn-controller")
+            || i < p.n_init()
+        {
+            return;
+        }
+        for l in self.stale_lsps.values_mut() {
+            l.marked = false;
+        }
+        self.after(0, Ev::LspGc { pod: k, c: i, run });
+    }
+
+    /// One `markAndCleanLSP` pass of run `run` of container `c` of pod
+    /// `k`, if that run still goes on; then the next one.
+    pub(super) fn lsp_gc(&mut self, k: u64, c: usize, run: u32) {
+        let Some(p) = self.pods.get(&k) else { return };
+        let ctr = &p.ctrs[c];
+        if ctr.runs != run || !matches!(ctr.state, CState::Running { .. }) {
+            return;
+        }
+        let ports: Vec<String> = self.stale_lsps.keys().cloned().collect();
+        for port in ports {
+            if self.port_is_live(&port) {
+                self.stale_lsps.remove(&port);
+                continue;
+            }
+            let l = self.stale_lsps.get_mut(&port).expect("listed");
+            if l.marked {
+                self.stale_lsps.remove(&port);
+                self.note(format!(
+                    "kube-ovn-controller: gc logical switch port {port}"
+                ));
+            } else {
+                l.marked = true;
+            }
+        }
+        self.after(LSP_GC_INTERVAL, Ev::LspGc { pod: k, c, run });
     }
 
     /// Rule `ovs-interface-per-sandbox`: kube-ovn-cni adds each pod sandbox's host-side veth to `br-int` with external_ids `iface-id=<pod>.<namespace>`, `vendor`, `pod_name`, `pod_namespace`, `ip` and `pod_netns`, and removes it with the sandbox; a port a fault added stays in the OVS database (on the node's disk) with the external_ids it was given.

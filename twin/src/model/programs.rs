@@ -33,6 +33,9 @@ impl World {
         let Some(prog) = self.program_of(k, i) else {
             return;
         };
+        if prog == Program::Sleep {
+            self.lsp_gc_start(k, i, run);
+        }
         let d = match prog {
             Program::Sleep | Program::CoreDns => return,
             Program::Completes => self.rng.range(100, 400),
