@@ -5,11 +5,13 @@
 //! Each test starts, as its own direct children with their own run
 //! directory in a temp dir: the NB and SB `ovsdb-server`s, `ovn-northd`, an
 //! OVS `ovsdb-server`, `ovs-vswitchd` and `ovn-controller`. `ovs-vswitchd`
-//! runs in a network namespace the test creates (`ip netns exec`), so the
-//! internal ports it makes for the stand-in pods never reach the host's
-//! namespace; `br-int` uses the userspace datapath (`datapath_type=netdev`,
-//! no kernel module). Children are killed by PID and the namespace deleted
-//! by name when the test ends, however it ends.
+//! runs in a network namespace of its own (`unshare --net`; not root:
+//! `unshare --user --map-root-user --net`, which gives it the
+//! CAP_NET_ADMIN its tap devices need), so the internal ports it makes for
+//! the stand-in pods never reach the host's namespace, and the namespace
+//! goes with the process; `br-int` uses the userspace datapath
+//! (`datapath_type=netdev`, no kernel module). Children are killed by PID
+//! when the test ends, however it ends.
 //!
 //! The checker reads the real tools' answers to the very argv the harness
 //! runs in Kube-OVN's pods (`ovn::LSP_ARGV`, `ovn::INTERFACE_ARGV`,
@@ -83,16 +85,28 @@ fn prerequisites(test: &str) -> bool {
             absent.join(", ")
         ));
     }
+    let mut probe = isolation();
+    probe.push("true");
     support::tool_runs(
-        Command::new("ip").args(["netns", "list"]),
-        "ip netns needs iproute2 and root",
+        Command::new(probe[0]).args(probe[1..].iter().copied()),
+        "ovs-vswitchd runs in a network namespace of its own: unshare (util-linux) must create one (as root, or with unprivileged user namespaces)",
     )
 }
 
-/// One real OVN deployment: its daemons, its run directory, its namespace.
+/// The argv prefix that runs a program in a new network namespace: `unshare
+/// --net` as root, else in a new user namespace mapped to root too.
+fn isolation() -> Vec<&'static str> {
+    let root = try_output(Command::new("id").arg("-u")).is_ok_and(|o| o.stdout_str().trim() == "0");
+    if root {
+        vec!["unshare", "--net"]
+    } else {
+        vec!["unshare", "--user", "--map-root-user", "--net"]
+    }
+}
+
+/// One real OVN deployment: its daemons and its run directory.
 struct Ovn {
     dir: tempfile::TempDir,
-    netns: String,
     /// (name, child), killed by PID on drop.
     children: Vec<(&'static str, Child)>,
 }
@@ -187,17 +201,13 @@ impl Ovn {
     /// NB and SB databases, northd, OVS (in a fresh namespace) with br-int
     /// on the userspace datapath, and ovn-controller as chassis [`NODE`].
     fn start(tag: &str) -> Ovn {
-        let netns = format!("chaos-ovn-{tag}-{}", std::process::id());
         let mut ovn = Ovn {
             dir: tempfile::Builder::new()
-                .prefix("chaos-ovn")
+                .prefix(&format!("chaos-ovn-{tag}"))
                 .tempdir()
                 .unwrap(),
-            netns,
             children: Vec::new(),
         };
-        try_run(Command::new("ip").args(["netns", "add", ovn.netns.as_str()]))
-            .unwrap_or_else(|e| panic!("{e}"));
         let d = ovn.rundir();
         for (db, schema) in [
             ("nb.db", SCHEMAS[0]),
@@ -245,20 +255,12 @@ impl Ovn {
             ],
         );
         ovn.ok(&["ovs-vsctl", "--no-wait", "init"]);
-        let netns = ovn.netns.clone();
-        ovn.spawn(
-            "ovs-vswitchd",
-            &[
-                "ip",
-                "netns",
-                "exec",
-                &netns,
-                "ovs-vswitchd",
-                &format!("unix:{d}/db.sock"),
-                &format!("--pidfile={d}/ovs-vswitchd.pid"),
-                &format!("--log-file={d}/ovs-vswitchd.log"),
-            ],
-        );
+        let db = format!("unix:{d}/db.sock");
+        let pidfile = format!("--pidfile={d}/ovs-vswitchd.pid");
+        let log = format!("--log-file={d}/ovs-vswitchd.log");
+        let mut argv = isolation();
+        argv.extend(["ovs-vswitchd", db.as_str(), pidfile.as_str(), log.as_str()]);
+        ovn.spawn("ovs-vswitchd", &argv);
         ovn.wait_for("ovs-vswitchd", "ovs-vswitchd.pid");
         ovn.ok(&[
             "ovs-vsctl",
@@ -410,7 +412,6 @@ impl Drop for Ovn {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let _ = try_output(Command::new("ip").args(["netns", "delete", self.netns.as_str()]));
     }
 }
 
