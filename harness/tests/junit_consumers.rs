@@ -123,6 +123,7 @@ fn result(scenario: &str, expect: Expect, verdict: Verdict, slo: SloVerdict) -> 
         verdict,
         checks,
         slos: vec![slo],
+        symptoms: Vec::new(),
         diagnostics: Some("describe: kube-multus-ds-abcde Init:CrashLoopBackOff".into()),
         lanes: Vec::new(),
         observation: None,
@@ -138,6 +139,7 @@ fn expect_fail() -> Expect {
     Expect::Fail {
         reason: XFAIL_REASON.into(),
         culprits: vec!["kube-multus-ds".into()],
+        slos: Vec::new(),
     }
 }
 

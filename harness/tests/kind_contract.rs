@@ -10,7 +10,7 @@ use std::time::Duration;
 use cni_chaos::backend::kind::{
     self, Addons, DIAGNOSE_STEP, Guard, IMAGE_ARCHIVE, INSTALL_SCRIPT, INSTALL_SCRIPT_RUN,
     ImageStore, KUBECTL_KO, KindBackend, KindCluster, KindConfig, KindError, KindOptions, Kubectl,
-    NameSource, VersionMatrix, hex_digest, inspect_json,
+    NameSource, PINGER_EXTERNAL_ARGS, VersionMatrix, hex_digest, inspect_json,
 };
 use cni_chaos::backend::{Backend, BackendError, Cluster, NodeInfo, select_node};
 use cni_chaos::exec::{
@@ -30,10 +30,11 @@ const INSTALL_HEAD: &str = "#!/usr/bin/env bash\nset -euo pipefail\necho install
 const INSTALL_TAIL: &str = "\necho \"Thanks for choosing Kube-OVN!\"\n";
 const KUBECTL_KO_SH: &str = "#!/bin/bash\necho kubectl-ko \"$@\"\n";
 
-/// A stand-in for the pinned `install.sh`: ends, as the real one at every
-/// pinned tag, with the diagnose step the harness cuts.
+/// A stand-in for the pinned `install.sh`: as the real one at every pinned
+/// tag, it passes the pinger its external checks and ends with the
+/// diagnose step; the harness switches the one off and cuts the other.
 fn install_sh() -> String {
-    format!("{INSTALL_HEAD}{DIAGNOSE_STEP}{INSTALL_TAIL}")
+    format!("{INSTALL_HEAD}{PINGER_EXTERNAL_ARGS}{DIAGNOSE_STEP}{INSTALL_TAIL}")
 }
 const MULTUS_YML: &str = "image: ghcr.io/k8snetworkplumbingwg/multus-cni:snapshot-thick\n";
 
@@ -547,13 +548,16 @@ fn install_sequence(f: &Fixture) -> Vec<Expectation> {
     s
 }
 
-/// The probes' namespace and attachment, applied once Multus' CRD is there.
+/// The probes' namespace, their ptp and Kube-OVN attachments and the
+/// Kube-OVN attachment's Subnet, applied once Multus' and Kube-OVN's CRDs
+/// are there.
 fn probe_resources(f: &Fixture) -> Vec<Expectation> {
     vec![
         ok(f.kubectl(&[
             "wait",
             "--for=condition=Established",
             "crd/network-attachment-definitions.k8s.cni.cncf.io",
+            "crd/subnets.kubeovn.io",
             "--timeout=60s",
         ])),
         ok(f.kubectl(&["apply", "-f", &f.path("cni-chaos-probes.json")])),
@@ -752,6 +756,12 @@ async fn install_sh_runs_in_the_state_folder_without_its_diagnose_step() {
     );
     assert!(
         !ran.contains(DIAGNOSE_STEP) && !ran.contains("/usr/local/bin/kubectl-ko"),
+        "{ran}"
+    );
+    // The pinger's external checks are off: empty values skip them.
+    assert!(
+        !ran.contains("$PINGER_EXTERNAL")
+            && ran.contains("          - --external-address=\n          - --external-dns=\n"),
         "{ran}"
     );
     // The verified original is kept as downloaded.

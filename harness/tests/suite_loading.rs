@@ -34,15 +34,25 @@ fn every_committed_expectation_cites_its_upstream_source() {
         for sc in &s.scenarios {
             let needs = matches!(sc.expect, cni_chaos::suite::Expect::Fail { .. })
                 || matches!(sc.fault, cni_chaos::fault::Fault::NodeReboot(_));
-            let cited = sc.expect_source.as_deref().is_some_and(|src| {
+            let cites = |src: &str| {
                 src.split(';').all(|one| {
                     let one = one.trim();
                     let (repo, rest) = one.split_once('@').unwrap_or(("", ""));
                     repo.split('/').count() == 2 && rest.contains(':')
                 })
-            });
+            };
+            let cited = sc.expect_source.as_deref().is_some_and(cites);
             if needs && !cited {
                 missing.push(format!("{}::{} ({:?})", s.name, sc.name, sc.expect_source));
+            }
+            // Every symptom an SLO expects cites its own source too.
+            if let cni_chaos::suite::Expect::Fail { slos, .. } = &sc.expect {
+                for e in slos.iter().filter(|e| !cites(&e.source)) {
+                    missing.push(format!(
+                        "{}::{} slos[{}] ({:?})",
+                        s.name, sc.name, e.slo, e.source
+                    ));
+                }
             }
         }
     }

@@ -202,3 +202,92 @@ async fn the_gate_waits_for_the_workload_to_have_its_network() {
         "not in network-status: cni-chaos-probes/cni-chaos-probe-net"
     );
 }
+
+/// A scenario with both secondary probes beside each other, on the faulted
+/// worker: the ptp attachment and Kube-OVN as a secondary CNI.
+const PROBES: &str = r"
+name: probes
+description: both secondary probes after a graceful worker reboot
+cluster: {versions: kube-ovn-1.15-multus-4.2.3}
+scenarios:
+  - name: reboot
+    fault: {kind: node-reboot, target: {role: worker, index: 1}, mode: graceful, timeout: 30s}
+    slos:
+      - {kind: probe-succeeds-within, probe: multus-secondary, budget: 3m}
+      - {kind: probe-succeeds-within, probe: kube-ovn-secondary, budget: 3m}
+";
+
+fn probe_verdict<'a>(r: &'a ScenarioResult, name: &str) -> &'a SloVerdict {
+    r.slos
+        .iter()
+        .find(|v| v.slo.to_string().contains(name))
+        .unwrap_or_else(|| panic!("no {name} verdict in {:#?}", r.slos))
+}
+
+#[tokio::test(start_paused = true)]
+async fn kube_ovn_as_a_secondary_cni_attaches_through_its_own_subnet() {
+    let (suite, cluster) = support::twin_cluster("probes.yaml", PROBES);
+    // The twin made the same attachments as kind: a ptp one and a Kube-OVN
+    // one whose Subnet names it as provider.
+    let client = cluster.kube_client().expect("client");
+    let gvk = kube::api::GroupVersionKind::gvk("kubeovn.io", "v1", "Subnet");
+    let subnets: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(
+        client.clone(),
+        &kube::api::ApiResource::from_gvk_with_plural(&gvk, "subnets"),
+    );
+    let subnet = subnets
+        .get("cni-chaos-ovn-net")
+        .await
+        .expect("probe subnet");
+    assert_eq!(
+        subnet.data["spec"]["provider"],
+        "cni-chaos-ovn-net.cni-chaos-probes.ovn"
+    );
+    let r = run(&suite, cluster.clone()).await;
+    for name in ["(multus-secondary)", "(kube-ovn-secondary)"] {
+        let v = probe_verdict(&r, name);
+        assert_eq!(v.status, SloStatus::Pass, "{v:#?}");
+    }
+    assert!(
+        probe_verdict(&r, "(kube-ovn-secondary)")
+            .message
+            .starts_with("kube-ovn-secondary probe succeeded after"),
+        "{:#?}",
+        r.slos
+    );
+
+    // Without the Subnet nothing allocates the attachment's address: the
+    // Kube-OVN probe fails with the cni-server's own words, the ptp one
+    // still passes.
+    subnets
+        .delete("cni-chaos-ovn-net", &Default::default())
+        .await
+        .expect("delete the probe subnet");
+    let r = run(&suite, cluster).await;
+    let ptp = probe_verdict(&r, "(multus-secondary)");
+    assert_eq!(ptp.status, SloStatus::Pass, "{ptp:#?}");
+    let ovn = probe_verdict(&r, "(kube-ovn-secondary)");
+    assert_eq!(ovn.status, SloStatus::Fail, "{ovn:#?}");
+    assert_eq!(ovn.culprits.len(), 1, "{ovn:#?}");
+    assert!(
+        ovn.culprits[0].reason.contains("ContainerCreating"),
+        "{ovn:#?}"
+    );
+    // Why, in the probe pods' events: the cni-server's error through Multus.
+    let events: kube::Api<k8s_openapi::api::core::v1::Event> =
+        kube::Api::namespaced(client, "cni-chaos-probes");
+    let messages: Vec<String> = events
+        .list(&Default::default())
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .filter_map(|e| e.message)
+        .collect();
+    assert!(
+        messages.iter().any(|m| m
+            .contains("no address allocated to pod cni-chaos-probes/probe-kube-ovn-secondary-")
+            && m.contains("provider cni-chaos-ovn-net.cni-chaos-probes.ovn")),
+        "{messages:#?}"
+    );
+}

@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use cni_chaos::backend::Cluster;
 use cni_chaos::backend::twin::TwinCluster;
-use cni_chaos::run::ScenarioResult;
+use cni_chaos::run::{ScenarioResult, Verdict};
 use cni_chaos::slo::{SloKind, SloStatus, SloVerdict};
 use cni_chaos::suite;
 use k8s_openapi::api::core::v1::Pod;
@@ -177,6 +177,87 @@ async fn on_a_fixed_cell_every_symptom_passes() {
     for v in &r.slos {
         assert_eq!(v.status, SloStatus::Pass, "{v:#?}");
     }
+}
+
+/// `suites/incident.yaml` itself, on the cell `versions`.
+fn incident_suite(versions: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites/incident.yaml");
+    let text = std::fs::read_to_string(&path).expect("suites/incident.yaml");
+    let pinned = "versions: kube-ovn-1.14-multus-4.2.1";
+    assert!(
+        text.contains(pinned),
+        "incident.yaml no longer pins {pinned}"
+    );
+    text.replacen(pinned, &format!("versions: {versions}"), 1)
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_incident_suite_fails_exactly_its_four_symptoms_on_a_racy_cell() {
+    let (suite, cluster) = cluster(&incident_suite("kube-ovn-1.14-multus-4.2.1"));
+    let r = run(&suite, cluster).await;
+    assert_eq!(r.verdict, Verdict::XFail, "{:#?}", r.symptoms);
+    // Four symptoms, each failed with its own culprit on the faulted node;
+    // the negative control held.
+    let failed: Vec<(SloKind, &SloVerdict)> = r
+        .slos
+        .iter()
+        .filter(|v| v.status == SloStatus::Fail)
+        .map(|v| (v.slo.kind(), v))
+        .collect();
+    assert_eq!(
+        failed.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+        [
+            SloKind::NoCrashLoop,
+            SloKind::ProbeSucceedsWithin,
+            SloKind::PingerHealthy,
+            SloKind::NatGatewayRules
+        ],
+        "{:#?}",
+        r.slos
+    );
+    for (kind, v) in &failed {
+        assert!(
+            v.culprits.iter().all(|c| c.node.as_deref() == Some(NODE)),
+            "{kind:?}: every culprit on the faulted node: {v:#?}"
+        );
+    }
+    let names: Vec<Vec<&str>> = failed
+        .iter()
+        .map(|(_, v)| v.culprits.iter().map(|c| c.name.as_str()).collect())
+        .collect();
+    assert!(
+        names[0].iter().all(|n| n.starts_with("kube-multus-ds-")),
+        "{names:?}"
+    );
+    assert_eq!(names[1], ["probe-dns"]);
+    assert!(
+        names[2].iter().all(|n| n.starts_with("kube-ovn-pinger-")),
+        "{names:?}"
+    );
+    assert_eq!(names[3], ["vpc-nat-gw-gw1-0"]);
+    // The engine matched each SLO to its own expectation, once.
+    assert_eq!(r.symptoms.len(), r.slos.len());
+    assert!(r.symptoms.iter().all(|m| m.met), "{:#?}", r.symptoms);
+    assert_eq!(r.symptoms.iter().filter(|m| m.expected_to_fail).count(), 4);
+    assert!(
+        r.symptoms
+            .iter()
+            .filter(|m| m.expected_to_fail)
+            .all(|m| m.source.as_deref().is_some_and(|s| s.contains('@'))),
+        "every symptom cites its upstream source: {:#?}",
+        r.symptoms
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_incident_suite_passes_every_slo_on_a_fixed_cell() {
+    let (suite, cluster) = cluster(&incident_suite("kube-ovn-1.15-multus-4.2.3"));
+    let r = run(&suite, cluster).await;
+    for v in &r.slos {
+        assert_eq!(v.status, SloStatus::Pass, "{v:#?}");
+    }
+    assert_eq!(r.verdict, Verdict::Pass, "{:#?}", r.outcome);
+    assert!(r.symptoms.is_empty(), "no expected failure here");
 }
 
 /// The first worker runs the gateway in the twin; the fault targets it.

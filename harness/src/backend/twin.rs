@@ -185,21 +185,32 @@ impl TwinBackend {
         cfg.nat_gateway = profile.nat_gateway;
         cfg.ip_reassign_probability = self.ip_reassign_probability;
         let model = Model::attach(&twin, cfg);
-        // What the probes need: their namespace and the attachment the
-        // multus-secondary probe asks for (see `observe::probe`).
-        let ns = serde_json::json!({"metadata": {"name": observe::probe::PROBE_NAMESPACE}});
-        let nad = serde_json::json!({
-            "metadata": {"name": observe::probe::PROBE_NAD},
-            "spec": {"config": r#"{"cniVersion":"0.3.1","type":"macvlan","master":"eth0","mode":"bridge","ipam":{"type":"host-local","subnet":"172.30.0.0/24"}}"#},
-        });
-        twin.create("namespaces", "", ns)
-            .map_err(|e| model_err("creating the probe namespace", e))?;
-        twin.create(
-            "network-attachment-definitions",
-            observe::probe::PROBE_NAMESPACE,
-            nad,
-        )
-        .map_err(|e| model_err("creating the probe NetworkAttachmentDefinition", e))?;
+        // What the probes need, the same objects as on kind (see
+        // `observe::probe::probe_objects`): the namespace, the ptp and
+        // Kube-OVN attachments, and the Kube-OVN attachment's Subnet.
+        for obj in observe::probe::probe_objects() {
+            let (resource, what) = match obj["kind"].as_str() {
+                Some("Namespace") => ("namespaces", "the probe namespace"),
+                Some("NetworkAttachmentDefinition") => (
+                    "network-attachment-definitions",
+                    "a probe NetworkAttachmentDefinition",
+                ),
+                Some("Subnet") => ("subnets", "the probe attachment's Subnet"),
+                other => {
+                    return Err(model_err(
+                        "creating the probe objects",
+                        format!("no twin resource for kind {other:?}"),
+                    ));
+                }
+            };
+            let ns = obj
+                .pointer("/metadata/namespace")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            twin.create(resource, &ns, obj)
+                .map_err(|e| model_err(&format!("creating {what}"), e))?;
+        }
         let client = twin.client();
         let observer = Observer::start(
             client.clone(),

@@ -579,7 +579,9 @@ fn probe_within(
         kind: CulpritKind::Pod,
         namespace: None,
         name: format!("probe-{probe}"),
-        node: None,
+        // Every attempt's pod is pinned to the faulted node when there is
+        // one (`gate::observe_and_judge` hands it to `probe::run_probe`).
+        node: w.fault_node.clone(),
         reason: last.to_string(),
         restarts: None,
         recovered_after: recovered,

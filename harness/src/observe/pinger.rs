@@ -10,7 +10,9 @@
 //! two starts) is the pinger's verdict; any loss or DNS failure in it fails
 //! the SLO. Its external checks (`ping external address: 1.1.1.1`, `failed
 //! to resolve dns kube-ovn.io.`: install.sh hard-codes both, v1.13.15 to
-//! v1.16.2) cannot pass offline and are never judged.
+//! v1.16.2) cannot pass offline: the kind backend's install switches them
+//! off (`backend::kind::without_pinger_external`), and on a cluster it did
+//! not install (`CHAOS_CLUSTER`) they may still run and are never judged.
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, LogParams};
@@ -62,9 +64,10 @@ pub fn last_round_failures(log: &str) -> Result<Vec<String>, String> {
                 failures.push(format!("{target}: {loss} of 3 lost"));
             }
         }
-        // The internal name only: install.sh always sets --external-dns
+        // The internal name only: install.sh sets --external-dns
         // (kube-ovn.io.) and --external-address (1.1.1.1), whose checks
-        // cannot pass offline and are not judged.
+        // cannot pass offline; the harness's installs switch them off, and
+        // where they still run (a reused cluster) they are not judged.
         if let Some(at) = line.find(&format!("failed to resolve dns {INTERNAL_DNS},")) {
             failures.push(line[at..].to_string());
         }

@@ -40,6 +40,78 @@ pub const PROBE_IMAGE: &str = "docker.io/library/busybox:1.36.1";
 pub const PROBE_IMAGES: &[&str] = &[PROBE_IMAGE];
 /// The NetworkAttachmentDefinition the multus-secondary probe asks for.
 pub const PROBE_NAD: &str = "cni-chaos-probe-net";
+/// The ptp attachment's address range: clear of Kube-OVN CI's pods
+/// (10.16.0.0/16) and services (10.96.0.0/12).
+pub const PROBE_NET_SUBNET: &str = "10.250.0.0/16";
+/// The NetworkAttachmentDefinition the kube-ovn-secondary probe asks for:
+/// its delegate is Kube-OVN, with its own Subnet of the same name.
+pub const OVN_PROBE_NAD: &str = "cni-chaos-ovn-net";
+/// That Subnet's range, clear of the ptp attachment's and the NAT
+/// gateway's.
+pub const OVN_PROBE_CIDR: &str = "10.251.0.0/16";
+/// That Subnet's gateway (Kube-OVN's default: the range's first address).
+pub const OVN_PROBE_GATEWAY: &str = "10.251.0.1";
+
+/// The provider that ties the Kube-OVN attachment to its Subnet:
+/// `<nad>.<namespace>.ovn` (kubeovn/kube-ovn@v1.14.41:charts/kube-ovn-v2/values.yaml,
+/// apiNad.provider; pkg/controller/pod.go, getPodAttachmentNet).
+pub fn ovn_probe_provider() -> String {
+    format!("{OVN_PROBE_NAD}.{PROBE_NAMESPACE}.ovn")
+}
+
+/// What the probes need, the same on kind and on the twin: their
+/// namespace; the `ptp` attachment the multus-secondary probe asks for
+/// (`ptp` with `host-local` addresses: besides loopback and portmap the
+/// only plugins kind's node image ships, kubernetes-sigs/kind
+/// images/base/Dockerfile); the Kube-OVN attachment the kube-ovn-secondary
+/// probe asks for (the NetworkAttachmentDefinition config of
+/// kubeovn/kube-ovn@v1.14.41:charts/kube-ovn-v2/templates/api-nad/apiNad.yaml)
+/// and its Subnet, whose `provider` names the attachment. Each object is
+/// labelled as the harness's.
+pub fn probe_objects() -> Vec<serde_json::Value> {
+    let labels = serde_json::json!({"app.kubernetes.io/managed-by": "cni-chaos"});
+    let ptp = serde_json::json!({
+        "cniVersion": "0.3.1",
+        "name": PROBE_NAD,
+        "type": "ptp",
+        "ipam": {"type": "host-local", "subnet": PROBE_NET_SUBNET},
+    });
+    let kube_ovn = serde_json::json!({
+        "cniVersion": "0.3.0",
+        "type": "kube-ovn",
+        "server_socket": "/run/openvswitch/kube-ovn-daemon.sock",
+        "provider": ovn_probe_provider(),
+    });
+    let nad = |name: &str, config: &serde_json::Value| {
+        serde_json::json!({
+            "apiVersion": "k8s.cni.cncf.io/v1",
+            "kind": "NetworkAttachmentDefinition",
+            "metadata": {"name": name, "namespace": PROBE_NAMESPACE, "labels": labels},
+            "spec": {"config": config.to_string()},
+        })
+    };
+    vec![
+        serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": PROBE_NAMESPACE, "labels": labels},
+        }),
+        nad(PROBE_NAD, &ptp),
+        nad(OVN_PROBE_NAD, &kube_ovn),
+        serde_json::json!({
+            "apiVersion": "kubeovn.io/v1",
+            "kind": "Subnet",
+            "metadata": {"name": OVN_PROBE_NAD, "labels": labels},
+            "spec": {
+                "protocol": "IPv4",
+                "cidrBlock": OVN_PROBE_CIDR,
+                "gateway": OVN_PROBE_GATEWAY,
+                "excludeIps": [OVN_PROBE_GATEWAY],
+                "provider": ovn_probe_provider(),
+            },
+        }),
+    ]
+}
 /// How long one attempt may take.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Label marking probe pods.
@@ -164,6 +236,24 @@ pub fn probe_pod(kind: ProbeKind, name: &str, node: Option<&str>, target: Option
                 "ip -o link show net1 && sleep 5".into(),
             ]
         }
+        // Kube-OVN as a secondary CNI: an address from the attachment's
+        // Subnet on net1, or the pod fails.
+        ProbeKind::KubeOvnSecondary => {
+            annotations.insert(
+                "k8s.v1.cni.cncf.io/networks".to_string(),
+                OVN_PROBE_NAD.to_string(),
+            );
+            let prefix = OVN_PROBE_CIDR
+                .split('.')
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(".");
+            vec![
+                "sh".into(),
+                "-c".into(),
+                format!("ip -o -4 addr show dev net1 | grep -q ' inet {prefix}\\.'"),
+            ]
+        }
         ProbeKind::NatGatewayEgress => {
             annotations.insert(
                 "ovn.kubernetes.io/logical_switch".to_string(),
@@ -216,7 +306,11 @@ pub fn probe_outcome(kind: ProbeKind, pod: &Pod) -> Option<(bool, String)> {
         .as_ref()
         .and_then(|s| s.phase.clone())
         .unwrap_or_default();
-    if kind == ProbeKind::MultusSecondary {
+    let secondary_kind = matches!(
+        kind,
+        ProbeKind::MultusSecondary | ProbeKind::KubeOvnSecondary
+    );
+    if secondary_kind {
         let status = pod
             .metadata
             .annotations
@@ -229,10 +323,12 @@ pub fn probe_outcome(kind: ProbeKind, pod: &Pod) -> Option<(bool, String)> {
             let secondary = interfaces
                 .iter()
                 .any(|i| i.get("interface").and_then(|v| v.as_str()) == Some("net1"));
-            if secondary {
+            // The ptp probe needs only the interface; the Kube-OVN one
+            // also its address, which its command checks.
+            if secondary && kind == ProbeKind::MultusSecondary {
                 return Some((true, "net1 attached".into()));
             }
-            if phase == "Running" || phase == "Succeeded" {
+            if !secondary && (phase == "Running" || phase == "Succeeded") {
                 return Some((
                     false,
                     "started without its secondary interface (multus-cni #1387)".into(),
@@ -241,6 +337,9 @@ pub fn probe_outcome(kind: ProbeKind, pod: &Pod) -> Option<(bool, String)> {
         }
     }
     match phase.as_str() {
+        "Succeeded" if kind == ProbeKind::KubeOvnSecondary => {
+            Some((true, format!("net1 has an address in {OVN_PROBE_CIDR}")))
+        }
         "Succeeded" if kind != ProbeKind::MultusSecondary => Some((true, "succeeded".into())),
         "Failed" => Some((
             false,
@@ -482,6 +581,74 @@ mod tests {
         );
     }
 
+    /// A probe pod in `phase` with Multus' network-status annotation `status`.
+    fn pod(phase: &str, status: Option<&str>) -> Pod {
+        let mut v = json!({"metadata": {"name": "p"}, "status": {"phase": phase}});
+        if let Some(s) = status {
+            v["metadata"]["annotations"] = json!({"k8s.v1.cni.cncf.io/network-status": s});
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn the_kube_ovn_secondary_probe_checks_its_address_from_its_subnet() {
+        let p = probe_pod(ProbeKind::KubeOvnSecondary, "k", Some("kind-worker"), None);
+        assert_eq!(
+            p.metadata.labels.clone().unwrap()[PROBE_LABEL],
+            "kube-ovn-secondary"
+        );
+        assert_eq!(
+            p.metadata.annotations.clone().unwrap()["k8s.v1.cni.cncf.io/networks"],
+            OVN_PROBE_NAD
+        );
+        assert_eq!(
+            p.spec.unwrap().containers[0].command.clone().unwrap(),
+            [
+                "sh",
+                "-c",
+                "ip -o -4 addr show dev net1 | grep -q ' inet 10.251\\.'"
+            ]
+        );
+        // Its attachment's delegate is Kube-OVN, and its Subnet names it.
+        let objects = probe_objects();
+        let nad = objects
+            .iter()
+            .find(|o| {
+                o["metadata"]["name"] == OVN_PROBE_NAD && o["kind"] == "NetworkAttachmentDefinition"
+            })
+            .unwrap();
+        let config: serde_json::Value =
+            serde_json::from_str(nad["spec"]["config"].as_str().unwrap()).unwrap();
+        assert_eq!(config["type"], "kube-ovn");
+        let subnet = objects.iter().find(|o| o["kind"] == "Subnet").unwrap();
+        assert_eq!(subnet["spec"]["provider"], config["provider"]);
+        assert_eq!(subnet["spec"]["cidrBlock"], OVN_PROBE_CIDR);
+        // Success is the command's: net1 alone is not enough.
+        let attached = r#"[{"name":"kube-ovn","interface":"eth0"},{"name":"cni-chaos-probes/cni-chaos-ovn-net","interface":"net1"}]"#;
+        assert_eq!(
+            probe_outcome(ProbeKind::KubeOvnSecondary, &pod("Running", Some(attached))),
+            None
+        );
+        assert_eq!(
+            probe_outcome(
+                ProbeKind::KubeOvnSecondary,
+                &pod("Succeeded", Some(attached))
+            ),
+            Some((true, "net1 has an address in 10.251.0.0/16".into()))
+        );
+        let eth0 = r#"[{"name":"kube-ovn","interface":"eth0"}]"#;
+        assert_eq!(
+            probe_outcome(ProbeKind::KubeOvnSecondary, &pod("Running", Some(eth0))).map(|o| o.0),
+            Some(false),
+            "started without net1"
+        );
+        assert_eq!(
+            probe_outcome(ProbeKind::KubeOvnSecondary, &pod("Failed", Some(attached))).map(|o| o.0),
+            Some(false),
+            "no address in the range"
+        );
+    }
+
     #[test]
     fn pod_to_pod_crosses_to_another_node() {
         let nodes = |ns: &[&str]| ns.iter().map(|n| (*n).to_string()).collect::<Vec<_>>();
@@ -549,13 +716,6 @@ mod tests {
 
     #[test]
     fn outcomes_follow_phase_and_network_status() {
-        let pod = |phase: &str, status: Option<&str>| -> Pod {
-            let mut v = json!({"metadata": {"name": "p"}, "status": {"phase": phase}});
-            if let Some(s) = status {
-                v["metadata"]["annotations"] = json!({"k8s.v1.cni.cncf.io/network-status": s});
-            }
-            serde_json::from_value(v).unwrap()
-        };
         assert_eq!(
             probe_outcome(ProbeKind::Dns, &pod("Succeeded", None)).map(|o| o.0),
             Some(true)

@@ -137,6 +137,7 @@ fn base(scenario: &str, expect: Expect) -> ScenarioResult {
         verdict: Verdict::Pass,
         checks: Vec::new(),
         slos: Vec::new(),
+        symptoms: Vec::new(),
         diagnostics: None,
         lanes: Vec::new(),
         observation: None,
@@ -189,6 +190,7 @@ fn xfail_expect() -> Expect {
     Expect::Fail {
         reason: XFAIL_REASON.into(),
         culprits: vec!["kube-multus-ds".into()],
+        slos: Vec::new(),
     }
 }
 

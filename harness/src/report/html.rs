@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::markdown::{culprits, fault, slowest};
+use super::markdown::{fault, slowest};
 use super::record::{RunRecord, verdict_key};
 use super::trend::{Direction, SloTrend, Trend};
 use crate::observe::{Lane, ObjKind};
@@ -243,7 +243,7 @@ fn summary(out: &mut String, record: &RunRecord) {
         "</tr></thead>\n<tbody>\n"
     });
     for (i, r) in record.results.iter().enumerate() {
-        let all = culprits(r);
+        let all = r.culprits();
         let mut names: Vec<String> = all
             .iter()
             .take(TABLE_CULPRITS)
@@ -359,7 +359,10 @@ fn scenario(out: &mut String, record: &RunRecord, i: usize, r: &ScenarioResult) 
             facts.push(("Preconditions", pre));
         }
     }
-    if let Expect::Fail { reason, culprits } = &r.expect {
+    if let Expect::Fail {
+        reason, culprits, ..
+    } = &r.expect
+    {
         let mut s = reason.clone();
         if !culprits.is_empty() {
             s.push_str(&format!(
@@ -372,6 +375,9 @@ fn scenario(out: &mut String, record: &RunRecord, i: usize, r: &ScenarioResult) 
             ));
         }
         facts.push(("Expected to fail", s));
+    }
+    for m in &r.symptoms {
+        facts.push(("Expected", m.to_string()));
     }
     if r.verdict == Verdict::XPass {
         facts.push((
@@ -611,7 +617,8 @@ fn timeline(out: &mut String, i: usize, r: &ScenarioResult) {
     #[allow(clippy::cast_precision_loss)]
     let pct = |ms: i64| ((ms.clamp(start, end) - start) as f64 / span as f64) * 100.0;
 
-    let culprit_keys: Vec<(String, CulpritKind)> = culprits(r)
+    let culprit_keys: Vec<(String, CulpritKind)> = r
+        .culprits()
         .iter()
         .map(|c| (culprit_key(c), c.kind))
         .collect();

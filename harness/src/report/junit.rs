@@ -108,6 +108,29 @@ fn scenario_suite(record: &RunRecord, r: &ScenarioResult) -> TestSuite {
                 non_success(NonSuccessKind::Failure, "xpass", &message),
             );
         }
+        // An expected failure whose SLOs did not fail as their own
+        // expectations say: which did not, in one failing testcase.
+        Verdict::Fail if r.symptoms.iter().any(|m| !m.met) => {
+            let unmet: Vec<String> = r
+                .symptoms
+                .iter()
+                .filter(|m| !m.met)
+                .map(ToString::to_string)
+                .collect();
+            extra(
+                &mut suite,
+                "expectation",
+                non_success(
+                    NonSuccessKind::Failure,
+                    "expectation-unmet",
+                    &format!(
+                        "expected to fail ({}) through its symptoms, but: {}",
+                        expect_reason(&r.expect),
+                        unmet.join("; ")
+                    ),
+                ),
+            );
+        }
         Verdict::Interrupted => {
             extra(
                 &mut suite,
@@ -381,6 +404,9 @@ fn properties(record: &RunRecord, r: &ScenarioResult) -> Vec<Property> {
             format!("late-relapse.{}", l.slo),
             l.message.as_str(),
         ));
+    }
+    for m in &r.symptoms {
+        props.push(Property::new(format!("expect.{}", m.slo), m.to_string()));
     }
     for check in r.checks.iter().filter(|c| c.kind == CheckKind::Slo) {
         if let Some(m) = check.measured {
@@ -663,6 +689,49 @@ mod tests {
                 .any(|p| p.name.as_str() == "verdict" && p.value.as_str() == "xfail")
         );
         assert_eq!(prop(s, "verdict"), Some("xfail"));
+    }
+
+    #[test]
+    fn an_unmet_symptom_fails_the_expectation_and_every_symptom_is_a_property() {
+        use crate::run::SymptomMatch;
+        let mut r = fixtures::xfail();
+        r.verdict = Verdict::Fail;
+        let symptom = |slo: &str, expected_to_fail, status: &str, met| SymptomMatch {
+            slo: slo.into(),
+            expected_to_fail,
+            status: status.into(),
+            missing: if met {
+                Vec::new()
+            } else {
+                vec!["pod probe-dns* on the faulted node".into()]
+            },
+            source: expected_to_fail.then(|| "multus-cni@v4.2.1".to_string()),
+            met,
+        };
+        r.symptoms = vec![
+            symptom("no-crashloop init", true, "fail", true),
+            symptom("probe-succeeds-within 3m (dns)", true, "pass", false),
+        ];
+        let mut record = RunRecord::new(fixtures::info(false));
+        record.results = vec![r];
+        let report = junit(&record);
+        let s = &report.test_suites[0];
+        let c = case(s, "expectation");
+        assert_eq!(status_key(&c.status), "failure");
+        assert_eq!(ty(&c.status), "expectation-unmet");
+        let m = message(&c.status);
+        assert!(
+            m.contains("probe-succeeds-within 3m (dns): expected to fail, pass (NOT as expected)")
+                && !m.contains("no-crashloop"),
+            "only the unmet symptom: {m}"
+        );
+        assert_eq!(
+            prop(s, "expect.no-crashloop init"),
+            Some(
+                "no-crashloop init: expected to fail, fail (as expected); source: multus-cni@v4.2.1"
+            )
+        );
+        assert!(prop(s, "expect.probe-succeeds-within 3m (dns)").is_some());
     }
 
     #[test]

@@ -211,22 +211,8 @@ pub(super) fn slowest(r: &ScenarioResult) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
-/// Every culprit of the result's SLOs and failed checks, deduplicated.
-pub(super) fn culprits(r: &ScenarioResult) -> Vec<Culprit> {
-    let mut out = r.culprits();
-    for c in r.checks.iter().flat_map(|c| c.culprits.iter()) {
-        if !out
-            .iter()
-            .any(|o| o.name == c.name && o.namespace == c.namespace)
-        {
-            out.push(c.clone());
-        }
-    }
-    out
-}
-
 fn culprit_names(r: &ScenarioResult) -> String {
-    let all = culprits(r);
+    let all = r.culprits();
     if all.is_empty() {
         return "—".into();
     }
@@ -271,7 +257,10 @@ fn details(out: &mut String, r: &ScenarioResult) {
         html(&r.display_name()),
         html(&one_line(&r.outcome.to_string())),
     );
-    if let Expect::Fail { reason, culprits } = &r.expect {
+    if let Expect::Fail {
+        reason, culprits, ..
+    } = &r.expect
+    {
         let _ = write!(out, "- **Expected to fail:** {}", html(&one_line(reason)));
         if !culprits.is_empty() {
             let _ = write!(
@@ -287,6 +276,10 @@ fn details(out: &mut String, r: &ScenarioResult) {
             );
         }
         out.push('\n');
+    }
+    for m in &r.symptoms {
+        let mark = if m.met { "✔" } else { "✘" };
+        let _ = writeln!(out, "  - {mark} {}", html(&one_line(&m.to_string())));
     }
     if r.verdict == Verdict::XPass {
         out.push_str(

@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::event::{EventSink, Phase, RunEvent};
 use super::outcome::{
-    Check, CheckKind, CheckStatus, LateRelapse, Outcome, ScenarioResult, Verdict,
+    Check, CheckKind, CheckStatus, LateRelapse, Outcome, ScenarioResult, SymptomMatch, Verdict,
+    scenario_culprits,
 };
 use crate::backend::{Cluster, NodeInfo, select_node};
 use crate::fault::{Evidence, Fault, Precondition};
@@ -902,18 +903,10 @@ impl Engine {
 
         let s = std::mem::take(&mut *state.lock().unwrap_or_else(|p| p.into_inner()));
         let late_relapses = self.late_relapses(scenario, &s).await;
-        // The SLOs' culprits and those that kept the cluster from recovering.
-        let culprits: Vec<_> = s
-            .slos
-            .iter()
-            .flat_map(|v| v.culprits.clone())
-            .chain(
-                s.checks
-                    .iter()
-                    .filter(|c| c.kind == CheckKind::Recovery)
-                    .flat_map(|c| c.culprits.clone()),
-            )
-            .collect();
+        // The SLOs' culprits and those of the checks that did not pass
+        // (the cluster that did not recover): one definition, which the
+        // reports print too.
+        let culprits = scenario_culprits(&s.slos, &s.checks);
         // The expectation may depend on the cluster's versions (racy Multus
         // fails, fixed Multus passes) and on what the fault recorded on the
         // node; one that cannot be resolved is an error.
@@ -932,7 +925,8 @@ impl Engine {
         });
         let expect = expectation.unwrap_or_else(|_| scenario.expect.clone());
         let fault_node = s.node.as_ref().map(|n| n.name.as_str());
-        let verdict = Verdict::judge(&outcome, &expect, &culprits, fault_node);
+        let symptoms = SymptomMatch::all(&expect, &s.slos, fault_node);
+        let verdict = Verdict::judge(&outcome, &expect, &culprits, &symptoms, fault_node);
         let result = ScenarioResult {
             id: id.clone(),
             iteration,
@@ -947,6 +941,7 @@ impl Engine {
             verdict,
             checks: s.checks,
             slos: s.slos,
+            symptoms,
             diagnostics: s.diagnostics,
             lanes: s.lanes,
             observation: s.window,

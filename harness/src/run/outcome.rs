@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::fault::Evidence;
-use crate::slo::{Culprit, Measured, SloVerdict};
+use crate::slo::{Culprit, Measured, SloStatus, SloVerdict};
 use crate::suite::{Expect, ScenarioId};
 
 /// How a scenario ended, before expectations are applied. Keeps "could not
@@ -130,13 +130,16 @@ impl Verdict {
     }
 
     /// Judges an outcome against an expectation. An expected failure counts
-    /// only when the SLOs failed and every expected culprit is among the
-    /// culprits; `fault_node` is the node the fault acted on, for expected
-    /// culprits that name it.
+    /// only when the SLOs failed, every expected culprit is among the
+    /// culprits, and every SLO met its own expectation (`symptoms`, from
+    /// [`SymptomMatch::all`]: exactly the SLOs expected to fail failed,
+    /// each naming its culprits); `fault_node` is the node the fault acted
+    /// on, for expected culprits that name it.
     pub fn judge(
         outcome: &Outcome,
         expect: &Expect,
         culprits: &[Culprit],
+        symptoms: &[SymptomMatch],
         fault_node: Option<&str>,
     ) -> Verdict {
         match (outcome, expect) {
@@ -146,7 +149,7 @@ impl Verdict {
                 let all_found = want
                     .iter()
                     .all(|w| culprits.iter().any(|c| w.matches(c, fault_node)));
-                if all_found {
+                if all_found && symptoms.iter().all(|m| m.met) {
                     Verdict::XFail
                 } else {
                     Verdict::Fail
@@ -159,6 +162,100 @@ impl Verdict {
             (Outcome::Interrupted, _) => Verdict::Interrupted,
             (Outcome::Planned, _) => Verdict::Planned,
         }
+    }
+}
+
+/// How one SLO met its scenario's per-SLO expectation (an SLO's own
+/// `expect:`): decided once, here, and only rendered by the reporters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct SymptomMatch {
+    /// The SLO, described.
+    pub slo: String,
+    /// Whether the SLO was expected to fail (a symptom) or to hold.
+    pub expected_to_fail: bool,
+    /// What it did: `pass`, `fail` or `not evaluated: <why>`.
+    pub status: String,
+    /// Expected culprits its own culprits did not name.
+    pub missing: Vec<String>,
+    /// The upstream source of the expectation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Whether it did what was expected.
+    pub met: bool,
+}
+
+impl SymptomMatch {
+    /// Every SLO's match against `expect`'s per-SLO expectations, in the
+    /// scenario's SLO order; empty when it has none (the scenario-wide
+    /// culprits alone decide then). An SLO expected to fail must fail and
+    /// name each of its culprits among its own; any other SLO must not fail.
+    pub fn all(expect: &Expect, slos: &[SloVerdict], fault_node: Option<&str>) -> Vec<Self> {
+        let Expect::Fail { slos: own, .. } = expect else {
+            return Vec::new();
+        };
+        if own.is_empty() {
+            return Vec::new();
+        }
+        slos.iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let status = match &v.status {
+                    SloStatus::Pass => "pass".to_string(),
+                    SloStatus::Fail => "fail".to_string(),
+                    SloStatus::NotEvaluated(why) => format!("not evaluated: {why}"),
+                };
+                match own.iter().find(|e| e.slo == i) {
+                    Some(e) => {
+                        let missing: Vec<String> = e
+                            .culprits
+                            .iter()
+                            .filter(|w| !v.culprits.iter().any(|c| w.matches(c, fault_node)))
+                            .map(ToString::to_string)
+                            .collect();
+                        SymptomMatch {
+                            slo: v.slo.to_string(),
+                            expected_to_fail: true,
+                            met: v.status == SloStatus::Fail && missing.is_empty(),
+                            status,
+                            missing,
+                            source: Some(e.source.clone()),
+                        }
+                    }
+                    None => SymptomMatch {
+                        slo: v.slo.to_string(),
+                        expected_to_fail: false,
+                        met: v.status != SloStatus::Fail,
+                        status,
+                        missing: Vec::new(),
+                        source: None,
+                    },
+                }
+            })
+            .collect()
+    }
+}
+
+impl fmt::Display for SymptomMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = if self.met {
+            "as expected"
+        } else {
+            "NOT as expected"
+        };
+        let want = if self.expected_to_fail {
+            "expected to fail"
+        } else {
+            "expected to hold"
+        };
+        write!(f, "{}: {want}, {} ({verdict})", self.slo, self.status)?;
+        if !self.missing.is_empty() {
+            write!(f, "; did not name {}", self.missing.join(", "))?;
+        }
+        if let Some(src) = &self.source {
+            write!(f, "; source: {src}")?;
+        }
+        Ok(())
     }
 }
 
@@ -318,6 +415,10 @@ pub struct ScenarioResult {
     pub checks: Vec<Check>,
     /// Per-SLO verdicts.
     pub slos: Vec<SloVerdict>,
+    /// How each SLO met its own expectation, when the scenario's expected
+    /// failure names its symptoms per SLO (empty otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub symptoms: Vec<SymptomMatch>,
     /// Diagnostics text (for JUnit system-out).
     pub diagnostics: Option<String>,
     /// When the remediation was applied (or was due, when the cluster had
@@ -366,6 +467,21 @@ pub struct LateRelapse {
     pub seen_until: Duration,
 }
 
+/// A scenario's culprits, the one definition the engine judges on and the
+/// reporters print: every culprit of its SLOs, then those of its checks
+/// that did not pass (a recovery that failed, an unsteady gate), each once
+/// (see [`Culprit::unique`]).
+pub fn scenario_culprits(slos: &[SloVerdict], checks: &[Check]) -> Vec<Culprit> {
+    Culprit::unique(
+        slos.iter().flat_map(|v| &v.culprits).chain(
+            checks
+                .iter()
+                .filter(|c| c.status != CheckStatus::Passed)
+                .flat_map(|c| &c.culprits),
+        ),
+    )
+}
+
 impl ScenarioResult {
     /// Whether the scenario left its cluster unhealthy after the revert, or
     /// could not revert its fault, so that the next scenario needs a new
@@ -378,9 +494,10 @@ impl ScenarioResult {
         })
     }
 
-    /// Every culprit of every failed SLO, each once (see [`Culprit::unique`]).
+    /// The scenario's culprits (see [`scenario_culprits`]): what the
+    /// verdict was judged on and what every report names.
     pub fn culprits(&self) -> Vec<Culprit> {
-        Culprit::unique(self.slos.iter().flat_map(|v| &v.culprits))
+        scenario_culprits(&self.slos, &self.checks)
     }
 
     /// The testsuite name: `suite::scenario`, with `#n` for repeats.
@@ -418,40 +535,47 @@ mod tests {
         let xfail = Expect::Fail {
             reason: "multus-cni #1221".into(),
             culprits: vec!["kube-multus-ds".into()],
+            slos: Vec::new(),
         };
         let multus = [culprit("kube-multus-ds-abcde")];
         let dns = [culprit("coredns-1")];
         assert_eq!(
-            Verdict::judge(&Outcome::Passed, &Expect::Pass, &[], None),
+            Verdict::judge(&Outcome::Passed, &Expect::Pass, &[], &[], None),
             Verdict::Pass
         );
         assert_eq!(
-            Verdict::judge(&fail, &Expect::Pass, &multus, None),
+            Verdict::judge(&fail, &Expect::Pass, &multus, &[], None),
             Verdict::Fail
         );
-        assert_eq!(Verdict::judge(&fail, &xfail, &multus, None), Verdict::XFail);
         assert_eq!(
-            Verdict::judge(&fail, &xfail, &dns, None),
+            Verdict::judge(&fail, &xfail, &multus, &[], None),
+            Verdict::XFail
+        );
+        assert_eq!(
+            Verdict::judge(&fail, &xfail, &dns, &[], None),
             Verdict::Fail,
             "other culprit"
         );
         assert_eq!(
-            Verdict::judge(&Outcome::Passed, &xfail, &[], None),
+            Verdict::judge(&Outcome::Passed, &xfail, &[], &[], None),
             Verdict::XPass
         );
         let late = Outcome::Deadline {
             deadline: "40m after the start".into(),
         };
         assert_eq!(
-            Verdict::judge(&late, &Expect::Pass, &[], None),
+            Verdict::judge(&late, &Expect::Pass, &[], &[], None),
             Verdict::NotRun,
             "a scenario the deadline kept from starting did not pass"
         );
-        assert_eq!(Verdict::judge(&late, &xfail, &[], None), Verdict::NotRun);
+        assert_eq!(
+            Verdict::judge(&late, &xfail, &[], &[], None),
+            Verdict::NotRun
+        );
         assert!(late.to_string().starts_with("not run: deadline"), "{late}");
         let none = Outcome::FaultNoEffect { reason: "x".into() };
         assert_eq!(
-            Verdict::judge(&none, &xfail, &multus, None),
+            Verdict::judge(&none, &xfail, &multus, &[], None),
             Verdict::Fail,
             "no effect never xfails"
         );
@@ -465,6 +589,201 @@ mod tests {
         ] {
             assert!(!v.trial_passes(), "{v}");
         }
+    }
+
+    /// A scenario's SLO verdicts for the symptom table: the Multus init
+    /// crash loop, the DNS probe, and a node SLO that must hold.
+    fn symptom_slos(multus: SloStatus, dns: SloStatus, node: SloStatus) -> Vec<SloVerdict> {
+        use crate::slo::{CrashLoopContainers, NodeScope, PodScope, ProbeKind, Slo};
+        let verdict = |slo, status: SloStatus, culprits| SloVerdict {
+            slo,
+            culprits: if status == SloStatus::Fail {
+                culprits
+            } else {
+                Vec::new()
+            },
+            status,
+            measured: None,
+            message: String::new(),
+        };
+        let on = |name: &str, reason: &str| Culprit {
+            node: Some("kind-worker".into()),
+            reason: reason.into(),
+            ..culprit(name)
+        };
+        vec![
+            verdict(
+                Slo::NoCrashLoop {
+                    scope: PodScope {
+                        namespace: Some("kube-system".into()),
+                        selector: None,
+                    },
+                    containers: CrashLoopContainers::Init,
+                    allowance: 0,
+                },
+                multus,
+                vec![on("kube-multus-ds-x", "Init:CrashLoopBackOff")],
+            ),
+            verdict(
+                Slo::ProbeSucceedsWithin {
+                    probe: ProbeKind::Dns,
+                    budget: Duration::from_secs(180),
+                },
+                dns,
+                vec![on("probe-dns", "ContainerCreating")],
+            ),
+            verdict(
+                Slo::NodeReadyWithin {
+                    nodes: NodeScope::FaultTarget,
+                    budget: Duration::from_secs(120),
+                },
+                node,
+                vec![on("kind-worker", "NotReady")],
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_scenario_has_one_set_of_culprits_for_its_verdict_and_its_reports() {
+        let slos = symptom_slos(SloStatus::Fail, SloStatus::Pass, SloStatus::Pass);
+        let check = |kind, status, names: &[&str]| Check {
+            culprits: names.iter().map(|n| culprit(n)).collect(),
+            ..Check::new("c", kind, status, "")
+        };
+        let checks = [
+            // Already named by the SLO: once.
+            check(
+                CheckKind::Recovery,
+                CheckStatus::Failed,
+                &["kube-multus-ds-x", "coredns-1"],
+            ),
+            // A passed check names nobody.
+            check(CheckKind::SteadyState, CheckStatus::Passed, &["ovs-ovn-1"]),
+        ];
+        let names: Vec<String> = scenario_culprits(&slos, &checks)
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(names, ["kube-multus-ds-x", "coredns-1"]);
+    }
+
+    #[test]
+    fn per_slo_expectations_need_exactly_their_symptoms() {
+        use crate::suite::{CulpritMatch, ExpectedCulprit, SloExpect};
+        use SloStatus::{Fail, Pass};
+        let pod = |prefix: &str| ExpectedCulprit {
+            what: CulpritMatch::Pod {
+                prefix: prefix.into(),
+                on_fault_target: true,
+            },
+            reason: None,
+        };
+        let expect = Expect::Fail {
+            reason: "multus-cni #1221".into(),
+            culprits: Vec::new(),
+            slos: vec![
+                SloExpect {
+                    slo: 0,
+                    culprits: vec![pod("kube-multus-ds")],
+                    source: "multus-cni@v4.2.1".into(),
+                },
+                SloExpect {
+                    slo: 1,
+                    culprits: vec![pod("probe-dns")],
+                    source: "multus-cni@v4.2.1".into(),
+                },
+            ],
+        };
+        let fail = Outcome::SloFailed {
+            failed: vec!["x".into()],
+        };
+        let not_evaluated = SloStatus::NotEvaluated("the command failed".into());
+        let judge = |slos: &[SloVerdict], node: &str| {
+            let symptoms = SymptomMatch::all(&expect, slos, Some(node));
+            let culprits: Vec<Culprit> = slos.iter().flat_map(|v| v.culprits.clone()).collect();
+            let outcome = if slos.iter().any(|v| v.status == Fail) {
+                fail.clone()
+            } else {
+                Outcome::Passed
+            };
+            (
+                Verdict::judge(&outcome, &expect, &culprits, &symptoms, Some(node)),
+                symptoms,
+            )
+        };
+        let cases: [(&str, Vec<SloVerdict>, &str, Verdict); 7] = [
+            (
+                "both symptoms, the node held",
+                symptom_slos(Fail, Fail, Pass),
+                "kind-worker",
+                Verdict::XFail,
+            ),
+            (
+                "a failure no SLO expected",
+                symptom_slos(Fail, Fail, Fail),
+                "kind-worker",
+                Verdict::Fail,
+            ),
+            (
+                "one symptom missing",
+                symptom_slos(Fail, Pass, Pass),
+                "kind-worker",
+                Verdict::Fail,
+            ),
+            (
+                "a symptom not evaluated",
+                symptom_slos(Fail, not_evaluated.clone(), Pass),
+                "kind-worker",
+                Verdict::Fail,
+            ),
+            (
+                "the culprits on another node",
+                symptom_slos(Fail, Fail, Pass),
+                "kind-worker2",
+                Verdict::Fail,
+            ),
+            (
+                "nothing failed",
+                symptom_slos(Pass, Pass, Pass),
+                "kind-worker",
+                Verdict::XPass,
+            ),
+            (
+                "only the unexpected one failed",
+                symptom_slos(Pass, Pass, Fail),
+                "kind-worker",
+                Verdict::Fail,
+            ),
+        ];
+        for (what, slos, node, want) in cases {
+            let (got, symptoms) = judge(&slos, node);
+            assert_eq!(got, want, "{what}: {symptoms:#?}");
+            assert_eq!(symptoms.len(), 3, "{what}");
+            assert_eq!(
+                symptoms.iter().all(|m| m.met),
+                want == Verdict::XFail,
+                "{what}: {symptoms:#?}"
+            );
+        }
+        // What a reporter prints for an unmet symptom: which, and what it
+        // did not name.
+        let (_, symptoms) = judge(&symptom_slos(Fail, Fail, Pass), "kind-worker2");
+        assert_eq!(
+            symptoms[1].to_string(),
+            "probe-succeeds-within 3m (dns): expected to fail, fail (NOT as expected); did not name pod probe-dns* on the faulted node; source: multus-cni@v4.2.1"
+        );
+        assert_eq!(
+            symptoms[2].to_string(),
+            "node-ready-within 2m (faulted node): expected to hold, pass (as expected)"
+        );
+        // Without per-SLO expectations nothing is matched per SLO.
+        let plain = Expect::Fail {
+            reason: "r".into(),
+            culprits: vec!["kube-multus-ds".into()],
+            slos: Vec::new(),
+        };
+        assert!(SymptomMatch::all(&plain, &symptom_slos(Fail, Fail, Fail), None).is_empty());
+        assert!(SymptomMatch::all(&Expect::Pass, &symptom_slos(Fail, Pass, Pass), None).is_empty());
     }
 
     #[test]
@@ -487,6 +806,7 @@ mod tests {
                 },
                 reason: Some("Init:CrashLoopBackOff".into()),
             }],
+            slos: Vec::new(),
         };
         let stuck = [on_worker(
             "kube-multus-ds-x",
@@ -494,11 +814,11 @@ mod tests {
             "Init:CrashLoopBackOff",
         )];
         assert_eq!(
-            Verdict::judge(&fail, &multus_on_target, &stuck, Some("kind-worker")),
+            Verdict::judge(&fail, &multus_on_target, &stuck, &[], Some("kind-worker")),
             Verdict::XFail
         );
         assert_eq!(
-            Verdict::judge(&fail, &multus_on_target, &stuck, Some("kind-worker2")),
+            Verdict::judge(&fail, &multus_on_target, &stuck, &[], Some("kind-worker2")),
             Verdict::Fail,
             "the pod is stuck on another node than the faulted one"
         );
@@ -508,7 +828,7 @@ mod tests {
             "ImagePullBackOff",
         )];
         assert_eq!(
-            Verdict::judge(&fail, &multus_on_target, &pulling, Some("kind-worker")),
+            Verdict::judge(&fail, &multus_on_target, &pulling, &[], Some("kind-worker")),
             Verdict::Fail,
             "the same pod failing for another reason is another failure"
         );
@@ -519,6 +839,7 @@ mod tests {
                 what: CulpritMatch::FaultTarget,
                 reason: Some("NotReady".into()),
             }],
+            slos: Vec::new(),
         };
         let node = |name: &str| Culprit {
             kind: CulpritKind::Node,
@@ -534,6 +855,7 @@ mod tests {
                 &fail,
                 &node_down,
                 &[node("kind-worker")],
+                &[],
                 Some("kind-worker")
             ),
             Verdict::XFail
@@ -543,12 +865,13 @@ mod tests {
                 &fail,
                 &node_down,
                 &[node("kind-worker2")],
+                &[],
                 Some("kind-worker")
             ),
             Verdict::Fail
         );
         assert_eq!(
-            Verdict::judge(&fail, &node_down, &[node("kind-worker")], None),
+            Verdict::judge(&fail, &node_down, &[node("kind-worker")], &[], None),
             Verdict::Fail,
             "no faulted node, nothing can be it"
         );

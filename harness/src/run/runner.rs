@@ -220,6 +220,10 @@ impl Ctx {
                     let names: Vec<String> = culprits.iter().map(ToString::to_string).collect();
                     line.push_str(&format!("\n  culprits: {}", names.join("; ")));
                 }
+                // An expected failure that did not show its symptoms: which.
+                for m in r.symptoms.iter().filter(|m| !m.met) {
+                    line.push_str(&format!("\n  expected: {m}"));
+                }
                 line
             })
             .collect();
@@ -349,10 +353,11 @@ impl Ctx {
             node: None,
             evidence: None,
             expect: scenario.expect.clone(),
-            verdict: Verdict::judge(&outcome, &scenario.expect, &[], None),
+            verdict: Verdict::judge(&outcome, &scenario.expect, &[], &[], None),
             outcome,
             checks,
             slos: Vec::new(),
+            symptoms: Vec::new(),
             diagnostics: None,
             lanes: Vec::new(),
             observation: None,

@@ -323,6 +323,10 @@ pub enum ProbeKind {
     MultusSecondary,
     /// Egress through a VPC NAT gateway.
     NatGatewayEgress,
+    /// A pod gets an address on `net1` from a NetworkAttachmentDefinition
+    /// whose delegate is Kube-OVN (Kube-OVN as a secondary CNI, as the NAT
+    /// gateway's `net1` is).
+    KubeOvnSecondary,
 }
 
 impl fmt::Display for ProbeKind {
@@ -332,6 +336,7 @@ impl fmt::Display for ProbeKind {
             ProbeKind::PodToPod => "pod-to-pod",
             ProbeKind::MultusSecondary => "multus-secondary",
             ProbeKind::NatGatewayEgress => "nat-gateway-egress",
+            ProbeKind::KubeOvnSecondary => "kube-ovn-secondary",
         })
     }
 }

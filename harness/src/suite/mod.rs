@@ -12,6 +12,6 @@ pub use error::{Problem, SuiteError};
 pub use load::{Known, check_references, discover, load, load_file, parse_str};
 pub use model::{
     ClusterProfile, Condition, CulpritMatch, Expect, ExpectedCulprit, Heal, PreconditionSet,
-    Remediation, RemediationStep, Scenario, ScenarioId, Suite, SuiteLocs, Unmet,
+    Remediation, RemediationStep, Scenario, ScenarioId, SloExpect, Suite, SuiteLocs, Unmet,
 };
 pub use version::{Constraint, Version, VersionCondition};

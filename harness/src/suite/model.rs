@@ -141,9 +141,27 @@ pub enum Expect {
         /// Why, with the upstream reference.
         reason: String,
         /// Culprits that must all be among the failed SLOs' culprits; empty
-        /// accepts any failure.
+        /// accepts any failure (or, with `slos`, adds nothing to them).
         culprits: Vec<ExpectedCulprit>,
+        /// Per-SLO expectations (an SLO's own `expect:`): when any is given,
+        /// exactly these SLOs must fail, each naming its own culprits, and
+        /// every other SLO must not fail.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        slos: Vec<SloExpect>,
     },
+}
+
+/// One SLO's expected failure: the symptom it stands for, what it must
+/// name and where that comes from (an SLO's own `expect:` in a suite file).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct SloExpect {
+    /// The SLO's position in the scenario's `slos`.
+    pub slo: usize,
+    /// Culprits that must all be among this SLO's own culprits (never empty).
+    pub culprits: Vec<ExpectedCulprit>,
+    /// The upstream source the expectation was written from.
+    pub source: String,
 }
 
 /// A culprit an expected failure must name. In a suite file either a name

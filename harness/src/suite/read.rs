@@ -18,7 +18,7 @@ use crate::util::duration;
 use super::error::Problem;
 use super::model::{
     ClusterProfile, CulpritMatch, Expect, ExpectedCulprit, Heal, Remediation, RemediationStep,
-    Scenario, Suite, SuiteLocs,
+    Scenario, SloExpect, Suite, SuiteLocs,
 };
 use super::model::{Condition, PreconditionSet};
 use super::version::{Constraint, VersionCondition};
@@ -663,8 +663,14 @@ fn scenario(cx: &mut Cx<'_>, node: &Node, path: &str, defaults: &Defaults) -> Op
     let fault = m.req(cx, "fault", fault);
     let remediation = m.opt(cx, "remediation", remediation);
     let heal = m.opt(cx, "heal", heal);
-    let slos = m.opt(cx, "slos", slo_list);
-    let expect = m.opt(cx, "expect", expect);
+    let slos = m.opt(cx, "slos", scenario_slos);
+    // Read from the text, so that an SLO expectation with a problem of its
+    // own does not also make the scenario's culprits look missing.
+    let own_expects = m.get("slos").is_some_and(|n| match &n.value {
+        Value::Seq(items) => items.iter().any(|i| map_value(i, "expect").is_some()),
+        _ => false,
+    });
+    let expect = m.opt(cx, "expect", |cx, n, p| expect(cx, n, p, own_expects));
     let requires = m.opt(cx, "requires", |cx, n, p| {
         let before = cx.problems.len();
         let m = cx.map(n, p, PRECONDITION_NAMES)?;
@@ -689,7 +695,9 @@ fn scenario(cx: &mut Cx<'_>, node: &Node, path: &str, defaults: &Defaults) -> Op
 
     let slos = match slos {
         Ok(Some(s)) => Some(s),
-        Ok(None) if !defaults.slos.is_empty() => Some(defaults.slos.clone()),
+        Ok(None) if !defaults.slos.is_empty() => {
+            Some(defaults.slos.iter().map(|s| (s.clone(), None)).collect())
+        }
         Ok(None) if defaults.slos_unreadable => None,
         Ok(None) => {
             cx.at(
@@ -702,9 +710,54 @@ fn scenario(cx: &mut Cx<'_>, node: &Node, path: &str, defaults: &Defaults) -> Op
         Err(()) => None,
     };
     let fault = fault?;
-    let slos = slos?;
+    let (slos, own): (Vec<Slo>, Vec<_>) = slos?.into_iter().unzip();
+    let expect = match expect.clone().ok()? {
+        Some((
+            Expect::Fail {
+                reason, culprits, ..
+            },
+            when,
+            source,
+        )) => Some((
+            Expect::Fail {
+                reason,
+                culprits,
+                slos: own
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(slo, e)| {
+                        e.map(|(culprits, source)| SloExpect {
+                            slo,
+                            culprits,
+                            source,
+                        })
+                    })
+                    .collect(),
+            },
+            when,
+            source,
+        )),
+        other => {
+            // An SLO's own expectation says which symptom the scenario's
+            // expected failure shows; without one it has nothing to refine.
+            if let Some(i) = own.iter().position(Option::is_some) {
+                let item = m.get("slos").and_then(|n| match &n.value {
+                    Value::Seq(items) => items.get(i),
+                    _ => None,
+                });
+                let at = item.and_then(|n| map_value(n, "expect")).unwrap_or(node);
+                cx.at(
+                    at,
+                    &format!("{path}.slos[{i}].expect"),
+                    "an SLO's own \"expect\" needs the scenario's expect: {outcome: fail, reason: \"<upstream issue>\"}: it says which SLOs the expected failure fails",
+                );
+                return None;
+            }
+            other
+        }
+    };
     let requires = requires.ok()?.unwrap_or_default();
-    let when = expect.clone().ok().flatten().and_then(|e| e.1);
+    let when = expect.clone().and_then(|e| e.1);
     // A precondition only a node reboot or the leftover-multus-config fault
     // records can never be met by another fault.
     for (key, set) in [
@@ -769,10 +822,10 @@ fn scenario(cx: &mut Cx<'_>, node: &Node, path: &str, defaults: &Defaults) -> Op
         remediation: remediation.ok()?,
         heal: heal.ok()?,
         slos,
-        expect: expect.clone().ok()?.map_or(Expect::Pass, |e| e.0),
+        expect_source: expect.clone().and_then(|e| e.2),
+        expect: expect.map_or(Expect::Pass, |e| e.0),
         expect_when: when,
         requires,
-        expect_source: expect.clone().ok().flatten().and_then(|e| e.2),
         ignored: ignored.ok()?,
         repeat: repeat.ok()?.unwrap_or(defaults.repeat),
         steady_state_timeout: timeout.ok()?.unwrap_or(defaults.steady_state_timeout),
@@ -830,7 +883,9 @@ fn preconditions(cx: &mut Cx<'_>, m: &Map<'_>, before: usize) -> Option<Precondi
     ok.then_some(PreconditionSet(out))
 }
 
-fn expect(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Expectation> {
+/// `own_expects`: some SLO carries its own expectation, which then names
+/// the culprits, so the scenario's `culprits` may be left out.
+fn expect(cx: &mut Cx<'_>, node: &Node, path: &str, own_expects: bool) -> Option<Expectation> {
     if let Value::Str(_) = node.value {
         return match one_of(cx, node, path, &[("pass", true), ("fail", false)])? {
             true => Some((Expect::Pass, None, None)),
@@ -882,15 +937,24 @@ fn expect(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Expectation> {
     };
     // Without an expected culprit any failure would pass as the known bug,
     // hiding unrelated regressions behind it.
-    let Some(culprits) = culprits.ok()? else {
+    let culprits = culprits.ok()?;
+    let Some(culprits) = culprits.or_else(|| own_expects.then(Vec::new)) else {
         cx.at(
             node,
             path,
-            "missing required field \"culprits\": name what the bug holds back, e.g. [{pod: kube-multus-ds, node: fault-target, reason: \"Init:CrashLoopBackOff\"}], so that another failure is not taken for it",
+            "missing required field \"culprits\": name what the bug holds back, e.g. [{pod: kube-multus-ds, node: fault-target, reason: \"Init:CrashLoopBackOff\"}], so that another failure is not taken for it (or give each failing SLO its own expect: {culprits, source})",
         );
         return None;
     };
-    Some((Expect::Fail { reason, culprits }, when.ok()?, source))
+    Some((
+        Expect::Fail {
+            reason,
+            culprits,
+            slos: Vec::new(),
+        },
+        when.ok()?,
+        source,
+    ))
 }
 
 /// An expected culprit: a name prefix, `{pod: <prefix>, node: fault-target,
@@ -1439,7 +1503,66 @@ const SLO_KINDS: &[&str] = &[
 ];
 
 fn slo_list(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Vec<Slo>> {
-    list(cx, node, path, slo)
+    list(cx, node, path, |cx, n, p| {
+        let (slo_node, expect) = split_expect(n);
+        if let Some(e) = expect {
+            cx.at(
+                e,
+                &join(p, "expect"),
+                "an SLO's own \"expect\" belongs to a scenario's \"slos\", where the scenario's expect says outcome: fail; defaults apply to every scenario",
+            );
+        }
+        slo(cx, &slo_node, p).filter(|_| expect.is_none())
+    })
+}
+
+/// A scenario's own SLOs, each with its own expectation if it has one.
+type SloEntries = Vec<(Slo, Option<(Vec<ExpectedCulprit>, String)>)>;
+
+fn scenario_slos(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<SloEntries> {
+    list(cx, node, path, |cx, n, p| {
+        let (slo_node, expect) = split_expect(n);
+        let slo = slo(cx, &slo_node, p);
+        let expect = expect.map(|e| slo_expect(cx, e, &join(p, "expect")));
+        match expect {
+            None => Some((slo?, None)),
+            Some(e) => Some((slo?, Some(e?))),
+        }
+    })
+}
+
+/// An SLO mapping without its `expect` entry, and that entry's value: the
+/// SLO kinds read their own fields, the expectation is the same for all.
+fn split_expect(node: &Node) -> (std::borrow::Cow<'_, Node>, Option<&Node>) {
+    let Value::Map(entries) = &node.value else {
+        return (std::borrow::Cow::Borrowed(node), None);
+    };
+    let is_expect = |k: &Node| matches!(&k.value, Value::Str(s) if s == "expect");
+    let Some((_, value)) = entries.iter().find(|(k, _)| is_expect(k)) else {
+        return (std::borrow::Cow::Borrowed(node), None);
+    };
+    let rest = entries
+        .iter()
+        .filter(|(k, _)| !is_expect(k))
+        .cloned()
+        .collect();
+    (
+        std::borrow::Cow::Owned(Node {
+            value: Value::Map(rest),
+            loc: node.loc,
+        }),
+        Some(value),
+    )
+}
+
+/// An SLO's own expectation: `{culprits: [...], source: "<upstream>"}`, both
+/// required: the symptom's culprit keeps another failure from passing for
+/// it, and the source says why it fails.
+fn slo_expect(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<(Vec<ExpectedCulprit>, String)> {
+    let m = cx.map(node, path, &["culprits", "source"])?;
+    let culprits = m.req(cx, "culprits", |cx, n, p| list(cx, n, p, expected_culprit));
+    let source = m.req(cx, "source", string);
+    Some((culprits?, source?))
 }
 
 fn slo(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Slo> {
@@ -1559,6 +1682,7 @@ fn slo(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Slo> {
                         ("pod-to-pod", ProbeKind::PodToPod),
                         ("multus-secondary", ProbeKind::MultusSecondary),
                         ("nat-gateway-egress", ProbeKind::NatGatewayEgress),
+                        ("kube-ovn-secondary", ProbeKind::KubeOvnSecondary),
                     ],
                 )
             });

@@ -331,7 +331,7 @@ pub fn scenario(
         Outcome::SloFailed { failed }
     };
     let culprits: Vec<Culprit> = slos.iter().flat_map(|v| v.culprits.clone()).collect();
-    let verdict = Verdict::judge(&outcome, &expect, &culprits, None);
+    let verdict = Verdict::judge(&outcome, &expect, &culprits, &[], None);
     let diagnostics = (!culprits.is_empty()).then(|| {
         format!(
             "kubectl describe pod -n kube-system {MULTUS_ON_REBOOTED}\n  Init Containers:\n    install-multus-binary:\n      State: Waiting\n        Reason: CrashLoopBackOff\n      Last State: Terminated\n        Reason: Error\n        Message: cp: cannot create regular file '/host/opt/cni/bin/multus-shim': Text file busy\n"
@@ -360,6 +360,7 @@ pub fn scenario(
         verdict,
         checks,
         slos,
+        symptoms: Vec::new(),
         diagnostics,
         lanes,
         observation: None,

@@ -274,8 +274,25 @@ fn ingest(w: &mut World, resource: &str, change: ChangeType, obj: &Value) {
             w.api_node_unschedulable(name, u);
         }
         ("daemonsets" | "deployments", ChangeType::Added) => w.api_create_workload(resource, obj),
-        ("network-attachment-definitions", ChangeType::Added) => w.api_nad(ns, name, true),
-        ("network-attachment-definitions", ChangeType::Deleted) => w.api_nad(ns, name, false),
+        ("network-attachment-definitions", ChangeType::Added) => w.api_nad(
+            ns,
+            name,
+            Some(
+                obj.pointer("/spec/config")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            ),
+        ),
+        ("network-attachment-definitions", ChangeType::Deleted) => w.api_nad(ns, name, None),
+        ("subnets", ChangeType::Added) => w.api_subnet(
+            name,
+            Some(
+                obj.pointer("/spec/provider")
+                    .and_then(Value::as_str)
+                    .unwrap_or("ovn"),
+            ),
+        ),
+        ("subnets", ChangeType::Deleted) => w.api_subnet(name, None),
         _ => {}
     }
 }

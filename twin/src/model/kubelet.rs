@@ -317,6 +317,37 @@ impl World {
         Ok(())
     }
 
+    /// Rule `kube-ovn-attachment-needs-its-subnet`: an attachment whose delegate is `kube-ovn` gets its address from the Subnet whose `provider` is the attachment's (`<nad>.<namespace>.ovn`): kube-ovn-controller allocates it there; without such a Subnet nothing is allocated and the cni-server fails the ADD.
+    /// Source: kubeovn/kube-ovn@v1.14.41:pkg/controller/pod.go (getPodAttachmentNet: the subnet whose Spec.Provider is the attachment's provider)
+    /// Source: kubeovn/kube-ovn@v1.14.41:pkg/daemon/handler.go (handleAdd: waits 20 x 1 s for the allocated annotation, then "no address allocated to pod")
+    ///
+    /// The model fails the ADD at once instead of after the cni-server's
+    /// 20 s wait. The delegate's ADD itself goes to the same cni-server as
+    /// the primary network's, which the caller has checked.
+    pub(super) fn kube_ovn_attachments(
+        &self,
+        p: &super::world::Pod,
+        keys: &[String],
+    ) -> Result<(), String> {
+        for key in keys {
+            let Some(Some(provider)) = self.nads.get(key) else {
+                continue;
+            };
+            if !self.subnet_providers.values().any(|s| s == provider) {
+                return Err(format!(
+                    "Multus: [{}/{}/{}]: error adding container to network \"{}\": plugin type=\"kube-ovn\" failed (add): RPC failed; request ip return 500 no address allocated to pod {}/{} provider {provider}, please see kube-ovn-controller logs to find errors",
+                    p.namespace,
+                    p.name,
+                    p.uid,
+                    key.rsplit('/').next().unwrap_or(key),
+                    p.namespace,
+                    p.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// ovsdb-server and ovs-vswitchd run and are not stopped.
     pub(super) fn ovs_healthy(&self, n: usize) -> bool {
         let node = &self.nodes[n];
@@ -429,9 +460,9 @@ impl World {
                 self.kube_ovn_add(n)
                     .map_err(|e| format!("plugin type=\"multus-shim\" name=\"multus-cni-network\" failed (add): [{}/{}:kube-ovn]: error adding container to network \"kube-ovn\": {e}", p.namespace, p.name))
                     .and_then(|()| {
-                        match keys.iter().find(|a| !self.nads.contains(*a)) {
+                        match keys.iter().find(|a| !self.nads.contains_key(*a)) {
                             Some(missing) => Err(format!("Multus: [{}/{}]: error loading k8s delegates k8s args: TryLoadPodDelegates: error in getting k8s network for pod: GetNetworkDelegates: failed getting the delegate: getKubernetesDelegate: cannot find a network-attachment-definition ({missing}) in namespace", p.namespace, p.name)),
-                            None => Ok(Some(attachments.clone())),
+                            None => self.kube_ovn_attachments(p, &keys).map(|()| Some(attachments.clone())),
                         }
                     })
             }

@@ -637,6 +637,10 @@ impl World {
             }
             // `ip -o link show net1` in the probe pod.
             ProbeKind::MultusSecondary => p.has_interface("net1"),
+            // `ip -o -4 addr show dev net1 | grep -q ' inet 10.251\.'`: the
+            // Kube-OVN attachment's net1 exists only with its address (rule
+            // `kube-ovn-attachment-needs-its-subnet`).
+            ProbeKind::KubeOvnSecondary => p.has_interface("net1"),
             // Egress is translated only by a Ready gateway whose namespace
             // holds the SNAT rule and the EIP (rule
             // `nat-gateway-init-once-per-pod`).

@@ -20,10 +20,13 @@ pub enum ProbeKind {
     MultusSecondary,
     /// Egress through the VPC NAT gateway.
     NatGatewayEgress,
+    /// An address on `net1` from an attachment whose delegate is Kube-OVN.
+    KubeOvnSecondary,
 }
 
 /// The label that marks an API-created pod as a harness probe; its value is
-/// `dns`, `pod-to-pod`, `multus-secondary` or `nat-gateway-egress`.
+/// `dns`, `pod-to-pod`, `multus-secondary`, `nat-gateway-egress` or
+/// `kube-ovn-secondary`.
 pub const PROBE_LABEL: &str = "cni-chaos.io/probe";
 /// Label of a pod-to-pod probe pod naming the server pod it reaches
 /// (the harness's `observe::probe::TARGET_LABEL`).
@@ -37,6 +40,7 @@ impl ProbeKind {
             "pod-to-pod" => ProbeKind::PodToPod,
             "multus-secondary" => ProbeKind::MultusSecondary,
             "nat-gateway-egress" => ProbeKind::NatGatewayEgress,
+            "kube-ovn-secondary" => ProbeKind::KubeOvnSecondary,
             _ => return None,
         })
     }

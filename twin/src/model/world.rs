@@ -280,7 +280,11 @@ pub struct World {
     pub(super) by_name: HashMap<(String, String), u64>,
     pub(super) workloads: Vec<WorkloadRt>,
     pub(super) owner_count: HashMap<(usize, usize), u32>,
-    pub(super) nads: BTreeSet<String>,
+    /// NetworkAttachmentDefinitions (`<namespace>/<name>`), each with its
+    /// Kube-OVN provider when its delegate is `kube-ovn`.
+    pub(super) nads: BTreeMap<String, Option<String>>,
+    /// The `provider`s of the Subnets that exist.
+    pub(super) subnet_providers: BTreeMap<String, String>,
     pub(super) inode: u64,
     out: Vec<Output>,
     pub(super) dirty_pods: BTreeSet<u64>,
@@ -359,7 +363,8 @@ impl World {
             by_name: HashMap::new(),
             workloads,
             owner_count: HashMap::new(),
-            nads: BTreeSet::new(),
+            nads: BTreeMap::new(),
+            subnet_providers: BTreeMap::new(),
             inode: 1000,
             out: Vec::new(),
             dirty_pods: BTreeSet::new(),
@@ -377,7 +382,8 @@ impl World {
             stale_lsps: BTreeMap::new(),
             cfg,
         };
-        w.nads.insert("kube-system/ovn-vpc-external-network".into());
+        w.nads
+            .insert("kube-system/ovn-vpc-external-network".into(), None);
         w.bootstrap();
         w
     }
@@ -1329,12 +1335,40 @@ impl World {
     }
 
     /// Adds a network attachment definition (from the API).
-    pub fn api_nad(&mut self, namespace: &str, name: &str, present: bool) {
+    /// A NetworkAttachmentDefinition was created (`config`: its
+    /// `spec.config`) or deleted (`None`).
+    pub fn api_nad(&mut self, namespace: &str, name: &str, config: Option<&str>) {
         let key = format!("{namespace}/{name}");
-        if present {
-            self.nads.insert(key);
-        } else {
-            self.nads.remove(&key);
+        match config {
+            Some(text) => {
+                let config: Value = serde_json::from_str(text).unwrap_or_default();
+                let provider = (config.get("type").and_then(Value::as_str) == Some("kube-ovn"))
+                    .then(|| {
+                        config
+                            .get("provider")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_string()
+                    });
+                self.nads.insert(key, provider);
+            }
+            None => {
+                self.nads.remove(&key);
+            }
+        }
+    }
+
+    /// A kubeovn.io Subnet was created with `provider` (Kube-OVN's default
+    /// `ovn` when unset), or deleted (`None`).
+    pub fn api_subnet(&mut self, name: &str, provider: Option<&str>) {
+        match provider {
+            Some(p) => {
+                self.subnet_providers
+                    .insert(name.to_string(), p.to_string());
+            }
+            None => {
+                self.subnet_providers.remove(name);
+            }
         }
     }
 }

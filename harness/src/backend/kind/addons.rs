@@ -33,7 +33,7 @@ use super::options::KindOptions;
 use super::sha256::hex_digest;
 use super::versions::{PinnedUrl, VersionSet};
 use crate::exec::{Command, Runner};
-use crate::observe::probe::{PROBE_IMAGES, PROBE_NAD, PROBE_NAMESPACE};
+use crate::observe::probe::PROBE_IMAGES;
 
 /// Installs the addons of one cluster.
 #[derive(Debug)]
@@ -59,7 +59,8 @@ pub struct Addons<'a> {
 
 /// The pinned `install.sh` as downloaded and verified, in the state folder.
 pub const INSTALL_SCRIPT: &str = "kube-ovn-install.sh";
-/// The copy of [`INSTALL_SCRIPT`] that runs: [`DIAGNOSE_STEP`] cut out.
+/// The copy of [`INSTALL_SCRIPT`] that runs: [`DIAGNOSE_STEP`] cut out,
+/// and kube-ovn-pinger's external checks off ([`PINGER_EXTERNAL_ARGS`]).
 pub const INSTALL_SCRIPT_RUN: &str = "kube-ovn-install.no-diagnose.sh";
 /// Kube-OVN's kubectl plugin at the pinned tag, in the state folder.
 pub const KUBECTL_KO: &str = "kubectl-ko";
@@ -87,27 +88,66 @@ const DIAGNOSE_CUT: &str = "# cni-chaos: step 6/6 (kubectl-ko into /usr/local/bi
 /// once, as whole lines: a script whose last step changed is refused
 /// (saying how), never run with a guessed cut.
 pub fn without_diagnose(script: &str) -> Result<String, String> {
+    replace_lines_once(script, DIAGNOSE_STEP, DIAGNOSE_CUT).map_err(|found| match found {
+        0 => format!(
+            "its last step is not the expected {} lines (copy kubectl-ko into /usr/local/bin, then `kubectl ko diagnose all`), so the harness cannot cut it; compare the script with addons::DIAGNOSE_STEP and update the cut for this tag",
+            DIAGNOSE_STEP.lines().count()
+        ),
+        many => format!(
+            "the step `kubectl ko diagnose all` appears {many} times; the harness cuts it only when it appears once"
+        ),
+    })
+}
+
+/// `script` with `lines` (whole lines, starting at a line's start)
+/// replaced by `with`; `Err` with how often they appear unless exactly
+/// once: an edit of the pinned script is never guessed.
+fn replace_lines_once(script: &str, lines: &str, with: &str) -> Result<String, usize> {
     let at_line_start = |i: usize| i == 0 || script.as_bytes()[i - 1] == b'\n';
     let found: Vec<usize> = script
-        .match_indices(DIAGNOSE_STEP)
+        .match_indices(lines)
         .map(|(i, _)| i)
         .filter(|&i| at_line_start(i))
         .collect();
     match found.as_slice() {
         [i] => Ok(format!(
-            "{}{DIAGNOSE_CUT}{}",
+            "{}{with}{}",
             &script[..*i],
-            &script[i + DIAGNOSE_STEP.len()..]
+            &script[i + lines.len()..]
         )),
-        [] => Err(format!(
-            "its last step is not the expected {} lines (copy kubectl-ko into /usr/local/bin, then `kubectl ko diagnose all`), so the harness cannot cut it; compare the script with addons::DIAGNOSE_STEP and update the cut for this tag",
-            DIAGNOSE_STEP.lines().count()
-        )),
-        many => Err(format!(
-            "the step `kubectl ko diagnose all` appears {} times; the harness cuts it only when it appears once",
-            many.len()
-        )),
+        other => Err(other.len()),
     }
+}
+
+/// The pinger DaemonSet's external-check arguments in `install.sh`, byte
+/// for byte the same at every pinned tag (v1.13.15, v1.14.41, v1.15.24,
+/// v1.16.2): the script sets `PINGER_EXTERNAL_ADDRESS="1.1.1.1"` and
+/// `PINGER_EXTERNAL_DOMAIN="kube-ovn.io."` unconditionally, and neither can
+/// pass on a machine without egress.
+pub const PINGER_EXTERNAL_ARGS: &str = "          - --external-address=$PINGER_EXTERNAL_ADDRESS
+          - --external-dns=$PINGER_EXTERNAL_DOMAIN
+";
+
+/// What replaces [`PINGER_EXTERNAL_ARGS`]: empty values, which switch both
+/// checks off (kubeovn/kube-ovn@v1.14.41:pkg/pinger/ping.go, `if
+/// config.ExternalDNS != ""` and `if config.ExternalAddress != ""`; the same
+/// at the other pinned tags).
+const PINGER_EXTERNAL_OFF: &str = "          - --external-address=
+          - --external-dns=
+";
+
+/// `script` with kube-ovn-pinger's external checks switched off
+/// ([`PINGER_EXTERNAL_ARGS`] replaced, exactly once, as whole lines): the
+/// pinger's verdict (`pinger-healthy`) then rests on what it can reach
+/// offline, its pings to nodes and pods and its DNS lookup of
+/// `kubernetes.default`.
+pub fn without_pinger_external(script: &str) -> Result<String, String> {
+    replace_lines_once(script, PINGER_EXTERNAL_ARGS, PINGER_EXTERNAL_OFF).map_err(|found| match found {
+        0 => "its kube-ovn-pinger DaemonSet does not pass `--external-address=$PINGER_EXTERNAL_ADDRESS` and `--external-dns=$PINGER_EXTERNAL_DOMAIN` as the pinned tags do, so the harness cannot switch the external checks off; compare the script with addons::PINGER_EXTERNAL_ARGS".into(),
+        many => format!(
+            "the pinger's external-check arguments appear {many} times; the harness switches them off only when they appear once"
+        ),
+    })
 }
 
 /// Where the host's Docker keeps its images, which decides how they get
@@ -309,8 +349,9 @@ impl Addons<'_> {
     /// Runs Kube-OVN's `install.sh` at the pinned tag, in the cluster's
     /// state folder: downloads and verifies it ([`INSTALL_SCRIPT`]) and the
     /// pinned `kubectl-ko` ([`KUBECTL_KO`], before the long install, so a
-    /// bad pin fails fast), writes the copy without its last step
-    /// ([`INSTALL_SCRIPT_RUN`], see [`without_diagnose`]) and runs it as
+    /// bad pin fails fast), writes the copy without its last step and with
+    /// the pinger's external checks off ([`INSTALL_SCRIPT_RUN`], see
+    /// [`without_diagnose`] and [`without_pinger_external`]) and runs it as
     /// `(cd $STATE/<cluster> && KUBECONFIG=... <install env> bash
     /// $STATE/<cluster>/kube-ovn-install.no-diagnose.sh)`.
     pub async fn install_kube_ovn(&self) -> Result<(), KindError> {
@@ -325,10 +366,12 @@ impl Addons<'_> {
                 url: pin.url.clone(),
                 problem: "it is not UTF-8 text".into(),
             })?;
-            let cut = without_diagnose(&text).map_err(|problem| KindError::Script {
-                url: pin.url.clone(),
-                problem,
-            })?;
+            let cut = without_diagnose(&text)
+                .and_then(|t| without_pinger_external(&t))
+                .map_err(|problem| KindError::Script {
+                    url: pin.url.clone(),
+                    problem,
+                })?;
             std::fs::write(&run, cut).map_err(|source| KindError::Io {
                 action: "writing",
                 path: run.clone(),
@@ -433,10 +476,11 @@ impl Addons<'_> {
         Ok(())
     }
 
-    /// Creates what the probes need (see `observe::probe`): their namespace
-    /// and the NetworkAttachmentDefinition the multus-secondary probe asks
-    /// for. The manifest ([`probe_manifest`]) is rendered into the cluster's
-    /// private state folder and applied once Multus' CRD is established.
+    /// Creates what the probes need (see `observe::probe`): their namespace,
+    /// the `ptp` and Kube-OVN NetworkAttachmentDefinitions the secondary
+    /// probes ask for, and the Kube-OVN attachment's Subnet. The manifest
+    /// ([`probe_manifest`]) is rendered into the cluster's private state
+    /// folder and applied once Multus' and Kube-OVN's CRDs are established.
     pub async fn install_probe_resources(&self) -> Result<(), KindError> {
         let path = self.state_file(PROBE_MANIFEST);
         if !self.options.dry_run {
@@ -452,6 +496,7 @@ impl Addons<'_> {
                     "wait",
                     "--for=condition=Established",
                     NAD_CRD,
+                    SUBNET_CRD,
                     "--timeout=60s",
                 ],
                 Duration::from_secs(90),
@@ -534,40 +579,16 @@ const DIAGNOSE_TIMEOUT: Duration = Duration::from_secs(300);
 pub const PROBE_MANIFEST: &str = "cni-chaos-probes.json";
 /// Multus' NetworkAttachmentDefinition CRD (in its thick manifest).
 const NAD_CRD: &str = "crd/network-attachment-definitions.k8s.cni.cncf.io";
-/// The probe attachment's address range: clear of Kube-OVN CI's pods
-/// (10.16.0.0/16) and services (10.96.0.0/12).
-const PROBE_NET_SUBNET: &str = "10.250.0.0/16";
+/// Kube-OVN's Subnet CRD (created by install.sh).
+const SUBNET_CRD: &str = "crd/subnets.kubeovn.io";
 
-/// The probes' namespace ([`PROBE_NAMESPACE`]) and NetworkAttachmentDefinition
-/// ([`PROBE_NAD`]) as a JSON `List` for `kubectl apply -f`. The attachment is
-/// a `ptp` interface with `host-local` addresses: the two plugins kind's node
-/// image ships besides loopback and portmap (kubernetes-sigs/kind
-/// images/base/Dockerfile), so it works on any kind node; the probe only
-/// checks that `net1` appears.
+/// What the probes need ([`crate::observe::probe::probe_objects`], the same
+/// objects the twin creates) as a JSON `List` for `kubectl apply -f`.
 pub fn probe_manifest() -> String {
-    let config = serde_json::json!({
-        "cniVersion": "0.3.1",
-        "name": PROBE_NAD,
-        "type": "ptp",
-        "ipam": {"type": "host-local", "subnet": PROBE_NET_SUBNET},
-    });
-    let labels = serde_json::json!({"app.kubernetes.io/managed-by": "cni-chaos"});
     let list = serde_json::json!({
         "apiVersion": "v1",
         "kind": "List",
-        "items": [
-            {
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": {"name": PROBE_NAMESPACE, "labels": labels},
-            },
-            {
-                "apiVersion": "k8s.cni.cncf.io/v1",
-                "kind": "NetworkAttachmentDefinition",
-                "metadata": {"name": PROBE_NAD, "namespace": PROBE_NAMESPACE, "labels": labels},
-                "spec": {"config": config.to_string()},
-            },
-        ],
+        "items": crate::observe::probe::probe_objects(),
     });
     format!("{list:#}\n")
 }
@@ -617,6 +638,54 @@ mod tests {
             serde_json::from_str(items[1]["spec"]["config"].as_str().unwrap()).unwrap();
         assert_eq!(config["type"], "ptp");
         assert_eq!(config["ipam"]["type"], "host-local");
+        // Kube-OVN as a secondary CNI: its attachment and the Subnet that
+        // names it as provider, `<nad>.<namespace>.ovn`.
+        assert_eq!(items[2]["kind"], "NetworkAttachmentDefinition");
+        assert_eq!(items[2]["metadata"]["name"], "cni-chaos-ovn-net");
+        let config: serde_json::Value =
+            serde_json::from_str(items[2]["spec"]["config"].as_str().unwrap()).unwrap();
+        assert_eq!(config["type"], "kube-ovn");
+        assert_eq!(
+            config["server_socket"],
+            "/run/openvswitch/kube-ovn-daemon.sock"
+        );
+        assert_eq!(config["provider"], "cni-chaos-ovn-net.cni-chaos-probes.ovn");
+        assert_eq!(items[3]["apiVersion"], "kubeovn.io/v1");
+        assert_eq!(items[3]["kind"], "Subnet");
+        assert_eq!(items[3]["spec"]["provider"], config["provider"]);
+        assert_eq!(items[3]["spec"]["cidrBlock"], "10.251.0.0/16");
+        for item in items {
+            assert_eq!(
+                item["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+                "cni-chaos"
+            );
+        }
+    }
+
+    #[test]
+    fn the_pinger_external_checks_are_switched_off_only_when_exactly_there_once() {
+        let ds = "        args:\n          - /kube-ovn/start-pinger.sh\n";
+        let script = format!("{ds}{PINGER_EXTERNAL_ARGS}          - --logtostderr=false\n");
+        let off = without_pinger_external(&script).unwrap();
+        assert_eq!(
+            off,
+            format!(
+                "{ds}          - --external-address=\n          - --external-dns=\n          - --logtostderr=false\n"
+            )
+        );
+        assert!(!off.contains("PINGER_EXTERNAL"));
+        assert!(without_pinger_external("no pinger here\n").is_err());
+        let twice = format!("{PINGER_EXTERNAL_ARGS}{PINGER_EXTERNAL_ARGS}");
+        assert!(
+            without_pinger_external(&twice)
+                .unwrap_err()
+                .contains("2 times")
+        );
+        let indented = format!("  {PINGER_EXTERNAL_ARGS}");
+        assert!(
+            without_pinger_external(&indented).is_err(),
+            "whole lines only"
+        );
     }
 
     #[test]
