@@ -347,12 +347,15 @@ async fn progress_hears_which_pods_are_still_not_ready_while_observing() {
 
 /// OVS ports left on a node's br-int for pods that are gone (what an
 /// unclean shutdown leaves in the OVS database, here put there by the
-/// stale-netns fault) fail ovn-consistent, naming the node and each port;
-/// the raw tool output goes into the diagnostics.
+/// stale-netns fault) fail ovn-consistent on Kube-OVN v1.14, naming the
+/// node and each port; the raw tool output goes into the diagnostics.
+/// (From v1.15 kube-ovn-cni deletes such Interfaces every minute,
+/// `pkg/daemon/controller.go` `gcInterfaces`, which v1.14.41 lacks; the
+/// twin does not model that yet, so this runs on v1.14 only.)
 #[tokio::test(start_paused = true)]
 async fn stale_ovs_ports_fail_ovn_consistent_and_name_the_node_and_ports() {
     let body = "    fault: {kind: stale-netns, target: {role: worker}, count: 2, ovs-ports: true}\n    slos:\n      - {kind: ovn-consistent, namespaces: [kube-system, default]}\n      - {kind: ovn-consistent, nodes: fault-target}\n";
-    let r = run(TwinBackend::new(1, "test"), FIXED, body).await;
+    let r = run(TwinBackend::new(1, "test"), RACY, body).await;
     let node = r.node.clone().expect("a faulted node");
     for detail in ["namespaces kube-system, default", "all namespaces"] {
         let v = verdict(&r, "ovn-consistent", detail);
