@@ -10,6 +10,12 @@
 //! fault left on a node's disk, and the logical switch port of a pod
 //! deleted while kube-ovn-controller was not running, which stays until
 //! the controller's GC removes it (rule `lsp-of-a-pod-deleted-while-the-controller-is-down`).
+//!
+//! Not modelled yet: from v1.15 kube-ovn-cni deletes, every minute, the
+//! Interfaces whose pod is gone or whose device is missing
+//! (kubeovn/kube-ovn@v1.16.2:pkg/daemon/controller.go `gcInterfaces`;
+//! absent at v1.13.15 and v1.14.41), so on those versions a fault's stale
+//! ports would not outlive a minute of a running kube-ovn-cni.
 
 use super::natgw::ExecOutput;
 use super::node::Owner;
