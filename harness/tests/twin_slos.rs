@@ -349,11 +349,11 @@ async fn progress_hears_which_pods_are_still_not_ready_while_observing() {
 /// unclean shutdown leaves in the OVS database, here put there by the
 /// stale-netns fault) fail ovn-consistent on Kube-OVN v1.14, naming the
 /// node and each port; the raw tool output goes into the diagnostics.
-/// (From v1.15 kube-ovn-cni deletes such Interfaces every minute,
-/// `pkg/daemon/controller.go` `gcInterfaces`, which v1.14.41 lacks; the
-/// twin does not model that yet, so this runs on v1.14 only.)
+/// From v1.15 kube-ovn-cni deletes such Interfaces every minute
+/// (`pkg/daemon/controller.go` `gcInterfaces`, which v1.14.41 lacks), so
+/// there the SLO passes.
 #[tokio::test(start_paused = true)]
-async fn stale_ovs_ports_fail_ovn_consistent_and_name_the_node_and_ports() {
+async fn stale_ovs_ports_fail_ovn_consistent_on_v1_14_naming_them_and_are_cleaned_from_v1_15() {
     let body = "    fault: {kind: stale-netns, target: {role: worker}, count: 2, ovs-ports: true}\n    slos:\n      - {kind: ovn-consistent, namespaces: [kube-system, default]}\n      - {kind: ovn-consistent, nodes: fault-target}\n";
     let r = run(TwinBackend::new(1, "test"), RACY, body).await;
     let node = r.node.clone().expect("a faulted node");
@@ -383,4 +383,9 @@ async fn stale_ovs_ports_fail_ovn_consistent_and_name_the_node_and_ports() {
     }
     assert!(diag.contains("cni-chaos=stale iface-id="), "{diag}");
     assert!(diag.contains("connected\n"), "{diag}");
+
+    let r = run(TwinBackend::new(1, "test"), FIXED, body).await;
+    for v in &r.slos {
+        assert_eq!(v.status, SloStatus::Pass, "{}: {}", v.slo, v.message);
+    }
 }

@@ -8,6 +8,8 @@
 mod model_support;
 
 use cni_chaos_twin::model::{Recorder, Signal, World};
+
+const V1_14: &str = "kube-ovn-1.14-multus-4.2.1";
 use model_support::{pod_on, run, world};
 
 const FIXED: &str = "kube-ovn-1.15-multus-4.2.3";
@@ -117,4 +119,44 @@ fn a_deletion_the_running_controller_sees_leaves_no_port() {
     assert!(!coredns(&w).contains(&gone));
     let port = format!("{gone}.kube-system,");
     assert!(!nb(&w).contains(&port), "{}", nb(&w));
+}
+
+/// Stale OVS ports (a pod's Interface row whose pod and device are gone)
+/// stay in the persistent OVS database across a hard restart on Kube-OVN
+/// v1.14, which has no Interface GC, and are deleted by kube-ovn-cni within
+/// a minute on v1.15 (rules `ovs-database-survives-a-restart`,
+/// `kube-ovn-cni-gc-interfaces`).
+#[test]
+fn stale_ovs_ports_stay_on_v1_14_and_kube_ovn_cni_deletes_them_from_v1_15() {
+    const WORKER: &str = "twin-worker";
+    for (profile, left) in [(V1_14, 2), (FIXED, 0)] {
+        let mut w = world(profile, 3);
+        let mut rec = Recorder::default();
+        run(&mut w, &mut rec, 300_000);
+        for i in 0..2 {
+            w.add_ovs_port(WORKER, &format!("stale-{i}"), Some("cni-gone"))
+                .unwrap();
+        }
+        run(&mut w, &mut rec, 5_000);
+        assert_eq!(
+            w.ovs_ports(WORKER).unwrap().len(),
+            2,
+            "{profile}: just added"
+        );
+        run(&mut w, &mut rec, 120_000);
+        assert_eq!(
+            w.ovs_ports(WORKER).unwrap().len(),
+            left,
+            "{profile}: after 2 min"
+        );
+        if left > 0 {
+            w.kill_node(WORKER, true).unwrap();
+            run(&mut w, &mut rec, 240_000);
+            assert_eq!(
+                w.ovs_ports(WORKER).unwrap().len(),
+                left,
+                "{profile}: the OVS database survives a hard restart"
+            );
+        }
+    }
 }

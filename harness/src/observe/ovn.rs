@@ -633,6 +633,11 @@ fn orphan_reason(
     }
 }
 
+/// How often kube-ovn-cni (v1.15+) deletes the OVS Interfaces of pods
+/// that are gone (kube-ovn v1.16.2 `pkg/daemon/controller.go`:
+/// `wait.Until(c.gcInterfaces, time.Minute)`).
+pub const INTERFACE_GC_PERIOD: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Kube-OVN's annotation of a pod's MAC (`pkg/util/const.go`
 /// `MacAddressAnnotation`).
 pub const MAC_ANNOTATION: &str = "ovn.kubernetes.io/mac_address";

@@ -391,10 +391,17 @@ pub fn known(slo: &Slo, tl: &Timeline, w: &Window, settle: Duration) -> bool {
             pods_serving(tl, &scope) && held(last_pod_change(tl, &scope, now, settle))
         }
         // Read in OVN's and OVS's own pods at the end: known once
-        // ovn-central and every ovs-ovn serve, and neither they nor the
-        // pods in scope changed for the settle window (kube-ovn-controller
-        // and kube-ovn-cni reconcile the ports within it).
+        // ovn-central and every ovs-ovn serve, neither they nor the pods in
+        // scope changed for the settle window, and a minute has passed
+        // since the reference: kube-ovn-cni (v1.15+) deletes the Interfaces
+        // of pods that are gone once a minute (kube-ovn v1.16.2
+        // pkg/daemon/controller.go gcInterfaces), so before that a leftover
+        // port may still go. (kube-ovn-controller's LSP GC takes two
+        // 360 s passes; no window waits for that.)
         Slo::OvnConsistent { namespaces, .. } => {
+            if now < w.reference + super::ovn::INTERFACE_GC_PERIOD {
+                return false;
+            }
             let component = |app: &str| PodScope {
                 namespace: Some(super::ovn::KUBE_OVN_NAMESPACE.into()),
                 selector: crate::suite::LabelSelector::parse(app).ok(),

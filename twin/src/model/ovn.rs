@@ -11,16 +11,18 @@
 //! deleted while kube-ovn-controller was not running, which stays until
 //! the controller's GC removes it (rule `lsp-of-a-pod-deleted-while-the-controller-is-down`).
 //!
-//! Not modelled yet: from v1.15 kube-ovn-cni deletes, every minute, the
-//! Interfaces whose pod is gone or whose device is missing
-//! (kubeovn/kube-ovn@v1.16.2:pkg/daemon/controller.go `gcInterfaces`;
-//! absent at v1.13.15 and v1.14.41), so on those versions a fault's stale
-//! ports would not outlive a minute of a running kube-ovn-cni.
+//! From v1.15 kube-ovn-cni deletes, every minute, the Interfaces whose pod
+//! is gone, so there a fault's stale ports do not outlive a minute of a
+//! running kube-ovn-cni (rule `kube-ovn-cni-gc-interfaces`).
 
 use super::natgw::ExecOutput;
 use super::node::Owner;
 use super::rng::Ms;
 use super::world::{CState, Ev, Pod, Sandbox, World};
+
+/// kube-ovn-cni's Interface GC period (`wait.Until(c.gcInterfaces,
+/// time.Minute)`).
+pub const IFACE_GC_INTERVAL: Ms = 60_000;
 
 /// kube-ovn-controller's `--gc-interval` default: 360 s.
 pub const LSP_GC_INTERVAL: Ms = 360_000;
@@ -175,6 +177,39 @@ impl World {
             l.marked = false;
         }
         self.after(0, Ev::LspGc { pod: k, c: i, run });
+    }
+
+    /// Rule `kube-ovn-cni-gc-interfaces`: from v1.15, kube-ovn-cni lists, when it starts and every minute, the OVS Interfaces that carry `pod_name` and `pod_namespace` and whose link is not up, and deletes each whose device is missing or whose pod does not exist; v1.13.15 and v1.14.41 have no such loop, so such Interfaces stay.
+    /// Source: kubeovn/kube-ovn@v1.16.2:pkg/daemon/controller.go (gcInterfaces; wait.Until(c.gcInterfaces, time.Minute))
+    /// Source: kubeovn/kube-ovn@v1.16.2:pkg/ovs/ovs-vsctl.go (ListInterfacePodMap: find interface pod_name!=[] pod_namespace!=[] link_state!=up)
+    /// Source: kubeovn/kube-ovn@v1.15.24:pkg/daemon/controller.go (gcInterfaces)
+    /// Source: kubeovn/kube-ovn@v1.14.41:pkg/daemon/controller.go (no gcInterfaces)
+    ///
+    /// One pass of run `run` of kube-ovn-cni's container `c` in pod `k`:
+    /// the fault's stale ports (no device, a pod that never existed) go;
+    /// the sandboxes' own Interfaces are derived from live pods, so none of
+    /// them is ever a candidate. A pass while OVS does not answer does
+    /// nothing (ListInterfacePodMap fails).
+    pub(super) fn iface_gc(&mut self, k: u64, c: usize, run: u32) {
+        let Some(p) = self.pods.get(&k) else { return };
+        let Some(n) = p.node else { return };
+        let ctr = &p.ctrs[c];
+        if ctr.runs != run
+            || !matches!(ctr.state, CState::Running { .. })
+            || !self.nodes[n].active()
+        {
+            return;
+        }
+        if self.ovs_healthy(n) && !self.nodes[n].ovs_ports.is_empty() {
+            let ports = std::mem::take(&mut self.nodes[n].ovs_ports);
+            let node = self.nodes[n].name.clone();
+            for port in ports.keys() {
+                self.note(format!(
+                    "node {node}: kube-ovn-cni: pod {STALE_POD_NAMESPACE}/{port} not found, delete ovs interface {port}"
+                ));
+            }
+        }
+        self.after(IFACE_GC_INTERVAL, Ev::IfaceGc { pod: k, c, run });
     }
 
     /// One `markAndCleanLSP` pass of run `run` of container `c` of pod

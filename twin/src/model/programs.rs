@@ -36,6 +36,9 @@ impl World {
         if prog == Program::Sleep {
             self.lsp_gc_start(k, i, run);
         }
+        if prog == Program::CniServer && self.cfg.profile.cni_gc_interfaces {
+            self.after(0, Ev::IfaceGc { pod: k, c: i, run });
+        }
         let d = match prog {
             Program::Sleep | Program::CoreDns => return,
             Program::Completes => self.rng.range(100, 400),

@@ -112,6 +112,8 @@ pub(super) enum Ev {
     GraceOver { pod: u64 },
     /// A pass of kube-ovn-controller's logical switch port GC.
     LspGc { pod: u64, c: usize, run: u32 },
+    /// A pass of kube-ovn-cni's OVS Interface GC.
+    IfaceGc { pod: u64, c: usize, run: u32 },
 }
 
 /// A container's state as the kubelet reports it.
@@ -659,6 +661,7 @@ impl World {
             Ev::Finalize { pod } => self.finalize(pod),
             Ev::GraceOver { pod } => self.grace_over(pod),
             Ev::LspGc { pod, c, run } => self.lsp_gc(pod, c, run),
+            Ev::IfaceGc { pod, c, run } => self.iface_gc(pod, c, run),
         }
     }
 
