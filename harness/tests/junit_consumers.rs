@@ -126,6 +126,7 @@ fn result(scenario: &str, expect: Expect, verdict: Verdict, slo: SloVerdict) -> 
         symptoms: Vec::new(),
         diagnostics: Some("describe: kube-multus-ds-abcde Init:CrashLoopBackOff".into()),
         lanes: Vec::new(),
+        traffic: Vec::new(),
         observation: None,
         early_slos: None,
         late_relapses: Vec::new(),

@@ -226,6 +226,8 @@ const SLOS: &[(&str, &[&str])] = &[
     ),
     ("pinger-healthy", &["nodes"]),
     ("ovn-consistent", &["namespaces", "nodes"]),
+    ("max-outage", &["flow", "!budget"]),
+    ("max-loss", &["flow", "!percent", "within"]),
     ("crashloop-free", &["namespace"]),
 ];
 /// Remediation step kinds with their fields; the last kind does not exist.

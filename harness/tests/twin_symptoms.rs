@@ -235,6 +235,22 @@ async fn the_incident_suite_fails_exactly_its_four_symptoms_on_a_racy_cell() {
         "{names:?}"
     );
     assert_eq!(names[3], ["vpc-nat-gw-gw1-0"]);
+    // Pinger's verdict was read onto the timeline while observing: its
+    // lane for the faulted node's pinger starts clean (the minute before
+    // the fault) and ends with the pinger not Running.
+    let lane = r
+        .lanes
+        .iter()
+        .find(|l| l.object.kind == cni_chaos::observe::ObjKind::Pinger)
+        .unwrap_or_else(|| panic!("no pinger lane in {:#?}", r.lanes));
+    assert!(
+        lane.object.name.starts_with("kube-ovn-pinger-"),
+        "{lane:#?}"
+    );
+    assert_eq!(lane.node.as_deref(), Some(NODE), "{lane:#?}");
+    let states: Vec<&str> = lane.segments.iter().map(|s| s.state.as_str()).collect();
+    assert!(states.contains(&"clean"), "{states:?}");
+    assert_eq!(states.last(), Some(&"ContainerCreating"), "{states:?}");
     // The engine matched each SLO to its own expectation, once.
     assert_eq!(r.symptoms.len(), r.slos.len());
     assert!(r.symptoms.iter().all(|m| m.met), "{:#?}", r.symptoms);

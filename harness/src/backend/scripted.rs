@@ -473,6 +473,7 @@ impl Cluster for ScriptedCluster {
         Ok(Observation {
             verdicts,
             lanes: Vec::new(),
+            traffic: Vec::new(),
             window: None,
             early: None,
             outputs: Vec::new(),

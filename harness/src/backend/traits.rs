@@ -95,6 +95,9 @@ pub struct Observation {
     /// answers (`ovn-consistent`'s `ovn-nbctl`, `ovs-vsctl`, `ovn-appctl`),
     /// for the diagnostics.
     pub outputs: Vec<CommandOutput>,
+    /// The harness's traffic flows over the observed window, times from
+    /// the fault (empty: no traffic SLO).
+    pub traffic: Vec<crate::observe::traffic::FlowTraffic>,
 }
 
 /// What a command run in a pod's container answered (the command seam,

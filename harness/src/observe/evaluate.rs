@@ -40,6 +40,10 @@ pub fn evaluate(slo: &Slo, tl: &Timeline, w: &Window) -> SloVerdict {
             let why = "judged on the pods and their network namespaces at the end of observation (observe::networks), not on the timeline".to_string();
             (SloStatus::NotEvaluated(why.clone()), None, Vec::new(), why)
         }
+        Slo::MaxOutage { .. } | Slo::MaxLoss { .. } => {
+            let why = "judged on the traffic receivers' logs at the end of observation (observe::flows), not on the timeline".to_string();
+            (SloStatus::NotEvaluated(why.clone()), None, Vec::new(), why)
+        }
         Slo::PingerHealthy { .. } => {
             let why = "judged on kube-ovn-pinger's log at the end of observation (observe::pinger), not on the timeline".to_string();
             (SloStatus::NotEvaluated(why.clone()), None, Vec::new(), why)

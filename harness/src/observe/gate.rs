@@ -68,6 +68,13 @@ pub fn unsteady(tl: &Timeline, scenario: &Scenario) -> Vec<Culprit> {
     if super::workload::wanted(scenario) {
         culprits.extend(super::workload::unready(tl));
     }
+    if super::flows::wanted(scenario) {
+        culprits.extend(super::workload::unready_of(
+            tl,
+            super::flows::TRAFFIC_LABEL,
+            super::flows::TRAFFIC,
+        ));
+    }
     let pods = tl.present(ObjKind::Pod);
     for scope in scopes {
         let mut matched = 0;
@@ -232,10 +239,34 @@ pub async fn observe_and_judge(
             )));
         }
     }
+    // kube-ovn-pinger's verdicts onto the timeline while observing.
+    if let Some(slo) = scenario
+        .slos
+        .iter()
+        .find(|s| matches!(s, Slo::PingerHealthy { .. }))
+    {
+        probes.push(tokio::spawn(super::pinger::watch(
+            client.clone(),
+            slo.clone(),
+            node.map(|n| n.name.clone()),
+            stop.clone(),
+            observer.pinger_recorder(),
+        )));
+    }
     let settle = scenario.settle;
     let (fault_off, since_off) = observer.with(|tl| (tl.offset(fault_at), tl.offset(since)));
     let base = observer.with(|tl| settle::Baseline::at(tl, fault_off));
     let fault_node = node.map(|n| n.name.clone());
+    let origin_wall = observer.with(|tl| tl.origin_wall());
+    let read_now = || {
+        read_networks(
+            client,
+            cluster,
+            scenario,
+            fault_node.as_deref(),
+            origin_wall,
+        )
+    };
     let window_at = |end: Duration| Window {
         fault_at: fault_off,
         reference: since_off,
@@ -277,7 +308,7 @@ pub async fn observe_and_judge(
                 break floor;
             }
             early = Some((observer.timeline(), tl_now));
-            early_networks = read_networks(client, cluster, scenario, fault_node.as_deref()).await;
+            early_networks = read_now().await;
         }
         let full_end = budgets_end.max(
             observer
@@ -303,7 +334,27 @@ pub async fn observe_and_judge(
     }
     let tl = observer.timeline();
     let window = window_at(tl.offset(Instant::now()));
-    let networks = read_networks(client, cluster, scenario, fault_node.as_deref()).await;
+    let networks = read_now().await;
+    // The flows over the whole observed window, once, for the reports.
+    let traffic: Vec<super::traffic::FlowTraffic> = networks
+        .iter()
+        .find_map(|r| match r {
+            Read::Traffic(Ok(r)) => Some(super::flows::derive(
+                r,
+                super::traffic::Window {
+                    from: window.fault_at,
+                    to: window.end,
+                },
+            )),
+            _ => None,
+        })
+        .map(|flows| {
+            flows
+                .into_iter()
+                .map(|f| f.relative_to(window.fault_at))
+                .collect()
+        })
+        .unwrap_or_default();
     let outputs = outputs(&networks);
     let verdicts = judge(scenario, &tl, &window, networks);
     // When every verdict was known (full mode: the early end's moment);
@@ -326,8 +377,21 @@ pub async fn observe_and_judge(
             ended: rel(window.end),
             full: rel(tl.offset(budgets_end).max(floor.at.min(window.end))),
         }),
-        lanes: lanes(&tl, from, window.end, window.fault_at),
         outputs,
+        lanes: {
+            let mut l = lanes(&tl, from, window.end, window.fault_at);
+            let rel = |d: Duration| {
+                i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+                    - i64::try_from(window.fault_at.as_millis()).unwrap_or(0)
+            };
+            l.extend(super::lanes::traffic_lanes(
+                &traffic,
+                rel(from),
+                rel(window.end),
+            ));
+            l
+        },
+        traffic,
     }
 }
 
@@ -359,6 +423,8 @@ pub fn rejudge(
                         | Slo::NatGatewayRules { .. }
                         | Slo::PingerHealthy { .. }
                         | Slo::OvnConsistent { .. }
+                        | Slo::MaxOutage { .. }
+                        | Slo::MaxLoss { .. }
                 )
             })
             .map(|s| evaluate(s, tl, &w))
@@ -376,6 +442,9 @@ enum Read {
     Pinger(Result<Vec<super::pinger::PingerReading>, String>),
     /// [`Slo::OvnConsistent`]'s pods, NB database and nodes.
     Ovn(Result<super::ovn::Reading, String>),
+    /// The traffic receivers' logs ([`Slo::MaxOutage`], [`Slo::MaxLoss`]),
+    /// read once for all of them.
+    Traffic(Result<super::flows::Reading, String>),
 }
 
 /// The raw answers of the commands behind `reads`, for the diagnostics.
@@ -397,8 +466,12 @@ async fn read_networks(
     cluster: &dyn Cluster,
     scenario: &Scenario,
     fault_node: Option<&str>,
+    origin_wall: jiff::Timestamp,
 ) -> Vec<Read> {
     let mut out = Vec::new();
+    if super::flows::wanted(scenario) {
+        out.push(Read::Traffic(super::flows::read(client, origin_wall).await));
+    }
     for slo in &scenario.slos {
         match slo {
             Slo::SecondaryNetworksComplete { scope, .. } => {
@@ -430,11 +503,41 @@ fn judge(
     w: &Window,
     reads: Vec<Read>,
 ) -> Vec<crate::slo::SloVerdict> {
-    let mut reads = reads.into_iter();
+    let mut reads = reads.into_iter().peekable();
+    let traffic = match reads.peek() {
+        Some(Read::Traffic(_)) => match reads.next() {
+            Some(Read::Traffic(r)) => Some(r),
+            _ => None,
+        },
+        _ => None,
+    };
     scenario
         .slos
         .iter()
         .map(|slo| match slo {
+            Slo::MaxOutage { .. } | Slo::MaxLoss { .. } => {
+                let flows = match &traffic {
+                    Some(Ok(r)) => {
+                        super::flows::loss_window(slo, w.fault_at, w.end).map(|win| {
+                            let mut f = super::flows::derive(r, win);
+                            if !r.unreadable.is_empty() {
+                                // A receiver not read: its flows have no
+                                // records, and say why.
+                                for flow in &mut f {
+                                    if flow.received == 0 {
+                                        flow.flow =
+                                            format!("{} ({})", flow.flow, r.unreadable.join("; "));
+                                    }
+                                }
+                            }
+                            f
+                        })
+                    }
+                    Some(Err(e)) => Err(e.clone()),
+                    None => Err("the traffic receivers were not read".into()),
+                };
+                super::flows::judge(slo, flows.as_deref().map_err(String::as_str))
+            }
             Slo::SecondaryNetworksComplete { .. } => {
                 let pods = match reads.next() {
                     Some(Read::Networks(r)) => r,
@@ -476,6 +579,14 @@ pub async fn prepare_and_wait_steady(
     scenario: &Scenario,
     timeout: Duration,
 ) -> Result<Gate, crate::backend::BackendError> {
+    if super::flows::wanted(scenario) {
+        super::flows::ensure(client).await.map_err(|e| {
+            crate::backend::BackendError::other(
+                format!("deploying {}", super::flows::TRAFFIC),
+                e.to_string(),
+            )
+        })?;
+    }
     if !super::workload::wanted(scenario) {
         return Ok(wait_steady(observer, scenario, timeout).await);
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::timeline::{Change, ObjKind, ObjRef, Timeline};
+use super::traffic::FlowTraffic;
 
 /// One object's states over the window.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -44,6 +45,7 @@ fn label(change: &Change) -> Option<String> {
         Change::PodGone | Change::NodeGone => Some("absent".into()),
         Change::Node(n) if n.ready == Some(true) => Some("Ready".into()),
         Change::Node(_) => Some("NotReady".into()),
+        Change::Pinger { verdict, .. } => Some(verdict.clone()),
         Change::Event { .. } | Change::Probe { .. } => None,
     }
 }
@@ -57,7 +59,7 @@ pub fn lanes(tl: &Timeline, from: Duration, to: Duration, fault_at: Duration) ->
             - i64::try_from(fault_at.as_millis()).unwrap_or(0)
     };
     let mut out = Vec::new();
-    for kind in [ObjKind::Node, ObjKind::Pod] {
+    for kind in [ObjKind::Node, ObjKind::Pod, ObjKind::Pinger] {
         for object in tl.objects(kind) {
             let mut state = "absent".to_string();
             let mut node = None;
@@ -67,8 +69,10 @@ pub fn lanes(tl: &Timeline, from: Duration, to: Duration, fault_at: Duration) ->
                 let Some(next) = label(&tr.change) else {
                     continue;
                 };
-                if let Change::Pod(s) = &tr.change {
-                    node = s.node.clone().or(node);
+                match &tr.change {
+                    Change::Pod(s) => node = s.node.clone().or(node),
+                    Change::Pinger { node: n, .. } => node = n.clone().or(node),
+                    _ => {}
                 }
                 if tr.at <= from {
                     state = next;
@@ -105,9 +109,98 @@ pub fn lanes(tl: &Timeline, from: Duration, to: Duration, fault_at: Duration) ->
     out
 }
 
+/// One lane per traffic flow over `[from_ms, to_ms]` (milliseconds from
+/// the fault; the flows' times are from the fault too): `flowing`,
+/// `outage`, `not covered` (no receiver log covers it), or `no records`
+/// for a flow that had none. Kind [`ObjKind::Probe`], named `flow <flow>`,
+/// on the receiving node.
+pub fn traffic_lanes(flows: &[FlowTraffic], from_ms: i64, to_ms: i64) -> Vec<Lane> {
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    flows
+        .iter()
+        .map(|f| {
+            let mut marks: Vec<(i64, i64, &str)> = f
+                .outages
+                .iter()
+                .map(|o| (ms(o.start), ms(o.end), "outage"))
+                .chain(
+                    f.not_covered
+                        .iter()
+                        .map(|u| (ms(u.from), ms(u.to), "not covered")),
+                )
+                .collect();
+            marks.sort();
+            let base = if f.received == 0 {
+                "no records"
+            } else {
+                "flowing"
+            };
+            let mut segments = Vec::new();
+            let mut cursor = from_ms;
+            for (a, b, state) in marks {
+                let (a, b) = (a.max(cursor), b.min(to_ms));
+                if b <= a {
+                    continue;
+                }
+                if a > cursor {
+                    segments.push(Segment {
+                        from_ms: cursor,
+                        to_ms: a,
+                        state: base.into(),
+                    });
+                }
+                segments.push(Segment {
+                    from_ms: a,
+                    to_ms: b,
+                    state: state.into(),
+                });
+                cursor = b;
+            }
+            if cursor < to_ms {
+                segments.push(Segment {
+                    from_ms: cursor,
+                    to_ms,
+                    state: base.into(),
+                });
+            }
+            Lane {
+                object: ObjRef {
+                    kind: ObjKind::Probe,
+                    namespace: None,
+                    name: format!("flow {}", f.flow),
+                },
+                node: f.flow.rsplit(" -> ").next().map(str::to_string),
+                segments,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flow_lane_shows_its_outages_and_what_is_not_covered() {
+        let flow = crate::observe::traffic::sample_flow();
+        let lanes = traffic_lanes(&[flow], -10_000, 60_000);
+        assert_eq!(lanes[0].object.name, "flow pod-to-pod a -> b");
+        assert_eq!(lanes[0].node.as_deref(), Some("b"));
+        let got: Vec<(i64, i64, &str)> = lanes[0]
+            .segments
+            .iter()
+            .map(|g| (g.from_ms, g.to_ms, g.state.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (-10_000, 4_000, "flowing"),
+                (4_000, 24_135, "outage"),
+                (24_135, 50_000, "flowing"),
+                (50_000, 60_000, "not covered"),
+            ]
+        );
+    }
     use k8s_openapi::api::core::v1::Pod;
     use serde_json::json;
     use tokio::time::Instant;

@@ -4,6 +4,7 @@
 pub mod conditions;
 mod diagnose;
 mod evaluate;
+pub mod flows;
 mod gate;
 mod lanes;
 pub mod multus_init;
@@ -15,6 +16,7 @@ mod podcheck;
 pub mod probe;
 pub mod settle;
 mod timeline;
+pub mod traffic;
 mod watch;
 pub mod workload;
 
@@ -24,7 +26,7 @@ pub use gate::{
     DECIDE_EVERY, FLOOR_PAST_BUDGETS, PROBE_INTERVAL, SETTLE, STEADY_FOR, observe_and_judge,
     prepare_and_wait_steady, rejudge, unsteady, wait_steady,
 };
-pub use lanes::{Lane, Segment, lanes};
+pub use lanes::{Lane, Segment, lanes, traffic_lanes};
 pub use settle::{DEFAULT_SETTLE, Floor, ObserveMode, ObservedWindow};
 pub use timeline::{Change, NodeState, ObjKind, ObjRef, PodState, Timeline, Transition};
 pub use watch::{LiveTimeline, Observer, WatchOptions, WatchStats};

@@ -21,7 +21,10 @@ use super::podcheck::{Seen, conclude, culprit, live_pods, not_evaluated};
 use crate::slo::{NodeScope, Slo, SloVerdict};
 
 /// Where pinger runs.
-const NAMESPACE: &str = "kube-system";
+pub const NAMESPACE: &str = "kube-system";
+/// How often a pinger watch reads the pingers' logs while observing
+/// (pinger runs a round every 5 s).
+pub const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Pinger's DaemonSet label.
 pub const PINGER_APP: &str = "kube-ovn-pinger";
@@ -121,6 +124,44 @@ pub async fn read(
     Ok(out)
 }
 
+/// A pinger's verdict in words, as the timeline and its lane show it:
+/// `clean`, `lost: <what>`, the state of a pinger that is not Running, or
+/// `unread: <why>`.
+pub fn verdict_words(r: &PingerReading) -> String {
+    match (&r.pod.not_running, &r.failures) {
+        (Some(state), _) => state.clone(),
+        (None, Ok(f)) if f.is_empty() => "clean".into(),
+        (None, Ok(f)) => format!("lost: {}", f.join("; ")),
+        (None, Err(e)) => format!("unread: {e}"),
+    }
+}
+
+/// Reads the pingers `slo` judges every [`WATCH_EVERY`] until `stop`, and
+/// records each one's verdict ([`verdict_words`]) through `record` (pod,
+/// node, verdict, when): kube-ovn-pinger's findings on the timeline, not
+/// only at the end. A read that fails is skipped (the end of observation
+/// reads again and judges).
+pub async fn watch(
+    client: kube::Client,
+    slo: Slo,
+    fault_node: Option<String>,
+    stop: tokio_util::sync::CancellationToken,
+    mut record: impl FnMut(&str, Option<&str>, &str, tokio::time::Instant) + Send,
+) {
+    while !stop.is_cancelled() {
+        if let Ok(readings) = read(&client, &slo, fault_node.as_deref()).await {
+            let at = tokio::time::Instant::now();
+            for r in &readings {
+                record(&r.pod.name, r.pod.node.as_deref(), &verdict_words(r), at);
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => {}
+            () = tokio::time::sleep(WATCH_EVERY) => {}
+        }
+    }
+}
+
 /// The verdict of a [`Slo::PingerHealthy`] on what [`read`] found.
 pub fn judge(slo: &Slo, readings: Result<&[PingerReading], &str>) -> SloVerdict {
     let readings = match readings {
@@ -173,6 +214,37 @@ mod tests {
              I1203 16:45:00.150000       1 ping.go:152] ping node: kind-worker 172.18.0.3, count: 3, loss count 0, average rtt 0.05ms\n\
              {dns}\n"
         )
+    }
+
+    #[test]
+    fn a_verdict_in_words_for_the_timeline() {
+        let seen = |not_running: Option<&str>| Seen {
+            name: "kube-ovn-pinger-x".into(),
+            node: Some("kind-worker".into()),
+            not_running: not_running.map(str::to_string),
+        };
+        let reading = |not_running, failures| PingerReading {
+            pod: seen(not_running),
+            failures,
+        };
+        assert_eq!(verdict_words(&reading(None, Ok(Vec::new()))), "clean");
+        assert_eq!(
+            verdict_words(&reading(
+                None,
+                Ok(vec![
+                    "ping node: kind-worker 172.18.0.3: 3 of 3 lost".into()
+                ])
+            )),
+            "lost: ping node: kind-worker 172.18.0.3: 3 of 3 lost"
+        );
+        assert_eq!(
+            verdict_words(&reading(Some("ContainerCreating"), Ok(Vec::new()))),
+            "ContainerCreating"
+        );
+        assert_eq!(
+            verdict_words(&reading(None, Err("no complete round".into()))),
+            "unread: no complete round"
+        );
     }
 
     #[test]

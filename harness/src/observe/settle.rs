@@ -384,6 +384,36 @@ pub fn known(slo: &Slo, tl: &Timeline, w: &Window, settle: Duration) -> bool {
             };
             pods_serving(tl, &scope) && held(last_pod_change(tl, &scope, now, settle))
         }
+        // Read in the traffic receivers' logs at the end: known once every
+        // traffic pod serves and none changed for the settle window (150
+        // probes per flow after the last change), and for a loss window
+        // with `within`, once it is over.
+        Slo::MaxOutage { .. } | Slo::MaxLoss { .. } => {
+            let window_over = match slo {
+                Slo::MaxLoss {
+                    within: Some(within),
+                    ..
+                } => now >= w.fault_at + *within,
+                _ => true,
+            };
+            let traffic_pod = |obj: &ObjRef| {
+                obj.kind == ObjKind::Pod
+                    && obj.namespace.as_deref() == Some(super::probe::PROBE_NAMESPACE)
+                    && obj.name.starts_with(super::flows::TRAFFIC)
+            };
+            let mut any = false;
+            let serving = tl.current(ObjKind::Pod).all(|(obj, change)| match change {
+                Change::Pod(s) if traffic_pod(obj) => {
+                    any = true;
+                    s.serving()
+                }
+                _ => true,
+            });
+            let last = last_change_within(tl, now, settle, |t| {
+                matches!(t.change, Change::Pod(_) | Change::PodGone) && traffic_pod(&t.object)
+            });
+            window_over && any && serving && held(last)
+        }
         Slo::NatGatewayRules {
             gateway, namespace, ..
         } => {
@@ -807,6 +837,51 @@ mod tests {
         );
         assert_eq!(tick, secs(45), "quiet for the settle window after 15 s");
         assert_ne!(early, full_v);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn traffic_verdicts_wait_for_the_traffic_pods_to_hold_and_the_loss_window() {
+        let traffic_pod = |ready: bool| -> Pod {
+            let mut p = pod("chaos-traffic-a", "x", ready, 0, None);
+            p.metadata.namespace = Some(super::super::probe::PROBE_NAMESPACE.into());
+            p.metadata.labels = Some(
+                [(
+                    super::super::flows::TRAFFIC_LABEL.to_string(),
+                    "chaos-traffic".to_string(),
+                )]
+                .into(),
+            );
+            p
+        };
+        let (at, _) = timeline(&[
+            (0, traffic_pod(true)),
+            (10, traffic_pod(false)),
+            (20, traffic_pod(true)),
+        ]);
+        let w = |end: u64| Window {
+            fault_at: Duration::ZERO,
+            reference: Duration::ZERO,
+            end: secs(end),
+            fault_node: None,
+        };
+        let outage = Slo::MaxOutage {
+            flow: None,
+            budget: secs(5),
+        };
+        let loss = Slo::MaxLoss {
+            flow: None,
+            percent: 1.0,
+            within: Some(secs(120)),
+        };
+        let known = |slo: &Slo, t: u64| super::known(slo, &at(secs(t)), &w(t), secs(30));
+        assert!(!known(&outage, 15), "a traffic pod unready");
+        assert!(!known(&outage, 45), "changed 25 s ago");
+        assert!(known(&outage, 51), "held for the settle window");
+        assert!(!known(&loss, 100), "the loss window is not over");
+        assert!(known(&loss, 120));
+        // No traffic pod at all: never known before the end.
+        let (none, _) = timeline(&[]);
+        assert!(!super::known(&outage, &none(secs(200)), &w(200), secs(30)));
     }
 
     #[test]

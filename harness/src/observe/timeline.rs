@@ -39,6 +39,9 @@ pub enum ObjKind {
     Node,
     /// A data-plane probe.
     Probe,
+    /// kube-ovn-pinger's own verdict, per pinger pod (its last complete
+    /// round, read from its log while observing).
+    Pinger,
 }
 
 impl ObjRef {
@@ -153,6 +156,14 @@ pub enum Change {
         /// The message.
         message: String,
     },
+    /// A pinger's verdict changed: `clean`, what its last complete round
+    /// lost, or why none could be read.
+    Pinger {
+        /// The pinger pod's node.
+        node: Option<String>,
+        /// The verdict, in words.
+        verdict: String,
+    },
     /// A probe attempt finished.
     Probe {
         /// Which probe.
@@ -210,6 +221,11 @@ impl Timeline {
     /// The origin.
     pub fn origin(&self) -> Instant {
         self.origin
+    }
+
+    /// The origin's wall time (the twin's clock on the twin).
+    pub fn origin_wall(&self) -> jiff::Timestamp {
+        self.origin_wall
     }
 
     fn push(&mut self, at: Instant, object: ObjRef, change: Change) -> bool {
@@ -293,6 +309,22 @@ impl Timeline {
                 probe,
                 success,
                 detail: detail.to_string(),
+            },
+        );
+    }
+
+    /// Records a pinger's verdict (kept only when it changed).
+    pub fn pinger(&mut self, pod: &str, node: Option<&str>, verdict: &str, at: Instant) {
+        self.push(
+            at,
+            ObjRef {
+                kind: ObjKind::Pinger,
+                namespace: Some(crate::observe::pinger::NAMESPACE.to_string()),
+                name: pod.to_string(),
+            },
+            Change::Pinger {
+                node: node.map(str::to_string),
+                verdict: verdict.to_string(),
             },
         );
     }
@@ -402,7 +434,7 @@ impl Timeline {
                     t.object.namespace.as_deref() != Some(crate::observe::probe::PROBE_NAMESPACE)
                 }
                 Change::Node(_) | Change::NodeGone => true,
-                Change::Event { .. } | Change::Probe { .. } => false,
+                Change::Event { .. } | Change::Probe { .. } | Change::Pinger { .. } => false,
             })
             .map_or(Duration::ZERO, |t| t.at);
         last.max(self.fence)

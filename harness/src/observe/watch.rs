@@ -181,6 +181,20 @@ impl Observer {
         }
     }
 
+    /// What a pinger watch records a pinger's verdict with (see
+    /// [`crate::observe::pinger::watch`]).
+    pub fn pinger_recorder(
+        &self,
+    ) -> impl FnMut(&str, Option<&str>, &str, Instant) + Send + 'static {
+        let timeline = self.timeline.clone();
+        move |pod, node, verdict, at| {
+            timeline
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pinger(pod, node, verdict, at);
+        }
+    }
+
     /// Counters.
     pub fn stats(&self) -> &WatchStats {
         &self.stats
@@ -264,7 +278,7 @@ fn gone(tl: &mut Timeline, o: &ObjRef, at: Instant) {
         ObjKind::Node => {
             tl.node_gone(&o.name, at);
         }
-        ObjKind::Probe => {}
+        ObjKind::Probe | ObjKind::Pinger => {}
     }
 }
 

@@ -39,17 +39,43 @@ pub fn wanted(scenario: &Scenario) -> bool {
 
 /// The DaemonSet.
 pub fn daemonset() -> DaemonSet {
+    let annotations = BTreeMap::from([(NETWORKS_ANNOTATION.to_string(), PROBE_NAD.to_string())]);
+    own_daemonset(
+        WORKLOAD,
+        WORKLOAD_LABEL,
+        Some(annotations),
+        vec![Container {
+            name: "sleep".into(),
+            image: Some(PROBE_IMAGE.into()),
+            command: Some(vec![
+                "sh".into(),
+                "-c".into(),
+                "trap 'exit 0' TERM; while true; do sleep 5; done".into(),
+            ]),
+            ..Container::default()
+        }],
+    )
+}
+
+/// A harness DaemonSet `name` in [`PROBE_NAMESPACE`], its pods labelled
+/// `label=name`, on every node (the control plane's taint
+/// notwithstanding), with a 5 s grace period.
+pub fn own_daemonset(
+    name: &str,
+    label: &str,
+    annotations: Option<BTreeMap<String, String>>,
+    containers: Vec<Container>,
+) -> DaemonSet {
     let labels = BTreeMap::from([
         (
             "app.kubernetes.io/managed-by".to_string(),
             "cni-chaos".to_string(),
         ),
-        (WORKLOAD_LABEL.to_string(), WORKLOAD.to_string()),
+        (label.to_string(), name.to_string()),
     ]);
-    let annotations = BTreeMap::from([(NETWORKS_ANNOTATION.to_string(), PROBE_NAD.to_string())]);
     DaemonSet {
         metadata: ObjectMeta {
-            name: Some(WORKLOAD.into()),
+            name: Some(name.into()),
             namespace: Some(PROBE_NAMESPACE.into()),
             labels: Some(labels.clone()),
             ..ObjectMeta::default()
@@ -62,26 +88,16 @@ pub fn daemonset() -> DaemonSet {
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels),
-                    annotations: Some(annotations),
+                    annotations,
                     ..ObjectMeta::default()
                 }),
                 spec: Some(PodSpec {
-                    // Every node, the control plane's taint notwithstanding.
                     tolerations: Some(vec![Toleration {
                         operator: Some("Exists".into()),
                         ..Toleration::default()
                     }]),
                     termination_grace_period_seconds: Some(5),
-                    containers: vec![Container {
-                        name: "sleep".into(),
-                        image: Some(PROBE_IMAGE.into()),
-                        command: Some(vec![
-                            "sh".into(),
-                            "-c".into(),
-                            "trap 'exit 0' TERM; while true; do sleep 5; done".into(),
-                        ]),
-                        ..Container::default()
-                    }],
+                    containers,
                     ..PodSpec::default()
                 }),
             },
@@ -149,6 +165,12 @@ pub async fn without_network(client: &kube::Client) -> Result<Vec<Culprit>, kube
 /// Ready, and the nodes it has no pod on. Empty when there is one Ready pod
 /// per observed node.
 pub fn unready(tl: &Timeline) -> Vec<Culprit> {
+    unready_of(tl, WORKLOAD_LABEL, WORKLOAD)
+}
+
+/// What keeps a harness DaemonSet in [`PROBE_NAMESPACE`] whose pods carry
+/// `label=name` from being steady, as [`unready`] says it.
+pub fn unready_of(tl: &Timeline, label: &str, name: &str) -> Vec<Culprit> {
     let now = tl.end();
     let nodes = tl.present(ObjKind::Node);
     let mut culprits = Vec::new();
@@ -158,7 +180,7 @@ pub fn unready(tl: &Timeline) -> Vec<Culprit> {
             continue;
         };
         if p.namespace.as_deref() != Some(PROBE_NAMESPACE)
-            || s.labels.get(WORKLOAD_LABEL).map(String::as_str) != Some(WORKLOAD)
+            || s.labels.get(label).map(String::as_str) != Some(name)
             || s.deleting
         {
             continue;
@@ -175,7 +197,7 @@ pub fn unready(tl: &Timeline) -> Vec<Culprit> {
             culprits.push(Culprit {
                 kind: CulpritKind::Pod,
                 namespace: Some(PROBE_NAMESPACE.into()),
-                name: format!("({WORKLOAD} on {})", n.name),
+                name: format!("({name} on {})", n.name),
                 node: Some(n.name.clone()),
                 reason: "no pod yet".into(),
                 restarts: None,

@@ -140,6 +140,7 @@ fn base(scenario: &str, expect: Expect) -> ScenarioResult {
         symptoms: Vec::new(),
         diagnostics: None,
         lanes: Vec::new(),
+        traffic: Vec::new(),
         observation: None,
         early_slos: None,
         late_relapses: Vec::new(),

@@ -9,7 +9,8 @@
 //!   `interrupted`);
 //! - `div.lane[data-lane][data-kind][data-node]` per node (`data-lane` is the
 //!   node name) and pod (`namespace/name`), nodes first, then pods grouped by
-//!   node; class `culprit` on lanes an SLO names as culprit, `fault-target` on
+//!   node, and per kube-ovn-pinger verdict (`data-kind="pinger"`, `data-lane`
+//!   the pinger pod's name, states `clean`, `lost: ...`); class `culprit` on lanes an SLO names as culprit, `fault-target` on
 //!   the faulted node;
 //! - `span.seg[data-state][data-from-ms][data-to-ms]` per state segment, with
 //!   a class per state family (`st-ready`, `st-notready`, `st-creating`,
@@ -95,8 +96,15 @@ pub fn esc(s: &str) -> String {
 /// The class of a lane state's colour family.
 pub fn state_class(state: &str) -> &'static str {
     match state {
-        "Ready" => "st-ready",
+        // kube-ovn-pinger's verdict lanes (`observe::pinger::verdict_words`)
+        // and traffic flows' lanes.
+        "Ready" | "clean" | "flowing" => "st-ready",
+        s if s.starts_with("lost: ") => "st-crashloop",
+        s if s.starts_with("unread: ") => "st-other",
         "NotReady" | "Running" | "Unknown" => "st-notready",
+        // A traffic flow's outage.
+        "outage" => "st-crashloop",
+        "not covered" | "no records" => "st-absent",
         "Init:CrashLoopBackOff" => "st-init-crashloop",
         "CrashLoopBackOff"
         | "Error"
@@ -781,6 +789,8 @@ fn lane(out: &mut String, l: &Lane, r: &ScenarioResult, culprit: bool, pct: &dyn
     };
     let who = if is_node {
         format!("node {}", l.object.name)
+    } else if l.object.kind == ObjKind::Pinger {
+        format!("kube-ovn-pinger's verdict, {} on {node}", l.object.name)
     } else if node.is_empty() {
         format!("pod {key}")
     } else {
@@ -791,7 +801,11 @@ fn lane(out: &mut String, l: &Lane, r: &ScenarioResult, culprit: bool, pct: &dyn
         "<div class=\"{}\" data-lane=\"{}\" data-kind=\"{}\" data-node=\"{}\">",
         classes.join(" "),
         esc(&key),
-        if is_node { "node" } else { "pod" },
+        match l.object.kind {
+            ObjKind::Node => "node",
+            ObjKind::Pinger => "pinger",
+            _ => "pod",
+        },
         esc(&node)
     );
     let label_title = format!(
@@ -989,6 +1003,48 @@ mod tests {
         assert!(page.contains("web-&lt;script&gt;"));
         assert!(!page.contains("<script>alert"));
         assert_eq!(page.matches("<script>").count(), 1, "only our own script");
+    }
+
+    #[test]
+    fn a_pinger_verdict_lane_says_what_it_is_and_colours_losses() {
+        use crate::observe::{Lane, ObjRef, Segment};
+        let mut record = fixtures::record(false);
+        record.results[0].lanes = vec![Lane {
+            object: ObjRef {
+                kind: ObjKind::Pinger,
+                namespace: Some("kube-system".into()),
+                name: "kube-ovn-pinger-x7k2p".into(),
+            },
+            node: Some("kind-worker".into()),
+            segments: vec![
+                Segment {
+                    from_ms: -60_000,
+                    to_ms: 5_000,
+                    state: "clean".into(),
+                },
+                Segment {
+                    from_ms: 5_000,
+                    to_ms: 40_000,
+                    state: "lost: ping node: kind-worker2 172.18.0.4: 3 of 3 lost".into(),
+                },
+            ],
+        }];
+        let page = html(&record);
+        assert!(
+            page.contains(
+                "data-lane=\"kube-ovn-pinger-x7k2p\" data-kind=\"pinger\" data-node=\"kind-worker\""
+            ),
+            "{page}"
+        );
+        assert!(
+            page.contains("kube-ovn-pinger&#39;s verdict, kube-ovn-pinger-x7k2p on kind-worker"),
+            "{page}"
+        );
+        assert_eq!(state_class("clean"), "st-ready");
+        assert_eq!(
+            state_class("lost: ping pod: x 10.16.0.9: 3 of 3 lost"),
+            "st-crashloop"
+        );
     }
 
     #[test]

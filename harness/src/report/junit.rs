@@ -399,6 +399,41 @@ fn properties(record: &RunRecord, r: &ScenarioResult) -> Vec<Property> {
         props.push(Property::new("observation.ended-ms", ms(w.ended)));
         props.push(Property::new("observation.full-window-ms", ms(w.full)));
     }
+    for f in &r.traffic {
+        let ms = |d: Duration| d.as_millis().to_string();
+        let key = |k: &str| format!("traffic.{}.{k}", f.flow);
+        props.push(Property::new(key("received"), f.received.to_string()));
+        props.push(Property::new(key("lost"), f.lost.to_string()));
+        if let Some(p) = f.loss_percent {
+            props.push(Property::new(key("loss-percent"), format!("{p:.3}")));
+        }
+        if let Some(o) = f.longest() {
+            props.push(Property::new(key("longest-outage-ms"), ms(o.duration())));
+        }
+        for (i, o) in f.outages.iter().enumerate() {
+            props.push(Property::new(
+                key(&format!("outage.{i}")),
+                format!(
+                    "{}..{} ms, {} lost{}{}",
+                    o.start.as_millis(),
+                    o.end.as_millis(),
+                    o.lost,
+                    if o.estimated { " (estimated)" } else { "" },
+                    if o.open {
+                        ", open when the records end"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        for (i, u) in f.not_covered.iter().enumerate() {
+            props.push(Property::new(
+                key(&format!("not-covered.{i}")),
+                format!("{}..{} ms", u.from.as_millis(), u.to.as_millis()),
+            ));
+        }
+    }
     for l in &r.late_relapses {
         props.push(Property::new(
             format!("late-relapse.{}", l.slo),
@@ -574,6 +609,27 @@ mod tests {
                 "late-relapse.no-crashloop init+main (namespace kube-system)"
             ),
             Some("1 crash-loop entries")
+        );
+    }
+
+    #[test]
+    fn each_flow_s_outages_loss_and_coverage_are_properties() {
+        let mut record = fixtures::record(false);
+        record.results[0].traffic = vec![crate::observe::traffic::sample_flow()];
+        let report = junit(&record);
+        let suite = &report.test_suites[0];
+        let p = |k: &str| prop(suite, &format!("traffic.pod-to-pod a -> b.{k}"));
+        assert_eq!(p("received"), Some("200"));
+        assert_eq!(p("loss-percent"), Some("33.333"));
+        assert_eq!(p("longest-outage-ms"), Some("20135"));
+        assert_eq!(p("outage.0"), Some("4000..24135 ms, 100 lost"));
+        assert_eq!(p("not-covered.0"), Some("50000..60000 ms"));
+        // The JSON report serializes the same result.
+        let json = serde_json::to_value(&record.results[0]).unwrap();
+        let o = &json["traffic"][0]["outages"][0];
+        assert_eq!(
+            (o["start"].as_u64(), o["lost"].as_u64()),
+            (Some(4_000), Some(100))
         );
     }
 

@@ -69,6 +69,7 @@ struct State {
     evidence: Option<Evidence>,
     diagnostics: Option<String>,
     lanes: Vec<crate::observe::Lane>,
+    traffic: Vec<crate::observe::traffic::FlowTraffic>,
     remediation_ms: Option<i64>,
     /// How observation ended, and the early verdicts in full mode.
     window: Option<crate::observe::ObservedWindow>,
@@ -401,6 +402,7 @@ impl Phases {
             Ok(Ok(o)) => {
                 let mut s = self.state();
                 s.lanes = o.lanes;
+                s.traffic = o.traffic;
                 s.window = o.window;
                 s.early = o.early;
                 s.outputs = o.outputs;
@@ -944,6 +946,7 @@ impl Engine {
             symptoms,
             diagnostics: s.diagnostics,
             lanes: s.lanes,
+            traffic: s.traffic,
             observation: s.window,
             early_slos: s.early,
             late_relapses,

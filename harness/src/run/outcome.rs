@@ -429,6 +429,11 @@ pub struct ScenarioResult {
     /// Per pod and node state lanes around the fault (HTML timeline).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub lanes: Vec<crate::observe::Lane>,
+    /// The harness's continuous traffic per flow over the observed window
+    /// (times from the fault): outages, loss, what the records do not
+    /// cover. Derived once from the receivers' records; reports render it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub traffic: Vec<crate::observe::traffic::FlowTraffic>,
     /// How observation ended: the settle window, the floor and why, when
     /// every verdict was known, when it ended, and where the full window
     /// would have ended.

@@ -360,6 +360,7 @@ impl Ctx {
             symptoms: Vec::new(),
             diagnostics: None,
             lanes: Vec::new(),
+            traffic: Vec::new(),
             observation: None,
             early_slos: None,
             late_relapses: Vec::new(),

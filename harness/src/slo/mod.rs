@@ -3,5 +3,5 @@
 mod spec;
 mod verdict;
 
-pub use spec::{CrashLoopContainers, NodeScope, PodScope, ProbeKind, Slo, SloKind};
+pub use spec::{CrashLoopContainers, FlowKind, NodeScope, PodScope, ProbeKind, Slo, SloKind};
 pub use verdict::{Culprit, CulpritKind, Measured, SloStatus, SloVerdict};

@@ -105,6 +105,30 @@ pub enum Slo {
         /// Whose `br-int` and ovn-controller are checked.
         nodes: NodeScope,
     },
+    /// No flow of the harness's traffic (every one, or those of kind
+    /// `flow`) is out longer than `budget` in one outage, as the receivers'
+    /// per-probe records show (observe::traffic). A flow with no records,
+    /// or whose records do not cover the window, fails as not evaluated.
+    MaxOutage {
+        /// Which flows (default: every flow).
+        flow: Option<FlowKind>,
+        /// The longest outage allowed.
+        #[serde(with = "crate::util::serde_millis")]
+        budget: Duration,
+    },
+    /// No flow (every one, or those of kind `flow`) loses more than
+    /// `percent` of its probes over the window: from the fault to `within`
+    /// after it, or to the end of observation without `within`.
+    MaxLoss {
+        /// Which flows (default: every flow).
+        flow: Option<FlowKind>,
+        /// The loss allowed, in percent.
+        percent: f64,
+        /// The window's length after the fault (default: to the end of
+        /// observation).
+        #[serde(with = "crate::util::serde_millis::option")]
+        within: Option<Duration>,
+    },
     /// A data-plane probe succeeds within `budget`.
     ProbeSucceedsWithin {
         /// Which probe.
@@ -139,11 +163,15 @@ pub enum SloKind {
     PingerHealthy,
     /// [`Slo::OvnConsistent`]
     OvnConsistent,
+    /// [`Slo::MaxOutage`]
+    MaxOutage,
+    /// [`Slo::MaxLoss`]
+    MaxLoss,
 }
 
 impl SloKind {
     /// Every kind.
-    pub const ALL: [SloKind; 10] = [
+    pub const ALL: [SloKind; 12] = [
         SloKind::WorkloadsReadyWithin,
         SloKind::NoCrashLoop,
         SloKind::MaxRestarts,
@@ -154,6 +182,8 @@ impl SloKind {
         SloKind::NatGatewayRules,
         SloKind::PingerHealthy,
         SloKind::OvnConsistent,
+        SloKind::MaxOutage,
+        SloKind::MaxLoss,
     ];
 
     /// The name used in suite files.
@@ -169,6 +199,8 @@ impl SloKind {
             SloKind::NatGatewayRules => "nat-gateway-rules",
             SloKind::PingerHealthy => "pinger-healthy",
             SloKind::OvnConsistent => "ovn-consistent",
+            SloKind::MaxOutage => "max-outage",
+            SloKind::MaxLoss => "max-loss",
         }
     }
 }
@@ -187,6 +219,8 @@ impl Slo {
             Slo::NatGatewayRules { .. } => SloKind::NatGatewayRules,
             Slo::PingerHealthy { .. } => SloKind::PingerHealthy,
             Slo::OvnConsistent { .. } => SloKind::OvnConsistent,
+            Slo::MaxOutage { .. } => SloKind::MaxOutage,
+            Slo::MaxLoss { .. } => SloKind::MaxLoss,
         }
     }
 
@@ -196,6 +230,8 @@ impl Slo {
             Slo::WorkloadsReadyWithin { budget, .. }
             | Slo::NodeReadyWithin { budget, .. }
             | Slo::ProbeSucceedsWithin { budget, .. } => Some(*budget),
+            // Observation must reach the loss window's end.
+            Slo::MaxLoss { within, .. } => *within,
             _ => None,
         }
     }
@@ -241,6 +277,20 @@ impl fmt::Display for Slo {
                     write!(f, "{k} (all namespaces, {nodes})")
                 } else {
                     write!(f, "{k} (namespaces {}, {nodes})", namespaces.join(", "))
+                }
+            }
+            Slo::MaxOutage { flow, budget } => {
+                write!(f, "{k} {} ({})", duration::format(*budget), flows(flow))
+            }
+            Slo::MaxLoss {
+                flow,
+                percent,
+                within,
+            } => {
+                write!(f, "{k} {percent}% ({}", flows(flow))?;
+                match within {
+                    Some(w) => write!(f, ", {} after the fault)", duration::format(*w)),
+                    None => f.write_str(", to the end of observation)"),
                 }
             }
         }
@@ -338,5 +388,36 @@ impl fmt::Display for ProbeKind {
             ProbeKind::NatGatewayEgress => "nat-gateway-egress",
             ProbeKind::KubeOvnSecondary => "kube-ovn-secondary",
         })
+    }
+}
+
+/// A kind of traffic flow the harness sends continuously (observe::traffic).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlowKind {
+    /// A TCP probe from a traffic pod to the traffic pod on each other node,
+    /// through the overlay.
+    PodToPod,
+}
+
+impl FlowKind {
+    /// The name used in suite files and flow names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowKind::PodToPod => "pod-to-pod",
+        }
+    }
+}
+
+impl fmt::Display for FlowKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn flows(flow: &Option<FlowKind>) -> String {
+    match flow {
+        Some(k) => format!("{k} flows"),
+        None => "every flow".into(),
     }
 }

@@ -12,7 +12,7 @@ use crate::fault::{
     MAX_HOLD_FOR, MIN_HOLD_FOR, NetworkPartition, NodeReboot, NodeRole, NodeTarget, OvsKill,
     OvsProcess, OvsSignal, PodDelete, RebootMode, StaleNetns,
 };
-use crate::slo::{CrashLoopContainers, NodeScope, PodScope, ProbeKind, Slo};
+use crate::slo::{CrashLoopContainers, FlowKind, NodeScope, PodScope, ProbeKind, Slo};
 use crate::util::duration;
 
 use super::error::Problem;
@@ -1500,6 +1500,8 @@ const SLO_KINDS: &[&str] = &[
     "nat-gateway-rules",
     "pinger-healthy",
     "ovn-consistent",
+    "max-outage",
+    "max-loss",
 ];
 
 fn slo_list(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Vec<Slo>> {
@@ -1653,6 +1655,26 @@ fn slo(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Slo> {
                 nodes: nodes.ok()?.unwrap_or(NodeScope::All),
             }
         }
+        "max-outage" => {
+            let m = cx.map(node, path, &["kind", "flow", "budget"])?;
+            let flow = m.opt(cx, "flow", flow_kind);
+            let budget = m.req(cx, "budget", positive_dur);
+            Slo::MaxOutage {
+                flow: flow.ok()?,
+                budget: budget?,
+            }
+        }
+        "max-loss" => {
+            let m = cx.map(node, path, &["kind", "flow", "percent", "within"])?;
+            let flow = m.opt(cx, "flow", flow_kind);
+            let percent = m.req(cx, "percent", percent);
+            let within = m.opt(cx, "within", positive_dur);
+            Slo::MaxLoss {
+                flow: flow.ok()?,
+                percent: percent?,
+                within: within.ok()?,
+            }
+        }
         "nat-gateway-rules" => {
             let m = cx.map(
                 node,
@@ -1711,6 +1733,32 @@ fn namespace_list(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Vec<String
         }
     }
     Some(names)
+}
+
+/// A traffic flow kind.
+fn flow_kind(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<FlowKind> {
+    one_of(cx, node, path, &[("pod-to-pod", FlowKind::PodToPod)])
+}
+
+/// A percentage from 0 to 100 (a number; `%` is not written).
+fn percent(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<f64> {
+    let v = match node.value {
+        Value::Int(i) => i as f64,
+        Value::Float(f) => f,
+        _ => {
+            cx.bad(
+                node,
+                path,
+                format!("expected a number, not {}", node.value.type_name()),
+            );
+            return None;
+        }
+    };
+    if !(0.0..=100.0).contains(&v) {
+        cx.bad(node, path, "must be a percentage between 0 and 100");
+        return None;
+    }
+    Some(v)
 }
 
 fn node_scope(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<NodeScope> {

@@ -363,6 +363,7 @@ pub fn scenario(
         symptoms: Vec::new(),
         diagnostics,
         lanes,
+        traffic: Vec::new(),
         observation: None,
         early_slos: None,
         late_relapses: Vec::new(),

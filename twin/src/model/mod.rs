@@ -33,6 +33,7 @@ pub mod serve;
 mod shutdown;
 mod sink;
 mod spec;
+mod traffic;
 mod world;
 
 pub use driver::Model;
@@ -55,5 +56,7 @@ pub use programs::KUBE_OVN_CONFLIST;
 pub use rng::{Ms, Rng};
 pub use shutdown::STOP_TIMEOUT;
 pub use sink::{Output, Recorder, Sink};
-pub use spec::{Attachment, NETWORKS_ANNOTATION, PROBE_LABEL, PROBE_TARGET_LABEL, ProbeKind};
+pub use spec::{
+    Attachment, NETWORKS_ANNOTATION, PROBE_LABEL, PROBE_TARGET_LABEL, ProbeKind, TRAFFIC_LABEL,
+};
 pub use world::{ModelConfig, World};

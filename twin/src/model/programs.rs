@@ -19,7 +19,7 @@ const MULTUS_CONFIG_TRIES: u32 = 120;
 const READINESS_INDICATOR_TRIES: u32 = 45;
 
 impl World {
-    fn program_of(&self, k: u64, i: usize) -> Option<Program> {
+    pub(super) fn program_of(&self, k: u64, i: usize) -> Option<Program> {
         let p = self.pods.get(&k)?;
         let n_init = p.n_init();
         Some(if i < n_init {
@@ -52,6 +52,13 @@ impl World {
             // from the seed's random sequence.
             Program::Pinger => 1_000,
             Program::Probe(_) => self.rng.range(200, 800),
+            // Fixed, so the traffic pods draw nothing from the seed's
+            // random sequence.
+            Program::TrafficSender => super::traffic::SENDER_START,
+            Program::TrafficReceiver => {
+                self.traffic_receiver_start(k, i, run);
+                return;
+            }
         };
         self.after(d, Ev::Tick { pod: k, c: i, run });
     }
@@ -94,8 +101,9 @@ impl World {
         let node_name = self.nodes[n].name.clone();
         let owner = Owner::Container(k, i, run);
         match prog {
-            Program::Sleep | Program::CoreDns => {}
+            Program::Sleep | Program::CoreDns | Program::TrafficReceiver => {}
             Program::Pinger => self.pinger_round(k, i, run, n),
+            Program::TrafficSender => self.traffic_send(k, i, run, n),
             Program::Completes => self.container_exited(k, i, 0, "Completed"),
             Program::InstallCni => {
                 // install-cni.sh: `cp -f` the plugins into /opt/cni/bin, then
@@ -529,6 +537,8 @@ impl World {
             Program::CniServer => self.rng.range(20, 200),
             Program::CoreDns => 5_000 + self.rng.range(0, 100),
             Program::Sleep | Program::Pinger => self.rng.range(10, 200),
+            // busybox sh with its TERM trap: exits at once.
+            Program::TrafficSender | Program::TrafficReceiver => 0,
             Program::NatGateway => return None,
         })
     }

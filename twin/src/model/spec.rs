@@ -28,6 +28,10 @@ pub enum ProbeKind {
 /// `dns`, `pod-to-pod`, `multus-secondary`, `nat-gateway-egress` or
 /// `kube-ovn-secondary`.
 pub const PROBE_LABEL: &str = "cni-chaos.io/probe";
+/// The label that marks an API-created pod as the harness's traffic pod
+/// (the harness's `observe::flows::TRAFFIC_LABEL`): its container `sender`
+/// runs [`Program::TrafficSender`], `receiver` [`Program::TrafficReceiver`].
+pub const TRAFFIC_LABEL: &str = "cni-chaos.io/traffic";
 /// Label of a pod-to-pod probe pod naming the server pod it reaches
 /// (the harness's `observe::probe::TARGET_LABEL`).
 pub const PROBE_TARGET_LABEL: &str = "cni-chaos.io/probe-target";
@@ -72,6 +76,11 @@ pub enum Program {
     Pinger,
     /// A harness probe pod.
     Probe(ProbeKind),
+    /// The harness's traffic pod's sender: a numbered probe to every other
+    /// node's traffic pod every 200 ms.
+    TrafficSender,
+    /// The harness's traffic pod's receiver: logs each probe it gets.
+    TrafficReceiver,
 }
 
 /// A readiness or liveness probe's timing.
@@ -211,12 +220,18 @@ impl PodTemplate {
         };
         let labels = strmap("/metadata/labels");
         let probe = labels.get(PROBE_LABEL).and_then(|v| ProbeKind::parse(v));
+        let traffic = labels.contains_key(TRAFFIC_LABEL);
         let containers = |p: &str| -> Vec<ContainerSpec> {
             pod.pointer(p)
                 .and_then(Value::as_array)
                 .map(|cs| {
                     cs.iter()
                         .map(|c| ContainerSpec {
+                            program: match c.get("name").and_then(Value::as_str) {
+                                Some("sender") if traffic => Program::TrafficSender,
+                                Some("receiver") if traffic => Program::TrafficReceiver,
+                                _ => probe.map(Program::Probe).unwrap_or(Program::Sleep),
+                            },
                             name: c
                                 .get("name")
                                 .and_then(Value::as_str)
@@ -227,7 +242,6 @@ impl PodTemplate {
                                 .and_then(Value::as_str)
                                 .unwrap_or("busybox")
                                 .to_string(),
-                            program: probe.map(Program::Probe).unwrap_or(Program::Sleep),
                             readiness: c.get("readinessProbe").map(ProbeSpec::from_json),
                             liveness: c.get("livenessProbe").map(ProbeSpec::from_json),
                         })

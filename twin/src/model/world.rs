@@ -497,10 +497,14 @@ impl World {
     /// as the program would print it (served by `.../pods/{name}/log`).
     pub(super) fn clog(&mut self, k: u64, i: usize, run: u32, line: impl Into<String>) {
         let at = self.timestamp(self.now);
+        let cap = match self.program_of(k, i) {
+            Some(super::spec::Program::TrafficReceiver) => super::traffic::RECEIVER_LOG_LINES,
+            _ => LOG_LINES,
+        };
         let runs = self.clogs.entry(k).or_default().entry(i).or_default();
         let lines = runs.entry(run).or_default();
         lines.push(format!("{at} {}", line.into()));
-        if lines.len() > LOG_LINES {
+        if lines.len() > cap {
             lines.remove(0);
         }
         while runs.len() > LOG_RUNS {

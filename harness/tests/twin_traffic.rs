@@ -1,0 +1,150 @@
+//! Continuous traffic on the twin (issue 16's acceptance): ovs-vswitchd on
+//! one worker frozen for 20 s (`stop-for: 20s`, SIGSTOP then SIGCONT)
+//! breaks every pod-to-pod flow through that worker for 20 s, give or take
+//! one sending interval, and no other flow. The outages come from the
+//! receivers' raw per-probe records, read through the API with their
+//! timestamps and derived by the same code as on kind (observe::traffic);
+//! the twin's rule `traffic-probe-through-both-overlays` decides which
+//! probes arrive.
+
+mod support;
+
+use std::time::Duration;
+
+use cni_chaos::observe::traffic::SEND_INTERVAL;
+use cni_chaos::slo::{SloKind, SloStatus};
+
+const FROZEN: &str = "chaos-twin-worker";
+
+fn suite(budget: &str) -> String {
+    format!(
+        r#"
+name: traffic
+description: continuous traffic through a frozen ovs-vswitchd
+scenarios:
+  - name: ovs-vswitchd-freeze
+    fault: {{kind: ovs-kill, target: {{role: worker, index: 0}}, process: ovs-vswitchd, signal: stop, stop-for: 20s}}
+    slos:
+      - {{kind: max-outage, budget: {budget}}}
+      - {{kind: max-loss, flow: pod-to-pod, percent: 50, within: 60s}}
+"#
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_20s_vswitchd_freeze_is_a_20s_outage_on_the_flows_through_that_worker_only() {
+    let (suite, cluster) = support::twin_cluster("traffic.yaml", &suite("30s"));
+    let r = support::run_first(&suite, cluster).await;
+    assert_eq!(r.node.as_deref(), Some(FROZEN), "{r:#?}");
+    // Three nodes: six flows, each with records.
+    assert_eq!(r.traffic.len(), 6, "{:#?}", r.traffic);
+    let through =
+        |f: &str| f.contains(&format!(" {FROZEN} ")) || f.ends_with(&format!(" {FROZEN}"));
+    let mut figures = Vec::new();
+    for f in &r.traffic {
+        assert!(f.not_covered.is_empty(), "{f:#?}");
+        assert!(f.received > 100, "{f:#?}");
+        if through(&f.flow) {
+            assert_eq!(f.outages.len(), 1, "{}: {:#?}", f.flow, f.outages);
+            let o = &f.outages[0];
+            let d = o.duration();
+            assert!(
+                d.abs_diff(Duration::from_secs(20)) <= SEND_INTERVAL,
+                "{}: outage {d:?}",
+                f.flow
+            );
+            assert!(!o.open && !o.estimated, "{o:?}");
+            // 20 s at one probe per 200 ms: 99 or 100 lost.
+            assert!((98..=101).contains(&o.lost), "{}: {} lost", f.flow, o.lost);
+            figures.push(format!("{} {:?} ({} lost)", f.flow, d, o.lost));
+        } else {
+            assert!(f.outages.is_empty(), "{}: {:#?}", f.flow, f.outages);
+            assert_eq!(f.lost, 0, "{f:#?}");
+        }
+    }
+    support::say(&format!("TWIN traffic outages: {}", figures.join("; ")));
+    // Each flow is a lane on the timeline, its outage a segment of it.
+    for f in &r.traffic {
+        let lane = r
+            .lanes
+            .iter()
+            .find(|l| l.object.name == format!("flow {}", f.flow))
+            .unwrap_or_else(|| panic!("no lane for {}", f.flow));
+        let outages: Vec<i64> = lane
+            .segments
+            .iter()
+            .filter(|s| s.state == "outage")
+            .map(|s| s.to_ms - s.from_ms)
+            .collect();
+        match f.outages.first() {
+            Some(o) => assert_eq!(outages, [o.duration().as_millis() as i64], "{lane:?}"),
+            None => assert!(outages.is_empty(), "{lane:?}"),
+        }
+    }
+    assert_eq!(figures.len(), 4, "four flows touch {FROZEN}");
+    // Within budget: both SLOs pass, and the longest outage is measured.
+    let v = r
+        .slos
+        .iter()
+        .find(|v| v.slo.kind() == SloKind::MaxOutage)
+        .unwrap();
+    assert_eq!(v.status, SloStatus::Pass, "{v:#?}");
+    let l = r
+        .slos
+        .iter()
+        .find(|v| v.slo.kind() == SloKind::MaxLoss)
+        .unwrap();
+    assert_eq!(l.status, SloStatus::Pass, "{l:#?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_budget_under_the_freeze_fails_naming_the_flows_through_that_worker() {
+    let (suite, cluster) = support::twin_cluster("traffic.yaml", &suite("5s"));
+    let r = support::run_first(&suite, cluster).await;
+    let v = r
+        .slos
+        .iter()
+        .find(|v| v.slo.kind() == SloKind::MaxOutage)
+        .unwrap();
+    assert_eq!(v.status, SloStatus::Fail, "{v:#?}");
+    let mut names: Vec<&str> = v.culprits.iter().map(|c| c.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(
+        names.iter().all(|n| n.contains(FROZEN)),
+        "only flows through {FROZEN}: {names:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn receivers_replaced_after_the_fault_leave_flows_not_covered_never_passed() {
+    // Deleting the traffic pods takes their receivers' logs with them: the
+    // new receivers' logs start after the fault, so the start of the window
+    // is covered by no record.
+    let text = r#"
+name: traffic
+description: the receivers' logs lost with their pods
+scenarios:
+  - name: traffic-pods-deleted
+    fault: {kind: pod-delete, namespace: cni-chaos-probes, selector: "cni-chaos.io/traffic=chaos-traffic"}
+    slos:
+      - {kind: max-outage, budget: 1m}
+"#;
+    let (suite, cluster) = support::twin_cluster("traffic.yaml", text);
+    let r = support::run_first(&suite, cluster).await;
+    let v = r
+        .slos
+        .iter()
+        .find(|v| v.slo.kind() == SloKind::MaxOutage)
+        .unwrap();
+    assert!(
+        matches!(&v.status, SloStatus::NotEvaluated(why) if why.contains("not covered")),
+        "{v:#?}"
+    );
+    assert!(!r.traffic.is_empty());
+    for f in &r.traffic {
+        let u = f.not_covered.first().unwrap_or_else(|| panic!("{f:#?}"));
+        assert_eq!(u.from, Duration::ZERO, "{f:#?}");
+        assert!(f.outages.iter().all(|o| o.start >= u.to), "{f:#?}");
+    }
+}
