@@ -225,6 +225,7 @@ const SLOS: &[(&str, &[&str])] = &[
         &["!gateway", "namespace", "!eip", "!snat-cidr"],
     ),
     ("pinger-healthy", &["nodes"]),
+    ("ovn-consistent", &["namespaces", "nodes"]),
     ("max-outage", &["flow", "!budget"]),
     ("max-loss", &["flow", "!percent", "within"]),
     ("crashloop-free", &["namespace"]),
@@ -268,6 +269,7 @@ fn good_values(field: &str) -> &'static [&'static str] {
         "containers" => &["init", "main", "any"],
         "allowance" | "max" => &["0", "3"],
         "nodes" => &["all", "fault-target"],
+        "namespaces" => &["[default]", "[kube-system, default]"],
         "probe" => &[
             "dns",
             "pod-to-pod",

@@ -12,4 +12,4 @@ pub mod twin;
 pub use error::BackendError;
 pub use node::{NodeInfo, select_node};
 pub use select::{BackendChoice, detect, known_profiles, select, select_with, workspace_root};
-pub use traits::{Backend, BackendInfo, Cluster, Gate, Observation, PodExec};
+pub use traits::{Backend, BackendInfo, Cluster, CommandOutput, Gate, Observation, PodExec};

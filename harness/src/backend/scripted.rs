@@ -476,6 +476,7 @@ impl Cluster for ScriptedCluster {
             traffic: Vec::new(),
             window: None,
             early: None,
+            outputs: Vec::new(),
         })
     }
 

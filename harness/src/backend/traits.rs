@@ -91,6 +91,10 @@ pub struct Observation {
     /// In [`crate::observe::ObserveMode::Full`], the verdicts known at the
     /// moment an early end would have ended observation.
     pub early: Option<Vec<SloVerdict>>,
+    /// The commands the SLOs judged on ran in pods, with their raw
+    /// answers (`ovn-consistent`'s `ovn-nbctl`, `ovs-vsctl`, `ovn-appctl`),
+    /// for the diagnostics.
+    pub outputs: Vec<CommandOutput>,
     /// The harness's traffic flows over the observed window, times from
     /// the fault (empty: no traffic SLO).
     pub traffic: Vec<crate::observe::traffic::FlowTraffic>,
@@ -107,6 +111,30 @@ pub struct PodExec {
     pub stdout: String,
     /// Its standard error.
     pub stderr: String,
+}
+
+/// One command an end-of-observation SLO ran in a pod, and what it
+/// answered, raw, for the scenario's diagnostics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandOutput {
+    /// Where it ran (`kube-system/ovn-central-0 ovn-central`).
+    pub place: String,
+    /// Its command line.
+    pub command: String,
+    /// What it printed (stdout, stderr, then its exit status), or why it
+    /// could not run.
+    pub text: String,
+}
+
+impl std::fmt::Display for CommandOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "$ {}   # in {}", self.command, self.place)?;
+        f.write_str(&self.text)?;
+        if !self.text.ends_with('\n') {
+            f.write_str("\n")?;
+        }
+        Ok(())
+    }
 }
 
 /// One provisioned cluster. Scenarios that share it run one at a time.

@@ -48,6 +48,10 @@ pub fn evaluate(slo: &Slo, tl: &Timeline, w: &Window) -> SloVerdict {
             let why = "judged on kube-ovn-pinger's log at the end of observation (observe::pinger), not on the timeline".to_string();
             (SloStatus::NotEvaluated(why.clone()), None, Vec::new(), why)
         }
+        Slo::OvnConsistent { .. } => {
+            let why = "judged on OVN's northbound database, every node's br-int and ovn-controller, read in Kube-OVN's pods at the end of observation (observe::ovn), not on the timeline".to_string();
+            (SloStatus::NotEvaluated(why.clone()), None, Vec::new(), why)
+        }
         Slo::NatGatewayRules { .. } => {
             let why = "judged on the gateway's NAT table and net1, read in its pod at the end of observation (observe::natgw), not on the timeline".to_string();
             (SloStatus::NotEvaluated(why.clone()), None, Vec::new(), why)

@@ -355,6 +355,7 @@ pub async fn observe_and_judge(
                 .collect()
         })
         .unwrap_or_default();
+    let outputs = outputs(&networks);
     let verdicts = judge(scenario, &tl, &window, networks);
     // When every verdict was known (full mode: the early end's moment);
     // `None` when that never happened before the full window's end.
@@ -376,6 +377,7 @@ pub async fn observe_and_judge(
             ended: rel(window.end),
             full: rel(tl.offset(budgets_end).max(floor.at.min(window.end))),
         }),
+        outputs,
         lanes: {
             let mut l = lanes(&tl, from, window.end, window.fault_at);
             let rel = |d: Duration| {
@@ -420,6 +422,7 @@ pub fn rejudge(
                         | Slo::SecondaryNetworksComplete { .. }
                         | Slo::NatGatewayRules { .. }
                         | Slo::PingerHealthy { .. }
+                        | Slo::OvnConsistent { .. }
                         | Slo::MaxOutage { .. }
                         | Slo::MaxLoss { .. }
                 )
@@ -437,9 +440,23 @@ enum Read {
     Nat(Result<Vec<super::natgw::GatewayReading>, String>),
     /// [`Slo::PingerHealthy`]'s pingers.
     Pinger(Result<Vec<super::pinger::PingerReading>, String>),
+    /// [`Slo::OvnConsistent`]'s pods, NB database and nodes.
+    Ovn(Result<super::ovn::Reading, String>),
     /// The traffic receivers' logs ([`Slo::MaxOutage`], [`Slo::MaxLoss`]),
     /// read once for all of them.
     Traffic(Result<super::flows::Reading, String>),
+}
+
+/// The raw answers of the commands behind `reads`, for the diagnostics.
+fn outputs(reads: &[Read]) -> Vec<crate::backend::CommandOutput> {
+    reads
+        .iter()
+        .filter_map(|r| match r {
+            Read::Ovn(Ok(r)) => Some(r.outputs.iter().cloned()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
 }
 
 /// What the SLOs judged on the cluster as it is (not on the timeline)
@@ -466,6 +483,11 @@ async fn read_networks(
             Slo::PingerHealthy { .. } => {
                 out.push(Read::Pinger(
                     super::pinger::read(client, slo, fault_node).await,
+                ));
+            }
+            Slo::OvnConsistent { .. } => {
+                out.push(Read::Ovn(
+                    super::ovn::read(client, cluster, slo, fault_node).await,
                 ));
             }
             _ => {}
@@ -536,6 +558,13 @@ fn judge(
                     _ => Err("the pingers were not read".into()),
                 };
                 super::pinger::judge(slo, found.as_deref().map_err(String::as_str))
+            }
+            Slo::OvnConsistent { .. } => {
+                let found = match reads.next() {
+                    Some(Read::Ovn(r)) => r.map(|r| super::ovn::check(&r.snapshot)),
+                    _ => Err("OVN was not read".into()),
+                };
+                super::ovn::judge(slo, found.as_ref().map_err(String::as_str))
             }
             _ => evaluate(slo, tl, w),
         })

@@ -10,6 +10,7 @@ mod lanes;
 pub mod multus_init;
 pub mod natgw;
 pub mod networks;
+pub mod ovn;
 pub mod pinger;
 mod podcheck;
 pub mod probe;

@@ -420,6 +420,43 @@ pub fn known(slo: &Slo, tl: &Timeline, w: &Window, settle: Duration) -> bool {
             let scope = gateway_scope(gateway, namespace);
             pods_serving(tl, &scope) && held(last_pod_change(tl, &scope, now, settle))
         }
+        // Read in OVN's and OVS's own pods at the end: known once
+        // ovn-central and every ovs-ovn serve, neither they nor the pods in
+        // scope changed for the settle window, and a minute has passed
+        // since the reference: kube-ovn-cni (v1.15+) deletes the Interfaces
+        // of pods that are gone once a minute (kube-ovn v1.16.2
+        // pkg/daemon/controller.go gcInterfaces), so before that a leftover
+        // port may still go. (kube-ovn-controller's LSP GC takes two
+        // 360 s passes; no window waits for that.)
+        Slo::OvnConsistent { namespaces, .. } => {
+            if now < w.reference + super::ovn::INTERFACE_GC_PERIOD {
+                return false;
+            }
+            let component = |app: &str| PodScope {
+                namespace: Some(super::ovn::KUBE_OVN_NAMESPACE.into()),
+                selector: crate::suite::LabelSelector::parse(app).ok(),
+            };
+            let workloads: Vec<PodScope> = if namespaces.is_empty() {
+                vec![PodScope {
+                    namespace: None,
+                    selector: None,
+                }]
+            } else {
+                namespaces
+                    .iter()
+                    .map(|ns| PodScope {
+                        namespace: Some(ns.clone()),
+                        selector: None,
+                    })
+                    .collect()
+            };
+            [component("app=ovn-central"), component(super::ovn::OVS_SELECTOR)]
+                .iter()
+                .all(|s| pods_serving(tl, s) && held(last_pod_change(tl, s, now, settle)))
+                && workloads
+                    .iter()
+                    .all(|s| held(last_pod_change(tl, s, now, settle)))
+        }
         Slo::NodeReadyWithin { nodes, budget } => {
             now >= w.reference + *budget
                 || (nodes_ready(tl, w, *nodes)

@@ -77,6 +77,9 @@ struct State {
     /// The fault's start and the reference budgets count from, once
     /// observation ran (for the late judgement).
     observed: Option<(Instant, Instant)>,
+    /// The commands end-of-observation SLOs ran in pods, with their raw
+    /// answers.
+    outputs: Vec<crate::backend::CommandOutput>,
 }
 
 struct Phases {
@@ -402,6 +405,7 @@ impl Phases {
                 s.traffic = o.traffic;
                 s.window = o.window;
                 s.early = o.early;
+                s.outputs = o.outputs;
                 s.observed = Some((fault_at, since));
                 o.verdicts
             }
@@ -462,6 +466,23 @@ impl Phases {
             Ok(text) => text,
             Err(e) => format!("diagnostics failed: {e}"),
         };
+        // What the SLOs read in pods (ovn-consistent's ovn-nbctl, ovs-vsctl,
+        // ovn-appctl), raw: in the summary and in commands.txt.
+        let outputs = std::mem::take(&mut self.state().outputs);
+        if !outputs.is_empty() {
+            let raw: String = outputs.iter().map(ToString::to_string).collect();
+            let file = dir.join("commands.txt");
+            match std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&file, &raw)) {
+                Ok(()) => text.push_str(&format!(
+                    "\ncommands the SLOs ran in pods ({}):\n{raw}",
+                    file.display()
+                )),
+                Err(e) => text.push_str(&format!(
+                    "\nwriting {}: {e}; commands the SLOs ran in pods:\n{raw}",
+                    file.display()
+                )),
+            }
+        }
         // The cluster's own logs as they are right after the failure (kind:
         // `kind export logs`; the twin: its ground truth), next to the
         // culprits' diagnostics.

@@ -92,6 +92,21 @@ pub enum Slo {
         /// Whose pingers.
         nodes: NodeScope,
     },
+    /// At the end of observation, OVN's northbound database agrees with the
+    /// pods and with every node's `br-int`: each Running pod on the pod
+    /// network has its logical switch port `<pod>.<namespace>` with its IP
+    /// and MAC and an Interface claiming it on its node; no Interface
+    /// claims a port that is gone or a pod that is gone or elsewhere, no
+    /// two claim one port; ovn-controller is connected on every node in
+    /// scope. Read with `ovn-nbctl`, `ovs-vsctl` and `ovn-appctl` in
+    /// Kube-OVN's own pods through the command seam
+    /// ([`crate::backend::Cluster::exec_in_pod`]; `observe::ovn`).
+    OvnConsistent {
+        /// The namespaces whose pods are checked; empty: every namespace.
+        namespaces: Vec<String>,
+        /// Whose `br-int` and ovn-controller are checked.
+        nodes: NodeScope,
+    },
     /// No flow of the harness's traffic (every one, or those of kind
     /// `flow`) is out longer than `budget` in one outage, as the receivers'
     /// per-probe records show (observe::traffic). A flow with no records,
@@ -175,6 +190,8 @@ pub enum SloKind {
     NatGatewayRules,
     /// [`Slo::PingerHealthy`]
     PingerHealthy,
+    /// [`Slo::OvnConsistent`]
+    OvnConsistent,
     /// [`Slo::MaxOutage`]
     MaxOutage,
     /// [`Slo::MaxLoss`]
@@ -183,7 +200,7 @@ pub enum SloKind {
 
 impl SloKind {
     /// Every kind.
-    pub const ALL: [SloKind; 11] = [
+    pub const ALL: [SloKind; 12] = [
         SloKind::WorkloadsReadyWithin,
         SloKind::NoCrashLoop,
         SloKind::MaxRestarts,
@@ -193,6 +210,7 @@ impl SloKind {
         SloKind::SecondaryNetworksComplete,
         SloKind::NatGatewayRules,
         SloKind::PingerHealthy,
+        SloKind::OvnConsistent,
         SloKind::MaxOutage,
         SloKind::MaxLoss,
     ];
@@ -209,6 +227,7 @@ impl SloKind {
             SloKind::SecondaryNetworksComplete => "secondary-networks-complete",
             SloKind::NatGatewayRules => "nat-gateway-rules",
             SloKind::PingerHealthy => "pinger-healthy",
+            SloKind::OvnConsistent => "ovn-consistent",
             SloKind::MaxOutage => "max-outage",
             SloKind::MaxLoss => "max-loss",
         }
@@ -228,6 +247,7 @@ impl Slo {
             Slo::SecondaryNetworksComplete { .. } => SloKind::SecondaryNetworksComplete,
             Slo::NatGatewayRules { .. } => SloKind::NatGatewayRules,
             Slo::PingerHealthy { .. } => SloKind::PingerHealthy,
+            Slo::OvnConsistent { .. } => SloKind::OvnConsistent,
             Slo::MaxOutage { .. } => SloKind::MaxOutage,
             Slo::MaxLoss { .. } => SloKind::MaxLoss,
         }
@@ -293,6 +313,13 @@ impl fmt::Display for Slo {
                 d.eip_port, d.protocol, d.internal_ip, d.internal_port
             ),
             Slo::PingerHealthy { nodes } => write!(f, "{k} ({nodes})"),
+            Slo::OvnConsistent { namespaces, nodes } => {
+                if namespaces.is_empty() {
+                    write!(f, "{k} (all namespaces, {nodes})")
+                } else {
+                    write!(f, "{k} (namespaces {}, {nodes})", namespaces.join(", "))
+                }
+            }
             Slo::MaxOutage { flow, budget } => {
                 write!(f, "{k} {} ({})", duration::format(*budget), flows(flow))
             }

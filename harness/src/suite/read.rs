@@ -1504,6 +1504,7 @@ const SLO_KINDS: &[&str] = &[
     "secondary-networks-complete",
     "nat-gateway-rules",
     "pinger-healthy",
+    "ovn-consistent",
     "max-outage",
     "max-loss",
 ];
@@ -1650,6 +1651,15 @@ fn slo(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Slo> {
                 nodes: nodes.ok()?.unwrap_or(NodeScope::All),
             }
         }
+        "ovn-consistent" => {
+            let m = cx.map(node, path, &["kind", "namespaces", "nodes"])?;
+            let namespaces = m.opt(cx, "namespaces", namespace_list);
+            let nodes = m.opt(cx, "nodes", node_scope);
+            Slo::OvnConsistent {
+                namespaces: namespaces.ok()?.unwrap_or_default(),
+                nodes: nodes.ok()?.unwrap_or(NodeScope::All),
+            }
+        }
         "max-outage" => {
             let m = cx.map(node, path, &["kind", "flow", "budget"])?;
             let flow = m.opt(cx, "flow", flow_kind);
@@ -1755,6 +1765,24 @@ fn slo(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Slo> {
             }
         }
     })
+}
+
+/// A non-empty list of namespace names, each once.
+fn namespace_list(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Vec<String>> {
+    let names = list(cx, node, path, name)?;
+    if let Value::Seq(items) = &node.value {
+        for (i, n) in names.iter().enumerate() {
+            if names[..i].contains(n) {
+                cx.at(
+                    &items[i],
+                    &format!("{path}[{i}]"),
+                    format!("namespace {n:?} is listed twice"),
+                );
+                return None;
+            }
+        }
+    }
+    Some(names)
 }
 
 /// A traffic flow kind.

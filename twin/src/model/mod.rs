@@ -23,6 +23,7 @@ mod kubelet;
 mod natgw;
 mod node;
 mod ops;
+mod ovn;
 mod pinger;
 mod profile;
 mod programs;

@@ -94,6 +94,10 @@ pub struct VersionProfile {
     /// container restarted (v1.14 and later; rule
     /// `nat-gateway-restart-rolls-the-pod-5072`).
     pub nat_gw_restart_rolls: bool,
+    /// Whether kube-ovn-cni deletes, every minute, the OVS Interfaces of
+    /// pods that are gone (v1.15 and later; rule
+    /// `kube-ovn-cni-gc-interfaces`).
+    pub cni_gc_interfaces: bool,
 }
 
 /// Multus releases before v4.2.3 use the racy `cp` (FACTS.md, #1221 point 4).
@@ -135,6 +139,7 @@ impl VersionProfile {
             },
             cni_priority: "01".to_string(),
             nat_gw_restart_rolls: !kube_ovn.starts_with("v1.13."),
+            cni_gc_interfaces: !kube_ovn.starts_with("v1.13.") && !kube_ovn.starts_with("v1.14."),
         }
     }
 

@@ -33,6 +33,12 @@ impl World {
         let Some(prog) = self.program_of(k, i) else {
             return;
         };
+        if prog == Program::Sleep {
+            self.lsp_gc_start(k, i, run);
+        }
+        if prog == Program::CniServer && self.cfg.profile.cni_gc_interfaces {
+            self.after(0, Ev::IfaceGc { pod: k, c: i, run });
+        }
         let d = match prog {
             Program::Sleep | Program::CoreDns => return,
             Program::Completes => self.rng.range(100, 400),

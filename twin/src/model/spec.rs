@@ -416,6 +416,10 @@ pub struct Workload {
 
 const KUBE_OVN_IMAGE: &str = "docker.io/kubeovn/kube-ovn";
 
+/// Rule `ovn-central-nb-leader-label`: Kube-OVN's OVN leader checker, in each ovn-central pod, labels the pod whose NB database leads `ovn-nb-leader=true`, which is how `kubectl ko nbctl` finds where to run `ovn-nbctl`; the model's one replica always leads and carries the label from its creation (the checker sets it within seconds of the pod running).
+/// Source: kubeovn/kube-ovn@v1.16.2:pkg/ovn_leader_checker/ovn.go (doOvnLeaderCheck: PatchLabels ovn-nb-leader)
+/// Source: kubeovn/kube-ovn@v1.16.2:dist/images/kubectl-ko (getLeaderPod ovn-nb-leader, nbctl)
+///
 /// Rule `ovs-ovn-probes`: ovs-ovn's readiness runs `ovs-healthcheck.sh` every 5 s after 10 s, its liveness every 5 s after 60 s and restarts the container after 5 misses.
 /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/install.sh (ovs-ovn readinessProbe, livenessProbe)
 ///
@@ -524,6 +528,11 @@ pub fn catalogue(
         let mut t = PodTemplate::new(&[("app", app), network], true);
         t.node_selector
             .insert("kube-ovn/role".into(), "master".into());
+        if name == "ovn-central" {
+            // The one replica leads the NB database: its leader checker
+            // labels it (rule `ovn-central-nb-leader-label`).
+            t.labels.insert("ovn-nb-leader".into(), "true".into());
+        }
         let mut c = ContainerSpec::new(name, &ko_image, Program::Sleep);
         c.readiness = Some(ProbeSpec::new(
             0,

@@ -110,6 +110,10 @@ pub(super) enum Ev {
     /// A deleted pod's grace period ran out: the kubelet SIGKILLs what its
     /// SIGTERM did not stop.
     GraceOver { pod: u64 },
+    /// A pass of kube-ovn-controller's logical switch port GC.
+    LspGc { pod: u64, c: usize, run: u32 },
+    /// A pass of kube-ovn-cni's OVS Interface GC.
+    IfaceGc { pod: u64, c: usize, run: u32 },
 }
 
 /// A container's state as the kubelet reports it.
@@ -302,6 +306,9 @@ pub struct World {
     unscheduled: BTreeSet<u64>,
     next_node_ip: u32,
     processed: u64,
+    /// Logical switch ports of pods deleted while kube-ovn-controller was
+    /// not running, by port name, until its LSP GC removes them.
+    pub(super) stale_lsps: BTreeMap<String, super::ovn::StaleLsp>,
 }
 
 impl World {
@@ -374,6 +381,7 @@ impl World {
             unscheduled: BTreeSet::new(),
             next_node_ip: n as u32 + 2,
             processed: 0,
+            stale_lsps: BTreeMap::new(),
             cfg,
         };
         w.nads
@@ -656,6 +664,8 @@ impl World {
             Ev::Probe { pod, c, run, live } => self.probe(pod, c, run, live),
             Ev::Finalize { pod } => self.finalize(pod),
             Ev::GraceOver { pod } => self.grace_over(pod),
+            Ev::LspGc { pod, c, run } => self.lsp_gc(pod, c, run),
+            Ev::IfaceGc { pod, c, run } => self.iface_gc(pod, c, run),
         }
     }
 
@@ -1132,6 +1142,7 @@ impl World {
     /// force delete through the API).
     pub(super) fn forget(&mut self, k: u64) {
         self.unscheduled.remove(&k);
+        self.lsp_missed(k);
         let Some(p) = self.pods.remove(&k) else {
             return;
         };
