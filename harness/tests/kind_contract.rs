@@ -3764,11 +3764,14 @@ async fn dry_run_plan_of_a_nat_gateway_suite() {
         "docker network create --driver bridge --subnet 172.31.250.0/24 --gateway 172.31.250.1 --ip-range 172.31.250.0/26 --label cni-chaos.io/cluster=chaos-plan --label cni-chaos.io/role=nat-external-network chaos-plan-nat-ext",
         "docker network connect chaos-plan-nat-ext chaos-plan-worker2",
         "docker exec chaos-plan-worker cat /sys/class/net/eth1/address",
-        "docker run --detach --name chaos-plan-nat-target --label cni-chaos.io/cluster=chaos-plan --label cni-chaos.io/role=nat-target --network chaos-plan-nat-ext --ip 172.31.250.100 docker.io/library/busybox:1.36.1 httpd -f -vv -p 8080",
+        "docker run --detach --name chaos-plan-nat-target --label cni-chaos.io/cluster=chaos-plan --label cni-chaos.io/role=nat-target --hostname cni-chaos-nat-target --network chaos-plan-nat-ext --ip 172.31.250.100 docker.io/library/busybox:1.36.1 sh -c",
+        "exec httpd -f -vv -p 0.0.0.0:8080 -h /tmp/cni-chaos-www",
         "apply -f $STATE/chaos-plan/cni-chaos-nat-gateway.json",
         "rollout status statefulset/vpc-nat-gw-gw1",
         "apply -f $STATE/chaos-plan/cni-chaos-nat-rules.json",
         "wait '--for=jsonpath={.status.ready}=true' iptables-dnat-rules.kubeovn.io/dnat-gw1",
+        "apply -f $STATE/chaos-plan/cni-chaos-nat-client.json",
+        "rollout status statefulset/cni-chaos-nat-client",
         "docker rm --force chaos-plan-nat-target",
         "docker network rm chaos-plan-nat-ext",
     ] {
@@ -4305,6 +4308,37 @@ async fn pod_interfaces_are_read_in_the_sandbox_netns_through_crictl_and_nsenter
     assert_eq!(got, Some(vec!["lo".to_string(), "eth0".into()]));
 }
 
+/// The path's request from outside the VPC runs in the target through
+/// `docker exec`, by name; what it printed and its status come back as
+/// they are (a failed request is an answer, not an error), and a target
+/// that is gone is an error naming the command.
+#[tokio::test]
+async fn the_targets_request_is_docker_exec_by_name() {
+    let request = "printf 'GET /cgi-bin/whoami HTTP/1.0\\r\\n\\r\\n' | nc -w 5 172.31.250.101 8080";
+    let argv = ["docker", "exec", NAT_TARGET, "sh", "-c", request];
+    let answer = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\ncni-chaos-nat-path peer=172.31.250.100 host=cni-chaos-nat-client-0\n";
+    let runner = ScriptedRunner::ordered([
+        Expectation::ok(argv, answer),
+        Expectation::failed(argv, 1, "nc: timed out"),
+        Expectation::failed(
+            argv,
+            1,
+            "Error response from daemon: No such container: chaos-contract-nat-target",
+        ),
+    ]);
+    let (_dir, cluster) = open(&runner);
+    let req = cni_chaos_twin::model::nat_path_request("172.31.250.101", 8080);
+    let req: Vec<&str> = req.iter().map(String::as_str).collect();
+    let got = cluster.exec_on_nat_target(&req).await.unwrap();
+    assert_eq!((got.status, got.stdout.as_str()), (Some(0), answer));
+    let got = cluster.exec_on_nat_target(&req).await.unwrap();
+    assert_eq!(got.status, Some(1));
+    assert!(got.stderr.contains("nc: timed out"), "{got:?}");
+    let got = cluster.exec_on_nat_target(&req).await.unwrap();
+    assert!(got.stderr.contains("No such container"), "{got:?}");
+    runner.assert_done();
+}
+
 /// No ready sandbox is `None`; a failing crictl is an error with its
 /// command line, never "no interfaces".
 #[tokio::test]
@@ -4364,11 +4398,21 @@ fn nat_network_create() -> Vec<String> {
     )
 }
 
-/// The target: busybox httpd on the external network at its fixed address.
-fn nat_target_run() -> Vec<String> {
-    words(
-        "docker run --detach --name chaos-contract-nat-target --label cni-chaos.io/cluster=chaos-contract --label cni-chaos.io/role=nat-target --network chaos-contract-nat-ext --ip 172.31.250.100 docker.io/library/busybox:1.36.1 httpd -f -vv -p 8080",
+/// The path's `httpd` with its CGI, as a `sh -c` script (port `port`).
+fn path_server(port: u16) -> String {
+    format!(
+        "mkdir -p /tmp/cni-chaos-www/cgi-bin && printf '#!/bin/sh\\nprintf \"Content-Type: text/plain\\\\r\\\\n\\\\r\\\\n\"\\necho \"cni-chaos-nat-path peer=$REMOTE_ADDR host=$(hostname)\"\\n' > /tmp/cni-chaos-www/cgi-bin/whoami && chmod 755 /tmp/cni-chaos-www/cgi-bin/whoami && exec httpd -f -vv -p 0.0.0.0:{port} -h /tmp/cni-chaos-www"
     )
+}
+
+/// The target: named cni-chaos-nat-target inside, on the external network
+/// at its fixed address, serving the path's CGI on 8080.
+fn nat_target_run() -> Vec<String> {
+    let mut argv = words(
+        "docker run --detach --name chaos-contract-nat-target --label cni-chaos.io/cluster=chaos-contract --label cni-chaos.io/role=nat-target --hostname cni-chaos-nat-target --network chaos-contract-nat-ext --ip 172.31.250.100 docker.io/library/busybox:1.36.1 sh -c",
+    );
+    argv.push(path_server(8080));
+    argv
 }
 
 /// Node `i`'s MAC on the external network, as Docker and sysfs show it.
@@ -4438,6 +4482,15 @@ fn nat_setup(f: &Fixture) -> Vec<Expectation> {
     ] {
         s.push(wait("--for=jsonpath={.status.ready}=true", object));
     }
+    s.push(apply("cni-chaos-nat-client.json"));
+    s.push(ok(f.kubectl(&[
+        "-n",
+        "kube-system",
+        "rollout",
+        "status",
+        "statefulset/cni-chaos-nat-client",
+        "--timeout=300s",
+    ])));
     s
 }
 
@@ -4585,6 +4638,35 @@ async fn a_nat_gateway_profile_creates_the_gateway_its_network_and_target_and_re
         kinds,
         ["IptablesEIP", "IptablesSnatRule", "IptablesDnatRule"]
     );
+    // The path's client: in the VPC subnet at the DNAT rule's internal
+    // IP, on the control plane, serving the path's CGI on port 80.
+    let client = applied("cni-chaos-nat-client.json");
+    assert_eq!(
+        client,
+        kind::client_manifest(
+            "docker.io/library/busybox:1.36.1",
+            "chaos-contract-control-plane"
+        )
+    );
+    let t = &client["spec"]["template"];
+    assert_eq!(
+        t["metadata"]["annotations"],
+        serde_json::json!({"ovn.kubernetes.io/logical_switch": "cni-chaos-vpc-subnet",
+                           "ovn.kubernetes.io/ip_address": "10.250.1.10"})
+    );
+    assert_eq!(
+        t["spec"]["nodeSelector"],
+        serde_json::json!({"kubernetes.io/hostname": "chaos-contract-control-plane"})
+    );
+    assert_eq!(
+        t["spec"]["tolerations"][0]["key"],
+        "node-role.kubernetes.io/control-plane"
+    );
+    assert_eq!(
+        t["spec"]["containers"][0]["command"],
+        serde_json::json!(["sh", "-c", path_server(80)])
+    );
+    assert_eq!(t["spec"]["containers"][0]["name"], "client");
 
     // Teardown: the cluster, then the target and the network.
     let mut delete = words("kind delete cluster --name chaos-contract --kubeconfig");
@@ -4661,7 +4743,8 @@ async fn a_failing_nat_gateway_step_reports_its_output_and_leaks_nothing() {
         let runner = ScriptedRunner::ordered([]);
         let (f, ps) = nat_fixture_created(&runner, tmp.path());
         let mut setup = nat_setup(&f);
-        let eip_wait = setup.len() - 3;
+        // The three rule waits and the client come last.
+        let eip_wait = setup.len() - 5;
         let failed = Expectation::failed(
             setup[eip_wait].argv.clone(),
             1,
@@ -4835,6 +4918,7 @@ async fn the_gateway_statefulset_is_polled_until_it_exists_or_the_timeout() {
             cluster: "c",
             nodes: vec![],
             gateway_node: "c-worker".into(),
+            client_node: "c-control-plane".into(),
             image: "docker.io/kubeovn/vpc-nat-gateway:v1.16.2",
             state: state.path(),
             dry_run: false,

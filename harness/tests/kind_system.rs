@@ -1488,6 +1488,7 @@ async fn the_nat_network_and_target_on_real_docker_and_their_clean() {
         cluster: &c.name,
         nodes: vec![cp.clone(), worker.clone()],
         gateway_node: worker.clone(),
+        client_node: cp.clone(),
         image: "unused",
         state: std::path::Path::new("/nonexistent"),
         dry_run: false,
@@ -1527,6 +1528,43 @@ async fn the_nat_network_and_target_on_real_docker_and_their_clean() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(logged.contains(&worker_ip), "target log:\n{logged}");
+    // The path's request, as the client in the VPC sends it, from the
+    // node: the target's CGI names its host and the node's address as the
+    // peer it saw (what `nat-gateway-rules` with `path: true` judges).
+    let request = cni_chaos_twin::model::nat_path_request(
+        cni_chaos_twin::model::NAT_TARGET_IP,
+        cni_chaos_twin::model::NAT_TARGET_PORT,
+    );
+    let asked = host(
+        &["docker", "exec", worker.as_str()]
+            .into_iter()
+            .chain(request.iter().map(String::as_str))
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(
+        cni_chaos::observe::natgw::parse_path_answer(&asked.stdout_str())
+            .unwrap_or_else(|e| panic!("{e}; stderr {}", asked.stderr_str())),
+        (
+            worker_ip.parse().unwrap(),
+            cni_chaos_twin::model::NAT_TARGET_HOSTNAME.to_string()
+        )
+    );
+    // And through `docker exec` of the target (the DNAT direction's
+    // seam), to its own address.
+    let own = runner
+        .output(&kind::target_exec_cmd(
+            &c.name,
+            &request.iter().map(String::as_str).collect::<Vec<_>>(),
+        ))
+        .await
+        .unwrap();
+    let (peer, name) = cni_chaos::observe::natgw::parse_path_answer(&own.stdout_str())
+        .unwrap_or_else(|e| panic!("{e}; stderr {}", own.stderr_str()));
+    assert_eq!(peer.to_string(), cni_chaos_twin::model::NAT_TARGET_IP);
+    assert_eq!(name, cni_chaos_twin::model::NAT_TARGET_HOSTNAME);
+    eprintln!(
+        "SYSTEM nat path: the target's CGI saw {worker_ip} from node {worker} and itself through docker exec"
+    );
 
     // A dead run's journal of the two: clean removes the target, and
     // leaves the network while nodes are connected to it.

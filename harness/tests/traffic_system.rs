@@ -40,11 +40,7 @@ fn run(cmd: Command) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_traffic_commands_measure_a_link_outage_between_two_namespaces() {
-    let root = support::try_output(Command::new("id").arg("-u"))
-        .map(|o| o.stdout_str().trim() == "0")
-        .unwrap_or(false);
-    if !root {
-        support::missing("traffic_system needs root to create network namespaces");
+    if !support::root("traffic_system") {
         return;
     }
     if !support::tool_runs(

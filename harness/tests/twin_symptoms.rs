@@ -235,6 +235,14 @@ async fn the_incident_suite_fails_exactly_its_four_symptoms_on_a_racy_cell() {
         "{names:?}"
     );
     assert_eq!(names[3], ["vpc-nat-gw-gw1-0"]);
+    // The suite's NAT check asks for the path as well: neither direction
+    // gets through a gateway without a sandbox.
+    let nat_reason = &failed[3].1.culprits[0].reason;
+    assert!(
+        nat_reason.contains("egress: the request to 172.31.250.100:8080 got no answer")
+            && nat_reason.contains("ingress: the request to 172.31.250.101:8080 got no answer"),
+        "{nat_reason}"
+    );
     // Pinger's verdict was read onto the timeline while observing: its
     // lane for the faulted node's pinger starts clean (the minute before
     // the fault) and ends with the pinger not Running.
@@ -274,6 +282,12 @@ async fn the_incident_suite_passes_every_slo_on_a_fixed_cell() {
     }
     assert_eq!(r.verdict, Verdict::Pass, "{:#?}", r.outcome);
     assert!(r.symptoms.is_empty(), "no expected failure here");
+    let nat = verdict(&r, SloKind::NatGatewayRules);
+    assert!(
+        nat.message.contains("the client's request reached 172.31.250.100:8080 from 172.31.250.101, and the target's reached the client through 172.31.250.101:8080"),
+        "{}",
+        nat.message
+    );
 }
 
 /// The first worker runs the gateway in the twin; the fault targets it.
@@ -293,6 +307,7 @@ scenarios:
         eip: 172.31.250.101
         snat-cidr: 10.250.1.0/24
         dnat: {{eip-port: 8080, internal-ip: 10.250.1.10, internal-port: 80, protocol: tcp}}
+        path: true
 "
     )
 }
@@ -363,6 +378,15 @@ async fn a_gateway_that_comes_back_without_its_snat_rule_fails_naming_it() {
         c.reason.contains("EIP 172.31.250.101 not on net1"),
         "{c:#?}"
     );
+    // And the path is broken both ways: without the SNAT rule and the EIP
+    // nothing answers the client, and without the EIP no one answers the
+    // target.
+    for broken in [
+        "egress: the request to 172.31.250.100:8080 got no answer (nc: timed out)",
+        "ingress: the request to 172.31.250.101:8080 got no answer (nc: timed out)",
+    ] {
+        assert!(c.reason.contains(broken), "{broken}: {c:#?}");
+    }
     // The gateway itself is back Ready: readiness alone would have passed.
     let ready = &r.slos[0];
     assert_eq!(ready.status, SloStatus::Pass, "{ready:#?}");
@@ -396,11 +420,60 @@ async fn a_gateway_whose_rules_are_restored_passes() {
     assert_eq!(v.status, SloStatus::Pass, "{v:#?}");
     assert!(
         v.message.contains(&format!(
-            "holds `-A SHARED_SNAT -s 10.250.1.0/24 -o net1 -j SNAT --to-source 172.31.250.101`, `{DNAT_SAVED}` and EIP 172.31.250.101"
+            "holds `-A SHARED_SNAT -s 10.250.1.0/24 -o net1 -j SNAT --to-source 172.31.250.101`, `{DNAT_SAVED}` and EIP 172.31.250.101 on net1; the client's request reached 172.31.250.100:8080 from 172.31.250.101, and the target's reached the client through 172.31.250.101:8080"
         )),
         "{}",
         v.message
     );
+}
+
+/// The path's two requests through the seam: the client in the VPC (on
+/// the control plane, at the DNAT rule's internal IP) reaches the target
+/// as the EIP; the target reaches the client through the EIP's port.
+#[tokio::test(start_paused = true)]
+async fn the_path_answers_through_the_gateway_in_the_tools_format() {
+    use cni_chaos::observe::natgw::parse_path_answer;
+    use cni_chaos_twin::model::nat_path_request;
+    let (suite, cluster) = cluster(&nat_suite("kube-ovn-1.14-multus-4.2.1"));
+    let (pods, _) = steady_gateway(&suite, &cluster).await;
+    let client = pods
+        .get("cni-chaos-nat-client-0")
+        .await
+        .expect("client pod");
+    let spec = client.spec.as_ref().unwrap();
+    assert_eq!(spec.node_name.as_deref(), Some("chaos-twin-control-plane"));
+    assert_eq!(
+        client.status.as_ref().and_then(|s| s.pod_ip.as_deref()),
+        Some("10.250.1.10")
+    );
+    let egress = nat_path_request("172.31.250.100", 8080);
+    let egress: Vec<&str> = egress.iter().map(String::as_str).collect();
+    let out = cluster
+        .exec_in_pod("kube-system", "cni-chaos-nat-client-0", "client", &egress)
+        .await
+        .expect("exec");
+    assert_eq!(out.status, Some(0), "{out:?}");
+    assert!(out.stdout.starts_with("HTTP/1.1 200 OK\r\n"), "{out:?}");
+    assert_eq!(
+        parse_path_answer(&out.stdout).unwrap(),
+        (
+            "172.31.250.101".parse().unwrap(),
+            "cni-chaos-nat-target".into()
+        )
+    );
+    let ingress = nat_path_request("172.31.250.101", 8080);
+    let ingress: Vec<&str> = ingress.iter().map(String::as_str).collect();
+    let out = cluster.exec_on_nat_target(&ingress).await.expect("exec");
+    assert_eq!(
+        parse_path_answer(&out.stdout).unwrap(),
+        (
+            "172.31.250.100".parse().unwrap(),
+            "cni-chaos-nat-client-0".into()
+        )
+    );
+    // Anything else in the target is not modelled, and says so.
+    let other = cluster.exec_on_nat_target(&["ls"]).await.expect("exec");
+    assert_eq!(other.status, Some(127));
 }
 
 /// The seam answers as the tools do, and refuses a pod that does not run.

@@ -99,7 +99,10 @@ async fn reboot_and_watch(
 
 #[tokio::test(start_paused = true)]
 async fn racy_multus_deadlocks_after_a_hard_reboot_and_the_workaround_recovers() {
-    let (_twin, model, client) = cluster(RACY, 1);
+    // Seed 2: the scheduler spreads CoreDNS's two replicas over the nodes
+    // that are Ready when they are created, which the seed decides; with it
+    // one lands on the worker (reboot_and_watch asserts that it did).
+    let (_twin, model, client) = cluster(RACY, 2);
     steady(&client).await;
     let (crash, backoffs, dark, n) = reboot_and_watch(&client, &model).await;
     assert_eq!(

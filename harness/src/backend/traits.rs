@@ -262,6 +262,18 @@ pub trait Cluster: Send + Sync {
         ))
     }
 
+    /// Runs `argv` in the target container a `nat-gateway: true` profile
+    /// runs outside the VPC (on kind: `docker exec`; on the twin: the
+    /// model answers in the real tool's output format). `Err` when it
+    /// could not be run at all; a command that ran and failed is `Ok` with
+    /// its status. Default: the backend has no such target.
+    async fn exec_on_nat_target(&self, argv: &[&str]) -> Result<PodExec, BackendError> {
+        Err(BackendError::other(
+            format!("running {argv:?} in the NAT gateway's target"),
+            format!("cluster {} has no NAT gateway target", self.name()),
+        ))
+    }
+
     /// Gathers diagnostics for the culprits into `dir`; returns a summary for
     /// the JUnit system-out.
     async fn diagnose(&self, culprits: &[Culprit], dir: &Path) -> Result<String, BackendError>;

@@ -1092,6 +1092,23 @@ impl Cluster for TwinCluster {
         })
     }
 
+    /// The model's answer (`World::exec_on_nat_target`), in the real
+    /// tool's format.
+    async fn exec_on_nat_target(
+        &self,
+        argv: &[&str],
+    ) -> Result<crate::backend::PodExec, BackendError> {
+        let out = self
+            .model
+            .with(|w| w.exec_on_nat_target(argv))
+            .map_err(|e| BackendError::other(format!("docker exec -- {}", argv.join(" ")), e))?;
+        Ok(crate::backend::PodExec {
+            status: Some(out.status),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+
     async fn diagnose(&self, culprits: &[Culprit], dir: &Path) -> Result<String, BackendError> {
         std::fs::create_dir_all(dir).map_err(|e| {
             BackendError::other(format!("creating {}", dir.display()), e.to_string())

@@ -437,7 +437,7 @@ enum Read {
     /// [`Slo::SecondaryNetworksComplete`]'s pods.
     Networks(Result<Vec<networks::PodNetworks>, String>),
     /// [`Slo::NatGatewayRules`]' gateway pods.
-    Nat(Result<Vec<super::natgw::GatewayReading>, String>),
+    Nat(Result<Box<super::natgw::Reading>, String>),
     /// [`Slo::PingerHealthy`]'s pingers.
     Pinger(Result<Vec<super::pinger::PingerReading>, String>),
     /// [`Slo::OvnConsistent`]'s pods, NB database and nodes.
@@ -452,7 +452,8 @@ fn outputs(reads: &[Read]) -> Vec<crate::backend::CommandOutput> {
     reads
         .iter()
         .filter_map(|r| match r {
-            Read::Ovn(Ok(r)) => Some(r.outputs.iter().cloned()),
+            Read::Ovn(Ok(r)) => Some(r.outputs.clone()),
+            Read::Nat(Ok(r)) => Some(r.outputs()),
             _ => None,
         })
         .flatten()
@@ -478,7 +479,9 @@ async fn read_networks(
                 out.push(Read::Networks(networks::read(client, cluster, scope).await));
             }
             Slo::NatGatewayRules { .. } => {
-                out.push(Read::Nat(super::natgw::read(client, cluster, slo).await));
+                out.push(Read::Nat(
+                    super::natgw::read(client, cluster, slo).await.map(Box::new),
+                ));
             }
             Slo::PingerHealthy { .. } => {
                 out.push(Read::Pinger(

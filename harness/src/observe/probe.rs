@@ -35,7 +35,7 @@ use crate::slo::ProbeKind;
 /// Namespace the probe pods run in.
 pub const PROBE_NAMESPACE: &str = "cni-chaos-probes";
 /// The image every probe uses; the kind backend preloads it.
-pub const PROBE_IMAGE: &str = "docker.io/library/busybox:1.36.1";
+pub use cni_chaos_twin::model::PROBE_IMAGE;
 /// Every image the probes need, for preloading into kind nodes.
 pub const PROBE_IMAGES: &[&str] = &[PROBE_IMAGE];
 /// The NetworkAttachmentDefinition the multus-secondary probe asks for.

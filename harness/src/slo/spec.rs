@@ -83,6 +83,11 @@ pub enum Slo {
         snat_cidr: String,
         /// A DNAT rule on the EIP it must hold too, if any.
         dnat: Option<DnatRule>,
+        /// Whether traffic must also get through: the profile's client in
+        /// the VPC asks the target outside, which must see the EIP as its
+        /// peer, and (with `dnat`) the target asks the EIP's port, which
+        /// must reach the client (`observe::natgw`).
+        path: bool,
     },
     /// At the end of observation, kube-ovn-pinger's own verdict: every
     /// pinger pod in scope (on every node, or on the faulted one) is
@@ -298,20 +303,23 @@ impl fmt::Display for Slo {
                 gateway,
                 eip,
                 snat_cidr,
-                dnat: None,
+                dnat,
+                path,
                 ..
-            } => write!(f, "{k} {gateway} (snat {snat_cidr} to {eip})"),
-            Slo::NatGatewayRules {
-                gateway,
-                eip,
-                snat_cidr,
-                dnat: Some(d),
-                ..
-            } => write!(
-                f,
-                "{k} {gateway} (snat {snat_cidr} to {eip}, dnat {eip}:{}/{} to {}:{})",
-                d.eip_port, d.protocol, d.internal_ip, d.internal_port
-            ),
+            } => {
+                write!(f, "{k} {gateway} (snat {snat_cidr} to {eip}")?;
+                if let Some(d) = dnat {
+                    write!(
+                        f,
+                        ", dnat {eip}:{}/{} to {}:{}",
+                        d.eip_port, d.protocol, d.internal_ip, d.internal_port
+                    )?;
+                }
+                if *path {
+                    write!(f, ", path")?;
+                }
+                write!(f, ")")
+            }
             Slo::PingerHealthy { nodes } => write!(f, "{k} ({nodes})"),
             Slo::OvnConsistent { namespaces, nodes } => {
                 if namespaces.is_empty() {

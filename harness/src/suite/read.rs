@@ -1684,9 +1684,18 @@ fn slo(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Slo> {
             let m = cx.map(
                 node,
                 path,
-                &["kind", "gateway", "namespace", "eip", "snat-cidr", "dnat"],
+                &[
+                    "kind",
+                    "gateway",
+                    "namespace",
+                    "eip",
+                    "snat-cidr",
+                    "dnat",
+                    "path",
+                ],
             )?;
             let dnat = m.opt(cx, "dnat", dnat_rule);
+            let through = m.opt(cx, "path", boolean);
             let gateway = m.req(cx, "gateway", name);
             let namespace = m.opt(cx, "namespace", name);
             let eip = m.req(cx, "eip", ipv4);
@@ -1740,6 +1749,7 @@ fn slo(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Slo> {
                 eip: eip?,
                 snat_cidr: snat_cidr?,
                 dnat: dnat.ok()?,
+                path: through.ok()?.unwrap_or(false),
             }
         }
         _ => {

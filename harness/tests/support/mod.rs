@@ -91,6 +91,13 @@ pub fn missing(why: &str) -> bool {
     false
 }
 
+/// Whether this test runs as root (network namespaces need it); when not,
+/// [`missing`] with `test`'s name.
+pub fn root(test: &str) -> bool {
+    let root = try_output(Command::new("id").arg("-u")).is_ok_and(|o| o.stdout_str().trim() == "0");
+    root || missing(&format!("{test} needs root to create network namespaces"))
+}
+
 /// Whether `probe` (e.g. `kubectl version --client`) runs and succeeds;
 /// when not, [`missing`] with what went wrong and how to `install` it.
 pub fn tool_runs(probe: Command, install: &str) -> bool {

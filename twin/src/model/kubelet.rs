@@ -295,6 +295,27 @@ impl World {
         }
     }
 
+    /// Rule `kube-ovn-static-ip-annotation`: a pod on the pod network gets the next free address of its Subnet (the twin's default `10.16.0.0/16`), unless it asks for one with `ovn.kubernetes.io/ip_address` (in the Subnet `ovn.kubernetes.io/logical_switch` names), which kube-ovn-controller hands out as it is; a host-network pod has its node's address.
+    /// Source: kubeovn/kube-ovn@v1.14.41:pkg/util/const.go (IPAddressAnnotationTemplate %s.kubernetes.io/ip_address, LogicalSwitchAnnotation)
+    /// Source: kubeovn/kube-ovn@v1.14.41:pkg/controller/pod.go (acquireAddress: a static address from the ip_address annotation, else the Subnet's next free one)
+    ///
+    /// The address of pod `k`'s new sandbox on node `n`.
+    fn primary_ip(&mut self, k: u64, n: usize, host: bool) -> String {
+        if host {
+            return self.nodes[n].ip.clone();
+        }
+        if let Some(ip) = self.pods.get(&k).and_then(|p| {
+            p.template
+                .annotations
+                .get(super::spec::IP_ADDRESS_ANNOTATION)
+        }) {
+            return ip.clone();
+        }
+        self.next_pod_ip += 1;
+        let i = self.next_pod_ip;
+        format!("10.16.{}.{}", (i / 254) % 256, i % 254 + 1)
+    }
+
     /// Rule `kube-ovn-add-needs-cni-server-and-ovs`: the `kube-ovn` plugin asks the cni-server over its socket, which configures the pod's port in OVS, so an ADD needs the binary, a serving cni-server and a running OVS.
     /// Source: kubeovn/kube-ovn@v1.14.41:cmd/cni/cni.go (cmdAdd: request to the server socket)
     /// Source: kubeovn/kube-ovn@v1.14.41:pkg/daemon/handler.go (handleAdd: configureNic through ovs-vsctl)
@@ -474,13 +495,7 @@ impl World {
         match result {
             Ok(att) => {
                 let netns = self.pending_netns.remove(&k);
-                let ip = if host {
-                    self.nodes[n].ip.clone()
-                } else {
-                    self.next_pod_ip += 1;
-                    let i = self.next_pod_ip;
-                    format!("10.16.{}.{}", (i / 254) % 256, i % 254 + 1)
-                };
+                let ip = self.primary_ip(k, n, host);
                 let interfaces = Self::sandbox_interfaces(host, att.as_deref());
                 let status = att.map(|att| super::render::network_status(&ip, &att));
                 if let Some(p) = self.pods.get_mut(&k) {

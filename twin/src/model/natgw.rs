@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::world::{Ev, World};
+use super::world::{CState, Ev, Sandbox, World};
 
 /// The gateway's name (StatefulSet `vpc-nat-gw-<name>`).
 pub const NAT_GW_NAME: &str = "gw1";
@@ -17,6 +17,33 @@ pub const NAT_SNAT_CIDR: &str = "10.250.1.0/24";
 pub const NAT_EIP: &str = "172.31.250.101";
 /// The prefix length of the external network.
 pub const NAT_EXTERNAL_PREFIX: u8 = 24;
+/// The external network's CIDR (a Docker network of the harness's own on
+/// kind; the EIP is in it).
+pub const NAT_EXTERNAL_CIDR: &str = "172.31.250.0/24";
+/// Its gateway (Docker's bridge address; the external Subnet's gateway).
+pub const NAT_EXTERNAL_GATEWAY: &str = "172.31.250.1";
+/// Where Docker picks the node containers' addresses on it.
+pub const NAT_DOCKER_IP_RANGE: &str = "172.31.250.0/26";
+/// What Kube-OVN must not hand out on the external Subnet: Docker's
+/// gateway and range, the target, and the EIP (requested statically).
+pub const NAT_EXCLUDE_IPS: &str = "172.31.250.1..172.31.250.101";
+/// The target outside the VPC, on the external network (a container the
+/// harness runs on kind).
+pub const NAT_TARGET_IP: &str = "172.31.250.100";
+/// The port the target's `httpd` listens on.
+pub const NAT_TARGET_PORT: u16 = 8080;
+/// The target's host name (`docker run --hostname`), which its answers
+/// carry.
+pub const NAT_TARGET_HOSTNAME: &str = "cni-chaos-nat-target";
+/// The client in the VPC subnet (a StatefulSet in kube-system, pod
+/// `<name>-0`, at the DNAT rule's internal IP, on the control plane).
+pub const NAT_CLIENT: &str = "cni-chaos-nat-client";
+/// The client's container.
+pub const NAT_CLIENT_CONTAINER: &str = "client";
+/// The first word of every answer of the path's `httpd` CGI.
+pub const NAT_PATH_MARKER: &str = "cni-chaos-nat-path";
+/// How long the path's client waits for an answer (`nc -w`), seconds.
+pub const NAT_PATH_TIMEOUT_S: u32 = 5;
 /// The pod annotation kube-ovn-controller sets once it initialised the gateway.
 pub const NAT_GW_INIT_ANNOTATION: &str = "ovn.kubernetes.io/vpc_nat_gw_init";
 
@@ -186,6 +213,12 @@ impl World {
             stdout,
             stderr: String::new(),
         };
+        let k = self.pod_key(namespace, name).unwrap_or_default();
+        if container == NAT_CLIENT_CONTAINER
+            && argv == nat_path_request(NAT_TARGET_IP, NAT_TARGET_PORT)
+        {
+            return Ok(self.nat_egress(k));
+        }
         match argv {
             ["iptables-save", "-t", "nat"] => Ok(ok(iptables_save(&p.nat))),
             ["ip", "-o", "-4", "addr", "show", "dev", "net1"] => {
@@ -203,11 +236,7 @@ impl World {
                     .map(|a| format!("2: net1    inet {a} scope global net1\\       valid_lft forever preferred_lft forever\n"))
                     .collect()))
             }
-            _ => match self.ovn_exec(
-                self.pod_key(namespace, name).unwrap_or_default(),
-                container,
-                argv,
-            ) {
+            _ => match self.ovn_exec(k, container, argv) {
                 Some(answer) => answer,
                 None => Ok(ExecOutput {
                     status: 127,
@@ -216,6 +245,170 @@ impl World {
                 }),
             },
         }
+    }
+
+    /// A command run in the target container outside the VPC, as `docker
+    /// exec` would answer it: the path's request to the EIP's DNAT port.
+    /// `Err` for anything else (the twin models nothing more there).
+    pub fn exec_on_nat_target(&self, argv: &[&str]) -> Result<ExecOutput, String> {
+        if !self.cfg.nat_gateway || self.cfg.workers == 0 {
+            return Err(format!(
+                "Error response from daemon: No such container: {}-nat-target",
+                self.cfg.cluster
+            ));
+        }
+        if argv == nat_path_request(NAT_EIP, NAT_DNAT_EXTERNAL_PORT) {
+            return Ok(self.nat_ingress());
+        }
+        Ok(ExecOutput {
+            status: 127,
+            stdout: String::new(),
+            stderr: format!("the twin does not model `{}`\n", argv.join(" ")),
+        })
+    }
+
+    /// The gateway pod that serves: Running in its container, its sandbox
+    /// with `net1`, on a connected node whose OVS works (its `eth0` is an
+    /// OVN port); with that node.
+    fn nat_gw_serving(&self) -> Option<(&super::world::Pod, usize)> {
+        let app = format!("vpc-nat-gw-{NAT_GW_NAME}");
+        self.pods.values().find_map(|p| {
+            let n = p.node?;
+            let running = p.template.containers.iter().enumerate().any(|(i, c)| {
+                c.name == NAT_GW_CONTAINER
+                    && matches!(p.ctrs[p.n_init() + i].state, CState::Running { .. })
+            });
+            (p.template.labels.get("app") == Some(&app)
+                && p.deleting.is_none()
+                && running
+                && matches!(p.sandbox, Sandbox::Ready { .. })
+                && p.has_interface("net1")
+                && self.nodes[n].connected
+                && self.ovs_healthy(n))
+            .then_some((p, n))
+        })
+    }
+
+    /// Whether pod `k` (the client) has its sandbox on a connected node
+    /// whose OVS works.
+    fn nat_client_up(&self, k: u64) -> bool {
+        self.pods.get(&k).is_some_and(|p| {
+            matches!(p.sandbox, Sandbox::Ready { .. })
+                && p.node
+                    .is_some_and(|n| self.nodes[n].connected && self.ovs_healthy(n))
+        })
+    }
+
+    /// Rule `nat-path-egress-through-snat`: a connection from the VPC subnet to an address outside it follows the Vpc's static route `0.0.0.0/0` to the gateway's `lanIp` (across the OVN overlay, so the client's and the gateway's node need OVS), leaves the gateway's `net1` translated by its `SHARED_SNAT` rule to the EIP, and the target's answer finds the EIP on `net1`; without the rule the target sees the pod's own address, which its network cannot route back, and without the EIP on `net1` no one answers for it: the client's `nc -w 5` prints `nc: timed out`. The target's `httpd` CGI answers with `REMOTE_ADDR` (the peer without its port) and its host name.
+    /// Source: kubeovn/kube-ovn@v1.14.41:pkg/controller/vpc.go (handleAddOrUpdateVpc: spec.staticRoutes become the VPC router's static routes, policyDst 0.0.0.0/0 via the gateway's lanIp)
+    /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/vpcnatgateway/nat-gateway.sh (add_snat: -A SHARED_SNAT -o net1 -s CIDR -j SNAT --to-source EIP; add_eip: ip addr replace EIP dev net1)
+    /// Source: mirror/busybox@1_36_1:networking/httpd.c (send_cgi_and_exit: REMOTE_ADDR is the peer's address with its :PORT deleted)
+    /// Source: mirror/busybox@1_36_1:networking/nc.c (-w: the connect times out with "timed out", exit 1)
+    ///
+    /// The client pod `k`'s request to the target.
+    fn nat_egress(&self, k: u64) -> ExecOutput {
+        let snat = format!("-s {NAT_SNAT_CIDR} -o net1 -j SNAT --to-source {NAT_EIP}");
+        let eip = format!("{NAT_EIP}/{NAT_EXTERNAL_PREFIX}");
+        match self.nat_gw_serving() {
+            Some((gw, _))
+                if self.nat_client_up(k)
+                    && gw.nat.snat.contains(&snat)
+                    && gw.nat.eips.contains(&eip) =>
+            {
+                nat_path_ok(NAT_EIP, NAT_TARGET_HOSTNAME)
+            }
+            _ => nat_path_timed_out(),
+        }
+    }
+
+    /// Rule `nat-path-ingress-through-dnat`: a connection from outside to the EIP's port reaches the gateway only while the EIP is on its `net1` (else no one answers ARP for it: `nc: timed out`); without the `SHARED_DNAT` rule the gateway's own stack refuses the port (`Connection refused`); with it the connection goes on, with the outside peer's address, to the internal IP across the OVN overlay, where the client's `httpd` answers while its sandbox and both nodes' OVS work (else `nc: timed out`), and the answer goes back through the gateway (the VPC's default route), which undoes the translation.
+    /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/vpcnatgateway/nat-gateway.sh (add_dnat: -A SHARED_DNAT -p PROTOCOL -d EIP --dport PORT -j DNAT --to-destination IP:PORT; add_eip)
+    /// Source: kubeovn/kube-ovn@v1.14.41:pkg/controller/vpc.go (handleAddOrUpdateVpc: the static route 0.0.0.0/0 via lanIp carries the answer back)
+    /// Source: mirror/busybox@1_36_1:networking/nc.c (connect errors: "can't connect to remote host (IP): Connection refused")
+    ///
+    /// The target's request to the EIP's DNAT port.
+    fn nat_ingress(&self) -> ExecOutput {
+        let Some((gw, _)) = self.nat_gw_serving() else {
+            return nat_path_timed_out();
+        };
+        if !gw
+            .nat
+            .eips
+            .contains(&format!("{NAT_EIP}/{NAT_EXTERNAL_PREFIX}"))
+        {
+            return nat_path_timed_out();
+        }
+        if !gw.nat.dnat.contains(&dnat_rule()) {
+            return ExecOutput {
+                status: 1,
+                stdout: String::new(),
+                stderr: format!(
+                    "nc: can't connect to remote host ({NAT_EIP}): Connection refused\n"
+                ),
+            };
+        }
+        let client = self
+            .pods
+            .iter()
+            .find(|(_, p)| p.ip.as_deref() == Some(NAT_DNAT_INTERNAL_IP) && p.deleting.is_none());
+        match client {
+            Some((&k, p))
+                if self.nat_client_up(k)
+                    && p.template.containers.iter().enumerate().any(|(i, c)| {
+                        c.name == NAT_CLIENT_CONTAINER
+                            && matches!(p.ctrs[p.n_init() + i].state, CState::Running { .. })
+                    }) =>
+            {
+                nat_path_ok(NAT_TARGET_IP, &p.name)
+            }
+            _ => nat_path_timed_out(),
+        }
+    }
+}
+
+/// The path's `httpd` in a container: a CGI `whoami` under `dir` that
+/// answers `cni-chaos-nat-path peer=<REMOTE_ADDR> host=<hostname>`, then
+/// busybox `httpd` in the foreground on `0.0.0.0:port`, logging each
+/// request (`-vv`). A `sh -c` script for the harness's busybox image.
+/// Bound to IPv4: on its default IPv6 socket busybox `httpd` sees an IPv4
+/// peer as `[::ffff:a.b.c.d]`, and so does `REMOTE_ADDR` (measured by
+/// `tests/nat_path_system.rs`).
+pub fn nat_path_server_script(dir: &str, port: u16) -> String {
+    format!(
+        "mkdir -p {dir}/cgi-bin && printf '#!/bin/sh\\nprintf \"Content-Type: text/plain\\\\r\\\\n\\\\r\\\\n\"\\necho \"{NAT_PATH_MARKER} peer=$REMOTE_ADDR host=$(hostname)\"\\n' > {dir}/cgi-bin/whoami && chmod 755 {dir}/cgi-bin/whoami && exec httpd -f -vv -p 0.0.0.0:{port} -h {dir}"
+    )
+}
+
+/// The path's request to `ip:port`: one HTTP/1.0 GET of the CGI through
+/// busybox `nc`, which waits [`NAT_PATH_TIMEOUT_S`] for the connection.
+pub fn nat_path_request(ip: &str, port: u16) -> [String; 3] {
+    [
+        "sh".into(),
+        "-c".into(),
+        format!(
+            "printf 'GET /cgi-bin/whoami HTTP/1.0\\r\\n\\r\\n' | nc -w {NAT_PATH_TIMEOUT_S} {ip} {port}"
+        ),
+    ]
+}
+
+/// What the path's request prints when `host`'s CGI saw the peer `peer`
+/// (busybox `httpd`'s status line and the CGI's header and line).
+fn nat_path_ok(peer: &str, host: &str) -> ExecOutput {
+    ExecOutput {
+        status: 0,
+        stdout: format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n{NAT_PATH_MARKER} peer={peer} host={host}\n"
+        ),
+        stderr: String::new(),
+    }
+}
+
+/// What the path's request prints when nothing answered.
+fn nat_path_timed_out() -> ExecOutput {
+    ExecOutput {
+        status: 1,
+        stdout: String::new(),
+        stderr: "nc: timed out\n".into(),
     }
 }
 
@@ -277,8 +470,6 @@ fn nat_objects(node: &str, redo: Option<&str>) -> Vec<(&'static str, String, Val
         "{}.1",
         prefix(NAT_SNAT_CIDR.split('/').next().unwrap_or(""))
     );
-    let ext_cidr = format!("{}.0/{NAT_EXTERNAL_PREFIX}", prefix(NAT_EIP));
-    let ext_gw = format!("{}.1", prefix(NAT_EIP));
     let condition =
         |ok: bool| json!([{"type": "Ready", "status": if ok { "True" } else { "False" }}]);
     vec![
@@ -305,7 +496,8 @@ fn nat_objects(node: &str, redo: Option<&str>) -> Vec<(&'static str, String, Val
             NAT_EXTERNAL_SUBNET.to_string(),
             json!({
                 "apiVersion": "kubeovn.io/v1", "kind": "Subnet", "metadata": meta(NAT_EXTERNAL_SUBNET),
-                "spec": {"cidrBlock": ext_cidr, "gateway": ext_gw, "protocol": "IPv4",
+                "spec": {"cidrBlock": NAT_EXTERNAL_CIDR, "gateway": NAT_EXTERNAL_GATEWAY, "protocol": "IPv4",
+                         "excludeIps": [NAT_EXCLUDE_IPS],
                          "provider": format!("{NAT_EXTERNAL_SUBNET}.kube-system")},
                 "status": {"conditions": condition(true)},
             }),

@@ -35,6 +35,15 @@ pub const TRAFFIC_LABEL: &str = "cni-chaos.io/traffic";
 /// Label of a pod-to-pod probe pod naming the server pod it reaches
 /// (the harness's `observe::probe::TARGET_LABEL`).
 pub const PROBE_TARGET_LABEL: &str = "cni-chaos.io/probe-target";
+/// The image of the harness's probes, traffic pods and NAT path (busybox,
+/// which the kind backend pulls and loads into the nodes).
+pub const PROBE_IMAGE: &str = "docker.io/library/busybox:1.36.1";
+/// Kube-OVN's pod annotation naming the Subnet of its primary interface
+/// (`LogicalSwitchAnnotation`).
+pub const LOGICAL_SWITCH_ANNOTATION: &str = "ovn.kubernetes.io/logical_switch";
+/// Kube-OVN's pod annotation asking for a static address
+/// (`IPAddressAnnotationTemplate` with provider `ovn`).
+pub const IP_ADDRESS_ANNOTATION: &str = "ovn.kubernetes.io/ip_address";
 
 impl ProbeKind {
     /// Parses the label value.
@@ -427,11 +436,12 @@ const KUBE_OVN_IMAGE: &str = "docker.io/kubeovn/kube-ovn";
 /// Source: k8snetworkplumbingwg/multus-cni@v4.2.1:deployments/multus-daemonset-thick.yml (terminationGracePeriodSeconds: 10, hostPID: true)
 ///
 /// The kube-system workloads of a kind cluster with Kube-OVN and Multus,
-/// plus a VPC NAT gateway on `nat_node` when given, and `load` extra pods
+/// plus a VPC NAT gateway on the first of `nat` and its client in the VPC
+/// on the second when given, and `load` extra pods
 /// (a Deployment in `default`, for benchmarks).
 pub fn catalogue(
     profile: &VersionProfile,
-    nat_node: Option<&str>,
+    nat: Option<(&str, &str)>,
     load: u32,
     readiness_indicator: Option<&str>,
 ) -> Vec<Workload> {
@@ -570,7 +580,7 @@ pub fn catalogue(
 
     // VPC NAT gateway: StatefulSet vpc-nat-gw-<name>, label
     // ovn.kubernetes.io/vpc-nat-gw=true, with a Multus attachment.
-    if let Some(node) = nat_node {
+    if let Some((node, client_node)) = nat {
         let mut t = PodTemplate::new(
             &[
                 ("app", "vpc-nat-gw-gw1"),
@@ -590,6 +600,34 @@ pub fn catalogue(
             Program::NatGateway,
         ));
         out.push(wl(WorkloadKind::StatefulSet, "vpc-nat-gw-gw1", 1, t));
+
+        // The path's client in the VPC subnet, at the DNAT rule's internal
+        // IP (Kube-OVN's logical_switch and ip_address annotations), on
+        // the control plane, away from the gateway (the harness's kind
+        // NAT setup makes the same StatefulSet).
+        let mut t = PodTemplate::new(&[("app", super::natgw::NAT_CLIENT)], false);
+        t.annotations.insert(
+            LOGICAL_SWITCH_ANNOTATION.into(),
+            super::natgw::NAT_VPC_SUBNET.into(),
+        );
+        t.annotations.insert(
+            IP_ADDRESS_ANNOTATION.into(),
+            super::natgw::NAT_DNAT_INTERNAL_IP.into(),
+        );
+        t.node_selector
+            .insert("kubernetes.io/hostname".into(), client_node.into());
+        t.grace_s = 1;
+        t.containers.push(ContainerSpec::new(
+            super::natgw::NAT_CLIENT_CONTAINER,
+            PROBE_IMAGE,
+            Program::Sleep,
+        ));
+        out.push(wl(
+            WorkloadKind::StatefulSet,
+            super::natgw::NAT_CLIENT,
+            1,
+            t,
+        ));
     }
 
     if load > 0 {

@@ -335,10 +335,11 @@ impl World {
                 format!("172.18.0.{}", i + 3),
             ));
         }
-        let nat = (cfg.nat_gateway && cfg.workers > 0).then(|| nodes[1].name.clone());
+        let nat = (cfg.nat_gateway && cfg.workers > 0)
+            .then(|| (nodes[1].name.clone(), nodes[0].name.clone()));
         let wls = catalogue(
             &cfg.profile,
-            nat.as_deref(),
+            nat.as_ref().map(|(g, c)| (g.as_str(), c.as_str())),
             cfg.load_pods,
             cfg.readiness_indicator_file.as_deref(),
         );

@@ -472,12 +472,20 @@ impl KindBackend {
             .or_else(|| nodes.first().map(|(n, _)| n.as_str()))
             .unwrap_or_default()
             .to_string();
+        // The path's client on the control plane, away from the gateway.
+        let client_node = nodes
+            .iter()
+            .find(|(_, r)| *r == crate::fault::NodeRole::ControlPlane)
+            .or_else(|| nodes.first())
+            .map(|(n, _)| n.clone())
+            .unwrap_or_default();
         let setup = natgw::NatGateway {
             runner: self.runner.clone(),
             kubectl,
             cluster: name,
             nodes: nodes.iter().map(|(n, _)| n.clone()).collect(),
             gateway_node: gateway_node.clone(),
+            client_node: client_node.clone(),
             image: &set.kube_ovn.nat_gateway_image,
             state: dir,
             dry_run: self.options.dry_run,
@@ -515,8 +523,9 @@ impl KindBackend {
         self.step(
             profile,
             &format!(
-                "{name}: VPC NAT gateway: {} on {gateway_node}, its EIP, SNAT and DNAT rules",
-                cni_chaos_twin::model::NAT_GW_NAME
+                "{name}: VPC NAT gateway: {} on {gateway_node}, its EIP, SNAT and DNAT rules, the path's client {} on {client_node}",
+                cni_chaos_twin::model::NAT_GW_NAME,
+                cni_chaos_twin::model::NAT_CLIENT
             ),
         );
         setup.apply().await
@@ -1620,6 +1629,26 @@ impl Cluster for KindCluster {
             .kubectl
             .output(exec_args(namespace, name, container, argv), KUBECTL_TIMEOUT)
             .await?;
+        Ok(crate::backend::PodExec {
+            status: out.status.code(),
+            stdout: out.stdout_str().into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    /// `docker exec <cluster>-nat-target ARGV...` (the target a
+    /// `nat-gateway: true` profile runs; by name, so a reused cluster's
+    /// target answers too).
+    async fn exec_on_nat_target(
+        &self,
+        argv: &[&str],
+    ) -> Result<crate::backend::PodExec, BackendError> {
+        let out = self
+            .inner
+            .runner
+            .output(&super::natgw::target_exec_cmd(&self.inner.name, argv))
+            .await
+            .map_err(KindError::Exec)?;
         Ok(crate::backend::PodExec {
             status: out.status.code(),
             stdout: out.stdout_str().into_owned(),

@@ -40,10 +40,11 @@ pub use faults::{
 };
 pub use kubectl::{KUBECTL_TIMEOUT, Kubectl};
 pub use natgw::{
-    DOCKER_IP_RANGE, EXCLUDE_IPS, EXTERNAL_CIDR, EXTERNAL_GATEWAY, EXTERNAL_NIC, NAT_CLUSTER_LABEL,
-    NAT_GATEWAY_MANIFEST, NAT_ROLE_LABEL, NAT_RULES_MANIFEST, NatGateway, TARGET_IP, TARGET_PORT,
+    DOCKER_IP_RANGE, EXCLUDE_IPS, EXTERNAL_CIDR, EXTERNAL_GATEWAY, EXTERNAL_NIC,
+    NAT_CLIENT_MANIFEST, NAT_CLUSTER_LABEL, NAT_GATEWAY_MANIFEST, NAT_ROLE_LABEL,
+    NAT_RULES_MANIFEST, NatGateway, PATH_WWW, TARGET_IP, TARGET_PORT, client_manifest,
     gateway_manifest, network_create_cmd, network_name, network_rm_cmd, rules_manifest,
-    target_name, target_rm_cmd, target_run_cmd,
+    target_exec_cmd, target_name, target_rm_cmd, target_run_cmd,
 };
 pub use options::{KindOptions, NameSource, Timeouts};
 pub use ovs::{

@@ -24,7 +24,12 @@
 //!    then waits for the subnets, the Vpc and the gateway's StatefulSet;
 //! 5. `kubectl apply` of the IptablesEIP (a fixed `v4ip`), an
 //!    IptablesSnatRule for the VPC subnet and an IptablesDnatRule on the
-//!    same EIP, and a wait for each one's `status.ready`.
+//!    same EIP, and a wait for each one's `status.ready`;
+//! 6. `kubectl apply` of the path's client, a StatefulSet of one busybox
+//!    pod in the VPC subnet at the DNAT rule's internal IP, on the control
+//!    plane, and a wait for its rollout. It and the target both serve a
+//!    CGI that answers with the peer's address (`nat-gateway-rules` with
+//!    `path: true` asks each through the gateway: observe::natgw).
 //!
 //! DNAT rather than a FIP: a DNAT rule shares the SNAT rule's EIP (the
 //! e2e's "shared eip" case makes an SNAT and a DNAT on one EIP, while a FIP
@@ -45,9 +50,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cni_chaos_twin::model::{
+    IP_ADDRESS_ANNOTATION, LOGICAL_SWITCH_ANNOTATION, NAT_CLIENT, NAT_CLIENT_CONTAINER,
     NAT_DNAT_EXTERNAL_PORT, NAT_DNAT_INTERNAL_IP, NAT_DNAT_INTERNAL_PORT, NAT_DNAT_NAME,
     NAT_DNAT_PROTOCOL, NAT_EIP, NAT_EIP_NAME, NAT_EXTERNAL_SUBNET, NAT_GW_NAME, NAT_LAN_IP,
-    NAT_SNAT_CIDR, NAT_SNAT_NAME, NAT_VPC, NAT_VPC_SUBNET,
+    NAT_SNAT_CIDR, NAT_SNAT_NAME, NAT_TARGET_HOSTNAME, NAT_VPC, NAT_VPC_SUBNET,
+    nat_path_server_script,
 };
 use serde_json::{Value, json};
 
@@ -60,19 +67,15 @@ use crate::exec::{Command, ExecError, Runner};
 pub const NAT_CLUSTER_LABEL: &str = "cni-chaos.io/cluster";
 /// Label on the harness's own Docker objects saying what they are.
 pub const NAT_ROLE_LABEL: &str = "cni-chaos.io/role";
-/// The external network (the twin's EIP is in it).
-pub const EXTERNAL_CIDR: &str = "172.31.250.0/24";
-/// Its gateway (Docker's bridge address; the external Subnet's gateway).
-pub const EXTERNAL_GATEWAY: &str = "172.31.250.1";
-/// Where Docker picks the node containers' addresses.
-pub const DOCKER_IP_RANGE: &str = "172.31.250.0/26";
-/// The target container's address.
-pub const TARGET_IP: &str = "172.31.250.100";
-/// The port the target's `httpd` listens on.
-pub const TARGET_PORT: u16 = 8080;
-/// What Kube-OVN must not hand out on the external Subnet: Docker's
-/// gateway and range, the target, and the EIP (requested statically).
-pub const EXCLUDE_IPS: &str = "172.31.250.1..172.31.250.101";
+/// The addresses of the external side, one definition for both backends
+/// (the twin's model serves the same).
+pub use cni_chaos_twin::model::{
+    NAT_DOCKER_IP_RANGE as DOCKER_IP_RANGE, NAT_EXCLUDE_IPS as EXCLUDE_IPS,
+    NAT_EXTERNAL_CIDR as EXTERNAL_CIDR, NAT_EXTERNAL_GATEWAY as EXTERNAL_GATEWAY,
+    NAT_TARGET_IP as TARGET_IP, NAT_TARGET_PORT as TARGET_PORT,
+};
+/// Where the path's `httpd` keeps its CGI in the target and the client.
+pub const PATH_WWW: &str = "/tmp/cni-chaos-www";
 /// The node interface on the external network: the second network a kind
 /// node joins is `eth1` (the e2e finds it by MAC and checks it).
 pub const EXTERNAL_NIC: &str = "eth1";
@@ -90,6 +93,8 @@ const KUBE_OVN_SOCKET: &str = "/run/openvswitch/kube-ovn-daemon.sock";
 pub const NAT_GATEWAY_MANIFEST: &str = "cni-chaos-nat-gateway.json";
 /// The file the second (EIP and rules) is rendered to.
 pub const NAT_RULES_MANIFEST: &str = "cni-chaos-nat-rules.json";
+/// The file the third (the path's client) is rendered to.
+pub const NAT_CLIENT_MANIFEST: &str = "cni-chaos-nat-client.json";
 /// How often an object is looked for while it does not exist yet.
 const POLL: Duration = Duration::from_secs(2);
 
@@ -134,18 +139,31 @@ pub fn network_connect_cmd(cluster: &str, node: &str) -> Command {
 }
 
 /// `docker run` of the target from `image` (the harness runs the probes'
-/// pinned busybox): busybox `httpd` in the foreground, logging every
-/// request with its peer address (`-vv`) to the container's log.
+/// pinned busybox), named [`NAT_TARGET_HOSTNAME`] inside: the path's
+/// busybox `httpd` in the foreground, whose CGI answers with the peer's
+/// address, logging every request with its peer address (`-vv`) to the
+/// container's log.
 pub fn target_run_cmd(cluster: &str, image: &str) -> Command {
     Command::new("docker")
         .args(["run", "--detach", "--name"])
         .arg(target_name(cluster))
         .args(labels(cluster, "nat-target"))
+        .args(["--hostname", NAT_TARGET_HOSTNAME])
         .arg("--network")
         .arg(network_name(cluster))
         .args(["--ip", TARGET_IP, image])
-        .args(["httpd", "-f", "-vv", "-p"])
-        .arg(TARGET_PORT.to_string())
+        .args(["sh", "-c"])
+        .arg(nat_path_server_script(PATH_WWW, TARGET_PORT))
+        .timeout(DOCKER_TIMEOUT)
+}
+
+/// `docker exec` of `argv` in the target (the path's request to the EIP).
+pub fn target_exec_cmd(cluster: &str, argv: &[&str]) -> Command {
+    Command::new("docker")
+        .arg("exec")
+        .arg(target_name(cluster))
+        .args(argv.iter().copied())
+        // The request's own `nc -w` gives up first.
         .timeout(DOCKER_TIMEOUT)
 }
 
@@ -231,6 +249,44 @@ pub fn rules_manifest() -> Value {
     })
 }
 
+/// The third manifest: the path's client, a StatefulSet of one pod in the
+/// VPC subnet at the DNAT rule's internal IP (Kube-OVN's
+/// `ovn.kubernetes.io/logical_switch` and `ovn.kubernetes.io/ip_address`
+/// annotations), pinned to `node` (the control plane, away from the
+/// gateway), serving the path's `httpd` on the DNAT rule's internal port.
+pub fn client_manifest(image: &str, node: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": NAT_CLIENT, "namespace": EXTERNAL_NAD_NAMESPACE,
+                     "labels": {"app.kubernetes.io/managed-by": "cni-chaos", "app": NAT_CLIENT}},
+        "spec": {
+            "serviceName": NAT_CLIENT,
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": NAT_CLIENT}},
+            "template": {
+                "metadata": {
+                    "labels": {"app.kubernetes.io/managed-by": "cni-chaos", "app": NAT_CLIENT},
+                    "annotations": {LOGICAL_SWITCH_ANNOTATION: NAT_VPC_SUBNET,
+                                    IP_ADDRESS_ANNOTATION: NAT_DNAT_INTERNAL_IP},
+                },
+                "spec": {
+                    "nodeSelector": {"kubernetes.io/hostname": node},
+                    "tolerations": [{"key": "node-role.kubernetes.io/control-plane",
+                                     "operator": "Exists", "effect": "NoSchedule"}],
+                    "terminationGracePeriodSeconds": 1,
+                    "containers": [{
+                        "name": NAT_CLIENT_CONTAINER,
+                        "image": image,
+                        "imagePullPolicy": "IfNotPresent",
+                        "command": ["sh", "-c", nat_path_server_script(PATH_WWW, NAT_DNAT_INTERNAL_PORT)],
+                    }],
+                },
+            },
+        },
+    })
+}
+
 /// The gateway's StatefulSet (kube-ovn-controller names it
 /// `vpc-nat-gw-<gateway>`).
 pub fn gateway_statefulset() -> String {
@@ -301,6 +357,8 @@ pub struct NatGateway<'a> {
     pub nodes: Vec<String>,
     /// The node the gateway is pinned to (the first worker).
     pub gateway_node: String,
+    /// The node the path's client is pinned to (the control plane).
+    pub client_node: String,
     /// The pinned gateway image (versions.yaml `nat-gateway-image`).
     pub image: &'a str,
     /// The cluster's private state folder.
@@ -395,7 +453,24 @@ impl NatGateway<'_> {
         for (what, args) in rule_waits(self.timeout) {
             self.wait(&what, args).await?;
         }
-        Ok(())
+        self.apply_file(
+            NAT_CLIENT_MANIFEST,
+            &client_manifest(crate::observe::probe::PROBE_IMAGE, &self.client_node),
+            &format!("statefulset {NAT_CLIENT} (the path's client in {NAT_VPC_SUBNET})"),
+        )
+        .await?;
+        self.wait(
+            &format!("statefulset {NAT_CLIENT}"),
+            vec![
+                "-n".into(),
+                EXTERNAL_NAD_NAMESPACE.into(),
+                "rollout".into(),
+                "status".into(),
+                format!("statefulset/{NAT_CLIENT}"),
+                format!("--timeout={}s", self.timeout.as_secs()),
+            ],
+        )
+        .await
     }
 
     /// Runs a docker command; a failure names `step` and carries the output.
