@@ -76,6 +76,13 @@ fn iptables(gw: &str, rule: &str) -> Command {
         .args(rule.split_whitespace())
 }
 
+/// Turns the gateway's IPv4 forwarding on (`"1"`) or off (`"0"`).
+fn forwarding(gw: &str, on: &str) {
+    run(Command::new("ip")
+        .args(["netns", "exec", gw, "sysctl", "-qw"])
+        .arg(format!("net.ipv4.ip_forward={on}")));
+}
+
 /// The path's request from namespace `ns` to `ip:port`, run as the
 /// client's `kubectl exec` or the target's `docker exec` runs it.
 fn ask(ns: &str, path: &str, ip: &str, port: u16, place: &str) -> PathRequest {
@@ -256,14 +263,7 @@ fn the_nat_path_check_on_real_httpd_nc_and_iptables() {
     // The VPC's default route to the gateway's lanIp (the Vpc's static
     // route); the target, like Docker's bridge, knows no way back into it.
     ip(&vpc, &format!("route add default via {NAT_LAN_IP}"));
-    run(Command::new("ip").args([
-        "netns",
-        "exec",
-        gw.as_str(),
-        "sysctl",
-        "-qw",
-        "net.ipv4.ip_forward=1",
-    ]));
+    forwarding(&gw, "1");
     // nat-gateway.sh init, add_eip, add_snat, add_dnat.
     for rule in [
         "-N SNAT_FILTER",
@@ -377,14 +377,7 @@ fn the_nat_path_check_on_real_httpd_nc_and_iptables() {
 
     // 4. Every rule listed, none in effect (no forwarding): only the path
     // tells.
-    run(Command::new("ip").args([
-        "netns",
-        "exec",
-        gw.as_str(),
-        "sysctl",
-        "-qw",
-        "net.ipv4.ip_forward=0",
-    ]));
+    forwarding(&gw, "0");
     let (v, _) = judge(&gw, &vpc, &ext, &path);
     assert_eq!(v.status, SloStatus::Fail, "{v:#?}");
     let reason = &v.culprits[0].reason;
