@@ -4311,7 +4311,7 @@ async fn pod_interfaces_are_read_in_the_sandbox_netns_through_crictl_and_nsenter
 /// The path's request from outside the VPC runs in the target through
 /// `docker exec`, by name; what it printed and its status come back as
 /// they are (a failed request is an answer, not an error), and a target
-/// that is gone is an error naming the command.
+/// that is gone (Docker's own refusal) is an error naming the command.
 #[tokio::test]
 async fn the_targets_request_is_docker_exec_by_name() {
     let request = "printf 'GET /cgi-bin/whoami HTTP/1.0\\r\\n\\r\\n' | nc -w 5 172.31.250.101 8080";
@@ -4334,8 +4334,16 @@ async fn the_targets_request_is_docker_exec_by_name() {
     let got = cluster.exec_on_nat_target(&req).await.unwrap();
     assert_eq!(got.status, Some(1));
     assert!(got.stderr.contains("nc: timed out"), "{got:?}");
-    let got = cluster.exec_on_nat_target(&req).await.unwrap();
-    assert!(got.stderr.contains("No such container"), "{got:?}");
+    let err = cluster
+        .exec_on_nat_target(&req)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("No such container"), "{err}");
+    assert!(
+        err.contains("docker exec chaos-contract-nat-target sh -c"),
+        "{err}"
+    );
     runner.assert_done();
 }
 

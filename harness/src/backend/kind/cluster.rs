@@ -1638,17 +1638,24 @@ impl Cluster for KindCluster {
 
     /// `docker exec <cluster>-nat-target ARGV...` (the target a
     /// `nat-gateway: true` profile runs; by name, so a reused cluster's
-    /// target answers too).
+    /// target answers too). Docker's own refusal (no such container, not
+    /// running: `Error response from daemon: ...`) is an error, not the
+    /// command's answer: nothing ran.
     async fn exec_on_nat_target(
         &self,
         argv: &[&str],
     ) -> Result<crate::backend::PodExec, BackendError> {
+        let cmd = super::natgw::target_exec_cmd(&self.inner.name, argv);
         let out = self
             .inner
             .runner
-            .output(&super::natgw::target_exec_cmd(&self.inner.name, argv))
+            .output(&cmd)
             .await
             .map_err(KindError::Exec)?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.success() && stderr.starts_with("Error response from daemon") {
+            return Err(BackendError::other(cmd.to_string(), stderr.trim()));
+        }
         Ok(crate::backend::PodExec {
             status: out.status.code(),
             stdout: out.stdout_str().into_owned(),
