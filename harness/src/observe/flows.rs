@@ -8,8 +8,11 @@
 //! A flow is `pod-to-pod <sender's node> -> <receiver's node>`.
 //!
 //! It uses the probes' image (busybox, which the kind backend preloads)
-//! and the probes' namespace, so the pod SLOs leave it out. Once deployed
-//! it stays for the cluster's life.
+//! and the probes' namespace, so the pod SLOs leave it out. On kind it is
+//! applied with `kubectl apply -f` before each scenario that wants it (so
+//! it is in the dry-run plan); elsewhere [`ensure`] creates it through the
+//! API. Once deployed it stays for the cluster's life and goes with the
+//! cluster's delete.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -136,6 +139,20 @@ pub fn service() -> Service {
         }),
         status: None,
     }
+}
+
+/// The Service, then the DaemonSet, as JSON objects: what the kind backend
+/// applies before a scenario that wants the traffic
+/// (`backend::kind::traffic_manifest`, in its dry-run plan) and what
+/// [`ensure`] creates through the API where nothing applied them (the twin).
+pub fn traffic_objects() -> Vec<serde_json::Value> {
+    let json = |v: Result<serde_json::Value, serde_json::Error>| {
+        v.expect("a k8s-openapi object always serializes")
+    };
+    vec![
+        json(serde_json::to_value(service())),
+        json(serde_json::to_value(daemonset())),
+    ]
 }
 
 /// Creates the DaemonSet and its Service unless they exist.

@@ -1080,6 +1080,40 @@ impl KindCluster {
 
     /// Remembers that something failed on this cluster, so its logs are
     /// exported before it is deleted (a dry run fails nothing).
+    /// Applies the continuous traffic's Service and DaemonSet (see
+    /// [`observe::flows`]) for a scenario with a `max-outage` or `max-loss`
+    /// SLO: the manifest ([`super::addons::traffic_manifest`]) is rendered
+    /// into the cluster's private state folder, beside its kubeconfig, and
+    /// applied there, as the probes' resources are at provisioning. Applying
+    /// again before the next such scenario changes nothing that runs; the
+    /// objects stay until the cluster is deleted.
+    async fn apply_traffic(&self) -> Result<(), KindError> {
+        let dir = self
+            .inner
+            .kubectl
+            .kubeconfig()
+            .parent()
+            .unwrap_or_else(|| Path::new("."));
+        let path = dir.join(super::addons::TRAFFIC_MANIFEST);
+        if !self.inner.dry_run {
+            std::fs::write(&path, super::addons::traffic_manifest()).map_err(|source| {
+                KindError::Io {
+                    action: "writing",
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+        }
+        self.inner
+            .kubectl
+            .run(
+                ["apply", "-f", &path.display().to_string()],
+                KUBECTL_TIMEOUT,
+            )
+            .await?;
+        Ok(())
+    }
+
     fn mark_failed(&self, failed: bool) {
         if failed && !self.inner.dry_run {
             self.inner
@@ -1430,6 +1464,11 @@ impl Cluster for KindCluster {
         scenario: &Scenario,
         timeout: Duration,
     ) -> Result<Gate, BackendError> {
+        if observe::flows::wanted(scenario) {
+            self.apply_traffic()
+                .await
+                .inspect_err(|_| self.mark_failed(true))?;
+        }
         if let (Some(client), Some(observer)) = (
             self.inner.client.as_ref(),
             self.inner.observer.lock().await.as_mut(),
