@@ -625,7 +625,7 @@ async fn create_installs_the_pinned_addons_in_order_and_delete_cleans_up() {
 /// The receiver's and the sender's exact commands, as pinned by
 /// [`a_traffic_scenario_applies_the_traffic_objects_before_its_gate`].
 const TRAFFIC_RECEIVER: &str = "trap 'exit 0' TERM; echo \"cni-chaos-traffic-receiver listening port=9000\"; exec nc -ll -p 9000 -e sh -c 'cat >&2'";
-const TRAFFIC_SENDER: &str = "trap 'exit 0' TERM; run=$(date +%s); i=0; peers=''; while true; do if [ $((i % 50)) -eq 0 ]; then peers=$(nslookup chaos-traffic.cni-chaos-probes.svc.cluster.local 2>/dev/null | awk '/^Address/ && !/#/ {print $NF}' | grep -v \"^$POD_IP$\"); fi; i=$((i+1)); for ip in $peers; do echo \"cni-chaos-traffic flow=pod-to-pod from=$NODE_NAME sender=$POD_NAME/$run seq=$i sent=$(date +%s)000\" | nc -w 1 $ip 9000; done; sleep 0.2; done";
+const TRAFFIC_SENDER: &str = "trap 'exit 0' TERM; run=$(date +%s); i=0; peers=''; svc=${CHAOS_TRAFFIC_LB_SERVICE_HOST:-chaos-traffic-lb.cni-chaos-probes.svc.cluster.local}; while true; do if [ $((i % 50)) -eq 0 ]; then p=$(nslookup chaos-traffic.cni-chaos-probes.svc.cluster.local 2>/dev/null | awk '/^Address/ && !/#/ {print $NF}' | grep -v \"^$POD_IP$\"); [ -n \"$p\" ] && peers=$p; fi; i=$((i+1)); tag=\"from=$NODE_NAME sender=$POD_NAME/$run seq=$i sent=$(date +%s)000\"; for ip in $peers; do echo \"cni-chaos-traffic flow=pod-to-pod $tag\" | nc -w 1 $ip 9000 & done; echo \"cni-chaos-traffic flow=pod-to-service $tag\" | nc -w 1 $svc 9000 & { timeout 1 nslookup chaos-traffic-lb.cni-chaos-probes.svc.cluster.local >/dev/null 2>&1 && echo \"cni-chaos-traffic flow=dns $tag\" | nc -w 1 127.0.0.1 9000; } & sleep 0.2; done";
 
 /// The continuous traffic on kind: before the gate of a scenario with a
 /// `max-outage` SLO the backend renders the traffic's Service and
@@ -677,20 +677,34 @@ async fn a_traffic_scenario_applies_the_traffic_objects_before_its_gate() {
     assert_eq!(v["kind"], "List");
     let items = v["items"].as_array().unwrap();
     let kinds: Vec<&str> = items.iter().map(|o| o["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["Service", "DaemonSet"]);
+    assert_eq!(kinds, ["Service", "Service", "DaemonSet"]);
     let labels = serde_json::json!({
         "app.kubernetes.io/managed-by": "cni-chaos",
         "cni-chaos.io/traffic": "chaos-traffic",
     });
+    let names: Vec<&str> = items
+        .iter()
+        .map(|o| o["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["chaos-traffic", "chaos-traffic-lb", "chaos-traffic"]
+    );
     for o in items {
-        assert_eq!(o["metadata"]["name"], "chaos-traffic", "{o:#}");
         assert_eq!(o["metadata"]["namespace"], "cni-chaos-probes", "{o:#}");
+        assert_eq!(o["metadata"]["labels"], labels, "{o:#}");
     }
-    let (svc, ds) = (&items[0], &items[1]);
-    assert_eq!(svc["metadata"]["labels"], labels);
-    assert_eq!(svc["spec"]["clusterIP"], "None");
-    assert_eq!(svc["spec"]["selector"], labels);
-    assert_eq!(svc["spec"]["ports"][0]["port"], 9000);
+    let ds = &items[2];
+    // The headless Service (the peers' addresses), then the ClusterIP one
+    // in front of every receiver (the pod-to-service flow).
+    for (svc, cluster_ip) in [
+        (&items[0], serde_json::json!("None")),
+        (&items[1], serde_json::Value::Null),
+    ] {
+        assert_eq!(svc["spec"]["clusterIP"], cluster_ip, "{svc:#}");
+        assert_eq!(svc["spec"]["selector"], labels);
+        assert_eq!(svc["spec"]["ports"][0]["port"], 9000);
+    }
     assert_eq!(ds["apiVersion"], "apps/v1");
     assert_eq!(
         ds["spec"]["template"]["metadata"]["labels"]["cni-chaos.io/traffic"],
