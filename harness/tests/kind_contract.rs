@@ -622,10 +622,11 @@ async fn create_installs_the_pinned_addons_in_order_and_delete_cleans_up() {
     runner.assert_done();
 }
 
-/// The receiver's and the sender's exact commands, as pinned by
+/// The receiver's, the sender's and the discovery's exact commands, as pinned by
 /// [`a_traffic_scenario_applies_the_traffic_objects_before_its_gate`].
 const TRAFFIC_RECEIVER: &str = "trap 'exit 0' TERM; echo \"cni-chaos-traffic-receiver listening port=9000\"; exec nc -ll -p 9000 -e sh -c 'cat >&2'";
-const TRAFFIC_SENDER: &str = "trap 'exit 0' TERM; run=$(date +%s); i=0; peers=''; svc=${CHAOS_TRAFFIC_LB_SERVICE_HOST:-chaos-traffic-lb.cni-chaos-probes.svc.cluster.local}; while true; do if [ $((i % 50)) -eq 0 ]; then p=$(nslookup chaos-traffic.cni-chaos-probes.svc.cluster.local 2>/dev/null | awk '/^Address/ && !/#/ {print $NF}' | grep -v \"^$POD_IP$\"); [ -n \"$p\" ] && peers=$p; fi; i=$((i+1)); tag=\"from=$NODE_NAME sender=$POD_NAME/$run seq=$i sent=$(date +%s)000\"; for ip in $peers; do echo \"cni-chaos-traffic flow=pod-to-pod $tag\" | nc -w 1 $ip 9000 & done; echo \"cni-chaos-traffic flow=pod-to-service $tag\" | nc -w 1 $svc 9000 & { timeout 1 nslookup chaos-traffic-lb.cni-chaos-probes.svc.cluster.local >/dev/null 2>&1 && echo \"cni-chaos-traffic flow=dns $tag\" | nc -w 1 127.0.0.1 9000; } & sleep 0.2; done";
+const TRAFFIC_SENDER: &str = "trap 'exit 0' TERM; run=$(date +%s); i=0; d=${TMPDIR:-/tmp}/cni-chaos-traffic; mkdir -p $d/net1; svc=${CHAOS_TRAFFIC_LB_SERVICE_HOST:-chaos-traffic-lb.cni-chaos-probes.svc.cluster.local}; while true; do if [ $((i % 50)) -eq 0 ]; then { p=$(nslookup chaos-traffic.cni-chaos-probes.svc.cluster.local 2>/dev/null | awk '/^Address/ && !/#/ {print $NF}' | grep -v \"^$POD_IP$\"); if [ -n \"$p\" ]; then echo $p > $d/peers.new && mv $d/peers.new $d/peers; for ip in $p; do a=$(nc -w 1 $ip 9001 </dev/null); [ -n \"$a\" ] && echo $a > $d/net1/$ip; done; fi; } & fi; i=$((i+1)); peers=$(cat $d/peers 2>/dev/null); net1=$(cat $d/net1/* 2>/dev/null); tag=\"from=$NODE_NAME sender=$POD_NAME/$run seq=$i sent=$(date +%s)000\"; for ip in $peers; do echo \"cni-chaos-traffic flow=pod-to-pod $tag\" | nc -w 1 $ip 9000 & done; for ip in $net1; do echo \"cni-chaos-traffic flow=secondary $tag\" | nc -w 1 $ip 9000 & done; echo \"cni-chaos-traffic flow=pod-to-service $tag\" | nc -w 1 $svc 9000 & { timeout 1 nslookup chaos-traffic-lb.cni-chaos-probes.svc.cluster.local >/dev/null 2>&1 && echo \"cni-chaos-traffic flow=dns $tag\" | nc -w 1 127.0.0.1 9000; } & sleep 0.2; done";
+const TRAFFIC_DISCOVERY: &str = "trap 'exit 0' TERM; a=$(ip -o -4 addr show dev net1 2>/dev/null | awk '{print $4}' | cut -d/ -f1 | head -n 1); echo \"cni-chaos-traffic-discovery net1=$a port=9001\"; exec nc -ll -p 9001 -e echo \"$a\"";
 
 /// The continuous traffic on kind: before the gate of a scenario with a
 /// `max-outage` SLO the backend renders the traffic's Service and
@@ -727,7 +728,16 @@ async fn a_traffic_scenario_applies_the_traffic_objects_before_its_gate() {
         .collect();
     assert_eq!(
         scripts,
-        [("receiver", TRAFFIC_RECEIVER), ("sender", TRAFFIC_SENDER)]
+        [
+            ("receiver", TRAFFIC_RECEIVER),
+            ("sender", TRAFFIC_SENDER),
+            ("discovery", TRAFFIC_DISCOVERY)
+        ]
+    );
+    // The pods ask Multus for the Kube-OVN attachment (the secondary flow).
+    assert_eq!(
+        ds["spec"]["template"]["metadata"]["annotations"]["k8s.v1.cni.cncf.io/networks"],
+        "cni-chaos-ovn-net"
     );
     let env: Vec<(&str, &str)> = containers[1]["env"]
         .as_array()

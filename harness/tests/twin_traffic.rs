@@ -1,13 +1,14 @@
 //! Continuous traffic on the twin (issue 16's acceptance): ovs-vswitchd on
 //! one worker frozen for 20 s (`stop-for: 20s`, SIGSTOP then SIGCONT)
 //! breaks every flow through that worker for 20 s, give or take one
-//! sending interval (the four pod-to-pod flows to and from it, its
-//! pod-to-service and dns flows), costs the other nodes' pod-to-service
+//! sending interval (the four pod-to-pod and four secondary flows to and
+//! from it, its pod-to-service and dns flows), costs the other nodes' pod-to-service
 //! flows the probes the load balancer hashes to its endpoint, and no other
 //! flow anything. The outages come from the
 //! receivers' raw per-probe records, read through the API with their
 //! timestamps and derived by the same code as on kind (observe::traffic);
 //! the twin's rules `traffic-probe-through-both-overlays`,
+//! `traffic-secondary-probe-over-net1`,
 //! `traffic-service-probe-through-the-load-balancer` and
 //! `traffic-dns-probe-after-a-lookup` decide which probes arrive.
 
@@ -49,13 +50,13 @@ enum Expect {
     Clean,
 }
 
-/// The flows of three nodes (six `pod-to-pod`, three `pod-to-service`,
-/// three `dns`) and what the freeze does to each.
+/// The flows of three nodes (six `pod-to-pod`, six `secondary`, three
+/// `pod-to-service`, three `dns`) and what the freeze does to each.
 fn expected(flow: &str) -> Expect {
     let (kind, ends) = flow.split_once(' ').unwrap_or((flow, ""));
     let touches = ends.split(" -> ").any(|n| n == FROZEN);
     match kind {
-        "pod-to-pod" | "dns" if touches => Expect::Outage,
+        "pod-to-pod" | "secondary" | "dns" if touches => Expect::Outage,
         "pod-to-service" if touches => Expect::Outage,
         "pod-to-service" => Expect::Partial,
         _ => Expect::Clean,
@@ -75,6 +76,7 @@ async fn a_20s_vswitchd_freeze_is_a_20s_outage_on_the_flows_through_that_worker_
         for a in nodes {
             for b in nodes.iter().filter(|b| **b != a) {
                 w.push(format!("pod-to-pod {a} -> {b}"));
+                w.push(format!("secondary {a} -> {b}"));
             }
             w.push(format!("pod-to-service {a}"));
             w.push(format!("dns {a}"));
@@ -133,10 +135,16 @@ async fn a_20s_vswitchd_freeze_is_a_20s_outage_on_the_flows_through_that_worker_
             .filter(|s| s.state == "outage")
             .map(|s| s.to_ms - s.from_ms)
             .collect();
-        match f.outages.first() {
-            Some(o) => assert_eq!(outages, [o.duration().as_millis() as i64], "{lane:?}"),
-            None => assert!(outages.is_empty(), "{lane:?}"),
-        }
+        let want: Vec<i64> = f
+            .outages
+            .iter()
+            .map(|o| o.duration().as_millis() as i64)
+            .collect();
+        assert_eq!(outages, want, "{lane:?}");
+        // On its receiving node, or its sending node for a flow named by
+        // its sender alone.
+        let node = f.flow.rsplit([' ', '>']).next().unwrap_or_default();
+        assert_eq!(lane.node.as_deref(), Some(node), "{lane:?}");
     }
     let through = r
         .traffic
@@ -144,8 +152,8 @@ async fn a_20s_vswitchd_freeze_is_a_20s_outage_on_the_flows_through_that_worker_
         .filter(|f| expected(&f.flow) == Expect::Outage)
         .count();
     assert_eq!(
-        through, 6,
-        "four pod-to-pod, {FROZEN}'s pod-to-service and dns"
+        through, 10,
+        "four pod-to-pod, four secondary, {FROZEN}'s pod-to-service and dns"
     );
     // Within budget: both SLOs pass, and the longest outage is measured.
     let v = r
@@ -174,9 +182,10 @@ async fn a_budget_under_the_freeze_fails_naming_the_flows_through_that_worker() 
     assert_eq!(v.status, SloStatus::Fail, "{v:#?}");
     let mut names: Vec<&str> = v.culprits.iter().map(|c| c.name.as_str()).collect();
     names.sort();
-    // Four pod-to-pod flows, and the worker's own pod-to-service and dns
-    // flows (the other nodes' pod-to-service outages stay under 1 s).
-    assert_eq!(names.len(), 6, "{names:?}");
+    // Four pod-to-pod and four secondary flows, and the worker's own
+    // pod-to-service and dns flows (the other nodes' pod-to-service
+    // outages stay under 1 s).
+    assert_eq!(names.len(), 10, "{names:?}");
     assert!(
         names.iter().all(|n| n.contains(FROZEN)),
         "only flows through {FROZEN}: {names:?}"

@@ -13,7 +13,23 @@
 //! - `dns <sender's node>`: after a lookup of the Service's name through
 //!   CoreDNS, and only when it answered, to the sender's own receiver
 //!   (over loopback, so the flow's gaps are the lookup's and no other
-//!   node's).
+//!   node's);
+//! - `secondary <sender's node> -> <receiver's node>`: to every other
+//!   node's traffic pod over the Multus secondary attachment, Kube-OVN's
+//!   [`OVN_PROBE_NAD`] (`net1`, cross-node on its own logical switch).
+//!
+//! **Secondary addresses without the API.** The pods have no API access,
+//! and Multus' network-status annotation is not in a pod's environment,
+//! so each pod's `discovery` container serves its own `net1` address
+//! (read once at start: a new sandbox restarts the container) to anyone
+//! connecting to port [`DISCOVERY_PORT`]. Every 50 rounds the sender, in
+//! the background, asks each peer found by DNS for it over the primary
+//! network and keeps each answer in a file of its own per peer (a peer
+//! that does not answer keeps its last address); the probes go to every
+//! address known. A pod without `net1` answers an empty line and gets no
+//! secondary probes: its flows have no records (multus-cni #1387). A peer
+//! whose pod was re-created is reached at its new address from the next
+//! refresh on, up to 10 s after it is back.
 //!
 //! The `receiver` prints each probe it gets. At the end of observation
 //! every receiver's log (its current run and, after a restart, the
@@ -38,7 +54,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ListParams, LogParams, PostParams};
 
-use super::probe::{PROBE_IMAGE, PROBE_NAMESPACE};
+use super::probe::{OVN_PROBE_NAD, PROBE_IMAGE, PROBE_NAMESPACE};
 use super::traffic::{FlowTraffic, LogSegment, SEND_INTERVAL, Window, from_node};
 use crate::slo::{Culprit, CulpritKind, FlowKind, Measured, Slo, SloStatus, SloVerdict};
 use crate::suite::Scenario;
@@ -54,6 +70,14 @@ pub const TRAFFIC_SERVICE: &str = "chaos-traffic-lb";
 pub const TRAFFIC_LABEL: &str = "cni-chaos.io/traffic";
 /// The TCP port receivers listen on.
 pub const PORT: u16 = 9000;
+/// The TCP port each pod's `discovery` container serves its `net1`
+/// address on.
+pub const DISCOVERY_PORT: u16 = 9001;
+
+/// The `discovery` container's command (busybox): reads its `net1` IPv4
+/// address once, then answers every connection on port 9001 with it (an
+/// empty line without `net1`).
+pub const DISCOVERY_SCRIPT: &str = "trap 'exit 0' TERM; a=$(ip -o -4 addr show dev net1 2>/dev/null | awk '{print $4}' | cut -d/ -f1 | head -n 1); echo \"cni-chaos-traffic-discovery net1=$a port=9001\"; exec nc -ll -p 9001 -e echo \"$a\"";
 
 /// The receiver's command (busybox): says it listens (where its log's
 /// coverage starts), then serves every TCP connection on port 9000 with a
@@ -70,16 +94,22 @@ pub const PEERS_BY_DNS: &str = "nslookup chaos-traffic.cni-chaos-probes.svc.clus
 /// pod and start time, and its send time (whole seconds: busybox's `date`
 /// has no sub-second format):
 ///
-/// - `pod-to-pod` to each peer `peers` prints (run again every 50 probes;
-///   an empty answer, a DNS outage, keeps the peers known so far);
+/// - `pod-to-pod` to each peer `peers` prints;
+/// - `secondary` to each peer's `net1` address (see the module's
+///   documentation);
 /// - `pod-to-service` to the ClusterIP of [`TRAFFIC_SERVICE`] (from the
 ///   kubelet's `CHAOS_TRAFFIC_LB_SERVICE_HOST`, the Service being created
 ///   before the DaemonSet; its DNS name if the variable is missing);
 /// - `dns` to its own receiver on 127.0.0.1, only when
 ///   `nslookup <the Service's name>` answered within a second.
+///
+/// Every 50 rounds, in the background (a DNS outage never stalls the
+/// rounds), `peers` runs again and each peer's `net1` address is asked
+/// for; the answers go to files under `$TMPDIR/cni-chaos-traffic` (`/tmp`
+/// without `TMPDIR`) that each round reads. An empty answer keeps what was known.
 pub fn sender_script(peers: &str) -> String {
     format!(
-        "trap 'exit 0' TERM; run=$(date +%s); i=0; peers=''; svc=${{CHAOS_TRAFFIC_LB_SERVICE_HOST:-{TRAFFIC_SERVICE}.{PROBE_NAMESPACE}.svc.cluster.local}}; while true; do if [ $((i % 50)) -eq 0 ]; then p=$({peers}); [ -n \"$p\" ] && peers=$p; fi; i=$((i+1)); tag=\"from=$NODE_NAME sender=$POD_NAME/$run seq=$i sent=$(date +%s)000\"; for ip in $peers; do echo \"cni-chaos-traffic flow=pod-to-pod $tag\" | nc -w 1 $ip 9000 & done; echo \"cni-chaos-traffic flow=pod-to-service $tag\" | nc -w 1 $svc 9000 & {{ timeout 1 nslookup {TRAFFIC_SERVICE}.{PROBE_NAMESPACE}.svc.cluster.local >/dev/null 2>&1 && echo \"cni-chaos-traffic flow=dns $tag\" | nc -w 1 127.0.0.1 9000; }} & sleep 0.2; done"
+        "trap 'exit 0' TERM; run=$(date +%s); i=0; d=${{TMPDIR:-/tmp}}/cni-chaos-traffic; mkdir -p $d/net1; svc=${{CHAOS_TRAFFIC_LB_SERVICE_HOST:-{TRAFFIC_SERVICE}.{PROBE_NAMESPACE}.svc.cluster.local}}; while true; do if [ $((i % 50)) -eq 0 ]; then {{ p=$({peers}); if [ -n \"$p\" ]; then echo $p > $d/peers.new && mv $d/peers.new $d/peers; for ip in $p; do a=$(nc -w 1 $ip {DISCOVERY_PORT} </dev/null); [ -n \"$a\" ] && echo $a > $d/net1/$ip; done; fi; }} & fi; i=$((i+1)); peers=$(cat $d/peers 2>/dev/null); net1=$(cat $d/net1/* 2>/dev/null); tag=\"from=$NODE_NAME sender=$POD_NAME/$run seq=$i sent=$(date +%s)000\"; for ip in $peers; do echo \"cni-chaos-traffic flow=pod-to-pod $tag\" | nc -w 1 $ip 9000 & done; for ip in $net1; do echo \"cni-chaos-traffic flow=secondary $tag\" | nc -w 1 $ip 9000 & done; echo \"cni-chaos-traffic flow=pod-to-service $tag\" | nc -w 1 $svc 9000 & {{ timeout 1 nslookup {TRAFFIC_SERVICE}.{PROBE_NAMESPACE}.svc.cluster.local >/dev/null 2>&1 && echo \"cni-chaos-traffic flow=dns $tag\" | nc -w 1 127.0.0.1 9000; }} & sleep 0.2; done"
     )
 }
 
@@ -129,15 +159,21 @@ fn container(name: &str, script: &str) -> Container {
     }
 }
 
-/// The DaemonSet: on every node, the control plane's taint notwithstanding.
+/// The DaemonSet: on every node, the control plane's taint
+/// notwithstanding, its pods asking Multus for the Kube-OVN attachment.
 pub fn daemonset() -> DaemonSet {
+    let annotations = BTreeMap::from([(
+        super::networks::NETWORKS_ANNOTATION.to_string(),
+        OVN_PROBE_NAD.to_string(),
+    )]);
     super::workload::own_daemonset(
         TRAFFIC,
         TRAFFIC_LABEL,
-        None,
+        Some(annotations),
         vec![
             container("receiver", RECEIVER_SCRIPT),
             container("sender", &sender_script(PEERS_BY_DNS)),
+            container("discovery", DISCOVERY_SCRIPT),
         ],
     )
 }
@@ -238,16 +274,29 @@ pub fn flow_name(kind: FlowKind, from: &str, to: &str) -> String {
 }
 
 /// The flow a record received on `node` belongs to: its `flow=` kind and
-/// its `from=` node, and for `pod-to-pod` the receiving node; a
+/// its `from=` node, and for `pod-to-pod` and `secondary` the receiving
+/// node; a
 /// `pod-to-service` or `dns` probe belongs to its sender's node whichever
 /// receiver got it, so their flows merge every receiver's records.
 pub fn record_flow(kind: &str, payload: &str, node: &str) -> String {
     let from = from_node(payload).unwrap_or("?");
-    if kind == FlowKind::PodToPod.as_str() {
-        flow_name(FlowKind::PodToPod, from, node)
+    if [FlowKind::PodToPod, FlowKind::Secondary]
+        .iter()
+        .any(|k| k.as_str() == kind)
+    {
+        format!("{kind} {from} -> {node}")
     } else {
         format!("{kind} {from}")
     }
+}
+
+/// The node a flow is shown on: its receiving node (`pod-to-pod a -> b`:
+/// `b`), or for a flow named by its sender alone (`pod-to-service a`,
+/// `dns a`) its sending node.
+pub fn flow_node(flow: &str) -> Option<&str> {
+    flow.split_once(" -> ")
+        .map(|(_, to)| to)
+        .or_else(|| flow.split_whitespace().nth(1))
 }
 
 /// Reads every receiver's log now; timestamps are aligned on the timeline
@@ -271,7 +320,9 @@ pub async fn read(client: &kube::Client, origin: jiff::Timestamp) -> Result<Read
     };
     for a in &nodes {
         for b in nodes.iter().filter(|b| *b != a) {
-            out.expected.push(flow_name(FlowKind::PodToPod, a, b));
+            for kind in [FlowKind::PodToPod, FlowKind::Secondary] {
+                out.expected.push(flow_name(kind, a, b));
+            }
         }
         for kind in [FlowKind::PodToService, FlowKind::Dns] {
             out.expected.push(format!("{kind} {a}"));
@@ -382,12 +433,7 @@ pub fn judge(slo: &Slo, flows: Result<&[FlowTraffic], &str>) -> SloVerdict {
         kind: CulpritKind::Pod,
         namespace: Some(PROBE_NAMESPACE.into()),
         name: format!("flow {}", f.flow),
-        node: f
-            .flow
-            .split_once(" -> ")
-            .map(|(_, to)| to)
-            .or_else(|| f.flow.split_whitespace().nth(1))
-            .map(str::to_string),
+        node: flow_node(&f.flow).map(str::to_string),
         reason,
         restarts: None,
         recovered_after: f
@@ -586,7 +632,7 @@ mod tests {
         let spec = ds.spec;
         let pod = spec.template.spec.unwrap();
         let names: Vec<&str> = pod.containers.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, ["receiver", "sender"]);
+        assert_eq!(names, ["receiver", "sender", "discovery"]);
         for c in &pod.containers {
             assert_eq!(c.image.as_deref(), Some(PROBE_IMAGE));
         }
@@ -606,7 +652,7 @@ mod tests {
         assert_eq!(spec.selector, Some(labels()));
         let script = sender_script(PEERS_BY_DNS);
         assert!(script.contains(MARKER));
-        for flow in ["pod-to-pod", "pod-to-service", "dns"] {
+        for flow in ["pod-to-pod", "secondary", "pod-to-service", "dns"] {
             assert!(script.contains(&format!("flow={flow} $tag")), "{flow}");
         }
         // The Services before the DaemonSet, so its pods get the
@@ -627,6 +673,7 @@ mod tests {
             "pod-to-service a"
         );
         assert_eq!(record_flow("dns", payload, "a"), "dns a");
+        assert_eq!(record_flow("secondary", payload, "b"), "secondary a -> b");
         // A culprit of a sender-side flow is on the sending node.
         let v = judge(
             &max_outage(5),

@@ -446,6 +446,10 @@ pub enum FlowKind {
     /// A probe sent only when the sender's lookup of a cluster name through
     /// CoreDNS answered: `dns <from node>`.
     Dns,
+    /// A TCP probe from a traffic pod to the traffic pod on each other node
+    /// over their Multus secondary attachment (`net1`): `secondary <from
+    /// node> -> <to node>`.
+    Secondary,
 }
 
 impl FlowKind {
@@ -455,6 +459,7 @@ impl FlowKind {
             FlowKind::PodToPod => "pod-to-pod",
             FlowKind::PodToService => "pod-to-service",
             FlowKind::Dns => "dns",
+            FlowKind::Secondary => "secondary",
         }
     }
 }

@@ -1795,6 +1795,7 @@ fn flow_kind(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<FlowKind> {
             ("pod-to-pod", FlowKind::PodToPod),
             ("pod-to-service", FlowKind::PodToService),
             ("dns", FlowKind::Dns),
+            ("secondary", FlowKind::Secondary),
         ],
     )
 }

@@ -1,6 +1,6 @@
 //! The harness's continuous traffic: every 200 ms each traffic pod's
 //! sender sends a numbered probe to every other node's traffic pod
-//! (`pod-to-pod`), one to the traffic's ClusterIP Service
+//! (`pod-to-pod`, and over `net1` `secondary`), one to the traffic's ClusterIP Service
 //! (`pod-to-service`) and, when its lookup through CoreDNS answered, one to
 //! its own receiver (`dns`); the receiver prints each probe it gets, in the
 //! format the harness's `observe::traffic` reads (the same on kind).
@@ -29,6 +29,11 @@ impl World {
     /// Source: kubeovn/kube-ovn@v1.14.41:pkg/daemon/ovs_linux.go (configureContainerNic: the pod's host-side veth becomes a port of br-int with external_ids:iface-id)
     /// Source: kubeovn/kube-ovn@v1.14.41:pkg/pinger/ping.go (pingPods: the upstream check of the same pod-to-pod path)
     ///
+    /// Rule `traffic-secondary-probe-over-net1`: a `secondary` probe goes from the sender's `net1` to the peer's `net1`, both added by Multus from the Kube-OVN attachment: Kube-OVN's CNI server wires each one as another port of br-int on the attachment's Subnet, a logical switch across the nodes, so it takes the pod-to-pod path (rule `traffic-probe-through-both-overlays`) and arrives only when both pods have `net1` as well (a pod Multus left without it, multus-cni #1387, neither sends nor gets any). The sender learns each peer's `net1` address from the peer's discovery port over the primary network; the model takes the address as known.
+    /// Source: kubeovn/kube-ovn@v1.16.2:pkg/daemon/handler.go (handleAdd: the attachment's provider picks its Subnet, and the interface is configured like the primary one)
+    /// Source: kubeovn/kube-ovn@v1.14.41:pkg/daemon/ovs_linux.go (configureContainerNic: the host-side veth becomes a port of br-int)
+    /// Pinned by: harness/tests/twin_traffic.rs::a_20s_vswitchd_freeze_is_a_20s_outage_on_the_flows_through_that_worker_only
+    ///
     /// One probe of each flow of sender container `i` of pod `k` (run
     /// `run`) on node `n`, then the next one after the interval.
     pub(super) fn traffic_send(&mut self, k: u64, i: usize, run: u32, n: usize) {
@@ -42,12 +47,16 @@ impl World {
         let sent = self.timestamp(self.now).as_millisecond();
         let tag = format!("from={from} sender={sender} seq={seq} sent={sent}");
         let mut lines: Vec<((u64, usize, u32), &str)> = Vec::new();
+        let net1 = self.pods[&k].has_interface("net1");
         for (qk, m) in self.traffic_pods() {
             if qk == k || m == n {
                 continue;
             }
             if let Some(to) = self.traffic_listening(qk).filter(|_| here) {
                 lines.push((to, "pod-to-pod"));
+                if net1 && self.pods[&qk].has_interface("net1") {
+                    lines.push((to, "secondary"));
+                }
             }
         }
         if let Some(to) = self.traffic_service_backend(&sender, seq).filter(|_| here) {
