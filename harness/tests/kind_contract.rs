@@ -632,9 +632,9 @@ const TRAFFIC_DISCOVERY: &str = "trap 'exit 0' TERM; a=$(ip -o -4 addr show dev 
 /// `max-outage` SLO the backend renders the traffic's Service and
 /// DaemonSet into the cluster's state folder and applies them (the
 /// pinned probe image, the probes' namespace, the harness's labels, the
-/// exact scripts); a scenario without one applies nothing; the objects are
-/// never deleted on their own, only with the cluster; a failing apply
-/// fails the gate with kubectl's words.
+/// exact scripts), once per cluster; a scenario without one applies
+/// nothing; the objects are never deleted on their own, only with the
+/// cluster; a failing apply fails the gate with kubectl's words.
 #[tokio::test]
 async fn a_traffic_scenario_applies_the_traffic_objects_before_its_gate() {
     let runner = ScriptedRunner::ordered([]);
@@ -661,7 +661,21 @@ async fn a_traffic_scenario_applies_the_traffic_objects_before_its_gate() {
             ),
         ]
     };
-    runner.push(ok(apply.clone()));
+    // A failing apply fails the gate, saying why.
+    runner.push(failing(
+        &ok(apply.clone()),
+        "error: no objects passed to apply",
+    ));
+    let err = cluster
+        .steady_state(&suite.scenarios[0], Duration::ZERO)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no objects passed to apply"), "{err}");
+    assert!(err.contains("cni-chaos-traffic.json"), "{err}");
+    runner.assert_done();
+
+    runner.push(ok(apply));
     for e in gate() {
         runner.push(e);
     }
@@ -670,6 +684,17 @@ async fn a_traffic_scenario_applies_the_traffic_objects_before_its_gate() {
         .await
         .unwrap();
     assert!(g.steady, "{g:?}");
+    runner.assert_done();
+    // Applied once per cluster: the next gate of such a scenario (a
+    // remediation's or recovery's check, maybe with the API server down)
+    // applies nothing.
+    for e in gate() {
+        runner.push(e);
+    }
+    cluster
+        .steady_state(&suite.scenarios[0], Duration::ZERO)
+        .await
+        .unwrap();
     runner.assert_done();
 
     let text = std::fs::read_to_string(f.path(kind::TRAFFIC_MANIFEST)).unwrap();
@@ -767,17 +792,6 @@ async fn a_traffic_scenario_applies_the_traffic_objects_before_its_gate() {
         .steady_state(&suite.scenarios[1], Duration::ZERO)
         .await
         .unwrap();
-    runner.assert_done();
-
-    // A failing apply fails the gate, saying why.
-    runner.push(failing(&ok(apply), "error: no objects passed to apply"));
-    let err = cluster
-        .steady_state(&suite.scenarios[0], Duration::ZERO)
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("no objects passed to apply"), "{err}");
-    assert!(err.contains("cni-chaos-traffic.json"), "{err}");
     runner.assert_done();
 
     // Removed with the cluster: the delete, and no delete of its own.

@@ -39,8 +39,8 @@
 //!
 //! It uses the probes' image (busybox, which the kind backend preloads)
 //! and the probes' namespace, so the pod SLOs leave it out. On kind it is
-//! applied with `kubectl apply -f` before each scenario that wants it (so
-//! it is in the dry-run plan); elsewhere [`ensure`] creates it through the
+//! applied with `kubectl apply -f` before the first scenario that wants it
+//! (so it is in the dry-run plan); elsewhere [`ensure`] creates it through the
 //! API. Once deployed it stays for the cluster's life and goes with the
 //! cluster's delete.
 

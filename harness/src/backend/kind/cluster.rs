@@ -813,6 +813,9 @@ struct Inner {
     /// The container addresses partition heals recorded since the last
     /// observation judged them (see [`observe::guard_healed_address`]).
     heals: std::sync::Mutex<Vec<observe::HealedAddress>>,
+    /// Set once the continuous traffic's objects were applied (they stay
+    /// for the cluster's life).
+    traffic_applied: std::sync::atomic::AtomicBool,
     /// Component versions of the cell it runs, for version-conditional
     /// expectations.
     versions: std::sync::OnceLock<BTreeMap<String, String>>,
@@ -992,6 +995,7 @@ impl KindCluster {
                 pending: tokio::sync::Mutex::new(Vec::new()),
                 inflight: tokio::sync::Mutex::new(None),
                 heals: std::sync::Mutex::new(Vec::new()),
+                traffic_applied: std::sync::atomic::AtomicBool::new(false),
                 versions: std::sync::OnceLock::new(),
                 journaled,
             }),
@@ -1084,10 +1088,15 @@ impl KindCluster {
     /// [`observe::flows`]) for a scenario with a `max-outage` or `max-loss`
     /// SLO: the manifest ([`super::addons::traffic_manifest`]) is rendered
     /// into the cluster's private state folder, beside its kubeconfig, and
-    /// applied there, as the probes' resources are at provisioning. Applying
-    /// again before the next such scenario changes nothing that runs; the
-    /// objects stay until the cluster is deleted.
+    /// applied there, as the probes' resources are at provisioning. Once per
+    /// cluster: the objects stay until the cluster is deleted, and the
+    /// gate's later calls (the remediation's check, the recovery's) run
+    /// while a fault may hold the API server down.
     async fn apply_traffic(&self) -> Result<(), KindError> {
+        use std::sync::atomic::Ordering;
+        if self.inner.traffic_applied.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         let dir = self
             .inner
             .kubectl
@@ -1111,6 +1120,7 @@ impl KindCluster {
                 KUBECTL_TIMEOUT,
             )
             .await?;
+        self.inner.traffic_applied.store(true, Ordering::Relaxed);
         Ok(())
     }
 
