@@ -622,6 +622,198 @@ async fn create_installs_the_pinned_addons_in_order_and_delete_cleans_up() {
     runner.assert_done();
 }
 
+/// The receiver's, the sender's and the discovery's exact commands, as pinned by
+/// [`a_traffic_scenario_applies_the_traffic_objects_before_its_gate`].
+const TRAFFIC_RECEIVER: &str = "trap 'exit 0' TERM; echo \"cni-chaos-traffic-receiver listening port=9000\"; exec nc -ll -p 9000 -e sh -c 'cat >&2'";
+const TRAFFIC_SENDER: &str = "trap 'exit 0' TERM; run=$(date +%s); i=0; d=${TMPDIR:-/tmp}/cni-chaos-traffic; mkdir -p $d/net1; svc=${CHAOS_TRAFFIC_LB_SERVICE_HOST:-chaos-traffic-lb.cni-chaos-probes.svc.cluster.local}; while true; do if [ $((i % 50)) -eq 0 ]; then { p=$(nslookup chaos-traffic.cni-chaos-probes.svc.cluster.local 2>/dev/null | awk '/^Address/ && !/#/ {print $NF}' | grep -v \"^$POD_IP$\"); if [ -n \"$p\" ]; then echo $p > $d/peers.new && mv $d/peers.new $d/peers; for ip in $p; do a=$(nc -w 1 $ip 9001 </dev/null); [ -n \"$a\" ] && echo $a > $d/net1/$ip; done; fi; } & fi; i=$((i+1)); peers=$(cat $d/peers 2>/dev/null); net1=$(cat $d/net1/* 2>/dev/null); tag=\"from=$NODE_NAME sender=$POD_NAME/$run seq=$i sent=$(date +%s)000\"; for ip in $peers; do echo \"cni-chaos-traffic flow=pod-to-pod $tag\" | nc -w 1 $ip 9000 & done; for ip in $net1; do echo \"cni-chaos-traffic flow=secondary $tag\" | nc -w 1 $ip 9000 & done; echo \"cni-chaos-traffic flow=pod-to-service $tag\" | nc -w 1 $svc 9000 & { timeout 1 nslookup chaos-traffic-lb.cni-chaos-probes.svc.cluster.local >/dev/null 2>&1 && echo \"cni-chaos-traffic flow=dns $tag\" | nc -w 1 127.0.0.1 9000; } & sleep 0.2; done";
+const TRAFFIC_DISCOVERY: &str = "trap 'exit 0' TERM; a=$(ip -o -4 addr show dev net1 2>/dev/null | awk '{print $4}' | cut -d/ -f1 | head -n 1); echo \"cni-chaos-traffic-discovery net1=$a port=9001\"; exec nc -ll -p 9001 -e echo \"$a\"";
+
+/// The continuous traffic on kind: before the gate of a scenario with a
+/// `max-outage` SLO the backend renders the traffic's Service and
+/// DaemonSet into the cluster's state folder and applies them (the
+/// pinned probe image, the probes' namespace, the harness's labels, the
+/// exact scripts), once per cluster; a scenario without one applies
+/// nothing; the objects are never deleted on their own, only with the
+/// cluster; a failing apply fails the gate with kubectl's words.
+#[tokio::test]
+async fn a_traffic_scenario_applies_the_traffic_objects_before_its_gate() {
+    let runner = ScriptedRunner::ordered([]);
+    let f = Fixture::new(&runner, true);
+    for e in provision_script(&f, usize::MAX) {
+        runner.push(e);
+    }
+    let cluster = provisioned(&f, &runner).await;
+    let suite = cni_chaos::suite::parse_str(
+        Path::new("traffic.yaml"),
+        "name: traffic\ndescription: traffic.\nscenarios:\n  - name: with\n    fault: {kind: node-reboot, target: {role: worker}, mode: hard}\n    slos:\n      - {kind: max-outage, budget: 30s}\n  - name: without\n    fault: {kind: node-reboot, target: {role: worker}, mode: hard}\n    slos:\n      - {kind: node-ready-within, budget: 2m}\n",
+    )
+    .unwrap_or_else(|p| panic!("{p:?}"));
+    let apply = f.kubectl(&["apply", "-f", &f.path(kind::TRAFFIC_MANIFEST)]);
+    let gate = || {
+        [
+            Expectation::ok(
+                f.kubectl(&["get", "nodes", "-o", "json"]),
+                r#"{"items":[]}"#,
+            ),
+            Expectation::ok(
+                f.kubectl(&["-n", "kube-system", "get", "pods", "-o", "json"]),
+                r#"{"items":[]}"#,
+            ),
+        ]
+    };
+    // A failing apply fails the gate, saying why.
+    runner.push(failing(
+        &ok(apply.clone()),
+        "error: no objects passed to apply",
+    ));
+    let err = cluster
+        .steady_state(&suite.scenarios[0], Duration::ZERO)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no objects passed to apply"), "{err}");
+    assert!(err.contains("cni-chaos-traffic.json"), "{err}");
+    runner.assert_done();
+
+    runner.push(ok(apply));
+    for e in gate() {
+        runner.push(e);
+    }
+    let g = cluster
+        .steady_state(&suite.scenarios[0], Duration::ZERO)
+        .await
+        .unwrap();
+    assert!(g.steady, "{g:?}");
+    runner.assert_done();
+    // Applied once per cluster: the next gate of such a scenario (a
+    // remediation's or recovery's check, maybe with the API server down)
+    // applies nothing.
+    for e in gate() {
+        runner.push(e);
+    }
+    cluster
+        .steady_state(&suite.scenarios[0], Duration::ZERO)
+        .await
+        .unwrap();
+    runner.assert_done();
+
+    let text = std::fs::read_to_string(f.path(kind::TRAFFIC_MANIFEST)).unwrap();
+    assert_eq!(text, kind::traffic_manifest());
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["kind"], "List");
+    let items = v["items"].as_array().unwrap();
+    let kinds: Vec<&str> = items.iter().map(|o| o["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["Service", "Service", "DaemonSet"]);
+    let labels = serde_json::json!({
+        "app.kubernetes.io/managed-by": "cni-chaos",
+        "cni-chaos.io/traffic": "chaos-traffic",
+    });
+    let names: Vec<&str> = items
+        .iter()
+        .map(|o| o["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["chaos-traffic", "chaos-traffic-lb", "chaos-traffic"]
+    );
+    for o in items {
+        assert_eq!(o["metadata"]["namespace"], "cni-chaos-probes", "{o:#}");
+        assert_eq!(o["metadata"]["labels"], labels, "{o:#}");
+    }
+    let ds = &items[2];
+    // The headless Service (the peers' addresses), then the ClusterIP one
+    // in front of every receiver (the pod-to-service flow).
+    for (svc, cluster_ip) in [
+        (&items[0], serde_json::json!("None")),
+        (&items[1], serde_json::Value::Null),
+    ] {
+        assert_eq!(svc["spec"]["clusterIP"], cluster_ip, "{svc:#}");
+        assert_eq!(svc["spec"]["selector"], labels);
+        assert_eq!(svc["spec"]["ports"][0]["port"], 9000);
+    }
+    assert_eq!(ds["apiVersion"], "apps/v1");
+    assert_eq!(
+        ds["spec"]["template"]["metadata"]["labels"]["cni-chaos.io/traffic"],
+        "chaos-traffic"
+    );
+    let pod = &ds["spec"]["template"]["spec"];
+    assert_eq!(pod["tolerations"][0]["operator"], "Exists", "{pod:#}");
+    let containers = pod["containers"].as_array().unwrap();
+    let scripts: Vec<(&str, &str)> = containers
+        .iter()
+        .map(|c| {
+            assert_eq!(c["image"], "docker.io/library/busybox:1.36.1", "{c:#}");
+            assert_eq!(c["command"][0], "sh", "{c:#}");
+            assert_eq!(c["command"][1], "-c", "{c:#}");
+            (
+                c["name"].as_str().unwrap(),
+                c["command"][2].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        scripts,
+        [
+            ("receiver", TRAFFIC_RECEIVER),
+            ("sender", TRAFFIC_SENDER),
+            ("discovery", TRAFFIC_DISCOVERY)
+        ]
+    );
+    // The pods ask Multus for the Kube-OVN attachment (the secondary flow).
+    assert_eq!(
+        ds["spec"]["template"]["metadata"]["annotations"]["k8s.v1.cni.cncf.io/networks"],
+        "cni-chaos-ovn-net"
+    );
+    let env: Vec<(&str, &str)> = containers[1]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap(),
+                e["valueFrom"]["fieldRef"]["fieldPath"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        env,
+        [
+            ("NODE_NAME", "spec.nodeName"),
+            ("POD_NAME", "metadata.name"),
+            ("POD_IP", "status.podIP"),
+        ]
+    );
+
+    // Without a traffic SLO: the gate alone.
+    for e in gate() {
+        runner.push(e);
+    }
+    cluster
+        .steady_state(&suite.scenarios[1], Duration::ZERO)
+        .await
+        .unwrap();
+    runner.assert_done();
+
+    // Removed with the cluster: the delete, and no delete of its own.
+    for e in export_and_delete(&f) {
+        runner.push(e);
+    }
+    cluster
+        .collect_logs(&f.state.path().join("logs").join(CLUSTER))
+        .await
+        .unwrap();
+    cluster.teardown().await.unwrap();
+    runner.assert_done();
+    assert!(
+        runner
+            .call_lines()
+            .iter()
+            .all(|l| !(l.contains("delete") && l.contains("chaos-traffic"))),
+        "{:#?}",
+        runner.call_lines()
+    );
+}
+
 /// Runs commands through a [`ScriptedRunner`], noting what the journal in
 /// `journal` held when `kind create cluster` ran.
 #[derive(Debug)]
@@ -3646,7 +3838,8 @@ async fn node_containers_without_the_kind_label_are_refused_before_any_destructi
 // ---- the dry-run plan -----------------------------------------------------
 
 /// The full `CHAOS_DRY_RUN=1` command plan of `suite` on its own matrix
-/// cell: provision, each scenario's inject and revert, log export, delete.
+/// cell: provision, each scenario's steady-state gate (with what it
+/// deploys first), inject and revert, log export, delete.
 async fn dry_run_plan(suite: &str) -> String {
     dry_run_plan_of(&repo().join(format!("suites/{suite}.yaml"))).await
 }
@@ -3669,6 +3862,11 @@ async fn dry_run_plan_of(file: &Path) -> String {
         .unwrap_or_else(|e| panic!("{e}"));
     let nodes = cluster.nodes().await.unwrap();
     for scenario in &suite.scenarios {
+        let gate = cluster
+            .steady_state(scenario, Duration::ZERO)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(gate.steady, "a dry run's gate is steady: {gate:?}");
         let node = scenario
             .fault
             .target()
@@ -3780,6 +3978,32 @@ async fn dry_run_plan_of_a_nat_gateway_suite() {
     let at = |needle: &str| plan.find(needle).unwrap();
     assert!(at("kind delete cluster") < at("docker network rm chaos-plan-nat-ext"));
     check_golden(&plan, "nat-gateway-default");
+}
+
+/// A suite with `max-outage` and `max-loss`: the traffic's Service and
+/// DaemonSet are applied from the cluster's state folder before the
+/// scenario's gate, and removed only with the cluster (no delete of them
+/// before `kind delete cluster`).
+#[tokio::test]
+async fn dry_run_plan_of_a_traffic_suite() {
+    let plan =
+        dry_run_plan_of(&repo().join("harness/tests/fixtures/kind/traffic.suite.yaml")).await;
+    let apply = "apply -f $STATE/chaos-plan/cni-chaos-traffic.json";
+    let at = |needle: &str| {
+        plan.find(needle)
+            .unwrap_or_else(|| panic!("no {needle:?} in the plan:\n{plan}"))
+    };
+    assert!(at(apply) > at("apply -f $STATE/chaos-plan/cni-chaos-probes.json"));
+    assert!(at(apply) < at("kill -s STOP"), "applied before the fault");
+    assert_eq!(plan.matches(apply).count(), 1, "{plan}");
+    assert!(
+        plan.lines()
+            .all(|l| !(l.contains("delete") && l.contains("traffic"))),
+        "never deleted on its own: {plan}"
+    );
+    check_golden(&plan, "traffic-default");
+    // A suite without them never applies the traffic.
+    assert!(!dry_run_plan("smoke").await.contains("cni-chaos-traffic"));
 }
 
 #[test]

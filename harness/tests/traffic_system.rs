@@ -88,10 +88,13 @@ async fn the_traffic_commands_measure_a_link_outage_between_two_namespaces() {
             RECEIVER_SCRIPT.replace("exec nc", "exec busybox nc"),
         )
         .timeout(RUN + Duration::from_secs(20));
+    // The sender's files (its peers), in a folder of this test's.
+    let tmp = tempfile::tempdir().expect("a temporary folder");
     let sender = Command::new("ip")
         .args(["netns", "exec", a.as_str(), "timeout", secs.as_str()])
         .args(["busybox", "sh", "-c"])
         .arg(sender_script("echo 10.231.0.2").replace("| nc ", "| busybox nc "))
+        .env("TMPDIR", tmp.path().display().to_string())
         .env("NODE_NAME", "a")
         .env("POD_NAME", "sender")
         .timeout(RUN + Duration::from_secs(20));

@@ -1,15 +1,48 @@
 //! The harness's continuous traffic ([`Slo::MaxOutage`], [`Slo::MaxLoss`]):
 //! a DaemonSet [`TRAFFIC`] in [`PROBE_NAMESPACE`], one pod per node for the
-//! whole scenario, whose `sender` sends a numbered TCP probe to every other
-//! node's traffic pod every 200 ms and whose `receiver` prints each probe
-//! it gets. At the end of observation every receiver's log (its current
-//! run and, after a restart, the previous one) is read with the runtime's
-//! timestamps and [`super::traffic`] derives each flow's outages and loss.
-//! A flow is `pod-to-pod <sender's node> -> <receiver's node>`.
+//! whole scenario, whose `sender` every 200 ms sends one numbered TCP probe
+//! (each in the background, so a peer that does not answer never slows
+//! the others) of each flow:
+//!
+//! - `pod-to-pod <sender's node> -> <receiver's node>`: to every other
+//!   node's traffic pod (their addresses from the headless Service
+//!   [`TRAFFIC`]);
+//! - `pod-to-service <sender's node>`: to the ClusterIP Service
+//!   [`TRAFFIC_SERVICE`] in front of every receiver, so through the
+//!   Service load balancer to whichever receiver it picks;
+//! - `dns <sender's node>`: after a lookup of the Service's name through
+//!   CoreDNS, and only when it answered, to the sender's own receiver
+//!   (over loopback, so the flow's gaps are the lookup's and no other
+//!   node's);
+//! - `secondary <sender's node> -> <receiver's node>`: to every other
+//!   node's traffic pod over the Multus secondary attachment, Kube-OVN's
+//!   [`OVN_PROBE_NAD`] (`net1`, cross-node on its own logical switch).
+//!
+//! **Secondary addresses without the API.** The pods have no API access,
+//! and Multus' network-status annotation is not in a pod's environment,
+//! so each pod's `discovery` container serves its own `net1` address
+//! (read once at start: a new sandbox restarts the container) to anyone
+//! connecting to port [`DISCOVERY_PORT`]. Every 50 rounds the sender, in
+//! the background, asks each peer found by DNS for it over the primary
+//! network and keeps each answer in a file of its own per peer (a peer
+//! that does not answer keeps its last address); the probes go to every
+//! address known. A pod without `net1` answers an empty line and gets no
+//! secondary probes: its flows have no records (multus-cni #1387). A peer
+//! whose pod was re-created is reached at its new address from the next
+//! refresh on, up to 10 s after it is back.
+//!
+//! The `receiver` prints each probe it gets. At the end of observation
+//! every receiver's log (its current run and, after a restart, the
+//! previous one) is read with the runtime's timestamps and
+//! [`super::traffic`] derives each flow's outages and loss; a
+//! `pod-to-service` or `dns` flow merges the records of every receiver.
 //!
 //! It uses the probes' image (busybox, which the kind backend preloads)
-//! and the probes' namespace, so the pod SLOs leave it out. Once deployed
-//! it stays for the cluster's life.
+//! and the probes' namespace, so the pod SLOs leave it out. On kind it is
+//! applied with `kubectl apply -f` before the first scenario that wants it
+//! (so it is in the dry-run plan); elsewhere [`ensure`] creates it through the
+//! API. Once deployed it stays for the cluster's life and goes with the
+//! cluster's delete.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -21,7 +54,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ListParams, LogParams, PostParams};
 
-use super::probe::{PROBE_IMAGE, PROBE_NAMESPACE};
+use super::probe::{OVN_PROBE_NAD, PROBE_IMAGE, PROBE_NAMESPACE};
 use super::traffic::{FlowTraffic, LogSegment, SEND_INTERVAL, Window, from_node};
 use crate::slo::{Culprit, CulpritKind, FlowKind, Measured, Slo, SloStatus, SloVerdict};
 use crate::suite::Scenario;
@@ -29,11 +62,22 @@ use crate::util::duration;
 
 /// The DaemonSet's (and its headless Service's) name.
 pub const TRAFFIC: &str = "chaos-traffic";
+/// The ClusterIP Service in front of every receiver (the `pod-to-service`
+/// flow's target, and the name the `dns` flow looks up).
+pub const TRAFFIC_SERVICE: &str = "chaos-traffic-lb";
 /// The label (value [`TRAFFIC`]) on the DaemonSet and its pods (the twin's
 /// `TRAFFIC_LABEL`).
 pub const TRAFFIC_LABEL: &str = "cni-chaos.io/traffic";
 /// The TCP port receivers listen on.
 pub const PORT: u16 = 9000;
+/// The TCP port each pod's `discovery` container serves its `net1`
+/// address on.
+pub const DISCOVERY_PORT: u16 = 9001;
+
+/// The `discovery` container's command (busybox): reads its `net1` IPv4
+/// address once, then answers every connection on port 9001 with it (an
+/// empty line without `net1`).
+pub const DISCOVERY_SCRIPT: &str = "trap 'exit 0' TERM; a=$(ip -o -4 addr show dev net1 2>/dev/null | awk '{print $4}' | cut -d/ -f1 | head -n 1); echo \"cni-chaos-traffic-discovery net1=$a port=9001\"; exec nc -ll -p 9001 -e echo \"$a\"";
 
 /// The receiver's command (busybox): says it listens (where its log's
 /// coverage starts), then serves every TCP connection on port 9000 with a
@@ -44,14 +88,28 @@ pub const RECEIVER_SCRIPT: &str = "trap 'exit 0' TERM; echo \"cni-chaos-traffic-
 /// headless Service's DNS name, but their own.
 pub const PEERS_BY_DNS: &str = "nslookup chaos-traffic.cni-chaos-probes.svc.cluster.local 2>/dev/null | awk '/^Address/ && !/#/ {print $NF}' | grep -v \"^$POD_IP$\"";
 
-/// The sender's command (busybox): every 200 ms one numbered probe, a TCP
-/// connection of its own (`nc -w 1`: at most a second when a peer does
-/// not answer), to each peer `peers` prints (run again every 50 probes),
-/// tagged with its node, its pod and start time, and its send time (whole
-/// seconds: busybox's `date` has no sub-second format).
+/// The sender's command (busybox). Every 200 ms, one numbered probe per
+/// flow, each a TCP connection of its own (`nc -w 1`: at most a second
+/// when nothing answers) run in the background, tagged with its node, its
+/// pod and start time, and its send time (whole seconds: busybox's `date`
+/// has no sub-second format):
+///
+/// - `pod-to-pod` to each peer `peers` prints;
+/// - `secondary` to each peer's `net1` address (see the module's
+///   documentation);
+/// - `pod-to-service` to the ClusterIP of [`TRAFFIC_SERVICE`] (from the
+///   kubelet's `CHAOS_TRAFFIC_LB_SERVICE_HOST`, the Service being created
+///   before the DaemonSet; its DNS name if the variable is missing);
+/// - `dns` to its own receiver on 127.0.0.1, only when
+///   `nslookup <the Service's name>` answered within a second.
+///
+/// Every 50 rounds, in the background (a DNS outage never stalls the
+/// rounds), `peers` runs again and each peer's `net1` address is asked
+/// for; the answers go to files under `$TMPDIR/cni-chaos-traffic` (`/tmp`
+/// without `TMPDIR`) that each round reads. An empty answer keeps what was known.
 pub fn sender_script(peers: &str) -> String {
     format!(
-        "trap 'exit 0' TERM; run=$(date +%s); i=0; peers=''; while true; do if [ $((i % 50)) -eq 0 ]; then peers=$({peers}); fi; i=$((i+1)); for ip in $peers; do echo \"cni-chaos-traffic flow=pod-to-pod from=$NODE_NAME sender=$POD_NAME/$run seq=$i sent=$(date +%s)000\" | nc -w 1 $ip 9000; done; sleep 0.2; done"
+        "trap 'exit 0' TERM; run=$(date +%s); i=0; d=${{TMPDIR:-/tmp}}/cni-chaos-traffic; mkdir -p $d/net1; svc=${{CHAOS_TRAFFIC_LB_SERVICE_HOST:-{TRAFFIC_SERVICE}.{PROBE_NAMESPACE}.svc.cluster.local}}; while true; do if [ $((i % 50)) -eq 0 ]; then {{ p=$({peers}); if [ -n \"$p\" ]; then echo $p > $d/peers.new && mv $d/peers.new $d/peers; for ip in $p; do a=$(nc -w 1 $ip {DISCOVERY_PORT} </dev/null); [ -n \"$a\" ] && echo $a > $d/net1/$ip; done; fi; }} & fi; i=$((i+1)); peers=$(cat $d/peers 2>/dev/null); net1=$(cat $d/net1/* 2>/dev/null); tag=\"from=$NODE_NAME sender=$POD_NAME/$run seq=$i sent=$(date +%s)000\"; for ip in $peers; do echo \"cni-chaos-traffic flow=pod-to-pod $tag\" | nc -w 1 $ip 9000 & done; for ip in $net1; do echo \"cni-chaos-traffic flow=secondary $tag\" | nc -w 1 $ip 9000 & done; echo \"cni-chaos-traffic flow=pod-to-service $tag\" | nc -w 1 $svc 9000 & {{ timeout 1 nslookup {TRAFFIC_SERVICE}.{PROBE_NAMESPACE}.svc.cluster.local >/dev/null 2>&1 && echo \"cni-chaos-traffic flow=dns $tag\" | nc -w 1 127.0.0.1 9000; }} & sleep 0.2; done"
     )
 }
 
@@ -101,30 +159,47 @@ fn container(name: &str, script: &str) -> Container {
     }
 }
 
-/// The DaemonSet: on every node, the control plane's taint notwithstanding.
+/// The DaemonSet: on every node, the control plane's taint
+/// notwithstanding, its pods asking Multus for the Kube-OVN attachment.
 pub fn daemonset() -> DaemonSet {
+    let annotations = BTreeMap::from([(
+        super::networks::NETWORKS_ANNOTATION.to_string(),
+        OVN_PROBE_NAD.to_string(),
+    )]);
     super::workload::own_daemonset(
         TRAFFIC,
         TRAFFIC_LABEL,
-        None,
+        Some(annotations),
         vec![
             container("receiver", RECEIVER_SCRIPT),
             container("sender", &sender_script(PEERS_BY_DNS)),
+            container("discovery", DISCOVERY_SCRIPT),
         ],
     )
 }
 
 /// The headless Service whose DNS name lists every traffic pod.
 pub fn service() -> Service {
+    traffic_service(TRAFFIC, Some("None"))
+}
+
+/// The ClusterIP Service [`TRAFFIC_SERVICE`] in front of every receiver.
+pub fn load_balanced_service() -> Service {
+    traffic_service(TRAFFIC_SERVICE, None)
+}
+
+/// A Service named `name` on the receivers' port, selecting every traffic
+/// pod; headless with `cluster_ip` `None`.
+fn traffic_service(name: &str, cluster_ip: Option<&str>) -> Service {
     Service {
         metadata: ObjectMeta {
-            name: Some(TRAFFIC.into()),
+            name: Some(name.into()),
             namespace: Some(PROBE_NAMESPACE.into()),
             labels: Some(labels()),
             ..ObjectMeta::default()
         },
         spec: Some(ServiceSpec {
-            cluster_ip: Some("None".into()),
+            cluster_ip: cluster_ip.map(str::to_string),
             selector: Some(labels()),
             ports: Some(vec![ServicePort {
                 name: Some("probe".into()),
@@ -138,19 +213,37 @@ pub fn service() -> Service {
     }
 }
 
-/// Creates the DaemonSet and its Service unless they exist.
+/// The two Services, then the DaemonSet (whose pods then get the
+/// ClusterIP Service's environment variables), as JSON objects: what the kind backend
+/// applies before a scenario that wants the traffic
+/// (`backend::kind::traffic_manifest`, in its dry-run plan) and what
+/// [`ensure`] creates through the API where nothing applied them (the twin).
+pub fn traffic_objects() -> Vec<serde_json::Value> {
+    let json = |v: Result<serde_json::Value, serde_json::Error>| {
+        v.expect("a k8s-openapi object always serializes")
+    };
+    vec![
+        json(serde_json::to_value(service())),
+        json(serde_json::to_value(load_balanced_service())),
+        json(serde_json::to_value(daemonset())),
+    ]
+}
+
+/// Creates the Services and the DaemonSet unless they exist.
 pub async fn ensure(client: &kube::Client) -> Result<(), kube::Error> {
     let ignore_exists = |r: Result<(), kube::Error>| match r {
         Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
         other => other,
     };
     let svc: Api<Service> = Api::namespaced(client.clone(), PROBE_NAMESPACE);
-    if svc.get_opt(TRAFFIC).await?.is_none() {
-        ignore_exists(
-            svc.create(&PostParams::default(), &service())
-                .await
-                .map(drop),
-        )?;
+    for service in [service(), load_balanced_service()] {
+        if svc
+            .get_opt(service.metadata.name.as_deref().unwrap_or(TRAFFIC))
+            .await?
+            .is_none()
+        {
+            ignore_exists(svc.create(&PostParams::default(), &service).await.map(drop))?;
+        }
     }
     let ds: Api<DaemonSet> = Api::namespaced(client.clone(), PROBE_NAMESPACE);
     if ds.get_opt(TRAFFIC).await?.is_none() {
@@ -180,6 +273,32 @@ pub fn flow_name(kind: FlowKind, from: &str, to: &str) -> String {
     format!("{kind} {from} -> {to}")
 }
 
+/// The flow a record received on `node` belongs to: its `flow=` kind and
+/// its `from=` node, and for `pod-to-pod` and `secondary` the receiving
+/// node; a
+/// `pod-to-service` or `dns` probe belongs to its sender's node whichever
+/// receiver got it, so their flows merge every receiver's records.
+pub fn record_flow(kind: &str, payload: &str, node: &str) -> String {
+    let from = from_node(payload).unwrap_or("?");
+    if [FlowKind::PodToPod, FlowKind::Secondary]
+        .iter()
+        .any(|k| k.as_str() == kind)
+    {
+        format!("{kind} {from} -> {node}")
+    } else {
+        format!("{kind} {from}")
+    }
+}
+
+/// The node a flow is shown on: its receiving node (`pod-to-pod a -> b`:
+/// `b`), or for a flow named by its sender alone (`pod-to-service a`,
+/// `dns a`) its sending node.
+pub fn flow_node(flow: &str) -> Option<&str> {
+    flow.split_once(" -> ")
+        .map(|(_, to)| to)
+        .or_else(|| flow.split_whitespace().nth(1))
+}
+
 /// Reads every receiver's log now; timestamps are aligned on the timeline
 /// whose offset zero is at wall time `origin`.
 pub async fn read(client: &kube::Client, origin: jiff::Timestamp) -> Result<Reading, String> {
@@ -201,7 +320,12 @@ pub async fn read(client: &kube::Client, origin: jiff::Timestamp) -> Result<Read
     };
     for a in &nodes {
         for b in nodes.iter().filter(|b| *b != a) {
-            out.expected.push(flow_name(FlowKind::PodToPod, a, b));
+            for kind in [FlowKind::PodToPod, FlowKind::Secondary] {
+                out.expected.push(flow_name(kind, a, b));
+            }
+        }
+        for kind in [FlowKind::PodToService, FlowKind::Dns] {
+            out.expected.push(format!("{kind} {a}"));
         }
     }
     for pod in &pods {
@@ -215,9 +339,7 @@ pub async fn read(client: &kube::Client, origin: jiff::Timestamp) -> Result<Read
             .and_then(|s| s.container_statuses.as_ref())
             .and_then(|cs| cs.iter().find(|c| c.name == "receiver"))
             .is_some_and(|c| c.restart_count > 0);
-        let rename = |_: &str, payload: &str| {
-            flow_name(FlowKind::PodToPod, from_node(payload).unwrap_or("?"), &node)
-        };
+        let rename = |flow: &str, payload: &str| record_flow(flow, payload, &node);
         for previous in [true, false] {
             if previous && !restarted {
                 continue;
@@ -304,13 +426,14 @@ pub fn judge(slo: &Slo, flows: Result<&[FlowTraffic], &str>) -> SloVerdict {
         let why = "no traffic flow in scope: no traffic pods on two nodes".to_string();
         return verdict(SloStatus::Fail, None, Vec::new(), why);
     }
-    // A flow over its budget, on its receiving node; recovered (from the
-    // fault) when its longest outage closed.
+    // A flow over its budget, on its receiving node (a pod-to-service or
+    // dns flow: its sending node); recovered (from the fault) when its
+    // longest outage closed.
     let culprit = |f: &FlowTraffic, reason: String| Culprit {
         kind: CulpritKind::Pod,
         namespace: Some(PROBE_NAMESPACE.into()),
         name: format!("flow {}", f.flow),
-        node: f.flow.rsplit(" -> ").next().map(str::to_string),
+        node: flow_node(&f.flow).map(str::to_string),
         reason,
         restarts: None,
         recovered_after: f
@@ -509,7 +632,7 @@ mod tests {
         let spec = ds.spec;
         let pod = spec.template.spec.unwrap();
         let names: Vec<&str> = pod.containers.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, ["receiver", "sender"]);
+        assert_eq!(names, ["receiver", "sender", "discovery"]);
         for c in &pod.containers {
             assert_eq!(c.image.as_deref(), Some(PROBE_IMAGE));
         }
@@ -522,6 +645,45 @@ mod tests {
             TRAFFIC
         );
         assert_eq!(service().spec.unwrap().cluster_ip.as_deref(), Some("None"));
-        assert!(sender_script(PEERS_BY_DNS).contains(MARKER));
+        let lb = load_balanced_service();
+        assert_eq!(lb.metadata.name.as_deref(), Some(TRAFFIC_SERVICE));
+        let spec = lb.spec.unwrap();
+        assert_eq!(spec.cluster_ip, None, "a ClusterIP is allocated");
+        assert_eq!(spec.selector, Some(labels()));
+        let script = sender_script(PEERS_BY_DNS);
+        assert!(script.contains(MARKER));
+        for flow in ["pod-to-pod", "secondary", "pod-to-service", "dns"] {
+            assert!(script.contains(&format!("flow={flow} $tag")), "{flow}");
+        }
+        // The Services before the DaemonSet, so its pods get the
+        // ClusterIP's environment variable.
+        let kinds: Vec<String> = traffic_objects()
+            .iter()
+            .map(|o| o["kind"].as_str().unwrap_or_default().to_string())
+            .collect();
+        assert_eq!(kinds, ["Service", "Service", "DaemonSet"]);
+    }
+
+    #[test]
+    fn a_record_belongs_to_its_pod_to_pod_pair_or_to_its_senders_node() {
+        let payload = "cni-chaos-traffic flow=x from=a sender=p/1 seq=1";
+        assert_eq!(record_flow("pod-to-pod", payload, "b"), "pod-to-pod a -> b");
+        assert_eq!(
+            record_flow("pod-to-service", payload, "b"),
+            "pod-to-service a"
+        );
+        assert_eq!(record_flow("dns", payload, "a"), "dns a");
+        assert_eq!(record_flow("secondary", payload, "b"), "secondary a -> b");
+        // A culprit of a sender-side flow is on the sending node.
+        let v = judge(
+            &max_outage(5),
+            Ok(&[flow("pod-to-service a", Some(20_000), 0.0, false)]),
+        );
+        assert_eq!(v.culprits[0].node.as_deref(), Some("a"));
+        let v = judge(
+            &max_outage(5),
+            Ok(&[flow("pod-to-pod a -> b", Some(20_000), 0.0, false)]),
+        );
+        assert_eq!(v.culprits[0].node.as_deref(), Some("b"));
     }
 }

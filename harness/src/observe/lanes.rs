@@ -169,7 +169,7 @@ pub fn traffic_lanes(flows: &[FlowTraffic], from_ms: i64, to_ms: i64) -> Vec<Lan
                     namespace: None,
                     name: format!("flow {}", f.flow),
                 },
-                node: f.flow.rsplit(" -> ").next().map(str::to_string),
+                node: super::flows::flow_node(&f.flow).map(str::to_string),
                 segments,
             }
         })

@@ -563,6 +563,29 @@ mod tests {
         assert_eq!((s.span, s.records.len()), (None, 0));
     }
 
+    /// A flow's outages as (start, end, lost, open), in ms.
+    fn outage_rows(f: &FlowTraffic) -> Vec<(u64, u64, u64, bool)> {
+        f.outages
+            .iter()
+            .map(|o| {
+                (
+                    o.start.as_millis() as u64,
+                    o.end.as_millis() as u64,
+                    o.lost,
+                    o.open,
+                )
+            })
+            .collect()
+    }
+
+    /// A flow's uncovered stretches as (from, to), in ms.
+    fn uncovered_rows(f: &FlowTraffic) -> Vec<(u64, u64)> {
+        f.not_covered
+            .iter()
+            .map(|u| (u.from.as_millis() as u64, u.to.as_millis() as u64))
+            .collect()
+    }
+
     struct Case {
         name: &'static str,
         lines: Vec<(u64, String)>,
@@ -693,25 +716,10 @@ mod tests {
             };
             let all = derive(&segments, &["f".into()], w, I);
             let f = all.iter().find(|f| f.flow == "f").unwrap();
-            let got: Vec<(u64, u64, u64, bool)> = f
-                .outages
-                .iter()
-                .map(|o| {
-                    (
-                        o.start.as_millis() as u64,
-                        o.end.as_millis() as u64,
-                        o.lost,
-                        o.open,
-                    )
-                })
-                .collect();
+            let got = outage_rows(f);
             assert_eq!(got, c.outages, "{}: outages", c.name);
             assert_eq!(f.lost, c.lost, "{}: lost", c.name);
-            let nc: Vec<(u64, u64)> = f
-                .not_covered
-                .iter()
-                .map(|u| (u.from.as_millis() as u64, u.to.as_millis() as u64))
-                .collect();
+            let nc = uncovered_rows(f);
             assert_eq!(nc, c.not_covered, "{}: not covered", c.name);
             assert_eq!(
                 f.unjudgeable().is_some(),
@@ -719,6 +727,135 @@ mod tests {
                 "{}: judgeable",
                 c.name
             );
+        }
+    }
+
+    /// A load-balanced flow (`pod-to-service n1`): one sender's probes
+    /// spread over three receivers, each logging its share with its own
+    /// jitter (so consecutive probes can arrive out of order across
+    /// receivers); the flow merges their records by the sender's sequence
+    /// numbers before outages and loss are derived.
+    struct MergeCase {
+        name: &'static str,
+        /// Whether probe `seq` is lost on the way.
+        lost: fn(u64) -> bool,
+        /// Where each receiver's log ends (ms; `None`: it runs to 20 s).
+        log_ends: [Option<u64>; 3],
+        /// (start, end, lost, open) per outage.
+        outages: Vec<(u64, u64, u64, bool)>,
+        lost_count: u64,
+        received: u64,
+        not_covered: Vec<(u64, u64)>,
+    }
+
+    #[test]
+    fn a_load_balanced_flow_merges_every_receivers_records() {
+        const FLOW: &str = "pod-to-service n1";
+        let jitters: [&[u64]; 3] = [&[0, 37, 5], &[90, 12, 61], &[150, 3, 120]];
+        let cases = vec![
+            MergeCase {
+                name: "spread with jitter: no outage, no loss",
+                lost: |_| false,
+                log_ends: [None; 3],
+                outages: vec![],
+                lost_count: 0,
+                received: 100,
+                not_covered: vec![],
+            },
+            MergeCase {
+                // Probes 26..=75 (sent 5 s .. 14.8 s) lost whichever
+                // receiver they were for: one outage across the receivers,
+                // from probe 25 (sent 4.8 s, logged by receiver 1 with
+                // 90 ms of jitter) to probe 76 (15 s, also receiver 1's,
+                // +90 ms).
+                name: "a 10 s outage seen across the receivers",
+                lost: |s| (26..=75).contains(&s),
+                log_ends: [None; 3],
+                outages: vec![(4_890, 15_090, 50, false)],
+                lost_count: 50,
+                received: 50,
+                not_covered: vec![],
+            },
+            MergeCase {
+                // One backend unreachable from 6 s to 12 s: every third
+                // probe lost, the others keep arriving (gaps under 2.5
+                // intervals): loss, no outage.
+                name: "one unreachable backend is loss, not an outage",
+                lost: |s| s % 3 == 2 && (31..=61).contains(&s),
+                log_ends: [None; 3],
+                outages: vec![],
+                lost_count: 10,
+                received: 90,
+                not_covered: vec![],
+            },
+            MergeCase {
+                // Receiver 2's log is cut at 10 s while the others go on:
+                // the records cannot tell its later share from probes lost
+                // on the way, so they count as lost (every third: never
+                // an outage); the time stays covered by the other logs.
+                name: "one receiver's lost log tail: its share is loss, not an outage",
+                lost: |_| false,
+                log_ends: [None, None, Some(10_000)],
+                outages: vec![],
+                lost_count: 16,
+                received: 84,
+                not_covered: vec![],
+            },
+            MergeCase {
+                // Every receiver's log cut at 10 s: from the last line
+                // (probe 50, sent 9.8 s, +3 ms of jitter) not covered, and
+                // not an outage.
+                name: "every receiver's lost log tail is not covered",
+                lost: |_| false,
+                log_ends: [Some(10_000); 3],
+                outages: vec![],
+                lost_count: 0,
+                received: 50,
+                not_covered: vec![(9_803, 20_000)],
+            },
+        ];
+        for c in cases {
+            let segments: Vec<LogSegment> = (0..3u64)
+                .map(|r| {
+                    let end = c.log_ends[r as usize].unwrap_or(u64::MAX);
+                    let mine = |s: u64| s % 3 == r;
+                    let lines: Vec<(u64, String)> = stream(
+                        "pod-to-service",
+                        "s/1",
+                        1,
+                        0,
+                        100,
+                        jitters[r as usize],
+                        |s| !mine(s) || (c.lost)(s),
+                    )
+                    .into_iter()
+                    .chain([(0, line(0, "cni-chaos-traffic-receiver listening"))])
+                    .filter(|(t, _)| *t <= end)
+                    .collect();
+                    let node = format!("n{}", r + 2);
+                    parse_log(&log(lines), origin(), |f, p| {
+                        crate::observe::flows::record_flow(f, p, &node)
+                    })
+                })
+                .collect();
+            let w = Window {
+                from: ms(0),
+                to: ms(20_000),
+            };
+            let all = derive(&segments, &[FLOW.into()], w, I);
+            assert_eq!(all.len(), 1, "{}: one merged flow: {all:#?}", c.name);
+            let f = &all[0];
+            assert_eq!(f.flow, FLOW);
+            let got = outage_rows(f);
+            assert_eq!(got, c.outages, "{}: outages", c.name);
+            assert_eq!(
+                (f.lost, f.received),
+                (c.lost_count, c.received),
+                "{}: lost, received",
+                c.name
+            );
+            let nc = uncovered_rows(f);
+            assert_eq!(nc, c.not_covered, "{}: not covered", c.name);
         }
     }
 

@@ -445,8 +445,19 @@ impl fmt::Display for ProbeKind {
 #[serde(rename_all = "kebab-case")]
 pub enum FlowKind {
     /// A TCP probe from a traffic pod to the traffic pod on each other node,
-    /// through the overlay.
+    /// through the overlay: `pod-to-pod <from node> -> <to node>`.
     PodToPod,
+    /// A TCP probe from a traffic pod to the traffic's ClusterIP Service,
+    /// whichever receiver the load balancer picks: `pod-to-service <from
+    /// node>`.
+    PodToService,
+    /// A probe sent only when the sender's lookup of a cluster name through
+    /// CoreDNS answered: `dns <from node>`.
+    Dns,
+    /// A TCP probe from a traffic pod to the traffic pod on each other node
+    /// over their Multus secondary attachment (`net1`): `secondary <from
+    /// node> -> <to node>`.
+    Secondary,
 }
 
 impl FlowKind {
@@ -454,6 +465,9 @@ impl FlowKind {
     pub fn as_str(self) -> &'static str {
         match self {
             FlowKind::PodToPod => "pod-to-pod",
+            FlowKind::PodToService => "pod-to-service",
+            FlowKind::Dns => "dns",
+            FlowKind::Secondary => "secondary",
         }
     }
 }

@@ -1797,7 +1797,17 @@ fn namespace_list(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Vec<String
 
 /// A traffic flow kind.
 fn flow_kind(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<FlowKind> {
-    one_of(cx, node, path, &[("pod-to-pod", FlowKind::PodToPod)])
+    one_of(
+        cx,
+        node,
+        path,
+        &[
+            ("pod-to-pod", FlowKind::PodToPod),
+            ("pod-to-service", FlowKind::PodToService),
+            ("dns", FlowKind::Dns),
+            ("secondary", FlowKind::Secondary),
+        ],
+    )
 }
 
 /// A percentage from 0 to 100 (a number; `%` is not written).

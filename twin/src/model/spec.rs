@@ -85,8 +85,9 @@ pub enum Program {
     Pinger,
     /// A harness probe pod.
     Probe(ProbeKind),
-    /// The harness's traffic pod's sender: a numbered probe to every other
-    /// node's traffic pod every 200 ms.
+    /// The harness's traffic pod's sender: every 200 ms a numbered probe
+    /// to every other node's traffic pod, to the traffic's Service, and
+    /// after a DNS lookup to its own receiver.
     TrafficSender,
     /// The harness's traffic pod's receiver: logs each probe it gets.
     TrafficReceiver,

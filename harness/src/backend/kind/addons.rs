@@ -582,13 +582,28 @@ const NAD_CRD: &str = "crd/network-attachment-definitions.k8s.cni.cncf.io";
 /// Kube-OVN's Subnet CRD (created by install.sh).
 const SUBNET_CRD: &str = "crd/subnets.kubeovn.io";
 
+/// The file the traffic's manifest is rendered to, in the cluster's state
+/// folder, for a scenario with a `max-outage` or `max-loss` SLO.
+pub const TRAFFIC_MANIFEST: &str = "cni-chaos-traffic.json";
+
 /// What the probes need ([`crate::observe::probe::probe_objects`], the same
 /// objects the twin creates) as a JSON `List` for `kubectl apply -f`.
 pub fn probe_manifest() -> String {
+    list_manifest(crate::observe::probe::probe_objects())
+}
+
+/// The continuous traffic's Service and DaemonSet
+/// ([`crate::observe::flows::traffic_objects`], the same objects the twin
+/// creates through its API) as a JSON `List` for `kubectl apply -f`.
+pub fn traffic_manifest() -> String {
+    list_manifest(crate::observe::flows::traffic_objects())
+}
+
+fn list_manifest(items: Vec<serde_json::Value>) -> String {
     let list = serde_json::json!({
         "apiVersion": "v1",
         "kind": "List",
-        "items": crate::observe::probe::probe_objects(),
+        "items": items,
     });
     format!("{list:#}\n")
 }

@@ -822,6 +822,9 @@ struct Inner {
     /// The container addresses partition heals recorded since the last
     /// observation judged them (see [`observe::guard_healed_address`]).
     heals: std::sync::Mutex<Vec<observe::HealedAddress>>,
+    /// Set once the continuous traffic's objects were applied (they stay
+    /// for the cluster's life).
+    traffic_applied: std::sync::atomic::AtomicBool,
     /// Component versions of the cell it runs, for version-conditional
     /// expectations.
     versions: std::sync::OnceLock<BTreeMap<String, String>>,
@@ -1001,6 +1004,7 @@ impl KindCluster {
                 pending: tokio::sync::Mutex::new(Vec::new()),
                 inflight: tokio::sync::Mutex::new(None),
                 heals: std::sync::Mutex::new(Vec::new()),
+                traffic_applied: std::sync::atomic::AtomicBool::new(false),
                 versions: std::sync::OnceLock::new(),
                 journaled,
             }),
@@ -1089,6 +1093,46 @@ impl KindCluster {
 
     /// Remembers that something failed on this cluster, so its logs are
     /// exported before it is deleted (a dry run fails nothing).
+    /// Applies the continuous traffic's Service and DaemonSet (see
+    /// [`observe::flows`]) for a scenario with a `max-outage` or `max-loss`
+    /// SLO: the manifest ([`super::addons::traffic_manifest`]) is rendered
+    /// into the cluster's private state folder, beside its kubeconfig, and
+    /// applied there, as the probes' resources are at provisioning. Once per
+    /// cluster: the objects stay until the cluster is deleted, and the
+    /// gate's later calls (the remediation's check, the recovery's) run
+    /// while a fault may hold the API server down.
+    async fn apply_traffic(&self) -> Result<(), KindError> {
+        use std::sync::atomic::Ordering;
+        if self.inner.traffic_applied.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let dir = self
+            .inner
+            .kubectl
+            .kubeconfig()
+            .parent()
+            .unwrap_or_else(|| Path::new("."));
+        let path = dir.join(super::addons::TRAFFIC_MANIFEST);
+        if !self.inner.dry_run {
+            std::fs::write(&path, super::addons::traffic_manifest()).map_err(|source| {
+                KindError::Io {
+                    action: "writing",
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+        }
+        self.inner
+            .kubectl
+            .run(
+                ["apply", "-f", &path.display().to_string()],
+                KUBECTL_TIMEOUT,
+            )
+            .await?;
+        self.inner.traffic_applied.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
     fn mark_failed(&self, failed: bool) {
         if failed && !self.inner.dry_run {
             self.inner
@@ -1439,6 +1483,11 @@ impl Cluster for KindCluster {
         scenario: &Scenario,
         timeout: Duration,
     ) -> Result<Gate, BackendError> {
+        if observe::flows::wanted(scenario) {
+            self.apply_traffic()
+                .await
+                .inspect_err(|_| self.mark_failed(true))?;
+        }
         if let (Some(client), Some(observer)) = (
             self.inner.client.as_ref(),
             self.inner.observer.lock().await.as_mut(),
