@@ -4571,6 +4571,35 @@ async fn the_targets_request_is_docker_exec_by_name() {
     runner.assert_done();
 }
 
+/// The nat-egress flow's records come from the target's log, both of its
+/// streams, as `docker logs --timestamps` prints them; a target that is
+/// gone is an error with Docker's words.
+#[tokio::test]
+async fn the_targets_log_is_docker_logs_with_timestamps() {
+    let argv = ["docker", "logs", "--timestamps", NAT_TARGET];
+    let runner = ScriptedRunner::ordered([
+        Expectation::new(argv, {
+            let mut out = cni_chaos::exec::Output::ok(
+                "2026-12-03T10:00:00.000000001Z cni-chaos-traffic-receiver listening port=9000\n",
+            );
+            out.stderr = b"2026-12-03T10:00:01.200000000Z cni-chaos-traffic flow=nat-egress from=chaos-contract-control-plane sender=cni-chaos-nat-client-0/1 seq=1 sent=1796292001000\n".to_vec();
+            cni_chaos::exec::Respond::Output(out)
+        }),
+        Expectation::failed(
+            argv,
+            1,
+            "Error response from daemon: No such container: chaos-contract-nat-target",
+        ),
+    ]);
+    let (_dir, cluster) = open(&runner);
+    let log = cluster.nat_target_log().await.unwrap();
+    assert!(log.contains("listening port=9000\n"), "{log}");
+    assert!(log.contains("flow=nat-egress"), "{log}");
+    let err = cluster.nat_target_log().await.unwrap_err().to_string();
+    assert!(err.contains("No such container"), "{err}");
+    runner.assert_done();
+}
+
 /// No ready sandbox is `None`; a failing crictl is an error with its
 /// command line, never "no interfaces".
 #[tokio::test]
@@ -4643,7 +4672,10 @@ fn nat_target_run() -> Vec<String> {
     let mut argv = words(
         "docker run --detach --name chaos-contract-nat-target --label cni-chaos.io/cluster=chaos-contract --label cni-chaos.io/role=nat-target --hostname cni-chaos-nat-target --network chaos-contract-nat-ext --ip 172.31.250.100 docker.io/library/busybox:1.36.1 sh -c",
     );
-    argv.push(path_server(8080));
+    argv.push(format!(
+        "{{ trap 'exit 0' TERM; echo \"cni-chaos-traffic-receiver listening port=9000\"; exec nc -ll -p 9000 -e sh -c 'cat >&2'; }} & {}",
+        path_server(8080)
+    ));
     argv
 }
 
@@ -4899,6 +4931,24 @@ async fn a_nat_gateway_profile_creates_the_gateway_its_network_and_target_and_re
         serde_json::json!(["sh", "-c", path_server(80)])
     );
     assert_eq!(t["spec"]["containers"][0]["name"], "client");
+    // Its sender: the nat-egress traffic flow to the target's receiver.
+    let sender = &t["spec"]["containers"][1];
+    assert_eq!(sender["name"], "sender");
+    assert_eq!(
+        sender["command"],
+        serde_json::json!([
+            "sh",
+            "-c",
+            "trap 'exit 0' TERM; run=$(date +%s); i=0; while true; do i=$((i+1)); echo \"cni-chaos-traffic flow=nat-egress from=$NODE_NAME sender=$POD_NAME/$run seq=$i sent=$(date +%s)000\" | nc -w 1 172.31.250.100 9000 & sleep 0.2; done"
+        ])
+    );
+    assert_eq!(
+        sender["env"],
+        serde_json::json!([
+            {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        ])
+    );
 
     // Teardown: the cluster, then the target and the network.
     let mut delete = words("kind delete cluster --name chaos-contract --kubeconfig");

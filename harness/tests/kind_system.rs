@@ -1562,8 +1562,40 @@ async fn the_nat_network_and_target_on_real_docker_and_their_clean() {
         .unwrap_or_else(|e| panic!("{e}; stderr {}", own.stderr_str()));
     assert_eq!(peer.to_string(), cni_chaos_twin::model::NAT_TARGET_IP);
     assert_eq!(name, cni_chaos_twin::model::NAT_TARGET_HOSTNAME);
+    // The nat-egress flow's probe, as the client's sender sends it, from
+    // the node to the target's receiver; read back with `docker logs
+    // --timestamps` (both streams) and parsed by the traffic code.
+    let origin = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60);
+    let probe = format!(
+        "echo \"cni-chaos-traffic flow=nat-egress from={worker} sender=system/1 seq=1 sent=0\" | nc -w 2 {} {}",
+        cni_chaos_twin::model::NAT_TARGET_IP,
+        cni_chaos_twin::model::NAT_TARGET_TRAFFIC_PORT
+    );
+    let mut records = Vec::new();
+    for _ in 0..50 {
+        c.sh(&worker, &probe);
+        let log = runner
+            .run(&kind::target_logs_cmd(&c.name))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let log = format!("{}{}", log.stdout_str(), log.stderr_str());
+        let seg = cni_chaos::observe::traffic::parse_log(&log, origin, |f, p| {
+            cni_chaos::observe::flows::record_flow(f, p, "target")
+        });
+        records = seg.records;
+        if !records.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        records
+            .iter()
+            .any(|r| r.flow == format!("nat-egress {worker}")),
+        "{records:?}"
+    );
     eprintln!(
-        "SYSTEM nat path: the target's CGI saw {worker_ip} from node {worker} and itself through docker exec"
+        "SYSTEM nat path: the target's CGI saw {worker_ip} from node {worker} and itself through docker exec; its receiver logged the node's nat-egress probe, read back through docker logs --timestamps"
     );
 
     // A dead run's journal of the two: clean removes the target, and

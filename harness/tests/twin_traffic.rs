@@ -21,6 +21,14 @@ use cni_chaos::slo::{SloKind, SloStatus};
 
 const FROZEN: &str = "chaos-twin-worker";
 
+/// The verdict of the scenario's (first) SLO of `kind`.
+fn slo(r: &cni_chaos::run::ScenarioResult, kind: SloKind) -> &cni_chaos::slo::SloVerdict {
+    r.slos
+        .iter()
+        .find(|v| v.slo.kind() == kind)
+        .unwrap_or_else(|| panic!("no {kind:?} verdict: {:#?}", r.slos))
+}
+
 fn suite(budget: &str) -> String {
     format!(
         r#"
@@ -156,17 +164,9 @@ async fn a_20s_vswitchd_freeze_is_a_20s_outage_on_the_flows_through_that_worker_
         "four pod-to-pod, four secondary, {FROZEN}'s pod-to-service and dns"
     );
     // Within budget: both SLOs pass, and the longest outage is measured.
-    let v = r
-        .slos
-        .iter()
-        .find(|v| v.slo.kind() == SloKind::MaxOutage)
-        .unwrap();
+    let v = slo(&r, SloKind::MaxOutage);
     assert_eq!(v.status, SloStatus::Pass, "{v:#?}");
-    let l = r
-        .slos
-        .iter()
-        .find(|v| v.slo.kind() == SloKind::MaxLoss)
-        .unwrap();
+    let l = slo(&r, SloKind::MaxLoss);
     assert_eq!(l.status, SloStatus::Pass, "{l:#?}");
 }
 
@@ -174,11 +174,7 @@ async fn a_20s_vswitchd_freeze_is_a_20s_outage_on_the_flows_through_that_worker_
 async fn a_budget_under_the_freeze_fails_naming_the_flows_through_that_worker() {
     let (suite, cluster) = support::twin_cluster("traffic.yaml", &suite("5s"));
     let r = support::run_first(&suite, cluster).await;
-    let v = r
-        .slos
-        .iter()
-        .find(|v| v.slo.kind() == SloKind::MaxOutage)
-        .unwrap();
+    let v = slo(&r, SloKind::MaxOutage);
     assert_eq!(v.status, SloStatus::Fail, "{v:#?}");
     let mut names: Vec<&str> = v.culprits.iter().map(|c| c.name.as_str()).collect();
     names.sort();
@@ -208,11 +204,7 @@ scenarios:
 "#;
     let (suite, cluster) = support::twin_cluster("traffic.yaml", text);
     let r = support::run_first(&suite, cluster).await;
-    let v = r
-        .slos
-        .iter()
-        .find(|v| v.slo.kind() == SloKind::MaxOutage)
-        .unwrap();
+    let v = slo(&r, SloKind::MaxOutage);
     assert!(
         matches!(&v.status, SloStatus::NotEvaluated(why) if why.contains("not covered")),
         "{v:#?}"
@@ -223,4 +215,67 @@ scenarios:
         assert_eq!(u.from, Duration::ZERO, "{f:#?}");
         assert!(f.outages.iter().all(|o| o.start >= u.to), "{f:#?}");
     }
+}
+
+/// The `nat-egress` flow (the NAT gateway profile's client in the VPC, on
+/// the control plane, to the target outside, through the gateway on the
+/// first worker; read from the target's log): ovs-vswitchd frozen for 20 s
+/// on the gateway's node cuts the gateway's `eth0` off the overlay, so the
+/// flow shows one outage of the freeze's length, named by the client's
+/// node; a budget under it fails naming the flow. The twin's rules
+/// `nat-egress-traffic-to-the-target` and `nat-path-egress-through-snat`
+/// decide which probes arrive.
+#[tokio::test(start_paused = true)]
+async fn a_frozen_vswitchd_on_the_gateways_node_is_a_nat_egress_outage() {
+    let text = r#"
+name: nat-traffic
+description: the NAT egress flow through a frozen ovs-vswitchd on the gateway's node
+cluster: {nat-gateway: true}
+scenarios:
+  - name: ovs-vswitchd-freeze
+    fault: {kind: ovs-kill, target: {role: worker, index: 0}, process: ovs-vswitchd, signal: stop, stop-for: 20s}
+    slos:
+      - {kind: max-outage, flow: nat-egress, budget: 5s}
+      - {kind: max-outage, flow: pod-to-pod, budget: 30s}
+"#;
+    let (suite, cluster) = support::twin_cluster("nat-traffic.yaml", text);
+    let r = support::run_first(&suite, cluster).await;
+    assert_eq!(r.node.as_deref(), Some(FROZEN), "{r:#?}");
+    let nat: Vec<_> = r
+        .traffic
+        .iter()
+        .filter(|f| f.flow.starts_with("nat-egress "))
+        .collect();
+    assert_eq!(nat.len(), 1, "{:#?}", r.traffic);
+    let f = nat[0];
+    assert_eq!(f.flow, "nat-egress chaos-twin-control-plane");
+    assert!(f.received > 100, "{f:#?}");
+    let long: Vec<_> = f
+        .outages
+        .iter()
+        .filter(|o| o.duration() >= Duration::from_secs(1))
+        .collect();
+    assert_eq!(long.len(), 1, "one outage: {f:#?}");
+    let d = long[0].duration();
+    assert!(
+        d >= Duration::from_secs(20) - SEND_INTERVAL
+            && d <= Duration::from_secs(20) + SEND_INTERVAL,
+        "{d:?}"
+    );
+    support::say(&format!(
+        "TWIN nat-egress through a 20 s freeze on the gateway's node: outage {:.3}s ({} lost)",
+        d.as_secs_f64(),
+        long[0].lost
+    ));
+    let v = slo(&r, SloKind::MaxOutage);
+    assert_eq!(v.status, SloStatus::Fail, "{v:#?}");
+    assert_eq!(v.culprits.len(), 1, "{v:#?}");
+    assert_eq!(
+        v.culprits[0].name,
+        "flow nat-egress chaos-twin-control-plane"
+    );
+    assert_eq!(
+        v.culprits[0].node.as_deref(),
+        Some("chaos-twin-control-plane")
+    );
 }

@@ -274,6 +274,17 @@ pub trait Cluster: Send + Sync {
         ))
     }
 
+    /// The log of the target a `nat-gateway: true` profile runs outside
+    /// the VPC, each line stamped by the container runtime (on kind:
+    /// `docker logs --timestamps`; on the twin: the model's). Default: the
+    /// backend has no such target.
+    async fn nat_target_log(&self) -> Result<String, BackendError> {
+        Err(BackendError::other(
+            "reading the NAT gateway's target's log",
+            format!("cluster {} has no NAT gateway target", self.name()),
+        ))
+    }
+
     /// Gathers diagnostics for the culprits into `dir`; returns a summary for
     /// the JUnit system-out.
     async fn diagnose(&self, culprits: &[Culprit], dir: &Path) -> Result<String, BackendError>;

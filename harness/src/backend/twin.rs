@@ -1109,6 +1109,14 @@ impl Cluster for TwinCluster {
         })
     }
 
+    /// The model's (`World::nat_target_log`), stamped as `docker logs
+    /// --timestamps` stamps it.
+    async fn nat_target_log(&self) -> Result<String, BackendError> {
+        self.model
+            .with(|w| w.nat_target_log())
+            .map_err(|e| BackendError::other("docker logs --timestamps (the NAT target)", e))
+    }
+
     async fn diagnose(&self, culprits: &[Culprit], dir: &Path) -> Result<String, BackendError> {
         std::fs::create_dir_all(dir).map_err(|e| {
             BackendError::other(format!("creating {}", dir.display()), e.to_string())

@@ -16,7 +16,12 @@
 //!   node's);
 //! - `secondary <sender's node> -> <receiver's node>`: to every other
 //!   node's traffic pod over the Multus secondary attachment, Kube-OVN's
-//!   [`OVN_PROBE_NAD`] (`net1`, cross-node on its own logical switch).
+//!   [`OVN_PROBE_NAD`] (`net1`, cross-node on its own logical switch);
+//! - `nat-egress <client's node>`, with the NAT gateway profile only: not
+//!   from this DaemonSet but from the `sender` of the profile's client in
+//!   the VPC ([`nat_sender_script`]) to a receiver beside the target's
+//!   `httpd` outside it, so through the gateway's SNAT; its records are
+//!   the target's log ([`crate::backend::Cluster::nat_target_log`]).
 //!
 //! **Secondary addresses without the API.** The pods have no API access,
 //! and Multus' network-status annotation is not in a pod's environment,
@@ -110,6 +115,18 @@ pub const PEERS_BY_DNS: &str = "nslookup chaos-traffic.cni-chaos-probes.svc.clus
 pub fn sender_script(peers: &str) -> String {
     format!(
         "trap 'exit 0' TERM; run=$(date +%s); i=0; d=${{TMPDIR:-/tmp}}/cni-chaos-traffic; mkdir -p $d/net1; svc=${{CHAOS_TRAFFIC_LB_SERVICE_HOST:-{TRAFFIC_SERVICE}.{PROBE_NAMESPACE}.svc.cluster.local}}; while true; do if [ $((i % 50)) -eq 0 ]; then {{ p=$({peers}); if [ -n \"$p\" ]; then echo $p > $d/peers.new && mv $d/peers.new $d/peers; for ip in $p; do a=$(nc -w 1 $ip {DISCOVERY_PORT} </dev/null); [ -n \"$a\" ] && echo $a > $d/net1/$ip; done; fi; }} & fi; i=$((i+1)); peers=$(cat $d/peers 2>/dev/null); net1=$(cat $d/net1/* 2>/dev/null); tag=\"from=$NODE_NAME sender=$POD_NAME/$run seq=$i sent=$(date +%s)000\"; for ip in $peers; do echo \"cni-chaos-traffic flow=pod-to-pod $tag\" | nc -w 1 $ip 9000 & done; for ip in $net1; do echo \"cni-chaos-traffic flow=secondary $tag\" | nc -w 1 $ip 9000 & done; echo \"cni-chaos-traffic flow=pod-to-service $tag\" | nc -w 1 $svc 9000 & {{ timeout 1 nslookup {TRAFFIC_SERVICE}.{PROBE_NAMESPACE}.svc.cluster.local >/dev/null 2>&1 && echo \"cni-chaos-traffic flow=dns $tag\" | nc -w 1 127.0.0.1 9000; }} & sleep 0.2; done"
+    )
+}
+
+/// The NAT gateway profile's client's `sender` command (busybox): every
+/// 200 ms, in the background, one numbered `nat-egress` probe to the
+/// target's receiver outside the VPC, through the gateway's SNAT, tagged
+/// as the traffic pods' probes are. The target runs [`RECEIVER_SCRIPT`]
+/// beside its `httpd`, and its runtime stamps each line.
+pub fn nat_sender_script() -> String {
+    use cni_chaos_twin::model::{NAT_TARGET_IP, NAT_TARGET_TRAFFIC_PORT};
+    format!(
+        "trap 'exit 0' TERM; run=$(date +%s); i=0; while true; do i=$((i+1)); echo \"cni-chaos-traffic flow=nat-egress from=$NODE_NAME sender=$POD_NAME/$run seq=$i sent=$(date +%s)000\" | nc -w 1 {NAT_TARGET_IP} {NAT_TARGET_TRAFFIC_PORT} & sleep 0.2; done"
     )
 }
 
@@ -299,9 +316,52 @@ pub fn flow_node(flow: &str) -> Option<&str> {
         .or_else(|| flow.split_whitespace().nth(1))
 }
 
-/// Reads every receiver's log now; timestamps are aligned on the timeline
-/// whose offset zero is at wall time `origin`.
-pub async fn read(client: &kube::Client, origin: jiff::Timestamp) -> Result<Reading, String> {
+/// Reads every receiver's log now, and on a cluster with the NAT gateway
+/// profile's client the target's (the `nat-egress` flow, through
+/// [`crate::backend::Cluster::nat_target_log`]); timestamps are aligned on
+/// the timeline whose offset zero is at wall time `origin`.
+pub async fn read(
+    client: &kube::Client,
+    cluster: &dyn crate::backend::Cluster,
+    origin: jiff::Timestamp,
+) -> Result<Reading, String> {
+    let mut out = read_receivers(client, origin).await?;
+    read_nat_egress(client, cluster, origin, &mut out).await?;
+    Ok(out)
+}
+
+/// The `nat-egress` flow: expected when the NAT client pod exists (named
+/// by its node), its records from the target's log.
+async fn read_nat_egress(
+    client: &kube::Client,
+    cluster: &dyn crate::backend::Cluster,
+    origin: jiff::Timestamp,
+    out: &mut Reading,
+) -> Result<(), String> {
+    use cni_chaos_twin::model::NAT_CLIENT;
+    let api: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
+    let pods = api
+        .list(&ListParams::default().labels(&format!("app={NAT_CLIENT}")))
+        .await
+        .map_err(|e| format!("listing the NAT path's client: {e}"))?
+        .items;
+    let Some(node) = pods.iter().find_map(|p| p.spec.as_ref()?.node_name.clone()) else {
+        return Ok(());
+    };
+    out.expected.push(format!("{} {node}", FlowKind::NatEgress));
+    match cluster.nat_target_log().await {
+        Ok(log) => out
+            .segments
+            .push(super::traffic::parse_log(&log, origin, |flow, payload| {
+                record_flow(flow, payload, "target")
+            })),
+        Err(e) => out.unreadable.push(format!("the NAT target's log: {e}")),
+    }
+    Ok(())
+}
+
+/// Every traffic pod receiver's log.
+async fn read_receivers(client: &kube::Client, origin: jiff::Timestamp) -> Result<Reading, String> {
     let api: Api<Pod> = Api::namespaced(client.clone(), PROBE_NAMESPACE);
     let pods = api
         .list(&ListParams::default().labels(&format!("{TRAFFIC_LABEL}={TRAFFIC}")))

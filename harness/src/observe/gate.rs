@@ -471,7 +471,9 @@ async fn read_networks(
 ) -> Vec<Read> {
     let mut out = Vec::new();
     if super::flows::wanted(scenario) {
-        out.push(Read::Traffic(super::flows::read(client, origin_wall).await));
+        out.push(Read::Traffic(
+            super::flows::read(client, cluster, origin_wall).await,
+        ));
     }
     for slo in &scenario.slos {
         match slo {

@@ -458,6 +458,10 @@ pub enum FlowKind {
     /// over their Multus secondary attachment (`net1`): `secondary <from
     /// node> -> <to node>`.
     Secondary,
+    /// A TCP probe from the NAT gateway profile's client in the VPC to the
+    /// target outside it, through the gateway's SNAT: `nat-egress <from
+    /// node>`.
+    NatEgress,
 }
 
 impl FlowKind {
@@ -468,6 +472,7 @@ impl FlowKind {
             FlowKind::PodToService => "pod-to-service",
             FlowKind::Dns => "dns",
             FlowKind::Secondary => "secondary",
+            FlowKind::NatEgress => "nat-egress",
         }
     }
 }

@@ -1806,8 +1806,16 @@ fn flow_kind(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<FlowKind> {
             ("pod-to-service", FlowKind::PodToService),
             ("dns", FlowKind::Dns),
             ("secondary", FlowKind::Secondary),
+            ("nat-egress", FlowKind::NatEgress),
         ],
     )
+    .filter(|k| {
+        let needs_nat = *k == FlowKind::NatEgress && cx.nat_gateway == Some(false);
+        if needs_nat {
+            cx.at(node, path, "the nat-egress flow needs the suite's `cluster: {nat-gateway: true}`: without it there is no VPC client and no target to send between");
+        }
+        !needs_nat
+    })
 }
 
 /// A percentage from 0 to 100 (a number; `%` is not written).

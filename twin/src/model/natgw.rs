@@ -40,6 +40,11 @@ pub const NAT_TARGET_HOSTNAME: &str = "cni-chaos-nat-target";
 pub const NAT_CLIENT: &str = "cni-chaos-nat-client";
 /// The client's container.
 pub const NAT_CLIENT_CONTAINER: &str = "client";
+/// The client's container that sends the `nat-egress` traffic flow to the
+/// target's receiver.
+pub const NAT_SENDER_CONTAINER: &str = "sender";
+/// The port the target's traffic receiver listens on (the traffic pods').
+pub const NAT_TARGET_TRAFFIC_PORT: u16 = 9000;
 /// The first word of every answer of the path's `httpd` CGI.
 pub const NAT_PATH_MARKER: &str = "cni-chaos-nat-path";
 /// How long the path's client waits for an answer (`nc -w`), seconds.
@@ -305,20 +310,69 @@ impl World {
     /// Source: mirror/busybox@1_36_1:networking/httpd.c (send_cgi_and_exit: REMOTE_ADDR is the peer's address with its :PORT deleted)
     /// Source: mirror/busybox@1_36_1:networking/nc.c (-w: the connect times out with "timed out", exit 1)
     ///
-    /// The client pod `k`'s request to the target.
-    fn nat_egress(&self, k: u64) -> ExecOutput {
+    /// Whether a connection from the client pod `k` to the target gets
+    /// through and is answered.
+    fn nat_egress_ok(&self, k: u64) -> bool {
         let snat = format!("-s {NAT_SNAT_CIDR} -o net1 -j SNAT --to-source {NAT_EIP}");
         let eip = format!("{NAT_EIP}/{NAT_EXTERNAL_PREFIX}");
-        match self.nat_gw_serving() {
-            Some((gw, _))
-                if self.nat_client_up(k)
-                    && gw.nat.snat.contains(&snat)
-                    && gw.nat.eips.contains(&eip) =>
-            {
-                nat_path_ok(NAT_EIP, NAT_TARGET_HOSTNAME)
-            }
-            _ => nat_path_timed_out(),
+        self.nat_gw_serving().is_some_and(|(gw, _)| {
+            self.nat_client_up(k) && gw.nat.snat.contains(&snat) && gw.nat.eips.contains(&eip)
+        })
+    }
+
+    /// The client pod `k`'s request to the target.
+    fn nat_egress(&self, k: u64) -> ExecOutput {
+        if self.nat_egress_ok(k) {
+            nat_path_ok(NAT_EIP, NAT_TARGET_HOSTNAME)
+        } else {
+            nat_path_timed_out()
         }
+    }
+
+    /// Rule `nat-egress-traffic-to-the-target`: the client's sender sends a numbered TCP probe to the target's receiver every 200 ms (each in the background, as the traffic pods' senders do); it arrives exactly when a connection from the VPC to the target gets through (rule `nat-path-egress-through-snat`), and the target's container runtime stamps the line the receiver prints.
+    /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/vpcnatgateway/nat-gateway.sh (add_snat, add_eip)
+    /// Source: kubeovn/kube-ovn@v1.14.41:pkg/controller/vpc.go (handleAddOrUpdateVpc: the VPC's default route via the gateway's lanIp)
+    /// Pinned by: harness/tests/twin_traffic.rs::a_frozen_vswitchd_on_the_gateways_node_is_a_nat_egress_outage
+    ///
+    /// One probe of sender container `i` of the client pod `k` (run `run`)
+    /// on node `n`, then the next one after the interval.
+    pub(super) fn nat_send(&mut self, k: u64, i: usize, run: u32, n: usize) {
+        let c = &mut self.pods.get_mut(&k).expect("pod exists").ctrs[i];
+        c.tries += 1;
+        let seq = c.tries;
+        if self.nat_egress_ok(k) {
+            let at = self.timestamp(self.now);
+            let line = format!(
+                "{at} cni-chaos-traffic flow=nat-egress from={} sender={}/{run} seq={seq} sent={}",
+                self.nodes[n].name,
+                self.pods[&k].name,
+                at.as_millisecond()
+            );
+            self.nat_target_log.push(line);
+            if self.nat_target_log.len() > super::traffic::RECEIVER_LOG_LINES {
+                self.nat_target_log.remove(0);
+            }
+        }
+        self.after(
+            super::traffic::SEND_INTERVAL,
+            Ev::Tick { pod: k, c: i, run },
+        );
+    }
+
+    /// The target container's log, as `docker logs --timestamps` prints
+    /// it; `Err` without a NAT gateway profile (no such container).
+    pub fn nat_target_log(&self) -> Result<String, String> {
+        if !self.cfg.nat_gateway || self.cfg.workers == 0 {
+            return Err(format!(
+                "Error response from daemon: No such container: {}-nat-target",
+                self.cfg.cluster
+            ));
+        }
+        Ok(self
+            .nat_target_log
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect())
     }
 
     /// Rule `nat-path-ingress-through-dnat`: a connection from outside to the EIP's port reaches the gateway only while the EIP is on its `net1` (else no one answers ARP for it: `nc: timed out`); without the `SHARED_DNAT` rule the gateway's own stack refuses the port (`Connection refused`); with it the connection goes on, with the outside peer's address, to the internal IP across the OVN overlay, where the client's `httpd` answers while its sandbox and both nodes' OVS work (else `nc: timed out`), and the answer goes back through the gateway (the VPC's default route), which undoes the translation.

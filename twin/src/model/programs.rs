@@ -54,7 +54,7 @@ impl World {
             Program::Probe(_) => self.rng.range(200, 800),
             // Fixed, so the traffic pods draw nothing from the seed's
             // random sequence.
-            Program::TrafficSender => super::traffic::SENDER_START,
+            Program::TrafficSender | Program::NatSender => super::traffic::SENDER_START,
             Program::TrafficReceiver => {
                 self.traffic_receiver_start(k, i, run);
                 return;
@@ -104,6 +104,7 @@ impl World {
             Program::Sleep | Program::CoreDns | Program::TrafficReceiver => {}
             Program::Pinger => self.pinger_round(k, i, run, n),
             Program::TrafficSender => self.traffic_send(k, i, run, n),
+            Program::NatSender => self.nat_send(k, i, run, n),
             Program::Completes => self.container_exited(k, i, 0, "Completed"),
             Program::InstallCni => {
                 // install-cni.sh: `cp -f` the plugins into /opt/cni/bin, then
@@ -538,7 +539,7 @@ impl World {
             Program::CoreDns => 5_000 + self.rng.range(0, 100),
             Program::Sleep | Program::Pinger => self.rng.range(10, 200),
             // busybox sh with its TERM trap: exits at once.
-            Program::TrafficSender | Program::TrafficReceiver => 0,
+            Program::TrafficSender | Program::TrafficReceiver | Program::NatSender => 0,
             Program::NatGateway => return None,
         })
     }

@@ -91,6 +91,9 @@ pub enum Program {
     TrafficSender,
     /// The harness's traffic pod's receiver: logs each probe it gets.
     TrafficReceiver,
+    /// The NAT path client's sender: every 200 ms a numbered probe to the
+    /// target outside the VPC, through the gateway (`nat-egress`).
+    NatSender,
 }
 
 /// A readiness or liveness probe's timing.
@@ -622,6 +625,11 @@ pub fn catalogue(
             super::natgw::NAT_CLIENT_CONTAINER,
             PROBE_IMAGE,
             Program::Sleep,
+        ));
+        t.containers.push(ContainerSpec::new(
+            super::natgw::NAT_SENDER_CONTAINER,
+            PROBE_IMAGE,
+            Program::NatSender,
         ));
         out.push(wl(
             WorkloadKind::StatefulSet,

@@ -309,6 +309,9 @@ pub struct World {
     /// Logical switch ports of pods deleted while kube-ovn-controller was
     /// not running, by port name, until its LSP GC removes them.
     pub(super) stale_lsps: BTreeMap<String, super::ovn::StaleLsp>,
+    /// The NAT gateway profile's target container's log (`docker logs
+    /// --timestamps`): its receiver's lines, stamped.
+    pub(super) nat_target_log: Vec<String>,
 }
 
 impl World {
@@ -383,6 +386,7 @@ impl World {
             next_node_ip: n as u32 + 2,
             processed: 0,
             stale_lsps: BTreeMap::new(),
+            nat_target_log: Vec::new(),
             cfg,
         };
         w.nads
@@ -406,6 +410,12 @@ impl World {
         );
         if self.cfg.nat_gateway && self.cfg.workers > 0 {
             self.put_nat_objects(None);
+            // The target runs before the cluster's objects exist (the kind
+            // backend starts it first); its receiver listens from now on.
+            let at = self.timestamp(self.now);
+            self.nat_target_log.push(format!(
+                "{at} cni-chaos-traffic-receiver listening port=9000"
+            ));
         }
         for i in 0..self.workloads.len() {
             let obj = super::render::workload(self, i);

@@ -1712,6 +1712,18 @@ impl Cluster for KindCluster {
         })
     }
 
+    /// `docker logs --timestamps <cluster>-nat-target`: both of its
+    /// streams (the receiver's probes and `httpd` go to stderr).
+    async fn nat_target_log(&self) -> Result<String, BackendError> {
+        let out = self
+            .inner
+            .runner
+            .run(&super::natgw::target_logs_cmd(&self.inner.name))
+            .await
+            .map_err(KindError::Exec)?;
+        Ok(format!("{}{}", out.stdout_str(), out.stderr_str()))
+    }
+
     async fn diagnose(&self, culprits: &[Culprit], dir: &Path) -> Result<String, BackendError> {
         std::fs::create_dir_all(dir).map_err(|e| {
             BackendError::other(format!("creating {}", dir.display()), e.to_string())

@@ -45,7 +45,7 @@ pub use natgw::{
     NAT_CLIENT_MANIFEST, NAT_CLUSTER_LABEL, NAT_GATEWAY_MANIFEST, NAT_ROLE_LABEL,
     NAT_RULES_MANIFEST, NatGateway, PATH_WWW, TARGET_IP, TARGET_PORT, client_manifest,
     gateway_manifest, network_create_cmd, network_name, network_rm_cmd, rules_manifest,
-    target_exec_cmd, target_name, target_rm_cmd, target_run_cmd,
+    target_exec_cmd, target_logs_cmd, target_name, target_rm_cmd, target_run_cmd, target_script,
 };
 pub use options::{KindOptions, NameSource, Timeouts};
 pub use ovs::{

@@ -53,8 +53,8 @@ use cni_chaos_twin::model::{
     IP_ADDRESS_ANNOTATION, LOGICAL_SWITCH_ANNOTATION, NAT_CLIENT, NAT_CLIENT_CONTAINER,
     NAT_DNAT_EXTERNAL_PORT, NAT_DNAT_INTERNAL_IP, NAT_DNAT_INTERNAL_PORT, NAT_DNAT_NAME,
     NAT_DNAT_PROTOCOL, NAT_EIP, NAT_EIP_NAME, NAT_EXTERNAL_SUBNET, NAT_GW_NAME, NAT_LAN_IP,
-    NAT_SNAT_CIDR, NAT_SNAT_NAME, NAT_TARGET_HOSTNAME, NAT_VPC, NAT_VPC_SUBNET,
-    nat_path_server_script,
+    NAT_SENDER_CONTAINER, NAT_SNAT_CIDR, NAT_SNAT_NAME, NAT_TARGET_HOSTNAME, NAT_VPC,
+    NAT_VPC_SUBNET, nat_path_server_script,
 };
 use serde_json::{Value, json};
 
@@ -138,6 +138,16 @@ pub fn network_connect_cmd(cluster: &str, node: &str) -> Command {
         .timeout(DOCKER_TIMEOUT)
 }
 
+/// The target's command: the traffic receiver (the `nat-egress` flow's,
+/// port 9000) in the background, then the path's `httpd`.
+pub fn target_script() -> String {
+    format!(
+        "{{ {}; }} & {}",
+        crate::observe::flows::RECEIVER_SCRIPT,
+        nat_path_server_script(PATH_WWW, TARGET_PORT)
+    )
+}
+
 /// `docker run` of the target from `image` (the harness runs the probes'
 /// pinned busybox), named [`NAT_TARGET_HOSTNAME`] inside: the path's
 /// busybox `httpd` in the foreground, whose CGI answers with the peer's
@@ -153,7 +163,16 @@ pub fn target_run_cmd(cluster: &str, image: &str) -> Command {
         .arg(network_name(cluster))
         .args(["--ip", TARGET_IP, image])
         .args(["sh", "-c"])
-        .arg(nat_path_server_script(PATH_WWW, TARGET_PORT))
+        .arg(target_script())
+        .timeout(DOCKER_TIMEOUT)
+}
+
+/// `docker logs --timestamps` of the target (the `nat-egress` flow's
+/// receiver).
+pub fn target_logs_cmd(cluster: &str) -> Command {
+    Command::new("docker")
+        .args(["logs", "--timestamps"])
+        .arg(target_name(cluster))
         .timeout(DOCKER_TIMEOUT)
 }
 
@@ -280,6 +299,15 @@ pub fn client_manifest(image: &str, node: &str) -> Value {
                         "image": image,
                         "imagePullPolicy": "IfNotPresent",
                         "command": ["sh", "-c", nat_path_server_script(PATH_WWW, NAT_DNAT_INTERNAL_PORT)],
+                    }, {
+                        "name": NAT_SENDER_CONTAINER,
+                        "image": image,
+                        "imagePullPolicy": "IfNotPresent",
+                        "command": ["sh", "-c", crate::observe::flows::nat_sender_script()],
+                        "env": [
+                            {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+                            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                        ],
                     }],
                 },
             },
