@@ -23,7 +23,7 @@ use kube::api::{Api, ListParams, LogParams, PostParams};
 
 use super::probe::{PROBE_IMAGE, PROBE_NAMESPACE};
 use super::traffic::{FlowTraffic, LogSegment, SEND_INTERVAL, Window, from_node};
-use crate::slo::{Culprit, CulpritKind, FlowKind, Measured, Slo, SloStatus, SloVerdict};
+use crate::slo::{Culprit, CulpritKind, Measured, Slo, SloStatus, SloVerdict};
 use crate::suite::Scenario;
 use crate::util::duration;
 
@@ -44,6 +44,33 @@ pub const RECEIVER_SCRIPT: &str = "trap 'exit 0' TERM; echo \"cni-chaos-traffic-
 /// headless Service's DNS name, but their own.
 pub const PEERS_BY_DNS: &str = "nslookup chaos-traffic.cni-chaos-probes.svc.cluster.local 2>/dev/null | awk '/^Address/ && !/#/ {print $NF}' | grep -v \"^$POD_IP$\"";
 
+/// A harness DaemonSet of receivers and senders with its headless Service
+/// (the traffic's, [`TRAFFIC_SET`], and the long-lived connections',
+/// `super::longlived::SET`): what [`ensure`] creates and [`read`] reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrafficSet {
+    /// The DaemonSet's and the Service's name.
+    pub name: &'static str,
+    /// The label (value `name`) on both and on the pods.
+    pub label: &'static str,
+    /// The port receivers listen on.
+    pub port: u16,
+    /// The receiving container, whose log is read.
+    pub receiver: &'static str,
+    /// The kind of the flows its records name (the first word of a flow's
+    /// name).
+    pub flow: &'static str,
+}
+
+/// The continuous traffic's DaemonSet.
+pub const TRAFFIC_SET: TrafficSet = TrafficSet {
+    name: TRAFFIC,
+    label: TRAFFIC_LABEL,
+    port: PORT,
+    receiver: "receiver",
+    flow: "pod-to-pod",
+};
+
 /// The sender's command (busybox): every 200 ms one numbered probe, a TCP
 /// connection of its own (`nc -w 1`: at most a second when a peer does
 /// not answer), to each peer `peers` prints (run again every 50 probes),
@@ -63,13 +90,13 @@ pub fn wanted(scenario: &Scenario) -> bool {
         .any(|s| matches!(s, Slo::MaxOutage { .. } | Slo::MaxLoss { .. }))
 }
 
-fn labels() -> BTreeMap<String, String> {
+fn labels(set: &TrafficSet) -> BTreeMap<String, String> {
     BTreeMap::from([
         (
             "app.kubernetes.io/managed-by".to_string(),
             "cni-chaos".to_string(),
         ),
-        (TRAFFIC_LABEL.to_string(), TRAFFIC.to_string()),
+        (set.label.to_string(), set.name.to_string()),
     ])
 }
 
@@ -87,7 +114,9 @@ fn field_env(name: &str, path: &str) -> EnvVar {
     }
 }
 
-fn container(name: &str, script: &str) -> Container {
+/// A busybox container (the probes' image) running `script`, with its
+/// node, pod name and pod IP in `NODE_NAME`, `POD_NAME`, `POD_IP`.
+pub fn container(name: &str, script: &str) -> Container {
     Container {
         name: name.into(),
         image: Some(PROBE_IMAGE.into()),
@@ -114,22 +143,22 @@ pub fn daemonset() -> DaemonSet {
     )
 }
 
-/// The headless Service whose DNS name lists every traffic pod.
-pub fn service() -> Service {
+/// The headless Service whose DNS name lists every pod of `set`.
+pub fn service(set: &TrafficSet) -> Service {
     Service {
         metadata: ObjectMeta {
-            name: Some(TRAFFIC.into()),
+            name: Some(set.name.into()),
             namespace: Some(PROBE_NAMESPACE.into()),
-            labels: Some(labels()),
+            labels: Some(labels(set)),
             ..ObjectMeta::default()
         },
         spec: Some(ServiceSpec {
             cluster_ip: Some("None".into()),
-            selector: Some(labels()),
+            selector: Some(labels(set)),
             ports: Some(vec![ServicePort {
                 name: Some("probe".into()),
                 protocol: Some("TCP".into()),
-                port: i32::from(PORT),
+                port: i32::from(set.port),
                 ..ServicePort::default()
             }]),
             ..ServiceSpec::default()
@@ -138,27 +167,27 @@ pub fn service() -> Service {
     }
 }
 
-/// Creates the DaemonSet and its Service unless they exist.
-pub async fn ensure(client: &kube::Client) -> Result<(), kube::Error> {
+/// Creates `set`'s DaemonSet `ds` and its Service unless they exist.
+pub async fn ensure(
+    client: &kube::Client,
+    set: &TrafficSet,
+    ds: DaemonSet,
+) -> Result<(), kube::Error> {
     let ignore_exists = |r: Result<(), kube::Error>| match r {
         Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
         other => other,
     };
     let svc: Api<Service> = Api::namespaced(client.clone(), PROBE_NAMESPACE);
-    if svc.get_opt(TRAFFIC).await?.is_none() {
+    if svc.get_opt(set.name).await?.is_none() {
         ignore_exists(
-            svc.create(&PostParams::default(), &service())
+            svc.create(&PostParams::default(), &service(set))
                 .await
                 .map(drop),
         )?;
     }
-    let ds: Api<DaemonSet> = Api::namespaced(client.clone(), PROBE_NAMESPACE);
-    if ds.get_opt(TRAFFIC).await?.is_none() {
-        ignore_exists(
-            ds.create(&PostParams::default(), &daemonset())
-                .await
-                .map(drop),
-        )?;
+    let api: Api<DaemonSet> = Api::namespaced(client.clone(), PROBE_NAMESPACE);
+    if api.get_opt(set.name).await?.is_none() {
+        ignore_exists(api.create(&PostParams::default(), &ds).await.map(drop))?;
     }
     Ok(())
 }
@@ -176,18 +205,22 @@ pub struct Reading {
 }
 
 /// A flow's name.
-pub fn flow_name(kind: FlowKind, from: &str, to: &str) -> String {
+pub fn flow_name(kind: impl std::fmt::Display, from: &str, to: &str) -> String {
     format!("{kind} {from} -> {to}")
 }
 
-/// Reads every receiver's log now; timestamps are aligned on the timeline
-/// whose offset zero is at wall time `origin`.
-pub async fn read(client: &kube::Client, origin: jiff::Timestamp) -> Result<Reading, String> {
+/// Reads every receiver's log of `set` now; timestamps are aligned on the
+/// timeline whose offset zero is at wall time `origin`.
+pub async fn read(
+    client: &kube::Client,
+    set: &TrafficSet,
+    origin: jiff::Timestamp,
+) -> Result<Reading, String> {
     let api: Api<Pod> = Api::namespaced(client.clone(), PROBE_NAMESPACE);
     let pods = api
-        .list(&ListParams::default().labels(&format!("{TRAFFIC_LABEL}={TRAFFIC}")))
+        .list(&ListParams::default().labels(&format!("{}={}", set.label, set.name)))
         .await
-        .map_err(|e| format!("listing the traffic pods: {e}"))?
+        .map_err(|e| format!("listing the {} pods: {e}", set.name))?
         .items;
     let mut out = Reading::default();
     let nodes: Vec<String> = {
@@ -201,7 +234,7 @@ pub async fn read(client: &kube::Client, origin: jiff::Timestamp) -> Result<Read
     };
     for a in &nodes {
         for b in nodes.iter().filter(|b| *b != a) {
-            out.expected.push(flow_name(FlowKind::PodToPod, a, b));
+            out.expected.push(flow_name(set.flow, a, b));
         }
     }
     for pod in &pods {
@@ -213,17 +246,16 @@ pub async fn read(client: &kube::Client, origin: jiff::Timestamp) -> Result<Read
             .status
             .as_ref()
             .and_then(|s| s.container_statuses.as_ref())
-            .and_then(|cs| cs.iter().find(|c| c.name == "receiver"))
+            .and_then(|cs| cs.iter().find(|c| c.name == set.receiver))
             .is_some_and(|c| c.restart_count > 0);
-        let rename = |_: &str, payload: &str| {
-            flow_name(FlowKind::PodToPod, from_node(payload).unwrap_or("?"), &node)
-        };
+        let rename =
+            |_: &str, payload: &str| flow_name(set.flow, from_node(payload).unwrap_or("?"), &node);
         for previous in [true, false] {
             if previous && !restarted {
                 continue;
             }
             let params = LogParams {
-                container: Some("receiver".into()),
+                container: Some(set.receiver.into()),
                 timestamps: true,
                 previous,
                 ..LogParams::default()
@@ -381,31 +413,43 @@ pub fn judge(slo: &Slo, flows: Result<&[FlowTraffic], &str>) -> SloVerdict {
         }
         _ => (None, String::new()),
     };
+    let unjudged = (!unjudged.is_empty()).then(|| format!("not covered: {}", unjudged.join("; ")));
+    conclude(slo, measured, culprits, unjudged, summary)
+}
+
+/// A verdict from what the records showed: failed when there are
+/// culprits (named after `summary`), else not evaluated when some part
+/// could not be judged (`unjudged`, why), else passed with `summary`.
+pub(crate) fn conclude(
+    slo: &Slo,
+    measured: Option<Measured>,
+    culprits: Vec<Culprit>,
+    unjudged: Option<String>,
+    summary: String,
+) -> SloVerdict {
+    let verdict = |status, culprits, message| SloVerdict {
+        slo: slo.clone(),
+        status,
+        measured,
+        culprits,
+        message,
+    };
     if !culprits.is_empty() {
         let names: Vec<String> = culprits.iter().map(|c| c.to_string()).collect();
-        return verdict(
-            SloStatus::Fail,
-            measured,
-            culprits,
-            format!("{summary}: {}", names.join("; ")),
-        );
+        let message = format!("{summary}: {}", names.join("; "));
+        return verdict(SloStatus::Fail, culprits, message);
     }
-    if !unjudged.is_empty() {
-        let why = format!("not covered: {}", unjudged.join("; "));
-        return verdict(
-            SloStatus::NotEvaluated(why.clone()),
-            measured,
-            Vec::new(),
-            why,
-        );
+    match unjudged {
+        Some(why) => verdict(SloStatus::NotEvaluated(why.clone()), Vec::new(), why),
+        None => verdict(SloStatus::Pass, Vec::new(), summary),
     }
-    verdict(SloStatus::Pass, measured, Vec::new(), summary)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::observe::traffic::{MARKER, Outage};
+    use crate::slo::FlowKind;
 
     fn flow(name: &str, outage_ms: Option<u64>, loss: f64, not_covered: bool) -> FlowTraffic {
         FlowTraffic {
@@ -521,7 +565,10 @@ mod tests {
             spec.template.metadata.unwrap().labels.unwrap()[TRAFFIC_LABEL],
             TRAFFIC
         );
-        assert_eq!(service().spec.unwrap().cluster_ip.as_deref(), Some("None"));
+        assert_eq!(
+            service(&TRAFFIC_SET).spec.unwrap().cluster_ip.as_deref(),
+            Some("None")
+        );
         assert!(sender_script(PEERS_BY_DNS).contains(MARKER));
     }
 }

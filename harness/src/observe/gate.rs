@@ -75,6 +75,13 @@ pub fn unsteady(tl: &Timeline, scenario: &Scenario) -> Vec<Culprit> {
             super::flows::TRAFFIC,
         ));
     }
+    if super::longlived::wanted(scenario) {
+        culprits.extend(super::workload::unready_of(
+            tl,
+            super::longlived::LONG_LIVED_LABEL,
+            super::longlived::LONG_LIVED,
+        ));
+    }
     let pods = tl.present(ObjKind::Pod);
     for scope in scopes {
         let mut matched = 0;
@@ -425,6 +432,7 @@ pub fn rejudge(
                         | Slo::OvnConsistent { .. }
                         | Slo::MaxOutage { .. }
                         | Slo::MaxLoss { .. }
+                        | Slo::LongLivedTcp
                 )
             })
             .map(|s| evaluate(s, tl, &w))
@@ -445,6 +453,8 @@ enum Read {
     /// The traffic receivers' logs ([`Slo::MaxOutage`], [`Slo::MaxLoss`]),
     /// read once for all of them.
     Traffic(Result<super::flows::Reading, String>),
+    /// The long-lived connections' servers' logs ([`Slo::LongLivedTcp`]).
+    LongLived(Result<super::flows::Reading, String>),
 }
 
 /// The raw answers of the commands behind `reads`, for the diagnostics.
@@ -470,7 +480,9 @@ async fn read_networks(
 ) -> Vec<Read> {
     let mut out = Vec::new();
     if super::flows::wanted(scenario) {
-        out.push(Read::Traffic(super::flows::read(client, origin_wall).await));
+        out.push(Read::Traffic(
+            super::flows::read(client, &super::flows::TRAFFIC_SET, origin_wall).await,
+        ));
     }
     for slo in &scenario.slos {
         match slo {
@@ -483,6 +495,11 @@ async fn read_networks(
             Slo::PingerHealthy { .. } => {
                 out.push(Read::Pinger(
                     super::pinger::read(client, slo, fault_node).await,
+                ));
+            }
+            Slo::LongLivedTcp => {
+                out.push(Read::LongLived(
+                    super::flows::read(client, &super::longlived::SET, origin_wall).await,
                 ));
             }
             Slo::OvnConsistent { .. } => {
@@ -559,6 +576,15 @@ fn judge(
                 };
                 super::pinger::judge(slo, found.as_deref().map_err(String::as_str))
             }
+            Slo::LongLivedTcp => {
+                let found = match reads.next() {
+                    Some(Read::LongLived(r)) => {
+                        r.map(|r| super::longlived::derive_reading(&r, w.fault_at))
+                    }
+                    _ => Err("the long-lived connections' servers were not read".into()),
+                };
+                super::longlived::judge(slo, found.as_deref().map_err(String::as_str), w.fault_at)
+            }
             Slo::OvnConsistent { .. } => {
                 let found = match reads.next() {
                     Some(Read::Ovn(r)) => r.map(|r| super::ovn::check(&r.snapshot)),
@@ -580,12 +606,26 @@ pub async fn prepare_and_wait_steady(
     timeout: Duration,
 ) -> Result<Gate, crate::backend::BackendError> {
     if super::flows::wanted(scenario) {
-        super::flows::ensure(client).await.map_err(|e| {
-            crate::backend::BackendError::other(
-                format!("deploying {}", super::flows::TRAFFIC),
-                e.to_string(),
-            )
-        })?;
+        let set = super::flows::TRAFFIC_SET;
+        super::flows::ensure(client, &set, super::flows::daemonset())
+            .await
+            .map_err(|e| {
+                crate::backend::BackendError::other(
+                    format!("deploying {}", super::flows::TRAFFIC),
+                    e.to_string(),
+                )
+            })?;
+    }
+    if super::longlived::wanted(scenario) {
+        let set = super::longlived::SET;
+        super::flows::ensure(client, &set, super::longlived::daemonset())
+            .await
+            .map_err(|e| {
+                crate::backend::BackendError::other(
+                    format!("deploying {}", set.name),
+                    e.to_string(),
+                )
+            })?;
     }
     if !super::workload::wanted(scenario) {
         return Ok(wait_steady(observer, scenario, timeout).await);
