@@ -5,8 +5,10 @@
 //! prints every line it gets (the same receiver as the traffic's,
 //! [`super::flows`], on its own port). When a connection breaks, the
 //! client's loop for that peer opens a new one with a new identity
-//! (`sender=<pod>/<run>/<connection number>`), so the server's log shows
-//! a reconnect as a change of identity.
+//! (`sender=<pod>/<run>/<server's address>/<connection number>`), so the
+//! server's log shows a reconnect as a change of identity (the address
+//! keeps a replaced server's first connection apart from its
+//! predecessor's).
 //!
 //! The verdict is derived from the servers' logs with the runtime's
 //! timestamps, read by [`super::flows::read`] and parsed by
@@ -75,7 +77,7 @@ pub const PEERS_BY_DNS: &str = "nslookup chaos-long-lived.cni-chaos-probes.svc.c
 /// second with the next connection number.
 pub fn client_script(peers: &str) -> String {
     format!(
-        "trap 'exit 0' TERM; run=$(date +%s); seen=' '; while true; do for ip in $({peers}); do case \"$seen\" in *\" $ip \"*) ;; *) seen=\"$seen$ip \"; (c=0; while true; do c=$((c+1)); i=0; while true; do i=$((i+1)); echo \"cni-chaos-traffic flow={FLOW} from=$NODE_NAME sender=$POD_NAME/$run/$c seq=$i sent=$(date +%s)000\"; sleep 0.2; done | nc $ip 9001; sleep 1; done) & ;; esac; done; sleep 5; done"
+        "trap 'exit 0' TERM; run=$(date +%s); seen=' '; while true; do for ip in $({peers}); do case \"$seen\" in *\" $ip \"*) ;; *) seen=\"$seen$ip \"; (c=0; while true; do c=$((c+1)); i=0; while true; do i=$((i+1)); echo \"cni-chaos-traffic flow={FLOW} from=$NODE_NAME sender=$POD_NAME/$run/$ip/$c seq=$i sent=$(date +%s)000\"; sleep 0.2; done | nc $ip 9001; sleep 1; done) & ;; esac; done; sleep 5; done"
     )
 }
 

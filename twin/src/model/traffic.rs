@@ -34,8 +34,7 @@ impl World {
         c.tries += 1;
         let seq = c.tries;
         let p = &self.pods[&k];
-        let up = |w: &World, m: usize| w.nodes[m].connected && w.ovs_healthy(m);
-        let here = matches!(p.sandbox, Sandbox::Ready { .. }) && up(self, n);
+        let here = self.overlay_up(k);
         let sender = format!("{}/{run}", p.name);
         let from = self.nodes[n].name.clone();
         let sent = self.timestamp(self.now).as_millisecond();
@@ -45,28 +44,11 @@ impl World {
             if qk == k || m == n || !q.template.labels.contains_key(TRAFFIC_LABEL) {
                 continue;
             }
-            let Some(ri) = q
-                .template
-                .containers
-                .iter()
-                .position(|c| c.program == Program::TrafficReceiver)
-                .map(|ri| ri + q.n_init())
-            else {
+            let Some((ri, rrun, listening)) = self.listener(qk, &Program::TrafficReceiver) else {
                 continue;
             };
-            let rc = &q.ctrs[ri];
-            let listening = matches!(rc.state, CState::Running { .. })
-                && rc
-                    .pid
-                    .and_then(|pid| self.nodes[m].proc(pid))
-                    .is_some_and(|pr| !pr.stopped);
-            if here
-                && listening
-                && self.nodes[m].active()
-                && matches!(q.sandbox, Sandbox::Ready { .. })
-                && up(self, m)
-            {
-                to.push((qk, ri, rc.runs));
+            if here && listening && self.overlay_up(qk) {
+                to.push((qk, ri, rrun));
             }
         }
         to.sort();
@@ -81,5 +63,40 @@ impl World {
             );
         }
         self.after(SEND_INTERVAL, Ev::Tick { pod: k, c: i, run });
+    }
+
+    /// Whether pod `k`'s end of the pod network works: its sandbox runs on
+    /// a node that is up, connected, and whose OVS (ovsdb-server and
+    /// ovs-vswitchd, not frozen) runs (rule
+    /// `traffic-probe-through-both-overlays`).
+    pub(super) fn overlay_up(&self, k: u64) -> bool {
+        let Some(p) = self.pods.get(&k) else {
+            return false;
+        };
+        let Some(n) = p.node else { return false };
+        matches!(p.sandbox, Sandbox::Ready { .. })
+            && self.nodes[n].active()
+            && self.nodes[n].connected
+            && self.ovs_healthy(n)
+    }
+
+    /// Pod `k`'s container running `program`: its index, its run, and
+    /// whether its process runs now (not frozen).
+    pub(super) fn listener(&self, k: u64, program: &Program) -> Option<(usize, u32, bool)> {
+        let q = self.pods.get(&k)?;
+        let m = q.node?;
+        let ri = q
+            .template
+            .containers
+            .iter()
+            .position(|c| &c.program == program)?
+            + q.n_init();
+        let rc = &q.ctrs[ri];
+        let running = matches!(rc.state, CState::Running { .. })
+            && rc
+                .pid
+                .and_then(|pid| self.nodes[m].proc(pid))
+                .is_some_and(|pr| !pr.stopped);
+        Some((ri, rc.runs, running))
     }
 }

@@ -158,6 +158,9 @@ pub(super) struct Ctr {
     pub id: String,
     /// A start of this run number is in flight.
     pub starting: Option<u32>,
+    /// A long-lived client's connection to each server pod (by pod key),
+    /// for the current run.
+    pub peers: std::collections::BTreeMap<u64, super::longlived::Peer>,
 }
 
 impl Ctr {
@@ -181,6 +184,7 @@ impl Ctr {
             pid: None,
             id: String::new(),
             starting: None,
+            peers: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -498,7 +502,9 @@ impl World {
     pub(super) fn clog(&mut self, k: u64, i: usize, run: u32, line: impl Into<String>) {
         let at = self.timestamp(self.now);
         let cap = match self.program_of(k, i) {
-            Some(super::spec::Program::TrafficReceiver) => super::traffic::RECEIVER_LOG_LINES,
+            Some(super::spec::Program::TrafficReceiver | super::spec::Program::LongLivedServer) => {
+                super::traffic::RECEIVER_LOG_LINES
+            }
             _ => LOG_LINES,
         };
         let runs = self.clogs.entry(k).or_default().entry(i).or_default();
