@@ -77,6 +77,7 @@ impl World {
     /// Source: torvalds/linux@v6.12:include/net/tcp.h (TCP_RTO_MIN HZ/5, TCP_RTO_MAX 120*HZ)
     /// Source: torvalds/linux@v6.12:net/ipv4/tcp_timer.c (tcp_retransmit_timer: icsk_rto doubled up to the maximum; tcp_write_timeout gives up)
     /// Source: torvalds/linux@v6.12:net/ipv4/tcp_ipv4.c (tcp_v4_rcv no_tcp_socket: a segment for no socket gets tcp_v4_send_reset)
+    /// Pinned by: harness/tests/traffic_system.rs::the_long_lived_commands_ride_out_a_link_flap_and_name_a_killed_server
     ///
     /// One line of client container `i` of pod `k` (run `run`) on node
     /// `n` to every peer, then the next one after the interval.
