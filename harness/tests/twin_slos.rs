@@ -50,6 +50,13 @@ async fn engine_for(
         "name: slos\ndescription: every SLO kind\ncluster: {{versions: {versions}, nat-gateway: true}}\nscenarios:\n  - name: s\n{body}"
     );
     let suite = suite::parse_str(Path::new("slos.yaml"), &yaml).unwrap_or_else(|p| panic!("{p:?}"));
+    let (engine, diagnostics) = engine_on(backend, &suite).await;
+    (suite, engine, diagnostics)
+}
+
+/// An engine on a fresh twin cluster for `suite` (with its diagnostics
+/// folder, kept alive by the caller).
+async fn engine_on(backend: TwinBackend, suite: &suite::Suite) -> (Engine, tempfile::TempDir) {
     let cancel = CancellationToken::new();
     let cluster = backend
         .provision(&suite.cluster, &cancel)
@@ -63,7 +70,7 @@ async fn engine_for(
         seed: 1,
         diagnostics_dir: diagnostics.path().to_path_buf(),
     };
-    (suite, engine, diagnostics)
+    (engine, diagnostics)
 }
 
 /// Runs the one scenario of `body` (fault and SLOs) on a fresh twin
@@ -387,5 +394,38 @@ async fn stale_ovs_ports_fail_ovn_consistent_on_v1_14_naming_them_and_are_cleane
     let r = run(TwinBackend::new(1, "test"), FIXED, body).await;
     for v in &r.slos {
         assert_eq!(v.status, SloStatus::Pass, "{}: {}", v.slo, v.message);
+    }
+}
+
+/// The nightly suite's OVS kills judge ovn-consistent after recovery: run
+/// from the shipped file on the twin, OVS restarts with its database on
+/// the node's disk, so the NB, every br-int and ovn-controller agree with
+/// the pods again and the SLO passes, after its one-minute floor.
+#[tokio::test(start_paused = true)]
+async fn the_nightly_ovs_kills_leave_ovn_consistent_after_recovery() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites/nightly.yaml");
+    let text = std::fs::read_to_string(&path).expect("nightly.yaml");
+    let suite = suite::parse_str(&path, &text).unwrap_or_else(|p| panic!("{p:?}"));
+    for name in ["ovs-vswitchd-kill", "ovsdb-server-kill"] {
+        let sc = suite
+            .scenarios
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no {name} in nightly.yaml"));
+        let (engine, _diagnostics) = engine_on(TwinBackend::new(1, "test"), &suite).await;
+        let r = engine.run(&suite.id_of(sc), sc, 1).await;
+        let v = verdict(&r, "ovn-consistent", "all namespaces");
+        assert_eq!(
+            v.status,
+            SloStatus::Pass,
+            "{name}: {}: {}",
+            v.slo,
+            v.message
+        );
+        let ended = r.observation.as_ref().map(|w| w.ended);
+        assert!(
+            ended.is_some_and(|e| e >= std::time::Duration::from_secs(60)),
+            "{name}: judged before the Interface GC period: {ended:?}"
+        );
     }
 }
