@@ -238,6 +238,9 @@ pub(super) struct Pod {
     pub from_api: bool,
     /// kube-ovn-controller set `ovn.kubernetes.io/vpc_nat_gw_init` on it.
     pub nat_gw_init: bool,
+    /// Addresses `ovn-nbctl lsp-set-addresses` gave its logical switch
+    /// port (none: the MAC and IP kube-ovn-controller allocated).
+    pub lsp_addresses: Option<String>,
     /// The NAT table and `net1` addresses in its sandbox's network namespace.
     pub nat: super::natgw::NatState,
 }
@@ -1045,6 +1048,7 @@ impl World {
                 unschedulable_reported: false,
                 from_api: false,
                 nat_gw_init: false,
+                lsp_addresses: None,
                 nat: Default::default(),
             },
         );
