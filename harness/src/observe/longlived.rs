@@ -50,6 +50,13 @@ pub const PORT: u16 = 9001;
 /// The flow kind the lines name.
 pub const FLOW: &str = "long-lived-tcp";
 
+/// How long Linux retransmits unacknowledged data before it kills the
+/// connection with the default `net.ipv4.tcp_retries2` (15): "a
+/// hypothetical timeout of 924.6 seconds" (torvalds/linux
+/// `Documentation/networking/ip-sysctl.rst`). A connection silent for less
+/// may still deliver at its next retransmission.
+pub const TCP_GIVE_UP: Duration = Duration::from_millis(924_600);
+
 /// The long-lived connections' DaemonSet.
 pub const SET: TrafficSet = TrafficSet {
     name: LONG_LIVED,
@@ -338,11 +345,27 @@ pub fn judge(slo: &Slo, conns: Result<&[Connection], &str>, fault_at: Duration) 
                 rel(*next_at),
                 duration::format(next_at.saturating_sub(*last))
             ),
-            Fate::Silent { id, since } => format!(
-                "connection {id} silent since {} from the fault, still when the records end ({} later), and no reconnect",
-                rel(*since),
-                duration::format(c.longest_gap.map(|g| g.duration()).unwrap_or_default())
-            ),
+            Fate::Silent { id, since } => {
+                let silent = c.longest_gap.map(|g| g.duration()).unwrap_or_default();
+                if silent <= TCP_GIVE_UP {
+                    // Still within the retransmission backoff: the next
+                    // retransmission may deliver every queued line.
+                    unjudged.push(format!(
+                        "{}: connection {id} silent since {} from the fault until the records end ({}), within TCP's retransmission backoff (it gives up after about {}): it may still deliver; a longer settle window decides",
+                        c.flow,
+                        rel(*since),
+                        duration::format(silent),
+                        duration::format(TCP_GIVE_UP)
+                    ));
+                    continue;
+                }
+                format!(
+                    "connection {id} silent since {} from the fault until the records end ({}), past TCP's give-up ({}), and no reconnect reached the server",
+                    rel(*since),
+                    duration::format(silent),
+                    duration::format(TCP_GIVE_UP)
+                )
+            }
         };
         culprits.push(Culprit {
             kind: CulpritKind::Pod,
@@ -498,6 +521,21 @@ mod tests {
         assert!(
             reason.contains("p/1/1 broke") && reason.contains("reconnect as p/1/2 at +30s"),
             "{reason}"
+        );
+        // A silent connection: not judged within TCP's backoff (it may
+        // still deliver), failed past its give-up.
+        let lost_tail = one(&[seg((0, 60_000), &every("p/1/1", 0, 30_000))]);
+        let v = judge(&slo, Ok(std::slice::from_ref(&lost_tail)), FAULT);
+        assert!(
+            matches!(&v.status, SloStatus::NotEvaluated(why) if why.contains("within TCP's retransmission backoff")),
+            "{v:#?}"
+        );
+        let dead = one(&[seg((0, 1_000_000), &every("p/1/1", 0, 30_000))]);
+        let v = judge(&slo, Ok(std::slice::from_ref(&dead)), FAULT);
+        assert_eq!(v.status, SloStatus::Fail, "{v:#?}");
+        assert!(
+            v.culprits[0].reason.contains("past TCP's give-up"),
+            "{v:#?}"
         );
         // Unknown pairs are never a pass; nothing at all is a failure.
         let unknown = one(&[seg((0, 60_000), &[])]);

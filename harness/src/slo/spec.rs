@@ -136,8 +136,9 @@ pub enum Slo {
     /// line every 200 ms) survives the fault: the line after recovery
     /// comes over the connection that carried the line before the fault,
     /// with no reconnect, and the connection is not silent when the
-    /// records end. The longest gap between two lines is the measured
-    /// value. Offered only for faults whose endpoints survive (suite
+    /// records end (silent within TCP's give-up: not evaluated, as the next
+    /// retransmission may still deliver). The longest gap between two
+    /// lines is the measured value. Offered only for faults whose endpoints survive (suite
     /// validation rejects the others: `suite::read`, `longlived_refused`).
     LongLivedTcp,
     /// A data-plane probe succeeds within `budget`.
