@@ -2,7 +2,8 @@
 //! worker frozen for 20 s (`stop-for: 20s`) stops every connection through
 //! that worker; TCP's retransmission bridges the freeze and each one
 //! carries on, so `long-lived-tcp` passes and reports the longest gap
-//! (the freeze, ended by the first retransmission after it). A fault that
+//! (the freeze, ended by the first retransmission after it); a 30 s
+//! partition of the worker likewise. A fault that
 //! kills an endpoint is refused by validation; run anyway (the scenario
 //! built past the reader), it fails naming the connections that broke.
 //! The servers' logs are read through the API with their timestamps and
@@ -14,10 +15,27 @@ mod support;
 use cni_chaos::fault::{Fault, NodeRole, NodeTarget, PodDelete};
 use cni_chaos::observe::longlived::{LONG_LIVED, LONG_LIVED_LABEL};
 use cni_chaos::observe::probe::PROBE_NAMESPACE;
-use cni_chaos::slo::{Measured, SloKind, SloStatus};
+use cni_chaos::run::ScenarioResult;
+use cni_chaos::slo::{Measured, SloKind, SloStatus, SloVerdict};
 use cni_chaos::suite::LabelSelector;
 
 const FROZEN: &str = "chaos-twin-worker";
+
+/// The long-lived-tcp verdict of a run.
+fn long_lived(r: &ScenarioResult) -> &SloVerdict {
+    r.slos
+        .iter()
+        .find(|v| v.slo.kind() == SloKind::LongLivedTcp)
+        .expect("the long-lived-tcp verdict")
+}
+
+/// The longest gap a passing verdict measured, in ms.
+fn gap_ms(v: &SloVerdict) -> u64 {
+    match v.measured {
+        Some(Measured::Millis(gap)) => gap,
+        _ => panic!("no gap measured: {v:#?}"),
+    }
+}
 
 const FREEZE: &str = r#"
 name: long-lived
@@ -34,16 +52,10 @@ async fn a_20s_vswitchd_freeze_leaves_every_long_lived_connection_alive_with_its
     let (suite, cluster) = support::twin_cluster("long-lived.yaml", FREEZE);
     let r = support::run_first(&suite, cluster).await;
     assert_eq!(r.node.as_deref(), Some(FROZEN), "{r:#?}");
-    let v = r
-        .slos
-        .iter()
-        .find(|v| v.slo.kind() == SloKind::LongLivedTcp)
-        .expect("the long-lived-tcp verdict");
+    let v = long_lived(&r);
     assert_eq!(v.status, SloStatus::Pass, "{v:#?}");
     assert!(v.message.contains("over 6 connections"), "{}", v.message);
-    let Some(Measured::Millis(gap)) = v.measured else {
-        panic!("no gap measured: {v:#?}");
-    };
+    let gap = gap_ms(v);
     // The freeze is 20 s; the gap ends at the first retransmission after
     // it (200 ms doubling: 12.6 s, then 25.4 s after the first loss), one
     // line interval either way.
@@ -52,6 +64,25 @@ async fn a_20s_vswitchd_freeze_leaves_every_long_lived_connection_alive_with_its
         v.message
     ));
     assert!((20_000..=26_000).contains(&gap), "gap {gap} ms");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_30s_partition_is_ridden_out_too_the_gap_ending_at_a_retransmission_after_it() {
+    let text = FREEZE.replace(
+        "{kind: ovs-kill, target: {role: worker, index: 0}, process: ovs-vswitchd, signal: stop, stop-for: 20s}",
+        "{kind: network-partition, target: {role: worker, index: 0}, duration: 30s}",
+    );
+    let (suite, cluster) = support::twin_cluster("long-lived.yaml", &text);
+    let r = support::run_first(&suite, cluster).await;
+    let v = long_lived(&r);
+    assert_eq!(v.status, SloStatus::Pass, "{v:#?}");
+    let gap = gap_ms(v);
+    support::say(&format!(
+        "TWIN long-lived-tcp over a 30 s partition: longest gap {gap} ms"
+    ));
+    // Retransmissions 25.4 s and 51 s after the first loss: the first after
+    // a 30 s partition is the one at 51 s.
+    assert!((30_000..=52_000).contains(&gap), "gap {gap} ms");
 }
 
 #[test]
@@ -81,11 +112,7 @@ async fn a_long_lived_pod_deleted_anyway_fails_naming_the_connections_that_broke
         grace_period: None,
     });
     let r = support::run_first(&suite, cluster).await;
-    let v = r
-        .slos
-        .iter()
-        .find(|v| v.slo.kind() == SloKind::LongLivedTcp)
-        .expect("the long-lived-tcp verdict");
+    let v = long_lived(&r);
     assert_eq!(v.status, SloStatus::Fail, "{v:#?}");
     // The deleted pod's client connections broke: its replacement's
     // client reconnected to every other node.

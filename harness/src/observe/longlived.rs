@@ -374,7 +374,11 @@ pub fn judge(slo: &Slo, conns: Result<&[Connection], &str>, fault_at: Duration) 
             node: c.flow.rsplit(" -> ").next().map(str::to_string),
             reason,
             restarts: None,
-            recovered_after: None,
+            // The pair's lines came back, over a new connection.
+            recovered_after: match &c.fate {
+                Fate::Broke { next_at, .. } => Some(next_at.saturating_sub(fault_at)),
+                _ => None,
+            },
         });
     }
     let summary = format!(
@@ -517,6 +521,7 @@ mod tests {
         assert_eq!(v.culprits.len(), 1);
         assert_eq!(v.culprits[0].name, format!("connection {FLOW_AB}"));
         assert_eq!(v.culprits[0].node.as_deref(), Some("b"));
+        assert_eq!(v.culprits[0].recovered_after, Some(Duration::from_secs(30)));
         let reason = &v.culprits[0].reason;
         assert!(
             reason.contains("p/1/1 broke") && reason.contains("reconnect as p/1/2 at +30s"),
