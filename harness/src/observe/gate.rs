@@ -292,7 +292,7 @@ pub async fn observe_and_judge(
             // Timers count from what happened before the budgets ran out:
             // a component that keeps restarting after them cannot stretch
             // the window by more than one timer.
-            let floor = settle::floor(
+            let mut floor = settle::floor(
                 &scenario.fault,
                 tl,
                 &base,
@@ -300,8 +300,11 @@ pub async fn observe_and_judge(
                 t.min(tl.offset(budgets_end)),
                 settle,
                 fault_node.as_deref(),
-            )
-            .capped(tl.offset(budgets_end), FLOOR_PAST_BUDGETS);
+            );
+            if super::longlived::wanted(scenario) {
+                super::longlived::raise_floor(&mut floor, &scenario.fault, fault_off, settle);
+            }
+            let floor = floor.capped(tl.offset(budgets_end), FLOOR_PAST_BUDGETS);
             let known = t >= floor.at
                 && scenario
                     .slos

@@ -102,6 +102,52 @@ pub fn daemonset() -> DaemonSet {
     )
 }
 
+/// Linux's `TCP_RTO_MIN` (HZ/5): the first retransmission timeout of a
+/// connection with a sub-millisecond round trip (torvalds/linux
+/// `include/net/tcp.h`).
+pub const RTO_MIN: Duration = Duration::from_millis(200);
+/// Linux's `TCP_RTO_MAX`: the backoff's ceiling.
+pub const RTO_MAX: Duration = Duration::from_secs(120);
+
+/// By when a connection whose path was down for `down` from the fault is
+/// heard again at the latest: its first retransmission at or after
+/// `down` (timeouts from [`RTO_MIN`] doubling up to [`RTO_MAX`], counted
+/// from the first line lost), plus the line interval the first loss can
+/// lag the fault by.
+pub fn heard_again_by(down: Duration) -> Duration {
+    let (mut t, mut rto) = (Duration::ZERO, RTO_MIN);
+    while t < down {
+        t += rto;
+        rto = (rto * 2).min(RTO_MAX);
+    }
+    t + SEND_INTERVAL
+}
+
+/// Raises observation's floor so a connection stopped for as long as
+/// `fault` acts ([`Fault::acts_until`]: a freeze's `stop-for`, a
+/// partition's `duration`) is heard again before the settle window starts:
+/// judged earlier, it would be silent and not evaluated.
+pub fn raise_floor(
+    floor: &mut super::Floor,
+    fault: &crate::fault::Fault,
+    fault_at: Duration,
+    settle: Duration,
+) {
+    let acts = fault.acts_until();
+    if acts.is_zero() {
+        return;
+    }
+    let heard = heard_again_by(acts);
+    floor.raise(fault_at + heard + settle, || {
+        format!(
+            "a long-lived connection stopped for the fault's {} is heard again by +{} (its first TCP retransmission after it), then the settle window ({})",
+            duration::format(acts),
+            duration::format(heard),
+            duration::format(settle)
+        )
+    });
+}
+
 /// Whether `scenario` wants the long-lived connections.
 pub fn wanted(scenario: &crate::suite::Scenario) -> bool {
     scenario.slos.iter().any(|s| matches!(s, Slo::LongLivedTcp))
@@ -500,6 +546,53 @@ mod tests {
         // A pair with no line at all is there, unknown.
         let c = one(&[seg((0, 60_000), &[])]);
         assert!(matches!(c.fate, Fate::Unknown { .. }), "{c:#?}");
+    }
+
+    #[test]
+    fn a_stopped_connection_is_heard_again_at_its_first_retransmission_after_the_stop() {
+        let ms = Duration::from_millis;
+        // (down, heard again by): retransmissions at 0.2, 0.6, 1.4, 3.0,
+        // 6.2, 12.6, 25.4, 51.0, 102.2 s after the first loss.
+        for (down, by) in [
+            (0, 200),
+            (3_000, 3_200),
+            (3_001, 6_400),
+            (20_000, 25_600),
+            (30_000, 51_200),
+            (60_000, 102_400),
+        ] {
+            assert_eq!(heard_again_by(ms(down)), ms(by), "down {down} ms");
+        }
+        // The ceiling: past 204.6 s every step is 120 s.
+        assert_eq!(heard_again_by(ms(300_000)), ms(324_600 + 200));
+        let fault = |stop_for: u64| {
+            crate::fault::Fault::OvsKill(crate::fault::OvsKill {
+                target: crate::fault::NodeTarget::Name { name: "w".into() },
+                process: crate::fault::OvsProcess::OvsVswitchd,
+                signal: crate::fault::OvsSignal::Stop,
+                stop_for: Some(Duration::from_secs(stop_for)),
+            })
+        };
+        // A floor at +70 s raised for a 60 s freeze from +10 s, not for a
+        // 20 s one (heard again by +35.6 s, settled by +65.6 s).
+        let raised = |stop_for: u64| {
+            let mut floor = super::super::Floor {
+                at: Duration::from_secs(70),
+                why: "before".into(),
+            };
+            let (at, settle) = (Duration::from_secs(10), Duration::from_secs(30));
+            raise_floor(&mut floor, &fault(stop_for), at, settle);
+            floor
+        };
+        let floor = raised(60);
+        assert_eq!(floor.at, ms(10_000 + 102_400 + 30_000));
+        assert!(
+            floor.why.contains("heard again by +1m 42.4s"),
+            "{}",
+            floor.why
+        );
+        let floor = raised(20);
+        assert_eq!(floor.at, Duration::from_secs(70), "{}", floor.why);
     }
 
     #[test]

@@ -108,7 +108,8 @@ impl Floor {
         self
     }
 
-    fn raise(&mut self, at: Duration, why: impl FnOnce() -> String) {
+    /// Raises the floor to `at` (saying `why`) if that is later.
+    pub(super) fn raise(&mut self, at: Duration, why: impl FnOnce() -> String) {
         if at > self.at {
             self.at = at;
             self.why = why();
