@@ -519,8 +519,29 @@ fn the_checker_names_a_missing_and_an_orphaned_port_on_real_ovn() {
         assert!(found.contains(&want), "{want:?} not in {found:#?}\n{raw}");
     }
     say(&format!(
-        "SYSTEM: ovn_system: a duplicate Interface and a deleted pod's leftover ports named too ({} findings); whole test {} ms",
+        "SYSTEM: ovn_system: a duplicate Interface and a deleted pod's leftover ports named too ({} findings)",
         found.len(),
+    ));
+
+    // web-2's port given another MAC with the command the twin models
+    // (`ovn-nbctl lsp-set-addresses`, rule `ovn-nb-port-per-pod`): named
+    // with the port's addresses and the pod's MAC it lacks.
+    let port = web2.port();
+    ovn.ok(&[
+        "ovn-nbctl",
+        "lsp-set-addresses",
+        &port,
+        "00:00:00:de:ad:01 10.16.0.7",
+    ]);
+    let (found, raw) = ovn.check(std::slice::from_ref(&web2));
+    let found = names(&found);
+    let want = "logical switch port web-2.default has addresses \"00:00:00:de:ad:01 10.16.0.7\", lacking the pod's 00:00:00:aa:00:03";
+    assert!(
+        found.iter().any(|f| f == want),
+        "{want:?} not in {found:#?}\n{raw}"
+    );
+    say(&format!(
+        "SYSTEM: ovn_system: a port whose MAC differs from the pod's named: {want}; whole test {} ms",
         t0.elapsed().as_millis()
     ));
 }

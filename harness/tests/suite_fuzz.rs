@@ -228,6 +228,7 @@ const SLOS: &[(&str, &[&str])] = &[
     ("ovn-consistent", &["namespaces", "nodes"]),
     ("max-outage", &["flow", "!budget"]),
     ("max-loss", &["flow", "!percent", "within"]),
+    ("long-lived-tcp", &[]),
     ("crashloop-free", &["namespace"]),
 ];
 /// Remediation step kinds with their fields; the last kind does not exist.

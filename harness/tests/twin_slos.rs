@@ -50,6 +50,13 @@ async fn engine_for(
         "name: slos\ndescription: every SLO kind\ncluster: {{versions: {versions}, nat-gateway: true}}\nscenarios:\n  - name: s\n{body}"
     );
     let suite = suite::parse_str(Path::new("slos.yaml"), &yaml).unwrap_or_else(|p| panic!("{p:?}"));
+    let (engine, diagnostics) = engine_on(backend, &suite).await;
+    (suite, engine, diagnostics)
+}
+
+/// An engine on a fresh twin cluster for `suite` (with its diagnostics
+/// folder, kept alive by the caller).
+async fn engine_on(backend: TwinBackend, suite: &suite::Suite) -> (Engine, tempfile::TempDir) {
     let cancel = CancellationToken::new();
     let cluster = backend
         .provision(&suite.cluster, &cancel)
@@ -63,7 +70,7 @@ async fn engine_for(
         seed: 1,
         diagnostics_dir: diagnostics.path().to_path_buf(),
     };
-    (suite, engine, diagnostics)
+    (engine, diagnostics)
 }
 
 /// Runs the one scenario of `body` (fault and SLOs) on a fresh twin
@@ -388,4 +395,116 @@ async fn stale_ovs_ports_fail_ovn_consistent_on_v1_14_naming_them_and_are_cleane
     for v in &r.slos {
         assert_eq!(v.status, SloStatus::Pass, "{}: {}", v.slo, v.message);
     }
+}
+
+/// The nightly suite's OVS kills judge ovn-consistent after recovery: run
+/// from the shipped file on the twin, OVS restarts with its database on
+/// the node's disk, so the NB, every br-int and ovn-controller agree with
+/// the pods again and the SLO passes, after its one-minute floor.
+#[tokio::test(start_paused = true)]
+async fn the_nightly_ovs_kills_leave_ovn_consistent_after_recovery() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites/nightly.yaml");
+    let text = std::fs::read_to_string(&path).expect("nightly.yaml");
+    let suite = suite::parse_str(&path, &text).unwrap_or_else(|p| panic!("{p:?}"));
+    for name in ["ovs-vswitchd-kill", "ovsdb-server-kill"] {
+        let sc = suite
+            .scenarios
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no {name} in nightly.yaml"));
+        let (engine, _diagnostics) = engine_on(TwinBackend::new(1, "test"), &suite).await;
+        let r = engine.run(&suite.id_of(sc), sc, 1).await;
+        let v = verdict(&r, "ovn-consistent", "all namespaces");
+        assert_eq!(
+            v.status,
+            SloStatus::Pass,
+            "{name}: {}: {}",
+            v.slo,
+            v.message
+        );
+        let ended = r.observation.as_ref().map(|w| w.ended);
+        assert!(
+            ended.is_some_and(|e| e >= std::time::Duration::from_secs(60)),
+            "{name}: judged before the Interface GC period: {ended:?}"
+        );
+    }
+}
+
+/// The twin's pods carry the MAC kube-ovn-controller allocated
+/// (`ovn.kubernetes.io/mac_address`) and their logical switch ports the
+/// same, so ovn-consistent compares MACs on the twin: a port whose
+/// addresses an `ovn-nbctl lsp-set-addresses` changed to another MAC (run
+/// in ovn-central through the command seam) fails it, naming the pod, the
+/// port's addresses and the MAC it lacks; before that, the check passes
+/// with every Running pod's MAC compared.
+#[tokio::test(start_paused = true)]
+async fn a_port_whose_mac_differs_from_the_pods_fails_ovn_consistent_naming_it() {
+    use cni_chaos::observe::ovn;
+    let (suite, engine, _diagnostics) = engine_for(
+        TwinBackend::new(1, "test"),
+        FIXED,
+        "    fault: {kind: ovs-kill, target: {role: worker}, process: ovs-vswitchd, signal: kill}\n    slos:\n      - {kind: ovn-consistent}\n",
+    )
+    .await;
+    let slo = suite.scenarios[0].slos[0].clone();
+    let cluster = engine.cluster.clone();
+    let client = cluster.kube_client().expect("the twin's client");
+    tokio::time::sleep(std::time::Duration::from_secs(300)).await;
+    let consistent = ovn::read(&client, &*cluster, &slo, None)
+        .await
+        .expect("read");
+    let pods = &consistent.snapshot.pods;
+    let running: Vec<&ovn::PodFacts> = pods.iter().filter(|p| p.running).collect();
+    assert!(running.len() > 3, "{pods:#?}");
+    assert!(
+        running.iter().all(|p| p.mac.is_some()),
+        "every Running pod on the pod network carries its MAC: {running:#?}"
+    );
+    let check = ovn::check(&consistent.snapshot);
+    assert!(check.findings.is_empty(), "{:#?}", check.findings);
+    assert_eq!(ovn::judge(&slo, Ok(&check)).status, SloStatus::Pass);
+
+    // One pod's port given another MAC.
+    let pod = running
+        .iter()
+        .find(|p| p.namespace == "kube-system" && p.name.starts_with("coredns"))
+        .expect("a coredns pod");
+    let central: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(client.clone(), "kube-system");
+    let central = central
+        .list(&kube::api::ListParams::default().labels("app=ovn-central"))
+        .await
+        .unwrap()
+        .items[0]
+        .metadata
+        .name
+        .clone()
+        .unwrap();
+    let wrong = format!("00:00:00:de:ad:01 {}", pod.ips[0]);
+    let port = format!("{}.{}", pod.name, pod.namespace);
+    let set = cluster
+        .exec_in_pod(
+            "kube-system",
+            &central,
+            "ovn-central",
+            &["ovn-nbctl", "lsp-set-addresses", &port, &wrong],
+        )
+        .await
+        .expect("exec");
+    assert_eq!(set.status, Some(0), "{set:?}");
+    let changed = ovn::read(&client, &*cluster, &slo, None)
+        .await
+        .expect("read");
+    let check = ovn::check(&changed.snapshot);
+    let v = ovn::judge(&slo, Ok(&check));
+    assert_eq!(v.status, SloStatus::Fail, "{v:#?}");
+    assert_eq!(v.culprits.len(), 1, "{:#?}", v.culprits);
+    let c = &v.culprits[0];
+    assert_eq!(c.name, pod.name, "{c}");
+    let mac = pod.mac.as_deref().unwrap();
+    assert!(
+        c.reason.contains(&format!("lacking the pod's {mac}"))
+            && c.reason.contains("00:00:00:de:ad:01"),
+        "{c}"
+    );
 }

@@ -25,7 +25,7 @@ const NB: [&str; 7] = [
 ];
 
 /// The NB database's ports, as the ovn-central pod answers.
-fn nb(w: &World) -> String {
+fn nb(w: &mut World) -> String {
     let central = pod_on(w, "ovn-central", CP);
     let out = w
         .exec("kube-system", &central, "ovn-central", &NB)
@@ -48,7 +48,7 @@ fn ports_follow_the_pods_and_a_deletion_the_controller_missed_waits_for_the_gc()
     run(&mut w, &mut rec, 300_000);
 
     // Every CoreDNS pod has its port, with external_ids as Kube-OVN's.
-    let before = nb(&w);
+    let before = nb(&mut w);
     let dns = coredns(&w);
     assert_eq!(dns.len(), 2, "{dns:?}");
     for name in &dns {
@@ -91,17 +91,21 @@ fn ports_follow_the_pods_and_a_deletion_the_controller_missed_waits_for_the_gc()
         coredns(&w)
     );
     let port = format!("{gone}.kube-system,");
-    assert!(nb(&w).contains(&port), "{port} stays: {}", nb(&w));
+    assert!(nb(&mut w).contains(&port), "{port} stays: {}", nb(&mut w));
 
     // The controller is back within its back-off; its first GC pass only
     // marks the port, so it is still there a minute on.
     run(&mut w, &mut rec, 60_000);
     assert_eq!(coredns(&w).len(), 2, "the Deployment replaced {gone}");
-    assert!(nb(&w).contains(&port), "marked, not deleted: {}", nb(&w));
+    assert!(
+        nb(&mut w).contains(&port),
+        "marked, not deleted: {}",
+        nb(&mut w)
+    );
 
     // The next pass, 360 s after the first, deletes it.
     run(&mut w, &mut rec, 360_000);
-    let after = nb(&w);
+    let after = nb(&mut w);
     assert!(!after.contains(&port), "{port} still in {after}");
     for name in coredns(&w) {
         assert!(after.contains(&format!("{name}.kube-system,")), "{after}");
@@ -118,7 +122,7 @@ fn a_deletion_the_running_controller_sees_leaves_no_port() {
     run(&mut w, &mut rec, 5_000);
     assert!(!coredns(&w).contains(&gone));
     let port = format!("{gone}.kube-system,");
-    assert!(!nb(&w).contains(&port), "{}", nb(&w));
+    assert!(!nb(&mut w).contains(&port), "{}", nb(&mut w));
 }
 
 /// Stale OVS ports (a pod's Interface row whose pod and device are gone)

@@ -44,6 +44,10 @@ pub fn evaluate(slo: &Slo, tl: &Timeline, w: &Window) -> SloVerdict {
             let why = "judged on the traffic receivers' logs at the end of observation (observe::flows), not on the timeline".to_string();
             (SloStatus::NotEvaluated(why.clone()), None, Vec::new(), why)
         }
+        Slo::LongLivedTcp => {
+            let why = "judged on the long-lived connections' servers' logs at the end of observation (observe::longlived), not on the timeline".to_string();
+            (SloStatus::NotEvaluated(why.clone()), None, Vec::new(), why)
+        }
         Slo::PingerHealthy { .. } => {
             let why = "judged on kube-ovn-pinger's log at the end of observation (observe::pinger), not on the timeline".to_string();
             (SloStatus::NotEvaluated(why.clone()), None, Vec::new(), why)

@@ -93,6 +93,34 @@ pub const RECEIVER_SCRIPT: &str = "trap 'exit 0' TERM; echo \"cni-chaos-traffic-
 /// headless Service's DNS name, but their own.
 pub const PEERS_BY_DNS: &str = "nslookup chaos-traffic.cni-chaos-probes.svc.cluster.local 2>/dev/null | awk '/^Address/ && !/#/ {print $NF}' | grep -v \"^$POD_IP$\"";
 
+/// A harness DaemonSet of receivers and senders with its headless Service
+/// (the traffic's, [`TRAFFIC_SET`], and the long-lived connections',
+/// `super::longlived::SET`): what [`ensure`] creates and [`read_set`]
+/// reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrafficSet {
+    /// The DaemonSet's and the headless Service's name.
+    pub name: &'static str,
+    /// The label (value `name`) on both and on the pods.
+    pub label: &'static str,
+    /// The port receivers listen on.
+    pub port: u16,
+    /// The receiving container, whose log is read.
+    pub receiver: &'static str,
+    /// The kind of the flows its records name (the first word of a flow's
+    /// name) when every record names a pair of nodes.
+    pub flow: &'static str,
+}
+
+/// The continuous traffic's DaemonSet.
+pub const TRAFFIC_SET: TrafficSet = TrafficSet {
+    name: TRAFFIC,
+    label: TRAFFIC_LABEL,
+    port: PORT,
+    receiver: "receiver",
+    flow: "pod-to-pod",
+};
+
 /// The sender's command (busybox). Every 200 ms, one numbered probe per
 /// flow, each a TCP connection of its own (`nc -w 1`: at most a second
 /// when nothing answers) run in the background, tagged with its node, its
@@ -138,13 +166,13 @@ pub fn wanted(scenario: &Scenario) -> bool {
         .any(|s| matches!(s, Slo::MaxOutage { .. } | Slo::MaxLoss { .. }))
 }
 
-fn labels() -> BTreeMap<String, String> {
+fn labels(set: &TrafficSet) -> BTreeMap<String, String> {
     BTreeMap::from([
         (
             "app.kubernetes.io/managed-by".to_string(),
             "cni-chaos".to_string(),
         ),
-        (TRAFFIC_LABEL.to_string(), TRAFFIC.to_string()),
+        (set.label.to_string(), set.name.to_string()),
     ])
 }
 
@@ -162,7 +190,9 @@ fn field_env(name: &str, path: &str) -> EnvVar {
     }
 }
 
-fn container(name: &str, script: &str) -> Container {
+/// A busybox container (the probes' image) running `script`, with its
+/// node, pod name and pod IP in `NODE_NAME`, `POD_NAME`, `POD_IP`.
+pub fn container(name: &str, script: &str) -> Container {
     Container {
         name: name.into(),
         image: Some(PROBE_IMAGE.into()),
@@ -195,33 +225,33 @@ pub fn daemonset() -> DaemonSet {
     )
 }
 
-/// The headless Service whose DNS name lists every traffic pod.
-pub fn service() -> Service {
-    traffic_service(TRAFFIC, Some("None"))
+/// The headless Service whose DNS name lists every pod of `set`.
+pub fn service(set: &TrafficSet) -> Service {
+    set_service(set, set.name, Some("None"))
 }
 
 /// The ClusterIP Service [`TRAFFIC_SERVICE`] in front of every receiver.
 pub fn load_balanced_service() -> Service {
-    traffic_service(TRAFFIC_SERVICE, None)
+    set_service(&TRAFFIC_SET, TRAFFIC_SERVICE, None)
 }
 
-/// A Service named `name` on the receivers' port, selecting every traffic
-/// pod; headless with `cluster_ip` `None`.
-fn traffic_service(name: &str, cluster_ip: Option<&str>) -> Service {
+/// A Service named `name` on `set`'s receivers' port, selecting every pod
+/// of `set`; headless with `cluster_ip` `None`.
+fn set_service(set: &TrafficSet, name: &str, cluster_ip: Option<&str>) -> Service {
     Service {
         metadata: ObjectMeta {
             name: Some(name.into()),
             namespace: Some(PROBE_NAMESPACE.into()),
-            labels: Some(labels()),
+            labels: Some(labels(set)),
             ..ObjectMeta::default()
         },
         spec: Some(ServiceSpec {
             cluster_ip: cluster_ip.map(str::to_string),
-            selector: Some(labels()),
+            selector: Some(labels(set)),
             ports: Some(vec![ServicePort {
                 name: Some("probe".into()),
                 protocol: Some("TCP".into()),
-                port: i32::from(PORT),
+                port: i32::from(set.port),
                 ..ServicePort::default()
             }]),
             ..ServiceSpec::default()
@@ -240,35 +270,49 @@ pub fn traffic_objects() -> Vec<serde_json::Value> {
         v.expect("a k8s-openapi object always serializes")
     };
     vec![
-        json(serde_json::to_value(service())),
+        json(serde_json::to_value(service(&TRAFFIC_SET))),
         json(serde_json::to_value(load_balanced_service())),
         json(serde_json::to_value(daemonset())),
     ]
 }
 
-/// Creates the Services and the DaemonSet unless they exist.
-pub async fn ensure(client: &kube::Client) -> Result<(), kube::Error> {
+/// Creates the traffic's Services and DaemonSet unless they exist.
+pub async fn ensure_traffic(client: &kube::Client) -> Result<(), kube::Error> {
+    ensure(
+        client,
+        &[service(&TRAFFIC_SET), load_balanced_service()],
+        &daemonset(),
+    )
+    .await
+}
+
+/// Creates `services`, then the DaemonSet `ds`, unless they exist.
+pub async fn ensure(
+    client: &kube::Client,
+    services: &[Service],
+    ds: &DaemonSet,
+) -> Result<(), kube::Error> {
     let ignore_exists = |r: Result<(), kube::Error>| match r {
         Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
         other => other,
     };
     let svc: Api<Service> = Api::namespaced(client.clone(), PROBE_NAMESPACE);
-    for service in [service(), load_balanced_service()] {
+    for service in services {
         if svc
-            .get_opt(service.metadata.name.as_deref().unwrap_or(TRAFFIC))
+            .get_opt(service.metadata.name.as_deref().unwrap_or_default())
             .await?
             .is_none()
         {
-            ignore_exists(svc.create(&PostParams::default(), &service).await.map(drop))?;
+            ignore_exists(svc.create(&PostParams::default(), service).await.map(drop))?;
         }
     }
-    let ds: Api<DaemonSet> = Api::namespaced(client.clone(), PROBE_NAMESPACE);
-    if ds.get_opt(TRAFFIC).await?.is_none() {
-        ignore_exists(
-            ds.create(&PostParams::default(), &daemonset())
-                .await
-                .map(drop),
-        )?;
+    let api: Api<DaemonSet> = Api::namespaced(client.clone(), PROBE_NAMESPACE);
+    if api
+        .get_opt(ds.metadata.name.as_deref().unwrap_or_default())
+        .await?
+        .is_none()
+    {
+        ignore_exists(api.create(&PostParams::default(), ds).await.map(drop))?;
     }
     Ok(())
 }
@@ -286,7 +330,7 @@ pub struct Reading {
 }
 
 /// A flow's name.
-pub fn flow_name(kind: FlowKind, from: &str, to: &str) -> String {
+pub fn flow_name(kind: impl std::fmt::Display, from: &str, to: &str) -> String {
     format!("{kind} {from} -> {to}")
 }
 
@@ -360,15 +404,67 @@ async fn read_nat_egress(
     Ok(())
 }
 
-/// Every traffic pod receiver's log.
+/// Every traffic pod receiver's log: its flows of every kind (the pairs'
+/// `pod-to-pod` and `secondary`, each node's `pod-to-service` and `dns`).
 async fn read_receivers(client: &kube::Client, origin: jiff::Timestamp) -> Result<Reading, String> {
+    let expected = |nodes: &[String]| {
+        let mut out = Vec::new();
+        for a in nodes {
+            for b in nodes.iter().filter(|b| *b != a) {
+                for kind in [FlowKind::PodToPod, FlowKind::Secondary] {
+                    out.push(flow_name(kind, a, b));
+                }
+            }
+            for kind in [FlowKind::PodToService, FlowKind::Dns] {
+                out.push(format!("{kind} {a}"));
+            }
+        }
+        out
+    };
+    read_set(client, &TRAFFIC_SET, origin, expected, record_flow).await
+}
+
+/// Every receiver's log of `set`, whose records each name a pair of nodes
+/// (`<set.flow> <sender's node> -> <receiver's node>`), one flow per
+/// ordered pair of nodes with a pod of `set`.
+pub async fn read_pairs(
+    client: &kube::Client,
+    set: &TrafficSet,
+    origin: jiff::Timestamp,
+) -> Result<Reading, String> {
+    let expected = |nodes: &[String]| {
+        let mut out = Vec::new();
+        for a in nodes {
+            for b in nodes.iter().filter(|b| *b != a) {
+                out.push(flow_name(set.flow, a, b));
+            }
+        }
+        out
+    };
+    let rename = |_: &str, payload: &str, node: &str| {
+        flow_name(set.flow, from_node(payload).unwrap_or("?"), node)
+    };
+    read_set(client, set, origin, expected, rename).await
+}
+
+/// Reads every receiver's log of `set` now (its current run and, after a
+/// restart, the previous one); the flows there should be are
+/// `expected(nodes with a pod of set)`, each record is named by
+/// `rename(its flow=, its payload, the receiver's node)`. Timestamps are
+/// aligned on the timeline whose offset zero is at wall time `origin`.
+async fn read_set(
+    client: &kube::Client,
+    set: &TrafficSet,
+    origin: jiff::Timestamp,
+    expected: impl Fn(&[String]) -> Vec<String>,
+    rename: impl Fn(&str, &str, &str) -> String,
+) -> Result<Reading, String> {
     let api: Api<Pod> = Api::namespaced(client.clone(), PROBE_NAMESPACE);
     let pods = api
-        .list(&ListParams::default().labels(&format!("{TRAFFIC_LABEL}={TRAFFIC}")))
+        .list(&ListParams::default().labels(&format!("{}={}", set.label, set.name)))
         .await
-        .map_err(|e| format!("listing the traffic pods: {e}"))?
+        .map_err(|e| format!("listing the {} pods: {e}", set.name))?
         .items;
-    let mut out = Reading::default();
     let nodes: Vec<String> = {
         let mut n: Vec<String> = pods
             .iter()
@@ -378,16 +474,10 @@ async fn read_receivers(client: &kube::Client, origin: jiff::Timestamp) -> Resul
         n.dedup();
         n
     };
-    for a in &nodes {
-        for b in nodes.iter().filter(|b| *b != a) {
-            for kind in [FlowKind::PodToPod, FlowKind::Secondary] {
-                out.expected.push(flow_name(kind, a, b));
-            }
-        }
-        for kind in [FlowKind::PodToService, FlowKind::Dns] {
-            out.expected.push(format!("{kind} {a}"));
-        }
-    }
+    let mut out = Reading {
+        expected: expected(&nodes),
+        ..Reading::default()
+    };
     for pod in &pods {
         let name = pod.metadata.name.clone().unwrap_or_default();
         let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else {
@@ -397,15 +487,15 @@ async fn read_receivers(client: &kube::Client, origin: jiff::Timestamp) -> Resul
             .status
             .as_ref()
             .and_then(|s| s.container_statuses.as_ref())
-            .and_then(|cs| cs.iter().find(|c| c.name == "receiver"))
+            .and_then(|cs| cs.iter().find(|c| c.name == set.receiver))
             .is_some_and(|c| c.restart_count > 0);
-        let rename = |flow: &str, payload: &str| record_flow(flow, payload, &node);
+        let named = |flow: &str, payload: &str| rename(flow, payload, &node);
         for previous in [true, false] {
             if previous && !restarted {
                 continue;
             }
             let params = LogParams {
-                container: Some("receiver".into()),
+                container: Some(set.receiver.into()),
                 timestamps: true,
                 previous,
                 ..LogParams::default()
@@ -413,7 +503,7 @@ async fn read_receivers(client: &kube::Client, origin: jiff::Timestamp) -> Resul
             match api.logs(&name, &params).await {
                 Ok(log) => out
                     .segments
-                    .push(super::traffic::parse_log(&log, origin, rename)),
+                    .push(super::traffic::parse_log(&log, origin, named)),
                 Err(e) => out.unreadable.push(format!(
                     "{name} ({}log): {e}",
                     if previous { "previous " } else { "" }
@@ -564,25 +654,36 @@ pub fn judge(slo: &Slo, flows: Result<&[FlowTraffic], &str>) -> SloVerdict {
         }
         _ => (None, String::new()),
     };
+    let unjudged = (!unjudged.is_empty()).then(|| format!("not covered: {}", unjudged.join("; ")));
+    conclude(slo, measured, culprits, unjudged, summary)
+}
+
+/// A verdict from what the records showed: failed when there are
+/// culprits (named after `summary`), else not evaluated when some part
+/// could not be judged (`unjudged`, why), else passed with `summary`.
+pub(crate) fn conclude(
+    slo: &Slo,
+    measured: Option<Measured>,
+    culprits: Vec<Culprit>,
+    unjudged: Option<String>,
+    summary: String,
+) -> SloVerdict {
+    let verdict = |status, culprits, message| SloVerdict {
+        slo: slo.clone(),
+        status,
+        measured,
+        culprits,
+        message,
+    };
     if !culprits.is_empty() {
         let names: Vec<String> = culprits.iter().map(|c| c.to_string()).collect();
-        return verdict(
-            SloStatus::Fail,
-            measured,
-            culprits,
-            format!("{summary}: {}", names.join("; ")),
-        );
+        let message = format!("{summary}: {}", names.join("; "));
+        return verdict(SloStatus::Fail, culprits, message);
     }
-    if !unjudged.is_empty() {
-        let why = format!("not covered: {}", unjudged.join("; "));
-        return verdict(
-            SloStatus::NotEvaluated(why.clone()),
-            measured,
-            Vec::new(),
-            why,
-        );
+    match unjudged {
+        Some(why) => verdict(SloStatus::NotEvaluated(why.clone()), Vec::new(), why),
+        None => verdict(SloStatus::Pass, Vec::new(), summary),
     }
-    verdict(SloStatus::Pass, measured, Vec::new(), summary)
 }
 
 #[cfg(test)]
@@ -704,12 +805,15 @@ mod tests {
             spec.template.metadata.unwrap().labels.unwrap()[TRAFFIC_LABEL],
             TRAFFIC
         );
-        assert_eq!(service().spec.unwrap().cluster_ip.as_deref(), Some("None"));
+        assert_eq!(
+            service(&TRAFFIC_SET).spec.unwrap().cluster_ip.as_deref(),
+            Some("None")
+        );
         let lb = load_balanced_service();
         assert_eq!(lb.metadata.name.as_deref(), Some(TRAFFIC_SERVICE));
         let spec = lb.spec.unwrap();
         assert_eq!(spec.cluster_ip, None, "a ClusterIP is allocated");
-        assert_eq!(spec.selector, Some(labels()));
+        assert_eq!(spec.selector, Some(labels(&TRAFFIC_SET)));
         let script = sender_script(PEERS_BY_DNS);
         assert!(script.contains(MARKER));
         for flow in ["pod-to-pod", "secondary", "pod-to-service", "dns"] {

@@ -75,6 +75,13 @@ pub fn unsteady(tl: &Timeline, scenario: &Scenario) -> Vec<Culprit> {
             super::flows::TRAFFIC,
         ));
     }
+    if super::longlived::wanted(scenario) {
+        culprits.extend(super::workload::unready_of(
+            tl,
+            super::longlived::LONG_LIVED_LABEL,
+            super::longlived::LONG_LIVED,
+        ));
+    }
     let pods = tl.present(ObjKind::Pod);
     for scope in scopes {
         let mut matched = 0;
@@ -285,7 +292,7 @@ pub async fn observe_and_judge(
             // Timers count from what happened before the budgets ran out:
             // a component that keeps restarting after them cannot stretch
             // the window by more than one timer.
-            let floor = settle::floor(
+            let mut floor = settle::floor(
                 &scenario.fault,
                 tl,
                 &base,
@@ -293,8 +300,11 @@ pub async fn observe_and_judge(
                 t.min(tl.offset(budgets_end)),
                 settle,
                 fault_node.as_deref(),
-            )
-            .capped(tl.offset(budgets_end), FLOOR_PAST_BUDGETS);
+            );
+            if super::longlived::wanted(scenario) {
+                super::longlived::raise_floor(&mut floor, &scenario.fault, fault_off, settle);
+            }
+            let floor = floor.capped(tl.offset(budgets_end), FLOOR_PAST_BUDGETS);
             let known = t >= floor.at
                 && scenario
                     .slos
@@ -425,6 +435,7 @@ pub fn rejudge(
                         | Slo::OvnConsistent { .. }
                         | Slo::MaxOutage { .. }
                         | Slo::MaxLoss { .. }
+                        | Slo::LongLivedTcp
                 )
             })
             .map(|s| evaluate(s, tl, &w))
@@ -445,6 +456,8 @@ enum Read {
     /// The traffic receivers' logs ([`Slo::MaxOutage`], [`Slo::MaxLoss`]),
     /// read once for all of them.
     Traffic(Result<super::flows::Reading, String>),
+    /// The long-lived connections' servers' logs ([`Slo::LongLivedTcp`]).
+    LongLived(Result<super::flows::Reading, String>),
 }
 
 /// The raw answers of the commands behind `reads`, for the diagnostics.
@@ -488,6 +501,11 @@ async fn read_networks(
             Slo::PingerHealthy { .. } => {
                 out.push(Read::Pinger(
                     super::pinger::read(client, slo, fault_node).await,
+                ));
+            }
+            Slo::LongLivedTcp => {
+                out.push(Read::LongLived(
+                    super::flows::read_pairs(client, &super::longlived::SET, origin_wall).await,
                 ));
             }
             Slo::OvnConsistent { .. } => {
@@ -564,6 +582,15 @@ fn judge(
                 };
                 super::pinger::judge(slo, found.as_deref().map_err(String::as_str))
             }
+            Slo::LongLivedTcp => {
+                let found = match reads.next() {
+                    Some(Read::LongLived(r)) => {
+                        r.map(|r| super::longlived::derive_reading(&r, w.fault_at))
+                    }
+                    _ => Err("the long-lived connections' servers were not read".into()),
+                };
+                super::longlived::judge(slo, found.as_deref().map_err(String::as_str), w.fault_at)
+            }
             Slo::OvnConsistent { .. } => {
                 let found = match reads.next() {
                     Some(Read::Ovn(r)) => r.map(|r| super::ovn::check(&r.snapshot)),
@@ -585,11 +612,23 @@ pub async fn prepare_and_wait_steady(
     timeout: Duration,
 ) -> Result<Gate, crate::backend::BackendError> {
     if super::flows::wanted(scenario) {
-        super::flows::ensure(client).await.map_err(|e| {
+        super::flows::ensure_traffic(client).await.map_err(|e| {
             crate::backend::BackendError::other(
                 format!("deploying {}", super::flows::TRAFFIC),
                 e.to_string(),
             )
+        })?;
+    }
+    if super::longlived::wanted(scenario) {
+        let set = super::longlived::SET;
+        super::flows::ensure(
+            client,
+            &[super::flows::service(&set)],
+            &super::longlived::daemonset(),
+        )
+        .await
+        .map_err(|e| {
+            crate::backend::BackendError::other(format!("deploying {}", set.name), e.to_string())
         })?;
     }
     if !super::workload::wanted(scenario) {

@@ -7,6 +7,7 @@ mod evaluate;
 pub mod flows;
 mod gate;
 mod lanes;
+pub mod longlived;
 pub mod multus_init;
 pub mod natgw;
 pub mod networks;

@@ -108,7 +108,8 @@ impl Floor {
         self
     }
 
-    fn raise(&mut self, at: Duration, why: impl FnOnce() -> String) {
+    /// Raises the floor to `at` (saying `why`) if that is later.
+    pub(super) fn raise(&mut self, at: Duration, why: impl FnOnce() -> String) {
         if at > self.at {
             self.at = at;
             self.why = why();
@@ -388,7 +389,8 @@ pub fn known(slo: &Slo, tl: &Timeline, w: &Window, settle: Duration) -> bool {
         // traffic pod serves and none changed for the settle window (150
         // probes per flow after the last change), and for a loss window
         // with `within`, once it is over.
-        Slo::MaxOutage { .. } | Slo::MaxLoss { .. } => {
+        // The long-lived connections' servers likewise.
+        Slo::MaxOutage { .. } | Slo::MaxLoss { .. } | Slo::LongLivedTcp => {
             let window_over = match slo {
                 Slo::MaxLoss {
                     within: Some(within),
@@ -399,7 +401,10 @@ pub fn known(slo: &Slo, tl: &Timeline, w: &Window, settle: Duration) -> bool {
             let traffic_pod = |obj: &ObjRef| {
                 obj.kind == ObjKind::Pod
                     && obj.namespace.as_deref() == Some(super::probe::PROBE_NAMESPACE)
-                    && obj.name.starts_with(super::flows::TRAFFIC)
+                    && obj.name.starts_with(match slo {
+                        Slo::LongLivedTcp => super::longlived::LONG_LIVED,
+                        _ => super::flows::TRAFFIC,
+                    })
             };
             let mut any = false;
             let serving = tl.current(ObjKind::Pod).all(|(obj, change)| match change {

@@ -136,6 +136,16 @@ pub enum Slo {
         #[serde(with = "crate::util::serde_millis::option")]
         within: Option<Duration>,
     },
+    /// Every long-lived TCP connection of the harness (observe::longlived:
+    /// one per ordered pair of nodes, opened before the fault, a numbered
+    /// line every 200 ms) survives the fault: the line after recovery
+    /// comes over the connection that carried the line before the fault,
+    /// with no reconnect, and the connection is not silent when the
+    /// records end (silent within TCP's give-up: not evaluated, as the next
+    /// retransmission may still deliver). The longest gap between two
+    /// lines is the measured value. Offered only for faults whose endpoints survive (suite
+    /// validation rejects the others: `suite::read`, `longlived_refused`).
+    LongLivedTcp,
     /// A data-plane probe succeeds within `budget`.
     ProbeSucceedsWithin {
         /// Which probe.
@@ -201,11 +211,13 @@ pub enum SloKind {
     MaxOutage,
     /// [`Slo::MaxLoss`]
     MaxLoss,
+    /// [`Slo::LongLivedTcp`]
+    LongLivedTcp,
 }
 
 impl SloKind {
     /// Every kind.
-    pub const ALL: [SloKind; 12] = [
+    pub const ALL: [SloKind; 13] = [
         SloKind::WorkloadsReadyWithin,
         SloKind::NoCrashLoop,
         SloKind::MaxRestarts,
@@ -218,6 +230,7 @@ impl SloKind {
         SloKind::OvnConsistent,
         SloKind::MaxOutage,
         SloKind::MaxLoss,
+        SloKind::LongLivedTcp,
     ];
 
     /// The name used in suite files.
@@ -235,6 +248,7 @@ impl SloKind {
             SloKind::OvnConsistent => "ovn-consistent",
             SloKind::MaxOutage => "max-outage",
             SloKind::MaxLoss => "max-loss",
+            SloKind::LongLivedTcp => "long-lived-tcp",
         }
     }
 }
@@ -255,6 +269,7 @@ impl Slo {
             Slo::OvnConsistent { .. } => SloKind::OvnConsistent,
             Slo::MaxOutage { .. } => SloKind::MaxOutage,
             Slo::MaxLoss { .. } => SloKind::MaxLoss,
+            Slo::LongLivedTcp => SloKind::LongLivedTcp,
         }
     }
 
@@ -321,6 +336,7 @@ impl fmt::Display for Slo {
                 write!(f, ")")
             }
             Slo::PingerHealthy { nodes } => write!(f, "{k} ({nodes})"),
+            Slo::LongLivedTcp => write!(f, "{k} (one connection per pair of nodes)"),
             Slo::OvnConsistent { namespaces, nodes } => {
                 if namespaces.is_empty() {
                     write!(f, "{k} (all namespaces, {nodes})")

@@ -820,6 +820,28 @@ fn scenario(cx: &mut Cx<'_>, node: &Node, path: &str, defaults: &Defaults) -> Op
             return None;
         }
     }
+    if let Some(i) = slos.iter().position(|s| matches!(s, Slo::LongLivedTcp)) {
+        let remediation = remediation.clone().ok().flatten();
+        let steps = remediation.iter().flat_map(|r| &r.steps);
+        if let Some(rule) = long_lived_refused(&fault, steps) {
+            let item = m.get("slos").and_then(|n| match &n.value {
+                Value::Seq(items) => items.get(i),
+                _ => None,
+            });
+            match item {
+                Some(item) => cx.at(item, &format!("{path}.slos[{i}]"), rule),
+                None => {
+                    let at = m.get("fault").unwrap_or(node);
+                    cx.at(
+                        at,
+                        &format!("{path}.fault"),
+                        format!("defaults.slos[{i}] is long-lived-tcp, but {rule}"),
+                    );
+                }
+            }
+            return None;
+        }
+    }
     Some(Scenario {
         name: name?,
         description: description.ok()?,
@@ -837,6 +859,66 @@ fn scenario(cx: &mut Cx<'_>, node: &Node, path: &str, defaults: &Defaults) -> Op
         settle: settle.ok()?.unwrap_or(defaults.settle),
         observe: crate::observe::ObserveMode::default(),
         loc: node.loc,
+    })
+}
+
+/// Why [`Slo::LongLivedTcp`] is not offered with `fault` (and the
+/// remediation's `steps`), if it is not: the check judges whether the
+/// network keeps a connection alive, so a fault that kills one of its
+/// endpoints (the long-lived pods run on every node) would fail it
+/// whatever the network does. Per fault kind:
+///
+/// | fault | offered | why |
+/// |---|---|---|
+/// | `node-reboot` | no | every pod sandbox on the node dies with it, and so does the end of each connection there |
+/// | `ovs-kill` | yes | the pods and their sandboxes stay; only the data path stops (until ovs-ovn restarts the daemon, or for `stop-for`) |
+/// | `stale-netns` | yes | adds namespaces and ports; touches no running pod |
+/// | `leftover-multus-config` | yes | replaces only the node's Multus pod; running sandboxes keep their interfaces |
+/// | `cni-config` | yes | CNI configuration is read at sandbox creation (CNI ADD), not by running sandboxes |
+/// | `pod-delete` | unless it deletes the long-lived pods | deleting an endpoint's pod kills its end of the connection |
+/// | `network-partition` | yes | the long-lived pods tolerate every taint, so a NotReady node does not have them evicted |
+///
+/// A remediation `pod-delete` step is judged as the fault is.
+pub(crate) fn long_lived_refused<'a>(
+    fault: &Fault,
+    steps: impl IntoIterator<Item = &'a RemediationStep>,
+) -> Option<String> {
+    use crate::observe::longlived::{LONG_LIVED, LONG_LIVED_LABEL};
+    use crate::observe::probe::PROBE_NAMESPACE;
+    let labels = std::collections::BTreeMap::from([
+        (
+            "app.kubernetes.io/managed-by".to_string(),
+            "cni-chaos".to_string(),
+        ),
+        (LONG_LIVED_LABEL.to_string(), LONG_LIVED.to_string()),
+    ]);
+    let kills = |d: &PodDelete| d.namespace == PROBE_NAMESPACE && d.selector.matches(&labels);
+    let deletes = |d: &PodDelete, what: &str| {
+        format!(
+            "long-lived-tcp is offered only for faults that leave the connections' endpoints alive, and {what} deletes the long-lived pods ({LONG_LIVED_LABEL}={LONG_LIVED} in {PROBE_NAMESPACE}, selector {}): their connections would break whatever the network does",
+            d.selector
+        )
+    };
+    match fault {
+        Fault::NodeReboot(_) => {
+            return Some(
+                "long-lived-tcp is offered only for faults that leave the connections' endpoints alive, and a node-reboot kills every pod sandbox on its node, with the end of each long-lived connection there (the long-lived pods run on every node): use an ovs-kill, network-partition or cni-config fault"
+                    .into(),
+            );
+        }
+        Fault::PodDelete(d) if kills(d) => return Some(deletes(d, "this pod-delete fault")),
+        Fault::PodDelete(_)
+        | Fault::OvsKill(_)
+        | Fault::StaleNetns(_)
+        | Fault::LeftoverMultusConfig(_)
+        | Fault::CniConfig(_)
+        | Fault::NetworkPartition(_) => {}
+    }
+    steps.into_iter().find_map(|s| match s {
+        RemediationStep::PodDelete(d) if kills(d) => {
+            Some(deletes(d, "the remediation's pod-delete step"))
+        }
+        _ => None,
     })
 }
 
@@ -1507,6 +1589,7 @@ const SLO_KINDS: &[&str] = &[
     "ovn-consistent",
     "max-outage",
     "max-loss",
+    "long-lived-tcp",
 ];
 
 fn slo_list(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Vec<Slo>> {
@@ -1659,6 +1742,10 @@ fn slo(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Slo> {
                 namespaces: namespaces.ok()?.unwrap_or_default(),
                 nodes: nodes.ok()?.unwrap_or(NodeScope::All),
             }
+        }
+        "long-lived-tcp" => {
+            cx.map(node, path, &["kind"])?;
+            Slo::LongLivedTcp
         }
         "max-outage" => {
             let m = cx.map(node, path, &["kind", "flow", "budget"])?;

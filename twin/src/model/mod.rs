@@ -20,6 +20,7 @@
 mod driver;
 mod error;
 mod kubelet;
+mod longlived;
 mod natgw;
 mod node;
 mod ops;
@@ -62,7 +63,7 @@ pub use rng::{Ms, Rng};
 pub use shutdown::STOP_TIMEOUT;
 pub use sink::{Output, Recorder, Sink};
 pub use spec::{
-    Attachment, IP_ADDRESS_ANNOTATION, LOGICAL_SWITCH_ANNOTATION, NETWORKS_ANNOTATION, PROBE_IMAGE,
-    PROBE_LABEL, PROBE_TARGET_LABEL, ProbeKind, TRAFFIC_LABEL,
+    Attachment, IP_ADDRESS_ANNOTATION, LOGICAL_SWITCH_ANNOTATION, LONG_LIVED_LABEL,
+    NETWORKS_ANNOTATION, PROBE_IMAGE, PROBE_LABEL, PROBE_TARGET_LABEL, ProbeKind, TRAFFIC_LABEL,
 };
 pub use world::{ModelConfig, World};

@@ -186,10 +186,11 @@ impl World {
 
     /// A command run in container `container` of pod `namespace/name`, as
     /// `kubectl exec` would answer it: `iptables-save -t nat` and
-    /// `ip -o -4 addr show dev net1` in a VPC NAT gateway; `Err` when the
+    /// `ip -o -4 addr show dev net1` in a VPC NAT gateway, the OVN and OVS
+    /// commands of [`World::ovn_exec`]; `Err` when the
     /// pod or container is not running (kubectl's error text).
     pub fn exec(
-        &self,
+        &mut self,
         namespace: &str,
         name: &str,
         container: &str,

@@ -44,6 +44,16 @@ const DEFAULT_SWITCH: &str = "ovn-default";
 /// (the kind injector's `STALE_POD_NAMESPACE`).
 const STALE_POD_NAMESPACE: &str = "cni-chaos-stale";
 
+/// Kube-OVN's annotation of a pod's MAC (`pkg/util/const.go`
+/// `MacAddressAnnotation`).
+pub(super) const MAC_ANNOTATION: &str = "ovn.kubernetes.io/mac_address";
+
+/// The MAC kube-ovn-controller allocated pod `p` and annotated it with,
+/// when it is on the pod network and has its address.
+pub(super) fn allocated_mac(p: &Pod) -> Option<String> {
+    (!p.template.host_network && p.ip.is_some()).then(|| mac_of(p))
+}
+
 /// A deterministic MAC for a pod, in Kube-OVN's `00:00:00` prefix
 /// (`pkg/util/net.go` `GenerateMac`).
 fn mac_of(p: &Pod) -> String {
@@ -76,9 +86,11 @@ fn failed(status: i32, stderr: String) -> ExecOutput {
 }
 
 impl World {
-    /// Rule `ovn-nb-port-per-pod`: kube-ovn-controller keeps one logical switch port per pod on the pod network, named `<pod>.<namespace>`, with addresses `"<mac> <ip>"` and external_ids `ls`, `pod=<namespace>/<pod>` and `vendor=kube-ovn`, and deletes it with the pod.
+    /// Rule `ovn-nb-port-per-pod`: kube-ovn-controller keeps one logical switch port per pod on the pod network, named `<pod>.<namespace>`, with addresses `"<mac> <ip>"` and external_ids `ls`, `pod=<namespace>/<pod>` and `vendor=kube-ovn`, annotates the pod with the MAC it allocated (`ovn.kubernetes.io/mac_address`), and deletes the port with the pod; `ovn-nbctl lsp-set-addresses` replaces a port's addresses (an operator's or a tool's hand on the NB database), and they stay until the port goes.
     /// Source: kubeovn/kube-ovn@v1.16.2:pkg/ovs/util.go (PodNameToPortName)
     /// Source: kubeovn/kube-ovn@v1.16.2:pkg/ovs/ovn-nb-logical_switch_port.go (buildLogicalSwitchPort)
+    /// Source: kubeovn/kube-ovn@v1.16.2:pkg/util/const.go (MacAddressAnnotation)
+    /// Source: ovn-org/ovn@v24.03.0:utilities/ovn-nbctl.c (nbctl_lsp_set_addresses)
     /// Pinned by: harness/tests/ovn_system.rs::the_checker_names_a_missing_and_an_orphaned_port_on_real_ovn
     ///
     /// `ovn-nbctl --format=csv --data=bare --no-heading
@@ -91,11 +103,14 @@ impl World {
             .filter(|p| !p.template.host_network)
             .filter_map(|p| {
                 let ip = p.ip.as_ref()?;
+                let addresses = p
+                    .lsp_addresses
+                    .clone()
+                    .unwrap_or_else(|| format!("{} {ip}", mac_of(p)));
                 Some(format!(
-                    "{name}.{ns},{mac} {ip},ls={DEFAULT_SWITCH} pod={ns}/{name} vendor=kube-ovn\n",
+                    "{name}.{ns},{addresses},ls={DEFAULT_SWITCH} pod={ns}/{name} vendor=kube-ovn\n",
                     name = p.name,
                     ns = p.namespace,
-                    mac = mac_of(p),
                 ))
             })
             .collect();
@@ -111,6 +126,29 @@ impl World {
             })
             .collect();
         live + &stale
+    }
+
+    /// `ovn-nbctl lsp-set-addresses PORT [ADDRESS]...`: the live pod's
+    /// port gets `addresses` (rule `ovn-nb-port-per-pod`).
+    fn lsp_set_addresses(&mut self, port: Option<&str>, addresses: &[&str]) -> ExecOutput {
+        let Some(port) = port else {
+            return failed(
+                1,
+                "ovn-nbctl: 'lsp-set-addresses' command requires at least 1 arguments\n".into(),
+            );
+        };
+        let pod = self.pods.values_mut().find(|p| {
+            !p.template.host_network
+                && p.ip.is_some()
+                && format!("{}.{}", p.name, p.namespace) == port
+        });
+        match pod {
+            Some(p) => {
+                p.lsp_addresses = Some(addresses.join(" "));
+                ok(String::new())
+            }
+            None => failed(1, format!("ovn-nbctl: {port}: port name not found\n")),
+        }
     }
 
     /// Whether a pod on the pod network with an address has port `port`
@@ -315,7 +353,7 @@ impl World {
     /// The answer to an OVN or OVS command in container `container` of pod
     /// `k` (Running, on a connected node), if the model knows the command.
     pub(super) fn ovn_exec(
-        &self,
+        &mut self,
         k: u64,
         container: &str,
         argv: &[&str],
@@ -358,6 +396,9 @@ impl World {
                     Some(_) => Ok(ok(self.node_interfaces(n))),
                 })
             }
+            ("ovn-central", "ovn-nbctl") if argv.get(1) == Some(&"lsp-set-addresses") => Some(Ok(
+                self.lsp_set_addresses(argv.get(2).copied(), &argv[3.min(argv.len())..]),
+            )),
             ("openvswitch", "ovn-appctl")
                 if argv == ["ovn-appctl", "-t", "ovn-controller", "connection-status"] =>
             {

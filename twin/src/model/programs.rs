@@ -59,6 +59,14 @@ impl World {
                 self.traffic_receiver_start(k, i, run);
                 return;
             }
+            Program::LongLivedClient => {
+                self.long_lived_client_start(k, i);
+                super::longlived::CLIENT_START
+            }
+            Program::LongLivedServer => {
+                self.long_lived_server_start(k, i, run);
+                return;
+            }
         };
         self.after(d, Ev::Tick { pod: k, c: i, run });
     }
@@ -101,7 +109,11 @@ impl World {
         let node_name = self.nodes[n].name.clone();
         let owner = Owner::Container(k, i, run);
         match prog {
-            Program::Sleep | Program::CoreDns | Program::TrafficReceiver => {}
+            Program::Sleep
+            | Program::CoreDns
+            | Program::TrafficReceiver
+            | Program::LongLivedServer => {}
+            Program::LongLivedClient => self.long_lived_write(k, i, run, n),
             Program::Pinger => self.pinger_round(k, i, run, n),
             Program::TrafficSender => self.traffic_send(k, i, run, n),
             Program::NatSender => self.nat_send(k, i, run, n),
@@ -539,7 +551,11 @@ impl World {
             Program::CoreDns => 5_000 + self.rng.range(0, 100),
             Program::Sleep | Program::Pinger => self.rng.range(10, 200),
             // busybox sh with its TERM trap: exits at once.
-            Program::TrafficSender | Program::TrafficReceiver | Program::NatSender => 0,
+            Program::TrafficSender
+            | Program::TrafficReceiver
+            | Program::NatSender
+            | Program::LongLivedClient
+            | Program::LongLivedServer => 0,
             Program::NatGateway => return None,
         })
     }

@@ -192,6 +192,9 @@ pub(super) fn pod(w: &World, k: u64) -> Value {
     if p.nat_gw_init {
         ann.insert(super::natgw::NAT_GW_INIT_ANNOTATION.into(), "true".into());
     }
+    if let Some(mac) = super::ovn::allocated_mac(p) {
+        ann.insert(super::ovn::MAC_ANNOTATION.into(), mac);
+    }
     if !ann.is_empty() {
         meta["annotations"] = json!(ann);
     }

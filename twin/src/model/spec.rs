@@ -32,6 +32,11 @@ pub const PROBE_LABEL: &str = "cni-chaos.io/probe";
 /// (the harness's `observe::flows::TRAFFIC_LABEL`): its container `sender`
 /// runs [`Program::TrafficSender`], `receiver` [`Program::TrafficReceiver`].
 pub const TRAFFIC_LABEL: &str = "cni-chaos.io/traffic";
+/// The label that marks an API-created pod as the harness's long-lived
+/// connections' pod (the harness's `observe::longlived::LONG_LIVED_LABEL`):
+/// its container `client` runs [`Program::LongLivedClient`], `server`
+/// [`Program::LongLivedServer`].
+pub const LONG_LIVED_LABEL: &str = "cni-chaos.io/long-lived";
 /// Label of a pod-to-pod probe pod naming the server pod it reaches
 /// (the harness's `observe::probe::TARGET_LABEL`).
 pub const PROBE_TARGET_LABEL: &str = "cni-chaos.io/probe-target";
@@ -94,6 +99,11 @@ pub enum Program {
     /// The NAT path client's sender: every 200 ms a numbered probe to the
     /// target outside the VPC, through the gateway (`nat-egress`).
     NatSender,
+    /// The harness's long-lived client: one TCP connection to every other
+    /// node's long-lived pod, a numbered line over it every 200 ms.
+    LongLivedClient,
+    /// The harness's long-lived server: logs each line it gets.
+    LongLivedServer,
 }
 
 /// A readiness or liveness probe's timing.
@@ -234,6 +244,7 @@ impl PodTemplate {
         let labels = strmap("/metadata/labels");
         let probe = labels.get(PROBE_LABEL).and_then(|v| ProbeKind::parse(v));
         let traffic = labels.contains_key(TRAFFIC_LABEL);
+        let long_lived = labels.contains_key(LONG_LIVED_LABEL);
         let containers = |p: &str| -> Vec<ContainerSpec> {
             pod.pointer(p)
                 .and_then(Value::as_array)
@@ -243,6 +254,8 @@ impl PodTemplate {
                             program: match c.get("name").and_then(Value::as_str) {
                                 Some("sender") if traffic => Program::TrafficSender,
                                 Some("receiver") if traffic => Program::TrafficReceiver,
+                                Some("client") if long_lived => Program::LongLivedClient,
+                                Some("server") if long_lived => Program::LongLivedServer,
                                 _ => probe.map(Program::Probe).unwrap_or(Program::Sleep),
                             },
                             name: c

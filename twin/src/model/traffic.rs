@@ -41,7 +41,7 @@ impl World {
         c.tries += 1;
         let seq = c.tries;
         let p = &self.pods[&k];
-        let here = matches!(p.sandbox, Sandbox::Ready { .. }) && self.traffic_node_up(n);
+        let here = self.overlay_up(k);
         let sender = format!("{}/{run}", p.name);
         let from = self.nodes[n].name.clone();
         let sent = self.timestamp(self.now).as_millisecond();
@@ -64,16 +64,8 @@ impl World {
         }
         if here && self.traffic_dns_answers() {
             // Over loopback to its own receiver: no other node's path.
-            let own = self.pods[&k]
-                .template
-                .containers
-                .iter()
-                .position(|c| c.program == Program::TrafficReceiver)
-                .map(|ri| ri + self.pods[&k].n_init());
-            if let Some(ri) = own
-                && self.traffic_receiver_listens(k, ri)
-            {
-                lines.push(((k, ri, self.pods[&k].ctrs[ri].runs), "dns"));
+            if let Some((ri, rrun, true)) = self.listener(k, &Program::TrafficReceiver) {
+                lines.push(((k, ri, rrun), "dns"));
             }
         }
         lines.sort();
@@ -89,6 +81,40 @@ impl World {
         self.nodes[n].connected && self.ovs_healthy(n)
     }
 
+    /// Whether pod `k`'s end of the pod network works: its sandbox runs on
+    /// a node that is up, connected, and whose OVS (ovsdb-server and
+    /// ovs-vswitchd, not frozen) runs (rule
+    /// `traffic-probe-through-both-overlays`).
+    pub(super) fn overlay_up(&self, k: u64) -> bool {
+        let Some(p) = self.pods.get(&k) else {
+            return false;
+        };
+        let Some(n) = p.node else { return false };
+        matches!(p.sandbox, Sandbox::Ready { .. })
+            && self.nodes[n].active()
+            && self.traffic_node_up(n)
+    }
+
+    /// Pod `k`'s container running `program`: its index, its run, and
+    /// whether its process runs now (not frozen).
+    pub(super) fn listener(&self, k: u64, program: &Program) -> Option<(usize, u32, bool)> {
+        let q = self.pods.get(&k)?;
+        let m = q.node?;
+        let ri = q
+            .template
+            .containers
+            .iter()
+            .position(|c| &c.program == program)?
+            + q.n_init();
+        let rc = &q.ctrs[ri];
+        let running = matches!(rc.state, CState::Running { .. })
+            && rc
+                .pid
+                .and_then(|pid| self.nodes[m].proc(pid))
+                .is_some_and(|pr| !pr.stopped);
+        Some((ri, rc.runs, running))
+    }
+
     /// Every traffic pod placed on a node, with its node.
     fn traffic_pods(&self) -> Vec<(u64, usize)> {
         self.pods
@@ -98,35 +124,14 @@ impl World {
             .collect()
     }
 
-    /// Whether receiver container `ri` of pod `qk` runs and is not frozen.
-    fn traffic_receiver_listens(&self, qk: u64, ri: usize) -> bool {
-        let q = &self.pods[&qk];
-        let rc = &q.ctrs[ri];
-        matches!(rc.state, CState::Running { .. })
-            && q.node.is_some_and(|m| {
-                rc.pid
-                    .and_then(|pid| self.nodes[m].proc(pid))
-                    .is_some_and(|pr| !pr.stopped)
-            })
-    }
-
     /// The receiver of traffic pod `qk` as `(pod, container, run)` when a
-    /// probe from another node gets there: it listens, its node is active,
-    /// its sandbox exists and its node's side of the overlay is up.
+    /// probe from another node gets there: it listens, and the pod's end of
+    /// the overlay is up.
     fn traffic_listening(&self, qk: u64) -> Option<(u64, usize, u32)> {
-        let q = &self.pods[&qk];
-        let m = q.node?;
-        let ri = q
-            .template
-            .containers
-            .iter()
-            .position(|c| c.program == Program::TrafficReceiver)?
-            + q.n_init();
-        (self.traffic_receiver_listens(qk, ri)
-            && self.nodes[m].active()
-            && matches!(q.sandbox, Sandbox::Ready { .. })
-            && self.traffic_node_up(m))
-        .then(|| (qk, ri, q.ctrs[ri].runs))
+        match self.listener(qk, &Program::TrafficReceiver)? {
+            (ri, run, true) if self.overlay_up(qk) => Some((qk, ri, run)),
+            _ => None,
+        }
     }
 
     /// Rule `traffic-service-probe-through-the-load-balancer`: a probe to the traffic's ClusterIP Service is load-balanced by the OVN load balancer on the sender's logical switch to one of the Service's Ready endpoints (the traffic pods that are Ready and not being deleted, the sender's own included), picked per connection by a hash of its 5-tuple (no selection fields without session affinity), with no health check for a ClusterIP; the probe then takes the pod-to-pod path to that endpoint (rule `traffic-probe-through-both-overlays`), so while one endpoint is unreachable but still Ready the probes hashed to it are lost and the others arrive. The hash is modelled as a fixed function of the sender's run and the probe's sequence number.

@@ -158,6 +158,9 @@ pub(super) struct Ctr {
     pub id: String,
     /// A start of this run number is in flight.
     pub starting: Option<u32>,
+    /// A long-lived client's connection to each server pod (by pod key),
+    /// for the current run.
+    pub peers: std::collections::BTreeMap<u64, super::longlived::Peer>,
 }
 
 impl Ctr {
@@ -181,6 +184,7 @@ impl Ctr {
             pid: None,
             id: String::new(),
             starting: None,
+            peers: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -234,6 +238,9 @@ pub(super) struct Pod {
     pub from_api: bool,
     /// kube-ovn-controller set `ovn.kubernetes.io/vpc_nat_gw_init` on it.
     pub nat_gw_init: bool,
+    /// Addresses `ovn-nbctl lsp-set-addresses` gave its logical switch
+    /// port (none: the MAC and IP kube-ovn-controller allocated).
+    pub lsp_addresses: Option<String>,
     /// The NAT table and `net1` addresses in its sandbox's network namespace.
     pub nat: super::natgw::NatState,
 }
@@ -509,7 +516,9 @@ impl World {
     pub(super) fn clog(&mut self, k: u64, i: usize, run: u32, line: impl Into<String>) {
         let at = self.timestamp(self.now);
         let cap = match self.program_of(k, i) {
-            Some(super::spec::Program::TrafficReceiver) => super::traffic::RECEIVER_LOG_LINES,
+            Some(super::spec::Program::TrafficReceiver | super::spec::Program::LongLivedServer) => {
+                super::traffic::RECEIVER_LOG_LINES
+            }
             _ => LOG_LINES,
         };
         let runs = self.clogs.entry(k).or_default().entry(i).or_default();
@@ -1050,6 +1059,7 @@ impl World {
                 unschedulable_reported: false,
                 from_api: false,
                 nat_gw_init: false,
+                lsp_addresses: None,
                 nat: Default::default(),
             },
         );
