@@ -4001,9 +4001,18 @@ async fn dry_run_plan_of_a_traffic_suite() {
             .all(|l| !(l.contains("delete") && l.contains("traffic"))),
         "never deleted on its own: {plan}"
     );
+    // The long-lived connections' objects, the same way, once.
+    let long_lived = "apply -f $STATE/chaos-plan/cni-chaos-long-lived.json";
+    assert!(
+        at(long_lived) < at("kill -s STOP"),
+        "applied before the fault"
+    );
+    assert_eq!(plan.matches(long_lived).count(), 1, "{plan}");
     check_golden(&plan, "traffic-default");
     // A suite without them never applies the traffic.
-    assert!(!dry_run_plan("smoke").await.contains("cni-chaos-traffic"));
+    let smoke = dry_run_plan("smoke").await;
+    assert!(!smoke.contains("cni-chaos-traffic"));
+    assert!(!smoke.contains("cni-chaos-long-lived"));
 }
 
 #[test]

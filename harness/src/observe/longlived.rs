@@ -102,6 +102,20 @@ pub fn daemonset() -> DaemonSet {
     )
 }
 
+/// The headless Service, then the DaemonSet, as JSON objects: what the
+/// kind backend applies before a scenario that wants them (in its dry-run
+/// plan) and what the gate creates through the API where nothing applied
+/// them (the twin).
+pub fn objects() -> Vec<serde_json::Value> {
+    let json = |v: Result<serde_json::Value, serde_json::Error>| {
+        v.expect("a k8s-openapi object always serializes")
+    };
+    vec![
+        json(serde_json::to_value(super::flows::service(&SET))),
+        json(serde_json::to_value(daemonset())),
+    ]
+}
+
 /// Linux's `TCP_RTO_MIN` (HZ/5): the first retransmission timeout of a
 /// connection with a sub-millisecond round trip (torvalds/linux
 /// `include/net/tcp.h`).

@@ -599,6 +599,17 @@ pub fn traffic_manifest() -> String {
     list_manifest(crate::observe::flows::traffic_objects())
 }
 
+/// The file the long-lived connections' manifest is rendered to, for a
+/// scenario with a `long-lived-tcp` SLO.
+pub const LONG_LIVED_MANIFEST: &str = "cni-chaos-long-lived.json";
+
+/// The long-lived connections' headless Service and DaemonSet
+/// ([`crate::observe::longlived::objects`], the same objects the twin
+/// creates through its API) as a JSON `List` for `kubectl apply -f`.
+pub fn long_lived_manifest() -> String {
+    list_manifest(crate::observe::longlived::objects())
+}
+
 fn list_manifest(items: Vec<serde_json::Value>) -> String {
     let list = serde_json::json!({
         "apiVersion": "v1",

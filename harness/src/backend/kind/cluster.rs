@@ -825,6 +825,8 @@ struct Inner {
     /// Set once the continuous traffic's objects were applied (they stay
     /// for the cluster's life).
     traffic_applied: std::sync::atomic::AtomicBool,
+    /// Whether the long-lived connections' manifest was applied.
+    long_lived_applied: std::sync::atomic::AtomicBool,
     /// Component versions of the cell it runs, for version-conditional
     /// expectations.
     versions: std::sync::OnceLock<BTreeMap<String, String>>,
@@ -1005,6 +1007,7 @@ impl KindCluster {
                 inflight: tokio::sync::Mutex::new(None),
                 heals: std::sync::Mutex::new(Vec::new()),
                 traffic_applied: std::sync::atomic::AtomicBool::new(false),
+                long_lived_applied: std::sync::atomic::AtomicBool::new(false),
                 versions: std::sync::OnceLock::new(),
                 journaled,
             }),
@@ -1091,19 +1094,44 @@ impl KindCluster {
         &self.inner.kubectl
     }
 
-    /// Remembers that something failed on this cluster, so its logs are
-    /// exported before it is deleted (a dry run fails nothing).
-    /// Applies the continuous traffic's Service and DaemonSet (see
+    /// Applies the continuous traffic's Services and DaemonSet (see
     /// [`observe::flows`]) for a scenario with a `max-outage` or `max-loss`
-    /// SLO: the manifest ([`super::addons::traffic_manifest`]) is rendered
-    /// into the cluster's private state folder, beside its kubeconfig, and
-    /// applied there, as the probes' resources are at provisioning. Once per
-    /// cluster: the objects stay until the cluster is deleted, and the
-    /// gate's later calls (the remediation's check, the recovery's) run
-    /// while a fault may hold the API server down.
+    /// SLO ([`super::addons::traffic_manifest`]).
     async fn apply_traffic(&self) -> Result<(), KindError> {
+        self.apply_once(
+            &self.inner.traffic_applied,
+            super::addons::TRAFFIC_MANIFEST,
+            super::addons::traffic_manifest,
+        )
+        .await
+    }
+
+    /// Applies the long-lived connections' Service and DaemonSet (see
+    /// [`observe::longlived`]) for a scenario with a `long-lived-tcp` SLO
+    /// ([`super::addons::long_lived_manifest`]).
+    async fn apply_long_lived(&self) -> Result<(), KindError> {
+        self.apply_once(
+            &self.inner.long_lived_applied,
+            super::addons::LONG_LIVED_MANIFEST,
+            super::addons::long_lived_manifest,
+        )
+        .await
+    }
+
+    /// Renders `manifest` into `file` in the cluster's private state
+    /// folder, beside its kubeconfig, and applies it there, as the probes'
+    /// resources are at provisioning. Once per cluster (`applied`): the
+    /// objects stay until the cluster is deleted, and the gate's later
+    /// calls (the remediation's check, the recovery's) run while a fault
+    /// may hold the API server down.
+    async fn apply_once(
+        &self,
+        applied: &std::sync::atomic::AtomicBool,
+        file: &str,
+        manifest: fn() -> String,
+    ) -> Result<(), KindError> {
         use std::sync::atomic::Ordering;
-        if self.inner.traffic_applied.load(Ordering::Relaxed) {
+        if applied.load(Ordering::Relaxed) {
             return Ok(());
         }
         let dir = self
@@ -1112,14 +1140,12 @@ impl KindCluster {
             .kubeconfig()
             .parent()
             .unwrap_or_else(|| Path::new("."));
-        let path = dir.join(super::addons::TRAFFIC_MANIFEST);
+        let path = dir.join(file);
         if !self.inner.dry_run {
-            std::fs::write(&path, super::addons::traffic_manifest()).map_err(|source| {
-                KindError::Io {
-                    action: "writing",
-                    path: path.clone(),
-                    source,
-                }
+            std::fs::write(&path, manifest()).map_err(|source| KindError::Io {
+                action: "writing",
+                path: path.clone(),
+                source,
             })?;
         }
         self.inner
@@ -1129,10 +1155,12 @@ impl KindCluster {
                 KUBECTL_TIMEOUT,
             )
             .await?;
-        self.inner.traffic_applied.store(true, Ordering::Relaxed);
+        applied.store(true, Ordering::Relaxed);
         Ok(())
     }
 
+    /// Remembers that something failed on this cluster, so its logs are
+    /// exported before it is deleted (a dry run fails nothing).
     fn mark_failed(&self, failed: bool) {
         if failed && !self.inner.dry_run {
             self.inner
@@ -1485,6 +1513,11 @@ impl Cluster for KindCluster {
     ) -> Result<Gate, BackendError> {
         if observe::flows::wanted(scenario) {
             self.apply_traffic()
+                .await
+                .inspect_err(|_| self.mark_failed(true))?;
+        }
+        if observe::longlived::wanted(scenario) {
+            self.apply_long_lived()
                 .await
                 .inspect_err(|_| self.mark_failed(true))?;
         }

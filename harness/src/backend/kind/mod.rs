@@ -22,8 +22,8 @@ mod versions;
 
 pub use addons::{
     Addons, DIAGNOSE_STEP, IMAGE_ARCHIVE, INSTALL_SCRIPT, INSTALL_SCRIPT_RUN, ImageStore,
-    KUBECTL_KO, PINGER_EXTERNAL_ARGS, PROBE_MANIFEST, TRAFFIC_MANIFEST, parse_driver_status,
-    patch_multus_manifest, probe_manifest, traffic_manifest, without_diagnose,
+    KUBECTL_KO, LONG_LIVED_MANIFEST, PINGER_EXTERNAL_ARGS, PROBE_MANIFEST, TRAFFIC_MANIFEST,
+    parse_driver_status, patch_multus_manifest, probe_manifest, traffic_manifest, without_diagnose,
     without_pinger_external,
 };
 pub use clean::{CleanOptions, CleanReport, clean, cluster_containers};
