@@ -205,7 +205,9 @@ fn the_nat_path_check_on_real_httpd_nc_and_iptables() {
     let bin = tempfile::tempdir().unwrap();
     let busybox = run(Command::new("sh").args(["-c", "command -v busybox"]));
     let busybox = busybox.stdout_str().trim().to_string();
-    for applet in ["sh", "httpd", "nc", "hostname", "mkdir", "printf", "chmod"] {
+    for applet in [
+        "sh", "httpd", "nc", "hostname", "mkdir", "printf", "chmod", "timeout",
+    ] {
         std::os::unix::fs::symlink(&busybox, bin.path().join(applet)).unwrap();
     }
     let path = format!(

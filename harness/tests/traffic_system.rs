@@ -317,3 +317,45 @@ async fn the_long_lived_commands_ride_out_a_link_flap_and_name_a_killed_server()
     assert_eq!(v2.status, SloStatus::Fail, "{v2:#?}");
     assert!(v2.culprits[0].reason.contains("broke"), "{v2:#?}");
 }
+
+/// The peers' addresses from `nslookup`, through busybox's own `awk`: the
+/// DNS server's lines come first (busybox 1.36 prints its address with the
+/// port, `10.96.0.10:53`, bind-utils with `#53`; mirror/busybox@1_36_1
+/// networking/nslookup.c) and are never a peer; every `Address` after the
+/// first `Name:` is.
+#[test]
+fn the_peer_lookup_takes_the_answers_and_never_the_dns_server() {
+    if !support::tool_runs(
+        Command::new("busybox").args(["awk", "BEGIN{}"]),
+        "apt-get install -y busybox-static",
+    ) {
+        return;
+    }
+    let busybox = "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n\nName:\tchaos-traffic.cni-chaos-probes.svc.cluster.local\nAddress: 10.16.0.5\nName:\tchaos-traffic.cni-chaos-probes.svc.cluster.local\nAddress: 10.16.0.6\n\n";
+    let bind = "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10#53\n\nName:\tchaos-traffic.cni-chaos-probes.svc.cluster.local\nAddress: 10.16.0.5\n";
+    for (text, want) in [(busybox, "10.16.0.5\n10.16.0.6\n"), (bind, "10.16.0.5\n")] {
+        let out = support::try_output(
+            Command::new("busybox")
+                .args(["sh", "-c"])
+                .arg(cni_chaos::observe::flows::NSLOOKUP_ADDRESSES.replacen(
+                    "awk",
+                    "busybox awk",
+                    1,
+                ))
+                .stdin(text.as_bytes().to_vec())
+                .timeout(Duration::from_secs(10)),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.stdout_str(), want, "{text:?}");
+    }
+    // A failed lookup (NXDOMAIN: no Name line) names no peer.
+    let out = support::try_output(
+        Command::new("busybox")
+            .args(["sh", "-c"])
+            .arg(cni_chaos::observe::flows::NSLOOKUP_ADDRESSES.replacen("awk", "busybox awk", 1))
+            .stdin(b"Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n\n** server can't find x: NXDOMAIN\n".to_vec())
+            .timeout(Duration::from_secs(10)),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.stdout_str(), "");
+}

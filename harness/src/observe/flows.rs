@@ -89,9 +89,20 @@ pub const DISCOVERY_SCRIPT: &str = "trap 'exit 0' TERM; a=$(ip -o -4 addr show d
 /// `cat` to its stderr, so each probe is one line of its log.
 pub const RECEIVER_SCRIPT: &str = "trap 'exit 0' TERM; echo \"cni-chaos-traffic-receiver listening port=9000\"; exec nc -ll -p 9000 -e sh -c 'cat >&2'";
 
-/// How the pods find their peers: every traffic pod's address from the
-/// headless Service's DNS name, but their own.
-pub const PEERS_BY_DNS: &str = "nslookup chaos-traffic.cni-chaos-probes.svc.cluster.local 2>/dev/null | awk '/^Address/ && !/#/ {print $NF}' | grep -v \"^$POD_IP$\"";
+/// The addresses in `nslookup`'s answer, one per line: the `Address`
+/// lines after the first `Name:` line. The lines before it name the DNS
+/// server, which busybox prints as `Address:\t10.96.0.10:53` (bind-utils
+/// as `10.96.0.10#53`; mirror/busybox@1_36_1 networking/nslookup.c), so
+/// they are never a peer.
+pub const NSLOOKUP_ADDRESSES: &str = "awk '/^Name:/ {n=1} n && /^Address/ {print $NF}'";
+
+/// How a pod finds its peers: every address behind the headless Service
+/// `service` (in the probes' namespace) but its own.
+pub fn peers_by_dns(service: &str) -> String {
+    format!(
+        "nslookup {service}.{PROBE_NAMESPACE}.svc.cluster.local 2>/dev/null | {NSLOOKUP_ADDRESSES} | grep -v \"^$POD_IP$\""
+    )
+}
 
 /// A harness DaemonSet of receivers and senders with its headless Service
 /// (the traffic's, [`TRAFFIC_SET`], and the long-lived connections',
@@ -139,10 +150,13 @@ pub const TRAFFIC_SET: TrafficSet = TrafficSet {
 /// Every 50 rounds, in the background (a DNS outage never stalls the
 /// rounds), `peers` runs again and each peer's `net1` address is asked
 /// for; the answers go to files under `$TMPDIR/cni-chaos-traffic` (`/tmp`
-/// without `TMPDIR`) that each round reads. An empty answer keeps what was known.
+/// without `TMPDIR`) that each round reads, one per current peer (a
+/// refresh writes a new folder and moves it into place, so a peer that is
+/// gone, or an address it no longer has, is forgotten). An empty answer
+/// keeps what was known of a current peer.
 pub fn sender_script(peers: &str) -> String {
     format!(
-        "trap 'exit 0' TERM; run=$(date +%s); i=0; d=${{TMPDIR:-/tmp}}/cni-chaos-traffic; mkdir -p $d/net1; svc=${{CHAOS_TRAFFIC_LB_SERVICE_HOST:-{TRAFFIC_SERVICE}.{PROBE_NAMESPACE}.svc.cluster.local}}; while true; do if [ $((i % 50)) -eq 0 ]; then {{ p=$({peers}); if [ -n \"$p\" ]; then echo $p > $d/peers.new && mv $d/peers.new $d/peers; for ip in $p; do a=$(nc -w 1 $ip {DISCOVERY_PORT} </dev/null); [ -n \"$a\" ] && echo $a > $d/net1/$ip; done; fi; }} & fi; i=$((i+1)); peers=$(cat $d/peers 2>/dev/null); net1=$(cat $d/net1/* 2>/dev/null); tag=\"from=$NODE_NAME sender=$POD_NAME/$run seq=$i sent=$(date +%s)000\"; for ip in $peers; do echo \"cni-chaos-traffic flow=pod-to-pod $tag\" | nc -w 1 $ip 9000 & done; for ip in $net1; do echo \"cni-chaos-traffic flow=secondary $tag\" | nc -w 1 $ip 9000 & done; echo \"cni-chaos-traffic flow=pod-to-service $tag\" | nc -w 1 $svc 9000 & {{ timeout 1 nslookup {TRAFFIC_SERVICE}.{PROBE_NAMESPACE}.svc.cluster.local >/dev/null 2>&1 && echo \"cni-chaos-traffic flow=dns $tag\" | nc -w 1 127.0.0.1 9000; }} & sleep 0.2; done"
+        "trap 'exit 0' TERM; run=$(date +%s); i=0; d=${{TMPDIR:-/tmp}}/cni-chaos-traffic; mkdir -p $d/net1; svc=${{CHAOS_TRAFFIC_LB_SERVICE_HOST:-{TRAFFIC_SERVICE}.{PROBE_NAMESPACE}.svc.cluster.local}}; while true; do if [ $((i % 50)) -eq 0 ]; then {{ p=$({peers}); if [ -n \"$p\" ]; then echo $p > $d/peers.new && mv $d/peers.new $d/peers; rm -rf $d/net1.new; mkdir -p $d/net1.new; for ip in $p; do a=$(nc -w 1 $ip {DISCOVERY_PORT} </dev/null); [ -n \"$a\" ] || a=$(cat $d/net1/$ip 2>/dev/null); [ -n \"$a\" ] && echo $a > $d/net1.new/$ip; done; rm -rf $d/net1.old; mv $d/net1 $d/net1.old; mv $d/net1.new $d/net1; fi; }} & fi; i=$((i+1)); peers=$(cat $d/peers 2>/dev/null); net1=$(cat $d/net1/* 2>/dev/null); tag=\"from=$NODE_NAME sender=$POD_NAME/$run seq=$i sent=$(date +%s)000\"; for ip in $peers; do echo \"cni-chaos-traffic flow=pod-to-pod $tag\" | nc -w 1 $ip 9000 & done; for ip in $net1; do echo \"cni-chaos-traffic flow=secondary $tag\" | nc -w 1 $ip 9000 & done; echo \"cni-chaos-traffic flow=pod-to-service $tag\" | nc -w 1 $svc 9000 & {{ timeout 1 nslookup {TRAFFIC_SERVICE}.{PROBE_NAMESPACE}.svc.cluster.local >/dev/null 2>&1 && echo \"cni-chaos-traffic flow=dns $tag\" | nc -w 1 127.0.0.1 9000; }} & sleep 0.2; done"
     )
 }
 
@@ -219,7 +233,7 @@ pub fn daemonset() -> DaemonSet {
         Some(annotations),
         vec![
             container("receiver", RECEIVER_SCRIPT),
-            container("sender", &sender_script(PEERS_BY_DNS)),
+            container("sender", &sender_script(&peers_by_dns(TRAFFIC))),
             container("discovery", DISCOVERY_SCRIPT),
         ],
     )
@@ -322,8 +336,9 @@ pub async fn ensure(
 pub struct Reading {
     /// One segment per receiver run read.
     pub segments: Vec<LogSegment>,
-    /// The flows there should be: every ordered pair of nodes with a
-    /// traffic pod.
+    /// The flows there should be: per ordered pair of nodes with a pod,
+    /// per node for the flows named by their sender alone, and the NAT
+    /// client's `nat-egress`.
     pub expected: Vec<String>,
     /// Receivers whose log could not be read, with why.
     pub unreadable: Vec<String>,
@@ -572,6 +587,14 @@ pub fn judge(slo: &Slo, flows: Result<&[FlowTraffic], &str>) -> SloVerdict {
                 .is_none_or(|p| f.flow.starts_with(p.as_str()))
         })
         .collect();
+    if flows.is_empty() && kind == Some(FlowKind::NatEgress) {
+        // A setup that did not finish, not a broken data path.
+        let why = format!(
+            "no nat-egress flow: no pod of the NAT path's client (app={}) in kube-system",
+            cni_chaos_twin::model::NAT_CLIENT
+        );
+        return verdict(SloStatus::NotEvaluated(why.clone()), None, Vec::new(), why);
+    }
     if flows.is_empty() {
         let why = "no traffic flow in scope: no traffic pods on two nodes".to_string();
         return verdict(SloStatus::Fail, None, Vec::new(), why);
@@ -690,6 +713,24 @@ pub(crate) fn conclude(
 mod tests {
     use super::*;
     use crate::observe::traffic::{MARKER, Outage};
+
+    #[test]
+    fn a_nat_egress_slo_without_the_nat_client_is_not_evaluated() {
+        let slo = Slo::MaxOutage {
+            flow: Some(FlowKind::NatEgress),
+            budget: Duration::from_secs(5),
+        };
+        let only_pods = [flow("pod-to-pod a -> b", None, 0.0, false)];
+        let v = judge(&slo, Ok(&only_pods));
+        assert!(matches!(v.status, SloStatus::NotEvaluated(_)), "{v:?}");
+        assert!(v.message.contains("cni-chaos-nat-client"), "{}", v.message);
+        // Without the selector an empty scope still fails.
+        let any = Slo::MaxOutage {
+            flow: None,
+            budget: Duration::from_secs(5),
+        };
+        assert_eq!(judge(&any, Ok(&[])).status, SloStatus::Fail);
+    }
 
     fn flow(name: &str, outage_ms: Option<u64>, loss: f64, not_covered: bool) -> FlowTraffic {
         FlowTraffic {
@@ -814,7 +855,7 @@ mod tests {
         let spec = lb.spec.unwrap();
         assert_eq!(spec.cluster_ip, None, "a ClusterIP is allocated");
         assert_eq!(spec.selector, Some(labels(&TRAFFIC_SET)));
-        let script = sender_script(PEERS_BY_DNS);
+        let script = sender_script(&peers_by_dns(TRAFFIC));
         assert!(script.contains(MARKER));
         for flow in ["pod-to-pod", "secondary", "pod-to-service", "dns"] {
             assert!(script.contains(&format!("flow={flow} $tag")), "{flow}");

@@ -11,7 +11,7 @@
 //! predecessor's).
 //!
 //! The verdict is derived from the servers' logs with the runtime's
-//! timestamps, read by [`super::flows::read`] and parsed by
+//! timestamps, read by [`super::flows::read_pairs`] and parsed by
 //! [`super::traffic::parse_log`] (the lines have the traffic's format,
 //! with flow `long-lived-tcp`): per ordered pair of nodes (a
 //! [`Connection`]), the connection that carried the last line before the
@@ -72,10 +72,6 @@ pub const SET: TrafficSet = TrafficSet {
 /// log, for as long as the connection lives.
 pub const SERVER_SCRIPT: &str = "trap 'exit 0' TERM; echo \"cni-chaos-long-lived-server listening port=9001\"; exec nc -ll -p 9001 -e sh -c 'cat >&2'";
 
-/// How the pods find their peers: every long-lived pod's address from the
-/// headless Service's DNS name, but their own.
-pub const PEERS_BY_DNS: &str = "nslookup chaos-long-lived.cni-chaos-probes.svc.cluster.local 2>/dev/null | awk '/^Address/ && !/#/ {print $NF}' | grep -v \"^$POD_IP$\"";
-
 /// The client's command (busybox): every 5 s it asks `peers` (a command
 /// printing addresses) for peers, and for each peer it has not seen yet
 /// starts a loop that opens ONE connection (`nc ADDR 9001`, fed by a
@@ -97,7 +93,10 @@ pub fn daemonset() -> DaemonSet {
         None,
         vec![
             super::flows::container("server", SERVER_SCRIPT),
-            super::flows::container("client", &client_script(PEERS_BY_DNS)),
+            super::flows::container(
+                "client",
+                &client_script(&super::flows::peers_by_dns(LONG_LIVED)),
+            ),
         ],
     )
 }
@@ -222,6 +221,9 @@ pub enum Fate {
         /// Its last line.
         #[serde(with = "crate::util::serde_millis")]
         since: Duration,
+        /// Where the records end: it has been silent from `since` to here.
+        #[serde(with = "crate::util::serde_millis")]
+        until: Duration,
     },
     /// Cannot be judged: no line before the fault (the connection was not
     /// up, or the server's log from then is gone).
@@ -332,7 +334,11 @@ pub fn derive(segments: &[LogSegment], expected: &[String], fault_at: Duration) 
                     if longest.is_none_or(|l| gap.duration() > l.duration()) {
                         longest = Some(gap);
                     }
-                    Fate::Silent { id, since: last }
+                    Fate::Silent {
+                        id,
+                        since: last,
+                        until: records_end,
+                    }
                 }
                 None => Fate::Survived { id },
             };
@@ -346,7 +352,7 @@ pub fn derive(segments: &[LogSegment], expected: &[String], fault_at: Duration) 
         .collect()
 }
 
-/// Derives every pair's connection from what [`super::flows::read`] found.
+/// Derives every pair's connection from what [`super::flows::read_pairs`] found.
 pub fn derive_reading(reading: &Reading, fault_at: Duration) -> Vec<Connection> {
     derive(&reading.segments, &reading.expected, fault_at)
 }
@@ -405,8 +411,9 @@ pub fn judge(slo: &Slo, conns: Result<&[Connection], &str>, fault_at: Duration) 
                 rel(*next_at),
                 duration::format(next_at.saturating_sub(*last))
             ),
-            Fate::Silent { id, since } => {
-                let silent = c.longest_gap.map(|g| g.duration()).unwrap_or_default();
+            Fate::Silent { id, since, until } => {
+                // Its last silence, not an earlier gap that closed.
+                let silent = until.saturating_sub(*since);
                 if silent <= TCP_GIVE_UP {
                     // Still within the retransmission backoff: the next
                     // retransmission may deliver every queued line.
@@ -522,6 +529,7 @@ mod tests {
                 Fate::Silent {
                     id: "p/1/1".into(),
                     since: ms(29_800),
+                    until: ms(60_000),
                 },
                 Some(30_200),
             ),
@@ -666,7 +674,7 @@ mod tests {
         let pod = ds.spec.template.spec.unwrap();
         let names: Vec<&str> = pod.containers.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["server", "client"]);
-        let client = client_script(PEERS_BY_DNS);
+        let client = client_script(&super::super::flows::peers_by_dns(LONG_LIVED));
         assert!(client.contains(MARKER) && client.contains("| nc $ip 9001"));
         // The line the client writes, as the server's runtime logs it.
         let log = format!(

@@ -295,7 +295,7 @@ impl World {
         }
     }
 
-    /// Rule `kube-ovn-static-ip-annotation`: a pod on the pod network gets the next free address of its Subnet (the twin's default `10.16.0.0/16`), unless it asks for one with `ovn.kubernetes.io/ip_address` (in the Subnet `ovn.kubernetes.io/logical_switch` names), which kube-ovn-controller hands out as it is; a host-network pod has its node's address.
+    /// Rule `kube-ovn-static-ip-annotation`: a pod on the pod network gets the next free address of its Subnet (the twin's default `10.16.0.0/16`), unless it asks for one with `ovn.kubernetes.io/ip_address`, which kube-ovn-controller hands out as it is; a host-network pod has its node's address. The model takes the address as given: it neither checks it against the Subnet `ovn.kubernetes.io/logical_switch` names nor puts the pod's port on that Subnet's logical switch.
     /// Source: kubeovn/kube-ovn@v1.14.41:pkg/util/const.go (IPAddressAnnotationTemplate %s.kubernetes.io/ip_address, LogicalSwitchAnnotation)
     /// Source: kubeovn/kube-ovn@v1.14.41:pkg/controller/pod.go (acquireAddress: a static address from the ip_address annotation, else the Subnet's next free one)
     ///

@@ -221,6 +221,7 @@ impl World {
         };
         let k = self.pod_key(namespace, name).unwrap_or_default();
         if container == NAT_CLIENT_CONTAINER
+            && p.template.labels.get("app").map(String::as_str) == Some(NAT_CLIENT)
             && argv == nat_path_request(NAT_TARGET_IP, NAT_TARGET_PORT)
         {
             return Ok(self.nat_egress(k));
@@ -266,11 +267,12 @@ impl World {
         if argv == nat_path_request(NAT_EIP, NAT_DNAT_EXTERNAL_PORT) {
             return Ok(self.nat_ingress());
         }
-        Ok(ExecOutput {
-            status: 127,
-            stdout: String::new(),
-            stderr: format!("the twin does not model `{}`\n", argv.join(" ")),
-        })
+        // Not an answer the target would give: the check that asked is not
+        // evaluated rather than failed on the model's gap.
+        Err(format!(
+            "the twin does not model `{}` in the NAT target",
+            argv.join(" ")
+        ))
     }
 
     /// The gateway pod that serves: Running in its container, its sandbox
@@ -310,6 +312,7 @@ impl World {
     /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/vpcnatgateway/nat-gateway.sh (add_snat: -A SHARED_SNAT -o net1 -s CIDR -j SNAT --to-source EIP; add_eip: ip addr replace EIP dev net1)
     /// Source: mirror/busybox@1_36_1:networking/httpd.c (send_cgi_and_exit: REMOTE_ADDR is the peer's address with its :PORT deleted)
     /// Source: mirror/busybox@1_36_1:networking/nc.c (-w: the connect times out with "timed out", exit 1)
+    /// Pinned by: harness/tests/nat_path_system.rs::the_nat_path_check_on_real_httpd_nc_and_iptables
     ///
     /// Whether a connection from the client pod `k` to the target gets
     /// through and is answered.
@@ -333,7 +336,6 @@ impl World {
     /// Rule `nat-egress-traffic-to-the-target`: the client's sender sends a numbered TCP probe to the target's receiver every 200 ms (each in the background, as the traffic pods' senders do); it arrives exactly when a connection from the VPC to the target gets through (rule `nat-path-egress-through-snat`), and the target's container runtime stamps the line the receiver prints.
     /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/vpcnatgateway/nat-gateway.sh (add_snat, add_eip)
     /// Source: kubeovn/kube-ovn@v1.14.41:pkg/controller/vpc.go (handleAddOrUpdateVpc: the VPC's default route via the gateway's lanIp)
-    /// Pinned by: harness/tests/twin_traffic.rs::a_frozen_vswitchd_on_the_gateways_node_is_a_nat_egress_outage
     ///
     /// One probe of sender container `i` of the client pod `k` (run `run`)
     /// on node `n`, then the next one after the interval.
@@ -376,10 +378,11 @@ impl World {
             .collect())
     }
 
-    /// Rule `nat-path-ingress-through-dnat`: a connection from outside to the EIP's port reaches the gateway only while the EIP is on its `net1` (else no one answers ARP for it: `nc: timed out`); without the `SHARED_DNAT` rule the gateway's own stack refuses the port (`Connection refused`); with it the connection goes on, with the outside peer's address, to the internal IP across the OVN overlay, where the client's `httpd` answers while its sandbox and both nodes' OVS work (else `nc: timed out`), and the answer goes back through the gateway (the VPC's default route), which undoes the translation.
+    /// Rule `nat-path-ingress-through-dnat`: a connection from outside to the EIP's port reaches the gateway only while the EIP is on its `net1` (else no one answers ARP for it: `nc: timed out`); without the `SHARED_DNAT` rule the gateway's own stack refuses the port (`Connection refused`); with it the connection goes on, with the outside peer's address, to the internal IP across the OVN overlay, where the client's `httpd` answers while its sandbox and both nodes' OVS work (a sandbox without a running `httpd` resets the connection: `Connection refused`; no sandbox or no overlay: `nc: timed out`), and the answer goes back through the gateway (the VPC's default route), which undoes the translation.
     /// Source: kubeovn/kube-ovn@v1.14.41:dist/images/vpcnatgateway/nat-gateway.sh (add_dnat: -A SHARED_DNAT -p PROTOCOL -d EIP --dport PORT -j DNAT --to-destination IP:PORT; add_eip)
     /// Source: kubeovn/kube-ovn@v1.14.41:pkg/controller/vpc.go (handleAddOrUpdateVpc: the static route 0.0.0.0/0 via lanIp carries the answer back)
     /// Source: mirror/busybox@1_36_1:networking/nc.c (connect errors: "can't connect to remote host (IP): Connection refused")
+    /// Pinned by: harness/tests/nat_path_system.rs::the_nat_path_check_on_real_httpd_nc_and_iptables
     ///
     /// The target's request to the EIP's DNAT port.
     fn nat_ingress(&self) -> ExecOutput {
@@ -394,27 +397,25 @@ impl World {
             return nat_path_timed_out();
         }
         if !gw.nat.dnat.contains(&dnat_rule()) {
-            return ExecOutput {
-                status: 1,
-                stdout: String::new(),
-                stderr: format!(
-                    "nc: can't connect to remote host ({NAT_EIP}): Connection refused\n"
-                ),
-            };
+            return nat_path_refused(NAT_EIP);
         }
         let client = self
             .pods
             .iter()
             .find(|(_, p)| p.ip.as_deref() == Some(NAT_DNAT_INTERNAL_IP) && p.deleting.is_none());
         match client {
-            Some((&k, p))
-                if self.nat_client_up(k)
-                    && p.template.containers.iter().enumerate().any(|(i, c)| {
-                        c.name == NAT_CLIENT_CONTAINER
-                            && matches!(p.ctrs[p.n_init() + i].state, CState::Running { .. })
-                    }) =>
-            {
-                nat_path_ok(NAT_TARGET_IP, &p.name)
+            Some((&k, p)) if self.nat_client_up(k) => {
+                let serving = p.template.containers.iter().enumerate().any(|(i, c)| {
+                    c.name == NAT_CLIENT_CONTAINER
+                        && matches!(p.ctrs[p.n_init() + i].state, CState::Running { .. })
+                });
+                if serving {
+                    nat_path_ok(NAT_TARGET_IP, &p.name)
+                } else {
+                    // The sandbox answers for the address; nothing
+                    // listens on the port.
+                    nat_path_refused(NAT_EIP)
+                }
             }
             _ => nat_path_timed_out(),
         }
@@ -435,13 +436,16 @@ pub fn nat_path_server_script(dir: &str, port: u16) -> String {
 }
 
 /// The path's request to `ip:port`: one HTTP/1.0 GET of the CGI through
-/// busybox `nc`, which waits [`NAT_PATH_TIMEOUT_S`] for the connection.
+/// busybox `nc`, which waits [`NAT_PATH_TIMEOUT_S`] for the connection
+/// (`-w` bounds only the connect), the whole request twice that
+/// (`timeout`, for a peer that accepts and never answers).
 pub fn nat_path_request(ip: &str, port: u16) -> [String; 3] {
     [
         "sh".into(),
         "-c".into(),
         format!(
-            "printf 'GET /cgi-bin/whoami HTTP/1.0\\r\\n\\r\\n' | nc -w {NAT_PATH_TIMEOUT_S} {ip} {port}"
+            "printf 'GET /cgi-bin/whoami HTTP/1.0\\r\\n\\r\\n' | timeout {} nc -w {NAT_PATH_TIMEOUT_S} {ip} {port}",
+            2 * NAT_PATH_TIMEOUT_S
         ),
     ]
 }
@@ -455,6 +459,16 @@ fn nat_path_ok(peer: &str, host: &str) -> ExecOutput {
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n{NAT_PATH_MARKER} peer={peer} host={host}\n"
         ),
         stderr: String::new(),
+    }
+}
+
+/// What the path's request to `ip` prints when a host answered for the
+/// address but nothing listens on the port (a TCP reset).
+fn nat_path_refused(ip: &str) -> ExecOutput {
+    ExecOutput {
+        status: 1,
+        stdout: String::new(),
+        stderr: format!("nc: can't connect to remote host ({ip}): Connection refused\n"),
     }
 }
 

@@ -32,7 +32,6 @@ impl World {
     /// Rule `traffic-secondary-probe-over-net1`: a `secondary` probe goes from the sender's `net1` to the peer's `net1`, both added by Multus from the Kube-OVN attachment: Kube-OVN's CNI server wires each one as another port of br-int on the attachment's Subnet, a logical switch across the nodes, so it takes the pod-to-pod path (rule `traffic-probe-through-both-overlays`) and arrives only when both pods have `net1` as well (a pod Multus left without it, multus-cni #1387, neither sends nor gets any). The sender learns each peer's `net1` address from the peer's discovery port over the primary network; the model takes the address as known.
     /// Source: kubeovn/kube-ovn@v1.16.2:pkg/daemon/handler.go (handleAdd: the attachment's provider picks its Subnet, and the interface is configured like the primary one)
     /// Source: kubeovn/kube-ovn@v1.14.41:pkg/daemon/ovs_linux.go (configureContainerNic: the host-side veth becomes a port of br-int)
-    /// Pinned by: harness/tests/twin_traffic.rs::a_20s_vswitchd_freeze_is_a_20s_outage_on_the_flows_through_that_worker_only
     ///
     /// One probe of each flow of sender container `i` of pod `k` (run
     /// `run`) on node `n`, then the next one after the interval.
@@ -137,7 +136,6 @@ impl World {
     /// Rule `traffic-service-probe-through-the-load-balancer`: a probe to the traffic's ClusterIP Service is load-balanced by the OVN load balancer on the sender's logical switch to one of the Service's Ready endpoints (the traffic pods that are Ready and not being deleted, the sender's own included), picked per connection by a hash of its 5-tuple (no selection fields without session affinity), with no health check for a ClusterIP; the probe then takes the pod-to-pod path to that endpoint (rule `traffic-probe-through-both-overlays`), so while one endpoint is unreachable but still Ready the probes hashed to it are lost and the others arrive. The hash is modelled as a fixed function of the sender's run and the probe's sequence number.
     /// Source: kubeovn/kube-ovn@v1.16.2:pkg/controller/endpoint_slice.go (handleUpdateEndpointSlice: backends from getEndpointBackend, the Ready endpoints; health checks only for a switch-lb-rule VIP, ignoreHealthCheck for a ClusterIP)
     /// Source: kubeovn/kube-ovn@v1.16.2:pkg/controller/init.go (initLB: selection_fields only with session affinity, else OVN's default per-connection hash)
-    /// Pinned by: harness/tests/twin_traffic.rs::a_20s_vswitchd_freeze_is_a_20s_outage_on_the_flows_through_that_worker_only
     ///
     /// The receiver a `pod-to-service` probe `seq` of `sender` gets to,
     /// if any.
@@ -167,7 +165,6 @@ impl World {
     /// Rule `traffic-dns-probe-after-a-lookup`: the sender looks up the traffic Service's name through CoreDNS and sends its `dns` probe, over loopback to its own receiver, only when the lookup answered; a lookup answers when a CoreDNS pod (`k8s-app=kube-dns`) is Ready, not being deleted and on a connected node, as for the twin's `dns` probe and kube-ovn-pinger's DNS check (rule `pinger-round-pods-nodes-dns`), and the query can cross the overlay: the sender's and that CoreDNS pod's nodes both carry traffic (rule `traffic-probe-through-both-overlays`).
     /// Source: kubeovn/kube-ovn@v1.14.41:pkg/pinger/ping.go (internalNslookup: the upstream lookup of a cluster name from a pod)
     /// Source: kubeovn/kube-ovn@v1.16.2:pkg/controller/endpoint_slice.go (the kube-dns ClusterIP's backends are its Ready endpoints)
-    /// Pinned by: harness/tests/twin_traffic.rs::a_20s_vswitchd_freeze_is_a_20s_outage_on_the_flows_through_that_worker_only
     fn traffic_dns_answers(&self) -> bool {
         self.pods.values().any(|q| {
             q.template.labels.get("k8s-app").map(String::as_str) == Some("kube-dns")
