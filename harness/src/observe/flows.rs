@@ -280,14 +280,24 @@ fn set_service(set: &TrafficSet, name: &str, cluster_ip: Option<&str>) -> Servic
 /// (`backend::kind::traffic_manifest`, in its dry-run plan) and what
 /// [`ensure`] creates through the API where nothing applied them (the twin).
 pub fn traffic_objects() -> Vec<serde_json::Value> {
+    set_objects(
+        &[service(&TRAFFIC_SET), load_balanced_service()],
+        &daemonset(),
+    )
+}
+
+/// `services`, then the DaemonSet `ds`, as JSON objects (a manifest's
+/// items, in the order they are applied).
+pub fn set_objects(services: &[Service], ds: &DaemonSet) -> Vec<serde_json::Value> {
     let json = |v: Result<serde_json::Value, serde_json::Error>| {
         v.expect("a k8s-openapi object always serializes")
     };
-    vec![
-        json(serde_json::to_value(service(&TRAFFIC_SET))),
-        json(serde_json::to_value(load_balanced_service())),
-        json(serde_json::to_value(daemonset())),
-    ]
+    let mut out: Vec<serde_json::Value> = services
+        .iter()
+        .map(|s| json(serde_json::to_value(s)))
+        .collect();
+    out.push(json(serde_json::to_value(ds)));
+    out
 }
 
 /// Creates the traffic's Services and DaemonSet unless they exist.

@@ -106,13 +106,7 @@ pub fn daemonset() -> DaemonSet {
 /// plan) and what the gate creates through the API where nothing applied
 /// them (the twin).
 pub fn objects() -> Vec<serde_json::Value> {
-    let json = |v: Result<serde_json::Value, serde_json::Error>| {
-        v.expect("a k8s-openapi object always serializes")
-    };
-    vec![
-        json(serde_json::to_value(super::flows::service(&SET))),
-        json(serde_json::to_value(daemonset())),
-    ]
+    super::flows::set_objects(&[super::flows::service(&SET)], &daemonset())
 }
 
 /// Linux's `TCP_RTO_MIN` (HZ/5): the first retransmission timeout of a

@@ -351,9 +351,9 @@ impl World {
                 self.pods[&k].name,
                 at.as_millisecond()
             );
-            self.nat_target_log.push(line);
+            self.nat_target_log.push_back(line);
             if self.nat_target_log.len() > super::traffic::RECEIVER_LOG_LINES {
-                self.nat_target_log.remove(0);
+                self.nat_target_log.pop_front();
             }
         }
         self.after(

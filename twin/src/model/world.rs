@@ -318,7 +318,7 @@ pub struct World {
     pub(super) stale_lsps: BTreeMap<String, super::ovn::StaleLsp>,
     /// The NAT gateway profile's target container's log (`docker logs
     /// --timestamps`): its receiver's lines, stamped.
-    pub(super) nat_target_log: Vec<String>,
+    pub(super) nat_target_log: std::collections::VecDeque<String>,
 }
 
 impl World {
@@ -393,7 +393,7 @@ impl World {
             next_node_ip: n as u32 + 2,
             processed: 0,
             stale_lsps: BTreeMap::new(),
-            nat_target_log: Vec::new(),
+            nat_target_log: std::collections::VecDeque::new(),
             cfg,
         };
         w.nads
@@ -420,7 +420,7 @@ impl World {
             // The target runs before the cluster's objects exist (the kind
             // backend starts it first); its receiver listens from now on.
             let at = self.timestamp(self.now);
-            self.nat_target_log.push(format!(
+            self.nat_target_log.push_back(format!(
                 "{at} cni-chaos-traffic-receiver listening port=9000"
             ));
         }
